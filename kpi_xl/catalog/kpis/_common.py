@@ -1,0 +1,44 @@
+"""Shapes several KPIs share, written once (a KPI declaration picks one and names it)."""
+
+from __future__ import annotations
+
+from ..expr import Col, Count, Present, Scalar, Sum, ratio, sqrt
+from ..spec import Formula, Input
+
+PCT = "0.0%"
+Z95 = 1.96  # two-sided 95 % normal quantile
+
+
+def share(where, of, empty: str, *, margin: bool = False, measures=None) -> Formula:
+    """Share of rows: Count(where) / Count(of), with a Wald 95 % margin if asked."""
+    num, den = Count(where), Count(of)
+    p = ratio(num, den, empty)
+    m = Z95 * sqrt(p * (1 - p) / den) if margin else None
+    return Formula(value=p, n=den, margin=m, measures=measures or {})
+
+
+def flag_rate(col: str, empty: str) -> Formula:
+    """Share of rows whose flag is set (escalated, transferred, FCR...)."""
+    c = Col(col)
+    return share(c.eq(1), Present(c), empty, measures={"flagged": Count(c.eq(1)),
+                                                        "rows": Count(Present(c))})
+
+
+def mean_of(col: str, empty: str, *, margin: bool = False) -> Formula:
+    """Arithmetic mean of a column with n and a t≈z 95 % margin (sample s.d.)."""
+    c = Col(col)
+    n = Count(Present(c))
+    m = ratio(Sum(c, Present(c)), n, empty)
+    margin_node = None
+    if margin:
+        var = ratio(Sum(c * c, Present(c)) - n * m * m, n - 1, "one response gives no margin")
+        margin_node = Z95 * sqrt(var / n)
+    return Formula(value=m, n=n, margin=margin_node)
+
+
+def scalar_ratio(num: str, den: str, empty: str) -> Formula:
+    return Formula(value=ratio(Scalar(num), Scalar(den), empty))
+
+
+def count_input(name: str, doc: str) -> Input:
+    return Input(name, "scalar", doc, lo=0)

@@ -1,0 +1,89 @@
+"""Resolution and quality: FCR, resolution rate, reopen rate, QA score."""
+
+from __future__ import annotations
+
+from ..expr import Col, Count, If, Param, Present, Sum, ratio
+from ..spec import Formula, Input, Kpi, ParamSpec, Variant
+from ._common import PCT, flag_rate, share
+
+FAMILY = "quality"
+
+FCR = Kpi(
+    key="fcr", excel_name="KPI_FCR", title="First contact resolution (FCR)", family=FAMILY,
+    description="Share of contacts resolved on the first contact, with no follow-up needed.",
+    formula_text="contacts resolved on first contact / contacts",
+    unit="percent", direction="higher", number_format=PCT,
+    inputs=(Input("resolved_first", "flag", "Y/N or TRUE/FALSE: resolved without a repeat "
+                  "contact (from the system or a survey question)."),),
+    variants=(Variant("contacts", "Over all contacts in the range.",
+                      flag_rate("resolved_first", "no contacts")),),
+    target=0.75, target_source="SQM Group: the industry average FCR is about 70 %; 80 %+ is world class",
+    sources=("SQM Group, 'First Call Resolution: definition and benchmarks'",
+             "ICMI glossary: first contact resolution"),
+    examples=("=KPI_FCR(G2:G5001)",))
+
+_r, _hd = Col("resolved"), Col("handled")
+RESOLUTION_RATE = Kpi(
+    key="resolution_rate", excel_name="KPI_RESOLUTION_RATE", title="Resolution rate",
+    family=FAMILY, description="Share of handled contacts that were resolved.",
+    formula_text="resolved / handled contacts", unit="percent", direction="higher",
+    number_format=PCT,
+    inputs=(Input("resolved", "flag", "Y/N or TRUE/FALSE per contact."),
+            Input("handled", "flag", "Optional: Y/N handled (for calls: answered). Left out, "
+                  "every row counts as handled.", optional=True, default_value=1.0)),
+    variants=(Variant("handled", "Resolved among handled contacts (an unanswered call "
+                      "cannot be resolved, so it is not in the denominator).",
+                      share(_r.eq(1) & _hd.eq(1), _hd.eq(1), "no handled contacts",
+                            measures={"resolved": Count(_r.eq(1) & _hd.eq(1)),
+                                      "handled": Count(_hd.eq(1))})),),
+    target=0.85, target_source="kpi_xl starting value",
+    sources=("Help-desk and call-centre practice (resolved / handled)",),
+    examples=("=KPI_RESOLUTION_RATE(G2:G5001,F2:F5001)",))
+
+_ro = Col("reopens")
+REOPEN_RATE = Kpi(
+    key="reopen_rate", excel_name="KPI_REOPEN_RATE", title="Reopen rate", family=FAMILY,
+    description="Share of solved tickets that were reopened at least once.",
+    formula_text="tickets with reopens > 0 / solved tickets", unit="percent", direction="lower",
+    number_format=PCT,
+    inputs=(Input("reopens", "number", "Number of reopens per solved ticket (0, 1, 2...).",
+                  lo=0),),
+    variants=(Variant("solved", "Over solved tickets.",
+                      share(_ro > 0, Present(_ro), "no solved tickets",
+                            measures={"reopened": Count(_ro > 0)})),),
+    target=0.05, target_source="kpi_xl starting value",
+    sources=("Zendesk Benchmark: reopen rate",), examples=("=KPI_REOPEN_RATE(N2:N900)",))
+
+_qw, _qs, _qf = Col("weights"), Col("scores"), Col("fatal")
+_applicable = Present(_qs)
+_fatal_failed = _qf.eq(1) & _qs.eq(0)
+QA_SCORE = Kpi(
+    key="qa_score", excel_name="KPI_QA_SCORE", title="QA score", family=FAMILY,
+    description="Weighted score of one evaluation against the QA rubric; N/A items leave "
+                "the denominator; a failed fatal (compliance) item scores the evaluation 0.",
+    formula_text="Σ weight × score / max_score over applicable items / Σ weight over "
+                 "applicable items; 0 if any fatal item scored 0",
+    unit="percent", direction="higher", number_format=PCT,
+    inputs=(Input("weights", "number", "Weight of each rubric item (≥ 0).", lo=0),
+            Input("scores", "score", "Score of each item from 0 to max_score, or the text "
+                  "N/A where the item does not apply. A blank score next to a weight is "
+                  "an error: score the item or mark it N/A.", lo=0, hi="max_score"),
+            Input("fatal", "flag", "Optional: Y/N, TRUE/FALSE, 1/0: is the item fatal "
+                  "(compliance)? Left out, no item is fatal.", optional=True,
+                  default_value=0.0, required_when=False)),
+    params=(ParamSpec("max_score", 1, "Full marks for an item (1 for yes/no rubrics, 5 "
+                      "for 0–5 points).", lo=0.000001),),
+    variants=(Variant("weighted", "Weighted mean over applicable items; fatal fail = 0.",
+                      Formula(value=If(Count(_fatal_failed) > 0, 0.0,
+                                       ratio(Sum(_qw * _qs, _applicable),
+                                             Param("max_score") * Sum(_qw, _applicable),
+                                             "every item is N/A or has weight 0")),
+                              n=Count(_applicable),
+                              measures={"applicable items": Count(_applicable),
+                                        "fatal items failed": Count(_fatal_failed)})),),
+    target=0.85, target_source="kpi_xl starting value (85 % is a common QA pass mark)",
+    sources=("COPC CX Standard: transaction monitoring with critical (fatal) errors",
+             "ICMI, 'Quality monitoring: building the form'"),
+    examples=("=KPI_QA_SCORE(B2:B20,C2:C20)", "=KPI_QA_SCORE(B2:B20,C2:C20,D2:D20,5)"))
+
+KPIS = [FCR, RESOLUTION_RATE, REOPEN_RATE, QA_SCORE]

@@ -1,0 +1,244 @@
+"""What a KPI declaration is made of, and the registry that holds the catalog.
+
+A :class:`Kpi` is immutable data: metadata (title, unit, direction, number format, target,
+sources) plus one :class:`Formula` per variant. Renderers (numpy for Excel functions, SQL
+for the engine, Excel formulas for the scorecard) read these declarations; nothing else in
+kpi_xl states a KPI's formula.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Literal, Mapping
+
+from .expr import Col, Node, Param, Scalar, aggregates, columns
+
+Direction = Literal["higher", "lower", "neutral"]
+
+#: Input kinds. Column kinds take one value per row; ``scalar`` takes one number.
+#: ``number``   plain numbers (Excel numbers; booleans and text are refused).
+#: ``duration`` numbers in the KPI's stated time unit, or Excel/Python time values
+#:              (time of day, timedelta), converted exactly.
+#: ``flag``     yes/no: TRUE/FALSE, 1/0, or the text Y/N/Yes/No (any case).
+#: ``category`` text labels, such as channel names (compared case-insensitively).
+#: ``score``    numbers, or the text N/A (not applicable: leaves the denominator).
+#: ``scalar``   one number (a period total, a count of agents...).
+INPUT_KINDS = ("number", "duration", "flag", "category", "score", "scalar")
+UNITS = {
+    "score": "points", "percent": "%", "seconds": "s", "hours": "h", "count": "",
+    "currency": "", "ratio": "×", "erlangs": "E", "agents": "agents", "fte": "FTE",
+}
+_KEY = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class Input:
+    """One argument of a KPI.
+
+    ``required_when`` says on which domain rows a blank is an error: ``True`` means on
+    every row where any other input is present; a row-level node (e.g. ``answered = 1``)
+    restricts it. Optional column inputs that are left out take ``default_value`` on
+    every row (documented in ``doc``)."""
+    name: str
+    kind: str
+    doc: str
+    lo: float | str | None = None          # a number or the name of a param
+    hi: float | str | None = None
+    time_unit: str | None = None           # for durations: "seconds" or "hours"
+    optional: bool = False
+    default_value: float | None = None
+    required_when: "Node | bool" = True   # True: every domain row; False: never
+    positive: bool = False                 # scalars: must be > 0
+
+    def __post_init__(self):
+        if self.kind not in INPUT_KINDS:
+            raise ValueError(f"input {self.name!r}: unknown kind {self.kind!r}")
+        if self.kind == "duration" and self.time_unit not in ("seconds", "hours"):
+            raise ValueError(f"input {self.name!r}: durations need time_unit")
+
+    @property
+    def is_column(self) -> bool:
+        return self.kind != "scalar"
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """A named option (threshold, scale point, target table) with its default."""
+    name: str
+    default: Any
+    doc: str
+    lo: float | None = None
+    hi: float | None = None
+    integer: bool = False
+
+
+@dataclass(frozen=True)
+class Formula:
+    """How the aggregates combine. ``measures`` are named aggregates or scalars shown in a
+    breakdown (promoters, detractors...); ``value`` is the KPI; ``n`` its sample size;
+    ``margin`` the half-width of its 95 % confidence interval, where one applies."""
+    value: Node
+    n: Node | None = None
+    margin: Node | None = None
+    measures: Mapping[str, Node] = field(default_factory=dict)
+
+    def nodes(self) -> list[Node]:
+        return [x for x in (self.value, self.n, self.margin, *self.measures.values())
+                if x is not None]
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A named definition of the KPI where the field has several (service level over
+    offered or over answered...). ``required`` overrides inputs' ``required_when``.
+    ``unit``/``number_format``/``direction`` override the KPI's where they differ."""
+    name: str
+    doc: str
+    formula: Formula
+    required: Mapping[str, "Node | bool"] = field(default_factory=dict)
+    unit: str | None = None
+    number_format: str | None = None
+    direction: Direction | None = None
+    target: float | None = None
+    params: Mapping[str, Any] = field(default_factory=dict)  # param defaults it implies
+
+
+@dataclass(frozen=True)
+class Kpi:
+    key: str
+    excel_name: str
+    title: str
+    family: str
+    description: str
+    formula_text: str
+    unit: str
+    direction: Direction
+    number_format: str
+    inputs: tuple[Input, ...]
+    variants: tuple[Variant, ...]
+    target: float | None
+    target_source: str
+    sources: tuple[str, ...]
+    params: tuple[ParamSpec, ...] = ()
+    min_n: int | None = None               # below this n the result is flagged
+    examples: tuple[str, ...] = ()          # Excel formulas shown in the reference
+
+    # -- lookups -----------------------------------------------------------------
+    @property
+    def default_variant(self) -> Variant:
+        return self.variants[0]
+
+    def variant(self, name: str | None) -> Variant:
+        if name is None or name == "":
+            return self.variants[0]
+        for v in self.variants:
+            if v.name == name.strip().lower():
+                return v
+        from ..errors import KpiError
+        raise KpiError(self.key, "variant", f"must be one of {self.variant_names}", name)
+
+    @property
+    def variant_names(self) -> tuple[str, ...]:
+        return tuple(v.name for v in self.variants)
+
+    def input(self, name: str) -> Input:
+        for i in self.inputs:
+            if i.name == name:
+                return i
+        raise KeyError(name)
+
+    def param(self, name: str) -> ParamSpec:
+        for p in self.params:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+    def unit_of(self, variant: Variant) -> str:
+        return variant.unit or self.unit
+
+    def format_of(self, variant: Variant) -> str:
+        return variant.number_format or self.number_format
+
+    def direction_of(self, variant: Variant) -> Direction:
+        return variant.direction or self.direction
+
+    @property
+    def column_inputs(self) -> tuple[Input, ...]:
+        return tuple(i for i in self.inputs if i.is_column)
+
+    def validate(self) -> None:
+        """Structural checks, run when the catalog is built (fail at import, not in a cell)."""
+        if not _KEY.match(self.key):
+            raise ValueError(f"bad KPI key {self.key!r}")
+        if not self.excel_name.startswith("KPI_") or not self.excel_name.isupper():
+            raise ValueError(f"{self.key}: Excel name must be upper case and start KPI_")
+        if self.unit not in UNITS:
+            raise ValueError(f"{self.key}: unknown unit {self.unit!r}")
+        if not self.sources or not self.variants:
+            raise ValueError(f"{self.key}: needs sources and at least one variant")
+        names = {i.name for i in self.inputs}
+        pnames = {p.name for p in self.params}
+        for v in self.variants:
+            for node in v.formula.nodes():
+                for n in node.walk():
+                    if isinstance(n, Col) and (n.name not in names or not self.input(n.name).is_column):
+                        raise ValueError(f"{self.key}/{v.name}: unknown column {n.name}")
+                    if isinstance(n, Scalar) and (n.name not in names or self.input(n.name).is_column):
+                        raise ValueError(f"{self.key}/{v.name}: unknown scalar {n.name}")
+                    if isinstance(n, Param) and n.name not in pnames:
+                        raise ValueError(f"{self.key}/{v.name}: unknown param {n.name}")
+            if v.unit and v.unit not in UNITS:
+                raise ValueError(f"{self.key}/{v.name}: unknown unit {v.unit!r}")
+
+
+class Catalog(Mapping[str, Kpi]):
+    """Read-only mapping key -> Kpi, in declaration order."""
+
+    def __init__(self, kpis: list[Kpi]):
+        d: dict[str, Kpi] = {}
+        excel: set[str] = set()
+        for k in kpis:
+            k.validate()
+            if k.key in d or k.excel_name in excel:
+                raise ValueError(f"duplicate KPI {k.key}/{k.excel_name}")
+            d[k.key] = k
+            excel.add(k.excel_name)
+        self._d = MappingProxyType(d)
+
+    def __getitem__(self, key: str) -> Kpi:
+        try:
+            return self._d[key]
+        except KeyError:
+            from ..errors import KpiError
+            raise KpiError(None, "kpi", "must be a key of the catalog (see `kpi-xl kpis`)",
+                           key) from None
+
+    def __iter__(self):
+        return iter(self._d)
+
+    def __len__(self):
+        return len(self._d)
+
+    def families(self) -> dict[str, list[Kpi]]:
+        out: dict[str, list[Kpi]] = {}
+        for k in self._d.values():
+            out.setdefault(k.family, []).append(k)
+        return out
+
+
+def formula_columns(f: Formula) -> list[str]:
+    cols: dict[str, None] = {}
+    for node in f.nodes():
+        for c in columns(node):
+            cols.setdefault(c)
+    return list(cols)
+
+
+def formula_aggregates(f: Formula) -> list[Node]:
+    out: dict[Node, None] = {}
+    for node in f.nodes():
+        for a in aggregates(node):
+            out.setdefault(a)
+    return list(out)

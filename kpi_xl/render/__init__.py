@@ -1,0 +1,1 @@
+"""Renderers: give the catalog's expressions meaning in one place each (arrays, SQL, Excel)."""

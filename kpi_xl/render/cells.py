@@ -1,0 +1,215 @@
+"""Turning what Excel (or a Python caller) hands over into typed columns, with messages.
+
+Excel gives a range as nested lists of Python values: numbers, ``None`` for blanks, ``str``
+for text and (Office.js) for error values such as ``#N/A``, ``bool`` for TRUE/FALSE,
+``datetime`` for dates and times. pandas and numpy give arrays. Every value either becomes
+a number in the input's kind or raises a :class:`~kpi_xl.errors.KpiError` that says which
+row of the range holds what, and what was expected. Nothing is coerced silently: the text
+"12" is not the number 12, TRUE is not 1 in a number column, and a date is not a duration.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+from numbers import Real
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..errors import KpiError
+
+EXCEL_ERRORS = frozenset({"#N/A", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!",
+                          "#NULL!", "#SPILL!", "#CALC!", "#GETTING_DATA", "#FIELD!",
+                          "#BUSY!", "#BLOCKED!", "#CONNECT!", "#UNKNOWN!", "#PYTHON!"})
+FLAG_WORDS = {"y": 1.0, "yes": 1.0, "true": 1.0, "n": 0.0, "no": 0.0, "false": 0.0}
+NA_WORDS = frozenset({"n/a", "na", "not applicable"})
+_EXCEL_TIME_DAYS = (dt.date(1899, 12, 30), dt.date(1899, 12, 31), dt.date(1900, 1, 1))
+
+
+@dataclass
+class Column:
+    """A parsed column: ``values`` (float64 with NaN where blank or N/A; for categories an
+    object array of lower-case labels or None) and the masks that say which is which."""
+    values: np.ndarray
+    blank: np.ndarray
+    na: np.ndarray | None = None
+    labels: np.ndarray | None = None   # original spelling of categories, for messages
+
+    @property
+    def present(self) -> np.ndarray:
+        return ~self.blank if self.na is None else ~(self.blank | self.na)
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+
+def flatten(kpi: str, name: str, data: Any) -> Sequence[Any]:
+    """A single row or column of a range, as a flat sequence (2-D blocks are refused)."""
+    if isinstance(data, np.ndarray):
+        if data.ndim == 1:
+            return data
+        if data.ndim == 2 and 1 in data.shape:
+            return data.reshape(-1)
+        if data.ndim == 0:
+            return data.reshape(1)
+        raise KpiError(kpi, name, "must be a single row or column", f"{data.shape[0]}×{data.shape[1]} block",
+                       has_value=True)
+    if hasattr(data, "to_numpy") and not isinstance(data, (str, bytes)):
+        return flatten(kpi, name, data.to_numpy())
+    if not isinstance(data, (list, tuple)):
+        return [data]
+    if data and all(isinstance(r, (list, tuple)) for r in data):
+        widths = {len(r) for r in data}
+        if widths == {1}:
+            return [r[0] for r in data]
+        if len(data) == 1:
+            return list(data[0])
+        raise KpiError(kpi, name, "must be a single row or column",
+                       f"{len(data)}×{max(widths)} block", has_value=True)
+    return data
+
+
+def _text_problem(v: str, expected: str) -> str:
+    s = v.strip()
+    if s.upper() in EXCEL_ERRORS:
+        return f"holds the Excel error {s}; fix or filter that cell"
+    try:
+        float(s.replace(",", ""))
+        return f"holds the text {v!r}: a number stored as text; convert it to a number"
+    except ValueError:
+        return f"holds the text {v!r}, but {expected}"
+
+
+def _time_seconds(v: Any) -> float | None:
+    """Seconds in a time value, or None if v is not one (a real date is not a duration)."""
+    if isinstance(v, dt.timedelta):
+        return v.total_seconds()
+    if isinstance(v, dt.datetime):
+        if v.date() in _EXCEL_TIME_DAYS:
+            base = dt.datetime.combine(dt.date(1899, 12, 30), dt.time(), tzinfo=v.tzinfo)
+            return (v - base).total_seconds()
+        return None
+    if isinstance(v, dt.time):
+        return v.hour * 3600 + v.minute * 60 + v.second + v.microsecond / 1e6
+    return None
+
+
+_EXPECT = {
+    "number": "a number is expected (blanks are ignored)",
+    "duration": "a duration is expected (a number or a time value)",
+    "flag": "Y/N, Yes/No, TRUE/FALSE or 1/0 is expected",
+    "score": "a number or N/A is expected",
+    "category": "a text label is expected",
+}
+
+
+def parse_column(kpi: str, name: str, kind: str, data: Any, *,
+                 time_unit: str | None = None) -> Column:
+    """Parse one input range. Fast path for float arrays; one pass over Python values
+    otherwise (which is what Excel hands over)."""
+    if kind == "category":
+        return _parse_category(kpi, name, flatten(kpi, name, data))
+    seq = flatten(kpi, name, data)
+    if isinstance(seq, np.ndarray) and seq.dtype.kind in "fiu":
+        values = seq.astype(np.float64, copy=False)
+        blank = np.isnan(values)
+        if np.isinf(values).any():
+            i = int(np.flatnonzero(np.isinf(values))[0])
+            raise KpiError(kpi, name, "must be a finite number", values[i], row=i + 1)
+        col = Column(values, blank, np.zeros(len(values), bool) if kind == "score" else None)
+        if kind == "flag":
+            _check_flags(kpi, name, values)
+        return col
+    n = len(seq)
+    values = np.empty(n, np.float64)
+    blank = np.zeros(n, bool)
+    na = np.zeros(n, bool) if kind == "score" else None
+    scale = 3600.0 if time_unit == "hours" else 1.0
+    expected = _EXPECT[kind]
+    for i, v in enumerate(seq):
+        if v is None or (isinstance(v, str) and not v.strip()) or type(v).__name__ in ("NAType", "NaTType"):
+            values[i] = np.nan
+            blank[i] = True
+            continue
+        if isinstance(v, (bool, np.bool_)):
+            if kind != "flag":
+                raise KpiError(kpi, name, f"holds TRUE/FALSE, but {expected}", row=i + 1)
+            values[i] = 1.0 if v else 0.0
+        elif isinstance(v, Real):
+            f = float(v)
+            if math.isnan(f):
+                values[i] = np.nan
+                blank[i] = True
+                continue
+            if math.isinf(f):
+                raise KpiError(kpi, name, "must be a finite number", f, row=i + 1)
+            if kind == "flag" and f not in (0.0, 1.0):
+                raise KpiError(kpi, name, f"must be 1 or 0 when numeric ({expected})", f, row=i + 1)
+            values[i] = f
+        elif isinstance(v, str):
+            s = v.strip().lower()
+            if kind == "flag" and s in FLAG_WORDS:
+                values[i] = FLAG_WORDS[s]
+            elif kind == "score" and s in NA_WORDS:
+                values[i] = np.nan
+                na[i] = True
+            else:
+                raise KpiError(kpi, name, _text_problem(v, expected), row=i + 1)
+        elif kind == "duration" and (secs := _time_seconds(v)) is not None:
+            values[i] = secs / scale
+        elif isinstance(v, (dt.date, dt.time, dt.timedelta)):
+            what = "a date" if isinstance(v, dt.date) else "a time value"
+            raise KpiError(kpi, name, f"holds {what} ({v}), but {expected}", row=i + 1)
+        else:
+            raise KpiError(kpi, name, f"holds a {type(v).__name__}, but {expected}", row=i + 1)
+    return Column(values, blank, na)
+
+
+def _check_flags(kpi: str, name: str, values: np.ndarray) -> None:
+    bad = ~(np.isnan(values) | (values == 0.0) | (values == 1.0))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise KpiError(kpi, name, f"must be 1 or 0 when numeric ({_EXPECT['flag']})",
+                       values[i], row=i + 1)
+
+
+def _parse_category(kpi: str, name: str, seq: Sequence[Any]) -> Column:
+    n = len(seq)
+    labels = np.empty(n, object)
+    blank = np.zeros(n, bool)
+    for i, v in enumerate(seq):
+        if v is None or (isinstance(v, float) and math.isnan(v)) or \
+                (isinstance(v, str) and not v.strip()) or type(v).__name__ in ("NAType", "NaTType"):
+            blank[i] = True
+            labels[i] = None
+        elif isinstance(v, str):
+            if v.strip().upper() in EXCEL_ERRORS:
+                raise KpiError(kpi, name, _text_problem(v, ""), row=i + 1)
+            labels[i] = v.strip()
+        elif isinstance(v, (bool, np.bool_)):
+            raise KpiError(kpi, name, "holds TRUE/FALSE, but a label is expected", row=i + 1)
+        elif isinstance(v, Real):
+            labels[i] = format(v, "g")   # numeric ids are labels too
+        else:
+            labels[i] = str(v)
+    values = np.array([None if b else s.lower() for s, b in zip(labels, blank)], object)
+    return Column(values, blank, None, labels)
+
+
+def parse_scalar(kpi: str, name: str, data: Any) -> float:
+    """One number: a plain number, or a one-cell range."""
+    seq = flatten(kpi, name, data)
+    if len(seq) != 1:
+        raise KpiError(kpi, name, f"must be a single number, not a range of {len(seq)} cells")
+    v = seq[0]
+    if v is None or (isinstance(v, str) and not v.strip()):
+        raise KpiError(kpi, name, "is blank; a number is required")
+    if isinstance(v, (bool, np.bool_)):
+        raise KpiError(kpi, name, "holds TRUE/FALSE, but a number is required")
+    if isinstance(v, str):
+        raise KpiError(kpi, name, _text_problem(v, "a number is required"))
+    if not isinstance(v, Real) or not math.isfinite(float(v)):
+        raise KpiError(kpi, name, "must be a finite number", v)
+    return float(v)

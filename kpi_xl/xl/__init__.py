@@ -1,0 +1,1 @@
+"""Excel functions: a thin adapter from the catalog to xlwings (classic, Lite, Server)."""

@@ -3,7 +3,7 @@
 Every KPI becomes ``KPI_<KEY>(inputs..., [variant], [options...])``; KPIs with a breakdown
 (measures, n, margin) also get ``KPI_<KEY>_DETAIL``, which spills label/value rows. The
 names, help text and argument docs all come from the catalog, so nothing here restates a
-formula. The builder takes the decorators as arguments: ``xlwings.func/arg/ret`` on the
+formula. The builder takes the decorators as arguments: ``xlwings.func/arg`` on the
 user's machine (classic on Windows/macOS, Office.js in xlwings Lite and Server), and the
 tests pass each flavour explicitly. Only :class:`~kpi_xl.errors.KpiError` is caught: a
 bad input becomes a sentence in the cell; anything else is a bug and surfaces as one.
@@ -120,8 +120,11 @@ ERLANG_TABLE_ARGS = [
 ]
 
 
-def build(func, arg, ret, module: str) -> dict[str, Callable[..., Any]]:
-    """All Excel functions, decorated with the given xlwings ``func``/``arg``/``ret``."""
+def build(func, arg, module: str) -> dict[str, Callable[..., Any]]:
+    """All Excel functions, decorated with the given xlwings ``func`` and ``arg``.
+
+    Array results need no ``ret`` options: Excel 365, xlwings Lite and Server spill them
+    natively (the legacy ``expand="table"`` mode would overwrite neighbouring cells)."""
     out: dict[str, Callable[..., Any]] = {}
     for kpi in CATALOG.values():
         variants = [(kpi.excel_name, function_doc(kpi), _value(kpi), False)]
@@ -129,7 +132,7 @@ def build(func, arg, ret, module: str) -> dict[str, Callable[..., Any]]:
             variants.append((kpi.excel_name + "_DETAIL",
                              _short(f"{kpi.title} with its breakdown, n and margin of error, "
                                     "as label/value rows (spills)."), _detail(kpi), True))
-        for name, doc, body, spills in variants:
+        for name, doc, body, _spills in variants:
             f = _make(kpi, name, doc, body)
             f.__module__ = module
             for a_name, a_doc, is_range in arguments(kpi):
@@ -137,14 +140,12 @@ def build(func, arg, ret, module: str) -> dict[str, Callable[..., Any]]:
                 if a_name == "targets":
                     opts = {"ndim": 2, "err_to_str": True}
                 f = arg(a_name, doc=_short(a_doc), **opts)(f)
-            if spills:
-                f = ret(expand="table")(f)
             out[name] = func(f)
-    out["KPI_ERLANG_TABLE"] = _erlang_table_udf(func, arg, ret, module)
+    out["KPI_ERLANG_TABLE"] = _erlang_table_udf(func, arg, module)
     return out
 
 
-def _erlang_table_udf(func, arg, ret, module):
+def _erlang_table_udf(func, arg, module):
     kpi = CATALOG["erlang_service_level"]
 
     def KPI_ERLANG_TABLE(calls, aht, agents_from, agents_to, threshold=None, interval=None):
@@ -158,4 +159,4 @@ def _erlang_table_udf(func, arg, ret, module):
     f = KPI_ERLANG_TABLE
     for a_name, a_doc in ERLANG_TABLE_ARGS:
         f = arg(a_name, doc=a_doc)(f)
-    return func(ret(expand="table")(f))
+    return func(f)

@@ -13,6 +13,6 @@ import xlwings as xw
 
 from .adapter import build
 
-_FUNCS = build(xw.func, xw.arg, xw.ret, __name__)
+_FUNCS = build(xw.func, xw.arg, __name__)
 globals().update(_FUNCS)
 __all__ = sorted(_FUNCS)

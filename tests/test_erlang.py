@@ -1,0 +1,74 @@
+"""Erlang C: the published worked example, the unstable region, fractional traffic, and
+stability at 2,000 Erlangs against an independent log-space computation."""
+
+import math
+
+import pytest
+
+from kpi_xl.catalog import erlang
+from kpi_xl.errors import KpiError
+from kpi_xl.render.arrays import compute
+
+
+def p_wait_logspace(a: float, n: int) -> float:
+    """Independent textbook form: C = (A^N/N! · N/(N−A)) / (Σ_{k<N} A^k/k! + A^N/N! · N/(N−A)),
+    every term in logs (lgamma), summed with the log-sum-exp trick."""
+    logs = [k * math.log(a) - math.lgamma(k + 1) for k in range(n)]
+    top = n * math.log(a) - math.lgamma(n + 1) + math.log(n / (n - a))
+    m = max(max(logs), top)
+    s = sum(math.exp(x - m) for x in logs) + math.exp(top - m)
+    return math.exp(top - m) / s
+
+
+def test_worked_example_callcentrehelper():
+    # Call Centre Helper, 'Erlang C formula - made simple': 100 calls / 30 min, AHT 180 s
+    a = erlang.traffic(100, 180, 1800)
+    assert a == 10
+    assert erlang.p_wait(a, 14) == pytest.approx(0.1741, abs=5e-5)
+    assert erlang.service_level(a, 14, 20, 180) == pytest.approx(0.8884, abs=5e-5)
+    assert erlang.asa(a, 14, 180) == pytest.approx(7.84, abs=5e-3)
+    assert erlang.occupancy(a, 14) == pytest.approx(0.714, abs=5e-4)
+    assert erlang.agents_required(a, 20, 180, 0.8) == 14
+    assert compute("fte_with_shrinkage", agents=14, shrinkage=0.3).value == pytest.approx(20)
+
+
+@pytest.mark.parametrize("a,n", [(10, 14), (55.5, 60), (300, 320), (1000, 1030), (2000, 2050)])
+def test_matches_logspace_up_to_2000_erlangs(a, n):
+    assert erlang.p_wait(a, n) == pytest.approx(p_wait_logspace(a, n), rel=1e-9)
+
+
+def test_no_overflow_at_2000_erlangs():
+    n = erlang.agents_required(2000.0, 20, 180, 0.8)
+    assert 2000 < n < 2100
+    assert 0.8 <= erlang.service_level(2000.0, n, 20, 180) <= 1
+    assert erlang.service_level(2000.0, n - 1, 20, 180) < 0.8
+
+
+@pytest.mark.parametrize("n", [1, 5, 10])
+def test_unstable_queue_is_stated_not_crashed(n):
+    # N <= A = 10: documented limits, never a probability above 1
+    assert erlang.p_wait(10, n) == 1.0
+    assert erlang.service_level(10, n, 20, 180) == 0.0
+    assert erlang.occupancy(10, n) == 1.0
+    with pytest.raises(KpiError, match="more than the traffic of 10 Erlangs"):
+        compute("erlang_asa", calls=100, aht=180, agents=n)
+
+
+@pytest.mark.parametrize("a", [0.3, 1.0, 4.5, 10.4, 10.99, 27.25, 99.9])
+def test_required_agents_is_the_smallest_valid_n(a):
+    # brute force from N = 1 with the closed forms: the search must not skip any N
+    brute = next(n for n in range(1, 1000)
+                 if n > a and erlang.service_level(a, n, 20, 180) >= 0.8)
+    assert erlang.agents_required(a, 20, 180, 0.8) == brute
+
+
+def test_max_occupancy_caps_the_requirement():
+    # A = 10, 14 agents give 71.4 % occupancy; a 70 % cap needs 10 / 0.7 -> 15 agents
+    assert erlang.agents_required(10, 20, 180, 0.8, max_occupancy=0.7) == 15
+    r = compute("erlang_agents", calls=100, aht=180, max_occupancy=0.7)
+    assert r.value == 15
+
+
+def test_fractional_agents_are_refused():
+    with pytest.raises(KpiError, match="whole number"):
+        compute("erlang_p_wait", calls=100, aht=180, agents=14.5)

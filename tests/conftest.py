@@ -2,7 +2,13 @@ import os
 import sys
 from pathlib import Path
 
-import pytest
+# Before xlwings is imported anywhere: decorate as xlwings Lite and xlwings Server do
+# (XLWINGS_ON_SERVER), with the documented 'noncommercial' license key that covers this
+# open-source project's tests. Without them, xlwings on Linux makes @xw.func a no-op.
+os.environ.setdefault("XLWINGS_ON_SERVER", "true")
+os.environ.setdefault("XLWINGS_LICENSE_KEY", "noncommercial")
+
+import pytest  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -17,6 +23,3 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
-# xlwings Server / Lite functions check for a license key; the documented 'noncommercial'
-# key covers this open-source project's tests.
-os.environ.setdefault("XLWINGS_LICENSE_KEY", "noncommercial")

@@ -37,6 +37,8 @@ VECTORS = [
     ("average_response_time", None, {"hours": [0.5, 1.5]}, 1.0, "by hand"),
     ("time_to_resolution", None, {"hours": [24, 48, None]}, 36.0, "by hand: blanks ignored"),
     ("time_to_resolution", "median", {"hours": [24, 48, 96]}, 48.0, "by hand"),
+    ("time_to_resolution", "p90", {"hours": [10, 20, 30, 40, 50, 60]}, 55.0,
+     "by hand, PERCENTILE.INC: rank (6-1)*0.9 = 4.5 -> 50 + 0.5*(60-50)"),
     ("asa", None, {"wait": [10, 20, None, 30], "answered": [Y, Y, N, Y]}, 20.0,
      "by hand: answered waits 10+20+30 over 3 answered calls"),
     ("asa", None, {"wait": [10, 20, None, 30]}, 20.0, "by hand: blank (abandoned) ignored"),

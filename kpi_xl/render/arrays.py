@@ -90,8 +90,9 @@ def _parse_table(kpi: Kpi, p: ParamSpec, v: Any) -> dict[str, float]:
     if isinstance(v, Mapping):
         items = list(v.items())
     else:
-        rows = v if isinstance(v, (list, tuple)) else np.asarray(v).tolist()
-        if not rows or not all(isinstance(r, (list, tuple)) and len(r) == 2 for r in rows):
+        rows = v.tolist() if isinstance(v, np.ndarray) else v
+        if not isinstance(rows, (list, tuple)) or not rows or not all(
+                isinstance(r, (list, tuple)) and len(r) == 2 for r in rows):
             raise KpiError(kpi.key, p.name, "must be a two-column range (label, number)")
         items = [tuple(r) for r in rows if not (r[0] is None and r[1] is None)]
     out: dict[str, float] = {}

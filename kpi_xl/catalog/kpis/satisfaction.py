@@ -42,7 +42,7 @@ NPS = Kpi(
 
 ENPS = Kpi(
     key="enps", excel_name="KPI_ENPS", title="Employee Net Promoter Score", family=FAMILY,
-    description="NPS asked of employees: 'How likely are you to recommend this team as a place to work?'",
+    description="NPS asked of employees ('How likely are you to recommend this team as a place to work?').",
     formula_text="100 × (promoters − detractors) / responses (employees)",
     unit="score", direction="higher", number_format="0",
     inputs=(Input("scores", "number", "Employees' 0–10 answers; blanks are ignored.", lo=0, hi=10),),

@@ -1,0 +1,177 @@
+"""Checks that every KPI of the catalog must pass (after scikit-learn's test_common.py)."""
+
+import math
+import re
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import kpi_xl.xl.functions as xlf
+from kpi_xl.catalog import CATALOG
+from kpi_xl.catalog.spec import UNITS
+from kpi_xl.errors import KpiError
+from kpi_xl.render.arrays import compute
+from kpi_xl.xl.adapter import arguments, has_detail
+from vectors import VECTORS
+
+KPIS = list(CATALOG.values())
+KEYS = [k.key for k in KPIS]
+
+
+@pytest.mark.parametrize("kpi", KPIS, ids=KEYS)
+def test_metadata_complete(kpi):
+    assert kpi.title and kpi.description.endswith((".", ")")), kpi.key
+    assert kpi.formula_text
+    assert kpi.unit in UNITS
+    assert kpi.direction in ("higher", "lower", "neutral")
+    assert kpi.number_format
+    assert kpi.sources and all(len(s) > 10 for s in kpi.sources)
+    assert kpi.target_source
+    assert kpi.examples and all(e.startswith("=" + kpi.excel_name) for e in kpi.examples)
+    assert kpi.excel_name == "KPI_" + kpi.key.upper()
+    for i in kpi.inputs:
+        assert i.doc, (kpi.key, i.name)
+    for v in kpi.variants:
+        assert v.doc, (kpi.key, v.name)
+    for p in kpi.params:
+        assert p.doc, (kpi.key, p.name)
+
+
+@pytest.mark.parametrize("kpi", KPIS, ids=KEYS)
+def test_every_variant_has_a_vector(kpi):
+    covered = {(k, v or kpi.default_variant.name) for k, v, *_ in VECTORS if k == kpi.key}
+    for v in kpi.variants:
+        assert (kpi.key, v.name) in covered, f"{kpi.key}/{v.name} has no test vector"
+
+
+@pytest.mark.parametrize("kpi", KPIS, ids=KEYS)
+def test_excel_functions_exist_with_docs(kpi):
+    f = getattr(xlf, kpi.excel_name)
+    meta = f.__xlfunc__
+    assert [a["name"] for a in meta["args"]] == [a[0] for a in arguments(kpi)]
+    assert all(a["doc"] and len(a["doc"]) <= 255 for a in meta["args"])
+    assert kpi.title in f.__doc__
+    assert hasattr(xlf, kpi.excel_name + "_DETAIL") == has_detail(kpi)
+
+
+def test_excel_names_do_not_collide_with_builtins():
+    # every name carries the KPI_ prefix, which no Excel built-in function uses
+    assert all(re.fullmatch(r"KPI_[A-Z0-9_]+", n) for n in xlf.__all__)
+    assert len(set(xlf.__all__)) == len(xlf.__all__)
+
+
+def test_catalog_imports_no_heavy_dependency():
+    """The catalog must run in xlwings Lite: no xlwings, openpyxl, duckdb, jinja2, pandas."""
+    import subprocess
+    import sys
+    code = ("import sys, kpi_xl.catalog, kpi_xl.render.arrays; "
+            "bad = {'xlwings', 'openpyxl', 'duckdb', 'jinja2', 'pandas'} & set(sys.modules); "
+            "print(sorted(bad))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+# -- junk input: a clear KpiError or a finite number, never a trace or NaN -----------------
+JUNK = st.one_of(
+    st.none(), st.booleans(), st.integers(-10**6, 10**6),
+    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=8),
+    st.sampled_from(["#N/A", "#DIV/0!", "N/A", "Y", "n", "12", " ", "phone", "chat"]),
+    st.datetimes(), st.times(), st.timedeltas(),
+)
+RANGE = st.lists(JUNK, min_size=0, max_size=12)
+
+
+def _junk_inputs(kpi, draw):
+    out = {}
+    size = draw(st.integers(0, 8))
+    for inp in kpi.inputs:
+        if inp.optional and draw(st.booleans()):
+            continue
+        if inp.is_column:
+            out[inp.name] = draw(st.lists(JUNK, min_size=size, max_size=size))
+        else:
+            out[inp.name] = draw(JUNK)
+    for p in kpi.params:
+        if draw(st.booleans()):
+            out[p.name] = draw(JUNK)
+    return out
+
+
+@pytest.mark.parametrize("kpi", KPIS, ids=KEYS)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_junk_gives_a_clear_error_or_a_finite_number(kpi, data):
+    inputs = _junk_inputs(kpi, data.draw)
+    variant = data.draw(st.sampled_from([None, *kpi.variant_names]))
+    try:
+        r = compute(kpi.key, variant, **inputs)
+    except KpiError as e:
+        msg = str(e)
+        assert msg.startswith(kpi.key + ":"), msg
+        assert "Traceback" not in msg and "nan" not in msg.lower().split()
+        return
+    assert math.isfinite(r.value)
+    for v in (r.n, r.margin, *r.measures.values()):
+        assert v is None or math.isfinite(v)
+
+
+@pytest.mark.parametrize("kpi", KPIS, ids=KEYS)
+@settings(max_examples=25, deadline=None)
+@given(data=st.data())
+def test_junk_in_excel_shows_a_message(kpi, data):
+    """In a cell, junk becomes a sentence that names the function, never an exception."""
+    inputs = _junk_inputs(kpi, data.draw)
+    args = [inputs.get(a[0]) for a in arguments(kpi)]
+    out = getattr(xlf, kpi.excel_name)(*args)
+    if isinstance(out, str):
+        assert out.startswith(kpi.excel_name + ":")
+    else:
+        assert math.isfinite(out)
+
+
+@pytest.mark.parametrize("kpi", [k for k in KPIS if k.column_inputs], ids=lambda k: k.key)
+def test_blank_rows_are_ignored(kpi):
+    """Appending fully blank rows to every range never changes the result."""
+    key, variant, inputs, _expected, _src = next(v for v in VECTORS if v[0] == kpi.key)
+    padded = {k: (list(v) + [None, None, ""] if kpi.input(k).is_column else v)
+              for k, v in inputs.items()}
+    a = compute(key, variant, **inputs).value
+    b = compute(key, variant, **padded).value
+    assert a == b
+
+
+@pytest.mark.parametrize("kpi", [k for k in KPIS if k.column_inputs], ids=lambda k: k.key)
+def test_row_order_does_not_matter(kpi):
+    key, variant, inputs, _expected, _src = next(v for v in VECTORS if v[0] == kpi.key)
+    size = len(next(v for k, v in inputs.items() if kpi.input(k).is_column))
+    perm = np.random.default_rng(7).permutation(size)
+    shuffled = {k: ([v[i] for i in perm] if kpi.input(k).is_column else v)
+                for k, v in inputs.items()}
+    assert compute(key, variant, **shuffled).value == pytest.approx(
+        compute(key, variant, **inputs).value, rel=1e-12)
+
+
+@pytest.mark.parametrize("kpi", [k for k in KPIS if k.column_inputs], ids=lambda k: k.key)
+def test_numpy_and_list_inputs_agree(kpi):
+    """A float array (the engine's path) gives what a list of cells gives (Excel's)."""
+    key, variant, inputs, _expected, _src = next(v for v in VECTORS if v[0] == kpi.key)
+    conv = {}
+    for k, v in inputs.items():
+        i = kpi.input(k)
+        if i.is_column and i.kind in ("number", "duration") and all(
+                isinstance(x, (int, float)) or x is None for x in v):
+            conv[k] = np.array([np.nan if x is None else x for x in v], float)
+        else:
+            conv[k] = v
+    assert compute(key, variant, **conv).value == compute(key, variant, **inputs).value
+
+
+def test_unknown_names_are_refused_with_the_list():
+    with pytest.raises(KpiError, match="is not an input of Net Promoter Score"):
+        compute("nps", score=[1])
+    with pytest.raises(KpiError, match="must be a key of the catalog"):
+        compute("npss", scores=[1])
+    with pytest.raises(KpiError, match='must be one of'):
+        compute("csat", "median", scores=[1])

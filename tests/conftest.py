@@ -23,3 +23,12 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+
+
+# CI explores the same examples every run (a red CI must be reproducible); locally,
+# hypothesis explores new ones each time.
+from hypothesis import settings  # noqa: E402
+
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")

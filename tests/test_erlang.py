@@ -72,3 +72,13 @@ def test_max_occupancy_caps_the_requirement():
 def test_fractional_agents_are_refused():
     with pytest.raises(KpiError, match="whole number"):
         compute("erlang_p_wait", calls=100, aht=180, agents=14.5)
+
+
+def test_traffic_beyond_the_model_is_refused_quickly():
+    # junk such as 10^6 calls of 10^6 s would otherwise loop for hours in a cell
+    with pytest.raises(KpiError, match="beyond the model's range"):
+        compute("erlang_agents", calls=1e6, aht=1e6)
+    with pytest.raises(KpiError, match="beyond the model's range"):
+        compute("erlang_p_wait", calls=1e6, aht=1e6, agents=50)
+    import kpi_xl.xl.functions as xlf
+    assert "beyond the model's range" in xlf.KPI_ERLANG_TABLE(1e6, 1e6, 1, 5)

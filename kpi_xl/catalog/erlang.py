@@ -23,6 +23,11 @@ from __future__ import annotations
 
 import math
 
+#: The model's stated range. Beyond it one queue is unrealistic (split it) and the O(N)
+#: recursion would take seconds per call in a cell.
+MAX_ERLANGS = 20_000.0
+MAX_AGENTS = 50_000
+
 
 class UnstableQueue(ArithmeticError):
     def __init__(self, agents: float, erlangs: float):
@@ -44,13 +49,21 @@ def erlang_b(n: int, a: float) -> float:
 
 
 def _check_agents(n: float) -> int:
-    if n != math.floor(n) or n < 1:
-        raise ValueError("agents must be a whole number of at least 1")
+    if n != math.floor(n) or n < 1 or n > MAX_AGENTS:
+        raise ValueError(f"agents must be a whole number from 1 to {MAX_AGENTS:,}")
     return int(n)
+
+
+def _check_traffic(a: float) -> float:
+    if a > MAX_ERLANGS:
+        raise ValueError(f"traffic of {a:,.6g} Erlangs is beyond the model's range (at most "
+                         f"{MAX_ERLANGS:,.0f}); check calls, AHT and interval, or split the queue")
+    return a
 
 
 def p_wait(a: float, n: float) -> float:
     n = _check_agents(n)
+    _check_traffic(a)
     if a <= 0:
         return 0.0
     if n <= a:
@@ -86,6 +99,7 @@ def agents_required(a: float, t: float, aht: float, target_sl: float,
     never skips N = 11; Erlang B is carried along incrementally (O(N) in all)."""
     if a <= 0:
         return 0
+    _check_traffic(a)
     n = math.floor(a) + 1
     b = erlang_b(n, a)
     while True:

@@ -204,7 +204,8 @@ def parse_scalar(kpi: str, name: str, data: Any) -> float:
     if len(seq) != 1:
         raise KpiError(kpi, name, f"must be a single number, not a range of {len(seq)} cells")
     v = seq[0]
-    if v is None or (isinstance(v, str) and not v.strip()):
+    if v is None or (isinstance(v, str) and not v.strip()) or (
+            isinstance(v, Real) and not isinstance(v, bool) and math.isnan(float(v))):
         raise KpiError(kpi, name, "is blank; a number is required")
     if isinstance(v, (bool, np.bool_)):
         raise KpiError(kpi, name, "holds TRUE/FALSE, but a number is required")

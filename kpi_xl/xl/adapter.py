@@ -103,10 +103,13 @@ def erlang_table(calls, aht, agents_from, agents_to, threshold=None, interval=No
     a = compute("traffic_intensity", calls=calls, aht=aht, interval=p["interval"]).value
     t, h = float(p["threshold"]), parse_scalar("erlang_table", "aht", aht)
     rows: list[list[Any]] = [["agents", "P(wait)", "service level", "ASA (s)", "occupancy"]]
-    for n in range(int(first), int(last) + 1):
-        asa = erlang.asa(a, n, h) if n > a else "unstable: too few agents"
-        rows.append([n, erlang.p_wait(a, n), erlang.service_level(a, n, t, h), asa,
-                     erlang.occupancy(a, n)])
+    try:
+        for n in range(int(first), int(last) + 1):
+            asa = erlang.asa(a, n, h) if n > a else "unstable: too few agents"
+            rows.append([n, erlang.p_wait(a, n), erlang.service_level(a, n, t, h), asa,
+                         erlang.occupancy(a, n)])
+    except ValueError as e:  # the model's stated range (erlang.MAX_ERLANGS, MAX_AGENTS)
+        raise KpiError("erlang_table", "", str(e)) from None
     return rows
 
 

@@ -1,0 +1,198 @@
+"""The ``kpi-xl`` command line.
+
+Exit codes: 0 success; 1 the data or options were refused (the message says why);
+2 the command line itself was wrong (argparse).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import textwrap
+
+from . import __version__
+from .catalog import CATALOG
+from .catalog.format import format_value
+from .errors import KpiError
+from .render.arrays import KpiResult, compute
+from .sample import RUBRIC, sample_month
+
+EPILOG = """\
+examples:
+  kpi-xl demo                     compute a month of headline KPIs from the built-in sample
+  kpi-xl demo --month 2026-09     the same for another month
+  kpi-xl kpis                     list every KPI with its formula, unit and target
+  kpi-xl kpis nps                 everything about one KPI (variants, inputs, sources)
+  kpi-xl kpis --markdown          the reference as Markdown (README's function reference)
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(
+        prog="kpi-xl", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Contact-centre KPIs, declared once: Excel functions, a batch engine "
+                    "and monthly scorecards all use the same definitions.", epilog=EPILOG)
+    p.add_argument("--version", action="version", version=f"kpi-xl {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    d = sub.add_parser("demo", help="headline KPIs of a month of built-in sample data",
+                       description="Generate a deterministic sample month of a 12-agent "
+                                   "contact centre and compute its headline KPIs.")
+    d.add_argument("--month", default="2026-10", help="month to generate, YYYY-MM (default 2026-10)")
+    k = sub.add_parser("kpis", help="the KPI reference (from the catalog)",
+                       description="List the catalog; name KPIs for their full reference.")
+    k.add_argument("keys", nargs="*", help="KPI keys (e.g. nps service_level)")
+    k.add_argument("--family", choices=sorted(CATALOG.families()), help="only this family")
+    k.add_argument("--markdown", action="store_true", help="print Markdown")
+    args = p.parse_args(argv)
+    try:
+        if args.command == "demo":
+            return demo(args.month)
+        if args.command == "kpis":
+            print(reference(args.keys, args.family, args.markdown))
+            return 0
+    except KpiError as e:
+        print(f"kpi-xl: {e}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:  # output piped into head/less that closed early
+        sys.stderr.close()
+        return 0
+    p.print_help()
+    return 0
+
+
+# -- reference -----------------------------------------------------------------------
+def reference(keys=(), family=None, markdown=False) -> str:
+    kpis = [CATALOG[k] for k in keys] if keys else [
+        k for k in CATALOG.values() if family in (None, k.family)]
+    if markdown:
+        return markdown_reference(kpis)
+    if not keys:
+        rows = [(k.excel_name, k.title, k.unit, "↑" if k.direction == "higher" else
+                 "↓" if k.direction == "lower" else "·",
+                 "" if k.target is None else format_value(k.target, k.number_format))
+                for k in kpis]
+        w = [max(len(r[i]) for r in rows) for i in range(5)]
+        lines = [f"{'function':<{w[0]}}  {'KPI':<{w[1]}}  {'unit':<{w[2]}}  dir  target"]
+        lines += [f"{a:<{w[0]}}  {b:<{w[1]}}  {c:<{w[2]}}   {d}   {e}" for a, b, c, d, e in rows]
+        return "\n".join(lines) + "\n\n`kpi-xl kpis KEY` shows one KPI in full."
+    return "\n\n".join(_one_text(k) for k in kpis)
+
+
+def _one_text(k) -> str:
+    from .xl.adapter import arguments
+    out = [f"{k.title} ({k.key}) — {k.excel_name}", f"  {k.description}",
+           f"  formula: {k.formula_text}",
+           f"  unit: {k.unit}; {k.direction} is better; format {k.number_format}",
+           f"  default target: {'none' if k.target is None else format_value(k.target, k.number_format)}"
+           f" ({k.target_source})", "  arguments:"]
+    for name, doc, _r in arguments(k):
+        out += textwrap.wrap(f"{name}: {doc}", 88, initial_indent="    ",
+                             subsequent_indent="      ")
+    if len(k.variants) > 1:
+        out.append("  variants:")
+        for v in k.variants:
+            out += textwrap.wrap(f"{v.name}: {v.doc}", 88, initial_indent="    ",
+                                 subsequent_indent="      ")
+    out.append("  examples: " + "   ".join(k.examples))
+    out += ["  sources:"] + [f"    - {s}" for s in k.sources]
+    return "\n".join(out)
+
+
+def markdown_reference(kpis) -> str:
+    from .xl.adapter import arguments, has_detail
+    out = []
+    for fam, items in CATALOG.families().items():
+        items = [k for k in items if k in kpis]
+        if not items:
+            continue
+        out.append(f"### {fam.capitalize()}\n")
+        out.append("| function | KPI | formula | unit | better | default target |")
+        out.append("|---|---|---|---|---|---|")
+        for k in items:
+            tgt = "–" if k.target is None else format_value(k.target, k.number_format)
+            out.append(f"| `{k.excel_name}` | {k.title} | {k.formula_text} | {k.unit} | "
+                       f"{k.direction} | {tgt} |")
+        out.append("")
+        for k in items:
+            sig = ", ".join(a[0] if i < sum(not x.optional for x in k.inputs) else f"[{a[0]}]"
+                            for i, a in enumerate(arguments(k)))
+            out.append(f"**`{k.excel_name}({sig})`**" +
+                       (f" · also `{k.excel_name}_DETAIL` (breakdown, n, margin)"
+                        if has_detail(k) else "") + f" — {k.description}")
+            if len(k.variants) > 1:
+                out.append("Variants: " + "; ".join(
+                    f"`{v.name}`{' (default)' if i == 0 else ''}: {v.doc}"
+                    for i, v in enumerate(k.variants)))
+            out.append(f"Example: `{k.examples[0]}`. Source: {k.sources[0]}.\n")
+    return "\n".join(out).rstrip() + "\n"
+
+
+# -- demo ----------------------------------------------------------------------------
+def headline(month: str) -> list[tuple[str, KpiResult]]:
+    s = sample_month(month)
+    c, t = s.calls, s.tickets
+    b = s.business
+    weights = [w for _n, w, _f in RUBRIC]
+    fatal = [f for _n, _w, f in RUBRIC]
+    qa = [compute("qa_score", weights=weights, scores=e["scores"], fatal=fatal, max_score=5).value
+          for e in s.qa]
+    agents = compute("erlang_agents", calls=b["peak_calls_30min"], aht=b["peak_aht"])
+    return [
+        ("NPS", compute("nps", scores=c["nps"])),
+        ("CSAT", compute("csat", scores=c["csat"])),
+        ("Service level 80/20", compute("service_level", wait=c["wait"], answered=c["answered"])),
+        ("ASA", compute("asa", wait=c["wait"], answered=c["answered"])),
+        ("Abandonment", compute("abandonment_rate", answered=c["answered"])),
+        ("AHT", compute("aht", talk=c["talk"], hold=c["hold"], acw=c["acw"])),
+        ("FCR", compute("fcr", resolved_first=c["resolved_first"])),
+        ("Transfer rate", compute("transfer_rate", transferred=c["transferred"])),
+        ("First response (median)", compute("first_response_time", "median",
+                                            hours=t["first_response_hours"])),
+        ("SLA compliance (tickets)", compute("sla_compliance", seconds=[h * 3600 for h in
+                                             t["first_response_hours"]], channel=t["channel"])),
+        ("Time to resolution", compute("time_to_resolution", hours=t["resolution_hours"])),
+        ("Reopen rate", compute("reopen_rate", reopens=t["reopens"])),
+        ("QA score (mean of evaluations)", KpiResult("qa_score", "weighted", sum(qa) / len(qa),
+                                                     len(qa), None, unit="percent",
+                                                     number_format="0.0%", direction="higher")),
+        ("Customer retention", compute("retention_rate", start=b["customers_start"],
+                                       end=b["customers_end"], new=b["customers_new"])),
+        ("Net revenue retention", compute("nrr", start_revenue=b["revenue_start"],
+                                          expansion=b["expansion"], contraction=b["contraction"],
+                                          churned=b["churned_revenue"])),
+        ("Cost per contact", compute("cost_per_contact", total_cost=b["total_cost"],
+                                     contacts=len(c["wait"]) + len(t["channel"]))),
+        ("Agents for peak 30 min (80/20)", agents),
+        ("Staff to schedule (30 % shrinkage)", compute("fte_with_shrinkage",
+                                                       agents=agents.value, shrinkage=0.3)),
+    ]
+
+
+def status(r: KpiResult) -> str:
+    target = CATALOG[r.key].variant(r.variant).target or CATALOG[r.key].target
+    if target is None or r.direction == "neutral":
+        return ""
+    ok = r.value >= target if r.direction == "higher" else r.value <= target
+    return "on target" if ok else "off target"
+
+
+def demo(month: str) -> int:
+    rows = headline(month)
+    print(f"kpi_xl demo: built-in sample contact centre, {month} (12 agents, "
+          f"{len(sample_month(month).calls['wait']):,} calls)\n")
+    print(f"{'KPI':<36}{'value':>12}  {'target':>10}  {'n':>6}  status")
+    for label, r in rows:
+        kpi = CATALOG[r.key]
+        target = kpi.variant(r.variant).target or kpi.target
+        tgt = "" if target is None or r.direction == "neutral" else format_value(target, r.number_format)
+        n = "" if r.n is None else f"{r.n:,.0f}"
+        flag = " (low sample)" if r.low_sample else ""
+        print(f"{label:<36}{format_value(r.value, r.number_format):>12}  {tgt:>10}  {n:>6}  "
+              f"{status(r)}{flag}")
+    print("\nEvery number above comes from the same catalog declarations as the Excel "
+          "functions (kpi-xl kpis lists them).")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,59 @@
+"""The command line, and README's promises: the reference equals the catalog's, the two
+commands are where .ci/run and users find them."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from kpi_xl.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+
+
+def test_readme_reference_is_generated_from_the_catalog():
+    import update_readme
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert update_readme.render(text) == text, "run: python scripts/update_readme.py"
+
+
+def test_readme_has_both_commands():
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    for marker in ("<!-- main-command -->", "<!-- test-command -->"):
+        block = re.search(re.escape(marker) + r"\n```bash\n(.+?)\n```", text)
+        assert block, marker
+    assert "kpi-xl demo" in text and "pytest" in text
+
+
+def test_demo_prints_the_headline(capsys):
+    assert main(["demo", "--month", "2026-10"]) == 0
+    out = capsys.readouterr().out
+    assert "Service level 80/20" in out and "NPS" in out and "Agents for peak 30 min" in out
+
+
+def test_demo_is_deterministic(capsys):
+    main(["demo"])
+    a = capsys.readouterr().out
+    main(["demo"])
+    assert capsys.readouterr().out == a
+
+
+def test_kpis_lists_and_details(capsys):
+    assert main(["kpis"]) == 0
+    assert "KPI_SERVICE_LEVEL" in capsys.readouterr().out
+    assert main(["kpis", "service_level"]) == 0
+    out = capsys.readouterr().out
+    assert "exclude_short_abandons" in out and "ICMI" in out
+
+
+def test_unknown_kpi_is_a_sentence_not_a_trace(capsys):
+    assert main(["kpis", "nope"]) == 1
+    err = capsys.readouterr().err
+    assert "must be a key of the catalog" in err and "Traceback" not in err
+
+
+def test_help_teaches_with_examples():
+    out = subprocess.run([sys.executable, "-m", "kpi_xl.cli", "--help"], capture_output=True,
+                         text=True, check=True, cwd=ROOT).stdout
+    assert "examples:" in out and "kpi-xl demo" in out

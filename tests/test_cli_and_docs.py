@@ -57,3 +57,34 @@ def test_help_teaches_with_examples():
     out = subprocess.run([sys.executable, "-m", "kpi_xl.cli", "--help"], capture_output=True,
                          text=True, check=True, cwd=ROOT).stdout
     assert "examples:" in out and "kpi-xl demo" in out
+
+
+def test_example_workbook_formulas_match_the_stored_values():
+    """The shipped example holds each formula beside the value kpi_xl computed; re-evaluating
+    the formula's ranges from the file's own data gives that value (the file is current)."""
+    import openpyxl
+
+    from kpi_xl import CATALOG
+    path = ROOT / "workbooks" / "kpi-functions-example.xlsx"
+    wb = openpyxl.load_workbook(path)
+    ws, data = wb["KPIs"], wb["Calls"]
+    funcs = {k.excel_name: k for k in CATALOG.values()}
+    import kpi_xl.xl.functions as xlf
+    checked = 0
+    for row in ws.iter_rows(min_row=2, values_only=True):
+        formula, stored = row[1], row[2]
+        if not isinstance(formula, str) or not formula.startswith("=KPI_") or stored is None:
+            continue
+        name, args = re.match(r"=(\w+)\((.*)\)", formula).groups()
+        values = []
+        for a in args.split(","):
+            m = re.match(r"Calls!([A-Z])2:\1(\d+)", a)
+            if m:
+                values.append([c.value for c in data[m.group(1)][1:int(m.group(2))]])
+            else:
+                values.append(a.strip('"') if a.startswith('"') else float(a))
+        assert name in funcs
+        import pytest
+        assert getattr(xlf, name)(*values) == pytest.approx(stored, rel=1e-12), formula
+        checked += 1
+    assert checked >= 10

@@ -153,6 +153,8 @@ class _Eval:
                 return _OPS[n.op](a, b)
             return a + b if n.op == "+" else a - b if n.op == "-" else a * b
         if isinstance(n, Cmp):
+            if n.op == "=" and isinstance(n.a, Col) and isinstance(n.b, Lit):
+                return self.cols[n.a.name].equals(n.b.value)
             a, b = self(n.a), self(n.b)
             if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
                 return _CMP[n.op](a, b)
@@ -257,12 +259,11 @@ def compute(key: str, variant: str | None = None, *, min_n: int | None = None,
             cols[inp.name] = Column(np.full(size, inp.default_value), np.zeros(size, bool))
     # domain: rows where at least one given input holds something (blank rows are ignored)
     if len(given) == 1:
-        c = cols[given[0].name]
-        domain = ~c.blank
+        domain = cols[given[0].name].not_blank
     else:
         domain = np.zeros(size, bool)
         for inp in given:
-            domain |= ~cols[inp.name].blank
+            domain |= cols[inp.name].not_blank
     all_rows = bool(domain.all())
     ev = _Eval(kpi, cols, None if all_rows else domain, scalars, params)
     for inp in given:
@@ -292,16 +293,19 @@ def compute(key: str, variant: str | None = None, *, min_n: int | None = None,
 def _check_range(kpi: Kpi, inp: Input, data: Any, params: dict[str, Any]) -> None:
     lo = params[inp.lo] if isinstance(inp.lo, str) else inp.lo
     hi = params[inp.hi] if isinstance(inp.hi, str) else inp.hi
-    if lo is None and hi is None and not inp.positive:
-        return
     if isinstance(data, Column):
+        if inp.kind in ("flag", "category"):
+            return
         x = data.values
         rule = _range_rule(inp, lo, hi)
-        for bad in ((x < lo) if lo is not None else None, (x > hi) if hi is not None else None):
+        for bad in (x < lo if lo is not None else x == -np.inf,
+                    x > hi if hi is not None else x == np.inf):
             if bad is not None and bad.any():
                 idx = np.flatnonzero(bad)
                 raise KpiError(kpi.key, inp.name, rule, x[idx[0]], row=int(idx[0]) + 1,
                                more=len(idx) - 1)
+        return
+    if lo is None and hi is None and not inp.positive:
         return
     if (lo is not None and data < lo) or (hi is not None and data > hi) or (inp.positive and data <= 0):
         raise KpiError(kpi.key, inp.name, _range_rule(inp, lo, hi), data)
@@ -309,6 +313,8 @@ def _check_range(kpi: Kpi, inp: Input, data: Any, params: dict[str, Any]) -> Non
 
 def _range_rule(inp: Input, lo, hi) -> str:
     what = {"duration": "a duration", "scalar": "a number"}.get(inp.kind, "a number")
+    if lo is None and hi is None:
+        return f"must be {what} (finite)"
     if inp.positive:
         return f"must be {what} > 0"
     if lo is not None and hi is not None:

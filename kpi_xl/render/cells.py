@@ -37,9 +37,30 @@ class Column:
     na: np.ndarray | None = None
     labels: np.ndarray | None = None   # original spelling of categories, for messages
 
+    def __post_init__(self):
+        #: masks computed once per call and shared by validation and the formula
+        self.cache: dict[Any, np.ndarray] = {}
+
     @property
     def present(self) -> np.ndarray:
-        return ~self.blank if self.na is None else ~(self.blank | self.na)
+        m = self.cache.get("present")
+        if m is None:
+            m = self.not_blank if self.na is None else ~(self.blank | self.na)
+            self.cache["present"] = m
+        return m
+
+    @property
+    def not_blank(self) -> np.ndarray:
+        m = self.cache.get("not_blank")
+        if m is None:
+            m = self.cache["not_blank"] = ~self.blank
+        return m
+
+    def equals(self, value: float) -> np.ndarray:
+        m = self.cache.get(("=", value))
+        if m is None:
+            m = self.cache[("=", value)] = self.values == value
+        return m
 
     def __len__(self) -> int:
         return len(self.values)
@@ -115,12 +136,10 @@ def parse_column(kpi: str, name: str, kind: str, data: Any, *,
     if isinstance(seq, np.ndarray) and seq.dtype.kind in "fiu":
         values = seq.astype(np.float64, copy=False)
         blank = np.isnan(values)
-        if np.isinf(values).any():
-            i = int(np.flatnonzero(np.isinf(values))[0])
-            raise KpiError(kpi, name, "must be a finite number", values[i], row=i + 1)
+        # (infinities are caught by the range checks, which every unbounded side gets too)
         col = Column(values, blank, np.zeros(len(values), bool) if kind == "score" else None)
         if kind == "flag":
-            _check_flags(kpi, name, values)
+            _check_flags(kpi, name, col)
         return col
     n = len(seq)
     values = np.empty(n, np.float64)
@@ -167,12 +186,15 @@ def parse_column(kpi: str, name: str, kind: str, data: Any, *,
     return Column(values, blank, na)
 
 
-def _check_flags(kpi: str, name: str, values: np.ndarray) -> None:
-    bad = ~(np.isnan(values) | (values == 0.0) | (values == 1.0))
-    if bad.any():
+def _check_flags(kpi: str, name: str, col: Column) -> None:
+    """Every non-blank value is 0 or 1; the ==0 / ==1 masks stay cached for the formula."""
+    ok = (np.count_nonzero(col.equals(1.0)) + np.count_nonzero(col.equals(0.0))
+          + np.count_nonzero(col.blank))
+    if ok != len(col):
+        bad = ~(col.blank | col.equals(0.0) | col.equals(1.0))
         i = int(np.flatnonzero(bad)[0])
         raise KpiError(kpi, name, f"must be 1 or 0 when numeric ({_EXPECT['flag']})",
-                       values[i], row=i + 1)
+                       col.values[i], row=i + 1)
 
 
 def _parse_category(kpi: str, name: str, seq: Sequence[Any]) -> Column:

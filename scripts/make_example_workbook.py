@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from openpyxl import Workbook  # noqa: E402
-from openpyxl.styles import Font, PatternFill  # noqa: E402
+from openpyxl.styles import Alignment, Font, PatternFill  # noqa: E402
 from openpyxl.utils import get_column_letter  # noqa: E402
 
 from kpi_xl import CATALOG, compute  # noqa: E402
@@ -88,8 +88,17 @@ def main() -> Path:
     for cell in ws[1]:
         cell.font = Font(bold=True, color="FFFFFF")
         cell.fill = head
-    for col, w in zip("ABCDE", [34, 58, 22, 10, 60]):
+    for col, w in zip("ABCDE", [34, 50, 25, 10, 52]):
         ws.column_dimensions[col].width = w
+    note = ws.cell(ws.max_row, 1)
+    ws.merge_cells(start_row=ws.max_row, start_column=1, end_row=ws.max_row, end_column=5)
+    note.alignment = Alignment(wrap_text=True, vertical="top")
+    ws.row_dimensions[ws.max_row].height = 30
+    for sheet in (ws, data):   # print/preview: landscape, one page wide
+        sheet.page_setup.orientation = "landscape"
+        sheet.sheet_properties.pageSetUpPr.fitToPage = True
+        sheet.page_setup.fitToWidth = 1
+        sheet.page_setup.fitToHeight = 0
     OUT.parent.mkdir(parents=True, exist_ok=True)
     wb.save(OUT)
     return OUT

@@ -229,10 +229,6 @@ def ratio(num: Node, den: Node, empty: str) -> Div:
     return Div(_wrap(num), _wrap(den), empty)
 
 
-def mean(expr: Node, where: Node, empty: str) -> Div:
-    return Div(Sum(expr, where), Count(where), empty)
-
-
 def call(fn: str, *args: "Node | Number") -> Call:
     return Call(fn, tuple(_wrap(a) for a in args))
 
@@ -248,12 +244,3 @@ def columns(node: Node) -> list[str]:
         if isinstance(n, Col):
             seen.setdefault(n.name)
     return list(seen)
-
-
-def aggregates(node: Node) -> list[Node]:
-    """Aggregate nodes of a tree (each once), outermost first."""
-    out: dict[Node, None] = {}
-    for n in node.walk():
-        if isinstance(n, AGGREGATES):
-            out.setdefault(n)
-    return list(out)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal, Mapping
 
-from .expr import Col, Node, Param, Scalar, aggregates, columns
+from .expr import Col, Node, Param, Scalar, columns
 
 Direction = Literal["higher", "lower", "neutral"]
 
@@ -234,11 +234,3 @@ def formula_columns(f: Formula) -> list[str]:
         for c in columns(node):
             cols.setdefault(c)
     return list(cols)
-
-
-def formula_aggregates(f: Formula) -> list[Node]:
-    out: dict[Node, None] = {}
-    for node in f.nodes():
-        for a in aggregates(node):
-            out.setdefault(a)
-    return list(out)

@@ -16,6 +16,11 @@ call), and later layers render the same nodes to SQL for the batch engine and to
 formulas for the scorecard. Because the tree is plain data, none of those places restates
 a formula.
 
+Why a small algebra of our own rather than Ibis expressions: an Excel function must answer
+in microseconds and run in Pyodide; one Ibis build-and-compile costs milliseconds (measured
+3-11 ms, see shared/DESIGN.md). The engine's renderer may well compile these same trees to
+Ibis or SQL; the trees stay the single statement of each formula either way.
+
 Semantics every renderer must keep (they are part of the contract):
 
 * a missing value (blank cell, SQL NULL) makes every comparison on it false, so

@@ -175,3 +175,8 @@ def test_unknown_names_are_refused_with_the_list():
         compute("npss", scores=[1])
     with pytest.raises(KpiError, match='must be one of'):
         compute("csat", "median", scores=[1])
+
+
+def test_catalog_membership_and_get_do_not_raise():
+    assert "nps" in CATALOG and "npss" not in CATALOG
+    assert CATALOG.get("npss") is None and CATALOG.get("nps").key == "nps"

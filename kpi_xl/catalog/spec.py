@@ -215,6 +215,13 @@ class Catalog(Mapping[str, Kpi]):
             raise KpiError(None, "kpi", "must be a key of the catalog (see `kpi-xl kpis`)",
                            key) from None
 
+    def __contains__(self, key: object) -> bool:
+        # Mapping's default asks __getitem__ and expects KeyError; ours raises KpiError
+        return key in self._d
+
+    def get(self, key: str, default: Kpi | None = None) -> Kpi | None:
+        return self._d.get(key, default)
+
     def __iter__(self):
         return iter(self._d)
 

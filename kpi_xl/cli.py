@@ -152,9 +152,9 @@ def headline(month: str) -> list[tuple[str, KpiResult]]:
                                              t["first_response_hours"]], channel=t["channel"])),
         ("Time to resolution", compute("time_to_resolution", hours=t["resolution_hours"])),
         ("Reopen rate", compute("reopen_rate", reopens=t["reopens"])),
-        ("QA score (mean of evaluations)", KpiResult("qa_score", "weighted", sum(qa) / len(qa),
-                                                     len(qa), None, unit="percent",
-                                                     number_format="0.0%", direction="higher")),
+        # mean of the month's evaluation scores (a roll-up the engine will declare, issue 3)
+        ("QA score (mean of evaluations)", KpiResult.of(
+            CATALOG["qa_score"], CATALOG["qa_score"].default_variant, sum(qa) / len(qa), len(qa))),
         ("Customer retention", compute("retention_rate", start=b["customers_start"],
                                        end=b["customers_end"], new=b["customers_new"])),
         ("Net revenue retention", compute("nrr", start_revenue=b["revenue_start"],
@@ -168,27 +168,17 @@ def headline(month: str) -> list[tuple[str, KpiResult]]:
     ]
 
 
-def status(r: KpiResult) -> str:
-    target = CATALOG[r.key].variant(r.variant).target or CATALOG[r.key].target
-    if target is None or r.direction == "neutral":
-        return ""
-    ok = r.value >= target if r.direction == "higher" else r.value <= target
-    return "on target" if ok else "off target"
-
-
 def demo(month: str) -> int:
     rows = headline(month)
     print(f"kpi_xl demo: built-in sample contact centre, {month} (12 agents, "
           f"{len(sample_month(month).calls['wait']):,} calls)\n")
     print(f"{'KPI':<36}{'value':>12}  {'target':>10}  {'n':>6}  status")
     for label, r in rows:
-        kpi = CATALOG[r.key]
-        target = kpi.variant(r.variant).target or kpi.target
-        tgt = "" if target is None or r.direction == "neutral" else format_value(target, r.number_format)
+        tgt = format_value(r.target, r.number_format) if r.status else ""
         n = "" if r.n is None else f"{r.n:,.0f}"
         flag = " (low sample)" if r.low_sample else ""
         print(f"{label:<36}{format_value(r.value, r.number_format):>12}  {tgt:>10}  {n:>6}  "
-              f"{status(r)}{flag}")
+              f"{r.status}{flag}")
     print("\nEvery number above comes from the same catalog declarations as the Excel "
           "functions (kpi-xl kpis lists them).")
     return 0

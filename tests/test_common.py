@@ -180,3 +180,11 @@ def test_unknown_names_are_refused_with_the_list():
 def test_catalog_membership_and_get_do_not_raise():
     assert "nps" in CATALOG and "npss" not in CATALOG
     assert CATALOG.get("npss") is None and CATALOG.get("nps").key == "nps"
+
+
+def test_result_carries_the_variants_target_and_status():
+    r = compute("ces", "effort5", scores=[1, 2, 2, 5])   # lower is better, target 2.0
+    assert (r.target, r.direction, r.status) == (2.0, "lower", "off target")
+    r = compute("csat", "mean", scores=[5, 4])           # the mean variant's own target 4.0
+    assert (r.target, r.status) == (4.0, "on target")
+    assert compute("backlog", open_at_start=1, created=1, solved=1).status == ""

@@ -164,6 +164,10 @@ class Kpi:
     def direction_of(self, variant: Variant) -> Direction:
         return variant.direction or self.direction
 
+    def target_of(self, variant: Variant) -> float | None:
+        """The variant's own target where it has one (a 0 target counts), else the KPI's."""
+        return self.target if variant.target is None else variant.target
+
     @property
     def column_inputs(self) -> tuple[Input, ...]:
         return tuple(i for i in self.inputs if i.is_column)

@@ -40,6 +40,24 @@ class KpiResult:
     number_format: str = "General"
     direction: str = "neutral"
     min_n: int | None = None
+    target: float | None = None
+
+    @classmethod
+    def of(cls, kpi: Kpi, variant: Variant, value: float, n: float | None = None,
+           margin: float | None = None, measures: Mapping[str, float] | None = None,
+           min_n: int | None = None) -> "KpiResult":
+        """A result carrying the declaration's unit, format, direction and target."""
+        return cls(kpi.key, variant.name, float(value), n, margin, dict(measures or {}),
+                   kpi.unit_of(variant), kpi.format_of(variant), kpi.direction_of(variant),
+                   kpi.min_n if min_n is None else min_n, kpi.target_of(variant))
+
+    @property
+    def status(self) -> str:
+        """'on target', 'off target', or '' where no target or direction applies."""
+        if self.target is None or self.direction == "neutral":
+            return ""
+        ok = self.value >= self.target if self.direction == "higher" else self.value <= self.target
+        return "on target" if ok else "off target"
 
     @property
     def low_sample(self) -> bool:
@@ -285,9 +303,7 @@ def compute(key: str, variant: str | None = None, *, min_n: int | None = None,
     measures = {k: ev(v) for k, v in formula.measures.items()}
     if not math.isfinite(value):
         raise KpiError(key, "", "has no finite value for these inputs")
-    return KpiResult(key, var.name, float(value), n, margin, measures, kpi.unit_of(var),
-                     kpi.format_of(var), kpi.direction_of(var),
-                     kpi.min_n if min_n is None else min_n)
+    return KpiResult.of(kpi, var, value, n, margin, measures, min_n)
 
 
 def _check_range(kpi: Kpi, inp: Input, data: Any, params: dict[str, Any]) -> None:

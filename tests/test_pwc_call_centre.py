@@ -68,12 +68,12 @@ def test_excel_functions_give_the_same_numbers(calls):
                        calls["Answered (Y/N)"]) == pytest.approx(67.5207, abs=1e-4)
 
 
-def test_blank_as_zero_would_be_wrong(calls):
+def test_zeros_on_unanswered_calls_do_not_shift_asa(calls):
     waits = [0 if w is None else w for w in calls["Speed of answer in seconds"]]
-    msg = xlf.KPI_ASA(waits, calls["Answered (Y/N)"])
+    asa = xlf.KPI_ASA(waits, calls["Answered (Y/N)"])
     # zeros on unanswered calls are not blanks: the ASA over answered calls is unchanged,
     # and the sloppy 'mean of the whole column' differs from it
-    assert msg == pytest.approx(67.5207, abs=1e-4)
+    assert asa == pytest.approx(67.5207, abs=1e-4)
     assert sum(waits) / len(waits) == pytest.approx(54.75, abs=0.01)
 
 

@@ -195,20 +195,22 @@ class _Eval:
         raise TypeError(f"no numpy rendering for {type(n).__name__}")
 
     def _lookup(self, n: Lookup) -> np.ndarray:
+        """Per-row table value through the category codes: one dict look-up per distinct
+        label, then a vectorised take."""
         table: dict[str, float] = self.params[n.table.name]
         col = self.cols[n.key.name]
-        out = np.full(len(col), np.nan)
-        present = col.present
-        keys = col.values[present]
-        uniq, inv = np.unique(keys.astype(str), return_inverse=True)
-        for u in uniq:
-            if u not in table:
-                i = int(np.flatnonzero(present)[np.flatnonzero(uniq[inv] == u)[0]])
+        per_code = np.full(len(col.keys), np.nan)
+        for code, key in enumerate(col.keys):
+            if key is None:
+                continue
+            key = key.lower()
+            if key not in table:
+                i = int(np.argmax(col.codes == code))
                 raise KpiError(self.kpi.key, n.key.name,
                                f"has no target for this value (known: {', '.join(sorted(table))})",
-                               col.labels[i], row=i + 1)
-        out[present] = np.array([table[u] for u in uniq])[inv]
-        return out
+                               col.values[i], row=i + 1)
+            per_code[code] = table[key]
+        return per_code[col.codes]
 
     def _call(self, n: Call) -> float:
         args = [self(a) for a in n.args]

@@ -31,11 +31,13 @@ _EXCEL_TIME_DAYS = (dt.date(1899, 12, 30), dt.date(1899, 12, 31), dt.date(1900, 
 @dataclass
 class Column:
     """A parsed column: ``values`` (float64 with NaN where blank or N/A; for categories an
-    object array of lower-case labels or None) and the masks that say which is which."""
+    object array of the labels as written, None where blank) and the masks that say which
+    is which. Categories compare case-insensitively (see the Lookup renderer)."""
     values: np.ndarray
     blank: np.ndarray
     na: np.ndarray | None = None
-    labels: np.ndarray | None = None   # original spelling of categories, for messages
+    codes: np.ndarray | None = None    # categories: code of each row into ``keys``
+    keys: np.ndarray | None = None     # categories: label per code as written (None = blank)
 
     def __post_init__(self):
         #: masks computed once per call and shared by validation and the formula
@@ -197,27 +199,62 @@ def _check_flags(kpi: str, name: str, col: Column) -> None:
                        col.values[i], row=i + 1)
 
 
+def _category_label(kpi: str, name: str, v: Any, row: int) -> str | None:
+    """The label of one cell (None for a blank), or the error that cell deserves."""
+    if v is None or (isinstance(v, float) and math.isnan(v)) or \
+            (isinstance(v, str) and not v.strip()) or type(v).__name__ in ("NAType", "NaTType"):
+        return None
+    if isinstance(v, str):
+        if v.strip().upper() in EXCEL_ERRORS:
+            raise KpiError(kpi, name, _text_problem(v, ""), row=row)
+        return v.strip()
+    if isinstance(v, (bool, np.bool_)):
+        raise KpiError(kpi, name, "holds TRUE/FALSE, but a label is expected", row=row)
+    if isinstance(v, Real):
+        return format(v, "g")   # numeric ids are labels too
+    return str(v)
+
+
 def _parse_category(kpi: str, name: str, seq: Sequence[Any]) -> Column:
+    """Factorise: each distinct cell value is parsed once (a channel column of a million
+    cells holds a handful), then codes map the results back to rows. ``codes`` and
+    ``keys`` (label per code, None for blank) serve lookups without re-sorting.
+    Booleans would share a dict key with 1 and 0, so their presence is checked first."""
     n = len(seq)
-    labels = np.empty(n, object)
-    blank = np.zeros(n, bool)
-    for i, v in enumerate(seq):
-        if v is None or (isinstance(v, float) and math.isnan(v)) or \
-                (isinstance(v, str) and not v.strip()) or type(v).__name__ in ("NAType", "NaTType"):
-            blank[i] = True
-            labels[i] = None
-        elif isinstance(v, str):
-            if v.strip().upper() in EXCEL_ERRORS:
-                raise KpiError(kpi, name, _text_problem(v, ""), row=i + 1)
-            labels[i] = v.strip()
-        elif isinstance(v, (bool, np.bool_)):
-            raise KpiError(kpi, name, "holds TRUE/FALSE, but a label is expected", row=i + 1)
-        elif isinstance(v, Real):
-            labels[i] = format(v, "g")   # numeric ids are labels too
-        else:
-            labels[i] = str(v)
-    values = np.array([None if b else s.lower() for s, b in zip(labels, blank)], object)
-    return Column(values, blank, None, labels)
+    if any(issubclass(t, (bool, np.bool_)) for t in set(map(type, seq))):
+        i = next(i for i, v in enumerate(seq) if isinstance(v, (bool, np.bool_)))
+        _category_label(kpi, name, seq[i], i + 1)
+    memo: dict[Any, int] = {}
+    try:
+        codes = np.fromiter((memo.setdefault(v, len(memo)) for v in seq), np.intp, n)
+    except TypeError:  # an unhashable cell value (a nested list): name it
+        i = next(i for i, v in enumerate(seq) if not _hashable(v))
+        raise KpiError(kpi, name, "holds a list, but a label is expected", row=i + 1) from None
+    labels_u: list[str | None] = []
+    add = labels_u.append
+    for v in memo:
+        if type(v) is str:   # the common case, inlined: a million distinct ids stay cheap
+            t = v.strip()
+            if t and (t[0] != "#" or t.upper() not in EXCEL_ERRORS):
+                add(t)
+                continue
+        try:
+            add(_category_label(kpi, name, v, 0))
+        except KpiError:   # refused: say so at its first row (found only on this path)
+            _category_label(kpi, name, v, int(np.argmax(codes == memo[v])) + 1)
+    labels = np.array(labels_u, object)
+    blank_u = np.fromiter((lab is None for lab in labels_u), bool, len(labels_u))
+    col = Column(labels[codes], blank_u[codes])
+    col.codes, col.keys = codes, labels
+    return col
+
+
+def _hashable(v: Any) -> bool:
+    try:
+        hash(v)
+    except TypeError:
+        return False
+    return True
 
 
 def parse_scalar(kpi: str, name: str, data: Any) -> float:

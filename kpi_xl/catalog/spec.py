@@ -123,6 +123,10 @@ class Kpi:
     sources: tuple[str, ...]
     params: tuple[ParamSpec, ...] = ()
     min_n: int | None = None               # below this n the result is flagged
+    #: Where the formula describes one *unit* of rows (one QA evaluation: its rubric items),
+    #: the unit's column; a period's value is then the mean of its units' values and n the
+    #: number of units. None: the formula runs over all of the period's rows at once.
+    per: str | None = None
     examples: tuple[str, ...] = ()          # Excel formulas shown in the reference
 
     # -- lookups -----------------------------------------------------------------
@@ -195,6 +199,15 @@ class Kpi:
                         raise ValueError(f"{self.key}/{v.name}: unknown param {n.name}")
             if v.unit and v.unit not in UNITS:
                 raise ValueError(f"{self.key}/{v.name}: unknown unit {v.unit!r}")
+
+
+def status(value: float | None, target: float | None, direction: str) -> str:
+    """'on target', 'off target', or '' where there is no value, no target or no direction.
+    The one rule for every place that shows a status (cells, engine, scorecard)."""
+    if value is None or target is None or direction == "neutral" or value != value:
+        return ""
+    ok = value >= target if direction == "higher" else value <= target
+    return "on target" if ok else "off target"
 
 
 class Catalog(Mapping[str, Kpi]):

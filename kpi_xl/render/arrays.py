@@ -18,7 +18,7 @@ from ..catalog.erlang import UnstableQueue
 from ..catalog.expr import (And, BinOp, Call, Cmp, Col, Count, Div, If, Lit, Lookup, Node, Or,
                             Param, Present, Quantile, Scalar, Sum)
 from ..catalog.functions import FUNCTIONS
-from ..catalog.spec import Formula, Input, Kpi, ParamSpec, Variant, formula_columns
+from ..catalog.spec import Formula, Input, Kpi, ParamSpec, Variant, formula_columns, status
 from ..errors import KpiError
 from .cells import Column, flatten, parse_column, parse_scalar
 
@@ -54,10 +54,7 @@ class KpiResult:
     @property
     def status(self) -> str:
         """'on target', 'off target', or '' where no target or direction applies."""
-        if self.target is None or self.direction == "neutral":
-            return ""
-        ok = self.value >= self.target if self.direction == "higher" else self.value <= self.target
-        return "on target" if ok else "off target"
+        return status(self.value, self.target, self.direction)
 
     @property
     def low_sample(self) -> bool:
@@ -224,7 +221,7 @@ class _Eval:
             raise KpiError(self.kpi.key, "", str(e)) from None
 
 
-def _describe(when: Node) -> str:
+def describe_rule(when: Node) -> str:
     if isinstance(when, Cmp) and isinstance(when.a, Col) and isinstance(when.b, Lit):
         word = {1.0: "yes", 0.0: "no"}.get(when.b.value, f"{when.b.value:g}")
         return f"where '{when.a.name}' is {word}"
@@ -295,7 +292,7 @@ def compute(key: str, variant: str | None = None, *, min_n: int | None = None,
         missing = cols[inp.name].blank & need
         if missing.any():
             i = int(np.flatnonzero(missing)[0])
-            where = "while other inputs on that row are filled" if rule is True else _describe(rule)
+            where = "while other inputs on that row are filled" if rule is True else describe_rule(rule)
             raise KpiError(key, inp.name, f"must not be blank {where}", row=i + 1)
     value = ev(formula.value)
     n = ev(formula.n) if formula.n is not None else None
@@ -315,7 +312,7 @@ def _check_range(kpi: Kpi, inp: Input, data: Any, params: dict[str, Any]) -> Non
         if inp.kind in ("flag", "category"):
             return
         x = data.values
-        rule = _range_rule(inp, lo, hi)
+        rule = range_rule(inp, lo, hi)
         for bad in (x < lo if lo is not None else x == -np.inf,
                     x > hi if hi is not None else x == np.inf):
             if bad is not None and bad.any():
@@ -326,10 +323,10 @@ def _check_range(kpi: Kpi, inp: Input, data: Any, params: dict[str, Any]) -> Non
     if lo is None and hi is None and not inp.positive:
         return
     if (lo is not None and data < lo) or (hi is not None and data > hi) or (inp.positive and data <= 0):
-        raise KpiError(kpi.key, inp.name, _range_rule(inp, lo, hi), data)
+        raise KpiError(kpi.key, inp.name, range_rule(inp, lo, hi), data)
 
 
-def _range_rule(inp: Input, lo, hi) -> str:
+def range_rule(inp: Input, lo, hi) -> str:
     what = {"duration": "a duration", "scalar": "a number"}.get(inp.kind, "a number")
     if lo is None and hi is None:
         return f"must be {what} (finite)"

@@ -81,6 +81,7 @@ QA_SCORE = Kpi(
                               n=Count(_applicable),
                               measures={"applicable items": Count(_applicable),
                                         "fatal items failed": Count(_fatal_failed)})),),
+    per="evaluation",
     target=0.85, target_source="kpi_xl starting value (85 % is a common QA pass mark)",
     sources=("COPC CX Standard: transaction monitoring with critical (fatal) errors",
              "ICMI, 'Quality monitoring: building the form'"),

@@ -1,0 +1,1 @@
+"""Data: canonical schemas, source mappings, readers and the rejects report."""

@@ -1,0 +1,504 @@
+"""The batch engine: every bound KPI, for a month and the 12 before it, at organisation,
+team, agent and channel level, each with its n.
+
+The engine never states a formula. For each table it asks the SQL renderer
+(``kpi_xl.render.sql``) for the aggregates of every KPI bound to that table
+(``kpi_xl.engine.bindings``), runs them in **one** ``GROUP BY GROUPING SETS`` query per
+table on an embedded DuckDB, and reshapes the answer into a tidy table: one row per
+(period, level, member, KPI) with value, n, margin, the reason when there is no value,
+target, status and a low-sample flag. Because the SQL is standard, the same queries are
+what a warehouse or Spark SQL would run (:meth:`Engine.sql` shows them).
+
+Input tables are the canonical tables of ``kpi_xl.data.schema`` (as pandas DataFrames or
+paths to Parquet files), each row table with a ``period`` column (``YYYY-MM``) that the
+loader adds. Columns a table lacks are simply unavailable: KPIs that need them are
+reported as skipped, with the reason, never computed from blanks.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+from ..catalog import CATALOG
+from ..catalog.spec import Kpi, Variant, formula_columns, status
+from ..errors import KpiError
+from ..render.arrays import describe_rule, range_rule, resolve_params
+from ..render.sql import KpiSql, SqlRenderer, quote_ident, quote_text
+from .bindings import BINDINGS, NOT_IN_ENGINE
+
+LEVELS = ("organisation", "team", "agent", "channel")
+ROW_TABLES = ("contacts", "surveys", "qa")
+SURVEY_COLUMNS = ("nps", "csat", "ces")
+TIDY_COLUMNS = ("period", "level", "member", "kpi", "variant", "value", "n", "margin",
+                "target", "status", "low_sample", "note", "title", "unit", "number_format",
+                "direction")
+
+
+@dataclass(frozen=True)
+class KpiChoice:
+    """How the run computes one KPI: the variant and options (None: the declaration's
+    defaults), the minimum n below which results are flagged, the target, and targets per
+    team or channel name."""
+    variant: str | None = None
+    params: Mapping[str, Any] = field(default_factory=dict)
+    min_n: int | None = None
+    target: float | None = None
+    targets: Mapping[str, float] = field(default_factory=dict)
+
+
+def months_back(month: str, count: int) -> list[str]:
+    """``month`` and the ``count`` months before it, oldest first."""
+    try:
+        y, m = (int(x) for x in month.split("-"))
+        if not 1 <= m <= 12 or len(month) != 7:
+            raise ValueError
+    except ValueError:
+        raise ValueError(f"month must look like 2026-10, got {month!r}") from None
+    out = []
+    for i in range(count, -1, -1):
+        k = y * 12 + (m - 1) - i
+        out.append(f"{k // 12:04d}-{k % 12 + 1:02d}")
+    return out
+
+
+@dataclass
+class Results:
+    """The engine's answer: a tidy DataFrame plus what was not computed and why."""
+    table: Any                       # pandas.DataFrame with TIDY_COLUMNS
+    month: str
+    periods: list[str]
+    skipped: dict[str, str]          # kpi key -> reason
+
+    def value(self, kpi: str, level: str = "organisation", member: str = "all",
+              period: str | None = None) -> float | None:
+        t = self.table
+        row = t[(t.kpi == kpi) & (t.level == level) & (t.member == member)
+                & (t.period == (period or self.month))]
+        if row.empty:
+            return None
+        v = row.iloc[0]["value"]
+        return None if v != v else float(v)
+
+    def frame(self, level: str | None = None, period: str | None = None):
+        t = self.table
+        if level is not None:
+            t = t[t.level == level]
+        if period is not None:
+            t = t[t.period == period]
+        return t.reset_index(drop=True)
+
+
+class Engine:
+    """Compute the catalog over canonical tables.
+
+    ``tables`` maps table names to pandas DataFrames or Parquet paths. ``choices`` picks
+    variants, options, minimum n and targets per KPI (``KpiChoice``). ``kpis`` limits the
+    run to some keys (default: every bound KPI)."""
+
+    def __init__(self, tables: Mapping[str, Any], *, choices: Mapping[str, KpiChoice] | None = None,
+                 kpis: Sequence[str] | None = None, threads: int | None = None):
+        import duckdb  # the engine's one heavy dependency, imported where it is used
+
+        self.con = duckdb.connect()
+        if threads:
+            self.con.execute(f"SET threads = {int(threads)}")
+        self.choices = dict(choices or {})
+        for key in self.choices:
+            if key not in CATALOG:
+                raise KpiError(None, "kpi", "must be a key of the catalog (see `kpi-xl kpis`)", key)
+        self.keys = list(kpis) if kpis is not None else [k for k in CATALOG if k in BINDINGS]
+        self.columns: dict[str, set[str]] = {}
+        for name, data in tables.items():
+            if data is None:
+                continue
+            view = f"src_{name}"
+            if isinstance(data, (str, os.PathLike)):
+                self.con.execute(f"CREATE VIEW {view} AS SELECT * FROM read_parquet("
+                                 f"{quote_text(os.fspath(data))})")
+            else:
+                self.con.register(view, data)
+            cols = [r[0] for r in self.con.execute(f"DESCRIBE {view}").fetchall()]
+            self.columns[name] = set(cols)
+        self._survey_view()
+
+    # ------------------------------------------------------------------ setup
+    def _survey_view(self) -> None:
+        """Survey answers from the surveys table and from contact rows, as one table."""
+        parts = []
+        for name in ("surveys", "contacts"):
+            cols = self.columns.get(name, set())
+            have = [c for c in SURVEY_COLUMNS if c in cols]
+            if not have or "period" not in cols:
+                continue
+            sel = ["period", f"'{name}' AS _table"]
+            sel += ["_row" if "_row" in cols else "CAST(NULL AS BIGINT) AS _row"]
+            sel += [quote_ident(c) if c in cols else f"CAST(NULL AS VARCHAR) AS {c}"
+                                for c in ("team", "agent", "channel")]
+            sel += [quote_ident(c) if c in cols else f"CAST(NULL AS DOUBLE) AS {c}"
+                    for c in SURVEY_COLUMNS]
+            where = " OR ".join(f"{quote_ident(c)} IS NOT NULL" for c in have)
+            parts.append(f"SELECT {', '.join(sel)} FROM src_{name} WHERE {where}")
+        if parts:
+            self.con.execute("CREATE VIEW src_survey_rows AS " + " UNION ALL ".join(parts))
+            self.columns["survey_rows"] = {"period", "team", "agent", "channel", "_table", "_row",
+                                           *SURVEY_COLUMNS}
+
+    def _source(self, table: str) -> str:
+        return "survey_rows" if table == "surveys" else table
+
+    # ------------------------------------------------------------------ planning
+    def plan(self) -> tuple[dict[str, list[tuple[Kpi, Variant, dict]]], dict[str, str]]:
+        """Which KPIs run on which table, with their variant and params; and which are
+        skipped, with the reason."""
+        plan: dict[str, list] = {}
+        skipped: dict[str, str] = {}
+        for key in self.keys:
+            kpi = CATALOG[key]
+            if key not in BINDINGS:
+                skipped[key] = NOT_IN_ENGINE.get(key, "not bound to any table")
+                continue
+            b = BINDINGS[key]
+            choice = self.choices.get(key, KpiChoice())
+            variant = kpi.variant(choice.variant)
+            params = resolve_params(kpi, variant, dict(choice.params))
+            if b.table == "period":
+                plan.setdefault("period", []).append((kpi, variant, params))
+                continue
+            cols = self.columns.get(self._source(b.table))
+            if cols is None:
+                skipped[key] = f"no {b.table} data was loaded"
+                continue
+            used = formula_columns(variant.formula)
+            missing = [b.inputs[i.name] for i in kpi.column_inputs
+                       if i.name in used and not i.optional and b.inputs[i.name] not in cols]
+            missing += [b.inputs[i.name] for i in kpi.column_inputs
+                        if i.name in used and i.optional and i.default_value is None
+                        and b.inputs[i.name] not in cols]
+            if missing:
+                skipped[key] = (f"the {b.table} data has no "
+                                + " or ".join(f"'{m}'" for m in missing) + " column")
+                continue
+            plan.setdefault(b.table, []).append((kpi, variant, params))
+        return plan, skipped
+
+    def _renderer(self, kpi: Kpi, variant: Variant, params: dict, table: str) -> SqlRenderer:
+        b = BINDINGS[kpi.key]
+        cols = self.columns.get(self._source(table), set())
+        bound = {i: quote_ident(c) for i, c in b.inputs.items() if c in cols}
+        scalars = {i: quote_ident(c) for i, c in b.inputs.items()} if table == "period" else None
+        return SqlRenderer(kpi, variant, columns={} if table == "period" else bound,
+                           scalars=scalars, params=params)
+
+    # ------------------------------------------------------------------ SQL
+    def _levels(self, table: str, levels: Sequence[str]) -> list[str]:
+        cols = self.columns[self._source(table)]
+        return [lv for lv in levels if lv != "organisation" and lv in cols]
+
+    def _grouping(self, levels: list[str]) -> tuple[str, str, str]:
+        sets = ["(period)"] + [f"(period, {quote_ident(lv)})" for lv in levels]
+        level = "CASE " + " ".join(f"WHEN GROUPING({quote_ident(lv)}) = 0 THEN '{lv}'"
+                                   for lv in levels) + " ELSE 'organisation' END" if levels \
+            else "'organisation'"
+        member = "CASE " + " ".join(
+            f"WHEN GROUPING({quote_ident(lv)}) = 0 THEN COALESCE(CAST({quote_ident(lv)} AS VARCHAR), "
+            f"'(no {lv})')" for lv in levels) + " ELSE 'all' END" if levels else "'all'"
+        return "GROUPING SETS (" + ", ".join(sets) + ")", level, member
+
+    def table_sql(self, table: str, items: list, periods: list[str],
+                  levels: Sequence[str] = LEVELS) -> tuple[str, list[tuple[Kpi, Variant, KpiSql]]]:
+        """One query for every KPI bound to a row table."""
+        lv = self._levels(table, levels)
+        sets, level, member = self._grouping(lv)
+        period_list = ", ".join(quote_text(p) for p in periods)
+        rendered, inner, outer = [], [], []
+        for kpi, variant, params in items:
+            r = self._renderer(kpi, variant, params, table)
+            ks = r.render()
+            rendered.append((kpi, variant, ks))
+            inner += [f"{sql} AS {alias}" for alias, sql in ks.aggregates.items()]
+            inner.append(f"CAST(COUNT(CASE WHEN {r.domain} THEN 1 END) AS DOUBLE) AS "
+                         f"{quote_ident(kpi.key + '__rows')}")
+            outer += self._outer(kpi, ks)
+        src = f"src_{self._source(table)}"
+        sql = (f"SELECT period, level, member, {', '.join(outer)} FROM ("
+               f"SELECT period, {level} AS level, {member} AS member, {', '.join(inner)} "
+               f"FROM {src} WHERE period IN ({period_list}) GROUP BY {sets}) AS agg")
+        return sql, rendered
+
+    def unit_sql(self, table: str, kpi: Kpi, variant: Variant, params: dict,
+                 periods: list[str], levels: Sequence[str] = LEVELS) -> str:
+        """A per-unit KPI (QA score per evaluation): the formula per unit, then the mean of
+        the units' values per group; n is the number of units with a value."""
+        lv = self._levels(table, levels)
+        sets, level, member = self._grouping(lv)
+        r = self._renderer(kpi, variant, params, table)
+        ks = r.render()
+        unit = quote_ident(kpi.per)
+        carry = ", ".join(f"MIN({quote_ident(c)}) AS {quote_ident(c)}" for c in lv)
+        aggs = ", ".join(f"{sql} AS {alias}" for alias, sql in ks.aggregates.items())
+        period_list = ", ".join(quote_text(p) for p in periods)
+        k = kpi.key
+        return (
+            f"SELECT period, {level} AS level, {member} AS member, "
+            f"AVG(v) AS {quote_ident(k + '__value')}, CAST(COUNT(v) AS DOUBLE) AS {quote_ident(k + '__n')}, "
+            f"CAST(NULL AS DOUBLE) AS {quote_ident(k + '__margin')}, "
+            f"CASE WHEN COUNT(v) = 0 THEN MIN(note) END AS {quote_ident(k + '__note')}, "
+            f"CAST(COUNT(*) AS DOUBLE) AS {quote_ident(k + '__rows')} FROM ("
+            f"SELECT period{', ' if lv else ''}{', '.join(quote_ident(c) for c in lv)}, "
+            f"{ks.value} AS v, {ks.note} AS note FROM ("
+            f"SELECT period, {unit}{', ' + carry if carry else ''}, {aggs} FROM src_{table} "
+            f"WHERE period IN ({period_list}) GROUP BY period, {unit}) AS units) AS vals "
+            f"GROUP BY {sets}")
+
+    def period_sql(self, items: list, periods: list[str]) -> tuple[str, list]:
+        rendered, outer = [], []
+        for kpi, variant, params in items:
+            ks = self._renderer(kpi, variant, params, "period").render()
+            rendered.append((kpi, variant, ks))
+            outer += self._outer(kpi, ks)
+        return (f"SELECT period, 'organisation' AS level, 'all' AS member, {', '.join(outer)} "
+                f"FROM period_totals"), rendered
+
+    @staticmethod
+    def _outer(kpi: Kpi, ks: KpiSql) -> list[str]:
+        k = kpi.key
+        return [f"{ks.value} AS {quote_ident(k + '__value')}",
+                f"{ks.n or 'CAST(NULL AS DOUBLE)'} AS {quote_ident(k + '__n')}",
+                f"{ks.margin or 'CAST(NULL AS DOUBLE)'} AS {quote_ident(k + '__margin')}",
+                f"{ks.note} AS {quote_ident(k + '__note')}"] + \
+               ([f"{quote_ident(k + '__rows')}"] if ks.aggregates else [])
+
+    # ------------------------------------------------------------------ input rules
+    def check_sql(self) -> dict[str, str]:
+        """Per row table, a query listing every value that breaks an input rule of a
+        planned KPI (ranges, 'must not be blank where…'), as the catalog declares them:
+        columns ``_row`` (the row's identity, added by the loader), ``column``, ``value``,
+        ``rule`` and ``kpis``. The data layer turns these into rejects before computing."""
+        plan, _ = self.plan()
+        out: dict[str, str] = {}
+        for table, items in plan.items():
+            if table == "period":
+                continue
+            src = self._source(table)
+            if "_row" not in self.columns.get(src, set()):
+                continue
+            tag = "_table" if "_table" in self.columns[src] else f"{quote_text(table)} AS _table"
+            checks: dict[tuple[str, str], list[str]] = {}
+            for kpi, variant, params in items:
+                r = self._renderer(kpi, variant, params, table)
+                b = BINDINGS[kpi.key]
+                given = [i for i in kpi.column_inputs if i.name in r.columns]
+                for inp in given:
+                    col = r.columns[inp.name]
+                    lo = params[inp.lo] if isinstance(inp.lo, str) else inp.lo
+                    hi = params[inp.hi] if isinstance(inp.hi, str) else inp.hi
+                    conds = []
+                    if lo is not None:
+                        conds.append(f"{col} < {float(lo)!r}")
+                    if hi is not None:
+                        conds.append(f"{col} > {float(hi)!r}")
+                    if conds and inp.kind not in ("flag", "category"):
+                        rule = f"'{b.inputs[inp.name]}' " + range_rule(inp, lo, hi)
+                        checks.setdefault((" OR ".join(conds), b.inputs[inp.name] + "\0" + rule),
+                                          []).append(kpi.title)
+                    when = variant.required.get(inp.name, inp.required_when)
+                    # canonical tables store N/A scores as NULL; the loader has already
+                    # told a blank score (rejected) from N/A, so NULL is not 'blank' here
+                    if when is False or len(given) == 1 or inp.kind == "score":
+                        continue
+                    need = r.domain if when is True else f"({r.domain} AND {r.row(when)})"
+                    words = ("while other inputs on that row are filled" if when is True
+                             else describe_rule(when))
+                    for other in b.inputs.values():
+                        words = words.replace(f"'{_input_of(kpi, other)}'", f"'{other}'")
+                    rule = f"'{b.inputs[inp.name]}' must not be blank {words}"
+                    checks.setdefault((f"{need} AND {col} IS NULL",
+                                       b.inputs[inp.name] + "\0" + rule), []).append(kpi.title)
+            parts = []
+            for (cond, col_rule), titles in checks.items():
+                column, rule = col_rule.split("\0")
+                value = f"CAST({quote_ident(column)} AS VARCHAR)"
+                parts.append(f"SELECT {tag}, _row, {quote_text(column)} AS \"column\", {value} AS value, "
+                             f"{quote_text(rule)} AS rule, {quote_text(', '.join(dict.fromkeys(titles)))} "
+                             f"AS kpis FROM src_{src} WHERE {cond}")
+            if parts:
+                out[table] = " UNION ALL ".join(parts)
+        return out
+
+    def check(self):
+        """Run :meth:`check_sql`: one DataFrame of rule breaks per row table."""
+        return {t: self.con.execute(q).df() for t, q in self.check_sql().items()}
+
+    # ------------------------------------------------------------------ period totals
+    def _period_totals(self, periods: list[str]):
+        """One row per period: business figures, plus counts derived from the row tables
+        (contacts handled, agents active, survey responses) and the roster (headcount,
+        leavers)."""
+        import pandas as pd
+
+        out = pd.DataFrame({"period": periods})
+        if "business" in self.columns:
+            b = self.con.execute("SELECT * FROM src_business").df()
+            b = b.rename(columns={"month": "period"})
+            if "customers_lost" not in b.columns and {"customers_start", "customers_new",
+                                                      "customers_end"} <= set(b.columns):
+                b["customers_lost"] = b.customers_start + b.customers_new - b.customers_end
+            out = out.merge(b, on="period", how="left")
+        cols = self.columns.get("contacts", set())
+        if "handled" in cols:
+            agent = "COUNT(DISTINCT CASE WHEN handled = 1 THEN agent END)" if "agent" in cols \
+                else "NULL"
+            c = self.con.execute(
+                f"SELECT period, CAST(COUNT(CASE WHEN handled = 1 THEN 1 END) AS DOUBLE) AS "
+                f"contacts_handled, CAST({agent} AS DOUBLE) AS agents_active FROM src_contacts "
+                f"GROUP BY period").df()
+            out = out.merge(c, on="period", how="left")
+        if "survey_rows" in self.columns:
+            s = self.con.execute("SELECT period, CAST(COUNT(*) AS DOUBLE) AS survey_responses "
+                                 "FROM src_survey_rows GROUP BY period").df()
+            out = out.merge(s, on="period", how="left")
+        if "roster" in self.columns:
+            out = out.merge(self._roster_counts(periods), on="period", how="left")
+        return out
+
+    def _roster_counts(self, periods: list[str]):
+        import pandas as pd
+
+        r = self.con.execute("SELECT * FROM src_roster").df()
+        rows = []
+        for p in periods:
+            first = pd.Timestamp(p + "-01")
+            last = first + pd.offsets.MonthEnd(0)
+            hired = r["hired"] if "hired" in r else pd.Series(pd.NaT, index=r.index)
+            left = r["left"] if "left" in r else pd.Series(pd.NaT, index=r.index)
+            hired, left = pd.to_datetime(hired), pd.to_datetime(left)
+
+            def on(day):
+                return ((hired.isna() | (hired <= day)) & (left.isna() | (left >= day))).sum()
+
+            rows.append({"period": p, "headcount_start": float(on(first)),
+                         "headcount_end": float(on(last) - ((left == last).sum())),
+                         "leavers": float(((left >= first) & (left <= last)).sum())})
+        return pd.DataFrame(rows)
+
+    # ------------------------------------------------------------------ run
+    def sql(self, month: str, count: int = 12, levels: Sequence[str] = LEVELS) -> dict[str, str]:
+        """The SQL the engine runs for a month, by table: readable, and portable."""
+        periods = months_back(month, count)
+        plan, _ = self.plan()
+        out = {}
+        for table, items in plan.items():
+            if table == "period":
+                out["period"] = self.period_sql(items, periods)[0]
+                continue
+            plain = [it for it in items if it[0].per is None]
+            if plain:
+                out[table] = self.table_sql(table, plain, periods, levels)[0]
+            for kpi, variant, params in items:
+                if kpi.per is not None:
+                    out[f"{table}:{kpi.key}"] = self.unit_sql(table, kpi, variant, params,
+                                                               periods, levels)
+        return out
+
+    def compute(self, month: str, count: int = 12, levels: Sequence[str] = LEVELS,
+                progress=None) -> Results:
+        """Every planned KPI for ``month`` and the ``count`` months before it."""
+        import pandas as pd
+
+        periods = months_back(month, count)
+        plan, skipped = self.plan()
+        frames = []
+        steps = sum(len(v) if k == "period" else 1 for k, v in plan.items())
+        done = 0
+        for table, items in plan.items():
+            if table == "period":
+                self.con.register("period_totals", self._period_totals(periods))
+                usable = []
+                for kpi, variant, params in items:
+                    need = [c for c in BINDINGS[kpi.key].inputs.values()]
+                    have = self.con.execute("SELECT * FROM period_totals LIMIT 0").df().columns
+                    missing = [c for c in need if c not in have]
+                    if missing:
+                        skipped[kpi.key] = ("no " + " or ".join(f"'{m}'" for m in missing)
+                                            + " figure was loaded")
+                    else:
+                        usable.append((kpi, variant, params))
+                if usable:
+                    sql, rendered = self.period_sql(usable, periods)
+                    wide = self.con.execute(sql).df()
+                    frames.append(self._tidy(wide, rendered, scalar=True))
+                done += len(items)
+                continue
+            plain = [it for it in items if it[0].per is None]
+            if plain:
+                sql, rendered = self.table_sql(table, plain, periods, levels)
+                frames.append(self._tidy(self.con.execute(sql).df(), rendered))
+            for kpi, variant, params in items:
+                if kpi.per is not None:
+                    sql = self.unit_sql(table, kpi, variant, params, periods, levels)
+                    frames.append(self._tidy(self.con.execute(sql).df(),
+                                             [(kpi, variant, None)]))
+            done += 1
+            if progress:
+                progress(done, steps, table)
+        table = pd.concat(frames, ignore_index=True) if frames else \
+            pd.DataFrame(columns=list(TIDY_COLUMNS))
+        order = {lv: i for i, lv in enumerate(LEVELS)}
+        kpi_order = {k: i for i, k in enumerate(CATALOG)}
+        table = table.assign(_l=table.level.map(order), _k=table.kpi.map(kpi_order)) \
+            .sort_values(["period", "_l", "member", "_k"], kind="stable") \
+            .drop(columns=["_l", "_k"]).reset_index(drop=True)
+        return Results(table, month, periods, skipped)
+
+    def _tidy(self, wide, rendered, scalar: bool = False):
+        import numpy as np
+        import pandas as pd
+
+        parts = []
+        for kpi, variant, _ks in rendered:
+            k = kpi.key
+            choice = self.choices.get(k, KpiChoice())
+            f = pd.DataFrame({
+                "period": wide["period"], "level": wide["level"], "member": wide["member"],
+                "kpi": k, "variant": variant.name,
+                "value": wide[k + "__value"].astype(float),
+                "n": wide[k + "__n"].astype(float),
+                "margin": wide[k + "__margin"].astype(float),
+                "note": wide[k + "__note"].astype(object)})
+            if k + "__rows" in wide:
+                f = f[wide[k + "__rows"].to_numpy() > 0]
+            elif scalar:
+                # a month without the figures is not a month with an undefined KPI
+                f = f[f.value.notna() | f.note.notna()]
+            default = choice.target if choice.target is not None else kpi.target_of(variant)
+            targets = [choice.targets.get(m, default) for m in f.member]
+            direction = kpi.direction_of(variant)
+            min_n = choice.min_n if choice.min_n is not None else kpi.min_n
+            values = f.value.to_numpy()
+            f = f.assign(
+                target=pd.array(targets, dtype="Float64").astype(float) if len(f) else
+                np.array([], float),
+                status=[status(None if v != v else v, t, direction)
+                        for v, t in zip(values, targets)],
+                low_sample=(f.n < min_n).to_numpy() if min_n is not None else False,
+                title=kpi.title, unit=kpi.unit_of(variant),
+                number_format=kpi.format_of(variant), direction=direction)
+            f["note"] = f.note.where(f.note.notna(), "")
+            parts.append(f[list(TIDY_COLUMNS)])
+        return pd.concat(parts, ignore_index=True) if parts else None
+
+
+def _input_of(kpi: Kpi, column: str) -> str:
+    for i, c in BINDINGS[kpi.key].inputs.items():
+        if c == column:
+            return i
+    return column
+
+
+def compute(tables: Mapping[str, Any], month: str, *, count: int = 12,
+            choices: Mapping[str, KpiChoice] | None = None,
+            levels: Sequence[str] = LEVELS, kpis: Sequence[str] | None = None) -> Results:
+    """One call: every bound KPI for ``month`` and the ``count`` months before it."""
+    return Engine(tables, choices=choices, kpis=kpis).compute(month, count, levels)

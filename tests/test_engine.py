@@ -1,0 +1,291 @@
+"""The engine walks the catalog: on the same rows, every bound KPI and every variant gives
+what the Excel functions' renderer (``kpi_xl.render.arrays.compute``) gives, at every
+level and period, including the reason when there is no value.
+
+The expected numbers are not typed in: they are the numpy renderer's, which is itself held
+to sourced vectors in test_vectors.py. Hand-derived engine values are in test_bank_acd.py.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+pd = pytest.importorskip("pandas")
+pytest.importorskip("duckdb")
+
+from kpi_xl.catalog import CATALOG  # noqa: E402
+from kpi_xl.engine import BINDINGS, NOT_IN_ENGINE, Engine, KpiChoice, months_back  # noqa: E402
+from kpi_xl.errors import KpiError  # noqa: E402
+from kpi_xl.render.arrays import compute  # noqa: E402
+from kpi_xl.render.sql import NotRenderable, render_kpi  # noqa: E402
+
+PERIODS = ["2026-08", "2026-09", "2026-10"]
+
+
+def canonical_tables(seed: int = 7, n: int = 600):
+    """Small canonical tables with blanks where real exports have them."""
+    rng = np.random.default_rng(seed)
+    answered = rng.choice([1.0, 0.0, np.nan], n, p=[0.6, 0.15, 0.25])   # nan: a ticket
+    is_call = ~np.isnan(answered)
+    wait = np.where(is_call, rng.exponential(25, n).round(), np.nan)
+    handled = np.where(is_call, answered, 1.0)
+    on = handled == 1
+
+    def maybe(values, p_blank=0.1):
+        v = values.astype(float)
+        v[rng.random(n) < p_blank] = np.nan
+        return v
+
+    contacts = pd.DataFrame({
+        "period": rng.choice(PERIODS, n),
+        "team": rng.choice(["North", "South", None], n, p=[0.45, 0.45, 0.1]),
+        "agent": np.where(on, rng.choice(["ana", "ben", "cy", "dee"], n), None),
+        "channel": np.where(is_call, "phone", rng.choice(["email", "chat", "social"], n)),
+        "id": [f"c{i}" for i in range(n)],
+        "answered": answered, "wait": wait, "handled": handled,
+        "talk": np.where(on, rng.exponential(240, n).round(), np.nan),
+        "hold": np.where(on, rng.exponential(20, n).round(), np.nan),
+        "acw": np.where(on, rng.uniform(10, 60, n).round(), np.nan),
+        "resolved": np.where(on, rng.choice([1.0, 0.0], n, p=[0.8, 0.2]), np.nan),
+        "resolved_first": np.where(on, maybe(rng.choice([1.0, 0.0], n)), np.nan),
+        # escalation and reopens are ticket fields; answers blank on calls
+        "transferred": np.where(on, rng.choice([1.0, 0.0], n, p=[0.1, 0.9]), np.nan),
+        "escalated": np.where(on & ~is_call, rng.choice([1.0, 0.0], n, p=[0.2, 0.8]), np.nan),
+        "reopens": np.where(~is_call, maybe(rng.choice([0.0, 0.0, 1.0, 2.0], n)), np.nan),
+        "first_response_hours": np.where(~is_call, maybe(rng.exponential(3, n)), np.nan),
+        "resolution_hours": np.where(~is_call, maybe(rng.exponential(20, n), 0.3), np.nan),
+        "nps": np.where(rng.random(n) < 0.3, rng.integers(0, 11, n), np.nan),
+        "csat": np.where(rng.random(n) < 0.3, rng.integers(1, 6, n), np.nan),
+    })
+    contacts["response_seconds"] = np.where(
+        contacts.answered == 1, contacts.wait,
+        np.where(contacts.answered.isna(), contacts.first_response_hours * 3600, np.nan))
+    # the SLA rule: a response time needs its channel, and the reverse on handled contacts
+    contacts.loc[contacts.response_seconds.isna(), "channel"] = None
+    m = 150
+    surveys = pd.DataFrame({
+        "period": rng.choice(PERIODS, m), "team": rng.choice(["North", "South"], m),
+        "agent": rng.choice(["ana", "ben", "cy", "dee", None], m),
+        "channel": rng.choice(["phone", "email"], m),
+        "ces": np.where(rng.random(m) < 0.8, rng.integers(1, 8, m), np.nan),
+        "nps": np.where(rng.random(m) < 0.5, rng.integers(0, 11, m), np.nan)})
+    rows = []
+    for e in range(60):
+        agent = ["ana", "ben", "cy", "dee"][e % 4]
+        period = PERIODS[e % 3]
+        for item in range(5):
+            score = float(rng.integers(0, 6)) if rng.random() > 0.15 else np.nan   # nan: N/A
+            if e == 7:
+                score = np.nan                     # an evaluation with every item N/A
+            rows.append({"period": period, "evaluation": f"E{e}", "agent": agent,
+                         "team": "North" if agent in ("ana", "ben") else "South",
+                         "weight": float(item + 1), "score": score,
+                         "fatal": 1.0 if item == 4 else 0.0})
+    qa = pd.DataFrame(rows)
+    business = pd.DataFrame({
+        "month": PERIODS, "customers_start": [1000.0, 1010, 0], "customers_end": [1010.0, 1030, 5],
+        "customers_new": [40.0, 50, 5], "revenue_start": [5e5, 5.1e5, 5.2e5],
+        "expansion": [1e4, 2e4, 0], "contraction": [5e3, 2e3, 1e3], "churned_revenue": [8e3, 1e4, 0],
+        "total_cost": [9e4, 9.5e4, 1e5], "acquisition_cost": [2e4, 2.2e4, 0],
+        "leads": [400.0, 0, 380], "conversions": [40.0, 0, 45], "surveys_sent": [900.0, 950, 1000]})
+    roster = pd.DataFrame({"agent": ["ana", "ben", "cy", "dee", "eve"],
+                           "team": ["North", "North", "South", "South", "South"],
+                           "hired": pd.to_datetime(["2025-01-01", "2026-09-15", "2024-05-01",
+                                                    "2023-01-01", "2022-01-01"]),
+                           "left": pd.to_datetime([None, None, "2026-09-30", None, "2026-10-12"])})
+    for t in (contacts, surveys, qa):
+        t["_row"] = np.arange(2, len(t) + 2)
+    return {"contacts": contacts, "surveys": surveys, "qa": qa, "business": business,
+            "roster": roster}
+
+
+@pytest.fixture(scope="module")
+def tables():
+    return canonical_tables()
+
+
+def test_every_kpi_is_bound_or_excluded_with_a_reason():
+    for key in CATALOG:
+        assert (key in BINDINGS) != (key in NOT_IN_ENGINE), key
+        if key in NOT_IN_ENGINE:
+            assert len(NOT_IN_ENGINE[key]) > 20
+    for key, b in BINDINGS.items():
+        kpi = CATALOG[key]
+        assert set(b.inputs) == {i.name for i in kpi.inputs}, key
+
+
+def test_planning_functions_have_no_sql():
+    kpi = CATALOG["erlang_p_wait"]
+    with pytest.raises(NotRenderable):
+        render_kpi(kpi, kpi.default_variant, columns={},
+                   scalars={"calls": "c", "aht": "a", "agents": "n"},
+                   params={"interval": 1800})
+
+
+def _rows(df, level, member):
+    if level == "organisation":
+        return df
+    col = df[level]
+    if member == f"(no {level})":
+        return df[col.isna()]
+    return df[col == member]
+
+
+def _expected(key, variant, rows, b, params=None):
+    kpi = CATALOG[key]
+    inputs = dict(params or {})
+    for name, col in b.inputs.items():
+        if col not in rows:
+            continue
+        v = rows[col].to_numpy(dtype=object)
+        v = [None if (x is None or (isinstance(x, float) and math.isnan(x))) else x for x in v]
+        if kpi.input(name).kind == "score":
+            v = ["N/A" if x is None else x for x in v]
+        inputs[name] = v
+    return compute(key, variant, **inputs)
+
+
+def _check(results, key, variant, frame, b, params):
+    got = results.table[(results.table.kpi == key)]
+    assert len(got) > 0, key
+    for r in got.itertuples():
+        rows = frame[frame.period == r.period]
+        rows = _rows(rows, r.level, r.member)
+        if CATALOG[key].per:
+            values = []
+            for _ev, unit in rows.groupby(CATALOG[key].per, sort=False):
+                try:
+                    values.append(_expected(key, variant, unit, b, params).value)
+                except KpiError:
+                    pass
+            if not values:
+                assert math.isnan(r.value) and r.note, (key, r)
+                continue
+            assert r.value == pytest.approx(sum(values) / len(values), rel=1e-12, abs=1e-12)
+            assert r.n == len(values)
+            continue
+        try:
+            want = _expected(key, variant, rows, b, params)
+        except KpiError as e:
+            assert math.isnan(r.value), (key, variant, r)
+            assert r.note and r.note in e.text, (key, r.note, e.text)
+            continue
+        assert r.value == pytest.approx(want.value, rel=1e-12, abs=1e-12), (key, variant, r)
+        if want.n is not None:
+            assert r.n == want.n
+        if want.margin is not None:
+            assert r.margin == pytest.approx(want.margin, rel=1e-9)
+
+
+ROW_KPIS = [(k, v.name) for k in BINDINGS if BINDINGS[k].table != "period"
+            for v in CATALOG[k].variants]
+
+
+@pytest.mark.parametrize("key,variant", ROW_KPIS)
+def test_engine_equals_excel_function_on_the_same_rows(tables, key, variant):
+    b = BINDINGS[key]
+    params = {"max_score": 5} if key == "qa_score" else {}
+    choices = {key: KpiChoice(variant=variant, params=params)}
+    # rows breaking the variant's input rules are rejected first, as the run does
+    bad = Engine(tables, kpis=[key], choices=choices).check()
+    tables = dict(tables)
+    for name, problems in bad.items():
+        for src, rows in problems.groupby("_table"):
+            tables[src] = tables[src][~tables[src]._row.isin(rows._row)]
+    eng = Engine(tables, kpis=[key], choices=choices)
+    assert all(len(v) == 0 for v in eng.check().values())
+    res = eng.compute("2026-10", count=2)
+    assert key not in res.skipped
+    if b.table == "surveys":
+        s = tables["surveys"]
+        c = tables["contacts"]
+        frame = pd.concat([s, c[c.nps.notna() | c.csat.notna()]], ignore_index=True)
+    else:
+        frame = tables[b.table]
+    assert len(frame) > 0
+    _check(res, key, variant, frame, b, params)
+    assert set(res.table.level) <= {"organisation", "team", "agent", "channel"}
+
+
+PERIOD_KPIS = [k for k in BINDINGS if BINDINGS[k].table == "period"]
+
+
+@pytest.mark.parametrize("key", PERIOD_KPIS)
+def test_period_kpis_equal_excel_function(tables, key):
+    eng = Engine(tables, kpis=[key])
+    res = eng.compute("2026-10", count=2)
+    assert key not in res.skipped, res.skipped
+    totals = eng._period_totals(PERIODS).set_index("period")
+    got = res.table[res.table.kpi == key]
+    assert len(got) == 3
+    for r in got.itertuples():
+        scal = {i: totals.loc[r.period, c] for i, c in BINDINGS[key].inputs.items()}
+        try:
+            want = compute(key, **scal).value
+        except KpiError as e:
+            assert math.isnan(r.value) and r.note in e.text, (key, r)
+            continue
+        assert r.value == pytest.approx(want, rel=1e-12), (key, r.period)
+
+
+def test_period_totals_derive_counts_from_rows_and_roster(tables):
+    t = Engine(tables)._period_totals(PERIODS).set_index("period")
+    c = tables["contacts"]
+    oct_ = c[(c.period == "2026-10") & (c.handled == 1)]
+    assert t.loc["2026-10", "contacts_handled"] == len(oct_)
+    assert t.loc["2026-10", "agents_active"] == oct_.agent.nunique()
+    # roster by hand: on 1 Sep: ana, cy, dee, eve (ben hired 15 Sep) = 4; cy leaves 30 Sep
+    assert t.loc["2026-09", "headcount_start"] == 4
+    assert t.loc["2026-09", "leavers"] == 1
+    # on 30 Sep: ana, ben, dee, eve (cy's last day is that day: not counted at the end)
+    assert t.loc["2026-09", "headcount_end"] == 4
+    assert t.loc["2026-10", "leavers"] == 1       # eve, 12 Oct
+    # business: customers lost = start + new - end, when not given
+    assert t.loc["2026-08", "customers_lost"] == 1000 + 40 - 1010
+
+
+def test_results_hold_every_level_period_and_status(tables):
+    res = Engine(tables).compute("2026-10", count=2)
+    t = res.table
+    assert set(t.period) == set(PERIODS)
+    assert set(t.level) == {"organisation", "team", "agent", "channel"}
+    assert "(no team)" in set(t[t.level == "team"].member)
+    assert res.value("nps") is not None
+    assert set(t.status) <= {"on target", "off target", ""}
+    assert not t[["period", "level", "member", "kpi"]].duplicated().any()
+    assert res.skipped == {}
+
+
+def test_targets_and_min_n_per_choice(tables):
+    res = Engine(tables, kpis=["aht"], choices={"aht": KpiChoice(
+        target=100.0, targets={"North": 1000.0}, min_n=10_000)}).compute("2026-10", 0)
+    t = res.table
+    assert set(t[t.member == "North"].target) == {1000.0}
+    assert set(t[t.member == "all"].target) == {100.0}
+    assert t.low_sample.all()
+
+
+def test_missing_columns_skip_with_reason():
+    c = pd.DataFrame({"period": ["2026-10"], "answered": [1.0]})
+    res = Engine({"contacts": c}).compute("2026-10", 0)
+    assert res.value("answered_rate") == 1.0
+    assert "'wait'" in res.skipped["asa"]
+    assert res.skipped["nps"] == "no surveys data was loaded"
+
+
+def test_months_back():
+    assert months_back("2026-02", 3) == ["2025-11", "2025-12", "2026-01", "2026-02"]
+    assert len(months_back("2026-10", 12)) == 13
+    with pytest.raises(ValueError, match="2026-10"):
+        months_back("10/2026", 1)
+
+
+def test_sql_is_plain_and_guarded(tables):
+    sql = Engine(tables).sql("2026-10", 1)
+    assert set(sql) >= {"contacts", "surveys", "qa:qa_score", "period"}
+    for text in sql.values():
+        assert "GROUPING SETS" in text or "period_totals" in text
+        assert " / 0" not in text

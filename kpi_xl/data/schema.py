@@ -38,6 +38,7 @@ class Column:
     doc: str
     role: str = "measure"          # "key": a bad value rejects the row
     required: bool = False         # a source of this table must map it
+    filled: bool = False           # where mapped, a blank rejects the row
     lo: float | None = None
     hi: float | None = None
 
@@ -64,9 +65,9 @@ C = Column
 CONTACTS = Table("contacts", "One row per customer contact on any channel: a call from an ACD "
                  "export, a ticket, a chat. Call fields stay blank on tickets and vice versa.", (
     C("id", "id", "Contact or ticket id; duplicates are rejected. Left unmapped, each row "
-      "is its own contact.", role="key"),
+      "is its own contact.", role="key", filled=True),
     C("date", "timestamp", "When the contact arrived: assigns it to a month. Left unmapped, "
-      "the created time is used.", role="key"),
+      "the created time is used.", role="key", filled=True),
     C("channel", "category", "phone, email, chat, social (or the channels your config "
       "lists); rows with other channels are rejected.", role="key"),
     C("agent", "text", "Agent who handled the contact (blank: not handled by an agent).",
@@ -80,8 +81,8 @@ CONTACTS = Table("contacts", "One row per customer contact on any channel: a cal
       "created and first_reply_at (calendar or business hours, per the config).", lo=0),
     C("resolution_hours", "hours", "Resolution time; left unmapped, computed from created "
       "and solved_at.", lo=0),
-    C("answered", "flag", "Calls: answered by an agent (no = abandoned). Blank on tickets.",
-      role="key"),
+    C("answered", "flag", "Calls: answered by an agent (no = abandoned). Blank on tickets; "
+      "a source that maps it must fill it on every row.", role="key", filled=True),
     C("wait", "seconds", "Calls: queue wait until answer, or until hang-up on abandons.", lo=0),
     C("talk", "seconds", "Talk time.", lo=0),
     C("hold", "seconds", "Hold time.", lo=0),
@@ -102,8 +103,9 @@ CONTACTS = Table("contacts", "One row per customer contact on any channel: a cal
 
 SURVEYS = Table("surveys", "One row per survey response (when surveys come as their own "
                 "export; answers on the contact rows are read too).", (
-    C("id", "id", "Response id; duplicates are rejected.", role="key"),
-    C("date", "timestamp", "When the response was given.", role="key", required=True),
+    C("id", "id", "Response id; duplicates are rejected.", role="key", filled=True),
+    C("date", "timestamp", "When the response was given.", role="key", required=True,
+      filled=True),
     C("contact_id", "id", "The contact it is about (agent, team and channel are taken "
       "from it when not given here)."),
     C("agent", "text", "Agent.", role="key"),
@@ -116,30 +118,32 @@ SURVEYS = Table("surveys", "One row per survey response (when surveys come as th
 
 QA = Table("qa", "One row per rubric item of a QA evaluation.", (
     C("evaluation", "id", "Evaluation id: the rows of one evaluation are scored together.",
-      role="key", required=True),
-    C("date", "timestamp", "Date of the evaluation.", role="key", required=True),
-    C("agent", "text", "Agent evaluated.", role="key", required=True),
+      role="key", required=True, filled=True),
+    C("date", "timestamp", "Date of the evaluation.", role="key", required=True, filled=True),
+    C("agent", "text", "Agent evaluated.", role="key", required=True, filled=True),
     C("team", "text", "Team; left unmapped, taken from the roster.", role="key"),
     C("evaluator", "text", "Who scored it."),
     C("contact_id", "id", "The contact evaluated."),
     C("section", "text", "Rubric section (opening, tone, knowledge...)."),
-    C("criterion", "text", "Rubric item.", role="key", required=True),
+    C("criterion", "text", "Rubric item.", role="key", required=True, filled=True),
     C("weight", "number", "Weight of the item; left unmapped, from the config's rubric.",
-      role="key", lo=0),
-    C("score", "score", "Score from 0 to the rubric's maximum, or N/A.", role="key", lo=0),
+      role="key", lo=0, filled=True),
+    C("score", "score", "Score from 0 to the rubric's maximum, or N/A. A blank is an "
+      "error: score the item or mark it N/A.", role="key", lo=0, required=True, filled=True),
     C("fatal", "flag", "Fatal (compliance) item; left unmapped, from the config's rubric."),
     C("comment", "text", "Evaluator's comment."),
 ), date_column="date")
 
 ROSTER = Table("roster", "One row per agent.", (
-    C("agent", "text", "Agent, as written in the other exports.", role="key", required=True),
-    C("team", "text", "Team.", role="key", required=True),
+    C("agent", "text", "Agent, as written in the other exports.", role="key", required=True,
+      filled=True),
+    C("team", "text", "Team.", role="key", required=True, filled=True),
     C("hired", "date", "First day.", role="key"),
     C("left", "date", "Last day (blank: still here)."),
 ))
 
 BUSINESS = Table("business", "One row per month of business figures.", (
-    C("month", "month", "The month, YYYY-MM.", role="key", required=True),
+    C("month", "month", "The month, YYYY-MM.", role="key", required=True, filled=True),
     *(C(n, "number", d) for n, d in (
         ("customers_start", "Customers at the start of the month."),
         ("customers_end", "Customers at the end of the month."),

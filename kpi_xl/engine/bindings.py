@@ -19,10 +19,13 @@ class Binding:
     #: 'period' (one row of totals per month: business figures and derived counts)
     table: str
     inputs: Mapping[str, str] = field(default_factory=dict)
+    #: columns a row must have to belong to the KPI at all (SLA compliance: the contacts
+    #: that have a response time; an abandoned call has none and is not a breach)
+    where: tuple[str, ...] = ()
 
 
-def _b(table: str, **inputs: str) -> Binding:
-    return Binding(table, MappingProxyType(inputs))
+def _b(table: str, where: tuple[str, ...] = (), **inputs: str) -> Binding:
+    return Binding(table, MappingProxyType(inputs), where)
 
 
 BINDINGS: Mapping[str, Binding] = MappingProxyType({
@@ -36,7 +39,8 @@ BINDINGS: Mapping[str, Binding] = MappingProxyType({
     "time_to_resolution": _b("contacts", hours="resolution_hours"),
     "asa": _b("contacts", wait="wait", answered="answered"),
     "service_level": _b("contacts", wait="wait", answered="answered"),
-    "sla_compliance": _b("contacts", seconds="response_seconds", channel="channel"),
+    "sla_compliance": _b("contacts", ("response_seconds",), seconds="response_seconds",
+                         channel="channel"),
     "answered_rate": _b("contacts", answered="answered"),
     "abandonment_rate": _b("contacts", answered="answered", wait="wait"),
     # efficiency

@@ -188,8 +188,9 @@ class Engine:
         cols = self.columns.get(self._source(table), set())
         bound = {i: quote_ident(c) for i, c in b.inputs.items() if c in cols}
         scalars = {i: quote_ident(c) for i, c in b.inputs.items()} if table == "period" else None
+        where = " AND ".join(f"{quote_ident(c)} IS NOT NULL" for c in b.where) or None
         return SqlRenderer(kpi, variant, columns={} if table == "period" else bound,
-                           scalars=scalars, params=params)
+                           scalars=scalars, params=params, where=where)
 
     # ------------------------------------------------------------------ SQL
     def _levels(self, table: str, levels: Sequence[str]) -> list[str]:

@@ -68,11 +68,13 @@ class SqlRenderer:
     source table (usually a quoted column name); unbound optional inputs take their
     declared default. ``scalars`` maps scalar inputs to SQL expressions (columns of a
     period-totals table). ``params`` are resolved option values. ``prefix`` keeps the
-    aliases of several KPIs in one SELECT apart."""
+    aliases of several KPIs in one SELECT apart. ``where`` narrows the domain (the rows
+    that belong to the KPI) with an SQL condition."""
 
     def __init__(self, kpi: Kpi, variant: Variant, *, columns: Mapping[str, str],
                  scalars: Mapping[str, str] | None = None,
-                 params: Mapping[str, Any] | None = None, prefix: str = ""):
+                 params: Mapping[str, Any] | None = None, prefix: str = "",
+                 where: str | None = None):
         self.kpi, self.variant = kpi, variant
         self.columns, self.scalars = dict(columns), dict(scalars or {})
         self.params = dict(params or {})
@@ -82,6 +84,8 @@ class SqlRenderer:
         bound = [self.columns[i.name] for i in kpi.column_inputs if i.name in self.columns]
         # the KPI's domain: rows where at least one bound column holds a value
         self.domain = "(" + " OR ".join(f"{c} IS NOT NULL" for c in bound) + ")" if bound else "TRUE"
+        if where:
+            self.domain = f"({self.domain} AND {where})"
 
     # ----------------------------------------------------------------- public
     def render(self) -> KpiSql:

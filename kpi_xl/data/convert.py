@@ -1,0 +1,385 @@
+"""Raw columns of one source → typed canonical columns, every bad value accounted for.
+
+Each canonical type has one parser, applied column-wise (pandas where it is exact, Python
+for the leftovers). A parser returns the typed values and, for each value it could not
+take, the reason in words. Then the column's role decides: a bad *key* value rejects the
+row, a bad *measure* value is ignored and reported (see ``kpi_xl.data.schema``).
+
+Nothing is guessed: dates that are not ISO 8601 need a ``format`` in the mapping
+(01/02/2026 is January in one country and February in another), numbers with thousands
+separators are refused, and codes that a flag or channel mapping does not know are named.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .readers import RawTable
+from .rejects import ROW_EXCLUDED, ROW_REJECTED, VALUE_IGNORED, Accounting, Rejects
+from .schema import TABLES, Column
+from .sources import UNITS, ColumnMap, Source
+
+YES = {"y", "yes", "true", "1", "1.0", "t"}
+NO = {"n", "no", "false", "0", "0.0", "f"}
+NA = {"n/a", "na", "not applicable"}
+DEFAULT_CHANNELS = ("phone", "email", "chat", "social")
+_EXCEL_DAY0 = dt.datetime(1899, 12, 30)
+
+
+@dataclass(frozen=True)
+class Options:
+    """Loader options from the config."""
+    channels: tuple[str, ...] = DEFAULT_CHANNELS
+
+
+def _blank(v: Any) -> bool:
+    return v is None or (isinstance(v, str) and not v.strip()) or (
+        isinstance(v, float) and v != v)
+
+
+def _text(v: Any) -> str:
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    if isinstance(v, (dt.datetime, dt.date)):
+        return v.isoformat()
+    return str(v).strip()
+
+
+def _apply_codes(values: list, codes: dict | None) -> list:
+    if not codes:
+        return values
+    table = {str(k).strip().lower(): v for k, v in codes.items()}
+    out = []
+    for v in values:
+        if _blank(v):
+            out.append(v)
+            continue
+        key = _text(v).lower()
+        out.append(table[key] if key in table else v)
+    return out
+
+
+# ------------------------------------------------------------------ parsers
+# each returns (typed numpy/pandas values, {position: reason})
+
+def parse_flag(values: list, m: ColumnMap) -> tuple[np.ndarray, dict[int, str]]:
+    out = np.full(len(values), np.nan)
+    bad: dict[int, str] = {}
+    for i, v in enumerate(values):
+        if _blank(v):
+            continue
+        if isinstance(v, bool):
+            out[i] = 1.0 if v else 0.0
+            continue
+        s = _text(v).lower()
+        if s in YES:
+            out[i] = 1.0
+        elif s in NO:
+            out[i] = 0.0
+        else:
+            bad[i] = ("is not a yes/no value (Y/N, Yes/No, TRUE/FALSE, 1/0); map other codes "
+                      "with codes in the source's mapping")
+    return out, bad
+
+
+def parse_number(values: list, m: ColumnMap, *, score: bool = False):
+    import pandas as pd
+
+    s = pd.Series(values, dtype=object)
+    blank = s.map(_blank).to_numpy(bool)
+    num = pd.to_numeric(s.where(~blank, None).map(
+        lambda v: v.strip() if isinstance(v, str) else v), errors="coerce").to_numpy(float, copy=True)
+    bad: dict[int, str] = {}
+    na = np.zeros(len(values), bool)
+    for i in np.flatnonzero(~blank & np.isnan(num)):
+        v = values[i]
+        if isinstance(v, bool):
+            bad[i] = "is TRUE/FALSE where a number is expected"
+        elif score and isinstance(v, str) and v.strip().lower() in NA:
+            na[i] = True
+        else:
+            bad[i] = "is not a number" + (" (thousands separators and units are not read: "
+                                           "write 1234.5)" if isinstance(v, str) and
+                                          any(c in v for c in ",  ") else "")
+    for i in np.flatnonzero(~np.isfinite(num) & ~np.isnan(num)):
+        bad[i] = "is not a finite number"
+        num[i] = np.nan
+    if score:
+        return num, bad, na
+    return num, bad
+
+
+def parse_duration(values: list, m: ColumnMap, default_unit: str):
+    """Seconds (or hours, per ``default_unit``) from numbers in the mapping's unit, from
+    h:mm:ss text, and from time or timedelta values (an xlsx time cell)."""
+    import pandas as pd
+
+    unit = m.unit or default_unit
+    to_seconds = UNITS.get(unit, 1.0)
+    scale = 1 / 3600.0 if default_unit == "hours" else 1.0
+    s = pd.Series(values, dtype=object)
+    blank = s.map(_blank).to_numpy(bool)
+    num = pd.to_numeric(s.where(~blank, None), errors="coerce").to_numpy(float, copy=True)
+    if unit == "hh:mm:ss":
+        num[:] = np.nan
+    out = num * to_seconds * scale
+    bad: dict[int, str] = {}
+    for i in np.flatnonzero(~blank & np.isnan(num)):
+        v = values[i]
+        secs = _duration_seconds(v)
+        if secs is None:
+            bad[i] = (f"is not a duration (a number of {unit}, h:mm:ss, or a time value)"
+                      if unit != "hh:mm:ss" else "is not a duration in h:mm:ss")
+            continue
+        out[i] = secs * scale
+    neg = np.flatnonzero(out < 0)
+    for i in neg:
+        bad[i] = "is a negative duration"
+        out[i] = np.nan
+    return out, bad
+
+
+def _duration_seconds(v: Any) -> float | None:
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, dt.timedelta):
+        return v.total_seconds()
+    if isinstance(v, dt.time):
+        return v.hour * 3600 + v.minute * 60 + v.second + v.microsecond / 1e6
+    if isinstance(v, str):
+        parts = v.strip().split(":")
+        if len(parts) in (2, 3) and all(p.replace(".", "", 1).isdigit() for p in parts):
+            nums = [float(p) for p in parts]
+            if len(nums) == 2:
+                nums = [0.0] + nums
+            h, mi, se = nums
+            if mi < 60 and se < 60:
+                return h * 3600 + mi * 60 + se
+            return None
+        neg = v.strip()
+        if neg.startswith("-") and neg[1:].replace(".", "", 1).isdigit():
+            return float(neg)   # reported as negative by the caller
+    return None
+
+
+def parse_timestamp(values: list, m: ColumnMap, times: list | None = None):
+    """Timestamps from datetime cells, ISO 8601 text, or text in the mapping's format;
+    with ``times``, a date and a time-of-day column combined."""
+    import pandas as pd
+
+    n = len(values)
+    out = np.full(n, np.datetime64("NaT"), dtype="datetime64[us]")
+    bad: dict[int, str] = {}
+    s = pd.Series(values, dtype=object)
+    blank = s.map(_blank).to_numpy(bool)
+    is_dt = s.map(lambda v: isinstance(v, (dt.datetime, dt.date, pd.Timestamp))).to_numpy(bool)
+    if is_dt.any():
+        out[is_dt] = pd.to_datetime(s[is_dt].map(
+            lambda v: v if isinstance(v, dt.datetime) else dt.datetime(v.year, v.month, v.day))
+        ).to_numpy().astype("datetime64[us]")
+    text = ~blank & ~is_dt
+    if text.any():
+        raw = s[text].map(lambda v: v.strip() if isinstance(v, str) else v)
+        fmt = m.format or "ISO8601"
+        strs = raw.map(lambda v: v if isinstance(v, str) else None)
+        parsed = pd.to_datetime(strs, format=fmt, errors="coerce")
+        if getattr(parsed.dt, "tz", None) is not None:
+            parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
+        vals = parsed.to_numpy().astype("datetime64[us]")
+        idx = np.flatnonzero(text)
+        out[idx] = vals
+        for j, i in enumerate(idx):
+            if np.isnat(vals[j]):
+                v = values[i]
+                if isinstance(v, (int, float)) and not isinstance(v, bool):
+                    bad[i] = "is a number where a date is expected (format the column as a date)"
+                elif m.format:
+                    bad[i] = f"does not match the date format {m.format!r}"
+                else:
+                    bad[i] = ("is not an ISO date such as 2026-10-31 or 2026-10-31 14:05; "
+                              "set format (e.g. '%d/%m/%Y %H:%M') for this column in the mapping")
+    if times is not None:
+        secs, tbad = parse_duration(times, ColumnMap(m.target, unit="hh:mm:ss"), "seconds")
+        for i, why in tbad.items():
+            if not blank[i]:
+                bad[i] = f"has a time of day that {why.removeprefix('is ')}".replace(
+                    "that not", "that is not")
+        ok = ~np.isnat(out) & ~np.isnan(secs)
+        day = out.astype("datetime64[D]").astype("datetime64[us]")
+        out = np.where(ok, day + (np.nan_to_num(secs) * 1e6).astype("timedelta64[us]"),
+                       np.where(np.isnan(secs), np.datetime64("NaT"), out))
+        for i in np.flatnonzero(~blank & np.isnan(secs)):
+            bad.setdefault(i, "has no time of day")
+    return out, bad
+
+
+def parse_text(values: list, m: ColumnMap, *, lower: bool = False):
+    out = np.empty(len(values), dtype=object)
+    for i, v in enumerate(values):
+        if _blank(v):
+            out[i] = None
+        else:
+            t = _text(v)
+            out[i] = t.lower() if lower else t
+    return out, {}
+
+
+def parse_month(values: list, m: ColumnMap):
+    import pandas as pd
+
+    out = np.empty(len(values), dtype=object)
+    bad: dict[int, str] = {}
+    for i, v in enumerate(values):
+        if _blank(v):
+            out[i] = None
+            continue
+        if isinstance(v, (dt.date, pd.Timestamp)):
+            out[i] = f"{v.year:04d}-{v.month:02d}"
+            continue
+        t = _text(v)
+        if len(t) >= 7 and t[4] == "-" and t[:4].isdigit() and t[5:7].isdigit() \
+                and 1 <= int(t[5:7]) <= 12 and (len(t) == 7 or t[7] == "-"):
+            out[i] = t[:7]
+        else:
+            out[i] = None
+            bad[i] = "is not a month such as 2026-10"
+    return out, bad
+
+
+# ------------------------------------------------------------------ one source
+def convert(source: Source, raw: RawTable, rejects: Rejects, options: Options = Options()):
+    """The source's rows as a canonical DataFrame (plus ``_source`` and ``_row``), with
+    its accounting; bad values and rows go to ``rejects``."""
+    import pandas as pd
+
+    source = raw.source
+    table = TABLES[source.table]
+    n = len(raw.rows)
+    acc = Accounting(source.name, source.file, source.table, read=raw.read)
+    acc.rejected = raw.read - n           # structurally broken CSV records
+    keep = np.ones(n, bool)
+    why_row: dict[int, tuple[str, Any, str]] = {}
+
+    def reject(i: int, column: str, value: Any, reason: str) -> None:
+        if keep[i]:
+            keep[i] = False
+            why_row[i] = (column, value, reason)
+
+    # exclusions first: rows left out on purpose are not checked further
+    excluded = np.zeros(n, bool)
+    for e in source.exclude:
+        vals = raw.columns[e.column]
+        wanted = {v.strip().lower() for v in e.values}
+        for i, v in enumerate(vals):
+            if not excluded[i] and not _blank(v) and _text(v).lower() in wanted:
+                excluded[i] = True
+                rejects.add(source.name, source.file, int(raw.rows[i]), e.column, v, e.reason,
+                            ROW_EXCLUDED)
+    keep &= ~excluded
+
+    data: dict[str, Any] = {}
+    ignored: list[tuple[int, str, Any, str]] = []
+    for cm in source.columns:
+        col = table.column(cm.target)
+        if cm.value is not None:
+            values = [cm.value] * n
+        else:
+            values = list(raw.columns[cm.column or cm.date])
+        header = cm.column or cm.date or ""
+        values = _apply_codes(values, cm.codes)
+        typed, bad, extra = _parse(col, cm, values, raw, options)
+        data[col.name] = typed
+        for i, reason in bad.items():
+            if excluded[i]:
+                continue
+            if col.role == "key":
+                reject(i, header, values[i], f"'{header}' {reason}")
+            else:
+                ignored.append((i, header, values[i], f"'{header}' {reason}"))
+        if col.filled:
+            missing = _is_missing(typed) & ~np.isin(np.arange(n), list(bad)) & ~extra
+            for i in np.flatnonzero(missing & keep):
+                reject(i, header, "", f"'{header}' is blank; every row needs {_what(col)}")
+    for i, (column, value, reason) in sorted(why_row.items()):
+        rejects.add(source.name, source.file, int(raw.rows[i]), column, value, reason,
+                    ROW_REJECTED)
+    for i, column, value, reason in ignored:
+        if keep[i]:
+            rejects.add(source.name, source.file, int(raw.rows[i]), column, value, reason,
+                        VALUE_IGNORED)
+            acc.values_ignored += 1
+    acc.excluded = int(excluded.sum())
+    acc.rejected += int((~keep & ~excluded).sum())
+    acc.used = int(keep.sum())
+    df = pd.DataFrame({k: v[keep] for k, v in data.items()})
+    df["_source"] = source.name
+    df["_row"] = raw.rows[keep]
+    return df, acc
+
+
+def _what(col: Column) -> str:
+    return {"date": "a date", "timestamp": "a date", "month": "a month"}.get(
+        col.type, f"a value here ({col.doc.split('.')[0].lower()})")
+
+
+def _is_missing(typed: np.ndarray) -> np.ndarray:
+    if typed.dtype.kind == "M":
+        return np.isnat(typed)
+    if typed.dtype.kind == "f":
+        return np.isnan(typed)
+    return np.array([v is None for v in typed], bool)
+
+
+def _parse(col: Column, cm: ColumnMap, values: list, raw: RawTable, options: Options):
+    """(typed values, bad positions with reasons, positions holding N/A)."""
+    none = np.zeros(len(values), bool)
+    t = col.type
+    if t == "flag":
+        v, bad = parse_flag(values, cm)
+    elif t == "number":
+        v, bad = parse_number(values, cm)
+    elif t == "score":
+        v, bad, na = parse_number(values, cm, score=True)
+        return v, bad, na
+    elif t in ("seconds", "hours"):
+        v, bad = parse_duration(values, cm, t)
+    elif t in ("timestamp", "date"):
+        times = list(raw.columns[cm.time]) if cm.time else None
+        v, bad = parse_timestamp(values, cm, times)
+        if t == "date":
+            v = v.astype("datetime64[D]").astype("datetime64[us]")
+    elif t == "month":
+        v, bad = parse_month(values, cm)
+    elif t == "category":
+        v, bad = parse_text(values, cm, lower=True)
+        if col.name == "channel":
+            known = set(options.channels)
+            for i, x in enumerate(v):
+                if x is not None and x not in known:
+                    bad[i] = (f"is not a known channel (known: {', '.join(options.channels)}); "
+                              "map it with codes in the source's channel column, or add it to "
+                              "the config's channels")
+                    v[i] = None
+    else:
+        v, bad = parse_text(values, cm)
+    if col.lo is not None and v.dtype.kind == "f":
+        for i in np.flatnonzero(v < col.lo):
+            bad[i] = f"must be at least {col.lo:g}"
+            v[i] = np.nan
+    if col.hi is not None and v.dtype.kind == "f":
+        for i in np.flatnonzero(v > col.hi):
+            bad[i] = f"must be at most {col.hi:g}"
+            v[i] = np.nan
+    for i in bad:
+        if v.dtype.kind == "f":
+            v[i] = np.nan
+        elif v.dtype.kind == "M":
+            v[i] = np.datetime64("NaT")
+        else:
+            v[i] = None
+    return v, bad, none
+

@@ -1,0 +1,290 @@
+"""Load every source of a run into canonical tables, accounting for every row.
+
+``load(sources, options)`` reads and converts each source (``readers``, ``convert``), then
+finishes each table: derived columns (month, response times in calendar or business hours,
+handled, team from the roster, survey links to contacts), cross-row checks (duplicate ids,
+timestamps out of order, agents missing from the roster, QA criteria missing from the
+rubric) and finally the catalog's own input rules for the KPIs the run computes
+(``Engine.check``). Whatever is rejected is in ``Dataset.rejects`` with file, row, column,
+value and reason; ``Dataset.accounting`` says, per file, read = used + rejected (+ excluded).
+
+A file that cannot be read at all is a *problem* (``Dataset.problems``), not an exception:
+the caller shows every problem at once and decides (``kpi-xl validate`` lists them; a run
+stops before writing anything).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from .convert import DEFAULT_CHANNELS, Options, convert
+from .hours import BusinessHours, business_seconds, calendar_seconds
+from .readers import SourceError, read_source
+from .rejects import ROW_REJECTED, VALUE_IGNORED, Accounting, Rejects
+from .sources import Source
+
+
+@dataclass(frozen=True)
+class RubricItem:
+    criterion: str
+    weight: float
+    fatal: bool = False
+    section: str = ""
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    channels: tuple[str, ...] = DEFAULT_CHANNELS
+    #: None: response and resolution times in calendar hours; else in these business hours
+    business_hours: BusinessHours | None = None
+    rubric: tuple[RubricItem, ...] = ()
+
+
+@dataclass
+class Dataset:
+    tables: dict[str, Any] = field(default_factory=dict)     # name -> pandas.DataFrame
+    accounting: list[Accounting] = field(default_factory=list)
+    rejects: Rejects = field(default_factory=Rejects)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def lines(self) -> list[str]:
+        return [a.line() for a in self.accounting]
+
+
+def load(sources: Sequence[Source], options: LoadOptions = LoadOptions(),
+         choices: Mapping[str, Any] | None = None, check_rules: bool = True) -> Dataset:
+    import pandas as pd
+
+    ds = Dataset()
+    parts: dict[str, list] = {}
+    by_source: dict[str, Accounting] = {}
+    files: dict[str, str] = {}
+    for src in sources:
+        try:
+            raw = read_source(src, ds.rejects)
+        except SourceError as e:
+            ds.problems.append(str(e))
+            continue
+        src = raw.source
+        df, acc = convert(src, raw, ds.rejects, Options(channels=options.channels))
+        ds.accounting.append(acc)
+        by_source[src.name] = acc
+        files[src.name] = src.file
+        df = _finish_source(src, df, ds, options)
+        parts.setdefault(src.table, []).append(df)
+    for name, frames in parts.items():
+        ds.tables[name] = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    _finish_tables(ds, files, options)
+    if check_rules and ds.tables:
+        _apply_rules(ds, files, choices)
+    _recount(ds, by_source)
+    return ds
+
+
+# ------------------------------------------------------------------ per source
+def _reject_rows(ds: Dataset, df, mask, files: dict[str, str], column, values, reasons):
+    """Drop rows of ``df`` where mask holds, writing each to the rejects report (column,
+    values and reasons: one for all, or one per rejected row)."""
+    idx = np.flatnonzero(np.asarray(mask, bool))
+    for j, i in enumerate(idx):
+        src = df["_source"].iat[i]
+        ds.rejects.add(src, files.get(src, src), int(df["_row"].iat[i]),
+                       column if isinstance(column, str) else column[j],
+                       values[j] if values is not None else "",
+                       reasons if isinstance(reasons, str) else reasons[j], ROW_REJECTED)
+    return df[~np.asarray(mask, bool)].reset_index(drop=True)
+
+
+def _ignore_values(ds: Dataset, df, mask, file: str, column: str, target: str, values, reason):
+    idx = np.flatnonzero(np.asarray(mask, bool))
+    for j, i in enumerate(idx):
+        ds.rejects.add(df["_source"].iat[i], file, int(df["_row"].iat[i]), column,
+                       values[j], reason if isinstance(reason, str) else reason[j],
+                       VALUE_IGNORED)
+    if len(idx):
+        df.loc[np.asarray(mask, bool), target] = None if df[target].dtype == object else np.nan
+
+
+def _header(src: Source, target: str) -> str:
+    m = src.column(target)
+    return (m.column or m.date or target) if m else target
+
+
+def _finish_source(src: Source, df, ds: Dataset, options: LoadOptions):
+    import pandas as pd
+
+    if src.table == "contacts":
+        if "date" not in df and "created" in df:
+            df["date"] = df["created"]
+        if "id" not in df:
+            df["id"] = src.name + ":" + df["_row"].astype(str)
+        order = [("created", "first_reply_at"), ("created", "solved_at"),
+                 ("first_reply_at", "solved_at")]
+        for a, b in order:
+            if a in df and b in df:
+                bad = (df[b] < df[a]).to_numpy()
+                if bad.any():
+                    shown = [f"{x} < {y}" for x, y in zip(df[b][bad].astype(str),
+                                                          df[a][bad].astype(str))]
+                    _ignore_values(ds, df, bad, src.file, _header(src, b), b, shown,
+                                   f"timestamps out of order: '{_header(src, b)}' is before "
+                                   f"'{_header(src, a)}', so this time is left out")
+        bh = options.business_hours
+        for target, end in (("first_response_hours", "first_reply_at"),
+                            ("resolution_hours", "solved_at")):
+            if target not in df and "created" in df and end in df:
+                secs = (business_seconds(df["created"], df[end], bh) if bh is not None
+                        else calendar_seconds(df["created"], df[end]))
+                df[target] = secs / 3600.0
+        if "answered" in df:
+            abandoned = (df["answered"] == 0).to_numpy()
+            for c in ("talk", "hold", "acw"):
+                if c in df:
+                    nonzero = abandoned & df[c].notna().to_numpy() & (df[c] != 0).to_numpy()
+                    _ignore_values(ds, df, nonzero, src.file, _header(src, c), c,
+                                   df[c][nonzero].tolist(), "the call was abandoned, so it "
+                                   "has no handle time; this value is left out")
+                    df.loc[abandoned, c] = np.nan
+        if "answered" in df and "handled" not in df:
+            df["handled"] = df["answered"]
+        elif "handled" not in df:
+            df["handled"] = 1.0
+        if "response_seconds" not in df:
+            resp = pd.Series(np.nan, index=df.index)
+            if "wait" in df and "answered" in df:
+                resp = resp.where(~(df["answered"] == 1), df["wait"])
+            if "first_response_hours" in df:
+                ticket = df["answered"].isna() if "answered" in df else True
+                resp = resp.where(~ticket, df["first_response_hours"] * 3600.0)
+            if resp.notna().any():
+                df["response_seconds"] = resp.to_numpy()
+    if src.table == "qa":
+        df = _rubric(src, df, ds, options)
+    return df
+
+
+def _rubric(src: Source, df, ds: Dataset, options: LoadOptions):
+    """Weights and fatal flags from the config's rubric where the export has none."""
+    need = [c for c in ("weight", "fatal") if c not in df]
+    if not need:
+        return df
+    items = {r.criterion.strip().lower(): r for r in options.rubric}
+    crit = df["criterion"].astype(str).str.strip().str.lower()
+    known = crit.isin(list(items)).to_numpy()
+    if "weight" in need:
+        df["weight"] = [items[c].weight if c in items else np.nan for c in crit]
+    if "fatal" in need:
+        df["fatal"] = [float(items[c].fatal) if c in items else np.nan for c in crit]
+    if "section" not in df:
+        df["section"] = [items[c].section if c in items else None for c in crit]
+    if not known.all():
+        bad = ~known
+        why = ("is not an item of the config's QA rubric (items: "
+               + ", ".join(r.criterion for r in options.rubric) + ")") if options.rubric \
+            else "has no weight: map a weight column or list the rubric in the config"
+        df = _reject_rows(ds, df, bad, {src.name: src.file}, _header(src, "criterion"),
+                          df["criterion"][bad].tolist(), f"criterion {why}")
+    return df
+
+
+# ------------------------------------------------------------------ per table
+def _finish_tables(ds: Dataset, files: dict[str, str], options: LoadOptions) -> None:
+    import pandas as pd
+
+    t = ds.tables
+    roster = t.get("roster")
+    if roster is not None:
+        dup = roster["agent"].duplicated().to_numpy()
+        t["roster"] = roster = _reject_rows(ds, roster, dup, files, "agent",
+                                            roster["agent"][dup].tolist(),
+                                            "the agent is listed twice in the roster")
+    teams = dict(zip(roster["agent"], roster["team"])) if roster is not None else None
+    for name in ("contacts", "surveys", "qa"):
+        df = t.get(name)
+        if df is None:
+            continue
+        if "date" in df:
+            nodate = df["date"].isna().to_numpy()
+            if nodate.any():
+                df = _reject_rows(ds, df, nodate, files, "date", None,
+                                  "has no date to place it in a month")
+            df["period"] = pd.to_datetime(df["date"]).dt.strftime("%Y-%m")
+        if "id" in df and name != "qa":
+            dup = df["id"].duplicated().to_numpy()
+            if dup.any():
+                first = df.drop_duplicates("id").set_index("id")
+                why = [f"duplicate id: first seen in {files.get(first.at[i, '_source'], '?')} "
+                       f"row {first.at[i, '_row']}" for i in df["id"][dup]]
+                df = _reject_rows(ds, df, dup, files, "id", df["id"][dup].tolist(), why)
+        if teams is not None and "agent" in df:
+            has = df["agent"].notna().to_numpy()
+            unknown = has & ~df["agent"].isin(list(teams)).to_numpy()
+            if unknown.any():
+                df = _reject_rows(ds, df, unknown, files, "agent",
+                                  df["agent"][unknown].tolist(),
+                                  "the agent is not in the roster (add them, or fix the name)")
+            if "team" not in df:
+                df["team"] = df["agent"].map(teams)
+        t[name] = df
+    if "surveys" in t and "contacts" in t and "contact_id" in t["surveys"]:
+        s, c = t["surveys"], t["contacts"].set_index("id")
+        for col in ("agent", "team", "channel"):
+            if col in c:
+                linked = s["contact_id"].map(c[col])
+                s[col] = s[col].where(s[col].notna(), linked) if col in s else linked
+    if "qa" in t:
+        q = t["qa"]
+        agents = q.groupby("evaluation")["agent"].nunique()
+        split = q["evaluation"].isin(agents[agents > 1].index).to_numpy()
+        if split.any():
+            t["qa"] = _reject_rows(ds, q, split, files, "evaluation",
+                                   q["evaluation"][split].tolist(),
+                                   "this evaluation names more than one agent")
+    if "business" in t:
+        b = t["business"]
+        dup = b["month"].duplicated().to_numpy()
+        t["business"] = _reject_rows(ds, b, dup, files, "month", b["month"][dup].tolist(),
+                                     "the month has two rows of business figures")
+
+
+def _apply_rules(ds: Dataset, files: dict[str, str], choices) -> None:
+    """The catalog's input rules for the KPIs of the run, run by the engine as SQL. Row
+    numbers repeat across sources of one table, so the check runs on positions."""
+    import pandas as pd
+
+    from ..engine import Engine
+
+    tables = {name: (df.assign(_row=np.arange(len(df))) if "_row" in df else df)
+              for name, df in ds.tables.items()}
+    found: dict[str, list] = {}
+    for broken in Engine(tables, choices=choices).check().values():
+        for src_table, rows in broken.groupby("_table"):
+            found.setdefault(str(src_table), []).append(rows)
+    for src_table, frames in found.items():
+        rows = pd.concat(frames).drop_duplicates("_row").sort_values("_row")
+        df = ds.tables[src_table]
+        mask = np.zeros(len(df), bool)
+        mask[rows["_row"].astype("int64").to_numpy()] = True
+        reasons = [f"{r} (needed by {k})" for r, k in zip(rows["rule"], rows["kpis"])]
+        ds.tables[src_table] = _reject_rows(ds, df, mask, files, rows["column"].tolist(),
+                                            rows["value"].tolist(), reasons)
+
+
+def _recount(ds: Dataset, by_source: dict[str, Accounting]) -> None:
+    """used = rows still in the tables; rejected = the rest (excluded stay apart)."""
+    used: dict[str, int] = {}
+    for df in ds.tables.values():
+        for src, n in df["_source"].value_counts().items():
+            used[src] = used.get(src, 0) + int(n)
+    for name, acc in by_source.items():
+        acc.used = used.get(name, 0)
+        acc.rejected = acc.read - acc.used - acc.excluded
+        acc.values_ignored = sum(1 for r in ds.rejects.items
+                                 if r.source == name and r.action == VALUE_IGNORED)

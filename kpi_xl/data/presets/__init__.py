@@ -1,0 +1,1 @@
+"""Shipped source mappings (TOML), usable as ``preset = "<name>"`` in a config."""

@@ -1,0 +1,250 @@
+"""What a source is: a file, its format, and how its columns map onto a canonical table.
+
+A source is written in the config (TOML) and needs no code::
+
+    [[sources]]
+    preset = "pwc-call-centre"        # optional: start from a shipped mapping
+    path = "exports/calls-q1.xlsx"
+
+    [[sources]]
+    name = "tickets"
+    table = "contacts"
+    path = "exports/tickets.csv"
+    [sources.columns]
+    id = "Ticket ID"                                  # a column, by its header
+    date = { column = "Created", format = "%d/%m/%Y %H:%M" }
+    channel = { column = "Via", codes = { "Web form" = "email", "Phone" = "phone" } }
+    answered = { column = "outcome", codes = { AGENT = "yes", HANG = "no" } }
+    wait = { column = "q_time", unit = "seconds" }
+    created = { date = "Date", time = "Time" }        # two columns make one timestamp
+    team = { value = "Tier 1" }                       # the same value on every row
+    [[sources.exclude]]
+    column = "outcome"
+    values = ["PHANTOM"]
+    reason = "phantom call: a network signal, no caller"
+
+Every problem in a source's description is reported at once, with the source's name.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Mapping
+
+from .schema import TABLES
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+FORMATS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".xlsx": "xlsx", ".xlsm": "xlsx",
+           ".parquet": "parquet"}
+UNITS = {"seconds": 1.0, "minutes": 60.0, "hours": 3600.0, "days": 86400.0}
+
+
+class ConfigError(ValueError):
+    """The config (or a preset) says something kpi_xl cannot do; ``problems`` lists all."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+@dataclass(frozen=True)
+class ColumnMap:
+    target: str
+    column: str | None = None
+    value: Any = None
+    date: str | None = None
+    time: str | None = None
+    format: str | None = None
+    unit: str | None = None
+    codes: Mapping[str, Any] | None = None
+
+    @property
+    def reads(self) -> list[str]:
+        return [c for c in (self.column, self.date, self.time) if c]
+
+
+@dataclass(frozen=True)
+class Exclude:
+    column: str
+    values: tuple[str, ...]
+    reason: str
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str
+    table: str
+    path: Path
+    format: str
+    columns: tuple[ColumnMap, ...]
+    exclude: tuple[Exclude, ...] = ()
+    sheet: str | None = None
+    delimiter: str | None = None       # None: detected (comma, semicolon, tab, pipe)
+    encoding: str = "utf-8"
+    preset: str | None = None
+    notes: str = ""
+    by_name: bool = False     # headers named like canonical columns are read as such
+
+    def column(self, target: str) -> ColumnMap | None:
+        for c in self.columns:
+            if c.target == target:
+                return c
+        return None
+
+    @property
+    def file(self) -> str:
+        return self.path.name
+
+
+def preset_names() -> list[str]:
+    return sorted(p.name[:-5] for p in resources.files("kpi_xl.data.presets").iterdir()
+                  if p.name.endswith(".toml"))
+
+
+def load_preset(name: str) -> dict[str, Any]:
+    f = resources.files("kpi_xl.data.presets").joinpath(f"{name}.toml")
+    if not f.is_file():
+        raise ConfigError([f"unknown preset {name!r}; presets: {', '.join(preset_names())}"])
+    return tomllib.loads(f.read_text(encoding="utf-8"))
+
+
+def parse_source(spec: Mapping[str, Any], base_dir: str | os.PathLike = ".",
+                 index: int = 1) -> Source:
+    """A source from its config table (merged over its preset, if any)."""
+    problems: list[str] = []
+    spec = dict(spec)
+    preset = spec.get("preset")
+    if preset:
+        base = load_preset(preset)
+        cols = dict(base.get("columns", {}))
+        cols.update(spec.get("columns", {}))
+        merged = {**base, **spec, "columns": cols}
+        if "exclude" not in spec:
+            merged["exclude"] = base.get("exclude", [])
+        spec = merged
+    name = str(spec.get("name") or preset or f"source {index}")
+    where = f"source '{name}'"
+    known = {"name", "preset", "table", "path", "sheet", "delimiter", "encoding", "columns",
+             "exclude", "notes", "description", "by_name"}
+    for k in spec:
+        if k not in known:
+            problems.append(f"{where}: unknown setting '{k}' (settings: {', '.join(sorted(known))})")
+    table = spec.get("table")
+    if table not in TABLES:
+        problems.append(f"{where}: 'table' must be one of {', '.join(TABLES)}, got {table!r}")
+    path = spec.get("path")
+    if not path:
+        problems.append(f"{where}: 'path' is missing (the file to read)")
+        path = ""
+    p = Path(path).expanduser()
+    if not p.is_absolute():
+        p = Path(base_dir) / p
+    fmt = FORMATS.get(p.suffix.lower())
+    if path and fmt is None:
+        problems.append(f"{where}: cannot read '{p.name}': kpi_xl reads "
+                        f"{', '.join(sorted(FORMATS))} files")
+    columns: list[ColumnMap] = []
+    raw_cols = spec.get("columns", {})
+    by_name = bool(spec.get("by_name", False))
+    if not isinstance(raw_cols, Mapping) or (not raw_cols and not by_name):
+        problems.append(f"{where}: 'columns' must map canonical columns to your headers")
+        raw_cols = {}
+    schema = TABLES.get(table)
+    for target, m in raw_cols.items():
+        if schema is not None and target not in schema.names:
+            problems.append(f"{where}: '{target}' is not a column of the {table} table "
+                            f"(columns: {', '.join(schema.names)})")
+            continue
+        try:
+            columns.append(_column_map(target, m))
+        except ValueError as e:
+            problems.append(f"{where}, column '{target}': {e}")
+    if schema is not None and not by_name:
+        mapped = {c.target for c in columns}
+        for c in schema.columns:
+            if c.required and c.name not in mapped:
+                problems.append(f"{where}: the {table} table needs '{c.name}' ({c.doc})")
+        if table == "contacts" and not ({"date", "created"} & mapped):
+            problems.append(f"{where}: contacts need 'date' or 'created' to be placed in a month")
+    excludes = []
+    for e in spec.get("exclude", []) or []:
+        try:
+            excludes.append(Exclude(str(e["column"]), tuple(str(v) for v in e["values"]),
+                                    str(e["reason"])))
+        except (KeyError, TypeError):
+            problems.append(f"{where}: each 'exclude' needs column, values and reason")
+    delim = spec.get("delimiter")
+    if delim is not None and (not isinstance(delim, str) or len(delim) != 1):
+        problems.append(f"{where}: 'delimiter' must be one character, got {delim!r}")
+    if problems:
+        raise ConfigError(problems)
+    return Source(name=name, table=table, path=p, format=fmt, columns=tuple(columns),
+                  exclude=tuple(excludes), sheet=spec.get("sheet"), delimiter=delim,
+                  encoding=str(spec.get("encoding") or "utf-8"), preset=preset,
+                  notes=str(spec.get("notes") or spec.get("description") or ""),
+                  by_name=by_name)
+
+
+def resolve_by_name(source: Source, header: list[str]) -> Source:
+    """For a by-name source: every header spelled like a canonical column (any case) is
+    mapped to it, unless the source maps that column already."""
+    import dataclasses
+
+    from .schema import TABLES
+
+    if not source.by_name:
+        return source
+    table = TABLES[source.table]
+    mapped = {c.target for c in source.columns}
+    used = {n for c in source.columns for n in c.reads}
+    extra = []
+    for h in header:
+        key = str(h).strip().lower()
+        if key in table.names and key not in mapped and h not in used:
+            extra.append(ColumnMap(key, column=h))
+            mapped.add(key)
+    missing = [c.name for c in table.columns if c.required and c.name not in mapped]
+    if source.table == "contacts" and not ({"date", "created"} & mapped):
+        missing.append("date")
+    if missing:
+        raise ConfigError([f"source '{source.name}': {source.file} has no column "
+                           + " or ".join(repr(m) for m in missing)
+                           + f", which the {source.table} table needs"])
+    return dataclasses.replace(source, columns=source.columns + tuple(extra))
+
+
+def _column_map(target: str, m: Any) -> ColumnMap:
+    if isinstance(m, str):
+        return ColumnMap(target, column=m)
+    if not isinstance(m, Mapping):
+        raise ValueError(f"must be a header name or a table, got {m!r}")
+    allowed = {"column", "value", "date", "time", "format", "unit", "codes"}
+    extra = set(m) - allowed
+    if extra:
+        raise ValueError(f"unknown keys {sorted(extra)} (allowed: {', '.join(sorted(allowed))})")
+    forms = [k for k in ("column", "value", "date") if k in m]
+    if len(forms) != 1:
+        raise ValueError("give exactly one of column, value, or date (+ time)")
+    if "time" in m and "date" not in m:
+        raise ValueError("'time' goes with 'date'")
+    unit = m.get("unit")
+    if unit is not None and unit not in UNITS and unit != "hh:mm:ss":
+        raise ValueError(f"unit must be one of {', '.join(UNITS)} or hh:mm:ss, got {unit!r}")
+    codes = m.get("codes")
+    if codes is not None and not isinstance(codes, Mapping):
+        raise ValueError("codes must be a table: { \"export value\" = \"meaning\" }")
+    return ColumnMap(target, column=m.get("column"), value=m.get("value"), date=m.get("date"),
+                     time=m.get("time"), format=m.get("format"), unit=unit,
+                     codes=dict(codes) if codes is not None else None)
+
+
+__all__ = ["ColumnMap", "ConfigError", "Exclude", "Source", "load_preset", "parse_source",
+           "preset_names"]

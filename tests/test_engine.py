@@ -193,7 +193,7 @@ def test_engine_equals_excel_function_on_the_same_rows(tables, key, variant):
     # rows breaking the variant's input rules are rejected first, as the run does
     bad = Engine(tables, kpis=[key], choices=choices).check()
     tables = dict(tables)
-    for name, problems in bad.items():
+    for problems in bad.values():
         for src, rows in problems.groupby("_table"):
             tables[src] = tables[src][~tables[src]._row.isin(rows._row)]
     eng = Engine(tables, kpis=[key], choices=choices)

@@ -161,7 +161,8 @@ def _finish_source(src: Source, df, ds: Dataset, options: LoadOptions):
             if "wait" in df and "answered" in df:
                 resp = resp.where(~(df["answered"] == 1), df["wait"])
             if "first_response_hours" in df:
-                ticket = df["answered"].isna() if "answered" in df else True
+                ticket = (df["answered"].isna() if "answered" in df
+                          else pd.Series(True, index=df.index))
                 resp = resp.where(~ticket, df["first_response_hours"] * 3600.0)
             if resp.notna().any():
                 df["response_seconds"] = resp.to_numpy()
@@ -283,8 +284,9 @@ def _recount(ds: Dataset, by_source: dict[str, Accounting]) -> None:
     for df in ds.tables.values():
         for src, n in df["_source"].value_counts().items():
             used[src] = used.get(src, 0) + int(n)
+    gone = {(r.source, r.row) for r in ds.rejects.items if r.action != VALUE_IGNORED}
     for name, acc in by_source.items():
         acc.used = used.get(name, 0)
         acc.rejected = acc.read - acc.used - acc.excluded
-        acc.values_ignored = sum(1 for r in ds.rejects.items
-                                 if r.source == name and r.action == VALUE_IGNORED)
+        acc.values_ignored = sum(1 for r in ds.rejects.items if r.source == name and
+                                 r.action == VALUE_IGNORED and (name, r.row) not in gone)

@@ -55,7 +55,8 @@ class Accounting:
         if self.excluded:
             s += f" + {self.excluded:,} excluded"
         if self.values_ignored:
-            s += f" ({self.values_ignored:,} values ignored in used rows)"
+            word = "value" if self.values_ignored == 1 else "values"
+            s += f" ({self.values_ignored:,} {word} ignored in used rows)"
         return s
 
 

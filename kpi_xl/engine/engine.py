@@ -17,6 +17,7 @@ reported as skipped, with the reason, never computed from blanks.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
@@ -78,8 +79,8 @@ class Results:
                 & (t.period == (period or self.month))]
         if row.empty:
             return None
-        v = row.iloc[0]["value"]
-        return None if v != v else float(v)
+        v = float(row.iloc[0]["value"])
+        return None if math.isnan(v) else v
 
     def frame(self, level: str | None = None, period: str | None = None):
         t = self.table
@@ -368,19 +369,21 @@ class Engine:
         import pandas as pd
 
         r = self.con.execute("SELECT * FROM src_roster").df()
+        none = pd.Series(pd.NaT, index=r.index)
+        hired = pd.to_datetime(r["hired"] if "hired" in r else none)
+        left = pd.to_datetime(r["left"] if "left" in r else none)
+
+        def on(day) -> float:
+            """Headcount on a day: hired by then, and not gone before it."""
+            return float(((hired.isna() | (hired <= day)) & (left.isna() | (left >= day))).sum())
+
         rows = []
         for p in periods:
             first = pd.Timestamp(p + "-01")
             last = first + pd.offsets.MonthEnd(0)
-            hired = r["hired"] if "hired" in r else pd.Series(pd.NaT, index=r.index)
-            left = r["left"] if "left" in r else pd.Series(pd.NaT, index=r.index)
-            hired, left = pd.to_datetime(hired), pd.to_datetime(left)
-
-            def on(day):
-                return ((hired.isna() | (hired <= day)) & (left.isna() | (left >= day))).sum()
-
-            rows.append({"period": p, "headcount_start": float(on(first)),
-                         "headcount_end": float(on(last) - ((left == last).sum())),
+            # at the end of the month: someone whose last day is that day has gone
+            rows.append({"period": p, "headcount_start": on(first),
+                         "headcount_end": on(last) - float((left == last).sum()),
                          "leavers": float(((left >= first) & (left <= last)).sum())})
         return pd.DataFrame(rows)
 
@@ -481,8 +484,8 @@ class Engine:
             f = f.assign(
                 target=pd.array(targets, dtype="Float64").astype(float) if len(f) else
                 np.array([], float),
-                status=[status(None if v != v else v, t, direction)
-                        for v, t in zip(values, targets)],
+                status=[status(None if math.isnan(v) else v, t, direction)
+                        for v, t in zip(values, targets, strict=True)],
                 low_sample=(f.n < min_n).to_numpy() if min_n is not None else False,
                 title=kpi.title, unit=kpi.unit_of(variant),
                 number_format=kpi.format_of(variant), direction=direction)

@@ -1,0 +1,331 @@
+"""Loading loses nothing: every row used or rejected with file, row, column, value and a
+reason a manager understands; malformed files are named, never a traceback."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pd = pytest.importorskip("pandas")
+pytest.importorskip("duckdb")
+
+from kpi_xl.data.hours import BusinessHours, business_seconds  # noqa: E402
+from kpi_xl.data.load import LoadOptions, RubricItem, load  # noqa: E402
+from kpi_xl.data.rejects import ROW_REJECTED, VALUE_IGNORED  # noqa: E402
+from kpi_xl.data.sources import ConfigError, parse_source, preset_names  # noqa: E402
+from kpi_xl.engine import Engine  # noqa: E402
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def write(path: Path, text: str, encoding="utf-8") -> Path:
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def src(path, preset=None, **kw):
+    spec = {"path": str(path), **kw}
+    if preset:
+        spec["preset"] = preset
+    return parse_source(spec)
+
+
+def rejects_by_row(ds):
+    """(row, column) -> (action, reason, value) of the first report line there."""
+    out = {}
+    for r in ds.rejects.items:
+        out.setdefault((r.row, r.column), (r.action, r.reason, r.value))
+    return out
+
+
+# ------------------------------------------------------------------ generic CSV
+GENERIC = (
+    "id;date;channel;agent;answered;wait;talk;csat\r\n"
+    "c1;2026-10-01 09:00:00;phone;Ana;Y;12;300;5\r\n"
+    "c2;2026-10-01 09:05:00;Phone;Ana;N;40;;\r\n"                     # abandoned
+    "c3;2026-10-01 09:10:00;fax;Ben;Y;5;200;\r\n"                     # unknown channel
+    "c4;;phone;Ben;Y;5;200;\r\n"                                       # no date
+    "c1;2026-10-02 10:00:00;phone;Ben;Y;8;250;\r\n"                    # duplicate id
+    "c6;2026-10-02 10:00:00;phone;Ben;Y;-3;250;\r\n"                   # negative wait
+    "c7;2026-10-02 11:00:00;phone;Ana;Y;9;twelve;4\r\n"               # text in a number
+    "c8;2026-10-02 12:00:00;phone;Ana;maybe;9;100;\r\n"               # not a flag
+    "c9;2026-10-02 12:30:00;phone;Ana;Y;9;100;7;extra\r\n"            # too many fields
+    "c10;02/10/2026 13:00;phone;Ana;Y;9;100;\r\n"                     # not ISO
+    "c11;2026-10-03 08:00:00;chat;\"Ana\";Y;3;\"1:02:03\";\"3\"\r\n"  # quoted, h:mm:ss
+)
+
+
+@pytest.fixture
+def generic(tmp_path):
+    path = write(tmp_path / "calls.csv", "\ufeff" + GENERIC)      # with a BOM
+    return load([src(path, "generic-contacts")])
+
+
+def test_generic_csv_accounts_for_every_row(generic):
+    (acc,) = generic.accounting
+    assert acc.read == 11 and acc.balanced
+    got = rejects_by_row(generic)
+    assert got[(4, "channel")][0] == ROW_REJECTED and "'fax'" not in got[(4, "channel")][1]
+    assert "not a known channel" in got[(4, "channel")][1]
+    assert got[(5, "date")] == (ROW_REJECTED, "'date' is blank; every row needs a date", "")
+    assert got[(6, "id")][0] == ROW_REJECTED
+    assert got[(6, "id")][1] == "duplicate id: first seen in calls.csv row 2"
+    assert got[(7, "wait")][:2] == (VALUE_IGNORED, "'wait' is a negative duration")
+    assert got[(8, "talk")][0] == VALUE_IGNORED and "is not a duration" in got[(8, "talk")][1]
+    assert got[(9, "answered")][0] == ROW_REJECTED and "yes/no" in got[(9, "answered")][1]
+    assert got[(10, "")][0] == ROW_REJECTED and "has 9 fields where the header has 8" in got[(10, "")][1]
+    assert "ISO date" in got[(11, "date")][1] and "format" in got[(11, "date")][1]
+    # used: c1, c2 (abandoned), c7 (without its talk time), c11
+    assert acc.used == 4 and acc.rejected == 7
+    assert acc.values_ignored == 1                     # c7's talk; c6's row went entirely
+
+
+def test_negative_wait_row_is_then_rejected_by_the_catalog_rule(generic):
+    # the value is dropped at load; the answered call then has no wait, which ASA and
+    # service level need, so the row is rejected with that rule and the KPIs named
+    got = rejects_by_row(generic)
+    rule = got[(7, "wait")]
+    assert rule[0] == VALUE_IGNORED
+    rows7 = [r for r in generic.rejects.items if r.row == 7]
+    assert any(r.action == ROW_REJECTED and "must not be blank where 'answered' is yes" in r.reason
+               and "Average speed of answer" in r.reason for r in rows7)
+
+
+def test_generic_values_are_typed(generic):
+    c = generic.tables["contacts"].set_index("id")
+    assert c.loc["c11", "talk"] == 3723.0            # 1:02:03
+    assert c.loc["c11", "channel"] == "chat"
+    assert c.loc["c2", "channel"] == "phone"         # case folded
+    assert c.loc["c1", "date"] == pd.Timestamp("2026-10-01 09:00:00")
+    assert set(c.period) == {"2026-10"}
+
+
+@pytest.mark.parametrize("delim", [",", "\t", "|", ";"])
+def test_any_delimiter_and_quoted_newlines(tmp_path, delim):
+    rows = [["id", "date", "answered", "wait", "status"],
+            ["a", "2026-10-01", "Y", "3", "line one\nline two"],
+            ["b", "2026-10-01", "N", "4", 'said "hi"']]
+    path = tmp_path / "x.csv"
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        csv.writer(f, delimiter=delim).writerows(rows)
+    ds = load([src(path, "generic-contacts")])
+    assert ds.problems == []
+    assert ds.accounting[0].used == 2
+    assert ds.tables["contacts"].status.tolist() == ["line one\nline two", 'said "hi"']
+
+
+def test_cp1252_file_needs_its_encoding(tmp_path):
+    path = write(tmp_path / "win.csv", "id,date,agent,answered\nx,2026-10-01,Zoë,Y\n", "cp1252")
+    ds = load([src(path, "generic-contacts")])
+    assert ds.problems and "not valid utf-8" in ds.problems[0] and "line 2" in ds.problems[0]
+    ds = load([src(path, "generic-contacts", encoding="cp1252")])
+    assert ds.tables["contacts"].agent.tolist() == ["Zoë"]
+
+
+@pytest.mark.parametrize("content,words", [
+    (None, "file not found"),
+    ("", "empty"),
+    ("   \n", "empty"),
+    ("id,when,answered\nx,2026-10-01,Y\n", "that the file does not have"),
+    ('id,date,answered\nx,"2026-10-01,Y\n', "malformed CSV"),
+])
+def test_malformed_files_are_problems_not_tracebacks(tmp_path, content, words):
+    path = tmp_path / "bad.csv"
+    if content is not None:
+        write(path, content)
+    spec = {"path": str(path), "table": "contacts",
+            "columns": {"id": "id", "date": "date", "answered": "answered"}}
+    ds = load([parse_source(spec)])
+    assert len(ds.problems) == 1 and words in ds.problems[0]
+    assert ds.problems[0].startswith("bad.csv (source 'source 1'): ")
+
+
+def test_corrupt_xlsx_and_missing_sheet(tmp_path):
+    bad = write(tmp_path / "broken.xlsx", "this is not a zip file")
+    ds = load([src(bad, "pwc-call-centre")])
+    assert "not a readable .xlsx workbook" in ds.problems[0]
+    openpyxl = pytest.importorskip("openpyxl")
+    wb = openpyxl.Workbook()
+    wb.active.title = "Calls"
+    wb.active.append(["id"])
+    wb.save(tmp_path / "nosheet.xlsx")
+    ds = load([src(tmp_path / "nosheet.xlsx", "pwc-call-centre")])
+    assert "has no sheet 'Sheet1' (sheets: 'Calls')" in ds.problems[0]
+
+
+def test_every_problem_of_a_run_is_reported_at_once(tmp_path):
+    a = write(tmp_path / "a.csv", "")
+    b = tmp_path / "b.csv"
+    ds = load([src(a, "generic-contacts"), src(b, "generic-surveys")])
+    assert len(ds.problems) == 2
+
+
+def test_config_errors_list_everything():
+    with pytest.raises(ConfigError) as e:
+        parse_source({"table": "calls", "columns": {"wait": {"column": "q", "unit": "weeks"}},
+                      "colour": "red"})
+    text = str(e.value)
+    assert "unknown setting 'colour'" in text
+    assert "'table' must be one of contacts, surveys, qa, roster, business" in text
+    assert "'path' is missing" in text
+    with pytest.raises(ConfigError, match="unknown preset 'zendsk'"):
+        parse_source({"preset": "zendsk", "path": "x.csv"})
+    with pytest.raises(ConfigError, match="'colour' is not a column of the contacts table"):
+        parse_source({"table": "contacts", "path": "x.csv", "columns": {"date": "d", "colour": "c"}})
+    with pytest.raises(ConfigError, match="unit must be one of"):
+        parse_source({"table": "contacts", "path": "x.csv",
+                      "columns": {"date": "d", "wait": {"column": "w", "unit": "weeks"}}})
+
+
+def test_presets_parse():
+    names = preset_names()
+    assert {"zendesk", "pwc-call-centre", "anonymous-bank", "support-tickets",
+            "generic-contacts", "generic-surveys", "generic-qa", "generic-roster",
+            "generic-business"} <= set(names)
+    for n in names:
+        parse_source({"preset": n, "path": "x.csv" if "bank" not in n else "x.tsv"})
+
+
+# ------------------------------------------------------------------ Zendesk
+def test_zendesk_export(tmp_path):
+    ds = load([src(FIXTURES / "zendesk-tickets.csv", "zendesk")])
+    (acc,) = ds.accounting
+    assert (acc.read, acc.used, acc.rejected, acc.values_ignored) == (7, 6, 1, 1)
+    got = rejects_by_row(ds)
+    assert got[(7, "Via")][0] == ROW_REJECTED and got[(7, "Via")][2] == "Fax"
+    assert got[(8, "First reply time in minutes")][:2] == (
+        VALUE_IGNORED, "'First reply time in minutes' is a negative duration")
+    c = ds.tables["contacts"].set_index("id")
+    assert c.loc["1001", "first_response_hours"] == pytest.approx(48 / 60)
+    assert c.loc["1002", "channel"] == "chat" and c.loc["1007", "channel"] == "social"
+    assert c.loc["1005", "period"] == "2026-09"                 # created 30 Sep 23:50
+    res = Engine(ds.tables).compute("2026-10", 1)
+    # CSAT: Good, Bad, Good answered (1001, 1002, 1005); Offered etc. are not answers.
+    # In October: 1001 Good, 1002 Bad -> 1 of 2 satisfied
+    assert res.value("csat") == 0.5
+    assert res.value("csat", period="2026-09") == 1.0
+    # resolution: Solved/Closed among handled October tickets 1001 1002 1003 1004 1007
+    assert res.value("resolution_rate") == pytest.approx(3 / 5)
+    assert res.value("ticket_volume", "team", "Billing") == 2
+    assert res.value("ticket_volume", "team", "(no team)") == 1
+
+
+# ------------------------------------------------------------------ QA, roster, surveys
+def test_qa_with_rubric_and_roster(tmp_path):
+    qa = write(tmp_path / "qa.csv",
+               "evaluation,date,agent,evaluator,criterion,score\n"
+               "E1,2026-10-03,Ana,Lee,Greeting,1\n"
+               "E1,2026-10-03,Ana,Lee,Solved it,N/A\n"
+               "E1,2026-10-03,Ana,Lee,ID check,1\n"
+               "E2,2026-10-04,Ben,Lee,Greeting,1\n"
+               "E2,2026-10-04,Ben,Lee,ID check,0\n"
+               "E3,2026-10-05,Zed,Lee,Greeting,1\n"
+               "E4,2026-10-05,Ana,Lee,Smile,1\n"
+               "E5,2026-10-06,Ana,Lee,Greeting,\n")
+    roster = write(tmp_path / "roster.csv", "agent,team,hired,left\nAna,North,2025-01-01,\n"
+                   "Ben,South,2024-01-01,\nAna,South,2020-01-01,\n")
+    opts = LoadOptions(rubric=(RubricItem("Greeting", 1), RubricItem("Solved it", 3),
+                               RubricItem("ID check", 1, fatal=True)))
+    ds = load([src(qa, "generic-qa"), src(roster, "generic-roster")], opts,
+              choices={})
+    got = rejects_by_row(ds)
+    assert "not in the roster" in got[(7, "agent")][1]
+    assert "not an item of the config's QA rubric" in got[(8, "criterion")][1]
+    assert got[(9, "score")][1].startswith("'score' is blank")
+    assert "listed twice in the roster" in got[(4, "agent")][1]
+    q = ds.tables["qa"]
+    assert set(q.team) == {"North", "South"}
+    res = Engine(ds.tables, kpis=["qa_score"]).compute("2026-10", 0)
+    # E1: (1·1 + 1·1) / (1 + 1) = 100 % (N/A leaves the denominator); E2: fatal ID check
+    # failed -> 0. Mean of evaluations: 50 %, n = 2 evaluations.
+    assert res.value("qa_score") == 0.5
+    assert res.value("qa_score", "agent", "Ana") == 1.0
+    assert res.value("qa_score", "team", "South") == 0.0
+
+
+def test_surveys_take_agent_and_channel_from_their_contact(tmp_path):
+    contacts = write(tmp_path / "c.csv", "id,date,channel,agent\nT1,2026-10-01,email,Ana\n"
+                     "T2,2026-10-01,chat,Ben\n")
+    surveys = write(tmp_path / "s.csv", "id,date,contact_id,nps,ces\nR1,2026-10-02,T1,10,\n"
+                    "R2,2026-10-02,T2,3,6\nR3,2026-10-03,,9,\nR4,2026-10-03,T1,11,\n")
+    ds = load([src(contacts, "generic-contacts"), src(surveys, "generic-surveys")])
+    s = ds.tables["surveys"].set_index("id")
+    assert s.loc["R1", "agent"] == "Ana" and s.loc["R2", "channel"] == "chat"
+    assert "must be at most 10" in rejects_by_row(ds)[(5, "nps")][1]
+    res = Engine(ds.tables, kpis=["nps"]).compute("2026-10", 0)
+    # promoters R1, R3; detractor R2; R4's 11 was left out: NPS = 100·(2 − 1)/3
+    assert res.value("nps") == pytest.approx(100 / 3)
+    assert res.value("nps", "agent", "Ben") == -100
+
+
+def test_business_figures(tmp_path):
+    b = write(tmp_path / "b.csv", "month,customers_start,customers_end,customers_new,total_cost\n"
+              "2026-09,1000,1010,30,50000\n2026-10,1010,1000,20,52000\n2026-10,1,1,1,1\n"
+              "Oct 2026,1,1,1,1\n")
+    ds = load([src(b, "generic-business")])
+    got = rejects_by_row(ds)
+    assert "two rows of business figures" in got[(4, "month")][1]
+    assert "not a month such as 2026-10" in got[(5, "month")][1]
+    res = Engine(ds.tables).compute("2026-10", 1)
+    # retention (end − new) / start: (1000 − 20) / 1010
+    assert res.value("retention_rate") == pytest.approx(980 / 1010)
+    assert res.value("churn_rate") == pytest.approx((1010 + 20 - 1000) / 1010)
+    assert "cost_per_contact" in res.skipped
+
+
+# ------------------------------------------------------------------ business hours
+def test_business_hours_by_hand():
+    h = BusinessHours(week={d: ("09:00", "17:00") for d in ("mon", "tue", "wed", "thu", "fri")},
+                      holidays=(dt.date(2026, 10, 5),))
+    start = pd.Series(pd.to_datetime(["2026-10-02 16:00", "2026-10-03 10:00",
+                                      "2026-10-01 08:00", "2026-10-01 10:00", None]))
+    end = pd.Series(pd.to_datetime(["2026-10-06 10:00", "2026-10-03 12:00",
+                                    "2026-10-01 18:00", "2026-10-01 10:30", "2026-10-01 00:00"]))
+    got = business_seconds(start, end, h)
+    # Fri 16:00→17:00 = 1 h; Sat, Sun closed; Mon 5 Oct a holiday; Tue 09:00→10:00 = 1 h
+    assert got[0] == 2 * 3600
+    assert got[1] == 0                      # Saturday
+    assert got[2] == 8 * 3600               # before opening to after closing: the whole day
+    assert got[3] == 1800
+    assert np.isnan(got[4])
+
+
+def test_business_hours_config_errors():
+    with pytest.raises(ValueError, match="opens at 18:00 but closes at 09:00"):
+        BusinessHours(week={"mon": ("18:00", "09:00")})
+    with pytest.raises(ValueError, match="unknown day 'monday'"):
+        BusinessHours(week={"monday": ("09:00", "17:00")})
+
+
+def test_first_response_in_business_hours_from_timestamps(tmp_path):
+    path = write(tmp_path / "t.csv", "id,created,first_reply_at,solved_at,channel\n"
+                 "A,2026-10-02 16:00,2026-10-06 10:00,2026-10-06 11:00,email\n"
+                 "B,2026-10-02 16:00,2026-10-02 15:00,,email\n")
+    h = BusinessHours(holidays=(dt.date(2026, 10, 5),))
+    ds = load([src(path, "generic-contacts")], LoadOptions(business_hours=h))
+    c = ds.tables["contacts"].set_index("id")
+    assert c.loc["A", "first_response_hours"] == 2.0
+    assert c.loc["A", "resolution_hours"] == 3.0
+    assert np.isnan(c.loc["B", "first_response_hours"])
+    assert "timestamps out of order" in rejects_by_row(ds)[(3, "first_reply_at")][1]
+    calendar = load([src(path, "generic-contacts")]).tables["contacts"].set_index("id")
+    assert calendar.loc["A", "first_response_hours"] == 24 * 3 + 18
+
+
+# ------------------------------------------------------------------ the report
+def test_rejects_report_opens_safely_in_a_spreadsheet(tmp_path):
+    path = write(tmp_path / "c.csv", "id,date,agent,answered\n=HYPERLINK(\"x\"),2026-10-01,"
+                 "@SUM(A1),maybe\n")
+    ds = load([src(path, "generic-contacts")])
+    out = ds.rejects.write_csv(tmp_path / "out" / "rejects.csv")
+    raw = Path(out).read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    with open(out, encoding="utf-8-sig") as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == ["source", "file", "row", "column", "value", "reason", "action"]
+    assert rows[1][4] == "'maybe" or rows[1][4] == "maybe"
+    assert all(not cell.startswith(("=", "+", "-", "@")) for r in rows for cell in r)

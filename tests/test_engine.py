@@ -290,3 +290,16 @@ def test_sql_is_plain_and_guarded(tables):
     for text in sql.values():
         assert "GROUPING SETS" in text or "period_totals" in text
         assert " / 0" not in text
+
+
+def test_status_array_is_the_catalog_rule():
+    from kpi_xl.catalog.spec import status
+    from kpi_xl.engine.engine import status_array
+
+    values = np.array([0.5, 0.8, 0.9, np.nan, 0.8])
+    targets = np.array([0.8, 0.8, 0.8, 0.8, np.nan])
+    for direction in ("higher", "lower", "neutral"):
+        got = status_array(values, targets, direction)
+        want = [status(None if np.isnan(v) else v, None if np.isnan(t) else t, direction)
+                for v, t in zip(values, targets, strict=True)]
+        assert list(got) == want

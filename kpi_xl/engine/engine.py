@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 from ..catalog import CATALOG
-from ..catalog.spec import Kpi, Variant, formula_columns, status
+from ..catalog.spec import Kpi, Variant, formula_columns
 from ..errors import KpiError
 from ..render.arrays import describe_rule, range_rule, resolve_params
 from ..render.sql import KpiSql, SqlRenderer, quote_ident, quote_text
@@ -409,7 +409,6 @@ class Engine:
     def compute(self, month: str, count: int = 12, levels: Sequence[str] = LEVELS,
                 progress=None) -> Results:
         """Every planned KPI for ``month`` and the ``count`` months before it."""
-        import pandas as pd
 
         periods = months_back(month, count)
         plan, skipped = self.plan()
@@ -447,51 +446,133 @@ class Engine:
             done += 1
             if progress:
                 progress(done, steps, table)
-        table = pd.concat(frames, ignore_index=True) if frames else \
-            pd.DataFrame(columns=list(TIDY_COLUMNS))
-        order = {lv: i for i, lv in enumerate(LEVELS)}
-        kpi_order = {k: i for i, k in enumerate(CATALOG)}
-        table = table.assign(_l=table.level.map(order), _k=table.kpi.map(kpi_order)) \
-            .sort_values(["period", "_l", "member", "_k"], kind="stable") \
-            .drop(columns=["_l", "_k"]).reset_index(drop=True)
+        table = _assemble([f for f in frames if f is not None])
         return Results(table, month, periods, skipped)
 
-    def _tidy(self, wide, rendered, scalar: bool = False):
+    def _tidy(self, wide, rendered, scalar: bool = False) -> dict | None:
+        """The tidy rows of one query's wide answer, as arrays: positions into the wide
+        rows (for period, level, member), the KPI's position in the catalog, and the
+        numbers. Text columns are built once, as categoricals, in :func:`_assemble`."""
         import numpy as np
-        import pandas as pd
 
-        parts = []
+        if not rendered:
+            return None
+        parts: dict[str, list] = {c: [] for c in ("row", "kpi", "variant", "value", "n",
+                                                   "margin", "target", "status", "low",
+                                                   "note")}
+        members = wide["member"].to_numpy(dtype=object)
         for kpi, variant, _ks in rendered:
             k = kpi.key
-            choice = self.choices.get(k, KpiChoice())
-            f = pd.DataFrame({
-                "period": wide["period"], "level": wide["level"], "member": wide["member"],
-                "kpi": k, "variant": variant.name,
-                "value": wide[k + "__value"].astype(float),
-                "n": wide[k + "__n"].astype(float),
-                "margin": wide[k + "__margin"].astype(float),
-                "note": wide[k + "__note"].astype(object)})
+            value = wide[k + "__value"].to_numpy(dtype=float)
+            note = wide[k + "__note"].to_numpy(dtype=object)
             if k + "__rows" in wide:
-                f = f[wide[k + "__rows"].to_numpy() > 0]
-            elif scalar:
-                # a month without the figures is not a month with an undefined KPI
-                f = f[f.value.notna() | f.note.notna()]
+                keep = wide[k + "__rows"].to_numpy(dtype=float) > 0
+            elif scalar:   # a month without the figures is not a month with an undefined KPI
+                keep = ~np.isnan(value) | (note != None)  # noqa: E711 (elementwise)
+            else:
+                keep = np.ones(len(value), bool)
+            rows = np.flatnonzero(keep)
+            choice = self.choices.get(k, KpiChoice())
             default = choice.target if choice.target is not None else kpi.target_of(variant)
-            targets = [choice.targets.get(m, default) for m in f.member]
+            target = np.full(len(rows), np.nan if default is None else float(default))
+            for name, t in choice.targets.items():
+                target[members[rows] == name] = float(t)
+            v = value[rows]
+            n = wide[k + "__n"].to_numpy(dtype=float)[rows]
             direction = kpi.direction_of(variant)
             min_n = choice.min_n if choice.min_n is not None else kpi.min_n
-            values = f.value.to_numpy()
-            f = f.assign(
-                target=pd.array(targets, dtype="Float64").astype(float) if len(f) else
-                np.array([], float),
-                status=[status(None if math.isnan(v) else v, t, direction)
-                        for v, t in zip(values, targets, strict=True)],
-                low_sample=(f.n < min_n).to_numpy() if min_n is not None else False,
-                title=kpi.title, unit=kpi.unit_of(variant),
-                number_format=kpi.format_of(variant), direction=direction)
-            f["note"] = f.note.where(f.note.notna(), "")
-            parts.append(f[list(TIDY_COLUMNS)])
-        return pd.concat(parts, ignore_index=True) if parts else None
+            parts["row"].append(rows)
+            parts["kpi"].append(np.full(len(rows), _KPI_INDEX[k], dtype=np.int16))
+            parts["variant"].append(variant.name)
+            parts["value"].append(v)
+            parts["n"].append(n)
+            parts["margin"].append(wide[k + "__margin"].to_numpy(dtype=float)[rows])
+            parts["target"].append(target)
+            parts["status"].append(status_codes(v, target, direction))
+            parts["low"].append(n < min_n if min_n is not None else np.zeros(len(rows), bool))
+            parts["note"].append(note[rows])
+        return {"wide": wide[["period", "level", "member"]], "parts": parts}
+
+
+_KPI_INDEX = {k: i for i, k in enumerate(CATALOG)}
+_STATUS = ("", "on target", "off target")
+
+
+def status_codes(value, target, direction: str):
+    """:func:`kpi_xl.catalog.spec.status` over arrays, as positions in ``_STATUS``
+    (a test holds the two equal)."""
+    import numpy as np
+
+    out = np.zeros(len(value), dtype=np.int8)
+    if direction == "neutral":
+        return out
+    has = ~np.isnan(value) & ~np.isnan(target)
+    with np.errstate(invalid="ignore"):
+        ok = value >= target if direction == "higher" else value <= target
+    out[has & ok] = 1
+    out[has & ~ok] = 2
+    return out
+
+
+def status_array(value, target, direction: str):
+    import numpy as np
+
+    return np.array(_STATUS, dtype=object)[status_codes(value, target, direction)]
+
+
+def _assemble(frames: list[dict]):
+    """One tidy DataFrame (text columns categorical), ordered by period, level, member,
+    then catalog order."""
+    import numpy as np
+    import pandas as pd
+
+    if not frames:
+        return pd.DataFrame(columns=list(TIDY_COLUMNS))
+    keys = pd.concat([f["wide"] for f in frames], ignore_index=True)
+    offsets = np.cumsum([0] + [len(f["wide"]) for f in frames])[:-1]
+    row = np.concatenate([o + r for f, o in zip(frames, offsets, strict=True)
+                          for r in f["parts"]["row"]])
+
+    def cat(name):
+        return np.concatenate([a for f in frames for a in f["parts"][name]])
+
+    kpi = cat("kpi")
+    variants = [(int(a[0]) if len(a) else 0, v) for f in frames
+                for a, v in zip(f["parts"]["kpi"], f["parts"]["variant"], strict=True)]
+    var_of = dict(variants)
+    keys = keys.iloc[row].reset_index(drop=True)
+    period = pd.Categorical(keys["period"].astype(str))
+    member = pd.Categorical(keys["member"].astype(str))
+    level = pd.Categorical(keys["level"].astype(str), categories=list(LEVELS))
+    idx = np.lexsort((kpi, member.codes, np.asarray(level.codes), period.codes))
+    used = sorted(set(kpi.tolist()))
+    keys_list = list(CATALOG)
+    meta = {k: CATALOG[keys_list[k]] for k in used}
+
+    def per_kpi(fn):
+        cats = list(dict.fromkeys(fn(k) for k in used))
+        lut = np.array([cats.index(fn(k)) if k in meta else -1 for k in range(len(keys_list))])
+        return pd.Categorical.from_codes(lut[kpi][idx], categories=cats)
+
+    def variant_of(k):
+        return meta[k].variant(var_of[k])
+
+    note = cat("note")[idx]
+    note = np.where(note == None, "", note).astype(object)  # noqa: E711
+    return pd.DataFrame({
+        "period": period[idx], "level": level[idx], "member": member[idx],
+        "kpi": per_kpi(lambda k: keys_list[k]),
+        "variant": per_kpi(lambda k: var_of[k]),
+        "value": cat("value")[idx], "n": cat("n")[idx], "margin": cat("margin")[idx],
+        "target": cat("target")[idx],
+        "status": pd.Categorical.from_codes(cat("status")[idx], categories=list(_STATUS)),
+        "low_sample": cat("low")[idx],
+        "note": pd.Categorical(note),
+        "title": per_kpi(lambda k: meta[k].title),
+        "unit": per_kpi(lambda k: meta[k].unit_of(variant_of(k))),
+        "number_format": per_kpi(lambda k: meta[k].format_of(variant_of(k))),
+        "direction": per_kpi(lambda k: meta[k].direction_of(variant_of(k))),
+    })
 
 
 def _input_of(kpi: Kpi, column: str) -> str:

@@ -329,3 +329,52 @@ def test_rejects_report_opens_safely_in_a_spreadsheet(tmp_path):
     assert rows[0] == ["source", "file", "row", "column", "value", "reason", "action"]
     assert rows[1][4] == "'maybe" or rows[1][4] == "maybe"
     assert all(not cell.startswith(("=", "+", "-", "@")) for r in rows for cell in r)
+
+
+def test_utc_offsets_are_converted_to_the_centre_time_zone(tmp_path):
+    path = write(tmp_path / "z.csv", "id,created,channel\nA,2026-10-31T23:30:00Z,email\n"
+                 "B,2026-11-01 00:30:00+01:00,email\nC,2026-10-31 22:00:00,email\n")
+    ds = load([src(path, "generic-contacts")], LoadOptions(time_zone="Europe/Lisbon"))
+    c = ds.tables["contacts"].set_index("id")
+    # Lisbon is UTC+0 on 31 Oct 2026 (summer time ended on 25 Oct)
+    assert c.loc["A", "date"] == pd.Timestamp("2026-10-31 23:30")
+    assert c.loc["B", "date"] == pd.Timestamp("2026-10-31 23:30")
+    assert c.loc["C", "date"] == pd.Timestamp("2026-10-31 22:00")     # already local
+    assert set(c.period) == {"2026-10"}
+    athens = load([src(path, "generic-contacts")], LoadOptions(time_zone="Europe/Athens"))
+    a = athens.tables["contacts"].set_index("id")
+    assert a.loc["A", "period"] == "2026-11"                          # 01:30 local
+    assert a.loc["C", "date"] == pd.Timestamp("2026-10-31 22:00")     # no offset: local
+
+
+# ------------------------------------------------------------------ junk never crashes
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_cell = st.one_of(
+    st.sampled_from(["", " ", "Y", "N", "maybe", "N/A", "-5", "1e309", "nan", "inf", "0",
+                     "12", "3.5", "1:02:03", "99:99:99", "2026-10-01", "2026-13-45",
+                     "2026-10-01T08:00:00+14:00", "31/12/2026", "phone", "Fax", "=1+1",
+                     "@SUM(A1)", "\"", "a\nb", "é", "\x00"]),
+    st.text(max_size=8))
+_row = st.lists(_cell, min_size=0, max_size=9)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(_row, max_size=12), delim=st.sampled_from([",", ";", "\t"]))
+def test_junk_csv_never_crashes_and_always_balances(tmp_path, rows, delim):
+    header = ["id", "date", "channel", "agent", "answered", "wait", "talk", "csat", "nps"]
+    path = tmp_path / "junk.csv"
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f, delimiter=delim)
+        w.writerow(header)
+        w.writerows(rows)
+    ds = load([src(path, "generic-contacts")])
+    for a in ds.accounting:
+        assert a.balanced, a
+    for r in ds.rejects.items:
+        assert r.reason and r.action in (ROW_REJECTED, VALUE_IGNORED)
+    if ds.tables:
+        res = Engine(ds.tables).compute("2026-10", 0)
+        values = res.table.value.to_numpy(dtype=float)
+        assert np.all(np.isfinite(values) | (res.table.note.astype(str) != "").to_numpy())

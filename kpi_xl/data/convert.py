@@ -34,6 +34,9 @@ _EXCEL_DAY0 = dt.datetime(1899, 12, 30)
 class Options:
     """Loader options from the config."""
     channels: tuple[str, ...] = DEFAULT_CHANNELS
+    #: the centre's time zone: timestamps with a UTC offset (2026-10-01T08:12:00+02:00)
+    #: are converted to it; timestamps without one are taken as its local time
+    time_zone: str = "UTC"
 
 
 def _blank(v: Any) -> bool:
@@ -166,7 +169,8 @@ def _duration_seconds(v: Any) -> float | None:
     return None
 
 
-def parse_timestamp(values: list, m: ColumnMap, times: list | None = None):
+def parse_timestamp(values: list, m: ColumnMap, times: list | None = None,
+                    time_zone: str = "UTC"):
     """Timestamps from datetime cells, ISO 8601 text, or text in the mapping's format;
     with ``times``, a date and a time-of-day column combined."""
     import pandas as pd
@@ -186,10 +190,15 @@ def parse_timestamp(values: list, m: ColumnMap, times: list | None = None):
         raw = s[text].map(lambda v: v.strip() if isinstance(v, str) else v)
         fmt = m.format or "ISO8601"
         strs = raw.map(lambda v: v if isinstance(v, str) else None)
-        parsed = pd.to_datetime(strs, format=fmt, errors="coerce")
-        if getattr(parsed.dt, "tz", None) is not None:
-            parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
-        vals = parsed.to_numpy().astype("datetime64[us]")
+        offset = strs.str.contains(r"(?:[+-]\d\d:?\d\d|Z)$", regex=True, na=False).to_numpy()
+        vals = np.full(len(strs), np.datetime64("NaT"), dtype="datetime64[us]")
+        if (~offset).any():
+            naive = pd.to_datetime(strs[~offset], format=fmt, errors="coerce")
+            vals[~offset] = naive.to_numpy().astype("datetime64[us]")
+        if offset.any():   # a UTC offset: to the centre's local time, then naive
+            aware = pd.to_datetime(strs[offset], format=fmt, errors="coerce", utc=True)
+            vals[offset] = aware.dt.tz_convert(time_zone).dt.tz_localize(None) \
+                .to_numpy().astype("datetime64[us]")
         idx = np.flatnonzero(text)
         out[idx] = vals
         for j, i in enumerate(idx):
@@ -349,7 +358,7 @@ def _parse(col: Column, cm: ColumnMap, values: list, raw: RawTable, options: Opt
         v, bad = parse_duration(values, cm, t)
     elif t in ("timestamp", "date"):
         times = list(raw.columns[cm.time]) if cm.time else None
-        v, bad = parse_timestamp(values, cm, times)
+        v, bad = parse_timestamp(values, cm, times, options.time_zone)
         if t == "date":
             v = v.astype("datetime64[D]").astype("datetime64[us]")
     elif t == "month":

@@ -38,6 +38,7 @@ class RubricItem:
 @dataclass(frozen=True)
 class LoadOptions:
     channels: tuple[str, ...] = DEFAULT_CHANNELS
+    time_zone: str = "UTC"            # the centre's: offsets in exports are converted to it
     #: None: response and resolution times in calendar hours; else in these business hours
     business_hours: BusinessHours | None = None
     rubric: tuple[RubricItem, ...] = ()
@@ -73,7 +74,8 @@ def load(sources: Sequence[Source], options: LoadOptions = LoadOptions(),
             ds.problems.append(str(e))
             continue
         src = raw.source
-        df, acc = convert(src, raw, ds.rejects, Options(channels=options.channels))
+        df, acc = convert(src, raw, ds.rejects, Options(channels=options.channels,
+                                                    time_zone=options.time_zone))
         ds.accounting.append(acc)
         by_source[src.name] = acc
         files[src.name] = src.file

@@ -1,7 +1,7 @@
 """The ``kpi-xl`` command line.
 
-Exit codes: 0 success; 1 the data or options were refused (the message says why);
-2 the command line itself was wrong (argparse).
+Exit codes: 0 success; 1 the data, config or options were refused (the message says
+why); 2 the command line itself was wrong (argparse); 3 a needed extra is not installed.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import textwrap
 from . import __version__
 from .catalog import CATALOG
 from .catalog.format import format_value
+from .data.sources import ConfigError
 from .errors import KpiError
 from .render.arrays import KpiResult, compute
 from .sample import RUBRIC, sample_month
@@ -20,6 +21,12 @@ from .sample import RUBRIC, sample_month
 EPILOG = """\
 examples:
   kpi-xl demo                     compute a month of headline KPIs from the built-in sample
+  kpi-xl validate -c kpi_xl.toml  check the config and every file, write nothing
+  kpi-xl compute -c kpi_xl.toml --month 2026-10
+                                  every KPI for the month and the 12 before, all levels
+  kpi-xl compute --source anonymous-bank=calls.tsv --month 1999-02
+                                  the same from one file and a shipped mapping (preset)
+  kpi-xl presets                  the shipped mappings (Zendesk, generic CSV...)
   kpi-xl demo --month 2026-09     the same for another month
   kpi-xl kpis                     list every KPI with its formula, unit and target
   kpi-xl kpis nps                 everything about one KPI (variants, inputs, sources)
@@ -43,16 +50,44 @@ def main(argv: list[str] | None = None) -> int:
     k.add_argument("keys", nargs="*", help="KPI keys (e.g. nps service_level)")
     k.add_argument("--family", choices=sorted(CATALOG.families()), help="only this family")
     k.add_argument("--markdown", action="store_true", help="print Markdown")
+    for name, text in (("validate", "check the config and every data file; write nothing"),
+                       ("compute", "every KPI for a month (and the 12 before) at every level")):
+        c = sub.add_parser(name, help=text, description=text + ".",
+                           formatter_class=argparse.RawDescriptionHelpFormatter,
+                           epilog=DATA_EPILOG)
+        c.add_argument("-c", "--config", help="the config file (TOML)")
+        c.add_argument("--source", action="append", default=[], metavar="PRESET=PATH",
+                       help="a file read with a shipped mapping, instead of (or besides) the "
+                            "config's sources; repeat for several")
+        if name == "compute":
+            c.add_argument("--month", required=True, help="the month to report, YYYY-MM")
+            c.add_argument("--history", type=int, default=12,
+                           help="months before it, for trends (default 12)")
+            c.add_argument("--out", default="workbooks",
+                           help="output folder (default workbooks/); files go to OUT/<month>/")
+    sub.add_parser("presets", help="the shipped source mappings",
+                   description="Mappings for known exports; use one with preset = \"name\" "
+                               "in a [[sources]] table, or --source name=path.")
     args = p.parse_args(argv)
     try:
         if args.command == "demo":
             return demo(args.month)
+        if args.command == "presets":
+            return presets()
+        if args.command in ("validate", "compute"):
+            return data_command(args)
         if args.command == "kpis":
             print(reference(args.keys, args.family, args.markdown))
             return 0
     except KpiError as e:
         print(f"kpi-xl: {e}", file=sys.stderr)
         return 1
+    except ConfigError as e:     # raised outside data_command's own reporting
+        print(f"kpi-xl: {e}", file=sys.stderr)
+        return 1
+    except MissingExtra as e:
+        print(f"kpi-xl: {e}", file=sys.stderr)
+        return 3
     except BrokenPipeError:  # output piped into head/less that closed early
         sys.stderr.close()
         return 0
@@ -166,6 +201,140 @@ def headline(month: str) -> list[tuple[str, KpiResult]]:
         ("Staff to schedule (30 % shrinkage)", compute("fte_with_shrinkage",
                                                        agents=agents.value, shrinkage=0.3)),
     ]
+
+
+DATA_EPILOG = """\
+Each data file is a [[sources]] table in the config (see README, "Configuration"), or
+--source PRESET=PATH with one of the shipped mappings (kpi-xl presets). Every row of
+every file is used or rejected with a reason: the report (rejects.csv) names the file,
+row, column, value and why, and the summary shows read = used + rejected per file.
+
+examples:
+  kpi-xl validate -c kpi_xl.toml
+  kpi-xl compute -c kpi_xl.toml --month 2026-10
+  kpi-xl compute --source zendesk=tickets.csv --source generic-surveys=surveys.csv \\
+                 --month 2026-10 --out reports
+"""
+
+
+class MissingExtra(Exception):
+    pass
+
+
+def _need_engine() -> None:
+    import importlib.util
+
+    missing = [m for m in ("duckdb", "pandas", "python_calamine")
+               if importlib.util.find_spec(m) is None]
+    if missing:
+        raise MissingExtra(f"this command needs {', '.join(missing)}: install them with "
+                           "pip install 'kpi-xl[engine]'")
+
+
+def presets() -> int:
+    from .data.sources import load_preset, preset_names
+
+    for name in preset_names():
+        spec = load_preset(name)
+        first = " ".join(str(spec.get("description", "")).split())
+        print(f"{name:<18} ({spec['table']}) {textwrap.shorten(first, 90)}")
+    return 0
+
+
+def _say(msg: str) -> None:
+    print(f"  … {msg}", file=sys.stderr, flush=True)
+
+
+def data_command(args) -> int:
+    _need_engine()
+    from .config import Config, read_config
+    from .data.load import load
+    from .data.sources import ConfigError, parse_source
+
+    try:
+        cfg = read_config(args.config) if args.config else Config(None)
+        for i, spec in enumerate(args.source, len(cfg.sources) + 1):
+            preset, sep, path = spec.partition("=")
+            if not sep or not path:
+                raise ConfigError([f"--source {spec!r}: write it as PRESET=PATH, e.g. "
+                                   "zendesk=tickets.csv"])
+            names = {s.name for s in cfg.sources}
+            name = preset if preset not in names else f"{preset} #{i}"
+            cfg.sources.append(parse_source({"preset": preset, "path": path, "name": name},
+                                            ".", i))
+        if not cfg.sources:
+            raise ConfigError(["no data: give --config FILE or --source PRESET=PATH"])
+    except ConfigError as e:
+        print("kpi-xl: the configuration has problems:", file=sys.stderr)
+        for line in e.problems:
+            print(f"  - {line}", file=sys.stderr)
+        return 1
+    ds = load(cfg.sources, cfg.load, cfg.choices, progress=_say)
+    print("Data:")
+    for line in ds.lines():
+        print(f"  {line}")
+    if ds.rejects.items:
+        print("Most frequent reasons:")
+        for line in ds.rejects.summary():
+            print(f"  {line}")
+    if ds.problems:
+        print("\nkpi-xl: these files cannot be used; nothing was computed:", file=sys.stderr)
+        for line in ds.problems:
+            print(f"  - {line}", file=sys.stderr)
+        return 1
+    if args.command == "validate":
+        print("\nThe config and the data are usable"
+              + (f"; {len(ds.rejects):,} rows or values would be reported in rejects.csv."
+                 if ds.rejects.items else "; nothing would be rejected."))
+        return 0
+    return _compute(args, cfg, ds)
+
+
+def _compute(args, cfg, ds) -> int:
+    import os
+
+    from .data.sources import ConfigError
+    from .engine import Engine, months_back
+
+    try:
+        months_back(args.month, 0)
+    except ValueError as e:
+        raise ConfigError([str(e)]) from None
+    folder = _month_folder(args.out, args.month)
+    _say(f"computing {args.month} and {args.history} months before it")
+    res = Engine(ds.tables, choices=cfg.choices).compute(args.month, args.history)
+    results = res.write_csv(os.path.join(folder, "kpi-results.csv"))
+    rejects = ds.rejects.write_csv(os.path.join(folder, "rejects.csv"))
+    org = res.frame("organisation", args.month)
+    print(f"\n{cfg.name}, {args.month}: organisation level")
+    print(f"{'KPI':<36}{'value':>12}  {'target':>10}  {'n':>8}  status")
+    for r in org.itertuples():
+        value = "—" if r.value != r.value else format_value(r.value, r.number_format)
+        tgt = "" if r.target != r.target else format_value(r.target, r.number_format)
+        n = "" if r.n != r.n else f"{r.n:,.0f}"
+        extra = f" ({r.note})" if r.note else " (low sample)" if r.low_sample else ""
+        print(f"{r.title:<36}{value:>12}  {tgt:>10}  {n:>8}  {r.status}{extra}")
+    if res.skipped:
+        print("\nNot computed:")
+        for key, why in res.skipped.items():
+            print(f"  {CATALOG[key].title}: {why}")
+    month = res.table[res.table.period == args.month]
+    levels = month.groupby("level", observed=True).member.nunique()
+    counts = [f"{n} {lv}{'s' if n != 1 else ''}" for lv, n in levels.items()
+              if lv != "organisation"]
+    print(f"\nWritten: {results} ({len(res.table):,} rows over {len(res.periods)} months; "
+          f"{args.month}: the organisation" + "".join(f", {c}" for c in counts) + ")")
+    print(f"         {rejects} ({len(ds.rejects):,} rows or values rejected, with reasons)")
+    return 0
+
+
+def _month_folder(out: str, month: str) -> str:
+    """OUT/<month>, refusing a month that is not YYYY-MM (it names a folder)."""
+    import os
+
+    folder = os.path.join(out, month)
+    os.makedirs(folder, exist_ok=True)
+    return folder
 
 
 def demo(month: str) -> int:

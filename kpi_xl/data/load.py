@@ -60,7 +60,9 @@ class Dataset:
 
 
 def load(sources: Sequence[Source], options: LoadOptions = LoadOptions(),
-         choices: Mapping[str, Any] | None = None, check_rules: bool = True) -> Dataset:
+         choices: Mapping[str, Any] | None = None, check_rules: bool = True,
+         progress=None) -> Dataset:
+    """Read, convert and check every source; ``progress(message)`` hears each step."""
     import pandas as pd
 
     ds = Dataset()
@@ -68,6 +70,8 @@ def load(sources: Sequence[Source], options: LoadOptions = LoadOptions(),
     by_source: dict[str, Accounting] = {}
     files: dict[str, str] = {}
     for src in sources:
+        if progress:
+            progress(f"reading {src.file} ({src.table})")
         try:
             raw = read_source(src, ds.rejects)
         except SourceError as e:
@@ -85,6 +89,8 @@ def load(sources: Sequence[Source], options: LoadOptions = LoadOptions(),
         ds.tables[name] = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     _finish_tables(ds, files, options)
     if check_rules and ds.tables:
+        if progress:
+            progress("checking every row against the KPIs' input rules")
         _apply_rules(ds, files, choices)
     _recount(ds, by_source)
     return ds

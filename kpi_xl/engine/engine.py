@@ -82,6 +82,17 @@ class Results:
         v = float(row.iloc[0]["value"])
         return None if math.isnan(v) else v
 
+    def write_csv(self, path: str | os.PathLike) -> str:
+        """The tidy table as CSV (UTF-8 with BOM, for Excel). Names from the data are
+        written so that no spreadsheet runs them as formulas."""
+        path = os.fspath(path)
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        t = self.table.copy()
+        for c in ("member", "note"):
+            t[c] = [_safe_text(v) if isinstance(v, str) else "" for v in t[c].astype(object)]
+        t.to_csv(path, index=False, encoding="utf-8-sig")
+        return path
+
     def frame(self, level: str | None = None, period: str | None = None):
         t = self.table
         if level is not None:
@@ -255,11 +266,17 @@ class Engine:
             f"GROUP BY {sets}")
 
     def period_sql(self, items: list, periods: list[str]) -> tuple[str, list]:
+        """Period KPIs over the one-row-per-month totals; a month lacking any of a KPI's
+        figures has no row for it (``__rows`` = 0), rather than an undefined value."""
         rendered, outer = [], []
         for kpi, variant, params in items:
             ks = self._renderer(kpi, variant, params, "period").render()
             rendered.append((kpi, variant, ks))
             outer += self._outer(kpi, ks)
+            have = " AND ".join(f"{quote_ident(c)} IS NOT NULL"
+                                for c in BINDINGS[kpi.key].inputs.values())
+            outer.append(f"CAST(CASE WHEN {have} THEN 1 ELSE 0 END AS DOUBLE) AS "
+                         f"{quote_ident(kpi.key + '__rows')}")
         return (f"SELECT period, 'organisation' AS level, 'all' AS member, {', '.join(outer)} "
                 f"FROM period_totals"), rendered
 
@@ -557,8 +574,7 @@ def _assemble(frames: list[dict]):
     def variant_of(k):
         return meta[k].variant(var_of[k])
 
-    note = cat("note")[idx]
-    note = np.where(note == None, "", note).astype(object)  # noqa: E711
+    note = np.array([x if isinstance(x, str) else "" for x in cat("note")[idx]], dtype=object)
     return pd.DataFrame({
         "period": period[idx], "level": level[idx], "member": member[idx],
         "kpi": per_kpi(lambda k: keys_list[k]),
@@ -573,6 +589,10 @@ def _assemble(frames: list[dict]):
         "number_format": per_kpi(lambda k: meta[k].format_of(variant_of(k))),
         "direction": per_kpi(lambda k: meta[k].direction_of(variant_of(k))),
     })
+
+
+def _safe_text(text: str) -> str:
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def _input_of(kpi: Kpi, column: str) -> str:

@@ -1,0 +1,225 @@
+"""The run's config file (TOML): where the data is and how the KPIs are computed.
+
+    [centre]
+    name = "Acme Support"
+    time_zone = "Europe/Lisbon"               # offsets in exports are converted to it
+    channels = ["phone", "email", "chat", "social"]
+
+    [business_hours]                          # optional: response times in business hours
+    mon = ["08:00", "18:00"]                  # days left out are closed
+    fri = ["08:00", "16:00"]
+    holidays = ["2026-12-25"]
+
+    [[sources]]                               # one per file (see kpi_xl.data.sources)
+    preset = "zendesk"
+    path = "exports/tickets-2026-10.csv"
+
+    [kpis.service_level]                      # per KPI: variant, options, target, min n
+    variant = "offered"
+    options = { threshold = 20 }
+    target = 0.8
+    min_n = 30
+    targets = { "Tier 2" = 0.9 }              # per team or channel
+
+    [qa]
+    max_score = 5
+    rubric = [
+      { criterion = "Greeting", weight = 1, section = "Opening and greeting" },
+      { criterion = "ID check", weight = 1, fatal = true, section = "Compliance" },
+    ]
+
+Every problem is reported at once (``ConfigError.problems``), naming the section and key.
+Secrets never go here: SMTP passwords come from the environment or a keyring.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from .catalog import CATALOG
+from .data.convert import DEFAULT_CHANNELS
+from .data.hours import DAYS, BusinessHours
+from .data.load import LoadOptions, RubricItem
+from .data.sources import ConfigError, Source, parse_source
+from .engine.bindings import BINDINGS, NOT_IN_ENGINE
+from .engine.engine import KpiChoice
+from .errors import KpiError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+SECTIONS = {"centre", "business_hours", "sources", "kpis", "qa", "scorecard", "stakeholders",
+            "smtp", "output"}
+KPI_KEYS = {"variant", "options", "target", "min_n", "targets"}
+
+
+@dataclass
+class Config:
+    path: Path | None
+    sources: list[Source] = field(default_factory=list)
+    load: LoadOptions = field(default_factory=LoadOptions)
+    choices: dict[str, KpiChoice] = field(default_factory=dict)
+    name: str = "Contact centre"
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+def read_config(path: str | os.PathLike) -> Config:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([f"config file not found: {p} (kpi-xl init writes a starter one)"]) from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError([f"config file {p} cannot be read: {e}"]) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError([f"{p.name} is not valid TOML: {e}"]) from None
+    return parse_config(data, p.parent, p)
+
+
+def parse_config(data: Mapping[str, Any], base_dir: str | os.PathLike = ".",
+                 path: Path | None = None) -> Config:
+    problems: list[str] = []
+    for k in data:
+        if k not in SECTIONS:
+            problems.append(f"unknown section [{k}] (sections: {', '.join(sorted(SECTIONS))})")
+    cfg = Config(path, raw=dict(data))
+    centre = data.get("centre", {})
+    cfg.name = str(centre.get("name", cfg.name))
+    tz = str(centre.get("time_zone", "UTC"))
+    try:
+        from zoneinfo import ZoneInfo
+
+        ZoneInfo(tz)
+    except (KeyError, ValueError, OSError):
+        problems.append(f"[centre] time_zone {tz!r} is not a time zone name (e.g. Europe/Lisbon)")
+        tz = "UTC"
+    channels = centre.get("channels", list(DEFAULT_CHANNELS))
+    if not isinstance(channels, list) or not all(isinstance(c, str) and c.strip() for c in channels):
+        problems.append("[centre] channels must be a list of names")
+        channels = list(DEFAULT_CHANNELS)
+    channels = tuple(c.strip().lower() for c in channels)
+    hours = _business_hours(data.get("business_hours"), tz, problems)
+    rubric, max_score = _rubric(data.get("qa", {}), problems)
+    cfg.load = LoadOptions(channels=channels, time_zone=tz, business_hours=hours, rubric=rubric)
+    for i, s in enumerate(data.get("sources", []) or [], 1):
+        try:
+            cfg.sources.append(parse_source(s, base_dir, i))
+        except ConfigError as e:
+            problems.extend(e.problems)
+    if not data.get("sources"):
+        problems.append("no [[sources]]: list the files to read (kpi-xl init writes examples)")
+    cfg.choices = _choices(data.get("kpis", {}), problems)
+    if max_score is not None:
+        qa = cfg.choices.get("qa_score", KpiChoice())
+        cfg.choices["qa_score"] = KpiChoice(qa.variant, {**qa.params, "max_score": max_score},
+                                            qa.min_n, qa.target, qa.targets)
+    if problems:
+        raise ConfigError(problems)
+    return cfg
+
+
+def _business_hours(spec, tz: str, problems: list[str]) -> BusinessHours | None:
+    if spec is None:
+        return None
+    week: dict[str, tuple[str, str]] = {}
+    holidays = []
+    for k, v in spec.items():
+        if k == "holidays":
+            for d in v:
+                try:
+                    holidays.append(d if isinstance(d, dt.date) else dt.date.fromisoformat(str(d)))
+                except ValueError:
+                    problems.append(f"[business_hours] holiday {d!r} is not a date like 2026-12-25")
+            continue
+        if k not in DAYS:
+            problems.append(f"[business_hours] unknown key {k!r} (use {', '.join(DAYS)}, holidays)")
+            continue
+        if not (isinstance(v, list) and len(v) == 2):
+            problems.append(f"[business_hours] {k} must be [\"opens\", \"closes\"], e.g. [\"08:00\", \"18:00\"]")
+            continue
+        week[k] = (str(v[0]), str(v[1]))
+    try:
+        return BusinessHours(week=week, holidays=tuple(holidays), time_zone=tz)
+    except ValueError as e:
+        problems.append(str(e))
+        return None
+
+
+def _rubric(qa: Mapping[str, Any], problems: list[str]):
+    items = []
+    for i, r in enumerate(qa.get("rubric", []) or [], 1):
+        try:
+            w = float(r["weight"])
+            if w < 0:
+                raise ValueError
+            items.append(RubricItem(str(r["criterion"]), w, bool(r.get("fatal", False)),
+                                    str(r.get("section", ""))))
+        except (KeyError, TypeError, ValueError):
+            problems.append(f"[qa] rubric item {i} needs criterion and a weight >= 0")
+    max_score = qa.get("max_score")
+    if max_score is not None and (not isinstance(max_score, (int, float)) or max_score <= 0):
+        problems.append(f"[qa] max_score must be a number > 0, got {max_score!r}")
+        max_score = None
+    return tuple(items), max_score
+
+
+def _choices(kpis: Mapping[str, Any], problems: list[str]) -> dict[str, KpiChoice]:
+    from .render.arrays import resolve_params
+
+    out: dict[str, KpiChoice] = {}
+    for key, spec in kpis.items():
+        where = f"[kpis.{key}]"
+        if key not in CATALOG:
+            problems.append(f"{where}: {key!r} is not a KPI (see `kpi-xl kpis`)")
+            continue
+        if key in NOT_IN_ENGINE:
+            problems.append(f"{where}: {key} is not computed by the monthly run: "
+                            f"{NOT_IN_ENGINE[key]}")
+            continue
+        assert key in BINDINGS
+        if not isinstance(spec, Mapping):
+            problems.append(f"{where} must be a table")
+            continue
+        for k in spec:
+            if k not in KPI_KEYS:
+                problems.append(f"{where}: unknown key {k!r} (keys: {', '.join(sorted(KPI_KEYS))})")
+        kpi = CATALOG[key]
+        try:
+            variant = kpi.variant(spec.get("variant"))
+        except KpiError as e:
+            problems.append(f"{where}: variant {e.text.split(' variant ', 1)[-1]}")
+            continue
+        options = dict(spec.get("options", {}))
+        known = {p.name for p in kpi.params}
+        for o in options:
+            if o not in known:
+                problems.append(f"{where}: unknown option {o!r} (options: "
+                                f"{', '.join(sorted(known)) or 'none'})")
+        try:
+            resolve_params(kpi, variant, {o: v for o, v in options.items() if o in known})
+        except KpiError as e:
+            problems.append(f"{where}: {e.text}")
+        target = spec.get("target")
+        targets = dict(spec.get("targets", {}))
+        for name, t in [("target", target), *targets.items()]:
+            if t is not None and (isinstance(t, bool) or not isinstance(t, (int, float))):
+                problems.append(f"{where}: target for {name} must be a number, got {t!r}")
+        min_n = spec.get("min_n")
+        if min_n is not None and (not isinstance(min_n, int) or min_n < 1):
+            problems.append(f"{where}: min_n must be a whole number >= 1, got {min_n!r}")
+        out[key] = KpiChoice(spec.get("variant"), options, min_n, target,
+                             {str(k): float(v) for k, v in targets.items()
+                              if isinstance(v, (int, float))})
+    return out
+
+
+__all__ = ["Config", "ConfigError", "parse_config", "read_config"]

@@ -1,4 +1,5 @@
-"""Regenerate README.md's function reference from the catalog (kpi-xl kpis --markdown)."""
+"""Regenerate README.md's generated parts: the function reference (from the catalog), the
+canonical tables (from kpi_xl.data.schema) and the presets (from kpi_xl/data/presets)."""
 
 import re
 import sys
@@ -10,12 +11,62 @@ from kpi_xl.catalog import CATALOG  # noqa: E402
 from kpi_xl.cli import markdown_reference  # noqa: E402
 
 README = Path(__file__).resolve().parents[1] / "README.md"
-PATTERN = re.compile(r"(<!-- reference:start -->\n).*?(<!-- reference:end -->)", re.S)
+
+
+def _block(name: str) -> re.Pattern:
+    return re.compile(rf"(<!-- {name}:start -->\n).*?(<!-- {name}:end -->)", re.S)
+
+
+def tables_markdown() -> str:
+    from kpi_xl.data.schema import TABLES
+    from kpi_xl.engine.bindings import BINDINGS
+
+    used: dict[tuple[str, str], list[str]] = {}
+    for key, b in BINDINGS.items():
+        table = "contacts" if b.table == "surveys" else b.table
+        for col in b.inputs.values():
+            used.setdefault((table, col), []).append(key)
+            if b.table == "surveys":
+                used.setdefault(("surveys", col), []).append(key)
+    out = []
+    for t in TABLES.values():
+        out.append(f"**{t.name}**: {t.doc}\n")
+        out.append("| column | type | rules | feeds |")
+        out.append("|---|---|---|---|")
+        for c in t.columns:
+            rules = []
+            if c.required:
+                rules.append("required")
+            if c.filled:
+                rules.append("blank rejects the row")
+            elif c.role == "key":
+                rules.append("bad value rejects the row")
+            if c.lo is not None or c.hi is not None:
+                rules.append(f"{'' if c.lo is None else f'≥ {c.lo:g}'}"
+                             f"{' and ' if c.lo is not None and c.hi is not None else ''}"
+                             f"{'' if c.hi is None else f'≤ {c.hi:g}'}")
+            feeds = ", ".join(sorted(set(used.get((t.name, c.name), []))))
+            out.append(f"| `{c.name}` | {c.type} | {'; '.join(rules)} | {feeds} |")
+        out.append("")
+    return "\n".join(out)
+
+
+def presets_markdown() -> str:
+    from kpi_xl.data.sources import load_preset, preset_names
+
+    out = ["| preset | table | what it reads |", "|---|---|---|"]
+    for name in preset_names():
+        spec = load_preset(name)
+        text = " ".join(str(spec.get("description", "")).split())
+        out.append(f"| `{name}` | {spec['table']} | {text} |")
+    return "\n".join(out) + "\n"
 
 
 def render(text: str) -> str:
-    md = markdown_reference(list(CATALOG.values()))
-    return PATTERN.sub(lambda m: m.group(1) + md + m.group(2), text)
+    for name, md in (("reference", markdown_reference(list(CATALOG.values()))),
+                     ("tables", tables_markdown()), ("presets", presets_markdown())):
+        text = _block(name).sub(lambda m, md=md: m.group(1) + md + m.group(2), text)
+    return text
 
 
 if __name__ == "__main__":

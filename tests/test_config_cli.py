@@ -133,3 +133,16 @@ def test_presets_command(capsys):
     assert main(["presets"]) == 0
     out = capsys.readouterr().out
     assert "zendesk" in out and "anonymous-bank" in out and "(contacts)" in out
+
+
+def test_readme_config_example_is_valid():
+    import re
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"### Configuration\n\n```toml\n(.*?)```", readme, re.S).group(1)
+    tomllib = pytest.importorskip("tomllib")
+
+    cfg = parse_config(tomllib.loads(block))
+    assert [s.name for s in cfg.sources] == ["zendesk", "calls"]
+    assert cfg.choices["service_level"].targets == {"Tier 2": 0.9}
+    assert cfg.sources[1].exclude[0].values == ("Test",)

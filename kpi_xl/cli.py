@@ -319,7 +319,7 @@ def _compute(args, cfg, ds) -> int:
         for key, why in res.skipped.items():
             print(f"  {CATALOG[key].title}: {why}")
     month = res.table[res.table.period == args.month]
-    levels = month.groupby("level", observed=True).member.nunique()
+    levels = month.groupby("level", observed=True)["key"].nunique()
     counts = [f"{n} {lv}{'s' if n != 1 else ''}" for lv, n in levels.items()
               if lv != "organisation"]
     print(f"\nWritten: {results} ({len(res.table):,} rows over {len(res.periods)} months; "

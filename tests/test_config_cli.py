@@ -101,7 +101,7 @@ def test_compute_command_writes_results_and_rejects(tmp_path, capsys):
     with open(folder / "kpi-results.csv", encoding="utf-8-sig") as f:
         rows = list(csv.DictReader(f))
     assert {r["period"] for r in rows} == {"2026-09", "2026-10"}
-    csat_billing = [r for r in rows if r["kpi"] == "csat" and r["member"] == "Billing"
+    csat_billing = [r for r in rows if r["kpi"] == "csat" and r["key"] == "Billing"
                     and r["period"] == "2026-10"]
     assert csat_billing[0]["target"] == "0.95"
     with open(folder / "rejects.csv", encoding="utf-8-sig") as f:

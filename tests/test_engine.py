@@ -154,7 +154,7 @@ def _check(results, key, variant, frame, b, params):
     assert len(got) > 0, key
     for r in got.itertuples():
         rows = frame[frame.period == r.period]
-        rows = _rows(rows, r.level, r.member)
+        rows = _rows(rows, r.level, r.key)
         if CATALOG[key].per:
             values = []
             for _ev, unit in rows.groupby(CATALOG[key].per, sort=False):
@@ -253,10 +253,10 @@ def test_results_hold_every_level_period_and_status(tables):
     t = res.table
     assert set(t.period) == set(PERIODS)
     assert set(t.level) == {"organisation", "team", "agent", "channel"}
-    assert "(no team)" in set(t[t.level == "team"].member)
+    assert "(no team)" in set(t[t.level == "team"]["key"])
     assert res.value("nps") is not None
     assert set(t.status) <= {"on target", "off target", ""}
-    assert not t[["period", "level", "member", "kpi"]].duplicated().any()
+    assert not t[["period", "level", "key", "kpi"]].duplicated().any()
     assert res.skipped == {}
 
 
@@ -264,8 +264,8 @@ def test_targets_and_min_n_per_choice(tables):
     res = Engine(tables, kpis=["aht"], choices={"aht": KpiChoice(
         target=100.0, targets={"North": 1000.0}, min_n=10_000)}).compute("2026-10", 0)
     t = res.table
-    assert set(t[t.member == "North"].target) == {1000.0}
-    assert set(t[t.member == "all"].target) == {100.0}
+    assert set(t[t["key"] == "North"].target) == {1000.0}
+    assert set(t[t["key"] == "all"].target) == {100.0}
     assert t.low_sample.all()
 
 

@@ -5,7 +5,7 @@ The engine never states a formula. For each table it asks the SQL renderer
 (``kpi_xl.render.sql``) for the aggregates of every KPI bound to that table
 (``kpi_xl.engine.bindings``), runs them in **one** ``GROUP BY GROUPING SETS`` query per
 table on an embedded DuckDB, and reshapes the answer into a tidy table: one row per
-(period, level, member, KPI) with value, n, margin, the reason when there is no value,
+(period, level, key, KPI) with value, n, margin, the reason when there is no value,
 target, status and a low-sample flag. Because the SQL is standard, the same queries are
 what a warehouse or Spark SQL would run (:meth:`Engine.sql` shows them).
 
@@ -32,7 +32,8 @@ from .bindings import BINDINGS, NOT_IN_ENGINE
 LEVELS = ("organisation", "team", "agent", "channel")
 ROW_TABLES = ("contacts", "surveys", "qa")
 SURVEY_COLUMNS = ("nps", "csat", "ces")
-TIDY_COLUMNS = ("period", "level", "member", "kpi", "variant", "value", "n", "margin",
+#: ``key`` names the member of the level: a team, an agent, a channel, or 'all'
+TIDY_COLUMNS = ("period", "level", "key", "kpi", "variant", "value", "n", "margin",
                 "target", "status", "low_sample", "note", "title", "unit", "number_format",
                 "direction")
 
@@ -72,10 +73,10 @@ class Results:
     periods: list[str]
     skipped: dict[str, str]          # kpi key -> reason
 
-    def value(self, kpi: str, level: str = "organisation", member: str = "all",
+    def value(self, kpi: str, level: str = "organisation", key: str = "all",
               period: str | None = None) -> float | None:
         t = self.table
-        row = t[(t.kpi == kpi) & (t.level == level) & (t.member == member)
+        row = t[(t.kpi == kpi) & (t.level == level) & (t["key"] == key)
                 & (t.period == (period or self.month))]
         if row.empty:
             return None
@@ -88,7 +89,7 @@ class Results:
         path = os.fspath(path)
         os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
         t = self.table.copy()
-        for c in ("member", "note"):
+        for c in ("key", "note"):
             t[c] = [_safe_text(v) if isinstance(v, str) else "" for v in t[c].astype(object)]
         t.to_csv(path, index=False, encoding="utf-8-sig")
         return path
@@ -538,7 +539,7 @@ def status_array(value, target, direction: str):
 
 
 def _assemble(frames: list[dict]):
-    """One tidy DataFrame (text columns categorical), ordered by period, level, member,
+    """One tidy DataFrame (text columns categorical), ordered by period, level, key,
     then catalog order."""
     import numpy as np
     import pandas as pd
@@ -576,7 +577,7 @@ def _assemble(frames: list[dict]):
 
     note = np.array([x if isinstance(x, str) else "" for x in cat("note")[idx]], dtype=object)
     return pd.DataFrame({
-        "period": period[idx], "level": level[idx], "member": member[idx],
+        "period": period[idx], "level": level[idx], "key": member[idx],
         "kpi": per_kpi(lambda k: keys_list[k]),
         "variant": per_kpi(lambda k: var_of[k]),
         "value": cat("value")[idx], "n": cat("n")[idx], "margin": cat("margin")[idx],

@@ -378,3 +378,20 @@ def test_junk_csv_never_crashes_and_always_balances(tmp_path, rows, delim):
         res = Engine(ds.tables).compute("2026-10", 0)
         values = res.table.value.to_numpy(dtype=float)
         assert np.all(np.isfinite(values) | (res.table.note.astype(str) != "").to_numpy())
+
+
+def test_parquet_source(tmp_path):
+    import duckdb
+
+    path = tmp_path / "calls.parquet"
+    duckdb.sql("SELECT * FROM (VALUES ('a', TIMESTAMP '2026-10-01 09:00:00', 'Y', 10, 'phone'),"
+               " ('b', TIMESTAMP '2026-10-01 09:01:00', 'N', 40, 'phone'),"
+               " ('c', NULL, 'Y', 5, 'phone')) t(id, date, answered, wait, channel)"
+               ).write_parquet(str(path))
+    ds = load([src(path, "generic-contacts")])
+    (acc,) = ds.accounting
+    assert (acc.read, acc.used, acc.rejected) == (3, 2, 1)
+    # Parquet has no header row: rows are numbered from 1
+    assert rejects_by_row(ds)[(3, "date")][0] == ROW_REJECTED
+    res = Engine(ds.tables).compute("2026-10", 0)
+    assert res.value("answered_rate") == 0.5

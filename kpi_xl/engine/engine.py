@@ -26,7 +26,7 @@ from ..catalog import CATALOG
 from ..catalog.spec import Kpi, Variant, formula_columns
 from ..errors import KpiError
 from ..render.arrays import describe_rule, range_rule, resolve_params
-from ..render.sql import KpiSql, SqlRenderer, quote_ident, quote_text
+from ..render.sql import DIALECTS, DUCKDB, Dialect, KpiSql, SqlRenderer, quote_text
 from .bindings import BINDINGS, NOT_IN_ENGINE
 
 LEVELS = ("organisation", "team", "agent", "channel")
@@ -115,6 +115,7 @@ class Engine:
         import duckdb  # the engine's one heavy dependency, imported where it is used
 
         self.con = duckdb.connect()
+        self.dialect: Dialect = DUCKDB      # what the queries are written in (see sql())
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
         self.choices = dict(choices or {})
@@ -136,6 +137,18 @@ class Engine:
             self.columns[name] = set(cols)
         self._survey_view()
 
+    # ------------------------------------------------------------------ dialect
+    def q(self, name: str) -> str:
+        return self.dialect.ident(name)
+
+    @property
+    def dbl(self) -> str:
+        return self.dialect.double
+
+    @property
+    def txt(self) -> str:
+        return self.dialect.text
+
     # ------------------------------------------------------------------ setup
     def _survey_view(self) -> None:
         """Survey answers from the surveys table and from contact rows, as one table."""
@@ -147,11 +160,11 @@ class Engine:
                 continue
             sel = ["period", f"'{name}' AS _table"]
             sel += ["_row" if "_row" in cols else "CAST(NULL AS BIGINT) AS _row"]
-            sel += [quote_ident(c) if c in cols else f"CAST(NULL AS VARCHAR) AS {c}"
+            sel += [self.q(c) if c in cols else f"CAST(NULL AS {self.txt}) AS {c}"
                                 for c in ("team", "agent", "channel")]
-            sel += [quote_ident(c) if c in cols else f"CAST(NULL AS DOUBLE) AS {c}"
+            sel += [self.q(c) if c in cols else f"CAST(NULL AS {self.dbl}) AS {c}"
                     for c in SURVEY_COLUMNS]
-            where = " OR ".join(f"{quote_ident(c)} IS NOT NULL" for c in have)
+            where = " OR ".join(f"{self.q(c)} IS NOT NULL" for c in have)
             parts.append(f"SELECT {', '.join(sel)} FROM src_{name} WHERE {where}")
         if parts:
             self.con.execute("CREATE VIEW src_survey_rows AS " + " UNION ALL ".join(parts))
@@ -199,11 +212,11 @@ class Engine:
     def _renderer(self, kpi: Kpi, variant: Variant, params: dict, table: str) -> SqlRenderer:
         b = BINDINGS[kpi.key]
         cols = self.columns.get(self._source(table), set())
-        bound = {i: quote_ident(c) for i, c in b.inputs.items() if c in cols}
-        scalars = {i: quote_ident(c) for i, c in b.inputs.items()} if table == "period" else None
-        where = " AND ".join(f"{quote_ident(c)} IS NOT NULL" for c in b.where) or None
+        bound = {i: self.q(c) for i, c in b.inputs.items() if c in cols}
+        scalars = {i: self.q(c) for i, c in b.inputs.items()} if table == "period" else None
+        where = " AND ".join(f"{self.q(c)} IS NOT NULL" for c in b.where) or None
         return SqlRenderer(kpi, variant, columns={} if table == "period" else bound,
-                           scalars=scalars, params=params, where=where)
+                           scalars=scalars, params=params, where=where, dialect=self.dialect)
 
     # ------------------------------------------------------------------ SQL
     def _levels(self, table: str, levels: Sequence[str]) -> list[str]:
@@ -211,12 +224,12 @@ class Engine:
         return [lv for lv in levels if lv != "organisation" and lv in cols]
 
     def _grouping(self, levels: list[str]) -> tuple[str, str, str]:
-        sets = ["(period)"] + [f"(period, {quote_ident(lv)})" for lv in levels]
-        level = "CASE " + " ".join(f"WHEN GROUPING({quote_ident(lv)}) = 0 THEN '{lv}'"
+        sets = ["(period)"] + [f"(period, {self.q(lv)})" for lv in levels]
+        level = "CASE " + " ".join(f"WHEN GROUPING({self.q(lv)}) = 0 THEN '{lv}'"
                                    for lv in levels) + " ELSE 'organisation' END" if levels \
             else "'organisation'"
         member = "CASE " + " ".join(
-            f"WHEN GROUPING({quote_ident(lv)}) = 0 THEN COALESCE(CAST({quote_ident(lv)} AS VARCHAR), "
+            f"WHEN GROUPING({self.q(lv)}) = 0 THEN COALESCE(CAST({self.q(lv)} AS {self.txt}), "
             f"'(no {lv})')" for lv in levels) + " ELSE 'all' END" if levels else "'all'"
         return "GROUPING SETS (" + ", ".join(sets) + ")", level, member
 
@@ -232,8 +245,8 @@ class Engine:
             ks = r.render()
             rendered.append((kpi, variant, ks))
             inner += [f"{sql} AS {alias}" for alias, sql in ks.aggregates.items()]
-            inner.append(f"CAST(COUNT(CASE WHEN {r.domain} THEN 1 END) AS DOUBLE) AS "
-                         f"{quote_ident(kpi.key + '__rows')}")
+            inner.append(f"CAST(COUNT(CASE WHEN {r.domain} THEN 1 END) AS {self.dbl}) AS "
+                         f"{self.q(kpi.key + '__rows')}")
             outer += self._outer(kpi, ks)
         src = f"src_{self._source(table)}"
         sql = (f"SELECT period, level, member, {', '.join(outer)} FROM ("
@@ -249,18 +262,18 @@ class Engine:
         sets, level, member = self._grouping(lv)
         r = self._renderer(kpi, variant, params, table)
         ks = r.render()
-        unit = quote_ident(kpi.per)
-        carry = ", ".join(f"MIN({quote_ident(c)}) AS {quote_ident(c)}" for c in lv)
+        unit = self.q(kpi.per)
+        carry = ", ".join(f"MIN({self.q(c)}) AS {self.q(c)}" for c in lv)
         aggs = ", ".join(f"{sql} AS {alias}" for alias, sql in ks.aggregates.items())
         period_list = ", ".join(quote_text(p) for p in periods)
         k = kpi.key
         return (
             f"SELECT period, {level} AS level, {member} AS member, "
-            f"AVG(v) AS {quote_ident(k + '__value')}, CAST(COUNT(v) AS DOUBLE) AS {quote_ident(k + '__n')}, "
-            f"CAST(NULL AS DOUBLE) AS {quote_ident(k + '__margin')}, "
-            f"CASE WHEN COUNT(v) = 0 THEN MIN(note) END AS {quote_ident(k + '__note')}, "
-            f"CAST(COUNT(*) AS DOUBLE) AS {quote_ident(k + '__rows')} FROM ("
-            f"SELECT period{', ' if lv else ''}{', '.join(quote_ident(c) for c in lv)}, "
+            f"AVG(v) AS {self.q(k + '__value')}, CAST(COUNT(v) AS {self.dbl}) AS {self.q(k + '__n')}, "
+            f"CAST(NULL AS {self.dbl}) AS {self.q(k + '__margin')}, "
+            f"CASE WHEN COUNT(v) = 0 THEN MIN(note) END AS {self.q(k + '__note')}, "
+            f"CAST(COUNT(*) AS {self.dbl}) AS {self.q(k + '__rows')} FROM ("
+            f"SELECT period{', ' if lv else ''}{', '.join(self.q(c) for c in lv)}, "
             f"{ks.value} AS v, {ks.note} AS note FROM ("
             f"SELECT period, {unit}{', ' + carry if carry else ''}, {aggs} FROM src_{table} "
             f"WHERE period IN ({period_list}) GROUP BY period, {unit}) AS units) AS vals "
@@ -274,21 +287,21 @@ class Engine:
             ks = self._renderer(kpi, variant, params, "period").render()
             rendered.append((kpi, variant, ks))
             outer += self._outer(kpi, ks)
-            have = " AND ".join(f"{quote_ident(c)} IS NOT NULL"
+            have = " AND ".join(f"{self.q(c)} IS NOT NULL"
                                 for c in BINDINGS[kpi.key].inputs.values())
-            outer.append(f"CAST(CASE WHEN {have} THEN 1 ELSE 0 END AS DOUBLE) AS "
-                         f"{quote_ident(kpi.key + '__rows')}")
+            outer.append(f"CAST(CASE WHEN {have} THEN 1 ELSE 0 END AS {self.dbl}) AS "
+                         f"{self.q(kpi.key + '__rows')}")
         return (f"SELECT period, 'organisation' AS level, 'all' AS member, {', '.join(outer)} "
                 f"FROM period_totals"), rendered
 
-    @staticmethod
-    def _outer(kpi: Kpi, ks: KpiSql) -> list[str]:
+    def _outer(self, kpi: Kpi, ks: KpiSql) -> list[str]:
         k = kpi.key
-        return [f"{ks.value} AS {quote_ident(k + '__value')}",
-                f"{ks.n or 'CAST(NULL AS DOUBLE)'} AS {quote_ident(k + '__n')}",
-                f"{ks.margin or 'CAST(NULL AS DOUBLE)'} AS {quote_ident(k + '__margin')}",
-                f"{ks.note} AS {quote_ident(k + '__note')}"] + \
-               ([f"{quote_ident(k + '__rows')}"] if ks.aggregates else [])
+        null = f"CAST(NULL AS {self.dbl})"
+        return [f"{ks.value} AS {self.q(k + '__value')}",
+                f"{ks.n or null} AS {self.q(k + '__n')}",
+                f"{ks.margin or null} AS {self.q(k + '__margin')}",
+                f"{ks.note} AS {self.q(k + '__note')}"] + \
+               ([f"{self.q(k + '__rows')}"] if ks.aggregates else [])
 
     # ------------------------------------------------------------------ input rules
     def check_sql(self) -> dict[str, str]:
@@ -339,7 +352,7 @@ class Engine:
             parts = []
             for (cond, col_rule), titles in checks.items():
                 column, rule = col_rule.split("\0")
-                value = f"CAST({quote_ident(column)} AS VARCHAR)"
+                value = f"CAST({self.q(column)} AS {self.txt})"
                 parts.append(f"SELECT {tag}, _row, {quote_text(column)} AS \"column\", {value} AS value, "
                              f"{quote_text(rule)} AS rule, {quote_text(', '.join(dict.fromkeys(titles)))} "
                              f"AS kpis FROM src_{src} WHERE {cond}")
@@ -406,8 +419,21 @@ class Engine:
         return pd.DataFrame(rows)
 
     # ------------------------------------------------------------------ run
-    def sql(self, month: str, count: int = 12, levels: Sequence[str] = LEVELS) -> dict[str, str]:
-        """The SQL the engine runs for a month, by table: readable, and portable."""
+    def sql(self, month: str, count: int = 12, levels: Sequence[str] = LEVELS,
+            dialect: str = "duckdb") -> dict[str, str]:
+        """The SQL the engine runs for a month, by table, written for ``dialect``
+        (duckdb, postgres or spark). It reads the views ``src_contacts``,
+        ``src_survey_rows``, ``src_qa`` and ``period_totals``; on another engine, create
+        them over your tables with the canonical column names."""
+        if dialect not in DIALECTS:
+            raise ValueError(f"dialect must be one of {', '.join(DIALECTS)}, got {dialect!r}")
+        saved, self.dialect = self.dialect, DIALECTS[dialect]
+        try:
+            return self._sql(month, count, levels)
+        finally:
+            self.dialect = saved
+
+    def _sql(self, month: str, count: int, levels: Sequence[str]) -> dict[str, str]:
         periods = months_back(month, count)
         plan, _ = self.plan()
         out = {}

@@ -12,8 +12,9 @@ Each KPI formula becomes two layers of plain SQL:
 
 Why generated SQL rather than an Ibis expression: the same text runs on DuckDB (the
 embedded default) and, because it only uses standard SQL (CASE, COUNT, SUM, NULLIF,
-PERCENTILE_CONT … WITHIN GROUP, GROUPING SETS, CAST … AS DOUBLE), on a warehouse or Spark
-SQL too, with no dependency in between; and the catalog's semantics (a missing value makes
+PERCENTILE_CONT … WITHIN GROUP, GROUPING SETS, CAST), on PostgreSQL, a warehouse or Spark
+SQL too (:class:`Dialect` holds the two things that differ: identifier quotes and type
+names), with no dependency in between; and the catalog's semantics (a missing value makes
 every comparison false; counts are over the KPI's domain; guarded denominators) map one to
 one onto SQL's three-valued logic. Every count is cast to DOUBLE so that no engine does
 integer division. The renderer is pure Python and imports no database driver.
@@ -34,8 +35,31 @@ class NotRenderable(ValueError):
     """The declaration uses something SQL cannot express (e.g. the Erlang C recursion)."""
 
 
-def quote_ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+@dataclass(frozen=True)
+class Dialect:
+    """The two things that differ between the SQL engines kpi_xl targets: how an
+    identifier is quoted, and the name of the double-precision type. Everything else the
+    renderer writes is standard SQL that DuckDB, PostgreSQL and Spark SQL all accept."""
+    name: str
+    quote: str = '"'
+    double: str = "DOUBLE"
+    text: str = "VARCHAR"
+
+    def ident(self, name: str) -> str:
+        q = self.quote
+        return q + name.replace(q, q + q) + q
+
+
+DIALECTS = {
+    "duckdb": Dialect("duckdb"),
+    "postgres": Dialect("postgres", double="DOUBLE PRECISION"),
+    "spark": Dialect("spark", quote="`", text="STRING"),
+}
+DUCKDB = DIALECTS["duckdb"]
+
+
+def quote_ident(name: str, dialect: Dialect = DUCKDB) -> str:
+    return dialect.ident(name)
 
 
 def quote_text(text: str) -> str:
@@ -74,8 +98,9 @@ class SqlRenderer:
     def __init__(self, kpi: Kpi, variant: Variant, *, columns: Mapping[str, str],
                  scalars: Mapping[str, str] | None = None,
                  params: Mapping[str, Any] | None = None, prefix: str = "",
-                 where: str | None = None):
+                 where: str | None = None, dialect: Dialect = DUCKDB):
         self.kpi, self.variant = kpi, variant
+        self.d = dialect
         self.columns, self.scalars = dict(columns), dict(scalars or {})
         self.params = dict(params or {})
         self.prefix = prefix or kpi.key
@@ -138,10 +163,11 @@ class SqlRenderer:
         if n in self._aggs:
             return self._aggs[n]
         if isinstance(n, Count):
-            sql = f"CAST(COUNT(CASE WHEN {self.domain} AND {self.row(n.where)} THEN 1 END) AS DOUBLE)"
+            sql = (f"CAST(COUNT(CASE WHEN {self.domain} AND {self.row(n.where)} THEN 1 END) "
+                   f"AS {self.d.double})")
         elif isinstance(n, Sum):
             sql = (f"COALESCE(CAST(SUM(CASE WHEN {self.domain} AND {self.row(n.where)} "
-                   f"THEN {self.row(n.expr)} END) AS DOUBLE), 0.0)")
+                   f"THEN {self.row(n.expr)} END) AS {self.d.double}), 0.0)")
         elif isinstance(n, Quantile):
             sql = (f"PERCENTILE_CONT({_num(n.q)}) WITHIN GROUP (ORDER BY CASE WHEN "
                    f"{self.domain} AND {self.row(n.where)} THEN {self.row(n.expr)} END)")
@@ -149,7 +175,7 @@ class SqlRenderer:
             raise TypeError(n)
         alias = self._agg_sql.get(sql)
         if alias is None:
-            alias = quote_ident(f"{self.prefix}__a{len(self._agg_sql)}")
+            alias = self.d.ident(f"{self.prefix}__a{len(self._agg_sql)}")
             self._agg_sql[sql] = alias
         self._aggs[n] = alias
         return alias
@@ -199,7 +225,7 @@ class SqlRenderer:
 
         visit(value)
         if not whens:
-            return "CAST(NULL AS VARCHAR)"
+            return f"CAST(NULL AS {self.d.text})"
         return f"CASE WHEN {self.scalar(value)} IS NOT NULL THEN NULL " + " ".join(whens) + " END"
 
     def _param(self, name: str) -> str:
@@ -213,4 +239,5 @@ def render_kpi(kpi: Kpi, variant: Variant, **kw: Any) -> KpiSql:
     return SqlRenderer(kpi, variant, **kw).render()
 
 
-__all__ = ["KpiSql", "NotRenderable", "SqlRenderer", "render_kpi", "quote_ident", "quote_text"]
+__all__ = ["DIALECTS", "Dialect", "KpiSql", "NotRenderable", "SqlRenderer", "quote_ident",
+           "quote_text", "render_kpi"]

@@ -318,24 +318,21 @@ class Engine:
             if "_row" not in self.columns.get(src, set()):
                 continue
             tag = "_table" if "_table" in self.columns[src] else f"{quote_text(table)} AS _table"
-            checks: dict[tuple[str, str], list[str]] = {}
+            # (condition, canonical column, rule in words) -> titles of the KPIs needing it
+            checks: dict[tuple[str, str, str], list[str]] = {}
             for kpi, variant, params in items:
                 r = self._renderer(kpi, variant, params, table)
                 b = BINDINGS[kpi.key]
                 given = [i for i in kpi.column_inputs if i.name in r.columns]
                 for inp in given:
-                    col = r.columns[inp.name]
+                    col, column = r.columns[inp.name], b.inputs[inp.name]
                     lo = params[inp.lo] if isinstance(inp.lo, str) else inp.lo
                     hi = params[inp.hi] if isinstance(inp.hi, str) else inp.hi
-                    conds = []
-                    if lo is not None:
-                        conds.append(f"{col} < {float(lo)!r}")
-                    if hi is not None:
-                        conds.append(f"{col} > {float(hi)!r}")
+                    conds = [f"{col} < {float(lo)!r}"] if lo is not None else []
+                    conds += [f"{col} > {float(hi)!r}"] if hi is not None else []
                     if conds and inp.kind not in ("flag", "category"):
-                        rule = f"'{b.inputs[inp.name]}' " + range_rule(inp, lo, hi)
-                        checks.setdefault((" OR ".join(conds), b.inputs[inp.name] + "\0" + rule),
-                                          []).append(kpi.title)
+                        rule = f"'{column}' " + range_rule(inp, lo, hi)
+                        checks.setdefault((" OR ".join(conds), column, rule), []).append(kpi.title)
                     when = variant.required.get(inp.name, inp.required_when)
                     # canonical tables store N/A scores as NULL; the loader has already
                     # told a blank score (rejected) from N/A, so NULL is not 'blank' here
@@ -344,18 +341,18 @@ class Engine:
                     need = r.domain if when is True else f"({r.domain} AND {r.row(when)})"
                     words = ("while other inputs on that row are filled" if when is True
                              else describe_rule(when))
-                    for other in b.inputs.values():
-                        words = words.replace(f"'{_input_of(kpi, other)}'", f"'{other}'")
-                    rule = f"'{b.inputs[inp.name]}' must not be blank {words}"
-                    checks.setdefault((f"{need} AND {col} IS NULL",
-                                       b.inputs[inp.name] + "\0" + rule), []).append(kpi.title)
+                    for name, other in b.inputs.items():     # input names -> column names
+                        words = words.replace(f"'{name}'", f"'{other}'")
+                    rule = f"'{column}' must not be blank {words}"
+                    checks.setdefault((f"{need} AND {col} IS NULL", column, rule),
+                                      []).append(kpi.title)
             parts = []
-            for (cond, col_rule), titles in checks.items():
-                column, rule = col_rule.split("\0")
+            for (cond, column, rule), titles in checks.items():
                 value = f"CAST({self.q(column)} AS {self.txt})"
-                parts.append(f"SELECT {tag}, _row, {quote_text(column)} AS \"column\", {value} AS value, "
-                             f"{quote_text(rule)} AS rule, {quote_text(', '.join(dict.fromkeys(titles)))} "
-                             f"AS kpis FROM src_{src} WHERE {cond}")
+                kpis = ", ".join(dict.fromkeys(titles))
+                parts.append(f"SELECT {tag}, _row, {quote_text(column)} AS {self.q('column')}, "
+                             f"{value} AS value, {quote_text(rule)} AS rule, "
+                             f"{quote_text(kpis)} AS kpis FROM src_{src} WHERE {cond}")
             if parts:
                 out[table] = " UNION ALL ".join(parts)
         return out
@@ -620,13 +617,6 @@ def _assemble(frames: list[dict]):
 
 def _safe_text(text: str) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-def _input_of(kpi: Kpi, column: str) -> str:
-    for i, c in BINDINGS[kpi.key].inputs.items():
-        if c == column:
-            return i
-    return column
 
 
 def compute(tables: Mapping[str, Any], month: str, *, count: int = 12,

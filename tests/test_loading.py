@@ -395,3 +395,16 @@ def test_parquet_source(tmp_path):
     assert rejects_by_row(ds)[(3, "date")][0] == ROW_REJECTED
     res = Engine(ds.tables).compute("2026-10", 0)
     assert res.value("answered_rate") == 0.5
+
+
+def test_one_file_of_calls_and_tickets(tmp_path):
+    path = write(tmp_path / "all.csv", "id,date,channel,answered,wait,first_response_hours\n"
+                 "1,2026-10-01,phone,Y,10,\n2,2026-10-01,email,,,3.5\n3,2026-10-01,phone,,,\n")
+    ds = load([src(path, "generic-contacts")])
+    got = rejects_by_row(ds)
+    assert list(got) == [(4, "answered")]
+    assert "blank on a phone call" in got[(4, "answered")][1]
+    res = Engine(ds.tables).compute("2026-10", 0)
+    assert res.value("answered_rate") == 1.0          # the email is not an offered call
+    assert res.value("ticket_volume") == 2
+    assert res.value("first_response_time") == 3.5

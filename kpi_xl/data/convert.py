@@ -52,50 +52,63 @@ def _text(v: Any) -> str:
     return str(v).strip()
 
 
+def texts(values: list) -> tuple[np.ndarray, np.ndarray]:
+    """Each value as trimmed text (None where blank) and the blank mask, column-wise:
+    text cells go through pandas' string methods; the few others (numbers, dates and
+    booleans from xlsx or Parquet) one by one."""
+    import pandas as pd
+
+    s = pd.Series(values, dtype=object)
+    try:
+        out = s.str.strip().to_numpy(dtype=object, copy=True)   # NaN where not text
+    except AttributeError:                             # no text at all in the column
+        out = np.full(len(values), None, dtype=object)
+    todo = pd.isna(out) & s.notna().to_numpy()
+    for i in np.flatnonzero(todo):
+        v = values[i]
+        if not (isinstance(v, float) and v != v):
+            out[i] = _text(v)
+    blank = pd.isna(out) | (out == "")
+    out[blank] = None
+    return out, blank
+
+
 def _apply_codes(values: list, codes: dict | None) -> list:
+    """Export values replaced by their meaning (matched trimmed, in any case)."""
     if not codes:
         return values
+    import pandas as pd
+
     table = {str(k).strip().lower(): v for k, v in codes.items()}
-    out = []
-    for v in values:
-        if _blank(v):
-            out.append(v)
-            continue
-        key = _text(v).lower()
-        out.append(table[key] if key in table else v)
+    text, blank = texts(values)
+    meaning = pd.Series(text, dtype=object).str.lower().map(table).to_numpy(dtype=object)
+    hit = ~blank & ~pd.isna(meaning)
+    out = list(values)
+    for i in np.flatnonzero(hit):
+        out[i] = meaning[i]
     return out
 
 
 # ------------------------------------------------------------------ parsers
-# each returns (typed numpy/pandas values, {position: reason})
+_FLAGS = {**{k: 1.0 for k in YES}, **{k: 0.0 for k in NO}}
+
 
 def parse_flag(values: list, m: ColumnMap) -> tuple[np.ndarray, dict[int, str]]:
-    out = np.full(len(values), np.nan)
-    bad: dict[int, str] = {}
-    for i, v in enumerate(values):
-        if _blank(v):
-            continue
-        if isinstance(v, bool):
-            out[i] = 1.0 if v else 0.0
-            continue
-        s = _text(v).lower()
-        if s in YES:
-            out[i] = 1.0
-        elif s in NO:
-            out[i] = 0.0
-        else:
-            bad[i] = ("is not a yes/no value (Y/N, Yes/No, TRUE/FALSE, 1/0); map other codes "
-                      "with codes in the source's mapping")
+    import pandas as pd
+
+    text, blank = texts(values)
+    out = pd.Series(text, dtype=object).str.lower().map(_FLAGS).to_numpy(dtype=float)
+    bad = {int(i): ("is not a yes/no value (Y/N, Yes/No, TRUE/FALSE, 1/0); map other codes "
+                    "with codes in the source's mapping")
+           for i in np.flatnonzero(~blank & np.isnan(out))}
     return out, bad
 
 
 def parse_number(values: list, m: ColumnMap, *, score: bool = False):
     import pandas as pd
 
-    s = pd.Series(values, dtype=object)
-    blank = s.map(_blank).to_numpy(bool)
-    num = pd.to_numeric(s.where(~blank, None).map(
-        lambda v: v.strip() if isinstance(v, str) else v), errors="coerce").to_numpy(float, copy=True)
+    text, blank = texts(values)       # numbers from xlsx come back as exact text (repr)
+    num = pd.to_numeric(pd.Series(text, dtype=object), errors="coerce").to_numpy(float, copy=True)
     bad: dict[int, str] = {}
     na = np.zeros(len(values), bool)
     for i in np.flatnonzero(~blank & np.isnan(num)):
@@ -125,7 +138,7 @@ def parse_duration(values: list, m: ColumnMap, default_unit: str):
     to_seconds = UNITS.get(unit, 1.0)
     scale = 1 / 3600.0 if default_unit == "hours" else 1.0
     s = pd.Series(values, dtype=object)
-    blank = s.map(_blank).to_numpy(bool)
+    _text_values, blank = texts(values)
     num = pd.to_numeric(s.where(~blank, None), errors="coerce").to_numpy(float, copy=True)
     if unit == "hh:mm:ss":
         num[:] = np.nan
@@ -179,7 +192,7 @@ def parse_timestamp(values: list, m: ColumnMap, times: list | None = None,
     out = np.full(n, np.datetime64("NaT"), dtype="datetime64[us]")
     bad: dict[int, str] = {}
     s = pd.Series(values, dtype=object)
-    blank = s.map(_blank).to_numpy(bool)
+    _text_values, blank = texts(values)
     is_dt = s.map(lambda v: isinstance(v, (dt.datetime, dt.date, pd.Timestamp))).to_numpy(bool)
     if is_dt.any():
         out[is_dt] = pd.to_datetime(s[is_dt].map(
@@ -227,14 +240,13 @@ def parse_timestamp(values: list, m: ColumnMap, times: list | None = None,
 
 
 def parse_text(values: list, m: ColumnMap, *, lower: bool = False):
-    out = np.empty(len(values), dtype=object)
-    for i, v in enumerate(values):
-        if _blank(v):
-            out[i] = None
-        else:
-            t = _text(v)
-            out[i] = t.lower() if lower else t
-    return out, {}
+    import pandas as pd
+
+    text, blank = texts(values)
+    if lower:
+        text = pd.Series(text, dtype=object).str.lower().to_numpy(dtype=object, copy=True)
+        text[blank] = None
+    return text, {}
 
 
 def parse_month(values: list, m: ColumnMap):
@@ -282,12 +294,13 @@ def convert(source: Source, raw: RawTable, rejects: Rejects, options: Options = 
     excluded = np.zeros(n, bool)
     for e in source.exclude:
         vals = raw.columns[e.column]
-        wanted = {v.strip().lower() for v in e.values}
-        for i, v in enumerate(vals):
-            if not excluded[i] and not _blank(v) and _text(v).lower() in wanted:
-                excluded[i] = True
-                rejects.add(source.name, source.file, int(raw.rows[i]), e.column, v, e.reason,
-                            ROW_EXCLUDED)
+        text, _blank_mask = texts(vals)
+        lowered = pd.Series(text, dtype=object).str.lower()
+        hit = lowered.isin([v.strip().lower() for v in e.values]).to_numpy() & ~excluded
+        for i in np.flatnonzero(hit):
+            rejects.add(source.name, source.file, int(raw.rows[i]), e.column, vals[i], e.reason,
+                        ROW_EXCLUDED)
+        excluded |= hit
     keep &= ~excluded
 
     data: dict[str, Any] = {}
@@ -375,6 +388,8 @@ def _parse(col: Column, cm: ColumnMap, values: list, raw: RawTable, options: Opt
                     v[i] = None
     else:
         v, bad = parse_text(values, cm)
+    if not v.flags.writeable:        # pandas hands out read-only views (copy-on-write)
+        v = v.copy()
     if col.lo is not None and v.dtype.kind == "f":
         for i in np.flatnonzero(v < col.lo):
             bad[i] = f"must be at least {col.lo:g}"

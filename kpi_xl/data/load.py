@@ -151,6 +151,13 @@ def _finish_source(src: Source, df, ds: Dataset, options: LoadOptions):
                 secs = (business_seconds(df["created"], df[end], bh) if bh is not None
                         else calendar_seconds(df["created"], df[end]))
                 df[target] = secs / 3600.0
+        if "answered" in df and "channel" in df:
+            call = (df["channel"] == "phone").to_numpy() & df["answered"].isna().to_numpy()
+            if call.any():
+                df = _reject_rows(ds, df, call, {src.name: src.file}, _header(src, "answered"),
+                                  None, f"'{_header(src, 'answered')}' is blank on a phone "
+                                  "call; every call needs answered yes or no (an abandoned "
+                                  "call is 'no')")
         if "answered" in df:
             abandoned = (df["answered"] == 0).to_numpy()
             for c in ("talk", "hold", "acw"):

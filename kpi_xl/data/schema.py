@@ -82,7 +82,8 @@ CONTACTS = Table("contacts", "One row per customer contact on any channel: a cal
     C("resolution_hours", "hours", "Resolution time; left unmapped, computed from created "
       "and solved_at.", lo=0),
     C("answered", "flag", "Calls: answered by an agent (no = abandoned). Blank on tickets; "
-      "a source that maps it must fill it on every row.", role="key", filled=True),
+      "a phone contact without it is rejected (it cannot be counted as offered).",
+      role="key"),
     C("wait", "seconds", "Calls: queue wait until answer, or until hang-up on abandons.", lo=0),
     C("talk", "seconds", "Talk time.", lo=0),
     C("hold", "seconds", "Hold time.", lo=0),

@@ -13,6 +13,7 @@ separators are refused, and codes that a flag or channel mapping does not know a
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +28,7 @@ YES = {"y", "yes", "true", "1", "1.0", "t"}
 NO = {"n", "no", "false", "0", "0.0", "f"}
 NA = {"n/a", "na", "not applicable"}
 DEFAULT_CHANNELS = ("phone", "email", "chat", "social")
-_EXCEL_DAY0 = dt.datetime(1899, 12, 30)
+_OFFSET = re.compile(r"(?:[+-]\d\d:?\d\d|Z)$")
 
 
 @dataclass(frozen=True)
@@ -53,21 +54,18 @@ def _text(v: Any) -> str:
 
 
 def texts(values: list) -> tuple[np.ndarray, np.ndarray]:
-    """Each value as trimmed text (None where blank) and the blank mask, column-wise:
-    text cells go through pandas' string methods; the few others (numbers, dates and
-    booleans from xlsx or Parquet) one by one."""
+    """Each value as trimmed text (None where blank) and the blank mask. A column of text
+    (every CSV column) is one list comprehension; otherwise the numbers, dates and
+    booleans of xlsx or Parquet cells are written out one by one."""
     import pandas as pd
 
-    s = pd.Series(values, dtype=object)
     try:
-        out = s.str.strip().to_numpy(dtype=object, copy=True)   # NaN where not text
-    except AttributeError:                             # no text at all in the column
-        out = np.full(len(values), None, dtype=object)
-    todo = pd.isna(out) & s.notna().to_numpy()
-    for i in np.flatnonzero(todo):
-        v = values[i]
-        if not (isinstance(v, float) and v != v):
-            out[i] = _text(v)
+        out = np.array([v.strip() for v in values] or [], dtype=object)
+    except AttributeError:              # not all text: None, numbers, dates...
+        out = np.empty(len(values), dtype=object)
+        for i, v in enumerate(values):
+            out[i] = v.strip() if isinstance(v, str) else None if (
+                v is None or (isinstance(v, float) and v != v)) else _text(v)
     blank = pd.isna(out) | (out == "")
     out[blank] = None
     return out, blank
@@ -191,39 +189,45 @@ def parse_timestamp(values: list, m: ColumnMap, times: list | None = None,
     n = len(values)
     out = np.full(n, np.datetime64("NaT"), dtype="datetime64[us]")
     bad: dict[int, str] = {}
-    s = pd.Series(values, dtype=object)
-    _text_values, blank = texts(values)
-    is_dt = s.map(lambda v: isinstance(v, (dt.datetime, dt.date, pd.Timestamp))).to_numpy(bool)
+    text_values, blank = texts(values)
+    if all(type(v) is str for v in values):       # CSV: no date cells to look for
+        is_dt = np.zeros(n, bool)
+    else:
+        is_dt = np.fromiter((isinstance(v, (dt.date, pd.Timestamp)) for v in values), bool, n)
     if is_dt.any():
-        out[is_dt] = pd.to_datetime(s[is_dt].map(
-            lambda v: v if isinstance(v, dt.datetime) else dt.datetime(v.year, v.month, v.day))
-        ).to_numpy().astype("datetime64[us]")
+        cells = [v if isinstance(v, dt.datetime) else dt.datetime(v.year, v.month, v.day)
+                 for v in np.asarray(values, dtype=object)[is_dt]]
+        out[is_dt] = pd.to_datetime(pd.Series(cells, dtype=object)).to_numpy() \
+            .astype("datetime64[us]")
     text = ~blank & ~is_dt
     if text.any():
-        raw = s[text].map(lambda v: v.strip() if isinstance(v, str) else v)
         fmt = m.format or "ISO8601"
-        strs = raw.map(lambda v: v if isinstance(v, str) else None)
-        offset = strs.str.contains(r"(?:[+-]\d\d:?\d\d|Z)$", regex=True, na=False).to_numpy()
+        strs = text_values[text]
+        # a UTC offset or Z ends the text; only text longer than 'YYYY-MM-DD HH:MM:SS'
+        # (or ending in Z) can carry one, so the pattern runs on those alone
+        offset = np.array([(len(t) > 19 or t.endswith("Z")) and _OFFSET.search(t) is not None
+                           for t in strs], dtype=bool)
         vals = np.full(len(strs), np.datetime64("NaT"), dtype="datetime64[us]")
         if (~offset).any():
-            naive = pd.to_datetime(strs[~offset], format=fmt, errors="coerce")
+            naive = pd.to_datetime(pd.Series(strs[~offset], dtype=object), format=fmt,
+                                   errors="coerce")
             vals[~offset] = naive.to_numpy().astype("datetime64[us]")
         if offset.any():   # a UTC offset: to the centre's local time, then naive
-            aware = pd.to_datetime(strs[offset], format=fmt, errors="coerce", utc=True)
+            aware = pd.to_datetime(pd.Series(strs[offset], dtype=object), format=fmt,
+                                   errors="coerce", utc=True)
             vals[offset] = aware.dt.tz_convert(time_zone).dt.tz_localize(None) \
                 .to_numpy().astype("datetime64[us]")
         idx = np.flatnonzero(text)
         out[idx] = vals
-        for j, i in enumerate(idx):
-            if np.isnat(vals[j]):
-                v = values[i]
-                if isinstance(v, (int, float)) and not isinstance(v, bool):
-                    bad[i] = "is a number where a date is expected (format the column as a date)"
-                elif m.format:
-                    bad[i] = f"does not match the date format {m.format!r}"
-                else:
-                    bad[i] = ("is not an ISO date such as 2026-10-31 or 2026-10-31 14:05; "
-                              "set format (e.g. '%d/%m/%Y %H:%M') for this column in the mapping")
+        for i in idx[np.isnat(vals)]:
+            v = values[i]
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                bad[i] = "is a number where a date is expected (format the column as a date)"
+            elif m.format:
+                bad[i] = f"does not match the date format {m.format!r}"
+            else:
+                bad[i] = ("is not an ISO date such as 2026-10-31 or 2026-10-31 14:05; "
+                          "set format (e.g. '%d/%m/%Y %H:%M') for this column in the mapping")
     if times is not None:
         secs, tbad = parse_duration(times, ColumnMap(m.target, unit="hh:mm:ss"), "seconds")
         for i, why in tbad.items():

@@ -16,6 +16,7 @@ collects them so one run reports every broken file at once.
 from __future__ import annotations
 
 import csv
+import gc
 import io
 from dataclasses import dataclass
 
@@ -111,38 +112,48 @@ def _read_csv(source: Source, rejects: Rejects) -> RawTable:
         raise SourceError(source, f"the header row cannot be read: {e}") from None
     source, index = _check_header(source, header)
     wanted = {n: index[n] for n in _needed(source)}
-    cols: dict[str, list] = {n: [] for n in wanted}
-    rows: list[int] = []
+    # a million small lists would set off the cyclic garbage collector over and over,
+    # each pass walking all of them (none can form a cycle): pause it while reading, and
+    # let the lists go before it runs again
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _records(source, reader, header, wanted, delim, rejects)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _records(source: Source, reader, header: list[str], wanted: dict[str, int], delim: str,
+             rejects: Rejects) -> RawTable:
+    records: list[list[str]] = []
+    try:
+        for fields in reader:            # the csv module does the work; keep this loop bare
+            records.append(fields)
+    except csv.Error as e:
+        # the csv module cannot resume after broken quoting: the file is unusable
+        raise SourceError(source, f"row {len(records) + 2} is malformed CSV ({e}); fix the "
+                          "quoting there and run again") from None
+    # row k of the file (header = row 1) is records[k - 2], as a spreadsheet numbers them;
+    # empty rows (a blank line, or only delimiters) are not records
     width = len(header)
-    record = 1
-    read = 0
-    while True:
-        try:
-            fields = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as e:
-            # the csv module cannot resume after broken quoting: the file is unusable
-            raise SourceError(source, f"row {record + 1} is malformed CSV ({e}); fix the "
-                              "quoting there and run again") from None
-        record += 1
-        if not fields:                      # a truly empty line: not a record
-            record -= 1
-            continue
-        read += 1
-        if len(fields) != width:
-            if len(fields) == 1 and not fields[0].strip():
-                read -= 1
-                record -= 1
-                continue
-            rejects.add(source.name, source.file, record, "", delim.join(fields)[:120],
-                        f"has {len(fields)} fields where the header has {width}",
-                        ROW_REJECTED)
-            continue
-        for n, i in wanted.items():
-            cols[n].append(fields[i])
-        rows.append(record)
-    return RawTable(header, cols, np.asarray(rows, dtype=np.int64), read, source)
+    empty = [not "".join(f).strip() for f in records]
+    bad_width = [len(f) != width and not e for f, e in zip(records, empty, strict=True)]
+    for k in (k for k, b in enumerate(bad_width) if b):
+        f = records[k]
+        rejects.add(source.name, source.file, k + 2, "", delim.join(f)[:120],
+                    f"has {len(f)} fields where the header has {width}", ROW_REJECTED)
+    good = [k for k, (e, b) in enumerate(zip(empty, bad_width, strict=True)) if not e and not b]
+    kept = [records[k] for k in good] if len(good) != len(records) else records
+    if kept:
+        columns = list(zip(*kept, strict=True))
+        cols = {n: list(columns[i]) for n, i in wanted.items()}
+        del columns
+    else:
+        cols = {n: [] for n in wanted}
+    read = len(records) - sum(empty)
+    del records, kept
+    return RawTable(header, cols, np.asarray(good, dtype=np.int64) + 2, read, source)
 
 
 def _sniff(source: Source, text: str) -> str:

@@ -408,3 +408,12 @@ def test_one_file_of_calls_and_tickets(tmp_path):
     assert res.value("answered_rate") == 1.0          # the email is not an offered call
     assert res.value("ticket_volume") == 2
     assert res.value("first_response_time") == 3.5
+
+
+def test_empty_rows_are_not_records_but_keep_spreadsheet_numbering(tmp_path):
+    path = write(tmp_path / "gaps.csv", "id,date,answered\na,2026-10-01,Y\n\n,,\n"
+                 "b,2026-10-01,perhaps\n")
+    ds = load([src(path, "generic-contacts")])
+    (acc,) = ds.accounting
+    assert (acc.read, acc.used, acc.rejected) == (2, 1, 1)
+    assert list(rejects_by_row(ds)) == [(5, "answered")]     # Excel shows it on row 5

@@ -1,0 +1,164 @@
+"""A realistic, deterministic sample centre as canonical tables: a mid-size operation with
+teams, agents, four channels, 13 months of contacts, surveys on a share of them, QA
+evaluations against a sectioned rubric, a roster with hires and leavers, and monthly
+business figures.
+
+Generated with numpy's PCG64 from a fixed seed: the same arguments always give the same
+tables. The shapes are those of real operations (long-tailed waits, abandons growing with
+the wait, lognormal handle times, positive-leaning surveys, a few failed compliance
+items), and each team has its own level so that rankings and statuses mean something.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .engine.engine import months_back
+
+FIRST = ["Ana", "Ben", "Chloe", "Dev", "Elif", "Femi", "Grace", "Hugo", "Ines", "Jonas", "Kira",
+         "Liam", "Maya", "Nils", "Omar", "Priya", "Quinn", "Rosa", "Sam", "Tariq", "Uma", "Vera",
+         "Wes", "Xia", "Yusuf", "Zoe"]
+LAST = ["Silva", "Okafor", "Martin", "Patel", "Yilmaz", "Adeyemi", "Kim", "Laurent", "Costa",
+        "Berg", "Novak", "Walsh", "Haddad", "Larsen", "Moreau", "Rossi", "Sato", "Weber"]
+TEAMS = ["Billing", "Technical", "Onboarding", "Retention", "Orders", "Premium"]
+
+
+@dataclass(frozen=True)
+class Item:
+    section: str
+    criterion: str
+    weight: float
+    fatal: bool = False
+
+
+RUBRIC = (
+    Item("Opening and greeting", "Greets and introduces self", 1),
+    Item("Opening and greeting", "Confirms the reason for contact", 1),
+    Item("Tone and empathy", "Acknowledges the customer's situation", 2),
+    Item("Tone and empathy", "Keeps a courteous, clear tone", 1),
+    Item("Product knowledge", "Gives correct information", 3),
+    Item("Problem solving", "Resolves or sets a clear next step", 3),
+    Item("Compliance", "Verifies identity before account details", 1, fatal=True),
+    Item("Compliance", "Reads the required disclosure", 1, fatal=True),
+    Item("Closing", "Summarises and offers further help", 1),
+)
+MAX_SCORE = 5
+
+
+def sample_tables(month: str = "2026-10", *, history: int = 12, teams: int = 6,
+                  agents_per_team: int = 10, contacts_per_month: int = 6000,
+                  evaluations_per_agent: int = 4, seed: int = 2026) -> dict:
+    """Canonical tables (contacts, qa, roster, business) for ``month`` and ``history``
+    months before it."""
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    periods = months_back(month, history)
+    names = [f"{FIRST[i % len(FIRST)]} {LAST[(i * 7) % len(LAST)]}"
+             for i in range(teams * agents_per_team)]
+    team_of = {a: TEAMS[i // agents_per_team % len(TEAMS)] for i, a in enumerate(names)}
+    skill = {a: rng.normal(0, 1) for a in names}
+    t_level = {t: rng.normal(0, 0.6) for t in TEAMS}
+    # roster: everyone hired before the window; a few leave and are replaced
+    roster_rows = []
+    first = pd.Timestamp(periods[0] + "-01")
+    for a in names:
+        hired = first - pd.Timedelta(days=int(rng.integers(60, 1500)))
+        left = None
+        if rng.random() < 0.12:
+            left = pd.Timestamp(periods[int(rng.integers(1, len(periods)))] + "-01") + \
+                pd.Timedelta(days=int(rng.integers(0, 27)))
+        roster_rows.append({"agent": a, "team": team_of[a], "hired": hired, "left": left})
+    roster = pd.DataFrame(roster_rows)
+    contacts = []
+    qa_rows = []
+    cid = 0
+    for k, per in enumerate(periods):
+        start = pd.Timestamp(per + "-01")
+        days = (start + pd.offsets.MonthEnd(0)).day
+        active = [r["agent"] for r in roster_rows if r["left"] is None or r["left"] >= start]
+        n = contacts_per_month
+        trend = k / max(len(periods) - 1, 1)          # the centre improves over the year
+        channel = rng.choice(["phone", "email", "chat", "social"], n, p=[0.5, 0.3, 0.15, 0.05])
+        agent = rng.choice(active, n)
+        level = np.array([skill[a] * 0.5 + t_level[team_of[a]] for a in agent])
+        when = start + pd.to_timedelta(rng.integers(0, days * 86400, n), unit="s")
+        call = channel == "phone"
+        wait = np.round(rng.exponential(22 - 6 * trend, n))
+        patience = rng.exponential(180, n)
+        answered = np.where(call, (wait <= patience).astype(float), np.nan)
+        wait = np.where(call, np.where(answered == 1, wait, np.round(np.minimum(wait, patience))),
+                        np.nan)
+        handled = np.where(call, answered, 1.0)
+        on = handled == 1
+        talk = np.where(on & call, np.round(rng.lognormal(5.4 - 0.05 * level, 0.4)), np.nan)
+        hold = np.where(on & call, np.round(rng.exponential(20, n)), np.nan)
+        acw = np.where(on & call, np.round(rng.uniform(20, 60, n)), np.nan)
+        frt = np.where(~call, np.where(channel == "chat", rng.uniform(0.005, 0.05, n),
+                                       rng.lognormal(0.8 - 0.1 * level, 0.8)), np.nan)
+        res = np.where(~call, frt + rng.lognormal(2.4, 0.7, n), np.nan)
+        p_fcr = np.clip(0.72 + 0.05 * level + 0.04 * trend, 0.3, 0.97)
+        resolved_first = np.where(on, (rng.random(n) < p_fcr).astype(float), np.nan)
+        surveyed = on & (rng.random(n) < 0.15)
+        csat = np.where(surveyed, np.clip(np.round(rng.normal(4.0 + 0.3 * level, 0.9)), 1, 5), np.nan)
+        nps = np.where(surveyed, np.clip(np.round(rng.normal(7.8 + 0.6 * level, 2.0)), 0, 10), np.nan)
+        ces = np.where(surveyed & (rng.random(n) < 0.5),
+                       np.clip(np.round(rng.normal(5.6 + 0.3 * level, 1.0)), 1, 7), np.nan)
+        frame = pd.DataFrame({
+            "id": [f"C{cid + i:07d}" for i in range(n)], "date": when, "channel": channel,
+            "agent": np.where(on, agent, None), "answered": answered, "wait": wait,
+            "talk": talk, "hold": hold, "acw": acw, "handled": handled,
+            "resolved_first": resolved_first,
+            "resolved": np.where(on, (rng.random(n) < 0.88).astype(float), np.nan),
+            "transferred": np.where(on, (rng.random(n) < 0.07).astype(float), np.nan),
+            "escalated": np.where(on & ~call, (rng.random(n) < 0.05).astype(float), np.nan),
+            "reopens": np.where(~call, rng.choice([0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 2.0], n),
+                                np.nan),
+            "first_response_hours": frt, "resolution_hours": res,
+            "csat": csat, "nps": nps, "ces": ces})
+        frame["team"] = frame["agent"].map(team_of)
+        frame["response_seconds"] = np.where(frame.answered == 1, frame.wait,
+                                             np.where(~call, frt * 3600, np.nan))
+        frame["period"] = per
+        contacts.append(frame)
+        cid += n
+        for a in active:
+            for e in range(evaluations_per_agent):
+                eid = f"QA-{per}-{names.index(a):03d}-{e + 1}"
+                day = start + pd.Timedelta(days=int(rng.integers(0, days)))
+                evaluator = ["Lee Park", "Marta Gomez", "Ravi Nair"][int(rng.integers(0, 3))]
+                for item in RUBRIC:
+                    if item.fatal:
+                        score = 0.0 if rng.random() < 0.03 else float(MAX_SCORE)
+                    elif rng.random() < 0.06:
+                        score = np.nan                            # N/A
+                    else:
+                        score = float(np.clip(round(rng.normal(3.8 + 0.5 * skill[a], 0.8)), 0,
+                                              MAX_SCORE))
+                    qa_rows.append({"evaluation": eid, "date": day, "agent": a,
+                                    "team": team_of[a], "evaluator": evaluator,
+                                    "contact_id": f"C{int(rng.integers(0, cid)):07d}",
+                                    "section": item.section, "criterion": item.criterion,
+                                    "weight": item.weight, "fatal": float(item.fatal),
+                                    "score": score, "comment": "", "period": per})
+    contacts = pd.concat(contacts, ignore_index=True)
+    contacts["_row"] = np.arange(2, len(contacts) + 2)
+    contacts["_source"] = "sample"
+    qa = pd.DataFrame(qa_rows)
+    qa["_row"] = np.arange(2, len(qa) + 2)
+    qa["_source"] = "sample-qa"
+    base = 48_000
+    biz = []
+    for k, per in enumerate(periods):
+        start = base + 300 * k
+        new = 2100 + int(rng.integers(-150, 150))
+        lost = 1800 + int(rng.integers(-150, 150))
+        biz.append({"month": per, "customers_start": float(start), "customers_new": float(new),
+                    "customers_end": float(start + new - lost),
+                    "revenue_start": 3_900_000.0 + 15_000 * k, "expansion": 120_000.0 + 1000 * k,
+                    "contraction": 38_000.0, "churned_revenue": 60_000.0 - 800 * k,
+                    "total_cost": contacts_per_month * (6.9 - 0.04 * k), "acquisition_cost": 410_000.0,
+                    "leads": 9000.0, "conversions": 1300.0 + 10 * k, "surveys_sent": 4000.0})
+    return {"contacts": contacts, "qa": qa, "roster": roster, "business": pd.DataFrame(biz)}

@@ -1,0 +1,240 @@
+"""The month's workbooks, from the engine's results and the QA evaluations.
+
+``write_month`` writes into ``<out>/<YYYY-MM>/``:
+
+* ``balanced-scorecard-<YYYY-MM>.xlsx``: the organisation's balanced scorecard;
+* ``qa-<team>-<YYYY-MM>.xlsx``: per team, a Team sheet (agents ranked, evaluator
+  calibration) and one sheet per agent (rubric scores, operational KPIs, coaching notes).
+
+Every value comes from the engine's tidy results or from the loaded QA rows; the
+templates' formulas (scores, statuses, sums) stay live, and their values are cached so
+that previews show numbers. The same inputs give the same bytes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from ..catalog import CATALOG
+from ..engine.engine import Results, months_back
+from .cached import save_with_values
+from .layout import AGENT_KPIS, DEFAULT, Layout, kpi_score
+from .names import file_stem, inside, sheet_title
+from .template import fill
+
+TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+SPARK = "▁▂▃▄▅▆▇█"
+
+
+def month_label(month: str) -> str:
+    y, m = (int(x) for x in month.split("-"))
+    return dt.date(y, m, 1).strftime("%B %Y")
+
+
+def sparkline(values: list[float | None]) -> str:
+    """Thirteen months as block characters (· where a month has no value)."""
+    nums = [v for v in values if v is not None]
+    if not nums:
+        return ""
+    lo, hi = min(nums), max(nums)
+    out = []
+    for v in values:
+        if v is None:
+            out.append("·")
+        else:
+            k = 0 if hi == lo else round((v - lo) / (hi - lo) * (len(SPARK) - 1))
+            out.append(SPARK[k])
+    return "".join(out)
+
+
+def _clean(v: Any) -> Any:
+    if isinstance(v, float) and math.isnan(v):
+        return None
+    return v
+
+
+@dataclass
+class _Lookup:
+    """Fast access to the tidy results by (kpi, level, key, period)."""
+    rows: dict
+
+    @classmethod
+    def of(cls, results: Results) -> "_Lookup":
+        t = results.table
+        d = {}
+        for r in zip(t["kpi"].astype(str), t["level"].astype(str), t["key"].astype(str),
+                     t["period"].astype(str), t["value"], t["n"], t["target"],
+                     t["low_sample"], t["note"].astype(str), strict=True):
+            d[r[:4]] = {"value": _clean(float(r[4])), "n": _clean(float(r[5])),
+                        "target": _clean(float(r[6])), "low": bool(r[7]), "note": r[8]}
+        return cls(d)
+
+    def get(self, kpi, level, key, period) -> dict | None:
+        return self.rows.get((kpi, level, key, period))
+
+
+# ------------------------------------------------------------------ scorecard
+def scorecard_context(results: Results, centre: str, layout: Layout = DEFAULT) -> dict:
+    look = _Lookup.of(results)
+    month = results.month
+    periods = results.periods
+    prev = periods[-2] if len(periods) > 1 else None
+    perspectives = []
+    history_scores: list[list[float | None]] = []
+    for p in layout.perspectives:
+        lines = []
+        per_period = {per: [] for per in periods}
+        for line in p.lines:
+            kpi = CATALOG[line.kpi]
+            cur = look.get(line.kpi, "organisation", "all", month) or {}
+            target = line.target if line.target is not None else (
+                cur.get("target") if cur.get("target") is not None else kpi.target)
+            series = [(look.get(line.kpi, "organisation", "all", per) or {}).get("value")
+                      for per in periods]
+            for per, v in zip(periods, series, strict=True):
+                per_period[per].append((line.weight, kpi_score(v, line.worst, target)))
+            note = cur.get("note") or ""
+            if not cur:
+                note = results.skipped.get(line.kpi, "no data for this month")
+            elif cur.get("low"):
+                note = (note + "; " if note else "") + f"low sample (n = {cur.get('n'):g})"
+            lines.append({
+                "key": line.kpi, "title": kpi.title, "weight": line.weight,
+                "worst": line.worst, "target": target, "actual": cur.get("value"),
+                "previous": (look.get(line.kpi, "organisation", "all", prev) or {}).get("value")
+                if prev else None,
+                "n": cur.get("n"), "trend": sparkline(series), "note": note,
+                "number_format": kpi.number_format})
+        perspectives.append({"name": p.name, "weight": p.weight, "kpis": lines})
+        history_scores.append([_weighted(per_period[per]) for per in periods])
+    history = []
+    for i, per in enumerate(periods):
+        scores = [h[i] for h in history_scores]
+        overall = _weighted([(p.weight, s) for p, s in zip(layout.perspectives, scores,
+                                                           strict=True)])
+        history.append({"month": per, "scores": scores, "overall": overall})
+    return {"centre": centre, "month": month, "month_label": month_label(month),
+            "near_target": layout.near_target, "perspectives": perspectives,
+            "history": history}
+
+
+def _weighted(pairs) -> float | None:
+    """Σ w·s / Σ w over the pairs that have a score (the workbook's SUMPRODUCT rule)."""
+    have = [(w, s) for w, s in pairs if s is not None]
+    total = sum(w for w, _ in have)
+    return sum(w * s for w, s in have) / total if have and total else None
+
+
+# ------------------------------------------------------------------ QA
+def qa_contexts(results: Results, qa, centre: str, *, max_score: float = 1.0,
+                roster=None, rubric=()) -> dict[str, dict]:
+    """One context per team: its agents' evaluations, item scores and KPIs."""
+    from ..render.arrays import compute
+
+    look = _Lookup.of(results)
+    month = results.month
+    qa_target = CATALOG["qa_score"].target
+    cur = look.get("qa_score", "organisation", "all", month)
+    if cur and cur.get("target") is not None:
+        qa_target = cur["target"]
+    rows = qa[qa["period"] == month] if qa is not None and len(qa) else None
+    teams: dict[str, set] = {}
+    if rows is not None:
+        for agent, team in zip(rows["agent"], rows.get("team", [None] * len(rows)), strict=True):
+            teams.setdefault(team if isinstance(team, str) else "(no team)", set()).add(agent)
+    if roster is not None:
+        for agent, team in zip(roster["agent"], roster["team"], strict=True):
+            teams.setdefault(team, set()).add(agent)
+    order = [r.criterion for r in rubric]
+    out = {}
+    for team in sorted(teams):
+        agents_ctx, evaluations, evaluators = [], [], set()
+        taken = {"Team"}
+        for agent in sorted(teams[team]):
+            mine = rows[rows["agent"] == agent] if rows is not None else None
+            evals, items = [], []
+            if mine is not None and len(mine):
+                for eid, ev in mine.groupby("evaluation", sort=True):
+                    ev = ev.sort_values(by="criterion", key=lambda c: c.map(
+                        lambda x: order.index(x) if x in order else len(order)), kind="stable")
+                    scores = ["N/A" if s != s else float(s) for s in ev["score"]]
+                    try:
+                        score = compute("qa_score", weights=list(ev["weight"]), scores=scores,
+                                        fatal=list(ev["fatal"]), max_score=max_score).value
+                    except ValueError:
+                        score = None
+                    evaluator = _first(ev, "evaluator")
+                    date = ev["date"].min()
+                    date = date.to_pydatetime() if hasattr(date, "to_pydatetime") else date
+                    evals.append({"id": eid, "date": date, "evaluator": evaluator,
+                                  "contact": _first(ev, "contact_id"), "score": score})
+                    evaluations.append({"id": eid, "agent": agent, "evaluator": evaluator,
+                                        "score": score, "date": date})
+                    if evaluator:
+                        evaluators.add(evaluator)
+                    for r in ev.itertuples(index=False):
+                        items.append({
+                            "evaluation": eid, "section": getattr(r, "section", None) or "",
+                            "criterion": r.criterion, "weight": float(r.weight),
+                            "fatal": "Y" if getattr(r, "fatal", 0) == 1 else "N",
+                            "score": "N/A" if r.score != r.score else float(r.score),
+                            "comment": getattr(r, "comment", None) or ""})
+            kpis = []
+            for key in AGENT_KPIS:
+                kpi = CATALOG[key]
+                a = look.get(key, "agent", agent, month) or {}
+                t = look.get(key, "team", team, month) or {}
+                kpis.append({"title": kpi.title, "agent": a.get("value"), "team": t.get("value"),
+                             "target": a.get("target", t.get("target", kpi.target)),
+                             "n": a.get("n"), "number_format": kpi.number_format,
+                             "direction": kpi.direction})
+            title = sheet_title(agent, taken)
+            taken.add(title)
+            agents_ctx.append({"name": agent, "sheet": title, "evaluations": evals,
+                               "item_scores": items, "kpis": kpis})
+        sections = list(dict.fromkeys(
+            [r.section for r in rubric if r.section] +
+            [i["section"] for a in agents_ctx for i in a["item_scores"] if i["section"]]))
+        out[team] = {"centre": centre, "team": team, "month": month,
+                     "month_label": month_label(month), "max_score": max_score,
+                     "qa_target": qa_target, "agents": agents_ctx,
+                     "evaluations": sorted(evaluations, key=lambda e: (e["date"], e["id"])),
+                     "evaluators": [{"name": e} for e in sorted(evaluators)],
+                     "sections": sections}
+    return out
+
+
+def _first(frame, column: str):
+    if column not in frame:
+        return None
+    v = frame[column].dropna()
+    return None if v.empty else v.iloc[0]
+
+
+# ------------------------------------------------------------------ writing
+def write_month(results: Results, tables: Mapping[str, Any], out: str | Path, *,
+                centre: str = "Contact centre", layout: Layout = DEFAULT,
+                max_score: float = 1.0, rubric=(), templates: str | Path = TEMPLATES
+                ) -> list[Path]:
+    """Write the month's scorecard and QA workbooks; return their paths."""
+    months_back(results.month, 0)                     # refuses a month that is not YYYY-MM
+    folder = Path(out) / results.month
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    ctx = scorecard_context(results, centre, layout)
+    target = inside(folder, f"balanced-scorecard-{results.month}.xlsx")
+    save_with_values(fill(Path(templates) / "balanced-scorecard.xlsx", ctx).workbook, target)
+    written.append(target)
+    qa = tables.get("qa")
+    for team, tctx in qa_contexts(results, qa, centre, max_score=max_score,
+                                  roster=tables.get("roster"), rubric=rubric).items():
+        if not tctx["agents"]:
+            continue
+        target = inside(folder, f"qa-{file_stem(team)}-{results.month}.xlsx")
+        save_with_values(fill(Path(templates) / "agent-qa.xlsx", tctx).workbook, target)
+        written.append(target)
+    return written

@@ -1,0 +1,155 @@
+"""Cell references, and how a row loop moves and stretches them.
+
+When a template's loop rows are repeated N times, every reference to the sheet changes the
+way it would if a person inserted those rows in Excel: cells below move down, a range that
+covers the loop rows grows to cover every copy. Inside a copy, references to the loop's own
+rows point at that copy (like filling a formula down); references elsewhere stay put.
+This module does that for formulas (through openpyxl's tokenizer, so strings and function
+names are never touched), for range lists (conditional formats, validations, merged cells)
+and for chart series.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from openpyxl.formula.tokenizer import Token, Tokenizer
+from openpyxl.utils import column_index_from_string, get_column_letter
+
+_CELL = r"(\$?)([A-Z]{1,3})(\$?)(\d+)"
+_REF = re.compile(rf"^(?:(?P<sheet>'(?:[^']|'')+'|[^'!:\s]+)!)?{_CELL}(?::{_CELL})?$")
+
+
+def quote_sheet(title: str) -> str:
+    """A sheet name as a formula writes it: always quoted, quotes doubled."""
+    return "'" + title.replace("'", "''") + "'"
+
+
+def unquote_sheet(text: str) -> str:
+    if text.startswith("'") and text.endswith("'"):
+        return text[1:-1].replace("''", "'")
+    return text
+
+
+@dataclass(frozen=True)
+class Block:
+    """One expanded loop: template rows ``start`` (the ``{% for %}`` row) to ``end`` (the
+    ``{% endfor %}`` row), whose body was written ``copies`` times from row ``start``."""
+    start: int
+    end: int
+    copies: int
+
+    @property
+    def body(self) -> int:
+        return self.end - self.start - 1
+
+    @property
+    def delta(self) -> int:
+        return self.copies * self.body - (self.body + 2)
+
+    def outside(self, row: int, *, last: bool = False) -> int:
+        """Where an outside reference to ``row`` goes; ``last`` for the end of a range
+        (a body row then means the last copy)."""
+        if row < self.start:
+            return row
+        if row > self.end:
+            return row + self.delta
+        if row == self.start or row == self.end:     # the marker rows are gone
+            return self.start if not last else self.start + max(self.copies * self.body - 1, 0)
+        i = row - self.start - 1
+        copy = self.copies - 1 if last else 0
+        return self.start + copy * self.body + i
+
+    def inside(self, row: int, copy: int) -> int:
+        """Where a relative reference to ``row``, written in the body, goes in ``copy``."""
+        if self.start < row < self.end:
+            return self.start + copy * self.body + (row - self.start - 1)
+        return self.outside(row)
+
+
+class Mapper:
+    """How one sheet's rows moved: the loops expanded on it, in order."""
+
+    def __init__(self) -> None:
+        self.blocks: list[Block] = []
+
+    def row(self, row: int, *, last: bool = False) -> int:
+        for b in self.blocks:
+            row = b.outside(row, last=last)
+        return row
+
+
+def _parse(ref: str):
+    m = _REF.match(ref)
+    if not m:
+        return None
+    g = m.groups()
+    sheet = unquote_sheet(g[0]) if g[0] else None
+    first = (g[1], g[2], g[3], int(g[4]))
+    second = (g[5], g[6], g[7], int(g[8])) if g[6] else None
+    return sheet, first, second
+
+
+def _cell(part) -> str:
+    dc, col, dr, row = part
+    return f"{dc}{col}{dr}{row}"
+
+
+def map_ref(ref: str, own: str, fn) -> str:
+    """Rewrite one reference; ``fn(sheet, row, relative, last)`` gives the new row for a
+    row of ``sheet`` (None: the reference is not to a moving sheet)."""
+    p = _parse(ref)
+    if p is None:
+        return ref
+    sheet, first, second = p
+    target = sheet or own
+    r1 = fn(target, first[3], first[2] == "", False)
+    if r1 is None:
+        return ref
+    prefix = ref.split("!")[0] + "!" if sheet else ""
+    a = (first[0], first[1], first[2], r1)
+    if second is None:
+        return prefix + _cell(a)
+    r2 = fn(target, second[3], second[2] == "", True)
+    return prefix + _cell(a) + ":" + _cell((second[0], second[1], second[2], r2))
+
+
+def map_formula(formula: str, own: str, fn) -> str:
+    """Every range operand of a formula rewritten with :func:`map_ref`."""
+    tok = Tokenizer(formula)
+    changed = False
+    for t in tok.items:
+        if t.type == Token.OPERAND and t.subtype == Token.RANGE:
+            new = map_ref(t.value, own, fn)
+            if new != t.value:
+                t.value = new
+                changed = True
+    return "=" + "".join(t.value for t in tok.items) if changed else formula
+
+
+def map_ranges(sqref: str, fn_rows) -> str:
+    """A space-separated range list (A1:B5 D7) with rows mapped by ``fn_rows(row, last)``."""
+    out = []
+    for part in str(sqref).split():
+        p = _parse(part)
+        if p is None:
+            out.append(part)
+            continue
+        _sheet, first, second = p
+        second = second or first
+        r1, r2 = fn_rows(first[3], False), fn_rows(second[3], True)
+        if r2 < r1:
+            continue
+        a = f"{first[1]}{r1}"
+        b = f"{second[1]}{r2}"
+        out.append(a if a == b else f"{a}:{b}")
+    return " ".join(out)
+
+
+def col_index(letters: str) -> int:
+    return column_index_from_string(letters)
+
+
+def col_letter(index: int) -> str:
+    return get_column_letter(index)

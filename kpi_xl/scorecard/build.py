@@ -225,9 +225,12 @@ def write_month(results: Results, tables: Mapping[str, Any], out: str | Path, *,
     folder = Path(out) / results.month
     folder.mkdir(parents=True, exist_ok=True)
     written = []
+    y, m = (int(x) for x in results.month.split("-"))
+    stamp = f"{y + m // 12:04d}-{m % 12 + 1:02d}-01T00:00:00Z"   # 'as of' the month's end
     ctx = scorecard_context(results, centre, layout)
     target = inside(folder, f"balanced-scorecard-{results.month}.xlsx")
-    save_with_values(fill(Path(templates) / "balanced-scorecard.xlsx", ctx).workbook, target)
+    save_with_values(fill(Path(templates) / "balanced-scorecard.xlsx", ctx).workbook, target,
+                     stamp)
     written.append(target)
     qa = tables.get("qa")
     for team, tctx in qa_contexts(results, qa, centre, max_score=max_score,
@@ -235,6 +238,6 @@ def write_month(results: Results, tables: Mapping[str, Any], out: str | Path, *,
         if not tctx["agents"]:
             continue
         target = inside(folder, f"qa-{file_stem(team)}-{results.month}.xlsx")
-        save_with_values(fill(Path(templates) / "agent-qa.xlsx", tctx).workbook, target)
+        save_with_values(fill(Path(templates) / "agent-qa.xlsx", tctx).workbook, target, stamp)
         written.append(target)
     return written

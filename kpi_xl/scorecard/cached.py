@@ -38,22 +38,28 @@ def _value_xml(value) -> tuple[str | None, str]:
 
 def _sheet_files(z: zipfile.ZipFile) -> dict[str, str]:
     """Sheet title -> the part name of its XML, read from the workbook's own index."""
+    from xml.sax.saxutils import unescape
+
     wb = z.read("xl/workbook.xml").decode("utf-8")
     rels = z.read("xl/_rels/workbook.xml.rels").decode("utf-8")
-    targets = dict(re.findall(r'<Relationship[^>]*Id="([^"]+)"[^>]*Target="([^"]+)"', rels))
-    targets.update({k: v for v, k in re.findall(r'<Relationship[^>]*Target="([^"]+)"[^>]*Id="([^"]+)"', rels)})
+    targets = {}
+    for rel in re.findall(r"<Relationship [^>]*>", rels):
+        rid = re.search(r'Id="([^"]+)"', rel).group(1)
+        targets[rid] = re.search(r'Target="([^"]+)"', rel).group(1)
     out = {}
-    for name, rid in re.findall(r'<sheet [^>]*name="([^"]+)"[^>]*r:id="([^"]+)"', wb):
-        from xml.sax.saxutils import unescape
-        t = targets[rid]
-        out[unescape(name, {"&quot;": '"', "&apos;": "'"})] = (
-            t.lstrip("/") if t.startswith("/") else normpath(join("xl", t)))
+    for tag in re.findall(r"<sheet [^>]*>", wb):
+        name = unescape(re.search(r' name="([^"]*)"', tag).group(1),
+                        {"&quot;": '"', "&apos;": "'"})
+        t = targets[re.search(r' r:id="([^"]+)"', tag).group(1)]
+        out[name] = t.lstrip("/") if t.startswith("/") else normpath(join("xl", t))
     return out
 
 
-def save_with_values(workbook, path) -> dict[tuple[str, str], object]:
+def save_with_values(workbook, path, stamp: str | None = None) -> dict[tuple[str, str], object]:
     """Save ``workbook`` to ``path`` with every formula's value cached; return the values
-    by (sheet, cell) (the tests compare them with LibreOffice's)."""
+    by (sheet, cell) (the tests compare them with LibreOffice's). ``stamp`` (an ISO time
+    such as ``2026-11-01T00:00:00Z``) replaces the save time in the document properties,
+    so that the same inputs give the same bytes."""
     ev = Evaluator(workbook)
     values: dict[tuple[str, str], object] = {}
     for sheet, cell, value in ev.all_formulas():
@@ -69,6 +75,9 @@ def save_with_values(workbook, path) -> dict[tuple[str, str], object]:
                 sheet = files.get(info.filename)
                 if sheet is not None:
                     data = _patch(data, sheet, values)
+                elif info.filename == "docProps/core.xml" and stamp:
+                    data = re.sub(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(<)",
+                                  rb"\g<1>" + stamp.encode() + rb"\g<2>", data)
                 info2 = zipfile.ZipInfo(info.filename, date_time=(2026, 1, 1, 0, 0, 0))
                 info2.compress_type = zipfile.ZIP_DEFLATED
                 info2.external_attr = info.external_attr

@@ -19,7 +19,6 @@ clear message instead of a wrong number.
 from __future__ import annotations
 
 import datetime as dt
-import math
 import re
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
@@ -107,7 +106,7 @@ class _Parser:
                 return left
             op = self.take().value
             prec = _BIN[op]
-            right = self.expr(prec + (0 if op == "^" else 1))
+            right = self.expr(prec + 1)          # Excel: every operator left-associative
             left = ("bin", op, left, right)
 
     def unary(self):
@@ -338,7 +337,14 @@ def _ifs(args, kind: str):
     return sum(nums) / len(nums) if nums else DIV0
 
 
+KNOWN = {"IF", "IFERROR", "ISNUMBER", "ISBLANK", "SUM", "AVERAGE", "MIN", "MAX", "COUNT",
+         "COUNTA", "SUMPRODUCT", "SUMIFS", "COUNTIFS", "AVERAGEIFS", "AND", "OR", "NOT", "ABS",
+         "ROUND", "REPT", "RANK", "RANK.EQ", "NA"}
+
+
 def _fn(name: str, args: list, ev) -> Any:
+    if name not in KNOWN:
+        raise Unsupported(f"the function {name}")
     if name == "IF":
         cond = _scalar(ev(args[0]))
         if isinstance(cond, XlError):

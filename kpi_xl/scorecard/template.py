@@ -39,7 +39,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from jinja2 import StrictUndefined, TemplateError as JinjaError
+from jinja2 import StrictUndefined, Undefined
+from jinja2 import TemplateError as JinjaError
 from jinja2.sandbox import SandboxedEnvironment
 from openpyxl import load_workbook
 from openpyxl.formatting.formatting import ConditionalFormattingList
@@ -168,6 +169,8 @@ def render_value(raw: Any, ctx: Mapping[str, Any], where: _Where, coord: str
                 out = ENV.compile_expression(m.group(1).strip(), undefined_to_none=False)(ctx), False
             else:
                 out = ENV.from_string(raw).render(ctx), False
+        if isinstance(out[0], Undefined):
+            str(out[0])                      # StrictUndefined: raises, naming the name
         return out[0], out[1], (_FORMATS[-1] if _FORMATS else None)
     except (JinjaError, TypeError, ValueError, AttributeError, KeyError, IndexError,
             ZeroDivisionError) as e:
@@ -357,6 +360,9 @@ def _expand_block(ws, start: int, end: int, ctx: dict, where: _Where) -> Block:
     def outside(sheet, row, relative, last):
         return block.outside(row, last=last) if sheet == own else None
 
+    merged = [str(m) for m in ws.merged_cells.ranges]
+    for m in merged:
+        ws.unmerge_cells(m)
     max_row = ws.max_row
     snapshot = {}
     for (r, col), c in list(ws._cells.items()):
@@ -369,9 +375,6 @@ def _expand_block(ws, start: int, end: int, ctx: dict, where: _Where) -> Block:
     for r in list(ws.row_dimensions):
         if r >= start:
             del ws.row_dimensions[r]
-    merged = [str(m) for m in ws.merged_cells.ranges]
-    for m in merged:
-        ws.unmerge_cells(m)
     # formulas above the loop
     for (r, col), c in list(ws._cells.items()):
         if c.data_type == "f" and isinstance(c.value, str):

@@ -1,0 +1,22 @@
+"""A small generated month (2 teams × 4 agents) shared by the scorecard tests."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+
+@lru_cache(maxsize=None)
+def month(out: str):
+    from kpi_xl.data.load import RubricItem
+    from kpi_xl.demo_data import MAX_SCORE, RUBRIC, sample_tables
+    from kpi_xl.engine import Engine, KpiChoice
+    from kpi_xl.scorecard.build import write_month
+
+    tables = sample_tables(teams=2, agents_per_team=4, contacts_per_month=1200)
+    res = Engine(tables, choices={"qa_score": KpiChoice(params={"max_score": MAX_SCORE})}
+                 ).compute("2026-10")
+    rubric = tuple(RubricItem(i.criterion, i.weight, i.fatal, i.section) for i in RUBRIC)
+    paths = write_month(res, tables, out, centre="Acme Support", max_score=MAX_SCORE,
+                        rubric=rubric)
+    return tables, res, [Path(p) for p in paths]

@@ -56,8 +56,11 @@ def sample_tables(month: str = "2026-10", *, history: int = 12, teams: int = 6,
 
     rng = np.random.default_rng(seed)
     periods = months_back(month, history)
-    names = [f"{FIRST[i % len(FIRST)]} {LAST[(i * 7) % len(LAST)]}"
-             for i in range(teams * agents_per_team)]
+    pairs = len(FIRST) * len(LAST)          # every first name with every surname, once
+    # surname index 5·(i // 26 + i % 26) mod 18: a bijection for each first name (5 and 18
+    # are coprime), so names are unique and surnames mixed
+    names = [f"{FIRST[i % len(FIRST)]} {LAST[5 * (i // len(FIRST) + i % len(FIRST)) % len(LAST)]}"
+             + (f" {i // pairs + 1}" if i >= pairs else "") for i in range(teams * agents_per_team)]
     team_of = {a: TEAMS[i // agents_per_team % len(TEAMS)] for i, a in enumerate(names)}
     skill = {a: rng.normal(0, 1) for a in names}
     t_level = {t: rng.normal(0, 0.6) for t in TEAMS}
@@ -67,7 +70,7 @@ def sample_tables(month: str = "2026-10", *, history: int = 12, teams: int = 6,
     for a in names:
         hired = first - pd.Timedelta(days=int(rng.integers(60, 1500)))
         left = None
-        if rng.random() < 0.12:
+        if rng.random() < 0.12 and len(periods) > 1:
             left = pd.Timestamp(periods[int(rng.integers(1, len(periods)))] + "-01") + \
                 pd.Timedelta(days=int(rng.integers(0, 27)))
         roster_rows.append({"agent": a, "team": team_of[a], "hired": hired, "left": left})

@@ -328,7 +328,10 @@ def _ifs(args, kind: str):
     if any(len(f) != n for f in flat):
         return VALUE
     tvals = list(target.flat()) if isinstance(target, Array) else [target] * n
-    picked = [tvals[i] for i in range(n) if all(t(f[i]) for t, f in zip(tests, flat))]
+    mask = [True] * n
+    for test, values in zip(tests, flat, strict=True):
+        mask = [m and test(v) for m, v in zip(mask, values, strict=True)]
+    picked = [v for v, m in zip(tvals, mask, strict=True) if m]
     if kind == "COUNTIFS":
         return float(len(picked))
     nums = [float(v) for v in picked if isinstance(v, (int, float)) and not isinstance(v, bool)]
@@ -434,6 +437,21 @@ def _fn(name: str, args: list, ev) -> Any:
 
 
 # ------------------------------------------------------------------ workbook
+def _parse_ref(ref: str) -> tuple:
+    """(sheet or None, single cell?, col1, row1, col2, row2) of a reference."""
+    sheet = None
+    if "!" in ref:
+        s, _, ref = ref.rpartition("!")
+        sheet = unquote_sheet(s)
+    parts = ref.split(":")
+    cells = [_CELL.match(p) for p in parts]
+    if not all(cells):
+        raise Unsupported(f"the reference {ref} (named ranges and whole columns are not read)")
+    (c1, r1), (c2, r2) = [(column_index_from_string(m.group(1)), int(m.group(2)))
+                          for m in (cells[0], cells[-1])]
+    return sheet, len(parts) == 1, c1, r1, c2, r2
+
+
 class Evaluator:
     """Values of every formula cell of an openpyxl workbook, each computed once."""
 
@@ -442,14 +460,18 @@ class Evaluator:
         self.memo: dict[tuple[str, int, int], Any] = {}
         self.busy: set[tuple[str, int, int]] = set()
         self.parsed: dict[str, Any] = {}
+        self.sheets = {ws.title: ws for ws in workbook.worksheets}
+        self.ranges: dict[tuple[str, str], Array] = {}
+        self.coords: dict[str, tuple] = {}
 
     def cell(self, sheet: str, row: int, col: int) -> Any:
         key = (sheet, row, col)
         if key in self.memo:
             return self.memo[key]
-        if sheet not in self.wb.sheetnames:
+        ws = self.sheets.get(sheet)
+        if ws is None:
             return REF
-        c = self.wb[sheet]._cells.get((row, col))
+        c = ws._cells.get((row, col))
         if c is None:
             return None
         v = c.value
@@ -478,17 +500,22 @@ class Evaluator:
         return self._eval(tree, sheet)
 
     def _ref(self, ref: str, sheet: str) -> Any:
-        if "!" in ref:
-            s, _, ref = ref.rpartition("!")
-            sheet = unquote_sheet(s)
-        parts = ref.split(":")
-        cells = [_CELL.match(p) for p in parts]
-        if not all(cells):
-            raise Unsupported(f"the reference {ref} (named ranges and whole columns are not "
-                              "read)")
-        (c1, r1), (c2, r2) = [(column_index_from_string(m.group(1)), int(m.group(2)))
-                              for m in (cells[0], cells[-1])]
-        if len(parts) == 1:
+        key = (sheet, ref)
+        hit = self.ranges.get(key)
+        if hit is not None:
+            return hit
+        out = self._read_ref(ref, sheet)
+        if isinstance(out, Array):
+            self.ranges[key] = out
+        return out
+
+    def _read_ref(self, ref: str, sheet: str) -> Any:
+        parsed = self.coords.get(ref)
+        if parsed is None:
+            parsed = self.coords[ref] = _parse_ref(ref)
+        other, single, c1, r1, c2, r2 = parsed
+        sheet = other or sheet
+        if single:
             return self.cell(sheet, r1, c1)
         return Array([[self.cell(sheet, r, c) for c in range(min(c1, c2), max(c1, c2) + 1)]
                       for r in range(min(r1, r2), max(r1, r2) + 1)])

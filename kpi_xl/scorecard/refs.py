@@ -40,13 +40,10 @@ class Block:
     end: int
     copies: int
 
-    @property
-    def body(self) -> int:
-        return self.end - self.start - 1
-
-    @property
-    def delta(self) -> int:
-        return self.copies * self.body - (self.body + 2)
+    def __post_init__(self):
+        body = self.end - self.start - 1
+        object.__setattr__(self, "body", body)
+        object.__setattr__(self, "delta", self.copies * body - (body + 2))
 
     def outside(self, row: int, *, last: bool = False) -> int:
         """Where an outside reference to ``row`` goes; ``last`` for the end of a range
@@ -115,17 +112,32 @@ def map_ref(ref: str, own: str, fn) -> str:
     return prefix + _cell(a) + ":" + _cell((second[0], second[1], second[2], r2))
 
 
+_TOKENS: dict[str, list[tuple[bool, str]]] = {}
+
+
+def _token_values(formula: str) -> list[tuple[bool, str]]:
+    """(is a reference, text) for each token; tokenized once per distinct formula."""
+    out = _TOKENS.get(formula)
+    if out is None:
+        out = [(t.type == Token.OPERAND and t.subtype == Token.RANGE, t.value)
+               for t in Tokenizer(formula).items]
+        if len(_TOKENS) > 50_000:
+            _TOKENS.clear()
+        _TOKENS[formula] = out
+    return out
+
+
 def map_formula(formula: str, own: str, fn) -> str:
     """Every range operand of a formula rewritten with :func:`map_ref`."""
-    tok = Tokenizer(formula)
+    parts = []
     changed = False
-    for t in tok.items:
-        if t.type == Token.OPERAND and t.subtype == Token.RANGE:
-            new = map_ref(t.value, own, fn)
-            if new != t.value:
-                t.value = new
-                changed = True
-    return "=" + "".join(t.value for t in tok.items) if changed else formula
+    for is_ref, text in _token_values(formula):
+        if is_ref:
+            new = map_ref(text, own, fn)
+            changed |= new != text
+            text = new
+        parts.append(text)
+    return "=" + "".join(parts) if changed else formula
 
 
 def map_ranges(sqref: str, fn_rows) -> str:

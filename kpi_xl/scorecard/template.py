@@ -34,6 +34,7 @@ error names the template, sheet and cell. Text from data that starts with ``=``,
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -145,13 +146,64 @@ class _Where:
 
 def put(cell, value: Any) -> None:
     """Write a value from data: text stays text even when it looks like a formula."""
-    if isinstance(value, _Empty):
-        value = None
-    if isinstance(value, float) and value != value:
-        value = None
-    cell.value = value
-    if isinstance(value, str) and value.startswith(("=", "+", "-", "@")):
-        cell.data_type = "s"
+    t = type(value)
+    if t is str:
+        cell._value, cell.data_type = value, "s"
+    elif t is float or t is int:
+        if value != value:
+            cell._value = None
+        else:
+            cell._value, cell.data_type = value, "n"
+    elif value is None or isinstance(value, _Empty):
+        cell._value = None
+    else:
+        cell.value = value
+        if isinstance(value, str):
+            cell.data_type = "s"
+
+
+_COMPILED: dict[tuple[str, str], Any] = {}
+_PATH = re.compile(r"^[A-Za-z]\w*(?:\.[A-Za-z]\w*|\[\d+\])*$")
+_STEP = re.compile(r"\.([A-Za-z]\w*)|\[(\d+)\]")
+_MISS = object()
+
+
+def _lookup(expr: str, ctx: Mapping[str, Any]) -> Any:
+    """``a.b[0].c`` read directly (a loop evaluates thousands of them); anything else, or
+    anything not plainly found in dicts and lists, goes through jinja2's sandbox."""
+    if not _PATH.match(expr):
+        return _MISS
+    head = re.match(r"[A-Za-z]\w*", expr).group(0)
+    if head not in ctx:
+        return _MISS
+    v = ctx[head]
+    for name, index in _STEP.findall(expr[len(head):]):
+        if index:
+            if not isinstance(v, (list, tuple)) or int(index) >= len(v):
+                return _MISS
+            v = v[int(index)]
+        elif isinstance(v, dict) and name in v and not hasattr(dict, name):
+            v = v[name]
+        else:
+            return _MISS
+    return v if isinstance(v, (str, int, float, type(None), dt.date, list, tuple, dict)) else _MISS
+
+
+def _compiled(kind: str, text: str):
+    """Templates and expressions compiled once per distinct text (a loop repeats them)."""
+    key = (kind, text)
+    fn = _COMPILED.get(key)
+    if fn is None:
+        if kind == "formula":
+            fn = FORMULA_ENV.from_string(text).render
+        elif kind == "expr":
+            fn = ENV.compile_expression(text, undefined_to_none=False)
+        else:
+            fn = ENV.from_string(text).render
+        if len(_COMPILED) > 20_000:
+            _COMPILED.clear()
+        _COMPILED[key] = fn
+    return fn
 
 
 def render_value(raw: Any, ctx: Mapping[str, Any], where: _Where, coord: str
@@ -162,13 +214,15 @@ def render_value(raw: Any, ctx: Mapping[str, Any], where: _Where, coord: str
     _FORMATS.clear()
     try:
         if raw.startswith("="):
-            out = FORMULA_ENV.from_string(raw).render(ctx), True
+            out = _compiled("formula", raw)(ctx), True
         else:
             m = ONE.match(raw.strip())
             if m and "{{" not in m.group(1):
-                out = ENV.compile_expression(m.group(1).strip(), undefined_to_none=False)(ctx), False
+                expr = m.group(1).strip()
+                v = _lookup(expr, ctx)
+                out = (v if v is not _MISS else _compiled("expr", expr)(ctx)), False
             else:
-                out = ENV.from_string(raw).render(ctx), False
+                out = _compiled("text", raw)(ctx), False
         if isinstance(out[0], Undefined):
             str(out[0])                      # StrictUndefined: raises, naming the name
         return out[0], out[1], (_FORMATS[-1] if _FORMATS else None)
@@ -179,7 +233,8 @@ def render_value(raw: Any, ctx: Mapping[str, Any], where: _Where, coord: str
 
 def _evaluate(expr: str, ctx: Mapping[str, Any], where: _Where, coord: str) -> Any:
     try:
-        return ENV.compile_expression(expr)(ctx)
+        v = _lookup(expr, ctx)
+        return v if v is not _MISS else _compiled("expr", expr)(ctx)
     except (JinjaError, TypeError, ValueError, AttributeError, KeyError) as e:
         raise where.error(coord, f"{type(e).__name__}: {e}") from None
 
@@ -213,12 +268,9 @@ def fill(template: str | Path, context: Mapping[str, Any]) -> Filled:
 def _sheet_loop(wb, ws, context: dict, contexts: dict, file: str) -> None:
     where = _Where(file, ws.title)
     found = None
-    for row in ws.iter_rows():
-        for c in row:
-            if isinstance(c.value, str) and SHEET.match(c.value.strip()):
-                found = (c, SHEET.match(c.value.strip()))
-                break
-        if found:
+    for _key, c in sorted(ws._cells.items()):
+        if isinstance(c.value, str) and "{%" in c.value and SHEET.match(c.value.strip()):
+            found = (c, SHEET.match(c.value.strip()))
             break
     if not found:
         return
@@ -295,48 +347,52 @@ def _retarget_chart(chart, fn) -> None:
 
 # ------------------------------------------------------------------ one sheet
 def _expand_sheet(ws, ctx: dict, where: _Where) -> Mapper:
+    """Render the sheet's cells and expand all of its loops in one pass: every cell is
+    written once, at the row the loops ahead of it send it to."""
+    found = _find_blocks(ws)
+    in_block = {r for s, e in found for r in range(s, e + 1)}
+    # existing cells only (iter_rows would create every empty cell of the used range)
+    for (r, _col), c in sorted(ws._cells.items()):
+        if r in in_block or c.value is None:
+            continue
+        value, is_formula, fmt = render_value(c.value, ctx, where, c.coordinate)
+        if is_formula:
+            c.value = value
+        else:
+            put(c, value)
+        if fmt:
+            c.number_format = fmt
     mapper = Mapper()
-    blocks = _find_blocks(ws)
-    in_block = {r for s, e in blocks for r in range(s, e + 1)}
-    for row in ws.iter_rows():
-        for c in row:
-            if c.row in in_block or c.value is None:
-                continue
-            value, is_formula, fmt = render_value(c.value, ctx, where, c.coordinate)
-            if is_formula:
-                c.value = value
-            else:
-                put(c, value)
-            if fmt:
-                c.number_format = fmt
-    while True:
-        blocks = _find_blocks(ws)
-        if not blocks:
-            break
-        start, end = blocks[0]
-        mapper.blocks.append(_expand_block(ws, start, end, ctx, where))
+    if not found:
+        return mapper
+    loops = []                    # (template start, template end, var, items)
+    for start, end in found:
+        var, items = _loop_header(ws, start, ctx, where)
+        loops.append((start, end, var, items))
+    for start, end, _var, items in loops:   # each block in the rows left by those before it
+        mapper.blocks.append(Block(mapper.row(start), mapper.row(end), max(len(items), 1)))
+    _write_expanded(ws, loops, mapper, ctx, where)
     return mapper
 
 
 def _find_blocks(ws) -> list[tuple[int, int]]:
     out, start = [], None
-    for row in ws.iter_rows():
-        for c in row:
-            if not isinstance(c.value, str):
-                continue
-            v = c.value.strip()
-            if FOR.match(v):
-                if start is not None:
-                    raise TemplateError(f"sheet '{ws.title}', cell {c.coordinate}: a loop "
-                                        "inside a loop is not supported; close the first "
-                                        "with {% endfor %}")
-                start = c.row
-            elif ENDFOR.match(v):
-                if start is None:
-                    raise TemplateError(f"sheet '{ws.title}', cell {c.coordinate}: "
-                                        "{% endfor %} without a {% for %} above it")
-                out.append((start, c.row))
-                start = None
+    for _key, c in sorted(ws._cells.items()):
+        if not isinstance(c.value, str) or "{%" not in c.value:
+            continue
+        v = c.value.strip()
+        if FOR.match(v):
+            if start is not None:
+                raise TemplateError(f"sheet '{ws.title}', cell {c.coordinate}: a loop "
+                                    "inside a loop is not supported; close the first "
+                                    "with {% endfor %}")
+            start = c.row
+        elif ENDFOR.match(v):
+            if start is None:
+                raise TemplateError(f"sheet '{ws.title}', cell {c.coordinate}: "
+                                    "{% endfor %} without a {% for %} above it")
+            out.append((start, c.row))
+            start = None
     if start is not None:
         raise TemplateError(f"sheet '{ws.title}', row {start}: {{% for %}} without "
                             "{% endfor %} below it")
@@ -351,104 +407,126 @@ def _loop_header(ws, start: int, ctx: dict, where: _Where):
     raise AssertionError("loop row without its marker")
 
 
-def _expand_block(ws, start: int, end: int, ctx: dict, where: _Where) -> Block:
-    var, items = _loop_header(ws, start, ctx, where)
-    copies = max(len(items), 1)
-    block = Block(start, end, copies)
+def _final(mapper: Mapper, row: int, last: bool = False, within: tuple[int, int] | None = None,
+           relative: bool = False) -> int:
+    """Where template ``row`` ends up; ``within`` = (loop, copy) for a reference written in
+    that loop's body, which follows the copy when relative and inside the body."""
+    for k, b in enumerate(mapper.blocks):
+        if within is not None and within[0] == k and relative and b.start < row < b.end:
+            row = b.inside(row, within[1])
+        else:
+            row = b.outside(row, last=last)
+    return row
+
+
+def _write_expanded(ws, loops, mapper: Mapper, ctx: dict, where: _Where) -> None:
+    from openpyxl.cell.cell import Cell
+    from openpyxl.styles.cell_style import StyleArray
+
     own = ws.title
-
-    def outside(sheet, row, relative, last):
-        return block.outside(row, last=last) if sheet == own else None
-
+    first = loops[0][0]
     merged = [str(m) for m in ws.merged_cells.ranges]
     for m in merged:
         ws.unmerge_cells(m)
-    max_row = ws.max_row
-    snapshot = {}
+    body_of = {}                                   # template row -> loop index
+    markers = set()
+    for k, (start, end, _v, _i) in enumerate(loops):
+        markers.update((start, end))
+        for r in range(start + 1, end):
+            body_of[r] = k
+
+    memo: dict = {}
+
+    def final(row, last=False, within=None, relative=False):
+        key = (row, last, within, relative)
+        hit = memo.get(key)
+        if hit is None:
+            hit = memo[key] = _final(mapper, row, last, within, relative)
+        return hit
+
+    def outside(sheet, row, relative, last):
+        return final(row, last) if sheet == own else None
+
+    # formulas above the first loop: only their references move
+    for (r, _c), cell in ws._cells.items():
+        if r < first and cell.data_type == "f" and isinstance(cell.value, str):
+            cell.value = map_formula(cell.value, own, outside)
+    snapshot = []
     for (r, col), c in list(ws._cells.items()):
-        if r >= start:
-            snapshot[(r, col)] = (c._value, c.data_type, copy.copy(c._style) if c.has_style else None,
-                                  c.hyperlink, c.comment)
+        if r >= first:
+            snapshot.append((r, col, c._value, c.data_type, c._style if c.has_style else None,
+                             c.comment))
             del ws._cells[(r, col)]
-    heights = {r: copy.copy(ws.row_dimensions[r]) for r in range(start, max_row + 1)
-               if r in ws.row_dimensions}
-    for r in list(ws.row_dimensions):
-        if r >= start:
-            del ws.row_dimensions[r]
-    # formulas above the loop
-    for (r, col), c in list(ws._cells.items()):
-        if c.data_type == "f" and isinstance(c.value, str):
-            c.value = map_formula(c.value, own, outside)
-    # the body, once per item
-    body = [r for r in range(start + 1, end)]
-    for j in range(copies):
-        item = items[j] if items else EMPTY
-        local = {**ctx, var: item}
+    heights = {r: ws.row_dimensions[r] for r in list(ws.row_dimensions) if r >= first}
+    for r in heights:
+        del ws.row_dimensions[r]
+    cells = ws._cells
 
-        def inside(sheet, row, relative, last, j=j):
-            if sheet != own:
-                return None
-            if relative and start < row < end:
-                return block.inside(row, j)
-            return block.outside(row, last=last)
-
-        for i, r in enumerate(body):
-            new_r = start + j * len(body) + i
-            if r in heights:
-                ws.row_dimensions[new_r] = copy.copy(heights[r])
-                ws.row_dimensions[new_r].index = new_r
-            for (sr, col), (val, dtype, style, link, comment) in snapshot.items():
-                if sr != r:
-                    continue
-                cell = ws.cell(row=new_r, column=col)
-                if style is not None:
-                    cell._style = copy.copy(style)
-                coord = f"{cell.column_letter}{r}"
-                value, is_formula, fmt = render_value(val, local, where, coord)
-                if is_formula:
-                    cell.value = map_formula(value, own, inside)
-                elif dtype == "f":
-                    cell.value = map_formula(val, own, inside)
-                else:
-                    put(cell, value)
-                if fmt:
-                    cell.number_format = fmt
-    # the rows after the loop, moved
-    for (sr, col), (val, dtype, style, link, comment) in snapshot.items():
-        if sr <= end:
-            continue
-        cell = ws.cell(row=block.outside(sr), column=col)
+    def place(row, col, style):
+        cell = Cell(ws, row=row, column=col)
         if style is not None:
-            cell._style = copy.copy(style)
-        if dtype == "f":
-            cell.value = map_formula(val, own, outside)
-        else:
-            cell._value, cell.data_type = val, dtype
-        if comment is not None:
-            cell.comment = copy.copy(comment)
+            cell._style = StyleArray(style)
+        cells[(row, col)] = cell
+        return cell
+
+    for r, col, val, dtype, style, comment in snapshot:
+        if r in markers:
+            continue
+        k = body_of.get(r)
+        if k is None:                              # after (or between) loops: moved
+            cell = place(final(r), col, style)
+            if dtype == "f":
+                cell.value = map_formula(val, own, outside)
+            else:
+                cell._value, cell.data_type = val, dtype
+            if comment is not None:
+                cell.comment = copy.copy(comment)
+            continue
+        start, end, var, items = loops[k]
+        for j in range(mapper.blocks[k].copies):
+            local = {**ctx, var: items[j] if items else EMPTY}
+
+            def inside(sheet, row, relative, last, j=j, k=k):
+                if sheet != own:
+                    return None
+                return final(row, last, (k, j), relative)
+
+            cell = place(final(r, within=(k, j), relative=True), col, style)
+            value, is_formula, fmt = render_value(val, local, where, f"{cell.column_letter}{r}")
+            if is_formula or dtype == "f":
+                cell._value = map_formula(value if is_formula else val, own, inside)
+                cell.data_type = "f"
+            else:
+                put(cell, value)
+            if fmt:
+                cell.number_format = fmt
     for r, dim in heights.items():
-        if r > end:
-            ws.row_dimensions[block.outside(r)] = dim
-            dim.index = block.outside(r)
-    # merged cells: in the body, once per copy; elsewhere, moved
+        if r in markers:
+            continue
+        k = body_of.get(r)
+        targets = ([final(r, within=(k, j), relative=True)
+                    for j in range(mapper.blocks[k].copies)] if k is not None
+                   else [final(r)])
+        for t in targets:
+            d = copy.copy(dim)
+            d.index = t
+            ws.row_dimensions[t] = d
     for m in merged:
         rows = [int(x) for x in re.findall(r"\d+", m)]
-        if start < rows[0] and rows[-1] < end:
-            for j in range(copies):
-                ws.merge_cells(map_ranges(m, lambda r, last, j=j: block.inside(r, j)))
+        k = body_of.get(rows[0])
+        if k is not None and body_of.get(rows[-1]) == k:
+            for j in range(mapper.blocks[k].copies):
+                ws.merge_cells(map_ranges(m, lambda r, last, j=j, k=k:
+                                          _final(mapper, r, last, (k, j), True)))
         else:
-            ranged = map_ranges(m, lambda r, last: block.outside(r, last=last))
+            ranged = map_ranges(m, lambda r, last: _final(mapper, r, last))
             if ranged:
                 ws.merge_cells(ranged)
-    _move_formats(ws, block)
-    _move_charts(ws, block, own)
-    return block
+    _move_formats(ws, lambda r, last: _final(mapper, r, last))
+    _move_charts(ws, mapper, own)
 
 
-def _move_formats(ws, block: Block) -> None:
-    def fn(r, last):
-        return block.outside(r, last=last)
-
+def _move_formats(ws, fn) -> None:
     old = ws.conditional_formatting
     new = ConditionalFormattingList()
     for cf in old:
@@ -465,16 +543,16 @@ def _move_formats(ws, block: Block) -> None:
         ws.print_area = [map_ranges(str(a).split("!")[-1].replace("$", ""), fn) for a in areas]
 
 
-def _move_charts(ws, block: Block, own: str) -> None:
+def _move_charts(ws, mapper: Mapper, own: str) -> None:
     def fn(sheet, row, relative, last):
-        return block.outside(row, last=last) if sheet == own else None
+        return _final(mapper, row, last) if sheet == own else None
 
     for chart in ws._charts:
         _retarget_chart(chart, lambda f: map_formula("=" + f, own, fn)[1:])
         anchor = chart.anchor
         for point in (getattr(anchor, "_from", None), getattr(anchor, "to", None)):
-            if point is not None and point.row + 1 > block.start:
-                point.row = block.outside(point.row + 1) - 1
+            if point is not None:
+                point.row = _final(mapper, point.row + 1) - 1
 
 
 def _cross_sheet(wb, mappers: dict[str, Mapper]) -> None:

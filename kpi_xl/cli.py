@@ -26,6 +26,8 @@ examples:
                                   every KPI for the month and the 12 before, all levels
   kpi-xl compute --source anonymous-bank=calls.tsv --month 1999-02
                                   the same from one file and a shipped mapping (preset)
+  kpi-xl scorecard -c kpi_xl.toml --month 2026-10
+                                  the month's balanced scorecard and QA workbooks
   kpi-xl presets                  the shipped mappings (Zendesk, generic CSV...)
   kpi-xl demo --month 2026-09     the same for another month
   kpi-xl kpis                     list every KPI with its formula, unit and target
@@ -51,7 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     k.add_argument("--family", choices=sorted(CATALOG.families()), help="only this family")
     k.add_argument("--markdown", action="store_true", help="print Markdown")
     for name, text in (("validate", "check the config and every data file; write nothing"),
-                       ("compute", "every KPI for a month (and the 12 before) at every level")):
+                       ("compute", "every KPI for a month (and the 12 before) at every level"),
+                       ("scorecard", "compute, then write the month's balanced scorecard and "
+                                     "one QA workbook per team")):
         c = sub.add_parser(name, help=text, description=text + ".",
                            formatter_class=argparse.RawDescriptionHelpFormatter,
                            epilog=DATA_EPILOG)
@@ -59,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         c.add_argument("--source", action="append", default=[], metavar="PRESET=PATH",
                        help="a file read with a shipped mapping, instead of (or besides) the "
                             "config's sources; repeat for several")
-        if name == "compute":
+        if name in ("compute", "scorecard"):
             c.add_argument("--month", required=True, help="the month to report, YYYY-MM")
             c.add_argument("--history", type=int, default=12,
                            help="months before it, for trends (default 12)")
@@ -74,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
             return demo(args.month)
         if args.command == "presets":
             return presets()
-        if args.command in ("validate", "compute"):
+        if args.command in ("validate", "compute", "scorecard"):
             return data_command(args)
         if args.command == "kpis":
             print(reference(args.keys, args.family, args.markdown))
@@ -325,7 +329,22 @@ def _compute(args, cfg, ds) -> int:
     print(f"\nWritten: {results} ({len(res.table):,} rows over {len(res.periods)} months; "
           f"{args.month}: the organisation" + "".join(f", {c}" for c in counts) + ")")
     print(f"         {rejects} ({len(ds.rejects):,} rows or values rejected, with reasons)")
+    if args.command == "scorecard":
+        from .scorecard.build import write_month
+
+        _say("writing the workbooks")
+        for path in write_month(res, ds.tables, args.out, centre=cfg.name,
+                                layout=cfg.layout or _default_layout(), max_score=cfg.max_score,
+                                rubric=cfg.load.rubric,
+                                **({"templates": cfg.templates} if cfg.templates else {})):
+            print(f"         {path}")
     return 0
+
+
+def _default_layout():
+    from .scorecard.layout import DEFAULT
+
+    return DEFAULT
 
 
 def _month_folder(out: str, month: str) -> str:

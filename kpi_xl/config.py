@@ -68,6 +68,9 @@ class Config:
     choices: dict[str, KpiChoice] = field(default_factory=dict)
     name: str = "Contact centre"
     raw: dict[str, Any] = field(default_factory=dict)
+    layout: Any = None                  # kpi_xl.scorecard.layout.Layout
+    templates: Path | None = None       # a folder with your restyled templates
+    max_score: float = 1.0              # QA: full marks for a rubric item
 
 
 def read_config(path: str | os.PathLike) -> Config:
@@ -118,13 +121,55 @@ def parse_config(data: Mapping[str, Any], base_dir: str | os.PathLike = ".",
     if not data.get("sources"):
         problems.append("no [[sources]]: list the files to read (kpi-xl init writes examples)")
     cfg.choices = _choices(data.get("kpis", {}), problems)
+    cfg.layout = _layout(data.get("scorecard"), problems)
+    folder = (data.get("scorecard") or {}).get("templates")
+    if folder:
+        t = Path(folder).expanduser()
+        t = t if t.is_absolute() else Path(base_dir) / t
+        missing = [n for n in ("balanced-scorecard.xlsx", "agent-qa.xlsx") if not (t / n).is_file()]
+        if missing:
+            problems.append(f"[scorecard] templates: {t} has no {' or '.join(missing)} "
+                            "(copy them from the templates/ folder of kpi_xl and restyle)")
+        cfg.templates = t
     if max_score is not None:
+        cfg.max_score = float(max_score)
         qa = cfg.choices.get("qa_score", KpiChoice())
         cfg.choices["qa_score"] = KpiChoice(qa.variant, {**qa.params, "max_score": max_score},
                                             qa.min_n, qa.target, qa.targets)
     if problems:
         raise ConfigError(problems)
     return cfg
+
+
+def _layout(spec, problems: list[str]):
+    """[scorecard]: perspectives, their KPIs, weights and worst cases (default: the
+    shipped layout, kpi_xl.scorecard.layout.DEFAULT)."""
+    from .scorecard.layout import DEFAULT, Layout, Line, Perspective
+
+    if spec is None:
+        return DEFAULT
+    for k in spec:
+        if k not in ("near_target", "perspectives", "templates"):
+            problems.append(f"[scorecard]: unknown key {k!r} (keys: near_target, perspectives, "
+                            "templates)")
+    near = spec.get("near_target", DEFAULT.near_target)
+    persp = spec.get("perspectives")
+    if persp is None:
+        layout = Layout(DEFAULT.perspectives, near_target=float(near))
+    else:
+        out = []
+        for i, p in enumerate(persp, 1):
+            try:
+                lines = tuple(Line(str(k["kpi"]), float(k["weight"]), float(k["worst"]),
+                                   None if k.get("target") is None else float(k["target"]))
+                              for k in p["kpis"])
+                out.append(Perspective(str(p["name"]), float(p["weight"]), lines))
+            except (KeyError, TypeError, ValueError):
+                problems.append(f"[scorecard] perspective {i} needs name, weight and kpis, each "
+                                "kpi with kpi, weight and worst (target optional)")
+        layout = Layout(tuple(out), near_target=float(near))
+    problems.extend(layout.validate())
+    return layout
 
 
 def _business_hours(spec, tz: str, problems: list[str]) -> BusinessHours | None:

@@ -146,3 +146,31 @@ def test_readme_config_example_is_valid():
     assert [s.name for s in cfg.sources] == ["zendesk", "calls"]
     assert cfg.choices["service_level"].targets == {"Tier 2": 0.9}
     assert cfg.sources[1].exclude[0].values == ("Test",)
+
+
+def test_scorecard_section_is_checked():
+    with pytest.raises(ConfigError) as e:
+        parse_config({"sources": [{"preset": "zendesk", "path": "x.csv"}], "scorecard": {
+            "perspectives": [{"name": "Customer", "weight": 60, "kpis": [
+                {"kpi": "csat", "weight": 50, "worst": 0.5},
+                {"kpi": "nps", "weight": 40, "worst": 30}]}, {"name": "Broken"}]}})
+    text = "\n".join(e.value.problems)
+    assert "perspectives' weights sum to 60, not 100" in text
+    assert "Customer: the KPI weights sum to 90, not 100" in text
+    assert "nps's worst case equals its target" in text
+    assert "perspective 2 needs name, weight and kpis" in text
+
+
+def test_scorecard_command_writes_the_workbook(tmp_path, capsys):
+    pytest.importorskip("openpyxl")
+    rc = main(["scorecard", "--source", f"zendesk={FIXTURES / 'zendesk-tickets.csv'}",
+               "--month", "2026-10", "--history", "1", "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert rc == 0
+    book = tmp_path / "2026-10" / "balanced-scorecard-2026-10.xlsx"
+    assert str(book) in out and book.is_file()
+    import openpyxl
+
+    ws = openpyxl.load_workbook(book, data_only=True)["Scorecard"]
+    rows = {r[0].value: r for r in ws.iter_rows() if r[0].value}
+    assert rows["Customer satisfaction (CSAT)"][4].value == 0.5      # Good, Bad in October

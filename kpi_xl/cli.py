@@ -28,6 +28,8 @@ examples:
                                   the same from one file and a shipped mapping (preset)
   kpi-xl scorecard -c kpi_xl.toml --month 2026-10
                                   the month's balanced scorecard and QA workbooks
+  kpi-xl send -c kpi_xl.toml --month 2026-10
+                                  email each stakeholder their reports (or to the outbox)
   kpi-xl presets                  the shipped mappings (Zendesk, generic CSV...)
   kpi-xl demo --month 2026-09     the same for another month
   kpi-xl kpis                     list every KPI with its formula, unit and target
@@ -69,6 +71,21 @@ def main(argv: list[str] | None = None) -> int:
                            help="months before it, for trends (default 12)")
             c.add_argument("--out", default="workbooks",
                            help="output folder (default workbooks/); files go to OUT/<month>/")
+    m = sub.add_parser("send", help="email the month's reports to the stakeholders",
+                       description="Send each stakeholder of the config the month's reports "
+                                   "that are theirs, with a summary. Without [smtp], messages "
+                                   "go to OUT/<month>/outbox as .eml files. A ledger keeps "
+                                   "what was sent: a re-run sends only what is missing.",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog="examples:\n  kpi-xl send -c kpi_xl.toml --month 2026-10\n"
+                              "  kpi-xl send -c kpi_xl.toml --month 2026-10 --resend\n\n"
+                              "The SMTP password comes from KPI_XL_SMTP_PASSWORD (or the "
+                              "variable named by password_env), never from the config.")
+    m.add_argument("-c", "--config", required=True, help="the config file (TOML)")
+    m.add_argument("--month", required=True, help="the month, YYYY-MM")
+    m.add_argument("--out", default="workbooks", help="where the month's files are (default "
+                                                      "workbooks/)")
+    m.add_argument("--resend", action="store_true", help="send again what was already sent")
     sub.add_parser("presets", help="the shipped source mappings",
                    description="Mappings for known exports; use one with preset = \"name\" "
                                "in a [[sources]] table, or --source name=path.")
@@ -80,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
             return presets()
         if args.command in ("validate", "compute", "scorecard"):
             return data_command(args)
+        if args.command == "send":
+            return send_command(args)
         if args.command == "kpis":
             print(reference(args.keys, args.family, args.markdown))
             return 0
@@ -339,6 +358,34 @@ def _compute(args, cfg, ds) -> int:
                                 **({"templates": cfg.templates} if cfg.templates else {})):
             print(f"         {path}")
     return 0
+
+
+def send_command(args) -> int:
+    _need_engine()
+    from .config import read_config
+    from .mail.run import send_month
+    from .mail.send import MailError
+
+    try:
+        cfg = read_config(args.config)
+    except ConfigError as e:
+        print("kpi-xl: the configuration has problems:", file=sys.stderr)
+        for line in e.problems:
+            print(f"  - {line}", file=sys.stderr)
+        return 1
+    if not cfg.stakeholders:
+        print("kpi-xl: the config lists no [[stakeholders]] to send to", file=sys.stderr)
+        return 1
+    try:
+        outcome, where = send_month(cfg.stakeholders, args.out, args.month, smtp=cfg.smtp,
+                                    centre=cfg.name, resend=args.resend, progress=_say)
+    except MailError as e:
+        print(f"kpi-xl: nothing more was sent: {e}", file=sys.stderr)
+        return 1
+    print(f"Mail for {args.month}: {outcome.line()} → {where}")
+    for who, why in outcome.failed:
+        print(f"  failed: {who}: {why}")
+    return 0 if not outcome.failed else 1
 
 
 def _default_layout():

@@ -69,6 +69,8 @@ class Config:
     name: str = "Contact centre"
     raw: dict[str, Any] = field(default_factory=dict)
     layout: Any = None                  # kpi_xl.scorecard.layout.Layout
+    stakeholders: list = field(default_factory=list)
+    smtp: Any = None                    # kpi_xl.mail.send.SmtpSettings, or None: the outbox
     templates: Path | None = None       # a folder with your restyled templates
     max_score: float = 1.0              # QA: full marks for a rubric item
 
@@ -122,6 +124,11 @@ def parse_config(data: Mapping[str, Any], base_dir: str | os.PathLike = ".",
         problems.append("no [[sources]]: list the files to read (kpi-xl init writes examples)")
     cfg.choices = _choices(data.get("kpis", {}), problems)
     cfg.layout = _layout(data.get("scorecard"), problems)
+    from .mail.send import parse_smtp
+    from .mail.stakeholders import parse_stakeholders
+
+    cfg.stakeholders = parse_stakeholders(data.get("stakeholders", []), problems)
+    cfg.smtp = parse_smtp(data.get("smtp"), problems)
     folder = (data.get("scorecard") or {}).get("templates")
     if folder:
         t = Path(folder).expanduser()

@@ -241,3 +241,21 @@ def write_month(results: Results, tables: Mapping[str, Any], out: str | Path, *,
         save_with_values(fill(Path(templates) / "agent-qa.xlsx", tctx).workbook, target, stamp)
         written.append(target)
     return written
+
+
+def agent_workbook(team_file: str | Path, agent: str, out: str | Path) -> Path:
+    """The team's QA workbook cut down to one agent's sheet (for that agent alone): every
+    other sheet, the Team summary included, is removed; the values are re-cached."""
+    from openpyxl import load_workbook
+
+    wb = load_workbook(team_file)
+    mine = [ws for ws in wb.worksheets if ws["A1"].value == f"QA: {agent}"]
+    if len(mine) != 1:
+        raise ValueError(f"{Path(team_file).name} has no single QA sheet for {agent!r}")
+    for ws in list(wb.worksheets):
+        if ws is not mine[0]:
+            wb.remove(ws)
+    wb.calculation.fullCalcOnLoad = True
+    out = Path(out)
+    save_with_values(wb, out)
+    return out

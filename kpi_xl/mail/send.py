@@ -26,7 +26,6 @@ import socket
 import sqlite3
 import ssl
 import time
-from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.message import EmailMessage

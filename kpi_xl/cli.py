@@ -15,17 +15,19 @@ from .catalog import CATALOG
 from .catalog.format import format_value
 from .data.sources import ConfigError
 from .errors import KpiError
-from .render.arrays import KpiResult, compute
-from .sample import RUBRIC, sample_month
 
 EPILOG = """\
 examples:
-  kpi-xl demo                     compute a month of headline KPIs from the built-in sample
+  kpi-xl demo                     a whole month of a sample centre: data, KPIs, workbooks,
+                                  mail to an outbox (nothing to configure)
+  kpi-xl init                     write a commented starter config for your own data
   kpi-xl validate -c kpi_xl.toml  check the config and every file, write nothing
   kpi-xl compute -c kpi_xl.toml --month 2026-10
                                   every KPI for the month and the 12 before, all levels
   kpi-xl compute --source anonymous-bank=calls.tsv --month 1999-02
                                   the same from one file and a shipped mapping (preset)
+  kpi-xl run -c kpi_xl.toml --month 2026-10
+                                  the whole month: data, KPIs, workbooks, mail
   kpi-xl scorecard -c kpi_xl.toml --month 2026-10
                                   the month's balanced scorecard and QA workbooks
   kpi-xl send -c kpi_xl.toml --month 2026-10
@@ -45,10 +47,21 @@ def main(argv: list[str] | None = None) -> int:
                     "and monthly scorecards all use the same definitions.", epilog=EPILOG)
     p.add_argument("--version", action="version", version=f"kpi-xl {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
-    d = sub.add_parser("demo", help="headline KPIs of a month of built-in sample data",
-                       description="Generate a deterministic sample month of a 12-agent "
-                                   "contact centre and compute its headline KPIs.")
-    d.add_argument("--month", default="2026-10", help="month to generate, YYYY-MM (default 2026-10)")
+    p.add_argument("--debug", action="store_true", help="show the full traceback of an error")
+    d = sub.add_parser("demo", help="run a whole month of a built-in sample centre",
+                       description="Write a sample centre's exports (60 agents, 6 teams, four "
+                                   "channels, 13 months) and its config into a folder, then "
+                                   "run the month on them: data, KPIs, workbooks, mail to an "
+                                   "outbox. Nothing to configure; nothing leaves the machine.")
+    d.add_argument("--month", default="2026-10", help="the month to report (default 2026-10)")
+    d.add_argument("--folder", default="demo", help="where the sample exports and config go "
+                                                    "(default demo/)")
+    d.add_argument("--out", default="workbooks", help="output folder (default workbooks/)")
+    i = sub.add_parser("init", help="write a commented starter config",
+                       description="Write a starter config file, with every section "
+                                   "explained, to adapt to your exports.")
+    i.add_argument("path", nargs="?", default="kpi_xl.toml", help="default kpi_xl.toml")
+    i.add_argument("--force", action="store_true", help="overwrite an existing file")
     k = sub.add_parser("kpis", help="the KPI reference (from the catalog)",
                        description="List the catalog; name KPIs for their full reference.")
     k.add_argument("keys", nargs="*", help="KPI keys (e.g. nps service_level)")
@@ -57,7 +70,9 @@ def main(argv: list[str] | None = None) -> int:
     for name, text in (("validate", "check the config and every data file; write nothing"),
                        ("compute", "every KPI for a month (and the 12 before) at every level"),
                        ("scorecard", "compute, then write the month's balanced scorecard and "
-                                     "one QA workbook per team")):
+                                     "one QA workbook per team"),
+                       ("run", "the whole month: data, KPIs, workbooks, then mail to the "
+                               "stakeholders (or the outbox)")):
         c = sub.add_parser(name, help=text, description=text + ".",
                            formatter_class=argparse.RawDescriptionHelpFormatter,
                            epilog=DATA_EPILOG)
@@ -65,7 +80,10 @@ def main(argv: list[str] | None = None) -> int:
         c.add_argument("--source", action="append", default=[], metavar="PRESET=PATH",
                        help="a file read with a shipped mapping, instead of (or besides) the "
                             "config's sources; repeat for several")
-        if name in ("compute", "scorecard"):
+        if name == "run":
+            c.add_argument("--resend", action="store_true",
+                           help="send again what the ledger says was sent")
+        if name in ("compute", "scorecard", "run"):
             c.add_argument("--month", required=True, help="the month to report, YYYY-MM")
             c.add_argument("--history", type=int, default=12,
                            help="months before it, for trends (default 12)")
@@ -91,11 +109,24 @@ def main(argv: list[str] | None = None) -> int:
                                "in a [[sources]] table, or --source name=path.")
     args = p.parse_args(argv)
     try:
+        return _dispatch(p, args)
+    except OSError as e:
+        if args.debug:
+            raise
+        print(f"kpi-xl: {e.strerror or e}: {e.filename or ''} (run with --debug for details)",
+              file=sys.stderr)
+        return 1
+
+
+def _dispatch(p, args) -> int:
+    try:
         if args.command == "demo":
-            return demo(args.month)
+            return demo(args.month, args.folder, args.out)
+        if args.command == "init":
+            return init(args.path, args.force)
         if args.command == "presets":
             return presets()
-        if args.command in ("validate", "compute", "scorecard"):
+        if args.command in ("validate", "compute", "scorecard", "run"):
             return data_command(args)
         if args.command == "send":
             return send_command(args)
@@ -186,46 +217,6 @@ def markdown_reference(kpis) -> str:
 
 
 # -- demo ----------------------------------------------------------------------------
-def headline(month: str) -> list[tuple[str, KpiResult]]:
-    s = sample_month(month)
-    c, t = s.calls, s.tickets
-    b = s.business
-    weights = [w for _n, w, _f in RUBRIC]
-    fatal = [f for _n, _w, f in RUBRIC]
-    qa = [compute("qa_score", weights=weights, scores=e["scores"], fatal=fatal, max_score=5).value
-          for e in s.qa]
-    agents = compute("erlang_agents", calls=b["peak_calls_30min"], aht=b["peak_aht"])
-    return [
-        ("NPS", compute("nps", scores=c["nps"])),
-        ("CSAT", compute("csat", scores=c["csat"])),
-        ("Service level 80/20", compute("service_level", wait=c["wait"], answered=c["answered"])),
-        ("ASA", compute("asa", wait=c["wait"], answered=c["answered"])),
-        ("Abandonment", compute("abandonment_rate", answered=c["answered"])),
-        ("AHT", compute("aht", talk=c["talk"], hold=c["hold"], acw=c["acw"])),
-        ("FCR", compute("fcr", resolved_first=c["resolved_first"])),
-        ("Transfer rate", compute("transfer_rate", transferred=c["transferred"])),
-        ("First response (median)", compute("first_response_time", "median",
-                                            hours=t["first_response_hours"])),
-        ("SLA compliance (tickets)", compute("sla_compliance", seconds=[h * 3600 for h in
-                                             t["first_response_hours"]], channel=t["channel"])),
-        ("Time to resolution", compute("time_to_resolution", hours=t["resolution_hours"])),
-        ("Reopen rate", compute("reopen_rate", reopens=t["reopens"])),
-        # mean of the month's evaluation scores (a roll-up the engine will declare, issue 3)
-        ("QA score (mean of evaluations)", KpiResult.of(
-            CATALOG["qa_score"], CATALOG["qa_score"].default_variant, sum(qa) / len(qa), len(qa))),
-        ("Customer retention", compute("retention_rate", start=b["customers_start"],
-                                       end=b["customers_end"], new=b["customers_new"])),
-        ("Net revenue retention", compute("nrr", start_revenue=b["revenue_start"],
-                                          expansion=b["expansion"], contraction=b["contraction"],
-                                          churned=b["churned_revenue"])),
-        ("Cost per contact", compute("cost_per_contact", total_cost=b["total_cost"],
-                                     contacts=len(c["wait"]) + len(t["channel"]))),
-        ("Agents for peak 30 min (80/20)", agents),
-        ("Staff to schedule (30 % shrinkage)", compute("fte_with_shrinkage",
-                                                       agents=agents.value, shrinkage=0.3)),
-    ]
-
-
 DATA_EPILOG = """\
 Each data file is a [[sources]] table in the config (see README, "Configuration"), or
 --source PRESET=PATH with one of the shipped mappings (kpi-xl presets). Every row of
@@ -305,12 +296,34 @@ def data_command(args) -> int:
         for line in ds.problems:
             print(f"  - {line}", file=sys.stderr)
         return 1
+    unknown = _unknown_override_keys(cfg, ds)
+    if unknown:
+        print("\nkpi-xl: the config's targets name teams or channels the data does not have:",
+              file=sys.stderr)
+        for line in unknown:
+            print(f"  - {line}", file=sys.stderr)
+        return 1
     if args.command == "validate":
         print("\nThe config and the data are usable"
               + (f"; {len(ds.rejects):,} rows or values would be reported in rejects.csv."
                  if ds.rejects.items else "; nothing would be rejected."))
         return 0
     return _compute(args, cfg, ds)
+
+
+def _unknown_override_keys(cfg, ds) -> list[str]:
+    names: set[str] = set()
+    for t in ds.tables.values():
+        for col in ("team", "channel"):
+            if col in t:
+                names |= {str(x) for x in t[col].dropna().unique()}
+    out = []
+    for key, choice in cfg.choices.items():
+        for name in choice.targets:
+            if name not in names:
+                out.append(f"[kpis.{key}] targets: {name!r} is not a team or channel in the data "
+                           f"(there: {', '.join(sorted(names)) or 'none'})")
+    return out
 
 
 def _compute(args, cfg, ds) -> int:
@@ -348,16 +361,45 @@ def _compute(args, cfg, ds) -> int:
     print(f"\nWritten: {results} ({len(res.table):,} rows over {len(res.periods)} months; "
           f"{args.month}: the organisation" + "".join(f", {c}" for c in counts) + ")")
     print(f"         {rejects} ({len(ds.rejects):,} rows or values rejected, with reasons)")
-    if args.command == "scorecard":
+    books = []
+    if args.command in ("scorecard", "run"):
         from .scorecard.build import write_month
 
         _say("writing the workbooks")
-        for path in write_month(res, ds.tables, args.out, centre=cfg.name,
-                                layout=cfg.layout or _default_layout(), max_score=cfg.max_score,
-                                rubric=cfg.load.rubric,
-                                **({"templates": cfg.templates} if cfg.templates else {})):
+        books = write_month(res, ds.tables, args.out, centre=cfg.name,
+                            layout=cfg.layout or _default_layout(), max_score=cfg.max_score,
+                            rubric=cfg.load.rubric,
+                            **({"templates": cfg.templates} if cfg.templates else {}))
+        for path in books:
             print(f"         {path}")
-    return 0
+    if args.command != "run":
+        return 0
+    outcome, where = None, None
+    if cfg.stakeholders:
+        from .mail.run import send_month
+        from .mail.send import MailError
+
+        _say("sending the reports")
+        try:
+            outcome, where = send_month(cfg.stakeholders, args.out, args.month, smtp=cfg.smtp,
+                                        centre=cfg.name, resend=args.resend, progress=_say)
+        except MailError as e:
+            print(f"\nkpi-xl: the workbooks are written, but mail stopped: {e}", file=sys.stderr)
+            return 1
+    used = sum(a.used for a in ds.accounting)
+    read = sum(a.read for a in ds.accounting)
+    print(f"\nDone: {cfg.name}, {args.month}")
+    print(f"  data      {read:,} rows read, {used:,} used, {read - used:,} rejected or excluded "
+          f"(reasons: {rejects})")
+    print(f"  KPIs      {results}")
+    print(f"  workbooks {len(books)} in {folder}")
+    if outcome is not None:
+        print(f"  mail      {outcome.line()} → {where}")
+        for who, why in outcome.failed:
+            print(f"            failed: {who}: {why}")
+    else:
+        print("  mail      no [[stakeholders]] in the config: nothing sent")
+    return 0 if outcome is None or not outcome.failed else 1
 
 
 def send_command(args) -> int:
@@ -403,19 +445,39 @@ def _month_folder(out: str, month: str) -> str:
     return folder
 
 
-def demo(month: str) -> int:
-    rows = headline(month)
-    print(f"kpi_xl demo: built-in sample contact centre, {month} (12 agents, "
-          f"{len(sample_month(month).calls['wait']):,} calls)\n")
-    print(f"{'KPI':<36}{'value':>12}  {'target':>10}  {'n':>6}  status")
-    for label, r in rows:
-        tgt = format_value(r.target, r.number_format) if r.status else ""
-        n = "" if r.n is None else f"{r.n:,.0f}"
-        flag = " (low sample)" if r.low_sample else ""
-        print(f"{label:<36}{format_value(r.value, r.number_format):>12}  {tgt:>10}  {n:>6}  "
-              f"{r.status}{flag}")
-    print("\nEvery number above comes from the same catalog declarations as the Excel "
-          "functions (kpi-xl kpis lists them).")
+def demo(month: str, folder: str = "demo", out: str = "workbooks") -> int:
+    """Write the sample centre's exports and config, then run the month on them."""
+    _need_engine()
+    import time
+
+    from .demo import write_demo
+    from .engine import months_back
+
+    months_back(month, 0)
+    t0 = time.perf_counter()
+    _say(f"writing the sample centre's exports to {folder}/exports")
+    config = write_demo(folder, month)
+    print(f"kpi_xl demo: a sample centre's exports and config are in {folder}/; running "
+          f"{month} on them as `kpi-xl run -c {config} --month {month}` would.\n")
+    rc = main(["run", "-c", str(config), "--month", month, "--out", out])
+    print(f"\n(demo finished in {time.perf_counter() - t0:.0f} s; open "
+          f"{out}/{month}/balanced-scorecard-{month}.xlsx, the QA workbooks beside it, and "
+          f"the messages in {out}/{month}/outbox)")
+    return rc
+
+
+def init(path: str, force: bool) -> int:
+    from pathlib import Path
+
+    from .demo import STARTER
+
+    target = Path(path)
+    if target.exists() and not force:
+        print(f"kpi-xl: {target} exists; use --force to overwrite it", file=sys.stderr)
+        return 1
+    target.write_text(STARTER, encoding="utf-8")
+    print(f"Wrote {target}. Next: point [[sources]] at your exports (kpi-xl presets lists the "
+          f"shipped mappings), then: kpi-xl validate -c {target}")
     return 0
 
 

@@ -117,7 +117,7 @@ def sample_tables(month: str = "2026-10", *, history: int = 12, teams: int = 6,
             "resolved": np.where(on, (rng.random(n) < 0.88).astype(float), np.nan),
             "transferred": np.where(on, (rng.random(n) < 0.07).astype(float), np.nan),
             "escalated": np.where(on & ~call, (rng.random(n) < 0.05).astype(float), np.nan),
-            "reopens": np.where(~call, rng.choice([0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 2.0], n),
+            "reopens": np.where(~call, rng.choice([0.0, 1.0, 2.0], n, p=[0.95, 0.04, 0.01]),
                                 np.nan),
             "first_response_hours": frt, "resolution_hours": res,
             "csat": csat, "nps": nps, "ces": ces})

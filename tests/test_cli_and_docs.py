@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from kpi_xl.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,17 +28,37 @@ def test_readme_has_both_commands():
     assert "kpi-xl demo" in text and "pytest" in text
 
 
-def test_demo_prints_the_headline(capsys):
-    assert main(["demo", "--month", "2026-10"]) == 0
-    out = capsys.readouterr().out
-    assert "Service level 80/20" in out and "NPS" in out and "Agents for peak 30 min" in out
+def test_demo_runs_the_whole_month(tmp_path, capsys):
+    pytest.importorskip("duckdb")
+    pytest.importorskip("jinja2")
+    folder, out = tmp_path / "demo", tmp_path / "wb"
+    assert main(["demo", "--folder", str(folder), "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "contacts.csv: 78,000 rows read = 78,000 used + 0 rejected" in text
+    assert "Done: Northwind Support (demo), 2026-10" in text
+    assert "8 sent, 0 skipped (already sent), 0 failed" in text
+    month = out / "2026-10"
+    books = sorted(p.name for p in month.glob("*.xlsx"))
+    assert books[0] == "balanced-scorecard-2026-10.xlsx" and len(books) == 7
+    assert len(list((month / "outbox").glob("*.eml"))) == 8
+    assert (month / "kpi-results.csv").is_file() and (month / "rejects.csv").is_file()
+    first = {p.name: p.read_bytes() for p in month.glob("*.xlsx")}
+    # idempotent: run again, the same workbooks; the mail is not sent twice
+    assert main(["demo", "--folder", str(folder), "--out", str(out)]) == 0
+    assert "0 sent, 8 skipped" in capsys.readouterr().out
+    assert {p.name: p.read_bytes() for p in month.glob("*.xlsx")} == first
 
 
-def test_demo_is_deterministic(capsys):
-    main(["demo"])
-    a = capsys.readouterr().out
-    main(["demo"])
-    assert capsys.readouterr().out == a
+def test_init_writes_a_starter_that_validates_its_own_syntax(tmp_path, capsys):
+    target = tmp_path / "kpi_xl.toml"
+    assert main(["init", str(target)]) == 0
+    assert main(["init", str(target)]) == 1 and "use --force" in capsys.readouterr().err
+    import tomllib
+
+    from kpi_xl.config import parse_config
+
+    cfg = parse_config(tomllib.loads(target.read_text(encoding="utf-8")), tmp_path)
+    assert cfg.sources[0].preset == "zendesk"
 
 
 def test_kpis_lists_and_details(capsys):

@@ -188,7 +188,13 @@ def qa_contexts(results: Results, qa, centre: str, *, max_score: float = 1.0,
                 kpi = CATALOG[key]
                 a = look.get(key, "agent", agent, month) or {}
                 t = look.get(key, "team", team, month) or {}
-                kpis.append({"title": kpi.title, "agent": a.get("value"), "team": t.get("value"),
+                team_value = t.get("value")
+                if kpi.unit == "count" and team_value is not None:
+                    # a count's team figure is a total: the team average is per agent
+                    per = [look.get(key, "agent", other, month) for other in teams[team]]
+                    active = sum(1 for x in per if x and x.get("value") is not None)
+                    team_value = team_value / active if active else None
+                kpis.append({"title": kpi.title, "agent": a.get("value"), "team": team_value,
                              "target": a.get("target", t.get("target", kpi.target)),
                              "n": a.get("n"), "number_format": kpi.number_format,
                              "direction": kpi.direction})
@@ -200,7 +206,8 @@ def qa_contexts(results: Results, qa, centre: str, *, max_score: float = 1.0,
             [r.section for r in rubric if r.section] +
             [i["section"] for a in agents_ctx for i in a["item_scores"] if i["section"]]))
         out[team] = {"centre": centre, "team": team, "month": month,
-                     "month_label": month_label(month), "max_score": max_score,
+                     "month_label": month_label(month),
+                     "max_score": int(max_score) if float(max_score).is_integer() else max_score,
                      "qa_target": qa_target, "agents": agents_ctx,
                      "evaluations": sorted(evaluations, key=lambda e: (e["date"], e["id"])),
                      "evaluators": [{"name": e} for e in sorted(evaluators)],

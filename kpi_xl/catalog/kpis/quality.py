@@ -28,7 +28,9 @@ RESOLUTION_RATE = Kpi(
     family=FAMILY, description="Share of handled contacts that were resolved.",
     formula_text="resolved / handled contacts", unit="percent", direction="higher",
     number_format=PCT,
-    inputs=(Input("resolved", "flag", "Y/N or TRUE/FALSE per contact."),
+    inputs=(Input("resolved", "flag", "Y/N or TRUE/FALSE per contact; may be blank where "
+                  "the contact was not handled (an abandoned call).",
+                  required_when=Col("handled").eq(1)),
             Input("handled", "flag", "Optional: Y/N handled (for calls: answered). Left out, "
                   "every row counts as handled.", optional=True, default_value=1.0)),
     variants=(Variant("handled", "Resolved among handled contacts (an unanswered call "

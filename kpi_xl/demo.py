@@ -1,0 +1,173 @@
+"""``kpi-xl demo``: a whole month of a sample centre, the way a real team runs it.
+
+It writes what a centre would have — exports (contacts with survey answers, QA
+evaluations, the roster, business figures) as CSV files and a config that maps them —
+into a folder, and then runs the month on them exactly as ``kpi-xl run`` would: the same
+loader (every row accounted for), engine, workbooks and mail (to an outbox: nothing leaves
+the machine). The sample is generated from a fixed seed (``kpi_xl.demo_data``), so every
+run gives the same files.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .demo_data import MAX_SCORE, RUBRIC, TEAMS, sample_tables
+
+CONFIG = """\
+# kpi_xl config of the demo centre (written by `kpi-xl demo`; `kpi-xl init` writes a
+# commented starter for your own data). Run it again with:
+#   kpi-xl run -c {folder}/kpi_xl.toml --month {month}
+
+[centre]
+name = "Northwind Support (demo)"
+time_zone = "Europe/Lisbon"
+channels = ["phone", "email", "chat", "social"]
+
+[[sources]]
+preset = "generic-contacts"       # headers named like kpi_xl's columns (README: tables)
+path = "exports/contacts.csv"
+
+[[sources]]
+preset = "generic-qa"
+path = "exports/qa-evaluations.csv"
+
+[[sources]]
+preset = "generic-roster"
+path = "exports/roster.csv"
+
+[[sources]]
+preset = "generic-business"
+path = "exports/business.csv"
+
+[kpis.service_level]
+variant = "offered"
+options = {{ threshold = 20 }}
+min_n = 50
+
+[kpis.csat]
+min_n = 30
+
+[kpis.nps]
+min_n = 30
+
+[qa]
+max_score = {max_score}
+rubric = [
+{rubric}]
+
+[[stakeholders]]
+name = "Dana Reyes"
+email = "dana.reyes@northwind.example"
+role = "Head of customer service"
+reports = ["scorecard", "qa-team"]
+{leads}
+[[stakeholders]]
+name = "{agent}"
+email = "{agent_email}"
+agent = "{agent}"
+
+# no [smtp] section: messages go to workbooks/{month}/outbox as .eml files
+"""
+
+
+def write_demo(folder: str | Path, month: str = "2026-10") -> Path:
+    """Sample exports and their config in ``folder``; returns the config's path."""
+    folder = Path(folder)
+    exports = folder / "exports"
+    exports.mkdir(parents=True, exist_ok=True)
+    t = sample_tables(month)
+    contacts = t["contacts"].drop(columns=["_row", "_source", "period"])
+    contacts.to_csv(exports / "contacts.csv", index=False, date_format="%Y-%m-%d %H:%M:%S")
+    qa = t["qa"].drop(columns=["_row", "_source", "period"])
+    qa["score"] = qa["score"].map(lambda s: "N/A" if s != s else f"{s:g}")
+    qa["fatal"] = qa["fatal"].map(lambda f: "Y" if f == 1 else "N")
+    qa = qa.drop(columns=["weight", "fatal"])          # weights and fatal items: the rubric
+    qa.to_csv(exports / "qa-evaluations.csv", index=False, date_format="%Y-%m-%d")
+    t["roster"].to_csv(exports / "roster.csv", index=False, date_format="%Y-%m-%d")
+    t["business"].to_csv(exports / "business.csv", index=False)
+    roster = t["roster"]
+    leads = ""
+    for team in TEAMS:
+        if team in set(roster.team):
+            name = f"{team} Lead"
+            leads += (f'\n[[stakeholders]]\nname = "{name}"\nemail = '
+                      f'"{team.lower()}.lead@northwind.example"\nteams = ["{team}"]\n')
+    agent = roster.agent.iloc[0]
+    rubric = "".join(f'  {{ criterion = "{i.criterion}", weight = {i.weight:g}, section = '
+                     f'"{i.section}"{", fatal = true" if i.fatal else ""} }},\n' for i in RUBRIC)
+    config = folder / "kpi_xl.toml"
+    config.write_text(CONFIG.format(folder=folder, month=month, max_score=MAX_SCORE,
+                                    rubric=rubric, leads=leads, agent=agent,
+                                    agent_email=agent.lower().replace(" ", ".") +
+                                    "@northwind.example"), encoding="utf-8")
+    return config
+
+
+STARTER = """\
+# kpi_xl config. Every setting is explained in README.md ("Configuration").
+# Check it with:  kpi-xl validate -c kpi_xl.toml
+# Run a month:    kpi-xl run -c kpi_xl.toml --month 2026-10
+
+[centre]
+name = "My contact centre"
+time_zone = "Europe/London"            # timestamps with a UTC offset are converted to it
+channels = ["phone", "email", "chat", "social"]
+
+# [business_hours]                     # optional: response times in business hours
+# mon = ["08:00", "18:00"]
+# tue = ["08:00", "18:00"]
+# wed = ["08:00", "18:00"]
+# thu = ["08:00", "18:00"]
+# fri = ["08:00", "17:00"]
+# holidays = ["2026-12-25", "2026-12-26"]
+
+# One [[sources]] per export file. `kpi-xl presets` lists the shipped mappings; for your
+# own export, name the table and map its headers (README, "Configuration").
+[[sources]]
+preset = "zendesk"
+path = "exports/zendesk-tickets.csv"
+
+# [[sources]]
+# name = "calls"
+# table = "contacts"
+# path = "exports/acd-calls.csv"
+# [sources.columns]
+# id = "Call ID"
+# date = { column = "Start time", format = "%d/%m/%Y %H:%M" }
+# channel = { value = "phone" }
+# answered = { column = "Outcome", codes = { Answered = "yes", Abandoned = "no" } }
+# wait = { column = "Queue time", unit = "seconds" }
+# talk = "Talk time"
+# agent = "Agent"
+
+# Per KPI: variant, options, target, minimum n, targets per team or channel.
+# `kpi-xl kpis service_level` shows a KPI's variants and options.
+[kpis.service_level]
+variant = "offered"
+options = { threshold = 20 }
+target = 0.8
+
+# [qa]
+# max_score = 5
+# rubric = [
+#   { criterion = "Greets and introduces self", weight = 1, section = "Opening and greeting" },
+#   { criterion = "Verifies identity", weight = 1, section = "Compliance", fatal = true },
+# ]
+
+# [scorecard]                          # perspectives, weights and worst cases (README)
+# near_target = 0.8
+
+# [[stakeholders]]
+# name = "Dana Reyes"
+# email = "dana@example.com"
+# reports = ["scorecard", "qa-team"]
+
+# [smtp]                               # without it, mail goes to an outbox folder
+# host = "smtp.example.com"
+# port = 587
+# security = "starttls"
+# username = "reports@example.com"
+# sender = "reports@example.com"
+# the password: environment variable KPI_XL_SMTP_PASSWORD, never this file
+"""

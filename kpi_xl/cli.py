@@ -235,6 +235,13 @@ class MissingExtra(Exception):
     pass
 
 
+def _config_problems(e: ConfigError) -> int:
+    print("kpi-xl: the configuration has problems:", file=sys.stderr)
+    for line in e.problems:
+        print(f"  - {line}", file=sys.stderr)
+    return 1
+
+
 def _need_engine() -> None:
     import importlib.util
 
@@ -279,10 +286,7 @@ def data_command(args) -> int:
         if not cfg.sources:
             raise ConfigError(["no data: give --config FILE or --source PRESET=PATH"])
     except ConfigError as e:
-        print("kpi-xl: the configuration has problems:", file=sys.stderr)
-        for line in e.problems:
-            print(f"  - {line}", file=sys.stderr)
-        return 1
+        return _config_problems(e)
     ds = load(cfg.sources, cfg.load, cfg.choices, progress=_say)
     print("Data:")
     for line in ds.lines():
@@ -411,10 +415,7 @@ def send_command(args) -> int:
     try:
         cfg = read_config(args.config)
     except ConfigError as e:
-        print("kpi-xl: the configuration has problems:", file=sys.stderr)
-        for line in e.problems:
-            print(f"  - {line}", file=sys.stderr)
-        return 1
+        return _config_problems(e)
     if not cfg.stakeholders:
         print("kpi-xl: the config lists no [[stakeholders]] to send to", file=sys.stderr)
         return 1
@@ -437,7 +438,7 @@ def _default_layout():
 
 
 def _month_folder(out: str, month: str) -> str:
-    """OUT/<month>, refusing a month that is not YYYY-MM (it names a folder)."""
+    """OUT/<month> (the month has been checked to be YYYY-MM: it names a folder)."""
     import os
 
     folder = os.path.join(out, month)

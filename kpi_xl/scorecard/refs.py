@@ -15,7 +15,6 @@ import re
 from dataclasses import dataclass
 
 from openpyxl.formula.tokenizer import Token, Tokenizer
-from openpyxl.utils import column_index_from_string, get_column_letter
 
 _CELL = r"(\$?)([A-Z]{1,3})(\$?)(\d+)"
 _REF = re.compile(rf"^(?:(?P<sheet>'(?:[^']|'')+'|[^'!:\s]+)!)?{_CELL}(?::{_CELL})?$")
@@ -157,11 +156,3 @@ def map_ranges(sqref: str, fn_rows) -> str:
         b = f"{second[1]}{r2}"
         out.append(a if a == b else f"{a}:{b}")
     return " ".join(out)
-
-
-def col_index(letters: str) -> int:
-    return column_index_from_string(letters)
-
-
-def col_letter(index: int) -> str:
-    return get_column_letter(index)

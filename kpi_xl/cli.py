@@ -380,16 +380,11 @@ def _compute(args, cfg, ds) -> int:
         return 0
     outcome, where = None, None
     if cfg.stakeholders:
-        from .mail.run import send_month
-        from .mail.send import MailError
-
         _say("sending the reports")
-        try:
-            outcome, where = send_month(cfg.stakeholders, args.out, args.month, smtp=cfg.smtp,
-                                        centre=cfg.name, resend=args.resend, progress=_say)
-        except MailError as e:
-            print(f"\nkpi-xl: the workbooks are written, but mail stopped: {e}", file=sys.stderr)
+        sent = _send(cfg, args, "\nkpi-xl: the workbooks are written, but mail stopped")
+        if sent is None:
             return 1
+        outcome, where = sent
     used = sum(a.used for a in ds.accounting)
     read = sum(a.read for a in ds.accounting)
     print(f"\nDone: {cfg.name}, {args.month}")
@@ -398,19 +393,34 @@ def _compute(args, cfg, ds) -> int:
     print(f"  KPIs      {results}")
     print(f"  workbooks {len(books)} in {folder}")
     if outcome is not None:
-        print(f"  mail      {outcome.line()} → {where}")
-        for who, why in outcome.failed:
-            print(f"            failed: {who}: {why}")
+        _report(outcome, where, "  mail      ")
     else:
         print("  mail      no [[stakeholders]] in the config: nothing sent")
     return 0 if outcome is None or not outcome.failed else 1
 
 
+def _send(cfg, args, stopped: str):
+    """Deliver the month's reports: (outcome, where), or None after saying why not."""
+    from .mail.run import send_month
+    from .mail.send import MailError
+
+    try:
+        return send_month(cfg.stakeholders, args.out, args.month, smtp=cfg.smtp,
+                          centre=cfg.name, resend=args.resend, progress=_say)
+    except MailError as e:
+        print(f"{stopped}: {e}", file=sys.stderr)
+        return None
+
+
+def _report(outcome, where, lead: str) -> None:
+    print(f"{lead}{outcome.line()} → {where}")
+    for who, why in outcome.failed:
+        print(f"{' ' * len(lead)}failed: {who}: {why}")
+
+
 def send_command(args) -> int:
     _need_engine()
     from .config import read_config
-    from .mail.run import send_month
-    from .mail.send import MailError
 
     try:
         cfg = read_config(args.config)
@@ -419,15 +429,11 @@ def send_command(args) -> int:
     if not cfg.stakeholders:
         print("kpi-xl: the config lists no [[stakeholders]] to send to", file=sys.stderr)
         return 1
-    try:
-        outcome, where = send_month(cfg.stakeholders, args.out, args.month, smtp=cfg.smtp,
-                                    centre=cfg.name, resend=args.resend, progress=_say)
-    except MailError as e:
-        print(f"kpi-xl: nothing more was sent: {e}", file=sys.stderr)
+    sent = _send(cfg, args, "kpi-xl: nothing more was sent")
+    if sent is None:
         return 1
-    print(f"Mail for {args.month}: {outcome.line()} → {where}")
-    for who, why in outcome.failed:
-        print(f"  failed: {who}: {why}")
+    outcome, where = sent
+    _report(outcome, where, f"Mail for {args.month}: ")
     return 0 if not outcome.failed else 1
 
 

@@ -458,12 +458,12 @@ class Engine:
         done = 0
         for table, items in plan.items():
             if table == "period":
-                self.con.register("period_totals", self._period_totals(periods))
+                totals = self._period_totals(periods)
+                self.con.register("period_totals", totals)
+                have = set(totals.columns)
                 usable = []
                 for kpi, variant, params in items:
-                    need = [c for c in BINDINGS[kpi.key].inputs.values()]
-                    have = self.con.execute("SELECT * FROM period_totals LIMIT 0").df().columns
-                    missing = [c for c in need if c not in have]
+                    missing = [c for c in BINDINGS[kpi.key].inputs.values() if c not in have]
                     if missing:
                         skipped[kpi.key] = ("no " + " or ".join(f"'{m}'" for m in missing)
                                             + " figure was loaded")

@@ -1,7 +1,12 @@
 """The ``kpi-xl`` command line.
 
-Exit codes: 0 success; 1 the data, config or options were refused (the message says
-why); 2 the command line itself was wrong (argparse); 3 a needed extra is not installed.
+This module parses, prints and picks exit codes; the monthly run itself is
+``kpi_xl.run.month``.
+
+Exit codes: 0 success; 1 the data files, config or a delivery were refused (the message
+says what, where and why); 2 the command line itself was wrong (argparse, including
+--month); 3 a needed extra is not installed; 4 the data guards found the month missing,
+thin or mostly rejected, so nothing was written or sent (--allow-partial goes ahead).
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from . import __version__
 from .catalog import CATALOG
 from .catalog.format import format_value
 from .data.sources import ConfigError
-from .errors import KpiError
+from .errors import KpiXlError
 
 EPILOG = """\
 examples:
@@ -53,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
                                    "channels, 13 months) and its config into a folder, then "
                                    "run the month on them: data, KPIs, workbooks, mail to an "
                                    "outbox. Nothing to configure; nothing leaves the machine.")
-    d.add_argument("--month", default="2026-10", help="the month to report (default 2026-10)")
+    d.add_argument("--month", default="2026-10", type=month_arg,
+                   help="the month to report (default 2026-10)")
     d.add_argument("--folder", default="demo", help="where the sample exports and config go "
                                                     "(default demo/)")
     d.add_argument("--out", default="workbooks", help="output folder (default workbooks/)")
@@ -84,9 +90,14 @@ def main(argv: list[str] | None = None) -> int:
             c.add_argument("--resend", action="store_true",
                            help="send again what the ledger says was sent")
         if name in ("compute", "scorecard", "run"):
-            c.add_argument("--month", required=True, help="the month to report, YYYY-MM")
-            c.add_argument("--history", type=int, default=12,
+            c.add_argument("--month", required=True, type=month_arg,
+                           help="the month to report, YYYY-MM")
+            c.add_argument("--history", type=history_arg, default=12,
                            help="months before it, for trends (default 12)")
+            c.add_argument("--allow-partial", action="store_true",
+                           help="go ahead when the data guards find the month missing, thin "
+                                "or mostly rejected; the workbooks and messages then say "
+                                "'partial data'")
             c.add_argument("--out", default="workbooks",
                            help="output folder (default workbooks/); files go to OUT/<month>/")
     m = sub.add_parser("send", help="email the month's reports to the stakeholders",
@@ -100,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
                               "The SMTP password comes from KPI_XL_SMTP_PASSWORD (or the "
                               "variable named by password_env), never from the config.")
     m.add_argument("-c", "--config", required=True, help="the config file (TOML)")
-    m.add_argument("--month", required=True, help="the month, YYYY-MM")
+    m.add_argument("--month", required=True, type=month_arg, help="the month, YYYY-MM")
     m.add_argument("--out", default="workbooks", help="where the month's files are (default "
                                                       "workbooks/)")
     m.add_argument("--resend", action="store_true", help="send again what was already sent")
@@ -133,12 +144,10 @@ def _dispatch(p, args) -> int:
         if args.command == "kpis":
             print(reference(args.keys, args.family, args.markdown))
             return 0
-    except KpiError as e:
-        print(f"kpi-xl: {e}", file=sys.stderr)
-        return 1
-    except ConfigError as e:     # raised outside data_command's own reporting
-        print(f"kpi-xl: {e}", file=sys.stderr)
-        return 1
+    except KpiXlError as e:
+        if args.debug:
+            raise
+        return _refused(e, args.command)
     except MissingExtra as e:
         print(f"kpi-xl: {e}", file=sys.stderr)
         return 3
@@ -147,6 +156,54 @@ def _dispatch(p, args) -> int:
         return 0
     p.print_help()
     return 0
+
+
+def _refused(e: KpiXlError, command: str) -> int:
+    """One error a user can cause, said once: what, where and why; its exit code."""
+    from .mail.send import MailError
+    from .run.guards import DataRefused
+    from .run.month import FilesUnusable
+
+    if isinstance(e, ConfigError):
+        head, lines = "the configuration has problems:", e.problems
+    elif isinstance(e, FilesUnusable):
+        head, lines = "these files cannot be used; nothing was computed:", e.problems
+    elif isinstance(e, DataRefused):
+        head = ("the data for the month is not complete, so nothing was written or sent "
+                "(fix the data or --month; --allow-partial goes ahead and marks the reports "
+                "'partial data'):" if command != "validate" else
+                "the data is not usable as it is:")
+        lines = e.refusals
+    elif isinstance(e, MailError) and command == "run":
+        head, lines = f"the workbooks are written, but mail stopped: {e}", []
+    else:
+        head, lines = str(e), []
+    print(f"kpi-xl: {head}", file=sys.stderr)
+    for line in lines:
+        print(f"  - {line}", file=sys.stderr)
+    return e.exit_code
+
+
+def month_arg(text: str) -> str:
+    """--month: checked before any file is read (a mistake exits 2)."""
+    from .engine.engine import months_back
+
+    try:
+        months_back(text, 0)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return text
+
+
+def history_arg(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = -1
+    if not 0 <= n <= 120:
+        raise argparse.ArgumentTypeError(f"must be a whole number of months from 0 to 120, "
+                                         f"got {text!r}")
+    return n
 
 
 # -- reference -----------------------------------------------------------------------
@@ -235,13 +292,6 @@ class MissingExtra(Exception):
     pass
 
 
-def _config_problems(e: ConfigError) -> int:
-    print("kpi-xl: the configuration has problems:", file=sys.stderr)
-    for line in e.problems:
-        print(f"  - {line}", file=sys.stderr)
-    return 1
-
-
 def _need_engine() -> None:
     import importlib.util
 
@@ -269,147 +319,113 @@ def _say(msg: str) -> None:
 def data_command(args) -> int:
     _need_engine()
     from .config import Config, read_config
-    from .data.load import load
-    from .data.sources import ConfigError, parse_source
+    from .data.sources import parse_source
+    from .run.month import run_month
 
-    try:
-        cfg = read_config(args.config) if args.config else Config(None)
-        for i, spec in enumerate(args.source, len(cfg.sources) + 1):
-            preset, sep, path = spec.partition("=")
-            if not sep or not path:
-                raise ConfigError([f"--source {spec!r}: write it as PRESET=PATH, e.g. "
-                                   "zendesk=tickets.csv"])
-            names = {s.name for s in cfg.sources}
-            name = preset if preset not in names else f"{preset} #{i}"
-            cfg.sources.append(parse_source({"preset": preset, "path": path, "name": name},
-                                            ".", i))
-        if not cfg.sources:
-            raise ConfigError(["no data: give --config FILE or --source PRESET=PATH"])
-    except ConfigError as e:
-        return _config_problems(e)
-    ds = load(cfg.sources, cfg.load, cfg.choices, progress=_say)
-    print("Data:")
-    for line in ds.lines():
-        print(f"  {line}")
-    if ds.rejects.items:
-        print("Most frequent reasons:")
-        for line in ds.rejects.summary():
-            print(f"  {line}")
-    if ds.problems:
-        print("\nkpi-xl: these files cannot be used; nothing was computed:", file=sys.stderr)
-        for line in ds.problems:
-            print(f"  - {line}", file=sys.stderr)
-        return 1
-    unknown = _unknown_override_keys(cfg, ds)
-    if unknown:
-        print("\nkpi-xl: the config's targets name teams or channels the data does not have:",
-              file=sys.stderr)
-        for line in unknown:
-            print(f"  - {line}", file=sys.stderr)
-        return 1
+    cfg = read_config(args.config) if args.config else Config(None)
+    for i, spec in enumerate(args.source, len(cfg.sources) + 1):
+        preset, sep, path = spec.partition("=")
+        if not sep or not path:
+            raise ConfigError([f"--source {spec!r}: write it as PRESET=PATH, e.g. "
+                               "zendesk=tickets.csv"])
+        names = {s.name for s in cfg.sources}
+        name = preset if preset not in names else f"{preset} #{i}"
+        cfg.sources.append(parse_source({"preset": preset, "path": path, "name": name},
+                                        ".", i))
+    if not cfg.sources:
+        raise ConfigError(["no data: give --config FILE or --source PRESET=PATH"])
+    if cfg.guards is None:
+        from .run.guards import GuardSettings
+
+        cfg.guards = GuardSettings()
+    printer = Printer(cfg)
+    run = run_month(cfg, args.command, getattr(args, "month", None),
+                    history=getattr(args, "history", 12), out=getattr(args, "out", "workbooks"),
+                    allow_partial=getattr(args, "allow_partial", False),
+                    resend=getattr(args, "resend", False), reporter=printer)
     if args.command == "validate":
+        ds = run.dataset
         print("\nThe config and the data are usable"
               + (f"; {len(ds.rejects):,} rows or values would be reported in rejects.csv."
                  if ds.rejects.items else "; nothing would be rejected."))
         return 0
-    return _compute(args, cfg, ds)
+    return printer.summary(run)
 
 
-def _unknown_override_keys(cfg, ds) -> list[str]:
-    names: set[str] = set()
-    for t in ds.tables.values():
-        for col in ("team", "channel"):
-            if col in t:
-                names |= {str(x) for x in t[col].dropna().unique()}
-    out = []
-    for key, choice in cfg.choices.items():
-        for name in choice.targets:
-            if name not in names:
-                out.append(f"[kpis.{key}] targets: {name!r} is not a team or channel in the data "
-                           f"(there: {', '.join(sorted(names)) or 'none'})")
-    return out
+class Printer:
+    """Prints what the monthly run does (kpi_xl.run.month.Reporter)."""
 
+    def __init__(self, cfg):
+        self.cfg = cfg
 
-def _compute(args, cfg, ds) -> int:
-    import os
+    def progress(self, message: str) -> None:
+        _say(message)
 
-    from .data.sources import ConfigError
-    from .engine import Engine, months_back
+    def data(self, ds) -> None:
+        print("Data:")
+        for line in ds.lines():
+            print(f"  {line}")
+        if ds.rejects.items:
+            print("Most frequent reasons:")
+            for line in ds.rejects.summary():
+                print(f"  {line}")
 
-    try:
-        months_back(args.month, 0)
-    except ValueError as e:
-        raise ConfigError([str(e)]) from None
-    folder = _month_folder(args.out, args.month)
-    _say(f"computing {args.month} and {args.history} months before it")
-    res = Engine(ds.tables, choices=cfg.choices).compute(args.month, args.history)
-    results = res.write_csv(os.path.join(folder, "kpi-results.csv"))
-    rejects = ds.rejects.write_csv(os.path.join(folder, "rejects.csv"))
-    org = res.frame("organisation", args.month)
-    print(f"\n{cfg.name}, {args.month}: organisation level")
-    print(f"{'KPI':<36}{'value':>12}  {'target':>10}  {'n':>8}  status")
-    for r in org.itertuples():
-        value = "—" if r.value != r.value else format_value(r.value, r.number_format)
-        tgt = "" if r.target != r.target else format_value(r.target, r.number_format)
-        n = "" if r.n != r.n else f"{r.n:,.0f}"
-        extra = f" ({r.note})" if r.note else " (low sample)" if r.low_sample else ""
-        print(f"{r.title:<36}{value:>12}  {tgt:>10}  {n:>8}  {r.status}{extra}")
-    if res.skipped:
-        print("\nNot computed:")
-        for key, why in res.skipped.items():
-            print(f"  {CATALOG[key].title}: {why}")
-    month = res.table[res.table.period == args.month]
-    levels = month.groupby("level", observed=True)["key"].nunique()
-    counts = [f"{n} {lv}{'s' if n != 1 else ''}" for lv, n in levels.items()
-              if lv != "organisation"]
-    print(f"\nWritten: {results} ({len(res.table):,} rows over {len(res.periods)} months; "
-          f"{args.month}: the organisation" + "".join(f", {c}" for c in counts) + ")")
-    print(f"         {rejects} ({len(ds.rejects):,} rows or values rejected, with reasons)")
-    books = []
-    if args.command in ("scorecard", "run"):
-        from .scorecard.build import write_month
+    def guards(self, report, allowed: bool) -> None:
+        if report.coverage:
+            print("Coverage:")
+            for line, flagged in report.coverage:
+                print(f"  {'! ' if flagged else ''}{line}")
+        if report.refusals and allowed:
+            print("\nGoing ahead with partial data (--allow-partial); the workbooks and "
+                  "messages say so:", file=sys.stderr)
+            for line in report.refusals:
+                print(f"  - {line}", file=sys.stderr)
 
-        _say("writing the workbooks")
-        books = write_month(res, ds.tables, args.out, centre=cfg.name,
-                            layout=cfg.layout or _default_layout(), max_score=cfg.max_score,
-                            rubric=cfg.load.rubric,
-                            **({"templates": cfg.templates} if cfg.templates else {}))
-        for path in books:
+    def results(self, run) -> None:
+        res, month = run.results, run.month
+        org = res.frame("organisation", month)
+        print(f"\n{self.cfg.name}, {month}: organisation level"
+              + (" (PARTIAL DATA)" if run.partial else ""))
+        print(f"{'KPI':<36}{'value':>12}  {'target':>10}  {'n':>8}  status")
+        for r in org.itertuples():
+            value = "—" if r.value != r.value else format_value(r.value, r.number_format)
+            tgt = "" if r.target != r.target else format_value(r.target, r.number_format)
+            n = "" if r.n != r.n else f"{r.n:,.0f}"
+            extra = f" ({r.note})" if r.note else " (low sample)" if r.low_sample else ""
+            print(f"{r.title:<36}{value:>12}  {tgt:>10}  {n:>8}  {r.status}{extra}")
+        if res.skipped:
+            print("\nNot computed:")
+            for key, why in res.skipped.items():
+                print(f"  {CATALOG[key].title}: {why}")
+        t = res.table[res.table.period == month]
+        levels = t.groupby("level", observed=True)["key"].nunique()
+        counts = [f"{n} {lv}{'s' if n != 1 else ''}" for lv, n in levels.items()
+                  if lv != "organisation"]
+        print(f"\nWritten: {run.results_path} ({len(res.table):,} rows over {len(res.periods)} "
+              f"months; {month}: the organisation" + "".join(f", {c}" for c in counts) + ")")
+        print(f"         {run.rejects_path} ({len(run.dataset.rejects):,} rows or values "
+              "rejected, with reasons)")
+
+    def workbooks(self, paths) -> None:
+        for path in paths:
             print(f"         {path}")
-    if args.command != "run":
-        return 0
-    outcome, where = None, None
-    if cfg.stakeholders:
-        _say("sending the reports")
-        sent = _send(cfg, args, "\nkpi-xl: the workbooks are written, but mail stopped")
-        if sent is None:
-            return 1
-        outcome, where = sent
-    used = sum(a.used for a in ds.accounting)
-    read = sum(a.read for a in ds.accounting)
-    print(f"\nDone: {cfg.name}, {args.month}")
-    print(f"  data      {read:,} rows read, {used:,} used, {read - used:,} rejected or excluded "
-          f"(reasons: {rejects})")
-    print(f"  KPIs      {results}")
-    print(f"  workbooks {len(books)} in {folder}")
-    if outcome is not None:
-        _report(outcome, where, "  mail      ")
-    else:
-        print("  mail      no [[stakeholders]] in the config: nothing sent")
-    return 0 if outcome is None or not outcome.failed else 1
 
-
-def _send(cfg, args, stopped: str):
-    """Deliver the month's reports: (outcome, where), or None after saying why not."""
-    from .mail.run import send_month
-    from .mail.send import MailError
-
-    try:
-        return send_month(cfg.stakeholders, args.out, args.month, smtp=cfg.smtp,
-                          centre=cfg.name, resend=args.resend, progress=_say)
-    except MailError as e:
-        print(f"{stopped}: {e}", file=sys.stderr)
-        return None
+    def summary(self, run) -> int:
+        if run.step != "run":
+            return 0
+        ds = run.dataset
+        used = sum(a.used for a in ds.accounting)
+        read = sum(a.read for a in ds.accounting)
+        print(f"\nDone: {self.cfg.name}, {run.month}" + (" (PARTIAL DATA)" if run.partial else ""))
+        print(f"  data      {read:,} rows read, {used:,} used, {read - used:,} rejected or "
+              f"excluded (reasons: {run.rejects_path})")
+        print(f"  KPIs      {run.results_path}")
+        print(f"  workbooks {len(run.books)} in {run.folder}")
+        if run.outcome is not None:
+            _report(run.outcome, run.where, "  mail      ")
+        else:
+            print("  mail      no [[stakeholders]] in the config: nothing sent")
+        return 0 if run.outcome is None or not run.outcome.failed else 1
 
 
 def _report(outcome, where, lead: str) -> None:
@@ -421,35 +437,15 @@ def _report(outcome, where, lead: str) -> None:
 def send_command(args) -> int:
     _need_engine()
     from .config import read_config
+    from .run.month import send
 
-    try:
-        cfg = read_config(args.config)
-    except ConfigError as e:
-        return _config_problems(e)
+    cfg = read_config(args.config)
     if not cfg.stakeholders:
         print("kpi-xl: the config lists no [[stakeholders]] to send to", file=sys.stderr)
         return 1
-    sent = _send(cfg, args, "kpi-xl: nothing more was sent")
-    if sent is None:
-        return 1
-    outcome, where = sent
+    outcome, where = send(cfg, args.month, args.out, resend=args.resend, progress=_say)
     _report(outcome, where, f"Mail for {args.month}: ")
     return 0 if not outcome.failed else 1
-
-
-def _default_layout():
-    from .scorecard.layout import DEFAULT
-
-    return DEFAULT
-
-
-def _month_folder(out: str, month: str) -> str:
-    """OUT/<month> (the month has been checked to be YYYY-MM: it names a folder)."""
-    import os
-
-    folder = os.path.join(out, month)
-    os.makedirs(folder, exist_ok=True)
-    return folder
 
 
 def demo(month: str, folder: str = "demo", out: str = "workbooks") -> int:
@@ -458,9 +454,7 @@ def demo(month: str, folder: str = "demo", out: str = "workbooks") -> int:
     import time
 
     from .demo import write_demo
-    from .engine import months_back
 
-    months_back(month, 0)
     t0 = time.perf_counter()
     _say(f"writing the sample centre's exports to {folder}/exports")
     config = write_demo(folder, month)

@@ -56,7 +56,10 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 SECTIONS = {"centre", "business_hours", "sources", "kpis", "qa", "scorecard", "stakeholders",
-            "smtp", "output"}
+            "smtp", "output", "guards"}
+#: percent KPIs whose value can pass 100 % (expansion revenue; annualised leavers), so a
+#: target above 1 is not by itself a percent written as a whole number
+CAN_EXCEED_100 = {"nrr": 3.0, "agent_turnover": 5.0}
 KPI_KEYS = {"variant", "options", "target", "min_n", "targets"}
 
 
@@ -73,6 +76,7 @@ class Config:
     smtp: Any = None                    # kpi_xl.mail.send.SmtpSettings, or None: the outbox
     templates: Path | None = None       # a folder with your restyled templates
     max_score: float = 1.0              # QA: full marks for a rubric item
+    guards: Any = None                  # kpi_xl.run.guards.GuardSettings
 
 
 def read_config(path: str | os.PathLike) -> Config:
@@ -123,6 +127,9 @@ def parse_config(data: Mapping[str, Any], base_dir: str | os.PathLike = ".",
     if not data.get("sources"):
         problems.append("no [[sources]]: list the files to read (kpi-xl init writes examples)")
     cfg.choices = _choices(data.get("kpis", {}), problems)
+    from .run.guards import parse_guards
+
+    cfg.guards = parse_guards(data.get("guards"), problems)
     cfg.layout = _layout(data.get("scorecard"), problems)
     from .mail.send import parse_smtp
     from .mail.stakeholders import parse_stakeholders
@@ -265,6 +272,8 @@ def _choices(kpis: Mapping[str, Any], problems: list[str]) -> dict[str, KpiChoic
         for name, t in [("target", target), *targets.items()]:
             if t is not None and (isinstance(t, bool) or not isinstance(t, (int, float))):
                 problems.append(f"{where}: target for {name} must be a number, got {t!r}")
+            elif t is not None and kpi.unit_of(variant) == "percent":
+                problems.extend(_percent_target(where, key, name, t))
         min_n = spec.get("min_n")
         if min_n is not None and (not isinstance(min_n, int) or min_n < 1):
             problems.append(f"{where}: min_n must be a whole number >= 1, got {min_n!r}")
@@ -272,6 +281,18 @@ def _choices(kpis: Mapping[str, Any], problems: list[str]) -> dict[str, KpiChoic
                              {str(k): float(v) for k, v in targets.items()
                               if isinstance(v, (int, float))})
     return out
+
+
+def _percent_target(where: str, key: str, name: str, t: float) -> list[str]:
+    """A percent KPI's target is a fraction: 0.8 means 80 %."""
+    top = CAN_EXCEED_100.get(key, 1.0)
+    label = "target" if name == "target" else f"target for {name!r}"
+    if 0 <= t <= top:
+        return []
+    if t > top and t <= 100 * top:
+        return [f"{where}: {label} is {t!r}, but percentages are written as fractions: "
+                f"{t / 100:g} means {t:g} %"]
+    return [f"{where}: {label} must be a share from 0 to {top:g} ({top:.0%}), got {t!r}"]
 
 
 __all__ = ["Config", "ConfigError", "parse_config", "read_config"]

@@ -10,7 +10,14 @@ from __future__ import annotations
 from typing import Any
 
 
-class KpiError(ValueError):
+class KpiXlError(Exception):
+    """Every error a user can cause (config, data, templates, mail): one sentence naming
+    the file, section or cell. The command line catches this one class, prints the
+    message and exits with ``exit_code`` (a traceback only with ``--debug``)."""
+    exit_code = 1
+
+
+class KpiError(KpiXlError, ValueError):
     """Bad input or an undefined result (such as an empty denominator)."""
 
     def __init__(self, kpi: str | None, what: str, rule: str, value: Any = None,

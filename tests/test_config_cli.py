@@ -39,6 +39,9 @@ targets = {{ Billing = 0.95 }}
 [kpis.sla_compliance]
 options = {{ targets = {{ phone = 30, email = 7200, chat = 60, social = 3600 }} }}
 
+[guards]
+max_rejected_share = 0.2     # the fixture rejects 1 of its 7 tickets on purpose (channel 'Via')
+
 [qa]
 max_score = 5
 rubric = [{{ criterion = "Greeting", weight = 1 }}, {{ criterion = "ID check", weight = 1, fatal = true }}]
@@ -119,14 +122,28 @@ def test_validate_reports_problems_without_writing(tmp_path, capsys):
     captured = capsys.readouterr()
     assert rc == 1 and "file not found" in captured.err
     assert not any(tmp_path.iterdir())
+    # one of the fixture's 7 tickets is rejected: above the default 5 %, validate says so
     rc = main(["validate", "--source", f"zendesk={FIXTURES / 'zendesk-tickets.csv'}"])
+    err = capsys.readouterr().err
+    assert rc == 4 and "rejects 1 of its 7 rows (14%" in err and "'Via'" in err
+    p = tmp_path / "kpi_xl.toml"        # the config allows 20 %
+    p.write_text(GOOD, encoding="utf-8")
+    rc = main(["validate", "-c", str(p)])
     assert rc == 0 and "usable; 2 rows or values would be reported" in capsys.readouterr().out
+    assert [x.name for x in tmp_path.iterdir()] == ["kpi_xl.toml"]
 
 
-def test_compute_refuses_a_bad_month(capsys):
-    rc = main(["compute", "--source", f"zendesk={FIXTURES / 'zendesk-tickets.csv'}",
-               "--month", "../../etc"])
-    assert rc == 1 and "month must look like 2026-10" in capsys.readouterr().err
+@pytest.mark.parametrize("command", ["compute", "scorecard", "run", "send"])
+def test_a_bad_month_is_a_command_line_mistake(command, tmp_path, capsys):
+    """Checked before any file is read (the config does not exist), exit 2."""
+    with pytest.raises(SystemExit) as e:
+        main([command, "-c", str(tmp_path / "missing.toml"), "--month", "../../etc"])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert "month must look like 2026-10" in err and "missing.toml" not in err
+    with pytest.raises(SystemExit) as e:
+        main(["compute", "-c", "x.toml", "--month", "2026-10", "--history", "-3"])
+    assert e.value.code == 2
 
 
 def test_presets_command(capsys):
@@ -164,7 +181,8 @@ def test_scorecard_section_is_checked():
 def test_scorecard_command_writes_the_workbook(tmp_path, capsys):
     pytest.importorskip("openpyxl")
     rc = main(["scorecard", "--source", f"zendesk={FIXTURES / 'zendesk-tickets.csv'}",
-               "--month", "2026-10", "--history", "1", "--out", str(tmp_path)])
+               "--month", "2026-10", "--history", "1", "--out", str(tmp_path),
+               "--allow-partial"])    # the fixture rejects 1 ticket of 7, over the 5 % guard
     out = capsys.readouterr().out
     assert rc == 0
     book = tmp_path / "2026-10" / "balanced-scorecard-2026-10.xlsx"

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import KpiXlError
 from .rejects import ROW_REJECTED, Rejects
 from .sources import ConfigError, Source, resolve_by_name
 
@@ -29,7 +30,7 @@ DELIMITERS = ",;\t|"
 _SNIFF_BYTES = 1 << 16
 
 
-class SourceError(Exception):
+class SourceError(KpiXlError):
     """A source file that cannot be used at all; the message says what and where."""
 
     def __init__(self, source: Source, message: str):

@@ -35,6 +35,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping
 
+from ..errors import KpiXlError
 from .schema import TABLES
 
 if sys.version_info >= (3, 11):
@@ -47,7 +48,7 @@ FORMATS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".xlsx": "xlsx", ".xlsm"
 UNITS = {"seconds": 1.0, "minutes": 60.0, "hours": 3600.0, "days": 86400.0}
 
 
-class ConfigError(ValueError):
+class ConfigError(KpiXlError, ValueError):
     """The config (or a preset) says something kpi_xl cannot do; ``problems`` lists all."""
 
     def __init__(self, problems: list[str]):

@@ -32,10 +32,11 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from ..errors import KpiXlError
 from ..scorecard.names import file_stem, inside
 
 
-class MailError(RuntimeError):
+class MailError(KpiXlError, RuntimeError):
     """The whole run cannot send (login refused, server unreachable, settings wrong)."""
 
 

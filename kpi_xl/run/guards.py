@@ -1,0 +1,196 @@
+"""Is the month's data there, complete and assigned? Checked before anything is written.
+
+A monthly report that is wrong once is not opened again, so the run compares what it
+loaded with what it usually loads and stops (before any workbook, CSV or message) when:
+
+* a source has **no rows** in the month, or far fewer than usual: fewer than
+  ``min_share_of_usual`` × its usual rows, *usual* being the median of the rows it had in
+  the months of the history window that have data (a source with no earlier months is
+  only checked for being empty);
+* a source **rejects** more than ``max_rejected_share`` of the rows it read (rows left out
+  on purpose by the mapping, and values ignored in used rows, do not count).
+
+``--allow-partial`` goes ahead on purpose: the refusals become a *partial data* note that
+the workbooks' title area and the messages show.
+
+**Coverage** is reported, never refused: per table and level, how many of the month's rows
+have no member ("2,500 of 2,500 contacts have no team"), flagged above
+``max_share_without_member``.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from ..errors import KpiXlError
+
+#: the tables whose rows are placed in a month (the roster is not; business rows are
+#: one per month, in the ``month`` column)
+DATED = ("contacts", "surveys", "qa", "business")
+NOUNS = {"contacts": "contact", "surveys": "survey", "qa": "QA", "business": "business-figures"}
+#: the levels whose coverage is reported, per table
+COVERAGE_LEVELS = ("team", "agent", "channel")
+
+
+@dataclass(frozen=True)
+class GuardSettings:
+    """``[guards]`` in the config (every value a share from 0 to 1)."""
+    min_share_of_usual: float = 0.5
+    max_rejected_share: float = 0.05
+    max_share_without_member: float = 0.10
+
+    KEYS = ("min_share_of_usual", "max_rejected_share", "max_share_without_member")
+
+
+def parse_guards(spec: Any, problems: list[str]) -> GuardSettings:
+    """The ``[guards]`` table, each problem added to ``problems`` naming the key."""
+    if spec is None:
+        return GuardSettings()
+    if not isinstance(spec, Mapping):
+        problems.append("[guards] must be a table, e.g. [guards] min_share_of_usual = 0.5")
+        return GuardSettings()
+    values = {}
+    for k, v in spec.items():
+        if k not in GuardSettings.KEYS:
+            problems.append(f"[guards]: unknown key {k!r} (keys: {', '.join(GuardSettings.KEYS)})")
+        elif isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1:
+            problems.append(f"[guards] {k} must be a share from 0 to 1 (0.5 means 50 %), "
+                            f"got {v!r}")
+        else:
+            values[k] = float(v)
+    return GuardSettings(**values)
+
+
+class DataRefused(KpiXlError):
+    """The month's data is missing, thin or mostly rejected: nothing was written or sent."""
+    exit_code = 4
+
+    def __init__(self, refusals: list[str]):
+        self.refusals = list(refusals)
+        super().__init__("the data for the month looks incomplete: " + "; ".join(refusals))
+
+
+@dataclass
+class SourceVolume:
+    source: str
+    file: str
+    table: str
+    rows: int                   # used rows in the month
+    usual: float | None         # median of the earlier months with data (None: no history)
+    months: int                 # how many earlier months with data the median is over
+
+
+@dataclass
+class GuardReport:
+    """What the guards found: refusals (stop the run), coverage lines (reported)."""
+    month: str | None
+    refusals: list[str] = field(default_factory=list)
+    volumes: list[SourceVolume] = field(default_factory=list)
+    coverage: list[tuple[str, bool]] = field(default_factory=list)   # (line, above threshold)
+
+    @property
+    def ok(self) -> bool:
+        return not self.refusals
+
+    def partial_note(self) -> str | None:
+        """The note a partial report carries (None when the data passed)."""
+        return None if self.ok else "partial data: " + "; ".join(self.refusals)
+
+    def raise_if_refused(self) -> None:
+        if self.refusals:
+            raise DataRefused(self.refusals)
+
+
+def _periods(df, table: str):
+    col = "month" if table == "business" else "period"
+    return df[col].astype(str) if col in df else None
+
+
+def check(ds, month: str | None, settings: GuardSettings = GuardSettings(),
+          history: list[str] | None = None) -> GuardReport:
+    """Check a loaded :class:`kpi_xl.data.load.Dataset` for ``month`` (``None``: only the
+    rejected shares, as ``validate`` does). ``history`` is the months before ``month``
+    that the usual volume is taken over (default: every earlier month in the data)."""
+    rep = GuardReport(month)
+    _rejected_shares(ds, settings, rep)
+    if month is None:
+        return rep
+    _volumes(ds, month, settings, history, rep)
+    _coverage(ds, month, settings, rep)
+    return rep
+
+
+def _rejected_shares(ds, settings: GuardSettings, rep: GuardReport) -> None:
+    from ..data.rejects import ROW_REJECTED
+
+    for acc in ds.accounting:
+        considered = acc.read - acc.excluded
+        if considered <= 0 or acc.rejected / considered <= settings.max_rejected_share:
+            continue
+        reasons: dict[str, int] = {}
+        for r in ds.rejects.items:
+            if r.source == acc.source and r.action == ROW_REJECTED:
+                reasons[r.reason] = reasons.get(r.reason, 0) + 1
+        top = sorted(reasons.items(), key=lambda kv: -kv[1])[:3]
+        rep.refusals.append(
+            f"{acc.file} ({acc.source}) rejects {acc.rejected:,} of its {considered:,} rows "
+            f"({acc.rejected / considered:.0%}, more than the {settings.max_rejected_share:.0%} "
+            "allowed by [guards] max_rejected_share); most frequent: "
+            + "; ".join(f"{n:,} × {why}" for why, n in top))
+
+
+def _volumes(ds, month: str, settings: GuardSettings, history, rep: GuardReport) -> None:
+    for acc in ds.accounting:
+        if acc.table not in DATED:
+            continue
+        df = ds.tables.get(acc.table)
+        counts: dict[str, int] = {}
+        if df is not None and "_source" in df:
+            periods = _periods(df, acc.table)
+            if periods is None:
+                continue
+            mine = periods[(df["_source"] == acc.source).to_numpy()]
+            counts = {str(k): int(v) for k, v in mine.value_counts().items()}
+        rows = counts.get(month, 0)
+        earlier = [counts[p] for p in (history if history is not None else sorted(counts))
+                   if p < month and counts.get(p, 0) > 0]
+        usual = float(statistics.median(earlier)) if earlier else None
+        rep.volumes.append(SourceVolume(acc.source, acc.file, acc.table, rows, usual,
+                                        len(earlier)))
+        what = NOUNS.get(acc.table, acc.table) + " row"
+        if rows == 0:
+            rep.refusals.append(
+                f"{acc.file} ({acc.source}) has no {what}s in {month}"
+                + (f"; it usually has {usual:,.0f}" if usual else
+                   " (check --month, or that the export covers it)"))
+        elif usual and rows < settings.min_share_of_usual * usual:
+            rep.refusals.append(
+                f"{acc.file} ({acc.source}) has {rows:,} {what}s in {month}, "
+                f"{rows / usual:.0%} of its usual {usual:,.0f} (the median of {len(earlier)} "
+                f"earlier month{'s' if len(earlier) != 1 else ''}; [guards] min_share_of_usual "
+                f"is {settings.min_share_of_usual:.0%})")
+
+
+def _coverage(ds, month: str, settings: GuardSettings, rep: GuardReport) -> None:
+    for table in ("contacts", "surveys", "qa"):
+        df = ds.tables.get(table)
+        if df is None or "period" not in df:
+            continue
+        in_month = df[(df["period"] == month).to_numpy()]
+        total = len(in_month)
+        if table == "qa" and "evaluation" in in_month:   # QA rows are items: count evaluations
+            in_month = in_month.drop_duplicates("evaluation")
+            total = len(in_month)
+        if total == 0:
+            continue
+        noun = "evaluations" if table == "qa" else table
+        for level in COVERAGE_LEVELS[:2] if table == "qa" else COVERAGE_LEVELS:
+            missing = total if level not in in_month else int(in_month[level].isna().sum())
+            if missing == 0:
+                continue
+            share = missing / total
+            rep.coverage.append((f"{missing:,} of {total:,} {noun} in {month} have no {level}"
+                                 + ("" if level in in_month else " (no source maps it)"),
+                                 share > settings.max_share_without_member))

@@ -1,0 +1,171 @@
+"""The monthly run: config → load → guards → compute → workbooks → mail → summary.
+
+Each step can run alone (``validate`` stops after the guards, ``compute`` after the
+results, ``scorecard`` after the workbooks) and a re-run for the same month gives the same
+files. A step that finds the data wrong raises before anything is written or sent
+(:class:`FilesUnusable`, :class:`kpi_xl.data.sources.ConfigError`,
+:class:`kpi_xl.run.guards.DataRefused`), so a report is never half made.
+
+What happens is told to a :class:`Reporter` (the command line prints it); this module
+prints nothing itself.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from ..errors import KpiXlError
+from .guards import GuardReport, check
+
+STEPS = ("validate", "compute", "scorecard", "run")
+STATUS_FILE = "run-status.json"
+
+
+class FilesUnusable(KpiXlError):
+    """Some data files cannot be read at all; ``problems`` names each one."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = list(problems)
+        super().__init__("these files cannot be used; nothing was computed: "
+                         + "; ".join(problems))
+
+
+class Reporter:
+    """Hears each step's outcome; the default hears nothing."""
+
+    def progress(self, message: str) -> None: ...
+    def data(self, ds) -> None: ...
+    def guards(self, report: GuardReport, allowed: bool) -> None: ...
+    def results(self, run: "MonthRun") -> None: ...
+    def workbooks(self, paths: list[Path]) -> None: ...
+
+
+@dataclass
+class MonthRun:
+    """What one run did: the data, the guards' findings and what was written and sent."""
+    month: str | None
+    step: str
+    dataset: Any = None
+    guards: GuardReport | None = None
+    results: Any = None                      # kpi_xl.engine.Results
+    results_path: str | None = None
+    rejects_path: str | None = None
+    books: list[Path] = field(default_factory=list)
+    outcome: Any = None                      # kpi_xl.mail.send.Outcome, when mail ran
+    where: str | None = None
+    folder: Path | None = None
+
+    @property
+    def partial(self) -> str | None:
+        return self.guards.partial_note() if self.guards is not None else None
+
+
+def unknown_override_keys(cfg, ds) -> list[str]:
+    """Targets per team or channel naming no team or channel of the data."""
+    names: set[str] = set()
+    for t in ds.tables.values():
+        for col in ("team", "channel"):
+            if col in t:
+                names |= {str(x) for x in t[col].dropna().unique()}
+    out = []
+    for key, choice in cfg.choices.items():
+        for name in choice.targets:
+            if name not in names:
+                out.append(f"[kpis.{key}] targets: {name!r} is not a team or channel in the data "
+                           f"(there: {', '.join(sorted(names)) or 'none'})")
+    return out
+
+
+def load_checked(cfg, month: str | None, history: int, reporter: Reporter,
+                 allow_partial: bool = False):
+    """Load every source and run the guards: (dataset, guard report). Raises, before
+    anything is written, when a file cannot be read, a target names nothing in the data,
+    or (unless ``allow_partial``) the guards refuse the month."""
+    from ..data.load import load
+    from ..data.sources import ConfigError
+    from ..engine import months_back
+
+    ds = load(cfg.sources, cfg.load, cfg.choices, progress=reporter.progress)
+    reporter.data(ds)
+    if ds.problems:
+        raise FilesUnusable(ds.problems)
+    unknown = unknown_override_keys(cfg, ds)
+    if unknown:
+        raise ConfigError(unknown)
+    window = months_back(month, history)[:-1] if month is not None else None
+    report = check(ds, month, cfg.guards, history=window)
+    reporter.guards(report, allow_partial)
+    if not allow_partial:
+        report.raise_if_refused()
+    return ds, report
+
+
+def run_month(cfg, step: str, month: str | None, *, history: int = 12,
+              out: str | os.PathLike = "workbooks", allow_partial: bool = False,
+              resend: bool = False, reporter: Reporter | None = None) -> MonthRun:
+    """Run ``step`` (validate, compute, scorecard or run) for ``month``."""
+    from ..engine import Engine
+
+    if step not in STEPS:
+        raise ValueError(f"step must be one of {STEPS}, got {step!r}")
+    reporter = reporter or Reporter()
+    ds, report = load_checked(cfg, month if step != "validate" else None, history, reporter,
+                              allow_partial)
+    run = MonthRun(month, step, ds, report)
+    if step == "validate":
+        report.raise_if_refused()
+        return run
+    assert month is not None
+    folder = Path(out) / month
+    folder.mkdir(parents=True, exist_ok=True)
+    run.folder = folder
+    reporter.progress(f"computing {month} and {history} months before it")
+    res = Engine(ds.tables, choices=cfg.choices).compute(month, history)
+    run.results = res
+    run.results_path = res.write_csv(folder / "kpi-results.csv")
+    run.rejects_path = ds.rejects.write_csv(folder / "rejects.csv")
+    reporter.results(run)
+    if step in ("scorecard", "run"):
+        from ..scorecard.build import write_month
+        from ..scorecard.layout import DEFAULT
+
+        reporter.progress("writing the workbooks")
+        run.books = write_month(res, ds.tables, out, centre=cfg.name,
+                                layout=cfg.layout or DEFAULT, max_score=cfg.max_score,
+                                rubric=cfg.load.rubric,
+                                **({"templates": cfg.templates} if cfg.templates else {}))
+        reporter.workbooks(run.books)
+    write_status(folder, month, run.partial)
+    if step == "run" and cfg.stakeholders:
+        reporter.progress("sending the reports")
+        run.outcome, run.where = send(cfg, month, out, resend=resend,
+                                      progress=reporter.progress)
+    return run
+
+
+def write_status(folder: Path, month: str, partial: str | None) -> None:
+    """What ``send`` needs to know about the run that made the month's files."""
+    path = folder / STATUS_FILE
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps({"month": month, "partial": partial}, indent=1), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def read_status(folder: Path) -> dict:
+    try:
+        return json.loads((folder / STATUS_FILE).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+
+
+def send(cfg, month: str, out, *, resend: bool = False,
+         progress: Callable[[str], None] | None = None):
+    """Deliver the month's reports to the config's stakeholders: (outcome, where)."""
+    from ..mail.run import send_month
+
+    return send_month(cfg.stakeholders, out, month, smtp=cfg.smtp, centre=cfg.name,
+                      resend=resend, progress=progress)

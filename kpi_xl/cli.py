@@ -84,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
                            epilog=DATA_EPILOG)
         c.add_argument("-c", "--config", help="the config file (TOML)")
         c.add_argument("--source", action="append", default=[], metavar="PRESET=PATH",
+                       type=source_arg,
                        help="a file read with a shipped mapping, instead of (or besides) the "
                             "config's sources; repeat for several")
         if name == "run":
@@ -193,6 +194,20 @@ def month_arg(text: str) -> str:
     except ValueError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
     return text
+
+
+def source_arg(text: str) -> tuple[str, str]:
+    """--source PRESET=PATH, with a shipped preset."""
+    from .data.sources import preset_names
+
+    preset, sep, path = text.partition("=")
+    if not sep or not path or not preset:
+        raise argparse.ArgumentTypeError(f"write it as PRESET=PATH, e.g. zendesk=tickets.csv, "
+                                         f"got {text!r}")
+    if preset not in preset_names():
+        raise argparse.ArgumentTypeError(f"unknown preset {preset!r} (presets: "
+                                         f"{', '.join(preset_names())})")
+    return preset, path
 
 
 def history_arg(text: str) -> int:
@@ -323,11 +338,7 @@ def data_command(args) -> int:
     from .run.month import run_month
 
     cfg = read_config(args.config) if args.config else Config(None)
-    for i, spec in enumerate(args.source, len(cfg.sources) + 1):
-        preset, sep, path = spec.partition("=")
-        if not sep or not path:
-            raise ConfigError([f"--source {spec!r}: write it as PRESET=PATH, e.g. "
-                               "zendesk=tickets.csv"])
+    for i, (preset, path) in enumerate(args.source, len(cfg.sources) + 1):
         names = {s.name for s in cfg.sources}
         name = preset if preset not in names else f"{preset} #{i}"
         cfg.sources.append(parse_source({"preset": preset, "path": path, "name": name},

@@ -115,9 +115,9 @@ def test_compute_command_writes_results_and_rejects(tmp_path, capsys):
 
 def test_validate_reports_problems_without_writing(tmp_path, capsys):
     missing = tmp_path / "nothing.csv"
-    rc = main(["validate", "--source", f"zendesk={missing}", "--source", "nope=x.csv"])
-    err = capsys.readouterr().err
-    assert rc == 1 and "unknown preset 'nope'" in err
+    with pytest.raises(SystemExit) as e:    # a command-line mistake: exit 2, nothing read
+        main(["validate", "--source", f"zendesk={missing}", "--source", "nope=x.csv"])
+    assert e.value.code == 2 and "unknown preset 'nope'" in capsys.readouterr().err
     rc = main(["validate", "--source", f"zendesk={missing}"])
     captured = capsys.readouterr()
     assert rc == 1 and "file not found" in captured.err

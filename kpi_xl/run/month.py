@@ -164,8 +164,15 @@ def read_status(folder: Path) -> dict:
 
 def send(cfg, month: str, out, *, resend: bool = False,
          progress: Callable[[str], None] | None = None):
-    """Deliver the month's reports to the config's stakeholders: (outcome, where)."""
+    """Deliver the month's reports to the config's stakeholders: (outcome, where). Only a
+    month whose files a run made after its data guards passed (or with --allow-partial)
+    is sent."""
     from ..mail.run import send_month
+    from ..mail.send import MailError
+
+    if not (Path(out) / month / STATUS_FILE).is_file():
+        raise MailError(f"no finished run for {month} in {Path(out) / month}: run "
+                        f"kpi-xl scorecard (or run) for {month} first, so its data is checked")
 
     return send_month(cfg.stakeholders, out, month, smtp=cfg.smtp, centre=cfg.name,
                       resend=resend, progress=progress)

@@ -95,6 +95,9 @@ def month_files(tmp_path_factory):
     out = tmp_path_factory.mktemp("wb")
     tables, res, paths = generated_month(str(out))
     res.write_csv(out / "2026-10" / "kpi-results.csv")
+    from kpi_xl.run.month import write_status
+
+    write_status(out / "2026-10", "2026-10", None)     # as a run whose guards passed
     return out, tables, res
 
 
@@ -354,4 +357,4 @@ def test_send_command_to_the_outbox(month_files, tmp_path, capsys):
     assert main(["send", "-c", str(cfg), "--month", "2026-10", "--out", str(work)]) == 0
     assert "0 sent, 1 skipped" in capsys.readouterr().out
     assert main(["send", "-c", str(cfg), "--month", "2026-09", "--out", str(work)]) == 1
-    assert "no results for 2026-09" in capsys.readouterr().err
+    assert "no finished run for 2026-09" in capsys.readouterr().err

@@ -225,7 +225,7 @@ def _rubric(qa: Mapping[str, Any], problems: list[str]):
 
 
 def _choices(kpis: Mapping[str, Any], problems: list[str]) -> dict[str, KpiChoice]:
-    from .render.arrays import resolve_params
+    from .catalog.rules import resolve_params
 
     out: dict[str, KpiChoice] = {}
     for key, spec in kpis.items():

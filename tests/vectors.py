@@ -162,3 +162,42 @@ VECTORS = [
 #: Published figures are rounded; tolerance per vector: 4 significant digits there.
 ROUNDED = {"erlang_p_wait": 5e-5, "erlang_service_level": 5e-5, "erlang_asa": 5e-3,
            "erlang_occupancy": 5e-4}
+
+# Inputs that break a rule of the catalog: every renderer must refuse them (the Excel
+# function with the sentence below, SQL with no value and the sentence as its note, a
+# worksheet formula with an error value), never give a number.
+# (name, key, variant or None, inputs, words of the refusal)
+ERROR_VECTORS = [
+    ("negative duration", "aht", None, {"talk": [100, -5, 30]},
+     "'talk' must be a duration >= 0 (negative durations are refused)"),
+    ("above the scale", "nps", None, {"scores": [10, 11, 3]},
+     "'scores' must be a number from 0 to 10"),
+    ("above the param's scale", "csat", None, {"scores": [5, 6], "scale_max": 5},
+     "'scores' must be a number from 1 to 5"),
+    ("blank where answered", "service_level", None,
+     {"wait": [5, None, 8], "answered": [Y, Y, N]},
+     "'wait' must not be blank where 'answered' is yes"),
+    ("blank beside a filled input", "aht", None, {"talk": [100, None], "hold": [10, 5]},
+     "'talk' must not be blank while other inputs on that row are filled"),
+    ("blank resolved on a handled contact", "resolution_rate", "offered",
+     {"resolved": [Y, None, N], "handled": [Y, Y, N]},
+     "'resolved' must not be blank where 'handled' is yes"),
+    ("channel without a target", "sla_compliance", None,
+     {"seconds": [15, 10, 50], "channel": ["phone", "fax", "chat"]},
+     "'channel' has no entry in 'targets' for this value (known: chat, email, phone, social)"),
+    ("channel without its own target", "sla_compliance", None,
+     {"seconds": [15, 10], "channel": ['a"b', "phone"], "targets": [['a"b', 20]]},
+     "'channel' has no entry in 'targets' for this value (known: a\"b)"),
+    ("blank QA score", "qa_score", None, {"weights": [1, 2], "scores": [1, None]},
+     "'scores' must not be blank while other inputs on that row are filled"),
+    ("negative scalar", "churn_rate", None, {"start": 1000, "lost": -3},
+     "'lost' must be a number >= 0"),
+    ("scalar above its bound", "fte_with_shrinkage", None, {"agents": 14, "shrinkage": 1.2},
+     "'shrinkage' must be a number from 0 to 0.999999"),
+    ("empty denominator", "asa", None, {"wait": [None, None], "answered": [N, N]},
+     "no answered calls"),
+    ("quantile of no rows", "time_to_resolution", "median", {"hours": [None, None]},
+     "no resolved tickets"),
+    ("scalar denominator zero", "cost_per_contact", None, {"total_cost": 100, "contacts": 0},
+     "no contacts were handled"),
+]

@@ -195,6 +195,9 @@ class ExcelRenderer:
             return f"IF({self.scalar(n.cond)},{self.scalar(n.then)},{self.scalar(n.other)})"
         if isinstance(n, Call) and n.fn == "sqrt":
             return f"SQRT(MAX(0,{self.scalar(n.args[0])}))"
+        if isinstance(n, Call) and n.fn == "erlang_traffic":   # calls × AHT / interval
+            a, b, c = (self.scalar(x) for x in n.args)
+            return f"({a}*{b}/{c})"
         raise NotRenderable(f"{self.kpi.key}: no Excel form for {type(n).__name__}"
                             + (f" {n.fn}" if isinstance(n, Call) else ""))
 

@@ -243,6 +243,9 @@ class SqlRenderer:
         if isinstance(n, Call) and n.fn == "sqrt":
             # a variance can come out a few ulps below zero; never take sqrt of that
             return f"SQRT(GREATEST({self.scalar(n.args[0])}, 0.0))"
+        if isinstance(n, Call) and n.fn == "erlang_traffic":   # calls × AHT / interval
+            a, b, c = (self.scalar(x) for x in n.args)
+            return f"({a} * {b} / NULLIF({c}, 0))"
         if isinstance(n, Call):
             raise NotRenderable(f"{self.kpi.key}: the function {n.fn} has no SQL form; "
                                 "compute it after aggregation")

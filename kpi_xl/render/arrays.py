@@ -13,9 +13,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ..catalog import CATALOG
+from ..catalog import CATALOG, rules
 from ..catalog.erlang import UnstableQueue
-from ..catalog import rules
 from ..catalog.expr import (And, BinOp, Blank, Call, Cmp, Col, Count, Div, If, Known, Lit,
                             Lookup, Node, Not, Or, Param, Present, Quantile, Scalar, Sum)
 from ..catalog.functions import FUNCTIONS

@@ -130,6 +130,7 @@ def parse_config(data: Mapping[str, Any], base_dir: str | os.PathLike = ".",
     from .run.guards import parse_guards
 
     cfg.guards = parse_guards(data.get("guards"), problems)
+    _sla_targets_cover_channels(data.get("kpis", {}), channels, problems)
     cfg.layout = _layout(data.get("scorecard"), problems)
     from .mail.send import parse_smtp
     from .mail.stakeholders import parse_stakeholders
@@ -231,8 +232,32 @@ def _rubric(qa: Mapping[str, Any], problems: list[str]):
     return tuple(items), max_score
 
 
+def _sla_targets_cover_channels(kpis: Any, channels: tuple[str, ...],
+                                problems: list[str]) -> None:
+    """Given its own SLA targets, every channel of ``[centre] channels`` needs one: a
+    contact of a channel without a target can be neither met nor missed."""
+    spec = kpis.get("sla_compliance") if isinstance(kpis, Mapping) else None
+    options = spec.get("options") if isinstance(spec, Mapping) else None
+    targets = options.get("targets") if isinstance(options, Mapping) else None
+    if targets is None:
+        return
+    if isinstance(targets, Mapping):
+        labels = targets.keys()
+    elif isinstance(targets, list) and all(isinstance(r, list) and len(r) == 2 for r in targets):
+        labels = [r[0] for r in targets]
+    else:
+        return          # its shape is _choices' to report
+    have = {str(k).strip().lower() for k in labels}
+    missing = [c for c in channels if c not in have]
+    if missing:
+        problems.append(f"[kpis.sla_compliance] options.targets has no target for the "
+                        f"channel{'s' if len(missing) > 1 else ''} "
+                        f"{', '.join(repr(c) for c in missing)} of [centre] channels; add "
+                        "one per channel (seconds), or drop the channel from [centre] channels")
+
+
 def _choices(kpis: Mapping[str, Any], problems: list[str]) -> dict[str, KpiChoice]:
-    from .render.arrays import resolve_params
+    from .catalog.rules import resolve_params
 
     out: dict[str, KpiChoice] = {}
     for key, spec in kpis.items():

@@ -66,7 +66,7 @@ def test_catalog_imports_no_heavy_dependency():
     """The catalog must run in xlwings Lite: no xlwings, openpyxl, duckdb, jinja2, pandas."""
     import subprocess
     import sys
-    code = ("import sys, kpi_xl.catalog, kpi_xl.render.arrays; "
+    code = ("import sys, kpi_xl.catalog, kpi_xl.catalog.rules, kpi_xl.render.arrays; "
             "bad = {'xlwings', 'openpyxl', 'duckdb', 'jinja2', 'pandas'} & set(sys.modules); "
             "print(sorted(bad))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -188,3 +188,17 @@ def test_result_carries_the_variants_target_and_status():
     r = compute("csat", "mean", scores=[5, 4])           # the mean variant's own target 4.0
     assert (r.target, r.status) == (4.0, "on target")
     assert compute("backlog", open_at_start=1, created=1, solved=1).status == ""
+
+
+def test_a_table_lookup_needs_its_one_of_rule():
+    """A label the table lacks must be refused by the catalog's one_of rule (rendered by
+    every renderer), never looked up as a missing number: the catalog refuses to build a
+    Lookup whose key input does not declare it."""
+    import dataclasses
+
+    from kpi_xl.catalog.spec import Catalog
+
+    sla = CATALOG["sla_compliance"]
+    inputs = tuple(dataclasses.replace(i, one_of=None) for i in sla.inputs)
+    with pytest.raises(ValueError, match="does not declare one_of='targets'"):
+        Catalog([dataclasses.replace(sla, inputs=inputs)])

@@ -82,3 +82,47 @@ def test_traffic_beyond_the_model_is_refused_quickly():
         compute("erlang_p_wait", calls=1e6, aht=1e6, agents=50)
     import kpi_xl.xl.functions as xlf
     assert "beyond the model's range" in xlf.KPI_ERLANG_TABLE(1e6, 1e6, 1, 5)
+
+
+@pytest.mark.parametrize("a,n", [(10, 14), (10, 11), (55.5, 60), (300, 320)])
+def test_service_level_at_t0_is_one_minus_p_wait(a, n):
+    # exp(-(N - A)·0/AHT) = 1, so SL(T = 0) = 1 - C(N, A): the share answered at once
+    assert erlang.service_level(a, n, 0, 180) == pytest.approx(1 - erlang.p_wait(a, n), abs=1e-15)
+
+
+@pytest.mark.parametrize("a", [0.3, 1.0, 4.5, 10.0, 10.4, 27.25, 99.9])
+@pytest.mark.parametrize("target", [0.05, 0.2, 0.5, 0.99])
+def test_agents_for_a_p_wait_target_is_the_smallest_n(a, target):
+    brute = next(n for n in range(1, 1000) if n > a and erlang.p_wait(a, n) <= target)
+    assert erlang.agents_for_p_wait(a, target) == brute
+    # the same staffing as a service-level target at T = 0 (SL(0) = 1 - P(wait))
+    assert erlang.agents_required(a, 0, 180, 1 - target) == brute
+
+
+@pytest.mark.parametrize("a", [0.3, 1.0, 4.5, 10.0, 10.4, 27.25, 99.9])
+@pytest.mark.parametrize("target", [1, 7.84, 20, 120])
+def test_agents_for_an_asa_target_is_the_smallest_n(a, target):
+    brute = next(n for n in range(1, 1000) if n > a and erlang.asa(a, n, 180) <= target)
+    assert erlang.agents_for_asa(a, 180, target) == brute
+
+
+def test_agents_for_targets_respect_the_occupancy_cap():
+    # A = 10: P(wait) <= 30 % needs 13 agents (76.9 % busy); a 70 % cap needs 10/0.7 -> 15
+    assert compute("erlang_agents_p_wait", calls=100, aht=180, target_p_wait=0.3,
+                   max_occupancy=0.7).value == 15
+    assert compute("erlang_agents_asa", calls=100, aht=180, target_asa=20,
+                   max_occupancy=0.7).value == 15
+
+
+@pytest.mark.parametrize("name,args,words", [
+    ("KPI_ERLANG_AGENTS_P_WAIT", (100, 180, 0), "'target_p_wait' must be a number from 0.0001 to 1"),
+    ("KPI_ERLANG_AGENTS_P_WAIT", (100, 180, 1.5), "from 0.0001 to 1, got 1.5"),
+    ("KPI_ERLANG_AGENTS_P_WAIT", (100, 180, "20%"), "'target_p_wait' holds the text '20%'"),
+    ("KPI_ERLANG_AGENTS_ASA", (100, 180, 0), "'target_asa' must be a number > 0"),
+    ("KPI_ERLANG_AGENTS_ASA", (100, None, 20), "'aht' is required (a number)"),
+    ("KPI_ERLANG_AGENTS_ASA", (1e6, 1e6, 20), "beyond the model's range"),
+])
+def test_agents_for_targets_refuse_junk_with_a_sentence(name, args, words):
+    import kpi_xl.xl.functions as xlf
+    out = getattr(xlf, name)(*args)
+    assert isinstance(out, str) and out.startswith(name + ":") and words in out, out

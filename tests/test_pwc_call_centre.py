@@ -96,3 +96,31 @@ def test_calls_per_agent(calls):
     assert compute("ticket_volume", ids=[i for i, a in zip(calls["Call Id"], calls["Agent"])
                                          if a == "Jim"]).value == counts["Jim"] == 666
     assert counts["Stewart"] == 582
+
+
+def test_engine_offered_variant_gives_the_dashboards_resolution_rate(calls):
+    """The monthly run with 'handled' mapped to answered, as contacts per agent needs it:
+    variant 'offered' gives the dashboards' resolved / all calls (72.9 %), the default
+    gives resolved among answered (3,646 / 4,054), and the contacts handled that feed
+    contacts per agent are the 4,054 answered calls, not all 5,000."""
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("duckdb")
+    from kpi_xl.engine import Engine, KpiChoice
+
+    def flag(v):
+        return {"Y": 1.0, "N": 0.0}.get(v)
+
+    contacts = pd.DataFrame({
+        "period": "2021-01", "agent": calls["Agent"],
+        "handled": [flag(v) for v in calls["Answered (Y/N)"]],
+        "resolved": [flag(v) for v in calls["Resolved"]]})
+    month = {}
+    for variant in ("offered", "handled"):
+        eng = Engine({"contacts": contacts}, kpis=["resolution_rate", "contacts_per_agent"],
+                     choices={"resolution_rate": KpiChoice(variant=variant)})
+        assert all(len(v) == 0 for v in eng.check().values())
+        month[variant] = eng.compute("2021-01", count=0)
+    assert month["offered"].value("resolution_rate") == pytest.approx(0.729, abs=5e-4)
+    assert month["handled"].value("resolution_rate") == pytest.approx(3646 / 4054)
+    # contacts per agent: 4,054 answered calls over the 8 agents who answered them
+    assert month["offered"].value("contacts_per_agent") == pytest.approx(4054 / 8)

@@ -63,6 +63,10 @@ VECTORS = [
      0.5, "by hand: 15<=20, 50<=60, 3600<=14400 met; 30, 70, 20000 missed"),
     ("sla_compliance", None, {"seconds": [15, 30], "channel": ["phone", "phone"],
                               "targets": [["phone", 30]]}, 1.0, "by hand: own target 30 s"),
+    ("sla_compliance", None, {"seconds": [15, 30, 50], "channel": ['a"b', 'A"B', "chat"],
+                              "targets": [['a"b', 20], ["chat", 60]]}, 2 / 3,
+     'by hand: a channel named a"b (a quote in a label) with target 20 s: 15 met, 30 missed; '
+     "chat 50 <= 60 met"),
     ("answered_rate", None, {"answered": [Y, Y, Y, N]}, 0.75, "by hand"),
     ("abandonment_rate", None, {"answered": [Y, N, N, Y, Y]}, 0.4, "by hand: 2 of 5"),
     ("abandonment_rate", "exclude_short", {"answered": [Y, N, N, Y, Y],
@@ -92,6 +96,11 @@ VECTORS = [
     ("fcr", None, {"resolved_first": ["Yes", "yes", "No", True]}, 0.75, "by hand"),
     ("resolution_rate", None, {"resolved": [Y, N, N, Y], "handled": [Y, Y, N, Y]}, 2 / 3,
      "by hand: resolved among handled: 2 of 3"),
+    ("resolution_rate", "offered", {"resolved": [Y, N, None, Y, N],
+                                    "handled": [Y, Y, N, Y, N]}, 2 / 5,
+     "the PwC call-centre dashboards' definition, resolved / all calls (DAX measure in "
+     "Mohamed-Sayed-Taha/PwC-Call-Center-Analytics), by hand: 2 resolved of 5 offered, the "
+     "unanswered calls included"),
     ("reopen_rate", None, {"reopens": [0, 1, 0, 2]}, 0.5, "by hand"),
     ("qa_score", None, {"weights": [1, 2, 3, 1], "scores": [1, "N/A", 0.5, 1],
                         "fatal": [0, 0, 0, 1]}, 0.7,
@@ -130,6 +139,22 @@ VECTORS = [
      "Call Centre Helper worked example: occupancy 71.4 %"),
     ("erlang_agents", None, {"calls": 100, "aht": 180, "threshold": 20, "target": 0.8}, 14.0,
      "Call Centre Helper worked example: 14 agents for 80/20"),
+    ("erlang_service_level", None, {"calls": 100, "aht": 180, "agents": 14, "threshold": 0},
+     1 - 0.1741, "by hand from the worked example: at T = 0, SL = 1 - C·exp(0) = 1 - P(wait) "
+     "= 1 - 17.41 %"),
+    # agents for a P(wait) or an ASA target, derived by hand from the worked example's
+    # C(14, 10) = 0.1741: Erlang B at 14 is B = C(N-A)/(N-A·C) = 0.1741·4/(14-1.741) =
+    # 0.05681; the recursion backwards, B(k-1) = k·B(k)/(A·(1-B(k))), gives B(13) = 0.08432,
+    # B(12) = 0.11971; C = N·B/(N-A·(1-B)) gives C(13) = 0.2852, C(12) = 0.4493; and
+    # ASA = C·AHT/(N-A): ASA(14) = 7.84 s (published), ASA(13) = 17.1 s, ASA(12) = 40.4 s.
+    ("erlang_agents_p_wait", None, {"calls": 100, "aht": 180, "target_p_wait": 0.2}, 14.0,
+     "by hand (above): C(13) = 28.5 % > 20 % >= C(14) = 17.41 %, so 14 agents"),
+    ("erlang_agents_p_wait", None, {"calls": 100, "aht": 180, "target_p_wait": 0.3}, 13.0,
+     "by hand (above): C(12) = 44.9 % > 30 % >= C(13) = 28.5 %, so 13 agents"),
+    ("erlang_agents_asa", None, {"calls": 100, "aht": 180, "target_asa": 10}, 14.0,
+     "by hand (above): ASA(13) = 17.1 s > 10 s >= ASA(14) = 7.84 s, so 14 agents"),
+    ("erlang_agents_asa", None, {"calls": 100, "aht": 180, "target_asa": 20}, 13.0,
+     "by hand (above): ASA(12) = 40.4 s > 20 s >= ASA(13) = 17.1 s, so 13 agents"),
     ("fte_with_shrinkage", None, {"agents": 14, "shrinkage": 0.3}, 20.0,
      "Call Centre Helper worked example: 14 / (1 - 0.30) = 20"),
 ]
@@ -137,3 +162,42 @@ VECTORS = [
 #: Published figures are rounded; tolerance per vector: 4 significant digits there.
 ROUNDED = {"erlang_p_wait": 5e-5, "erlang_service_level": 5e-5, "erlang_asa": 5e-3,
            "erlang_occupancy": 5e-4}
+
+# Inputs that break a rule of the catalog: every renderer must refuse them (the Excel
+# function with the sentence below, SQL with no value and the sentence as its note, a
+# worksheet formula with an error value), never give a number.
+# (name, key, variant or None, inputs, words of the refusal)
+ERROR_VECTORS = [
+    ("negative duration", "aht", None, {"talk": [100, -5, 30]},
+     "'talk' must be a duration >= 0 (negative durations are refused)"),
+    ("above the scale", "nps", None, {"scores": [10, 11, 3]},
+     "'scores' must be a number from 0 to 10"),
+    ("above the param's scale", "csat", None, {"scores": [5, 6], "scale_max": 5},
+     "'scores' must be a number from 1 to 5"),
+    ("blank where answered", "service_level", None,
+     {"wait": [5, None, 8], "answered": [Y, Y, N]},
+     "'wait' must not be blank where 'answered' is yes"),
+    ("blank beside a filled input", "aht", None, {"talk": [100, None], "hold": [10, 5]},
+     "'talk' must not be blank while other inputs on that row are filled"),
+    ("blank resolved on a handled contact", "resolution_rate", "offered",
+     {"resolved": [Y, None, N], "handled": [Y, Y, N]},
+     "'resolved' must not be blank where 'handled' is yes"),
+    ("channel without a target", "sla_compliance", None,
+     {"seconds": [15, 10, 50], "channel": ["phone", "fax", "chat"]},
+     "'channel' has no entry in 'targets' for this value (known: chat, email, phone, social)"),
+    ("channel without its own target", "sla_compliance", None,
+     {"seconds": [15, 10], "channel": ['a"b', "phone"], "targets": [['a"b', 20]]},
+     "'channel' has no entry in 'targets' for this value (known: a\"b)"),
+    ("blank QA score", "qa_score", None, {"weights": [1, 2], "scores": [1, None]},
+     "'scores' must not be blank while other inputs on that row are filled"),
+    ("negative scalar", "churn_rate", None, {"start": 1000, "lost": -3},
+     "'lost' must be a number >= 0"),
+    ("scalar above its bound", "fte_with_shrinkage", None, {"agents": 14, "shrinkage": 1.2},
+     "'shrinkage' must be a number from 0 to 0.999999"),
+    ("empty denominator", "asa", None, {"wait": [None, None], "answered": [N, N]},
+     "no answered calls"),
+    ("quantile of no rows", "time_to_resolution", "median", {"hours": [None, None]},
+     "no resolved tickets"),
+    ("scalar denominator zero", "cost_per_contact", None, {"total_cost": 100, "contacts": 0},
+     "no contacts were handled"),
+]

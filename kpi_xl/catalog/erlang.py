@@ -9,7 +9,8 @@ average handling time ``aht`` seconds, so the traffic intensity is
   computed by the recursion B(0) = 1, B(k) = A·B(k−1) / (k + A·B(k−1)). The recursion
   never forms A^N or N!, so it neither overflows nor loses precision at 2,000 Erlangs
   (the textbook formula overflows a double near 170 agents).
-* service level = 1 − C · exp(−(N − A) · T / aht)
+* service level = 1 − C · exp(−(N − A) · T / aht); at T = 0 it is 1 − P(wait): the share
+  of calls answered at once
 * ASA = C · aht / (N − A)
 * occupancy = A / N
 
@@ -91,12 +92,12 @@ def occupancy(a: float, n: float) -> float:
     return min(1.0, a / n)
 
 
-def agents_required(a: float, t: float, aht: float, target_sl: float,
-                    max_occupancy: float = 1.0) -> int:
-    """Smallest N with service level ≥ target and occupancy ≤ max_occupancy.
-
-    The search starts at floor(A) + 1, the smallest N > A, so a fractional A (say 10.4)
-    never skips N = 11; Erlang B is carried along incrementally (O(N) in all)."""
+def _smallest_agents(a: float, meets, max_occupancy: float = 1.0) -> int:
+    """Smallest N > A for which ``meets(n, c)`` holds (c = P(wait) at N) and occupancy
+    A/N ≤ max_occupancy. Every target is met at some N, because P(wait), 1 − service level
+    and ASA all fall towards 0 as N grows. The search starts at floor(A) + 1, the smallest
+    N > A, so a fractional A (say 10.4) never skips N = 11; Erlang B is carried along
+    incrementally (O(N) in all)."""
     if a <= 0:
         return 0
     _check_traffic(a)
@@ -104,10 +105,32 @@ def agents_required(a: float, t: float, aht: float, target_sl: float,
     b = erlang_b(n, a)
     while True:
         c = n * b / (n - a * (1.0 - b))
-        sl = 1.0 - c * math.exp(-(n - a) * t / aht)
-        if sl >= target_sl - 1e-12 and a / n <= max_occupancy + 1e-12:
+        if meets(n, c) and a / n <= max_occupancy + 1e-12:
             return n
         n += 1
         b = a * b / (n + a * b)
-        if n > 10 * a + 1000:  # unreachable for valid targets (< 1); a guard, not a guess
-            raise ArithmeticError("no agent count reaches the target")
+        if n > 10 * a + 1000:  # unreachable for the stated target ranges; a guard, not a guess
+            raise ValueError("no agent count up to 10 × the traffic + 1,000 reaches the "
+                             "target; check the target")
+
+
+def agents_required(a: float, t: float, aht: float, target_sl: float,
+                    max_occupancy: float = 1.0) -> int:
+    """Smallest N with service level ≥ target and occupancy ≤ max_occupancy."""
+    return _smallest_agents(
+        a, lambda n, c: 1.0 - c * math.exp(-(n - a) * t / aht) >= target_sl - 1e-12,
+        max_occupancy)
+
+
+def agents_for_p_wait(a: float, target_p_wait: float, max_occupancy: float = 1.0) -> int:
+    """Smallest N with P(wait) = C(N, A) ≤ target (and occupancy ≤ max_occupancy). Since
+    service level at T = 0 is 1 − P(wait), this is also the staffing for a service level
+    target with T = 0."""
+    return _smallest_agents(a, lambda n, c: c <= target_p_wait + 1e-12, max_occupancy)
+
+
+def agents_for_asa(a: float, aht: float, target_asa: float, max_occupancy: float = 1.0) -> int:
+    """Smallest N with ASA = C(N, A) · AHT / (N − A) ≤ target seconds (and occupancy ≤
+    max_occupancy): Westbay Engineers' AgentsASA."""
+    return _smallest_agents(a, lambda n, c: c * aht / (n - a) <= target_asa + 1e-12,
+                            max_occupancy)

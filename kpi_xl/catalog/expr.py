@@ -155,6 +155,33 @@ class Present(Node):
 
 
 @dataclass(frozen=True, eq=True)
+class Blank(Node):
+    """True where the column holds nothing (a blank cell, SQL NULL). Unlike
+    ``Not(Present(c))`` a score's N/A is not blank: it is an answer ("does not apply")."""
+    col: Col
+
+    def children(self): return (self.col,)
+
+
+@dataclass(frozen=True, eq=True)
+class Not(Node):
+    """Row-level negation of a condition (used by the input rules)."""
+    a: Node
+
+    def children(self): return (self.a,)
+
+
+@dataclass(frozen=True, eq=True)
+class Known(Node):
+    """True where the category column's label (any case) is a label of the table-valued
+    param, e.g. the channel has an SLA target. False on a blank."""
+    table: Param
+    key: Col
+
+    def children(self): return (self.key,)
+
+
+@dataclass(frozen=True, eq=True)
 class Lookup(Node):
     """Per-row value looked up by a category column in a table-valued param
     (e.g. the SLA target of each row's channel)."""

@@ -21,4 +21,6 @@ FUNCTIONS = {
     "erlang_asa": erlang.asa,
     "erlang_occupancy": erlang.occupancy,
     "erlang_agents": erlang.agents_required,
+    "erlang_agents_p_wait": erlang.agents_for_p_wait,
+    "erlang_agents_asa": erlang.agents_for_asa,
 }

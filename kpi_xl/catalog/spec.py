@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal, Mapping
 
-from .expr import Col, Node, Param, Scalar, columns
+from .expr import Col, Lookup, Node, Param, Scalar, columns
 
 Direction = Literal["higher", "lower", "neutral"]
 
@@ -40,7 +40,8 @@ class Input:
     ``required_when`` says on which domain rows a blank is an error: ``True`` means on
     every row where any other input is present; a row-level node (e.g. ``answered = 1``)
     restricts it. Optional column inputs that are left out take ``default_value`` on
-    every row (documented in ``doc``)."""
+    every row (documented in ``doc``). The rules these fields state are written out once,
+    as expressions every renderer evaluates, in :mod:`kpi_xl.catalog.rules`."""
     name: str
     kind: str
     doc: str
@@ -51,12 +52,17 @@ class Input:
     default_value: float | None = None
     required_when: "Node | bool" = True   # True: every domain row; False: never
     positive: bool = False                 # scalars: must be > 0
+    #: categories: the name of a table-valued param whose labels are the only values the
+    #: input may take (the channel must have an SLA target); see kpi_xl.catalog.rules
+    one_of: str | None = None
 
     def __post_init__(self):
         if self.kind not in INPUT_KINDS:
             raise ValueError(f"input {self.name!r}: unknown kind {self.kind!r}")
         if self.kind == "duration" and self.time_unit not in ("seconds", "hours"):
             raise ValueError(f"input {self.name!r}: durations need time_unit")
+        if self.one_of is not None and self.kind != "category":
+            raise ValueError(f"input {self.name!r}: only categories take one_of")
 
     @property
     def is_column(self) -> bool:
@@ -184,6 +190,10 @@ class Kpi:
             raise ValueError(f"{self.key}: Excel name must be upper case and start KPI_")
         if self.unit not in UNITS:
             raise ValueError(f"{self.key}: unknown unit {self.unit!r}")
+        for i in self.inputs:
+            if i.one_of is not None and not (i.one_of in {p.name for p in self.params}
+                                             and isinstance(self.param(i.one_of).default, dict)):
+                raise ValueError(f"{self.key}: input {i.name}: one_of must name a table param")
         if not self.sources or not self.variants:
             raise ValueError(f"{self.key}: needs sources and at least one variant")
         names = {i.name for i in self.inputs}
@@ -197,6 +207,11 @@ class Kpi:
                         raise ValueError(f"{self.key}/{v.name}: unknown scalar {n.name}")
                     if isinstance(n, Param) and n.name not in pnames:
                         raise ValueError(f"{self.key}/{v.name}: unknown param {n.name}")
+                    if isinstance(n, Lookup) and self.input(n.key.name).one_of != n.table.name:
+                        # a label the table lacks must be refused by a rule, not looked up
+                        raise ValueError(f"{self.key}/{v.name}: input {n.key.name} looks "
+                                         f"labels up in {n.table.name} but does not declare "
+                                         f"one_of={n.table.name!r}")
             if v.unit and v.unit not in UNITS:
                 raise ValueError(f"{self.key}/{v.name}: unknown unit {v.unit!r}")
 

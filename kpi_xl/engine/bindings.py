@@ -85,5 +85,6 @@ NOT_IN_ENGINE: Mapping[str, str] = MappingProxyType({
     "traffic_intensity": _PLANNING, "erlang_p_wait": _PLANNING,
     "erlang_service_level": _PLANNING, "erlang_asa": _PLANNING,
     "erlang_occupancy": _PLANNING, "erlang_agents": _PLANNING,
+    "erlang_agents_p_wait": _PLANNING, "erlang_agents_asa": _PLANNING,
     "fte_with_shrinkage": _PLANNING,
 })

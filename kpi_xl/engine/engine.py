@@ -25,7 +25,7 @@ from typing import Any, Mapping, Sequence
 from ..catalog import CATALOG
 from ..catalog.spec import Kpi, Variant, formula_columns
 from ..errors import KpiError
-from ..render.arrays import describe_rule, range_rule, resolve_params
+from ..catalog.rules import describe_rule, range_rule, resolve_params
 from ..render.sql import DIALECTS, DUCKDB, Dialect, KpiSql, SqlRenderer, quote_text
 from .bindings import BINDINGS, NOT_IN_ENGINE
 

@@ -13,14 +13,14 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ..catalog import CATALOG
+from ..catalog import CATALOG, rules
 from ..catalog.erlang import UnstableQueue
-from ..catalog.expr import (And, BinOp, Call, Cmp, Col, Count, Div, If, Lit, Lookup, Node, Or,
-                            Param, Present, Quantile, Scalar, Sum)
+from ..catalog.expr import (And, BinOp, Blank, Call, Cmp, Col, Count, Div, If, Known, Lit,
+                            Lookup, Node, Not, Or, Param, Present, Quantile, Scalar, Sum)
 from ..catalog.functions import FUNCTIONS
-from ..catalog.spec import Formula, Input, Kpi, ParamSpec, Variant, formula_columns, status
+from ..catalog.spec import Formula, Input, Kpi, Variant, formula_columns, status
 from ..errors import KpiError
-from .cells import Column, flatten, parse_column, parse_scalar
+from .cells import Column, flatten, parse_column, parse_scalar, read_cell
 
 _OPS = {"+": np.add, "-": np.subtract, "*": np.multiply}
 _CMP = {">=": np.greater_equal, ">": np.greater, "<=": np.less_equal, "<": np.less,
@@ -76,49 +76,9 @@ class KpiResult:
 
 
 def resolve_params(kpi: Kpi, variant: Variant, given: Mapping[str, Any]) -> dict[str, Any]:
-    """Defaults ← the variant's implied values ← what the caller gave (None = default)."""
-    out: dict[str, Any] = {}
-    for p in kpi.params:
-        v = given.get(p.name)
-        if v is None:
-            v = variant.params.get(p.name, p.default)
-            out[p.name] = v
-            continue
-        out[p.name] = _parse_param(kpi, p, v)
-    return out
-
-
-def _parse_param(kpi: Kpi, p: ParamSpec, v: Any) -> Any:
-    if isinstance(p.default, dict):
-        return _parse_table(kpi, p, v)
-    x = parse_scalar(kpi.key, p.name, v)
-    if p.lo is not None and x < p.lo:
-        raise KpiError(kpi.key, p.name, f"must be >= {p.lo:g}", x)
-    if p.hi is not None and x > p.hi:
-        raise KpiError(kpi.key, p.name, f"must be <= {p.hi:g}", x)
-    if p.integer and not float(x).is_integer():
-        raise KpiError(kpi.key, p.name, "must be a whole number", x)
-    return x
-
-
-def _parse_table(kpi: Kpi, p: ParamSpec, v: Any) -> dict[str, float]:
-    if isinstance(v, Mapping):
-        items = list(v.items())
-    else:
-        rows = v.tolist() if isinstance(v, np.ndarray) else v
-        if not isinstance(rows, (list, tuple)) or not rows or not all(
-                isinstance(r, (list, tuple)) and len(r) == 2 for r in rows):
-            raise KpiError(kpi.key, p.name, "must be a two-column range (label, number)")
-        items = [tuple(r) for r in rows if not (r[0] is None and r[1] is None)]
-    out: dict[str, float] = {}
-    for i, (label, num) in enumerate(items, 1):
-        if not isinstance(label, str) or not label.strip():
-            raise KpiError(kpi.key, p.name, "needs a text label in its first column", label, row=i)
-        col = parse_column(kpi.key, p.name, "duration", [num], time_unit="seconds")
-        if col.blank[0] or col.values[0] < 0:
-            raise KpiError(kpi.key, p.name, f"needs a number >= 0 for {label!r}", num, row=i)
-        out[label.strip().lower()] = float(col.values[0])
-    return out
+    """:func:`kpi_xl.catalog.rules.resolve_params`, reading options as a worksheet gives
+    them (one-cell ranges, time values, two-column ranges)."""
+    return rules.resolve_params(kpi, variant, given, read_cell)
 
 
 class _Eval:
@@ -153,6 +113,13 @@ class _Eval:
             return self.params[n.name]
         if isinstance(n, Present):
             return self.cols[n.col.name].present
+        if isinstance(n, Blank):
+            return self.cols[n.col.name].blank
+        if isinstance(n, Not):
+            a = self(n.a)
+            return ~a if isinstance(a, np.ndarray) else not a
+        if isinstance(n, Known):
+            return self._known(n)
         if isinstance(n, Count):
             return float(np.count_nonzero(self._mask(n.where)))
         if isinstance(n, Sum):
@@ -209,6 +176,13 @@ class _Eval:
             per_code[code] = table[key]
         return per_code[col.codes]
 
+    def _known(self, n: Known) -> np.ndarray:
+        """Whether each row's label is in the table: one test per distinct label."""
+        table = self.params[n.table.name]
+        col = self.cols[n.key.name]
+        per_code = np.array([k is not None and k.lower() in table for k in col.keys], bool)
+        return per_code[col.codes]
+
     def _call(self, n: Call) -> float:
         args = [self(a) for a in n.args]
         try:
@@ -219,13 +193,6 @@ class _Eval:
                            "grows without limit and no wait time exists)", e.agents) from None
         except ValueError as e:
             raise KpiError(self.kpi.key, "", str(e)) from None
-
-
-def describe_rule(when: Node) -> str:
-    if isinstance(when, Cmp) and isinstance(when.a, Col) and isinstance(when.b, Lit):
-        word = {1.0: "yes", 0.0: "no"}.get(when.b.value, f"{when.b.value:g}")
-        return f"where '{when.a.name}' is {word}"
-    return "on rows where it is needed"
 
 
 def compute(key: str, variant: str | None = None, *, min_n: int | None = None,
@@ -249,9 +216,7 @@ def compute(key: str, variant: str | None = None, *, min_n: int | None = None,
         if not inp.is_column:
             if data is None:
                 raise KpiError(key, inp.name, "is required (a number)")
-            x = parse_scalar(key, inp.name, data)
-            _check_range(kpi, inp, x, params)
-            scalars[inp.name] = x
+            scalars[inp.name] = parse_scalar(key, inp.name, data)
             continue
         if data is None:
             continue
@@ -283,17 +248,8 @@ def compute(key: str, variant: str | None = None, *, min_n: int | None = None,
             domain |= cols[inp.name].not_blank
     all_rows = bool(domain.all())
     ev = _Eval(kpi, cols, None if all_rows else domain, scalars, params)
-    for inp in given:
-        _check_range(kpi, inp, cols[inp.name], params)
-        rule = var.required.get(inp.name, inp.required_when)
-        if rule is False or len(given) == 1:
-            continue
-        need = domain if rule is True else ev(rule) & domain
-        missing = cols[inp.name].blank & need
-        if missing.any():
-            i = int(np.flatnonzero(missing)[0])
-            where = "while other inputs on that row are filled" if rule is True else describe_rule(rule)
-            raise KpiError(key, inp.name, f"must not be blank {where}", row=i + 1)
+    for rule in rules.rules(kpi, var, params, cols.keys() & {i.name for i in given}):
+        _check(kpi, rule, ev, domain, cols, scalars)
     value = ev(formula.value)
     n = ev(formula.n) if formula.n is not None else None
     margin = None
@@ -305,39 +261,21 @@ def compute(key: str, variant: str | None = None, *, min_n: int | None = None,
     return KpiResult.of(kpi, var, value, n, margin, measures, min_n)
 
 
-def _check_range(kpi: Kpi, inp: Input, data: Any, params: dict[str, Any]) -> None:
-    lo = params[inp.lo] if isinstance(inp.lo, str) else inp.lo
-    hi = params[inp.hi] if isinstance(inp.hi, str) else inp.hi
-    if isinstance(data, Column):
-        if inp.kind in ("flag", "category"):
-            return
-        x = data.values
-        rule = range_rule(inp, lo, hi)
-        for bad in (x < lo if lo is not None else x == -np.inf,
-                    x > hi if hi is not None else x == np.inf):
-            if bad is not None and bad.any():
-                idx = np.flatnonzero(bad)
-                raise KpiError(kpi.key, inp.name, rule, x[idx[0]], row=int(idx[0]) + 1,
-                               more=len(idx) - 1)
+def _check(kpi: Kpi, rule: rules.Rule, ev: "_Eval", domain: np.ndarray,
+           cols: dict[str, Column], scalars: dict[str, float]) -> None:
+    """Raise the rule's sentence at the first domain row (or the scalar) that breaks it."""
+    if not rule.row:
+        if ev(rule.broken):
+            raise KpiError(kpi.key, rule.input, rule.sentence, scalars[rule.input])
         return
-    if lo is None and hi is None and not inp.positive:
+    bad = np.flatnonzero(ev(rule.broken) & domain)
+    if not bad.size:
         return
-    if (lo is not None and data < lo) or (hi is not None and data > hi) or (inp.positive and data <= 0):
-        raise KpiError(kpi.key, inp.name, range_rule(inp, lo, hi), data)
-
-
-def range_rule(inp: Input, lo, hi) -> str:
-    what = {"duration": "a duration", "scalar": "a number"}.get(inp.kind, "a number")
-    if lo is None and hi is None:
-        return f"must be {what} (finite)"
-    if inp.positive:
-        return f"must be {what} > 0"
-    if lo is not None and hi is not None:
-        return f"must be {what} from {lo:g} to {hi:g}"
-    if lo is not None:
-        return f"must be {what} >= {lo:g}" + (" (negative durations are refused)"
-                                              if inp.kind == "duration" else "")
-    return f"must be {what} <= {hi:g}"
+    i = int(bad[0])
+    col = cols[rule.input]
+    value = None if rule.kind == "required" else col.values[i]
+    raise KpiError(kpi.key, rule.input, rule.sentence, value, row=i + 1,
+                   more=len(bad) - 1 if rule.kind == "range" else 0)
 
 
 __all__ = ["KpiResult", "compute", "resolve_params", "flatten"]

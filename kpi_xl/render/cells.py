@@ -138,7 +138,10 @@ def parse_column(kpi: str, name: str, kind: str, data: Any, *,
     if isinstance(seq, np.ndarray) and seq.dtype.kind in "fiu":
         values = seq.astype(np.float64, copy=False)
         blank = np.isnan(values)
-        # (infinities are caught by the range checks, which every unbounded side gets too)
+        inf = np.isinf(values)
+        if inf.any():   # no cell holds one; an array may
+            i = int(np.flatnonzero(inf)[0])
+            raise KpiError(kpi, name, "must be a finite number", float(values[i]), row=i + 1)
         col = Column(values, blank, np.zeros(len(values), bool) if kind == "score" else None)
         if kind == "flag":
             _check_flags(kpi, name, col)
@@ -273,3 +276,15 @@ def parse_scalar(kpi: str, name: str, data: Any) -> float:
     if not isinstance(v, Real) or not math.isfinite(float(v)):
         raise KpiError(kpi, name, "must be a finite number", v)
     return float(v)
+
+
+def read_cell(kpi: str, name: str, kind: str, v: Any) -> float:
+    """An option's value as a worksheet gives it (the reader of
+    :func:`kpi_xl.catalog.rules.resolve_params`): a number or a one-cell range; for
+    durations (a table's seconds) also an Excel time value."""
+    if kind == "duration":
+        col = parse_column(kpi, name, "duration", [v], time_unit="seconds")
+        if col.blank[0]:
+            raise KpiError(kpi, name, "is blank; a number is required")
+        return float(col.values[0])
+    return parse_scalar(kpi, name, v)

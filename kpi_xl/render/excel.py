@@ -19,8 +19,9 @@ import math
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from ..catalog.expr import (And, BinOp, Call, Cmp, Col, Count, Div, If, Lit, Lookup, Node, Or,
-                            Param, Present, Quantile, Scalar, Sum)
+from ..catalog import rules
+from ..catalog.expr import (And, BinOp, Blank, Call, Cmp, Col, Count, Div, If, Known, Lit, Lookup,
+                            Node, Not, Or, Param, Present, Quantile, Scalar, Sum)
 from ..catalog.spec import Kpi, Variant
 from .sql import NotRenderable
 
@@ -31,6 +32,11 @@ TEXT_KINDS = ("category",)
 class ExcelFormula:
     text: str            # with the leading '='
     array: bool          # enter as an array formula (quantiles)
+
+
+def quote_text(text: str) -> str:
+    """A text literal in a formula: quotes doubled, as Excel and LibreOffice read them."""
+    return '"' + text.replace('"', '""') + '"'
 
 
 def _num(x: float) -> str:
@@ -48,14 +54,27 @@ class ExcelRenderer:
                  cells: Mapping[str, str] | None = None, params: Mapping[str, Any] | None = None):
         self.kpi, self.variant = kpi, variant
         self.ranges, self.cells = dict(ranges), dict(cells or {})
-        self.params = dict(params or {})
+        self.params = {**rules.resolve_params(kpi, variant, {}), **dict(params or {})}
         self.array = False
         present = [self._present(i.name) for i in kpi.column_inputs if i.name in self.ranges]
         self.domain = "((" + "+".join(present) + ")>0)" if present else None
 
     def render(self, node: Node | None = None) -> ExcelFormula:
+        """The formula of ``node`` (default: the KPI's value). The KPI's value is #N/A
+        when any domain row (or scalar cell) breaks one of the catalog's input rules
+        (:func:`kpi_xl.catalog.rules.rules`), as the Excel function then refuses."""
         text = self.scalar(node if node is not None else self.variant.formula.value)
+        if node is None:
+            broken = [f"SUMPRODUCT({self._mask(r.broken)})>0" if r.row else self.scalar(r.broken)
+                      for r in self.rules()]
+            if broken:
+                text = f"IF(OR({','.join(broken)}),NA(),{text})"
         return ExcelFormula("=" + text, self.array)
+
+    def rules(self) -> list[rules.Rule]:
+        """The catalog's input rules over the inputs that have ranges or cells."""
+        return [r for r in rules.rules(self.kpi, self.variant, self.params, self.ranges.keys())
+                if r.row or r.input in self.cells]
 
     # ------------------------------------------------------------------ rows (arrays)
     def _kind(self, name: str) -> str:
@@ -78,7 +97,20 @@ class ExcelRenderer:
                 raise NotRenderable(f"{self.kpi.key}: input '{n.name}' has no range")
             return _num(default)
         if isinstance(n, Present):
-            return self._present(n.col.name) if n.col.name in self.ranges else "0"
+            if n.col.name in self.ranges:
+                return self._present(n.col.name)
+            return "0" if self.kpi.input(n.col.name).default_value is None else "1"
+        if isinstance(n, Blank):
+            if n.col.name in self.ranges:
+                return f'({self.ranges[n.col.name]}="")'
+            return "1" if self.kpi.input(n.col.name).default_value is None else "0"
+        if isinstance(n, Not):
+            return f"(1-{self.row(n.a)})"
+        if isinstance(n, Known):
+            key = self.ranges[n.key.name]
+            terms = "+".join(f"(LOWER({key})={quote_text(k.lower())})"
+                             for k in sorted(self.params[n.table.name]))
+            return f"(({terms})>0)" if terms else "0"
         if isinstance(n, BinOp):
             return f"({self.row(n.a)}{n.op}{self.row(n.b)})"
         if isinstance(n, Cmp):
@@ -93,7 +125,7 @@ class ExcelRenderer:
         if isinstance(n, Lookup):
             key = self.ranges[n.key.name]
             table = self.params[n.table.name]
-            terms = "+".join(f'(LOWER({key})="{k.lower()}")*{_num(v)}'
+            terms = "+".join(f"(LOWER({key})={quote_text(k.lower())})*{_num(v)}"
                              for k, v in sorted(table.items()))
             return f"({terms})"
         raise NotRenderable(f"{self.kpi.key}: no row-level Excel form for {type(n).__name__}")
@@ -152,6 +184,10 @@ class ExcelRenderer:
             return f"({self.scalar(n.a)}{n.op}{self.scalar(n.b)})"
         if isinstance(n, Cmp):
             return f"({self.scalar(n.a)}{n.op}{self.scalar(n.b)})"
+        if isinstance(n, (And, Or)):
+            return f"{type(n).__name__.upper()}({self.scalar(n.a)},{self.scalar(n.b)})"
+        if isinstance(n, Not):
+            return f"NOT({self.scalar(n.a)})"
         if isinstance(n, Div):
             den = self.scalar(n.b)
             return f"IF({den}=0,NA(),{self.scalar(n.a)}/{den})"
@@ -159,6 +195,9 @@ class ExcelRenderer:
             return f"IF({self.scalar(n.cond)},{self.scalar(n.then)},{self.scalar(n.other)})"
         if isinstance(n, Call) and n.fn == "sqrt":
             return f"SQRT(MAX(0,{self.scalar(n.args[0])}))"
+        if isinstance(n, Call) and n.fn == "erlang_traffic":   # calls × AHT / interval
+            a, b, c = (self.scalar(x) for x in n.args)
+            return f"({a}*{b}/{c})"
         raise NotRenderable(f"{self.kpi.key}: no Excel form for {type(n).__name__}"
                             + (f" {n.fn}" if isinstance(n, Call) else ""))
 

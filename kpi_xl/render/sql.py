@@ -26,8 +26,9 @@ import math
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from ..catalog.expr import (And, BinOp, Call, Cmp, Col, Count, Div, If, Lit, Lookup, Node, Or,
-                            Param, Present, Quantile, Scalar, Sum)
+from ..catalog import rules
+from ..catalog.expr import (And, BinOp, Blank, Call, Cmp, Col, Count, Div, If, Known, Lit, Lookup,
+                            Node, Not, Or, Param, Present, Quantile, Scalar, Sum)
 from ..catalog.spec import Formula, Kpi, Variant
 
 
@@ -102,7 +103,8 @@ class SqlRenderer:
         self.kpi, self.variant = kpi, variant
         self.d = dialect
         self.columns, self.scalars = dict(columns), dict(scalars or {})
-        self.params = dict(params or {})
+        # options not given take their defaults (the rules need every option's value)
+        self.params = {**rules.resolve_params(kpi, variant, {}), **dict(params or {})}
         self.prefix = prefix or kpi.key
         self._aggs: dict[Node, str] = {}
         self._agg_sql: dict[str, str] = {}     # aggregate SQL -> alias (shared nodes once)
@@ -113,6 +115,20 @@ class SqlRenderer:
             self.domain = f"({self.domain} AND {where})"
 
     # ----------------------------------------------------------------- public
+    def rules(self) -> list[rules.Rule]:
+        """The catalog's input rules over the bound columns and scalars. Not here: 'a
+        score must not be blank', because tables hold a score's N/A as NULL too (the
+        loader tells a blank score from N/A and refuses the blank before SQL runs)."""
+        bound = self.columns.keys()
+        return [r for r in rules.rules(self.kpi, self.variant, self.params, bound)
+                if not (r.kind == "required" and self.kpi.input(r.input).kind == "score")
+                and (r.row or r.input in self.scalars)]
+
+    def row_checks(self) -> list[tuple[rules.Rule, str]]:
+        """Each row rule with the SQL condition that is true on a row breaking it (a row of
+        the KPI's domain), to list offending rows with their reason."""
+        return [(r, f"{self.domain} AND {self.row(r.broken)}") for r in self.rules() if r.row]
+
     def render(self) -> KpiSql:
         f: Formula = self.variant.formula
         value = self.scalar(f.value)
@@ -121,6 +137,16 @@ class SqlRenderer:
         if f.margin is not None and n is not None:
             margin = f"CASE WHEN {n} > 1 THEN {self.scalar(f.margin)} END"
         note = self._note(f.value)
+        # a group holding a row (or a scalar) that breaks an input rule has no value: its
+        # note is the rule, never a number computed over the offending rows
+        broken = [(f"{self._aggregate(Count(r.broken))} > 0" if r.row
+                   else f"COALESCE({self.scalar(r.broken)}, FALSE)",
+                   quote_text(f"'{r.input}' {r.sentence}")) for r in self.rules()]
+        if broken:
+            any_broken = " OR ".join(c for c, _ in broken)
+            value = f"(CASE WHEN {any_broken} THEN NULL ELSE {value} END)"
+            note = ("CASE " + " ".join(f"WHEN {c} THEN {t}" for c, t in broken)
+                    + f" ELSE {note} END")
         return KpiSql(self.kpi.key, self.variant.name,
                       {alias: sql for sql, alias in self._agg_sql.items()},
                       value, n, margin, note)
@@ -139,9 +165,18 @@ class SqlRenderer:
         if isinstance(n, Param):
             return self._param(n.name)
         if isinstance(n, Present):
-            if n.col.name not in self.columns:
-                return "FALSE"
+            if n.col.name not in self.columns:   # left out: its default, on every row
+                return "FALSE" if self.kpi.input(n.col.name).default_value is None else "TRUE"
             return f"({self.columns[n.col.name]} IS NOT NULL)"
+        if isinstance(n, Blank):
+            if n.col.name not in self.columns:
+                return "TRUE" if self.kpi.input(n.col.name).default_value is None else "FALSE"
+            return f"({self.columns[n.col.name]} IS NULL)"
+        if isinstance(n, Not):
+            return f"(NOT {self.row(n.a)})"
+        if isinstance(n, Known):
+            labels = ", ".join(quote_text(k.lower()) for k in sorted(self.params[n.table.name]))
+            return f"(LOWER({self.row(n.key)}) IN ({labels}))" if labels else "FALSE"
         if isinstance(n, BinOp):
             return f"({self.row(n.a)} {n.op} {self.row(n.b)})"
         if isinstance(n, Cmp):
@@ -196,6 +231,10 @@ class SqlRenderer:
             return f"({self.scalar(n.a)} {n.op} {self.scalar(n.b)})"
         if isinstance(n, Cmp):
             return f"({self.scalar(n.a)} {n.op} {self.scalar(n.b)})"
+        if isinstance(n, (And, Or)):
+            return f"({self.scalar(n.a)} {type(n).__name__.upper()} {self.scalar(n.b)})"
+        if isinstance(n, Not):
+            return f"(NOT {self.scalar(n.a)})"
         if isinstance(n, Div):
             return f"({self.scalar(n.a)} / NULLIF({self.scalar(n.b)}, 0))"
         if isinstance(n, If):
@@ -204,6 +243,9 @@ class SqlRenderer:
         if isinstance(n, Call) and n.fn == "sqrt":
             # a variance can come out a few ulps below zero; never take sqrt of that
             return f"SQRT(GREATEST({self.scalar(n.args[0])}, 0.0))"
+        if isinstance(n, Call) and n.fn == "erlang_traffic":   # calls × AHT / interval
+            a, b, c = (self.scalar(x) for x in n.args)
+            return f"({a} * {b} / NULLIF({c}, 0))"
         if isinstance(n, Call):
             raise NotRenderable(f"{self.kpi.key}: the function {n.fn} has no SQL form; "
                                 "compute it after aggregation")

@@ -25,8 +25,9 @@ FCR = Kpi(
 _r, _hd = Col("resolved"), Col("handled")
 RESOLUTION_RATE = Kpi(
     key="resolution_rate", excel_name="KPI_RESOLUTION_RATE", title="Resolution rate",
-    family=FAMILY, description="Share of handled contacts that were resolved.",
-    formula_text="resolved / handled contacts", unit="percent", direction="higher",
+    family=FAMILY, description="Share of handled contacts that were resolved (variant "
+    "offered: of all contacts).",
+    formula_text="resolved / handled contacts (or / offered contacts)", unit="percent", direction="higher",
     number_format=PCT,
     inputs=(Input("resolved", "flag", "Y/N or TRUE/FALSE per contact; may be blank where "
                   "the contact was not handled (an abandoned call).",
@@ -37,10 +38,21 @@ RESOLUTION_RATE = Kpi(
                       "cannot be resolved, so it is not in the denominator).",
                       share(_r.eq(1) & _hd.eq(1), _hd.eq(1), "no handled contacts",
                             measures={"resolved": Count(_r.eq(1) & _hd.eq(1)),
-                                      "handled": Count(_hd.eq(1))})),),
+                                      "handled": Count(_hd.eq(1))})),
+              Variant("offered", "Resolved among all offered contacts, handled or not (the "
+                      "definition of the dashboards published on the PwC call-centre file: "
+                      "resolved / all calls). Map 'handled' to answered as usual; an "
+                      "unanswered call counts as not resolved.",
+                      share(_r.eq(1) & _hd.eq(1), Present(_r) | Present(_hd),
+                            "no offered contacts",
+                            measures={"resolved": Count(_r.eq(1) & _hd.eq(1)),
+                                      "offered": Count(Present(_r) | Present(_hd))}))),
     target=0.85, target_source="kpi_xl starting value",
-    sources=("Help-desk and call-centre practice (resolved / handled)",),
-    examples=("=KPI_RESOLUTION_RATE(G2:G5001,F2:F5001)",))
+    sources=("Help-desk and call-centre practice (resolved / handled)",
+             "PwC call-centre dashboards (repository Mohamed-Sayed-Taha/PwC-Call-Center-"
+             "Analytics, DAX measure: resolved calls / all calls)"),
+    examples=("=KPI_RESOLUTION_RATE(G2:G5001,F2:F5001)",
+              '=KPI_RESOLUTION_RATE(G2:G5001,F2:F5001,"offered")'))
 
 _ro = Col("reopens")
 REOPEN_RATE = Kpi(

@@ -157,7 +157,8 @@ SLA_COMPLIANCE = Kpi(
     inputs=(Input("seconds", "duration", "Response time of each contact, in seconds (or "
                   "time values).", lo=0, time_unit="seconds"),
             Input("channel", "category", "Channel of each contact (phone, chat, email, "
-                  "social, or the names in your targets table).")),
+                  "social, or the names in your targets table). A channel without a "
+                  "target is refused, never counted as a breach.", one_of="targets")),
     params=(ParamSpec("targets", DEFAULT_SLA_TARGETS, "Target seconds per channel: phone "
                       "20 s, chat 60 s, email 4 h, social 1 h by default; in Excel a "
                       "two-column range (channel, seconds)."),),

@@ -1,0 +1,208 @@
+"""The input rules, stated once for every renderer (numpy, SQL, Excel formulas, the engine).
+
+A declaration's inputs carry rules (``lo``/``hi``, ``positive``, ``required_when``, a
+variant's ``required`` overrides, ``one_of``). This module gives them one meaning:
+
+* :func:`resolve_params` — an option's value: the declaration's default, then the value the
+  variant implies, then what the caller gave, checked against the option's bounds;
+* :func:`rules` — every rule of a variant as a :class:`Rule`: an expression of the catalog
+  algebra (:mod:`kpi_xl.catalog.expr`) that is true where a row (or a scalar input) breaks
+  it, and the sentence that says so. Renderers evaluate the expressions with their own
+  machinery (numpy masks, SQL conditions, worksheet arrays), so a rule added here reaches
+  every renderer, and the conformance suite (tests/test_conformance.py) holds them to it;
+* :func:`range_rule`, :func:`describe_rule` — the sentences, also used by the engine's
+  row checks.
+
+Row rules are judged on the KPI's *domain*, the rows where at least one given column input
+holds something (a fully blank row is ignored, never an error); applying the domain is the
+renderer's part. Pure Python: it runs in Pyodide with the rest of the catalog.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+from numbers import Real
+from typing import Any, Callable, Iterable, Mapping
+
+from ..errors import KpiError
+from .expr import Blank, Cmp, Col, Known, Lit, Node, Not, Or, Param, Present, Scalar
+from .spec import Input, Kpi, ParamSpec, Variant
+
+#: read(kpi key, option name, kind, raw value) -> float, kind 'number' or 'duration'
+#: (seconds). Renderers that take spreadsheet values pass their own (one-cell ranges,
+#: Excel time values); the default takes plain Python numbers, as a TOML config gives.
+Reader = Callable[[str, str, str, Any], float]
+
+
+def read_plain(kpi: str, name: str, kind: str, v: Any) -> float:
+    """A plain number (not a bool); for durations also a timedelta or a time of day."""
+    if kind == "duration":
+        if isinstance(v, dt.timedelta):
+            return v.total_seconds()
+        if isinstance(v, dt.time):
+            return v.hour * 3600 + v.minute * 60 + v.second + v.microsecond / 1e6
+    if isinstance(v, bool) or not isinstance(v, Real) or not math.isfinite(float(v)):
+        raise KpiError(kpi, name, "must be a number" if kind == "number"
+                       else "must be a number of seconds or a time value", v)
+    return float(v)
+
+
+# ------------------------------------------------------------------------ options
+def resolve_params(kpi: Kpi, variant: Variant, given: Mapping[str, Any],
+                   read: Reader = read_plain) -> dict[str, Any]:
+    """Defaults ← the variant's implied values ← what the caller gave (None = default)."""
+    out: dict[str, Any] = {}
+    for p in kpi.params:
+        v = given.get(p.name)
+        if v is None:
+            out[p.name] = variant.params.get(p.name, p.default)
+            continue
+        out[p.name] = _parse_param(kpi, p, v, read)
+    return out
+
+
+def _parse_param(kpi: Kpi, p: ParamSpec, v: Any, read: Reader) -> Any:
+    if isinstance(p.default, dict):
+        return _parse_table(kpi, p, v, read)
+    x = read(kpi.key, p.name, "number", v)
+    if p.lo is not None and x < p.lo:
+        raise KpiError(kpi.key, p.name, f"must be >= {p.lo:g}", x)
+    if p.hi is not None and x > p.hi:
+        raise KpiError(kpi.key, p.name, f"must be <= {p.hi:g}", x)
+    if p.integer and not float(x).is_integer():
+        raise KpiError(kpi.key, p.name, "must be a whole number", x)
+    return x
+
+
+def _parse_table(kpi: Kpi, p: ParamSpec, v: Any, read: Reader) -> dict[str, float]:
+    """A label -> seconds table: a mapping, or two-column rows (label, number) as a
+    worksheet range gives them (fully blank rows are skipped)."""
+    if isinstance(v, Mapping):
+        items = list(v.items())
+    else:
+        rows = v.tolist() if hasattr(v, "tolist") else v
+        if not isinstance(rows, (list, tuple)) or not rows or not all(
+                isinstance(r, (list, tuple)) and len(r) == 2 for r in rows):
+            raise KpiError(kpi.key, p.name, "must be a two-column range (label, number)")
+        items = [tuple(r) for r in rows if not (r[0] is None and r[1] is None)]
+    out: dict[str, float] = {}
+    for i, (label, num) in enumerate(items, 1):
+        if not isinstance(label, str) or not label.strip():
+            raise KpiError(kpi.key, p.name, "needs a text label in its first column", label, row=i)
+        try:
+            x = None if num is None else read(kpi.key, p.name, "duration", num)
+        except KpiError:
+            x = None
+        if x is None or x < 0:
+            raise KpiError(kpi.key, p.name, f"needs a number >= 0 for {label!r}", num, row=i)
+        out[label.strip().lower()] = float(x)
+    return out
+
+
+# ------------------------------------------------------------------------ sentences
+def bounds(inp: Input, params: Mapping[str, Any]) -> tuple[float | None, float | None]:
+    """The input's lower and upper bound, a param's value where it names one."""
+    lo = params[inp.lo] if isinstance(inp.lo, str) else inp.lo
+    hi = params[inp.hi] if isinstance(inp.hi, str) else inp.hi
+    return lo, hi
+
+
+def range_rule(inp: Input, lo, hi) -> str:
+    what = {"duration": "a duration", "scalar": "a number"}.get(inp.kind, "a number")
+    if lo is None and hi is None:
+        return f"must be {what} (finite)"
+    if inp.positive:
+        return f"must be {what} > 0"
+    if lo is not None and hi is not None:
+        return f"must be {what} from {lo:g} to {hi:g}"
+    if lo is not None:
+        return f"must be {what} >= {lo:g}" + (" (negative durations are refused)"
+                                              if inp.kind == "duration" else "")
+    return f"must be {what} <= {hi:g}"
+
+
+def describe_rule(when: Node) -> str:
+    if isinstance(when, Cmp) and isinstance(when.a, Col) and isinstance(when.b, Lit):
+        word = {1.0: "yes", 0.0: "no"}.get(when.b.value, f"{when.b.value:g}")
+        return f"where '{when.a.name}' is {word}"
+    return "on rows where it is needed"
+
+
+def required_when(variant: Variant, inp: Input) -> Node | bool:
+    """On which domain rows a blank in ``inp`` is an error (True: all; False: none)."""
+    return variant.required.get(inp.name, inp.required_when)
+
+
+def one_of_rule(name: str, table: Mapping[str, Any]) -> str:
+    return f"has no entry in '{name}' for this value (known: {', '.join(sorted(table))})"
+
+
+# ------------------------------------------------------------------------ rules
+@dataclass(frozen=True)
+class Rule:
+    """One input rule of a variant: ``broken`` is true where it is broken (a row-level
+    expression for column inputs, judged on the domain rows; a scalar expression for
+    scalar inputs). ``kind`` is 'range', 'required' or 'one_of'."""
+    input: str
+    kind: str
+    broken: Node
+    sentence: str
+    row: bool = True        # False: a rule on a scalar input
+
+
+def _range(inp: Input, x: Node, lo, hi) -> Node | None:
+    parts: list[Node] = []
+    if inp.positive:
+        parts.append(x <= 0)
+    if lo is not None and not (inp.positive and lo <= 0):
+        parts.append(x < lo)
+    if hi is not None:
+        parts.append(x > hi)
+    if not parts:
+        return None
+    out = parts[0]
+    for p in parts[1:]:
+        out = Or(out, p)
+    return out
+
+
+def rules(kpi: Kpi, variant: Variant, params: Mapping[str, Any],
+          given: Iterable[str]) -> list[Rule]:
+    """The rules a call must keep, in the order they are checked: scalar inputs first,
+    then per given column input its range, its blanks and its labels. ``given`` names the
+    column inputs that hold data (left-out optional inputs take their default and are not
+    judged). A required-when rule needs a second given input: with one input there is no
+    'other input on the row' to be blank beside."""
+    given = set(given)
+    out: list[Rule] = []
+    for inp in kpi.inputs:
+        if inp.is_column:
+            continue
+        lo, hi = bounds(inp, params)
+        b = _range(inp, Scalar(inp.name), lo, hi)
+        if b is not None:
+            out.append(Rule(inp.name, "range", b, range_rule(inp, lo, hi), row=False))
+    cols = [i for i in kpi.column_inputs if i.name in given]
+    for inp in cols:
+        c = Col(inp.name)
+        if inp.kind not in ("flag", "category"):
+            lo, hi = bounds(inp, params)
+            b = _range(inp, c, lo, hi)
+            if b is not None:
+                out.append(Rule(inp.name, "range", b, range_rule(inp, lo, hi)))
+        when = required_when(variant, inp)
+        if when is not False and len(cols) > 1:
+            words = ("while other inputs on that row are filled" if when is True
+                     else describe_rule(when))
+            out.append(Rule(inp.name, "required", Blank(c) if when is True else when & Blank(c),
+                            f"must not be blank {words}"))
+        if inp.one_of is not None:
+            out.append(Rule(inp.name, "one_of", Present(c) & Not(Known(Param(inp.one_of), c)),
+                            one_of_rule(inp.one_of, params[inp.one_of])))
+    return out
+
+
+__all__ = ["Rule", "bounds", "describe_rule", "one_of_rule", "range_rule", "read_plain",
+           "required_when", "resolve_params", "rules"]

@@ -327,3 +327,18 @@ def test_postgres_sql_gives_the_same_answer_on_duckdb(tables):
     pd.testing.assert_frame_equal(x, y)
     with pytest.raises(ValueError, match="dialect must be one of"):
         eng.sql("2026-10", 1, dialect="oracle")
+
+
+def test_a_column_blank_on_every_row_does_not_lend_its_variant_to_another_kpi():
+    """An empty result part (reopen rate over a 'reopens' column blank on every row) was
+    read as the catalog's first KPI (NPS), which then took reopen rate's variant 'solved'
+    and stopped the run with NPS's error."""
+    t = pd.DataFrame({"period": ["2026-10", "2026-10"], "id": ["a", "b"],
+                      "channel": ["phone", "phone"], "answered": [1.0, 0.0],
+                      "wait": [10.0, 3.0], "handled": [1.0, 0.0],
+                      "resolved": [np.nan, np.nan], "reopens": [np.nan, np.nan],
+                      "nps": [9.0, np.nan], "_row": [0, 1]})
+    res = Engine({"contacts": t}).compute("2026-10", 0)
+    assert res.value("nps") == 100.0
+    assert res.table[res.table.kpi == "nps"]["variant"].unique().tolist() == ["standard"]
+    assert res.value("reopen_rate") is None

@@ -578,9 +578,10 @@ def _assemble(frames: list[dict]):
         return np.concatenate([a for f in frames for a in f["parts"][name]])
 
     kpi = cat("kpi")
-    variants = [(int(a[0]) if len(a) else 0, v) for f in frames
-                for a, v in zip(f["parts"]["kpi"], f["parts"]["variant"], strict=True)]
-    var_of = dict(variants)
+    # a KPI whose query kept no row (a mapped column blank on every row) has an empty
+    # part: it names no KPI, so it must not lend its variant to another one
+    var_of = {int(a[0]): v for f in frames
+              for a, v in zip(f["parts"]["kpi"], f["parts"]["variant"], strict=True) if len(a)}
     keys = keys.iloc[row].reset_index(drop=True)
     period = pd.Categorical(keys["period"].astype(str))
     member = pd.Categorical(keys["member"].astype(str))

@@ -417,3 +417,65 @@ def test_empty_rows_are_not_records_but_keep_spreadsheet_numbering(tmp_path):
     (acc,) = ds.accounting
     assert (acc.read, acc.used, acc.rejected) == (2, 1, 1)
     assert list(rejects_by_row(ds)) == [(5, "answered")]     # Excel shows it on row 5
+
+
+# ------------------------------------------------------------------ issue 10: numbers you can trust
+def test_non_finite_text_is_refused_in_every_numeric_column(tmp_path):
+    """inf, 1e309 (overflows to inf) and NaN were read as numbers: AHT came out inf."""
+    path = write(tmp_path / "inf.csv", "id,date,channel,answered,wait,talk,reopens,nps\n"
+                 "a,2026-10-01,phone,Y,10,inf,1e309,NaN\n"
+                 "b,2026-10-01,phone,Y,10,1e309,inf,-inf\n"
+                 "c,2026-10-01,phone,Y,10,NaN,0,9\n"
+                 "d,2026-10-01,phone,Y,10,60,0,9\n")
+    ds = load([src(path, "generic-contacts")])
+    got = {(r.row, r.column): (r.action, r.reason) for r in ds.rejects.items}
+    for row, column in [(2, "talk"), (2, "reopens"), (2, "nps"), (3, "talk"), (3, "reopens"),
+                        (3, "nps"), (4, "talk")]:
+        action, reason = got[(row, column)]
+        assert action == VALUE_IGNORED and "finite" in reason, (row, column, reason)
+    c = ds.tables["contacts"]
+    assert np.isfinite(c["talk"].dropna()).all() and np.isfinite(c["reopens"].dropna()).all()
+    res = Engine(ds.tables).compute("2026-10", 0)
+    assert res.value("aht") == 60.0                   # d's talk alone
+
+
+def test_tickets_in_a_mixed_export_are_handled(tmp_path):
+    """With 'resolved' and no 'handled' column, 'handled' was a copy of 'answered', blank
+    on tickets, so every ticket was rejected by resolution rate's rule."""
+    path = write(tmp_path / "mixed.csv", "id,date,channel,answered,wait,resolved\n"
+                 "1,2026-10-01,phone,Y,10,Y\n2,2026-10-01,phone,N,3,\n"
+                 "3,2026-10-01,email,,,Y\n4,2026-10-01,chat,,,N\n")
+    ds = load([src(path, "generic-contacts")])
+    (acc,) = ds.accounting
+    assert (acc.read, acc.used, acc.rejected) == (4, 4, 0)
+    assert ds.tables["contacts"]["handled"].tolist() == [1.0, 0.0, 1.0, 1.0]
+    res = Engine(ds.tables).compute("2026-10", 0)
+    # handled: the answered call and both tickets (3); resolved: call 1 and ticket 3 (2)
+    assert res.value("resolution_rate") == pytest.approx(2 / 3)
+
+
+def test_roster_fills_every_blank_team_per_row(tmp_path):
+    """One source maps 'team', the other does not: the second source's rows took no team
+    (they landed in '(no team)'). Now each row without its own team takes its agent's
+    team from the roster; a row's own team is kept, even where the roster says
+    otherwise; a row without an agent keeps its own team or none."""
+    calls = write(tmp_path / "calls.csv", "id,date,channel,agent,answered,wait,talk\n"
+                  "1,2026-10-01,phone,Ana,Y,10,100\n2,2026-10-01,phone,Ben,Y,30,200\n")
+    tickets = write(tmp_path / "tickets.csv", "id,date,channel,agent,team,first_response_hours\n"
+                    "t1,2026-10-01,email,Ana,Tier 1,2\nt2,2026-10-01,email,Ben,,4\n"
+                    "t3,2026-10-01,email,,Tier 9,4\nt4,2026-10-01,email,,,4\n"
+                    "t5,2026-10-01,email,Ben,Tier 1,6\n")
+    roster = write(tmp_path / "roster.csv", "agent,team\nAna,Tier 1\nBen,Tier 2\n")
+    ds = load([src(calls, "generic-contacts", name="calls"),
+               src(tickets, "generic-contacts", name="tickets"),
+               src(roster, "generic-roster")])
+    c = ds.tables["contacts"].set_index("id")
+    assert c.loc[["1", "2", "t1", "t2", "t3", "t5"], "team"].tolist() == [
+        "Tier 1", "Tier 2", "Tier 1", "Tier 2", "Tier 9", "Tier 1"]
+    assert c.loc["t4", "team"] is None or c.loc["t4", "team"] != c.loc["t4", "team"]
+    fill = ds.teams["contacts"]
+    # own: t1, t3, t5; roster: 1, 2, t2; none: t4; t5 says Tier 1 where the roster says 2
+    assert (fill.own, fill.roster, fill.none, fill.differs) == (3, 3, 1, 1)
+    res = Engine(ds.tables).compute("2026-10", 0)
+    assert res.value("aht", "team", "Tier 2") == 200.0          # Ben's call
+    assert res.value("aht", "team", "(no team)") is None

@@ -115,6 +115,8 @@ def parse_number(values: list, m: ColumnMap, *, score: bool = False):
             bad[i] = "is TRUE/FALSE where a number is expected"
         elif score and isinstance(v, str) and v.strip().lower() in NA:
             na[i] = True
+        elif isinstance(v, str) and v.strip().lower() in ("nan", "+nan", "-nan"):
+            bad[i] = "is not a finite number"
         else:
             bad[i] = "is not a number" + (" (thousands separators and units are not read: "
                                            "write 1234.5)" if isinstance(v, str) and
@@ -144,6 +146,9 @@ def parse_duration(values: list, m: ColumnMap, default_unit: str):
     bad: dict[int, str] = {}
     for i in np.flatnonzero(~blank & np.isnan(num)):
         v = values[i]
+        if isinstance(v, str) and v.strip().lower() in ("nan", "+nan", "-nan"):
+            bad[i] = "is not a finite number"
+            continue
         secs = _duration_seconds(v)
         if secs is None:
             bad[i] = (f"is not a duration (a number of {unit}, h:mm:ss, or a time value)"
@@ -394,6 +399,10 @@ def _parse(col: Column, cm: ColumnMap, values: list, raw: RawTable, options: Opt
         v, bad = parse_text(values, cm)
     if not v.flags.writeable:        # pandas hands out read-only views (copy-on-write)
         v = v.copy()
+    if v.dtype.kind == "f":          # inf, -inf, 1e309 (and their h:mm:ss spellings)
+        for i in np.flatnonzero(np.isinf(v)):
+            bad[i] = "is not a finite number"
+            v[i] = np.nan
     if col.lo is not None and v.dtype.kind == "f":
         for i in np.flatnonzero(v < col.lo):
             bad[i] = f"must be at least {col.lo:g}"

@@ -50,6 +50,8 @@ class Dataset:
     accounting: list[Accounting] = field(default_factory=list)
     rejects: Rejects = field(default_factory=Rejects)
     problems: list[str] = field(default_factory=list)
+    #: per row table, where each row's team came from (see :func:`fill_teams`)
+    teams: dict[str, "TeamFill"] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -168,7 +170,13 @@ def _finish_source(src: Source, df, ds: Dataset, options: LoadOptions):
                                    "has no handle time; this value is left out")
                     df.loc[abandoned, c] = np.nan
         if "answered" in df and "handled" not in df:
-            df["handled"] = df["answered"]
+            # a call is handled when answered; a ticket, chat or e-mail (a contact that is
+            # not a phone call, with no answered flag) is handled by being there
+            handled = df["answered"].copy()
+            if "channel" in df:
+                ticket = (df["channel"] != "phone").to_numpy() & handled.isna().to_numpy()
+                handled[ticket] = 1.0
+            df["handled"] = handled
         elif "handled" not in df:
             df["handled"] = 1.0
         if "response_seconds" not in df:
@@ -211,6 +219,37 @@ def _rubric(src: Source, df, ds: Dataset, options: LoadOptions):
 
 
 # ------------------------------------------------------------------ per table
+@dataclass(frozen=True)
+class TeamFill:
+    """Where the rows of one table got their team: their own source (``own``, of which
+    ``differs`` name another team than the roster gives their agent), the roster by agent
+    (``roster``), or nowhere (``none``: no agent, or no team anywhere; shown as
+    '(no team)')."""
+    own: int = 0
+    roster: int = 0
+    none: int = 0
+    differs: int = 0
+
+
+def fill_teams(df, teams: Mapping[str, Any]):
+    """Each row's team: its own (from its source) where it has one, else its agent's team
+    in the roster, row by row, whatever other sources of the table map. Where a row's own
+    team and the roster disagree, the row keeps its own: the export recorded the team the
+    contact was handled in (an agent who moved mid-month counts for each team with the
+    contacts handled there); ``TeamFill.differs`` counts those rows."""
+    import pandas as pd
+
+    rostered = df["agent"].map(teams)
+    own = df["team"] if "team" in df else pd.Series(None, index=df.index, dtype=object)
+    has_own = own.notna().to_numpy()
+    team = own.where(has_own, rostered)
+    has_roster = rostered.notna().to_numpy()
+    differs = has_own & has_roster & (own.astype(object) != rostered.astype(object)).to_numpy()
+    fill = TeamFill(own=int(has_own.sum()), roster=int((~has_own & has_roster).sum()),
+                    none=int(team.isna().sum()), differs=int(differs.sum()))
+    return team.astype(object), fill
+
+
 def _finish_tables(ds: Dataset, files: dict[str, str], options: LoadOptions) -> None:
     import pandas as pd
 
@@ -246,8 +285,7 @@ def _finish_tables(ds: Dataset, files: dict[str, str], options: LoadOptions) -> 
                 df = _reject_rows(ds, df, unknown, files, "agent",
                                   df["agent"][unknown].tolist(),
                                   "the agent is not in the roster (add them, or fix the name)")
-            if "team" not in df:
-                df["team"] = df["agent"].map(teams)
+            df["team"], ds.teams[name] = fill_teams(df, teams)
         t[name] = df
     if "surveys" in t and "contacts" in t and "contact_id" in t["surveys"]:
         s, c = t["surveys"], t["contacts"].set_index("id")

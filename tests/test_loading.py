@@ -15,7 +15,7 @@ pytest.importorskip("duckdb")
 
 from kpi_xl.data.hours import BusinessHours, business_seconds  # noqa: E402
 from kpi_xl.data.load import LoadOptions, RubricItem, load  # noqa: E402
-from kpi_xl.data.rejects import ROW_REJECTED, VALUE_IGNORED  # noqa: E402
+from kpi_xl.data.rejects import LEFT_OUT, ROW_REJECTED, VALUE_IGNORED  # noqa: E402
 from kpi_xl.data.sources import ConfigError, parse_source, preset_names  # noqa: E402
 from kpi_xl.engine import Engine  # noqa: E402
 
@@ -79,20 +79,22 @@ def test_generic_csv_accounts_for_every_row(generic):
     assert got[(9, "answered")][0] == ROW_REJECTED and "yes/no" in got[(9, "answered")][1]
     assert got[(10, "")][0] == ROW_REJECTED and "has 9 fields where the header has 8" in got[(10, "")][1]
     assert "ISO date" in got[(11, "date")][1] and "format" in got[(11, "date")][1]
-    # used: c1, c2 (abandoned), c7 (without its talk time), c11
-    assert acc.used == 4 and acc.rejected == 7
-    assert acc.values_ignored == 1                     # c7's talk; c6's row went entirely
+    # used: c1, c2 (abandoned), c6 (without its wait, out of ASA and service level),
+    # c7 (without its talk time), c11
+    assert acc.used == 5 and acc.rejected == 6
+    assert acc.values_ignored == 2                     # c6's wait, c7's talk
+    assert acc.left_out == 1                           # c6
 
 
-def test_negative_wait_row_is_then_rejected_by_the_catalog_rule(generic):
+def test_negative_wait_leaves_asa_and_service_level_only_listed_once(generic):
     # the value is dropped at load; the answered call then has no wait, which ASA and
-    # service level need, so the row is rejected with that rule and the KPIs named
-    got = rejects_by_row(generic)
-    rule = got[(7, "wait")]
-    assert rule[0] == VALUE_IGNORED
+    # service level need: the row leaves those two and stays in the others, on one line
+    # of the report (it was listed as 'value ignored' and again as 'row rejected')
     rows7 = [r for r in generic.rejects.items if r.row == 7]
-    assert any(r.action == ROW_REJECTED and "must not be blank where 'answered' is yes" in r.reason
-               and "Average speed of answer" in r.reason for r in rows7)
+    assert [(r.action, r.column, r.reason) for r in rows7] == [
+        (VALUE_IGNORED, "wait", "'wait' is a negative duration")]
+    assert rows7[0].kpis == "Average speed of answer (ASA), Service level"
+    assert "c6" in set(generic.tables["contacts"]["id"])
 
 
 def test_generic_values_are_typed(generic):
@@ -326,7 +328,8 @@ def test_rejects_report_opens_safely_in_a_spreadsheet(tmp_path):
     assert raw.startswith(b"\xef\xbb\xbf")
     with open(out, encoding="utf-8-sig") as f:
         rows = list(csv.reader(f))
-    assert rows[0] == ["source", "file", "row", "column", "value", "reason", "action"]
+    assert rows[0] == ["source", "file", "row", "column", "value", "reason", "action", "kpis"]
+    assert rows[1][6:] == ["row rejected", "all"]
     assert rows[1][4] == "'maybe" or rows[1][4] == "maybe"
     assert all(not cell.startswith(("=", "+", "-", "@")) for r in rows for cell in r)
 
@@ -479,3 +482,62 @@ def test_roster_fills_every_blank_team_per_row(tmp_path):
     res = Engine(ds.tables).compute("2026-10", 0)
     assert res.value("aht", "team", "Tier 2") == 200.0          # Ben's call
     assert res.value("aht", "team", "(no team)") is None
+
+
+def test_a_rule_of_one_kpi_leaves_only_that_kpi(tmp_path):
+    """Outgoing calls have no queue wait: ASA and service level cannot use them, but they
+    are answered calls for abandonment and answered rate. A KPI's rule used to reject
+    the row from every KPI, and abandonment rose from 12.5 % to 25 % here."""
+    inbound = [("Y", w) for w in (5, 10, 15, 25, 40, 60)] + [("N", 30), ("N", 50)]
+    outgoing = [("Y", "")] * 8
+    body = "".join(f"{i},2026-10-01,phone,{a},{w}\n"
+                   for i, (a, w) in enumerate(inbound + outgoing))
+    path = write(tmp_path / "acd.csv", "id,date,channel,answered,wait\n" + body)
+    ds = load([src(path, "generic-contacts")])
+    (acc,) = ds.accounting
+    assert (acc.read, acc.used, acc.rejected, acc.left_out) == (16, 16, 0, 8)
+    assert {(r.action, r.kpis) for r in ds.rejects.items} == {
+        (LEFT_OUT, "Average speed of answer (ASA), Service level")}
+    assert sorted(r.row for r in ds.rejects.items) == list(range(10, 18))
+    res = Engine(ds.tables).compute("2026-10", 0)
+    # offered 16 (8 inbound + 8 outgoing), abandoned 2: 2 / 16 = 12.5 % (was 2 / 8)
+    assert res.value("abandonment_rate") == 2 / 16
+    assert res.value("answered_rate") == 14 / 16
+    # ASA over the 6 inbound answered calls: (5+10+15+25+40+60) / 6 = 155 / 6 s;
+    # service level over the 8 inbound calls: 3 answered within 20 s / 8 = 37.5 %
+    assert res.value("asa") == pytest.approx(155 / 6)
+    assert res.value("service_level") == 3 / 8
+    t = res.table
+    n = dict(zip(t[t.level == "organisation"].kpi, t[t.level == "organisation"].n))
+    assert (n["asa"], n["service_level"], n["abandonment_rate"]) == (6, 8, 16)
+
+
+def test_a_negative_talk_time_is_listed_once(tmp_path):
+    """The negative talk time was listed as 'value ignored' and, because AHT then lacked
+    the talk of a call with hold time, again as 'row rejected'. Now: one line, which
+    names AHT; the call stays in every other KPI."""
+    path = write(tmp_path / "t.csv", "id,date,channel,answered,wait,talk,hold\n"
+                 "a,2026-10-01,phone,Y,10,-5,3\nb,2026-10-01,phone,Y,30,120,10\n")
+    ds = load([src(path, "generic-contacts")])
+    assert [(r.row, r.column, r.action, r.kpis) for r in ds.rejects.items] == [
+        (2, "talk", VALUE_IGNORED, "Average handle time (AHT)")]
+    (acc,) = ds.accounting
+    assert (acc.used, acc.rejected, acc.values_ignored, acc.left_out) == (2, 0, 1, 1)
+    res = Engine(ds.tables).compute("2026-10", 0)
+    assert res.value("aht") == 130.0                    # b alone: 120 + 10
+    assert res.value("asa") == 20.0                     # a and b: (10 + 30) / 2
+    out = ds.rejects.write_csv(tmp_path / "rejects.csv")
+    with open(out, encoding="utf-8-sig") as f:
+        (line,) = list(csv.DictReader(f))
+    assert (line["action"], line["kpis"]) == ("value ignored", "Average handle time (AHT)")
+
+
+def test_a_qa_item_breaking_the_score_rule_is_rejected(tmp_path):
+    """The QA table feeds one KPI: an item scored above the maximum serves none, so the
+    row is rejected (the workbook lists the same items the engine scores)."""
+    qa = write(tmp_path / "qa.csv", "evaluation,date,agent,criterion,score,weight\n"
+               "E1,2026-10-03,Ana,Greeting,1,1\nE1,2026-10-03,Ana,Close,3,1\n")
+    ds = load([src(qa, "generic-qa")])
+    assert [(r.row, r.action) for r in ds.rejects.items] == [(3, ROW_REJECTED)]
+    assert "from 0 to 1" in ds.rejects.items[0].reason
+    assert len(ds.tables["qa"]) == 1

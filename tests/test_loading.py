@@ -541,3 +541,51 @@ def test_a_qa_item_breaking_the_score_rule_is_rejected(tmp_path):
     assert [(r.row, r.action) for r in ds.rejects.items] == [(3, ROW_REJECTED)]
     assert "from 0 to 1" in ds.rejects.items[0].reason
     assert len(ds.tables["qa"]) == 1
+
+
+def test_exclusion_on_several_columns(tmp_path):
+    """An exclusion's conditions on several columns must all hold; the one-column form
+    still works; each excluded row is in the report with its exclusion's reason."""
+    path = write(tmp_path / "acd.csv", "id,date,outcome,q_start,wait\n"
+                 "1,2026-10-01,AGENT,0:00:00,0\n"          # answered at once: offered
+                 "2,2026-10-01,HANG,0:00:00,0\n"           # hung up in the voice menu
+                 "3,2026-10-01,HANG,9:01:02,40\n"          # abandoned in the queue
+                 "4,2026-10-01,PHANTOM,0:00:00,0\n"
+                 "5,2026-10-01,hang , 0:00:00 ,0\n")       # trimmed, any case
+    spec = {"path": str(path), "table": "contacts", "columns": {
+        "id": "id", "date": "date", "channel": {"value": "phone"}, "wait": "wait",
+        "answered": {"column": "outcome", "codes": {"AGENT": "yes", "HANG": "no"}}},
+        "exclude": [
+            {"column": "outcome", "values": ["PHANTOM"], "reason": "no caller"},
+            {"when": [{"column": "outcome", "values": ["HANG"]},
+                      {"column": "q_start", "values": ["0:00:00"]}],
+             "reason": "never reached the queue"}]}
+    ds = load([parse_source(spec)])
+    (acc,) = ds.accounting
+    assert (acc.read, acc.used, acc.excluded, acc.rejected) == (5, 2, 3, 0)
+    assert sorted((r.row, r.column, r.value, r.reason) for r in ds.rejects.items) == [
+        (3, "outcome, q_start", "HANG, 0:00:00", "never reached the queue"),
+        (5, "outcome", "PHANTOM", "no caller"),
+        (6, "outcome, q_start", "hang, 0:00:00", "never reached the queue")]
+    res = Engine(ds.tables).compute("2026-10", 0)
+    assert res.value("abandonment_rate") == 0.5       # call 3 of the offered calls 1 and 3
+
+
+@pytest.mark.parametrize("exclude,words", [
+    ({"column": "outcome", "values": ["X"]}, "exclude 1: 'reason' is missing"),
+    ({"when": [{"column": "a", "values": ["1"]}], "column": "b", "values": ["2"],
+      "reason": "r"}, "exclude 1: give either 'column' and 'values' or 'when', not both"),
+    ({"when": [], "reason": "r"}, "exclude 1: 'when' must be a list of conditions"),
+    ({"when": [{"column": "a"}], "reason": "r"},
+     "exclude 1: 'when' condition 1: 'values' must be a list"),
+    ({"when": [{"values": ["1"]}], "reason": "r"},
+     "exclude 1: 'when' condition 1: 'column' is missing"),
+    ({"column": "a", "values": ["1"], "reason": "r", "why": "x"}, "exclude 1: unknown keys ['why']"),
+])
+def test_exclusion_config_errors_name_the_key(tmp_path, exclude, words):
+    spec = {"path": str(tmp_path / "x.csv"), "preset": "generic-contacts", "name": "calls",
+            "exclude": [exclude]}
+    with pytest.raises(ConfigError) as e:
+        parse_source(spec)
+    assert any(p.startswith(f"source 'calls', {words}") for p in e.value.problems), \
+        e.value.problems

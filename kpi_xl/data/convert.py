@@ -45,6 +45,10 @@ def _blank(v: Any) -> bool:
         isinstance(v, float) and v != v)
 
 
+def _show_text(v: Any) -> str:
+    return "" if _blank(v) else _text(v)
+
+
 def _text(v: Any) -> str:
     if isinstance(v, float) and v.is_integer():
         return str(int(v))
@@ -301,13 +305,15 @@ def convert(source: Source, raw: RawTable, rejects: Rejects, options: Options = 
 
     # exclusions first: rows left out on purpose are not checked further
     excluded = np.zeros(n, bool)
-    for e in source.exclude:
-        vals = raw.columns[e.column]
-        text, _blank_mask = texts(vals)
-        lowered = pd.Series(text, dtype=object).str.lower()
-        hit = lowered.isin([v.strip().lower() for v in e.values]).to_numpy() & ~excluded
+    for e in source.exclude:       # every condition of an exclusion must hold
+        hit = ~excluded
+        for c in e.when:
+            text, _blank_mask = texts(raw.columns[c.column])
+            lowered = pd.Series(text, dtype=object).str.lower()
+            hit &= lowered.isin([v.strip().lower() for v in c.values]).to_numpy()
         for i in np.flatnonzero(hit):
-            rejects.add(source.name, source.file, int(raw.rows[i]), e.column, vals[i], e.reason,
+            shown = ", ".join(_show_text(raw.columns[c.column][i]) for c in e.when)
+            rejects.add(source.name, source.file, int(raw.rows[i]), e.column, shown, e.reason,
                         ROW_EXCLUDED)
         excluded |= hit
     keep &= ~excluded

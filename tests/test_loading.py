@@ -589,3 +589,14 @@ def test_exclusion_config_errors_name_the_key(tmp_path, exclude, words):
         parse_source(spec)
     assert any(p.startswith(f"source 'calls', {words}") for p in e.value.problems), \
         e.value.problems
+
+
+def test_a_rejected_row_is_not_also_listed_as_used_without_a_value(tmp_path):
+    """A row whose talk time was ignored (negative) and which a later check rejects
+    (its id repeats) is listed once, as rejected."""
+    path = write(tmp_path / "d.csv", "id,date,channel,answered,wait,talk\n"
+                 "a,2026-10-01,phone,Y,10,60\na,2026-10-01,phone,Y,10,-5\n")
+    ds = load([src(path, "generic-contacts")])
+    assert [(r.row, r.column, r.action) for r in ds.rejects.items] == [(3, "id", ROW_REJECTED)]
+    (acc,) = ds.accounting
+    assert (acc.used, acc.rejected, acc.values_ignored) == (1, 1, 0)

@@ -64,6 +64,12 @@ def canonical_tables(seed: int = 7, n: int = 600):
         contacts.answered == 1, contacts.wait,
         np.where(contacts.answered.isna(), contacts.first_response_hours * 3600, np.nan))
     contacts.loc[rng.random(n) < 0.03, "channel"] = None      # a few contacts lack a channel
+    # rows that break one KPI's input rules, which leave that KPI only: answered calls
+    # without a queue wait (ASA, service level), a negative talk time (AHT), a CSAT of 7
+    # on the default 1-5 scale (CSAT)
+    contacts.loc[(contacts.answered == 1) & (rng.random(n) < 0.05), "wait"] = np.nan
+    contacts.loc[on & (rng.random(n) < 0.03), "talk"] = -30.0
+    contacts.loc[contacts.csat.notna() & (rng.random(n) < 0.1), "csat"] = 7.0
     m = 150
     surveys = pd.DataFrame({
         "period": rng.choice(PERIODS, m), "team": rng.choice(["North", "South"], m),
@@ -190,7 +196,9 @@ def test_engine_equals_excel_function_on_the_same_rows(tables, key, variant):
     b = BINDINGS[key]
     params = {"max_score": 5} if key == "qa_score" else {}
     choices = {key: KpiChoice(variant=variant, params=params)}
-    # rows breaking the variant's input rules are rejected first, as the run does
+    # the engine leaves out of the KPI the rows that break its input rules: on the whole
+    # tables it gives what the Excel function gives on the rows that keep those rules
+    res = Engine(tables, kpis=[key], choices=choices).compute("2026-10", count=2)
     bad = Engine(tables, kpis=[key], choices=choices).check()
     tables = dict(tables)
     for problems in bad.values():
@@ -198,7 +206,6 @@ def test_engine_equals_excel_function_on_the_same_rows(tables, key, variant):
             tables[src] = tables[src][~tables[src]._row.isin(rows._row)]
     eng = Engine(tables, kpis=[key], choices=choices)
     assert all(len(v) == 0 for v in eng.check().values())
-    res = eng.compute("2026-10", count=2)
     assert key not in res.skipped
     if b.table == "surveys":
         s = tables["surveys"]
@@ -327,3 +334,18 @@ def test_postgres_sql_gives_the_same_answer_on_duckdb(tables):
     pd.testing.assert_frame_equal(x, y)
     with pytest.raises(ValueError, match="dialect must be one of"):
         eng.sql("2026-10", 1, dialect="oracle")
+
+
+def test_a_column_blank_on_every_row_does_not_lend_its_variant_to_another_kpi():
+    """An empty result part (reopen rate over a 'reopens' column blank on every row) was
+    read as the catalog's first KPI (NPS), which then took reopen rate's variant 'solved'
+    and stopped the run with NPS's error."""
+    t = pd.DataFrame({"period": ["2026-10", "2026-10"], "id": ["a", "b"],
+                      "channel": ["phone", "phone"], "answered": [1.0, 0.0],
+                      "wait": [10.0, 3.0], "handled": [1.0, 0.0],
+                      "resolved": [np.nan, np.nan], "reopens": [np.nan, np.nan],
+                      "nps": [9.0, np.nan], "_row": [0, 1]})
+    res = Engine({"contacts": t}).compute("2026-10", 0)
+    assert res.value("nps") == 100.0
+    assert res.table[res.table.kpi == "nps"]["variant"].unique().tolist() == ["standard"]
+    assert res.value("reopen_rate") is None

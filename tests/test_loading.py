@@ -15,7 +15,7 @@ pytest.importorskip("duckdb")
 
 from kpi_xl.data.hours import BusinessHours, business_seconds  # noqa: E402
 from kpi_xl.data.load import LoadOptions, RubricItem, load  # noqa: E402
-from kpi_xl.data.rejects import ROW_REJECTED, VALUE_IGNORED  # noqa: E402
+from kpi_xl.data.rejects import LEFT_OUT, ROW_REJECTED, VALUE_IGNORED  # noqa: E402
 from kpi_xl.data.sources import ConfigError, parse_source, preset_names  # noqa: E402
 from kpi_xl.engine import Engine  # noqa: E402
 
@@ -79,20 +79,22 @@ def test_generic_csv_accounts_for_every_row(generic):
     assert got[(9, "answered")][0] == ROW_REJECTED and "yes/no" in got[(9, "answered")][1]
     assert got[(10, "")][0] == ROW_REJECTED and "has 9 fields where the header has 8" in got[(10, "")][1]
     assert "ISO date" in got[(11, "date")][1] and "format" in got[(11, "date")][1]
-    # used: c1, c2 (abandoned), c7 (without its talk time), c11
-    assert acc.used == 4 and acc.rejected == 7
-    assert acc.values_ignored == 1                     # c7's talk; c6's row went entirely
+    # used: c1, c2 (abandoned), c6 (without its wait, out of ASA and service level),
+    # c7 (without its talk time), c11
+    assert acc.used == 5 and acc.rejected == 6
+    assert acc.values_ignored == 2                     # c6's wait, c7's talk
+    assert acc.left_out == 1                           # c6
 
 
-def test_negative_wait_row_is_then_rejected_by_the_catalog_rule(generic):
+def test_negative_wait_leaves_asa_and_service_level_only_listed_once(generic):
     # the value is dropped at load; the answered call then has no wait, which ASA and
-    # service level need, so the row is rejected with that rule and the KPIs named
-    got = rejects_by_row(generic)
-    rule = got[(7, "wait")]
-    assert rule[0] == VALUE_IGNORED
+    # service level need: the row leaves those two and stays in the others, on one line
+    # of the report (it was listed as 'value ignored' and again as 'row rejected')
     rows7 = [r for r in generic.rejects.items if r.row == 7]
-    assert any(r.action == ROW_REJECTED and "must not be blank where 'answered' is yes" in r.reason
-               and "Average speed of answer" in r.reason for r in rows7)
+    assert [(r.action, r.column, r.reason) for r in rows7] == [
+        (VALUE_IGNORED, "wait", "'wait' is a negative duration")]
+    assert rows7[0].kpis == "Average speed of answer (ASA), Service level"
+    assert "c6" in set(generic.tables["contacts"]["id"])
 
 
 def test_generic_values_are_typed(generic):
@@ -326,7 +328,8 @@ def test_rejects_report_opens_safely_in_a_spreadsheet(tmp_path):
     assert raw.startswith(b"\xef\xbb\xbf")
     with open(out, encoding="utf-8-sig") as f:
         rows = list(csv.reader(f))
-    assert rows[0] == ["source", "file", "row", "column", "value", "reason", "action"]
+    assert rows[0] == ["source", "file", "row", "column", "value", "reason", "action", "kpis"]
+    assert rows[1][6:] == ["row rejected", "all"]
     assert rows[1][4] == "'maybe" or rows[1][4] == "maybe"
     assert all(not cell.startswith(("=", "+", "-", "@")) for r in rows for cell in r)
 
@@ -417,3 +420,183 @@ def test_empty_rows_are_not_records_but_keep_spreadsheet_numbering(tmp_path):
     (acc,) = ds.accounting
     assert (acc.read, acc.used, acc.rejected) == (2, 1, 1)
     assert list(rejects_by_row(ds)) == [(5, "answered")]     # Excel shows it on row 5
+
+
+# ------------------------------------------------------------------ issue 10: numbers you can trust
+def test_non_finite_text_is_refused_in_every_numeric_column(tmp_path):
+    """inf, 1e309 (overflows to inf) and NaN were read as numbers: AHT came out inf."""
+    path = write(tmp_path / "inf.csv", "id,date,channel,answered,wait,talk,reopens,nps\n"
+                 "a,2026-10-01,phone,Y,10,inf,1e309,NaN\n"
+                 "b,2026-10-01,phone,Y,10,1e309,inf,-inf\n"
+                 "c,2026-10-01,phone,Y,10,NaN,0,9\n"
+                 "d,2026-10-01,phone,Y,10,60,0,9\n")
+    ds = load([src(path, "generic-contacts")])
+    got = {(r.row, r.column): (r.action, r.reason) for r in ds.rejects.items}
+    for row, column in [(2, "talk"), (2, "reopens"), (2, "nps"), (3, "talk"), (3, "reopens"),
+                        (3, "nps"), (4, "talk")]:
+        action, reason = got[(row, column)]
+        assert action == VALUE_IGNORED and "finite" in reason, (row, column, reason)
+    c = ds.tables["contacts"]
+    assert np.isfinite(c["talk"].dropna()).all() and np.isfinite(c["reopens"].dropna()).all()
+    res = Engine(ds.tables).compute("2026-10", 0)
+    assert res.value("aht") == 60.0                   # d's talk alone
+
+
+def test_tickets_in_a_mixed_export_are_handled(tmp_path):
+    """With 'resolved' and no 'handled' column, 'handled' was a copy of 'answered', blank
+    on tickets, so every ticket was rejected by resolution rate's rule."""
+    path = write(tmp_path / "mixed.csv", "id,date,channel,answered,wait,resolved\n"
+                 "1,2026-10-01,phone,Y,10,Y\n2,2026-10-01,phone,N,3,\n"
+                 "3,2026-10-01,email,,,Y\n4,2026-10-01,chat,,,N\n")
+    ds = load([src(path, "generic-contacts")])
+    (acc,) = ds.accounting
+    assert (acc.read, acc.used, acc.rejected) == (4, 4, 0)
+    assert ds.tables["contacts"]["handled"].tolist() == [1.0, 0.0, 1.0, 1.0]
+    res = Engine(ds.tables).compute("2026-10", 0)
+    # handled: the answered call and both tickets (3); resolved: call 1 and ticket 3 (2)
+    assert res.value("resolution_rate") == pytest.approx(2 / 3)
+
+
+def test_roster_fills_every_blank_team_per_row(tmp_path):
+    """One source maps 'team', the other does not: the second source's rows took no team
+    (they landed in '(no team)'). Now each row without its own team takes its agent's
+    team from the roster; a row's own team is kept, even where the roster says
+    otherwise; a row without an agent keeps its own team or none."""
+    calls = write(tmp_path / "calls.csv", "id,date,channel,agent,answered,wait,talk\n"
+                  "1,2026-10-01,phone,Ana,Y,10,100\n2,2026-10-01,phone,Ben,Y,30,200\n")
+    tickets = write(tmp_path / "tickets.csv", "id,date,channel,agent,team,first_response_hours\n"
+                    "t1,2026-10-01,email,Ana,Tier 1,2\nt2,2026-10-01,email,Ben,,4\n"
+                    "t3,2026-10-01,email,,Tier 9,4\nt4,2026-10-01,email,,,4\n"
+                    "t5,2026-10-01,email,Ben,Tier 1,6\n")
+    roster = write(tmp_path / "roster.csv", "agent,team\nAna,Tier 1\nBen,Tier 2\n")
+    ds = load([src(calls, "generic-contacts", name="calls"),
+               src(tickets, "generic-contacts", name="tickets"),
+               src(roster, "generic-roster")])
+    c = ds.tables["contacts"].set_index("id")
+    assert c.loc[["1", "2", "t1", "t2", "t3", "t5"], "team"].tolist() == [
+        "Tier 1", "Tier 2", "Tier 1", "Tier 2", "Tier 9", "Tier 1"]
+    assert c.loc["t4", "team"] is None or c.loc["t4", "team"] != c.loc["t4", "team"]
+    fill = ds.teams["contacts"]
+    # own: t1, t3, t5; roster: 1, 2, t2; none: t4; t5 says Tier 1 where the roster says 2
+    assert (fill.own, fill.roster, fill.none, fill.differs) == (3, 3, 1, 1)
+    res = Engine(ds.tables).compute("2026-10", 0)
+    assert res.value("aht", "team", "Tier 2") == 200.0          # Ben's call
+    assert res.value("aht", "team", "(no team)") is None
+
+
+def test_a_rule_of_one_kpi_leaves_only_that_kpi(tmp_path):
+    """Outgoing calls have no queue wait: ASA and service level cannot use them, but they
+    are answered calls for abandonment and answered rate. A KPI's rule used to reject
+    the row from every KPI, and abandonment rose from 12.5 % to 25 % here."""
+    inbound = [("Y", w) for w in (5, 10, 15, 25, 40, 60)] + [("N", 30), ("N", 50)]
+    outgoing = [("Y", "")] * 8
+    body = "".join(f"{i},2026-10-01,phone,{a},{w}\n"
+                   for i, (a, w) in enumerate(inbound + outgoing))
+    path = write(tmp_path / "acd.csv", "id,date,channel,answered,wait\n" + body)
+    ds = load([src(path, "generic-contacts")])
+    (acc,) = ds.accounting
+    assert (acc.read, acc.used, acc.rejected, acc.left_out) == (16, 16, 0, 8)
+    assert {(r.action, r.kpis) for r in ds.rejects.items} == {
+        (LEFT_OUT, "Average speed of answer (ASA), Service level")}
+    assert sorted(r.row for r in ds.rejects.items) == list(range(10, 18))
+    res = Engine(ds.tables).compute("2026-10", 0)
+    # offered 16 (8 inbound + 8 outgoing), abandoned 2: 2 / 16 = 12.5 % (was 2 / 8)
+    assert res.value("abandonment_rate") == 2 / 16
+    assert res.value("answered_rate") == 14 / 16
+    # ASA over the 6 inbound answered calls: (5+10+15+25+40+60) / 6 = 155 / 6 s;
+    # service level over the 8 inbound calls: 3 answered within 20 s / 8 = 37.5 %
+    assert res.value("asa") == pytest.approx(155 / 6)
+    assert res.value("service_level") == 3 / 8
+    t = res.table
+    n = dict(zip(t[t.level == "organisation"].kpi, t[t.level == "organisation"].n))
+    assert (n["asa"], n["service_level"], n["abandonment_rate"]) == (6, 8, 16)
+
+
+def test_a_negative_talk_time_is_listed_once(tmp_path):
+    """The negative talk time was listed as 'value ignored' and, because AHT then lacked
+    the talk of a call with hold time, again as 'row rejected'. Now: one line, which
+    names AHT; the call stays in every other KPI."""
+    path = write(tmp_path / "t.csv", "id,date,channel,answered,wait,talk,hold\n"
+                 "a,2026-10-01,phone,Y,10,-5,3\nb,2026-10-01,phone,Y,30,120,10\n")
+    ds = load([src(path, "generic-contacts")])
+    assert [(r.row, r.column, r.action, r.kpis) for r in ds.rejects.items] == [
+        (2, "talk", VALUE_IGNORED, "Average handle time (AHT)")]
+    (acc,) = ds.accounting
+    assert (acc.used, acc.rejected, acc.values_ignored, acc.left_out) == (2, 0, 1, 1)
+    res = Engine(ds.tables).compute("2026-10", 0)
+    assert res.value("aht") == 130.0                    # b alone: 120 + 10
+    assert res.value("asa") == 20.0                     # a and b: (10 + 30) / 2
+    out = ds.rejects.write_csv(tmp_path / "rejects.csv")
+    with open(out, encoding="utf-8-sig") as f:
+        (line,) = list(csv.DictReader(f))
+    assert (line["action"], line["kpis"]) == ("value ignored", "Average handle time (AHT)")
+
+
+def test_a_qa_item_breaking_the_score_rule_is_rejected(tmp_path):
+    """The QA table feeds one KPI: an item scored above the maximum serves none, so the
+    row is rejected (the workbook lists the same items the engine scores)."""
+    qa = write(tmp_path / "qa.csv", "evaluation,date,agent,criterion,score,weight\n"
+               "E1,2026-10-03,Ana,Greeting,1,1\nE1,2026-10-03,Ana,Close,3,1\n")
+    ds = load([src(qa, "generic-qa")])
+    assert [(r.row, r.action) for r in ds.rejects.items] == [(3, ROW_REJECTED)]
+    assert "from 0 to 1" in ds.rejects.items[0].reason
+    assert len(ds.tables["qa"]) == 1
+
+
+def test_exclusion_on_several_columns(tmp_path):
+    """An exclusion's conditions on several columns must all hold; the one-column form
+    still works; each excluded row is in the report with its exclusion's reason."""
+    path = write(tmp_path / "acd.csv", "id,date,outcome,q_start,wait\n"
+                 "1,2026-10-01,AGENT,0:00:00,0\n"          # answered at once: offered
+                 "2,2026-10-01,HANG,0:00:00,0\n"           # hung up in the voice menu
+                 "3,2026-10-01,HANG,9:01:02,40\n"          # abandoned in the queue
+                 "4,2026-10-01,PHANTOM,0:00:00,0\n"
+                 "5,2026-10-01,hang , 0:00:00 ,0\n")       # trimmed, any case
+    spec = {"path": str(path), "table": "contacts", "columns": {
+        "id": "id", "date": "date", "channel": {"value": "phone"}, "wait": "wait",
+        "answered": {"column": "outcome", "codes": {"AGENT": "yes", "HANG": "no"}}},
+        "exclude": [
+            {"column": "outcome", "values": ["PHANTOM"], "reason": "no caller"},
+            {"when": [{"column": "outcome", "values": ["HANG"]},
+                      {"column": "q_start", "values": ["0:00:00"]}],
+             "reason": "never reached the queue"}]}
+    ds = load([parse_source(spec)])
+    (acc,) = ds.accounting
+    assert (acc.read, acc.used, acc.excluded, acc.rejected) == (5, 2, 3, 0)
+    assert sorted((r.row, r.column, r.value, r.reason) for r in ds.rejects.items) == [
+        (3, "outcome, q_start", "HANG, 0:00:00", "never reached the queue"),
+        (5, "outcome", "PHANTOM", "no caller"),
+        (6, "outcome, q_start", "hang, 0:00:00", "never reached the queue")]
+    res = Engine(ds.tables).compute("2026-10", 0)
+    assert res.value("abandonment_rate") == 0.5       # call 3 of the offered calls 1 and 3
+
+
+@pytest.mark.parametrize("exclude,words", [
+    ({"column": "outcome", "values": ["X"]}, "exclude 1: 'reason' is missing"),
+    ({"when": [{"column": "a", "values": ["1"]}], "column": "b", "values": ["2"],
+      "reason": "r"}, "exclude 1: give either 'column' and 'values' or 'when', not both"),
+    ({"when": [], "reason": "r"}, "exclude 1: 'when' must be a list of conditions"),
+    ({"when": [{"column": "a"}], "reason": "r"},
+     "exclude 1: 'when' condition 1: 'values' must be a list"),
+    ({"when": [{"values": ["1"]}], "reason": "r"},
+     "exclude 1: 'when' condition 1: 'column' is missing"),
+    ({"column": "a", "values": ["1"], "reason": "r", "why": "x"}, "exclude 1: unknown keys ['why']"),
+])
+def test_exclusion_config_errors_name_the_key(tmp_path, exclude, words):
+    spec = {"path": str(tmp_path / "x.csv"), "preset": "generic-contacts", "name": "calls",
+            "exclude": [exclude]}
+    with pytest.raises(ConfigError) as e:
+        parse_source(spec)
+    assert any(p.startswith(f"source 'calls', {words}") for p in e.value.problems), \
+        e.value.problems
+
+
+def test_a_rejected_row_is_not_also_listed_as_used_without_a_value(tmp_path):
+    """A row whose talk time was ignored (negative) and which a later check rejects
+    (its id repeats) is listed once, as rejected."""
+    path = write(tmp_path / "d.csv", "id,date,channel,answered,wait,talk\n"
+                 "a,2026-10-01,phone,Y,10,60\na,2026-10-01,phone,Y,10,-5\n")
+    ds = load([src(path, "generic-contacts")])
+    assert [(r.row, r.column, r.action) for r in ds.rejects.items] == [(3, "id", ROW_REJECTED)]
+    (acc,) = ds.accounting
+    assert (acc.used, acc.rejected, acc.values_ignored) == (1, 1, 0)

@@ -45,6 +45,10 @@ def _blank(v: Any) -> bool:
         isinstance(v, float) and v != v)
 
 
+def _show_text(v: Any) -> str:
+    return "" if _blank(v) else _text(v)
+
+
 def _text(v: Any) -> str:
     if isinstance(v, float) and v.is_integer():
         return str(int(v))
@@ -115,6 +119,8 @@ def parse_number(values: list, m: ColumnMap, *, score: bool = False):
             bad[i] = "is TRUE/FALSE where a number is expected"
         elif score and isinstance(v, str) and v.strip().lower() in NA:
             na[i] = True
+        elif isinstance(v, str) and v.strip().lower() in ("nan", "+nan", "-nan"):
+            bad[i] = "is not a finite number"
         else:
             bad[i] = "is not a number" + (" (thousands separators and units are not read: "
                                            "write 1234.5)" if isinstance(v, str) and
@@ -144,6 +150,9 @@ def parse_duration(values: list, m: ColumnMap, default_unit: str):
     bad: dict[int, str] = {}
     for i in np.flatnonzero(~blank & np.isnan(num)):
         v = values[i]
+        if isinstance(v, str) and v.strip().lower() in ("nan", "+nan", "-nan"):
+            bad[i] = "is not a finite number"
+            continue
         secs = _duration_seconds(v)
         if secs is None:
             bad[i] = (f"is not a duration (a number of {unit}, h:mm:ss, or a time value)"
@@ -296,13 +305,15 @@ def convert(source: Source, raw: RawTable, rejects: Rejects, options: Options = 
 
     # exclusions first: rows left out on purpose are not checked further
     excluded = np.zeros(n, bool)
-    for e in source.exclude:
-        vals = raw.columns[e.column]
-        text, _blank_mask = texts(vals)
-        lowered = pd.Series(text, dtype=object).str.lower()
-        hit = lowered.isin([v.strip().lower() for v in e.values]).to_numpy() & ~excluded
+    for e in source.exclude:       # every condition of an exclusion must hold
+        hit = ~excluded
+        for c in e.when:
+            text, _blank_mask = texts(raw.columns[c.column])
+            lowered = pd.Series(text, dtype=object).str.lower()
+            hit &= lowered.isin([v.strip().lower() for v in c.values]).to_numpy()
         for i in np.flatnonzero(hit):
-            rejects.add(source.name, source.file, int(raw.rows[i]), e.column, vals[i], e.reason,
+            shown = ", ".join(_show_text(raw.columns[c.column][i]) for c in e.when)
+            rejects.add(source.name, source.file, int(raw.rows[i]), e.column, shown, e.reason,
                         ROW_EXCLUDED)
         excluded |= hit
     keep &= ~excluded
@@ -394,6 +405,10 @@ def _parse(col: Column, cm: ColumnMap, values: list, raw: RawTable, options: Opt
         v, bad = parse_text(values, cm)
     if not v.flags.writeable:        # pandas hands out read-only views (copy-on-write)
         v = v.copy()
+    if v.dtype.kind == "f":          # inf, -inf, 1e309 (and their h:mm:ss spellings)
+        for i in np.flatnonzero(np.isinf(v)):
+            bad[i] = "is not a finite number"
+            v[i] = np.nan
     if col.lo is not None and v.dtype.kind == "f":
         for i in np.flatnonzero(v < col.lo):
             bad[i] = f"must be at least {col.lo:g}"

@@ -5,8 +5,10 @@ finishes each table: derived columns (month, response times in calendar or busin
 handled, team from the roster, survey links to contacts), cross-row checks (duplicate ids,
 timestamps out of order, agents missing from the roster, QA criteria missing from the
 rubric) and finally the catalog's own input rules for the KPIs the run computes
-(``Engine.check``). Whatever is rejected is in ``Dataset.rejects`` with file, row, column,
-value and reason; ``Dataset.accounting`` says, per file, read = used + rejected (+ excluded).
+(``Engine.check``): a row breaking a rule of some KPIs stays, and leaves those KPIs only.
+Whatever is rejected, excluded, ignored or left out is in ``Dataset.rejects`` with file,
+row, column, value, reason and the KPIs it leaves; ``Dataset.accounting`` says, per file,
+read = used + rejected (+ excluded), and how many used rows some KPIs leave out.
 
 A file that cannot be read at all is a *problem* (``Dataset.problems``), not an exception:
 the caller shows every problem at once and decides (``kpi-xl validate`` lists them; a run
@@ -23,7 +25,7 @@ import numpy as np
 from .convert import DEFAULT_CHANNELS, Options, convert
 from .hours import BusinessHours, business_seconds, calendar_seconds
 from .readers import SourceError, read_source
-from .rejects import ROW_REJECTED, VALUE_IGNORED, Accounting, Rejects
+from .rejects import LEFT_OUT, ROW_EXCLUDED, ROW_REJECTED, VALUE_IGNORED, Accounting, Rejects
 from .sources import Source
 
 
@@ -50,6 +52,8 @@ class Dataset:
     accounting: list[Accounting] = field(default_factory=list)
     rejects: Rejects = field(default_factory=Rejects)
     problems: list[str] = field(default_factory=list)
+    #: per row table, where each row's team came from (see :func:`fill_teams`)
+    teams: dict[str, "TeamFill"] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -69,6 +73,7 @@ def load(sources: Sequence[Source], options: LoadOptions = LoadOptions(),
     parts: dict[str, list] = {}
     by_source: dict[str, Accounting] = {}
     files: dict[str, str] = {}
+    srcs: dict[str, Source] = {}
     for src in sources:
         if progress:
             progress(f"reading {src.file} ({src.table})")
@@ -83,6 +88,7 @@ def load(sources: Sequence[Source], options: LoadOptions = LoadOptions(),
         ds.accounting.append(acc)
         by_source[src.name] = acc
         files[src.name] = src.file
+        srcs[src.name] = src
         df = _finish_source(src, df, ds, options)
         parts.setdefault(src.table, []).append(df)
     for name, frames in parts.items():
@@ -91,7 +97,8 @@ def load(sources: Sequence[Source], options: LoadOptions = LoadOptions(),
     if check_rules and ds.tables:
         if progress:
             progress("checking every row against the KPIs' input rules")
-        _apply_rules(ds, files, choices)
+        _apply_rules(ds, files, srcs, choices)
+    _one_action_per_row(ds)
     _recount(ds, by_source)
     return ds
 
@@ -168,7 +175,13 @@ def _finish_source(src: Source, df, ds: Dataset, options: LoadOptions):
                                    "has no handle time; this value is left out")
                     df.loc[abandoned, c] = np.nan
         if "answered" in df and "handled" not in df:
-            df["handled"] = df["answered"]
+            # a call is handled when answered; a ticket, chat or e-mail (a contact that is
+            # not a phone call, with no answered flag) is handled by being there
+            handled = df["answered"].copy()
+            if "channel" in df:
+                ticket = (df["channel"] != "phone").to_numpy() & handled.isna().to_numpy()
+                handled[ticket] = 1.0
+            df["handled"] = handled
         elif "handled" not in df:
             df["handled"] = 1.0
         if "response_seconds" not in df:
@@ -197,10 +210,13 @@ def _rubric(src: Source, df, ds: Dataset, options: LoadOptions):
     if "weight" in need:
         df["weight"] = [items[c].weight if c in items else np.nan for c in crit]
     if "fatal" in need:
-        df["fatal"] = [float(items[c].fatal) if c in items else np.nan for c in crit]
+        # weights in the export and no rubric in the config: no item is fatal
+        none = "weight" not in need and not items
+        df["fatal"] = [float(items[c].fatal) if c in items else 0.0 if none else np.nan
+                       for c in crit]
     if "section" not in df:
         df["section"] = [items[c].section if c in items else None for c in crit]
-    if not known.all():
+    if not known.all() and ("weight" in need or items):
         bad = ~known
         why = ("is not an item of the config's QA rubric (items: "
                + ", ".join(r.criterion for r in options.rubric) + ")") if options.rubric \
@@ -211,6 +227,37 @@ def _rubric(src: Source, df, ds: Dataset, options: LoadOptions):
 
 
 # ------------------------------------------------------------------ per table
+@dataclass(frozen=True)
+class TeamFill:
+    """Where the rows of one table got their team: their own source (``own``, of which
+    ``differs`` name another team than the roster gives their agent), the roster by agent
+    (``roster``), or nowhere (``none``: no agent, or no team anywhere; shown as
+    '(no team)')."""
+    own: int = 0
+    roster: int = 0
+    none: int = 0
+    differs: int = 0
+
+
+def fill_teams(df, teams: Mapping[str, Any]):
+    """Each row's team: its own (from its source) where it has one, else its agent's team
+    in the roster, row by row, whatever other sources of the table map. Where a row's own
+    team and the roster disagree, the row keeps its own: the export recorded the team the
+    contact was handled in (an agent who moved mid-month counts for each team with the
+    contacts handled there); ``TeamFill.differs`` counts those rows."""
+    import pandas as pd
+
+    rostered = df["agent"].map(teams)
+    own = df["team"] if "team" in df else pd.Series(None, index=df.index, dtype=object)
+    has_own = own.notna().to_numpy()
+    team = own.where(has_own, rostered)
+    has_roster = rostered.notna().to_numpy()
+    differs = has_own & has_roster & (own.astype(object) != rostered.astype(object)).to_numpy()
+    fill = TeamFill(own=int(has_own.sum()), roster=int((~has_own & has_roster).sum()),
+                    none=int(team.isna().sum()), differs=int(differs.sum()))
+    return team.astype(object), fill
+
+
 def _finish_tables(ds: Dataset, files: dict[str, str], options: LoadOptions) -> None:
     import pandas as pd
 
@@ -246,8 +293,7 @@ def _finish_tables(ds: Dataset, files: dict[str, str], options: LoadOptions) -> 
                 df = _reject_rows(ds, df, unknown, files, "agent",
                                   df["agent"][unknown].tolist(),
                                   "the agent is not in the roster (add them, or fix the name)")
-            if "team" not in df:
-                df["team"] = df["agent"].map(teams)
+            df["team"], ds.teams[name] = fill_teams(df, teams)
         t[name] = df
     if "surveys" in t and "contacts" in t and "contact_id" in t["surveys"]:
         s, c = t["surveys"], t["contacts"].set_index("id")
@@ -270,8 +316,15 @@ def _finish_tables(ds: Dataset, files: dict[str, str], options: LoadOptions) -> 
                                      "the month has two rows of business figures")
 
 
-def _apply_rules(ds: Dataset, files: dict[str, str], choices) -> None:
-    """The catalog's input rules for the KPIs of the run, run by the engine as SQL. Row
+def _apply_rules(ds: Dataset, files: dict[str, str], sources: dict[str, Source],
+                 choices) -> None:
+    """The catalog's input rules for the KPIs of the run, run by the engine as SQL
+    (:meth:`Engine.check`). A row that breaks a rule of some KPIs stays in the table: the
+    engine leaves it out of those KPIs only (their domain), and the report lists it once,
+    naming them (``left out of KPIs``; on the ``value ignored`` line when that ignored
+    value is what breaks the rule). A row that breaks a rule of every KPI its table feeds
+    in this run serves none, so it is rejected (a QA item scored above the maximum: its
+    evaluation is scored without it, in the engine and in the workbook alike). Row
     numbers repeat across sources of one table, so the check runs on positions."""
     import pandas as pd
 
@@ -279,18 +332,65 @@ def _apply_rules(ds: Dataset, files: dict[str, str], choices) -> None:
 
     tables = {name: (df.assign(_row=np.arange(len(df))) if "_row" in df else df)
               for name, df in ds.tables.items()}
+    engine = Engine(tables, choices=choices)
+    plan, _ = engine.plan()
+    feeds = {t: {k.title for k, _v, _p in items} for t, items in plan.items()}
+    feeds["contacts"] = feeds.get("contacts", set()) | feeds.get("surveys", set())
     found: dict[str, list] = {}
-    for broken in Engine(tables, choices=choices).check().values():
+    for broken in engine.check().values():
         for src_table, rows in broken.groupby("_table"):
             found.setdefault(str(src_table), []).append(rows)
+    ignored = {(r.source, r.row, r.column): r for r in ds.rejects.items
+               if r.action == VALUE_IGNORED}
     for src_table, frames in found.items():
-        rows = pd.concat(frames).drop_duplicates("_row").sort_values("_row")
+        rows = pd.concat(frames).sort_values("_row", kind="stable")
         df = ds.tables[src_table]
-        mask = np.zeros(len(df), bool)
-        mask[rows["_row"].astype("int64").to_numpy()] = True
-        reasons = [f"{r} (needed by {k})" for r, k in zip(rows["rule"], rows["kpis"])]
-        ds.tables[src_table] = _reject_rows(ds, df, mask, files, rows["column"].tolist(),
-                                            rows["value"].tolist(), reasons)
+        pos = rows["_row"].astype("int64").to_numpy()
+        names = df["_source"].to_numpy()[pos]
+        lines = df["_row"].to_numpy()[pos]
+        leaves: dict[int, list[str]] = {}
+        for i, kpis in zip(pos, rows["kpis"], strict=True):
+            leaves.setdefault(int(i), []).extend(k.strip() for k in kpis.split(", "))
+        every = {i for i, ks in leaves.items() if feeds.get(src_table) and
+                 feeds[src_table] <= set(ks)}
+        # one line per (row, column): the rules it breaks there, and the KPIs they belong to
+        lines_of: dict[tuple[int, str], list] = {}
+        for i, name, line, column, value, rule, kpis in zip(
+                pos, names, lines, rows["column"], rows["value"], rows["rule"], rows["kpis"]):
+            header = _header(sources[name], column) if name in sources else column
+            entry = lines_of.setdefault((int(i), header), [name, int(line), value, [], []])
+            entry[3].append(rule)
+            entry[4].extend(k.strip() for k in kpis.split(", "))
+        rejected = np.zeros(len(df), bool)
+        for (i, header), (name, line, value, rules, kpis) in lines_of.items():
+            rule = "; ".join(dict.fromkeys(rules))
+            kpis = ", ".join(dict.fromkeys(kpis))
+            if i in every:
+                if not rejected[i]:       # one line per rejected row: its first rule
+                    ds.rejects.add(name, files.get(name, name), line, header, value,
+                                   f"{rule} (needed by {kpis}; the row feeds no other "
+                                   "KPI)", ROW_REJECTED)
+                    rejected[i] = True
+                continue
+            same = ignored.get((name, line, header))
+            if same is not None:        # the ignored value is what breaks the rule
+                same.kpis = ", ".join(dict.fromkeys(
+                    [k for k in same.kpis.split(", ") if k] + kpis.split(", ")))
+            else:
+                ds.rejects.add(name, files.get(name, name), line, header, value, rule,
+                               LEFT_OUT, kpis)
+        if rejected.any():
+            ds.tables[src_table] = df[~rejected].reset_index(drop=True)
+
+
+def _one_action_per_row(ds: Dataset) -> None:
+    """A rejected row is listed as rejected only: the values ignored and the KPIs left
+    on it before it was rejected (by a later check) are dropped from the report."""
+    gone = {(r.source, r.row) for r in ds.rejects.items
+            if r.action in (ROW_REJECTED, ROW_EXCLUDED)}
+    ds.rejects.items = [r for r in ds.rejects.items
+                        if r.action in (ROW_REJECTED, ROW_EXCLUDED)
+                        or (r.source, r.row) not in gone]
 
 
 def _recount(ds: Dataset, by_source: dict[str, Accounting]) -> None:
@@ -299,9 +399,10 @@ def _recount(ds: Dataset, by_source: dict[str, Accounting]) -> None:
     for df in ds.tables.values():
         for src, n in df["_source"].value_counts().items():
             used[src] = used.get(src, 0) + int(n)
-    gone = {(r.source, r.row) for r in ds.rejects.items if r.action != VALUE_IGNORED}
     for name, acc in by_source.items():
         acc.used = used.get(name, 0)
         acc.rejected = acc.read - acc.used - acc.excluded
         acc.values_ignored = sum(1 for r in ds.rejects.items if r.source == name and
-                                 r.action == VALUE_IGNORED and (name, r.row) not in gone)
+                                 r.action == VALUE_IGNORED)
+        acc.left_out = len({r.row for r in ds.rejects.items if r.source == name and (
+            r.action == LEFT_OUT or (r.action == VALUE_IGNORED and r.kpis))})

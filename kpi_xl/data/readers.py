@@ -65,7 +65,8 @@ def _needed(source: Source) -> list[str]:
         for name in c.reads:
             out.setdefault(name)
     for e in source.exclude:
-        out.setdefault(e.column)
+        for c in e.columns:
+            out.setdefault(c)
     return list(out)
 
 

@@ -1,11 +1,21 @@
 """Every input row is used or rejected with a reason: the collector and the report.
 
-Three things can happen to a row or value, each written to the rejects report with the
-source, file, row, column, value and reason:
+Four things can happen to a row or value, each written to the rejects report with the
+source, file, row, column, value, reason and the KPIs the row leaves (``kpis``):
 
-``row rejected``   the row cannot be used (no date, unknown channel, duplicate id...);
-``row excluded``   the mapping leaves it out on purpose (e.g. the bank's PHANTOM calls);
-``value ignored``  one value is bad (a negative talk time), so the row is used without it.
+``row rejected``      the row cannot be used (no date, unknown channel, duplicate id...);
+                      it leaves every KPI (``kpis`` = all);
+``row excluded``      the mapping leaves it out on purpose (e.g. the bank's PHANTOM calls);
+``left out of KPIs``  the row breaks an input rule of some KPIs (an answered call without
+                      its queue wait): it leaves those KPIs, named in ``kpis``, and stays
+                      in every other one;
+``value ignored``     one value is bad (a negative talk time), so the row is used without
+                      it; where that leaves the row outside some KPIs' rules (AHT needs
+                      the talk time of a call that has hold or wrap-up time), ``kpis``
+                      names them, on this one line.
+
+A row is on the report under one action only: a rejected row is not also listed as used
+without a value.
 
 Row numbers are the ones a person sees when opening the file in Excel: the header is row
 1, the first record row 2, whatever line breaks quoted fields contain.
@@ -19,7 +29,10 @@ from dataclasses import dataclass, field
 from typing import Iterable
 
 ROW_REJECTED, ROW_EXCLUDED, VALUE_IGNORED = "row rejected", "row excluded", "value ignored"
-REPORT_COLUMNS = ("source", "file", "row", "column", "value", "reason", "action")
+LEFT_OUT = "left out of KPIs"
+#: ``kpis`` on a rejected or excluded row: it leaves every KPI
+ALL_KPIS = "all"
+REPORT_COLUMNS = ("source", "file", "row", "column", "value", "reason", "action", "kpis")
 
 
 @dataclass
@@ -31,11 +44,18 @@ class Reject:
     value: str
     reason: str
     action: str
+    kpis: str = ""          # the KPIs the row leaves (titles, comma-separated), or 'all'
+
+    @property
+    def leaves(self) -> str:
+        """The report's ``kpis`` cell."""
+        return self.kpis or (ALL_KPIS if self.action in (ROW_REJECTED, ROW_EXCLUDED) else "")
 
 
 @dataclass
 class Accounting:
-    """Per source: read = used + rejected + excluded; ignored values are within used rows."""
+    """Per source: read = used + rejected + excluded; ignored values are within used rows,
+    and so are the rows left out of some KPIs (``left_out``) by those KPIs' input rules."""
     source: str
     file: str
     table: str
@@ -44,6 +64,7 @@ class Accounting:
     rejected: int = 0
     excluded: int = 0
     values_ignored: int = 0
+    left_out: int = 0
 
     @property
     def balanced(self) -> bool:
@@ -54,9 +75,15 @@ class Accounting:
              f"{self.rejected:,} rejected")
         if self.excluded:
             s += f" + {self.excluded:,} excluded"
+        notes = []
         if self.values_ignored:
             word = "value" if self.values_ignored == 1 else "values"
-            s += f" ({self.values_ignored:,} {word} ignored in used rows)"
+            notes.append(f"{self.values_ignored:,} {word} ignored in used rows")
+        if self.left_out:
+            word = "row" if self.left_out == 1 else "rows"
+            notes.append(f"{self.left_out:,} used {word} left out of some KPIs")
+        if notes:
+            s += " (" + "; ".join(notes) + ")"
         return s
 
 
@@ -65,8 +92,8 @@ class Rejects:
     items: list[Reject] = field(default_factory=list)
 
     def add(self, source: str, file: str, row: int | None, column: str, value: object,
-            reason: str, action: str) -> None:
-        self.items.append(Reject(source, file, row, column, _show(value), reason, action))
+            reason: str, action: str, kpis: str = "") -> None:
+        self.items.append(Reject(source, file, row, column, _show(value), reason, action, kpis))
 
     def extend(self, items: Iterable[Reject]) -> None:
         self.items.extend(items)
@@ -76,12 +103,13 @@ class Rejects:
 
     def summary(self, limit: int = 8) -> list[str]:
         """The most frequent reasons, for the run's closing summary."""
-        counts: dict[tuple[str, str, str], int] = {}
+        counts: dict[tuple[str, str, str, str], int] = {}
         for r in self.items:
-            k = (r.file, r.action, r.reason)
+            k = (r.file, r.action, r.reason, r.kpis)
             counts[k] = counts.get(k, 0) + 1
         top = sorted(counts.items(), key=lambda kv: -kv[1])[:limit]
-        return [f"{n:,} × {action} in {file}: {reason}" for (file, action, reason), n in top]
+        return [f"{n:,} × {action}{f' ({kpis})' if kpis else ''} in {file}: {reason}"
+                for (file, action, reason, kpis), n in top]
 
     def write_csv(self, path: str | os.PathLike) -> str:
         """The report as CSV (UTF-8 with a BOM so Excel shows accents). Values that a
@@ -93,7 +121,8 @@ class Rejects:
             w.writerow(REPORT_COLUMNS)
             for r in sorted(self.items, key=lambda r: (r.source, r.row or 0, r.column)):
                 w.writerow([_safe(r.source), _safe(r.file), r.row if r.row is not None else "",
-                            _safe(r.column), _safe(r.value), _safe(r.reason), r.action])
+                            _safe(r.column), _safe(r.value), _safe(r.reason), r.action,
+                            _safe(r.leaves)])
         return path
 
 

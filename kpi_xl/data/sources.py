@@ -22,6 +22,9 @@ A source is written in the config (TOML) and needs no code::
     column = "outcome"
     values = ["PHANTOM"]
     reason = "phantom call: a network signal, no caller"
+    [[sources.exclude]]                               # several columns: all must hold
+    when = [{ column = "outcome", values = ["HANG"] }, { column = "q_start", values = ["0:00:00"] }]
+    reason = "hung up in the voice menu: never reached the queue"
 
 Every problem in a source's description is reported at once, with the source's name.
 """
@@ -73,10 +76,32 @@ class ColumnMap:
 
 
 @dataclass(frozen=True)
-class Exclude:
+class Condition:
+    """A column holds one of these values (compared as text, trimmed, in any case)."""
     column: str
     values: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Exclude:
+    """Rows where every condition holds are left out on purpose, with the reason (to the
+    rejects report as 'row excluded')."""
+    when: tuple[Condition, ...]
     reason: str
+
+    @property
+    def columns(self) -> list[str]:
+        return [c.column for c in self.when]
+
+    @property
+    def column(self) -> str:
+        """The column(s), as the rejects report names them."""
+        return ", ".join(self.columns)
+
+    @property
+    def values(self) -> tuple[str, ...]:
+        """The values of a one-condition exclusion (the short form)."""
+        return self.when[0].values if len(self.when) == 1 else ()
 
 
 @dataclass(frozen=True)
@@ -176,12 +201,15 @@ def parse_source(spec: Mapping[str, Any], base_dir: str | os.PathLike = ".",
         if table == "contacts" and not ({"date", "created"} & mapped):
             problems.append(f"{where}: contacts need 'date' or 'created' to be placed in a month")
     excludes = []
-    for e in spec.get("exclude", []) or []:
+    raw_ex = spec.get("exclude", []) or []
+    if not isinstance(raw_ex, list):
+        problems.append(f"{where}: 'exclude' must be a list of [[sources.exclude]] tables")
+        raw_ex = []
+    for k, e in enumerate(raw_ex, 1):
         try:
-            excludes.append(Exclude(str(e["column"]), tuple(str(v) for v in e["values"]),
-                                    str(e["reason"])))
-        except (KeyError, TypeError):
-            problems.append(f"{where}: each 'exclude' needs column, values and reason")
+            excludes.append(_exclude(e))
+        except ValueError as err:
+            problems.append(f"{where}, exclude {k}: {err}")
     delim = spec.get("delimiter")
     if delim is not None and (not isinstance(delim, str) or len(delim) != 1):
         problems.append(f"{where}: 'delimiter' must be one character, got {delim!r}")
@@ -222,6 +250,55 @@ def resolve_by_name(source: Source, header: list[str]) -> Source:
     return dataclasses.replace(source, columns=source.columns + tuple(extra))
 
 
+def _exclude(e: Any) -> Exclude:
+    """``{column, values, reason}`` (one column) or ``{when = [{column, values}, ...],
+    reason}`` (several columns, all must hold)."""
+    if not isinstance(e, Mapping):
+        raise ValueError(f"must be a table with 'column', 'values' and 'reason', got {e!r}")
+    extra = set(e) - {"column", "values", "when", "reason"}
+    if extra:
+        raise ValueError(f"unknown keys {sorted(extra)} (keys: column, values, when, reason)")
+    reason = e.get("reason")
+    problems = []
+    if not isinstance(reason, str) or not reason.strip():
+        problems.append("'reason' is missing: say why these rows are left out (it goes to "
+                        "rejects.csv)")
+    if "when" in e:
+        if "column" in e or "values" in e:
+            problems.append("give either 'column' and 'values' or 'when', not both")
+        conds = e["when"]
+        if not isinstance(conds, list) or not conds:
+            problems.append("'when' must be a list of conditions such as "
+                            '{ column = "Outcome", values = ["HANG"] }')
+            conds = []
+    else:
+        conds = [{k: e[k] for k in ("column", "values") if k in e}]
+    when = []
+    for j, c in enumerate(conds, 1):
+        at = f"'when' condition {j}: " if "when" in e else ""
+        if not isinstance(c, Mapping):
+            problems.append(f"{at}must be a table {{ column = ..., values = [...] }}, got {c!r}")
+            continue
+        bad = set(c) - {"column", "values"}
+        if bad:
+            problems.append(f"{at}unknown keys {sorted(bad)} (keys: column, values)")
+        column, values = c.get("column"), c.get("values")
+        if not isinstance(column, str) or not column.strip():
+            problems.append(f"{at}'column' is missing: the header of the column to look at")
+        if isinstance(values, (str, int, float)) and not isinstance(values, bool):
+            values = [values]
+        if not isinstance(values, list) or not values or not all(
+                isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in values):
+            problems.append(f"{at}'values' must be a list of the values (as text) that "
+                            f"exclude a row, got {values!r}")
+            continue
+        if isinstance(column, str) and column.strip():
+            when.append(Condition(column, tuple(str(v) for v in values)))
+    if problems:
+        raise ValueError("; ".join(problems))
+    return Exclude(tuple(when), reason.strip())
+
+
 def _column_map(target: str, m: Any) -> ColumnMap:
     if isinstance(m, str):
         return ColumnMap(target, column=m)
@@ -247,5 +324,5 @@ def _column_map(target: str, m: Any) -> ColumnMap:
                      codes=dict(codes) if codes is not None else None)
 
 
-__all__ = ["ColumnMap", "ConfigError", "Exclude", "Source", "load_preset", "parse_source",
-           "preset_names"]
+__all__ = ["ColumnMap", "Condition", "ConfigError", "Exclude", "Source", "load_preset",
+           "parse_source", "preset_names"]

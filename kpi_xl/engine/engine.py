@@ -209,14 +209,61 @@ class Engine:
             plan.setdefault(b.table, []).append((kpi, variant, params))
         return plan, skipped
 
-    def _renderer(self, kpi: Kpi, variant: Variant, params: dict, table: str) -> SqlRenderer:
+    def _renderer(self, kpi: Kpi, variant: Variant, params: dict, table: str, *,
+                  rules: bool = True) -> SqlRenderer:
+        """The KPI's SQL renderer over ``table``. Its domain (the rows that count, in every
+        aggregate and in n) leaves out the rows that break one of the KPI's own input
+        rules (:meth:`rules`): such a row leaves this KPI only and stays in the others
+        (an answered call without a queue wait leaves ASA and service level, not
+        abandonment). ``rules=False``: the domain before that (what the rules look at)."""
         b = BINDINGS[kpi.key]
         cols = self.columns.get(self._source(table), set())
         bound = {i: self.q(c) for i, c in b.inputs.items() if c in cols}
         scalars = {i: self.q(c) for i, c in b.inputs.items()} if table == "period" else None
-        where = " AND ".join(f"{self.q(c)} IS NOT NULL" for c in b.where) or None
-        return SqlRenderer(kpi, variant, columns={} if table == "period" else bound,
-                           scalars=scalars, params=params, where=where, dialect=self.dialect)
+        where = [f"{self.q(c)} IS NOT NULL" for c in b.where]
+
+        def make(conds: list[str]) -> SqlRenderer:
+            return SqlRenderer(kpi, variant, columns={} if table == "period" else bound,
+                               scalars=scalars, params=params,
+                               where=" AND ".join(conds) or None, dialect=self.dialect)
+
+        base = make(where)
+        if not rules or table == "period":
+            return base
+        broken = [cond for cond, _column, _rule in self.rules(base, kpi, variant, params)]
+        # a comparison with NULL is NULL, not false: a row the rule cannot judge breaks none
+        return make(where + [f"NOT COALESCE(({c}), FALSE)" for c in broken]) if broken else base
+
+    def rules(self, base: SqlRenderer, kpi: Kpi, variant: Variant,
+              params: dict) -> list[tuple[str, str, str]]:
+        """The KPI's input rules as the catalog declares them (ranges; 'must not be blank
+        where…'), over the columns it is bound to: (SQL condition true on a row that
+        breaks the rule, canonical column, the rule in words). ``base`` is the KPI's
+        renderer without rules (its domain is where 'blank' rules apply)."""
+        b = BINDINGS[kpi.key]
+        out = []
+        given = [i for i in kpi.column_inputs if i.name in base.columns]
+        for inp in given:
+            col, column = base.columns[inp.name], b.inputs[inp.name]
+            lo = params[inp.lo] if isinstance(inp.lo, str) else inp.lo
+            hi = params[inp.hi] if isinstance(inp.hi, str) else inp.hi
+            conds = [f"{col} < {float(lo)!r}"] if lo is not None else []
+            conds += [f"{col} > {float(hi)!r}"] if hi is not None else []
+            if conds and inp.kind not in ("flag", "category"):
+                out.append((" OR ".join(conds), column, f"'{column}' " + range_rule(inp, lo, hi)))
+            when = variant.required.get(inp.name, inp.required_when)
+            # canonical tables store N/A scores as NULL; the loader has already told a
+            # blank score (rejected) from N/A, so NULL is not 'blank' here
+            if when is False or len(given) == 1 or inp.kind == "score":
+                continue
+            need = base.domain if when is True else f"({base.domain} AND {base.row(when)})"
+            words = ("while other inputs on that row are filled" if when is True
+                     else describe_rule(when))
+            for name, other in b.inputs.items():     # input names -> column names
+                words = words.replace(f"'{name}'", f"'{other}'")
+            out.append((f"{need} AND {col} IS NULL", column,
+                        f"'{column}' must not be blank {words}"))
+        return out
 
     # ------------------------------------------------------------------ SQL
     def _levels(self, table: str, levels: Sequence[str]) -> list[str]:
@@ -308,7 +355,9 @@ class Engine:
         """Per row table, a query listing every value that breaks an input rule of a
         planned KPI (ranges, 'must not be blank where…'), as the catalog declares them:
         columns ``_row`` (the row's identity, added by the loader), ``column``, ``value``,
-        ``rule`` and ``kpis``. The data layer turns these into rejects before computing."""
+        ``rule`` and ``kpis`` (the titles of the KPIs the rule belongs to). A row listed
+        here is outside those KPIs' domains (see :meth:`_renderer`) and in every other
+        KPI's; the data layer lists it in the rejects report."""
         plan, _ = self.plan()
         out: dict[str, str] = {}
         for table, items in plan.items():
@@ -321,31 +370,9 @@ class Engine:
             # (condition, canonical column, rule in words) -> titles of the KPIs needing it
             checks: dict[tuple[str, str, str], list[str]] = {}
             for kpi, variant, params in items:
-                r = self._renderer(kpi, variant, params, table)
-                b = BINDINGS[kpi.key]
-                given = [i for i in kpi.column_inputs if i.name in r.columns]
-                for inp in given:
-                    col, column = r.columns[inp.name], b.inputs[inp.name]
-                    lo = params[inp.lo] if isinstance(inp.lo, str) else inp.lo
-                    hi = params[inp.hi] if isinstance(inp.hi, str) else inp.hi
-                    conds = [f"{col} < {float(lo)!r}"] if lo is not None else []
-                    conds += [f"{col} > {float(hi)!r}"] if hi is not None else []
-                    if conds and inp.kind not in ("flag", "category"):
-                        rule = f"'{column}' " + range_rule(inp, lo, hi)
-                        checks.setdefault((" OR ".join(conds), column, rule), []).append(kpi.title)
-                    when = variant.required.get(inp.name, inp.required_when)
-                    # canonical tables store N/A scores as NULL; the loader has already
-                    # told a blank score (rejected) from N/A, so NULL is not 'blank' here
-                    if when is False or len(given) == 1 or inp.kind == "score":
-                        continue
-                    need = r.domain if when is True else f"({r.domain} AND {r.row(when)})"
-                    words = ("while other inputs on that row are filled" if when is True
-                             else describe_rule(when))
-                    for name, other in b.inputs.items():     # input names -> column names
-                        words = words.replace(f"'{name}'", f"'{other}'")
-                    rule = f"'{column}' must not be blank {words}"
-                    checks.setdefault((f"{need} AND {col} IS NULL", column, rule),
-                                      []).append(kpi.title)
+                base = self._renderer(kpi, variant, params, table, rules=False)
+                for rule in self.rules(base, kpi, variant, params):
+                    checks.setdefault(rule, []).append(kpi.title)
             parts = []
             for (cond, column, rule), titles in checks.items():
                 value = f"CAST({self.q(column)} AS {self.txt})"
@@ -578,9 +605,10 @@ def _assemble(frames: list[dict]):
         return np.concatenate([a for f in frames for a in f["parts"][name]])
 
     kpi = cat("kpi")
-    variants = [(int(a[0]) if len(a) else 0, v) for f in frames
-                for a, v in zip(f["parts"]["kpi"], f["parts"]["variant"], strict=True)]
-    var_of = dict(variants)
+    # a KPI whose query kept no row (a mapped column blank on every row) has an empty
+    # part: it names no KPI, so it must not lend its variant to another one
+    var_of = {int(a[0]): v for f in frames
+              for a, v in zip(f["parts"]["kpi"], f["parts"]["variant"], strict=True) if len(a)}
     keys = keys.iloc[row].reset_index(drop=True)
     period = pd.Categorical(keys["period"].astype(str))
     member = pd.Categorical(keys["member"].astype(str))

@@ -24,8 +24,9 @@ def test_excel_function_names_the_channel_without_a_target():
         compute("sla_compliance", seconds=[1], channel=["chat"], targets={"phone": 20})
 
 
-def test_engine_gives_no_value_and_the_reason_not_a_breach():
-    """Before: the fax contact met no target, so it counted as missed (org 2/3, fax 0 %)."""
+def test_engine_leaves_the_row_out_with_the_reason_not_a_breach():
+    """Before: the fax contact met no target, so it counted as missed (org 2/3, fax 0 %).
+    Now the row leaves SLA compliance (only that KPI), and the row check names it."""
     pd = pytest.importorskip("pandas")
     pytest.importorskip("duckdb")
     from kpi_xl.engine import Engine
@@ -33,16 +34,17 @@ def test_engine_gives_no_value_and_the_reason_not_a_breach():
     contacts = pd.DataFrame({"period": "2026-10", "_row": [2, 3, 4],
                              "channel": ["phone", "fax", "chat"],
                              "response_seconds": [15.0, 10.0, 50.0]})
-    res = Engine({"contacts": contacts}, kpis=["sla_compliance"]).compute("2026-10", count=0)
+    eng = Engine({"contacts": contacts}, kpis=["sla_compliance"])
+    res = eng.compute("2026-10", count=0)
     t = res.table.set_index(["level", "key"])
-    for where in (("organisation", "all"), ("channel", "fax")):
-        row = t.loc[where]
-        assert math.isnan(row["value"]), where
-        assert row["note"].startswith("'channel' has no entry in 'targets' for this value "
-                                      "(known: chat, email, phone, social)"), row["note"]
-    # groups without the channel keep their value: the refusal is per KPI and group
-    assert t.loc[("channel", "phone"), "value"] == 1.0
-    assert t.loc[("channel", "chat"), "value"] == 1.0
+    # phone 15 s <= 20 s and chat 50 s <= 60 s (the default targets): 2 of 2
+    assert t.loc[("organisation", "all"), "value"] == 1.0
+    assert t.loc[("organisation", "all"), "n"] == 2
+    assert ("channel", "fax") not in t.index or math.isnan(t.loc[("channel", "fax"), "value"])
+    broken = eng.check()["contacts"]
+    assert broken["_row"].tolist() == [3] and broken["column"].tolist() == ["channel"]
+    assert broken["rule"].iloc[0].startswith(
+        "'channel' has no entry in 'targets' for this value (known: chat, email, phone, social)")
 
 
 def test_sql_row_checks_list_the_offending_rows():

@@ -24,8 +24,8 @@ from typing import Any, Mapping, Sequence
 
 from ..catalog import CATALOG
 from ..catalog.spec import Kpi, Variant, formula_columns
+from ..catalog.rules import resolve_params
 from ..errors import KpiError
-from ..catalog.rules import describe_rule, range_rule, resolve_params
 from ..render.sql import DIALECTS, DUCKDB, Dialect, KpiSql, SqlRenderer, quote_text
 from .bindings import BINDINGS, NOT_IN_ENGINE
 
@@ -236,33 +236,19 @@ class Engine:
 
     def rules(self, base: SqlRenderer, kpi: Kpi, variant: Variant,
               params: dict) -> list[tuple[str, str, str]]:
-        """The KPI's input rules as the catalog declares them (ranges; 'must not be blank
-        where…'), over the columns it is bound to: (SQL condition true on a row that
-        breaks the rule, canonical column, the rule in words). ``base`` is the KPI's
-        renderer without rules (its domain is where 'blank' rules apply)."""
+        """The KPI's input rules as the catalog states them (:mod:`kpi_xl.catalog.rules`:
+        ranges, 'must not be blank where…', labels that must have an entry), over the
+        columns it is bound to: (SQL condition true on a row that breaks the rule,
+        canonical column, the rule in words). ``base`` is the KPI's renderer without rules
+        (its domain is where the rules are judged)."""
         b = BINDINGS[kpi.key]
         out = []
-        given = [i for i in kpi.column_inputs if i.name in base.columns]
-        for inp in given:
-            col, column = base.columns[inp.name], b.inputs[inp.name]
-            lo = params[inp.lo] if isinstance(inp.lo, str) else inp.lo
-            hi = params[inp.hi] if isinstance(inp.hi, str) else inp.hi
-            conds = [f"{col} < {float(lo)!r}"] if lo is not None else []
-            conds += [f"{col} > {float(hi)!r}"] if hi is not None else []
-            if conds and inp.kind not in ("flag", "category"):
-                out.append((" OR ".join(conds), column, f"'{column}' " + range_rule(inp, lo, hi)))
-            when = variant.required.get(inp.name, inp.required_when)
-            # canonical tables store N/A scores as NULL; the loader has already told a
-            # blank score (rejected) from N/A, so NULL is not 'blank' here
-            if when is False or len(given) == 1 or inp.kind == "score":
-                continue
-            need = base.domain if when is True else f"({base.domain} AND {base.row(when)})"
-            words = ("while other inputs on that row are filled" if when is True
-                     else describe_rule(when))
+        for rule, cond in base.row_checks():
+            column = b.inputs[rule.input]
+            words = f"'{rule.input}' {rule.sentence}"
             for name, other in b.inputs.items():     # input names -> column names
                 words = words.replace(f"'{name}'", f"'{other}'")
-            out.append((f"{need} AND {col} IS NULL", column,
-                        f"'{column}' must not be blank {words}"))
+            out.append((cond, column, words))
         return out
 
     # ------------------------------------------------------------------ SQL

@@ -95,9 +95,11 @@ def test_every_formula_has_its_value_with_either_openpyxl_writer(writer, tmp_pat
     (b'<c s="3" r="B2" t="n"><f>A1*2</f><v>0</v></c>', b'<c s="3" r="B2"><f>A1*2</f><v>6</v></c>'),
     (b"<c r='B2' s='3'><f>A1*2</f><v /></c>", b"<c r='B2' s='3'><f>A1*2</f><v>6</v></c>"),
     (b'<x:c r="B2"><x:f>A1*2</x:f><x:v /></x:c>', b'<x:c r="B2"><x:f>A1*2</x:f><x:v>6</x:v></x:c>'),
-    (b'<c r="B2"><f t="shared" si="0"/><v></v></c>', b'<c r="B2"><f t="shared" si="0"/><v>6</v></c>'),
+    (b'<c r="B2"><f t="shared" si="0"/><v></v></c>',
+     b'<c r="B2"><f t="shared" si="0"/><v>6</v></c>'),
     # text gets t="str" and is escaped; a cell the evaluator refused loses its empty <v>
-    (b'<c r="C2"><f>"a"&amp;"&lt;"</f><v/></c>', b'<c r="C2" t="str"><f>"a"&amp;"&lt;"</f><v>a&lt;</v></c>'),
+    (b'<c r="C2"><f>"a"&amp;"&lt;"</f><v/></c>',
+     b'<c r="C2" t="str"><f>"a"&amp;"&lt;"</f><v>a&lt;</v></c>'),
     (b'<c r="D2"><f>FOO()</f><v></v></c>', b'<c r="D2"><f>FOO()</f></c>'),
     # not formulas: untouched
     (b'<c r="A1" t="n"><v>3</v></c>', b'<c r="A1" t="n"><v>3</v></c>'),

@@ -3,8 +3,8 @@
 What varied: the engine's float sums. DuckDB aggregates in parallel and adds its threads'
 partial sums in the order they finish; floating-point addition is not associative, so
 the organisation's QA score (a mean of per-evaluation fractions) changed in its last
-digits from run to run (2 runs in 3 on a 2-core machine), and with it the scorecard's
-history. Python's hash randomisation was ruled out: the engine's SQL text and inputs are
+digits from run to run (two different results over five runs on this 2-core machine),
+and with it the scorecard's history. Python's hash randomisation was ruled out: the engine's SQL text and inputs are
 the same under every PYTHONHASHSEED, and with one DuckDB thread every seed gave the same
 bytes. The fix sums floats exactly (``kpi_xl.render.sql.exact_sum``), so the order cannot
 matter. These tests build in separate processes, with different hash seeds and thread

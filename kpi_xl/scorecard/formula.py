@@ -23,8 +23,8 @@ holding the text ``"5"`` under a numeric criterion), an error, a boolean or a bl
 a criterion; text Excel might read as a number in arithmetic; a range or array where one
 value is expected (IF over an array, array arithmetic outside SUMPRODUCT: Excel would
 intersect or spill); arrays or ranges of different shapes; malformed formulas and wrong
-argument counts; numbers equal to 15 significant digits but not exactly (Excel and
-LibreOffice treat them as equal in comparisons and snap their difference to 0); numbers
+argument counts; numbers that differ only in their last digits (by at most 1e-13 of their
+size: Excel and LibreOffice compare them as equal and snap their difference to 0); numbers
 joined to text outside 1e-4 ≤ |x| < 1e15 (where Excel switches to scientific notation).
 The workbook writer (``cached.py``) stores no value for a refused cell, which Excel and
 LibreOffice then compute on open (``fullCalcOnLoad``).
@@ -693,6 +693,9 @@ class Evaluator:
         except Unsupported as e:
             if e.formula is None:
                 raise Unsupported(e.reason, text) from None
+            if e.where is not None:
+                raise Unsupported(f"it uses {e.where}, which is not computed ({e.reason})",
+                                  text) from None
             raise
 
     def _formula(self, text: str, sheet: str) -> Any:

@@ -7,15 +7,15 @@ from pathlib import Path
 
 
 @lru_cache(maxsize=None)
-def month(out: str):
+def month(out: str, threads: int | None = None):
     from kpi_xl.data.load import RubricItem
     from kpi_xl.demo_data import MAX_SCORE, RUBRIC, sample_tables
     from kpi_xl.engine import Engine, KpiChoice
     from kpi_xl.scorecard.build import write_month
 
     tables = sample_tables(teams=2, agents_per_team=4, contacts_per_month=1200)
-    res = Engine(tables, choices={"qa_score": KpiChoice(params={"max_score": MAX_SCORE})}
-                 ).compute("2026-10")
+    res = Engine(tables, choices={"qa_score": KpiChoice(params={"max_score": MAX_SCORE})},
+                 threads=threads).compute("2026-10")
     rubric = tuple(RubricItem(i.criterion, i.weight, i.fatal, i.section) for i in RUBRIC)
     paths = write_month(res, tables, out, centre="Acme Support", max_score=MAX_SCORE,
                         rubric=rubric)

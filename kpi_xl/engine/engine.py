@@ -26,7 +26,8 @@ from ..catalog import CATALOG
 from ..catalog.spec import Kpi, Variant, formula_columns
 from ..catalog.rules import resolve_params
 from ..errors import KpiError
-from ..render.sql import DIALECTS, DUCKDB, Dialect, KpiSql, SqlRenderer, quote_text
+from ..render.sql import (DIALECTS, DUCKDB, Dialect, KpiSql, SqlRenderer, exact_sum,
+                          quote_text)
 from .bindings import BINDINGS, NOT_IN_ENGINE
 
 LEVELS = ("organisation", "team", "agent", "channel")
@@ -302,7 +303,8 @@ class Engine:
         k = kpi.key
         return (
             f"SELECT period, {level} AS level, {member} AS member, "
-            f"AVG(v) AS {self.q(k + '__value')}, CAST(COUNT(v) AS {self.dbl}) AS {self.q(k + '__n')}, "
+            f"{exact_sum('v', self.dialect)} / COUNT(v) AS {self.q(k + '__value')}, "
+            f"CAST(COUNT(v) AS {self.dbl}) AS {self.q(k + '__n')}, "
             f"CAST(NULL AS {self.dbl}) AS {self.q(k + '__margin')}, "
             f"CASE WHEN COUNT(v) = 0 THEN MIN(note) END AS {self.q(k + '__note')}, "
             f"CAST(COUNT(*) AS {self.dbl}) AS {self.q(k + '__rows')} FROM ("

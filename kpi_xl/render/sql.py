@@ -3,7 +3,8 @@
 Each KPI formula becomes two layers of plain SQL:
 
 * **aggregates**, one column per distinct aggregate node of the formula
-  (``Count`` → ``COUNT(CASE WHEN … THEN 1 END)``, ``Sum`` → ``SUM(CASE WHEN … THEN x END)``,
+  (``Count`` → ``COUNT(CASE WHEN … THEN 1 END)``, ``Sum`` → an exact, order-free sum of
+  ``CASE WHEN … THEN x END`` (:func:`exact_sum`),
   ``Quantile`` → ``PERCENTILE_CONT(q) WITHIN GROUP (ORDER BY CASE WHEN … THEN x END)``),
   evaluated in one ``GROUP BY`` with any grouping the caller wants;
 * **scalars** over those columns: value, n, margin and a *note*, the sentence the
@@ -45,6 +46,7 @@ class Dialect:
     quote: str = '"'
     double: str = "DOUBLE"
     text: str = "VARCHAR"
+    exact: str = "HUGEINT"          # an integer type wide enough for exact sums (see exact_sum)
 
     def ident(self, name: str) -> str:
         q = self.quote
@@ -53,8 +55,8 @@ class Dialect:
 
 DIALECTS = {
     "duckdb": Dialect("duckdb"),
-    "postgres": Dialect("postgres", double="DOUBLE PRECISION"),
-    "spark": Dialect("spark", quote="`", text="STRING"),
+    "postgres": Dialect("postgres", double="DOUBLE PRECISION", exact="NUMERIC(38, 0)"),
+    "spark": Dialect("spark", quote="`", text="STRING", exact="DECIMAL(38, 0)"),
 }
 DUCKDB = DIALECTS["duckdb"]
 
@@ -65,6 +67,27 @@ def quote_ident(name: str, dialect: Dialect = DUCKDB) -> str:
 
 def quote_text(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
+
+
+def exact_sum(x: str, dialect: Dialect = DUCKDB) -> str:
+    """``SUM(x)`` for a DOUBLE expression, computed so that the result does not depend on
+    the order of the rows (NULL when every ``x`` is NULL).
+
+    A parallel engine (DuckDB with several threads) adds partial sums in whatever order its
+    threads finish, and floating-point addition is not associative: a plain ``SUM`` of
+    fractions changes in its last digits from run to run. Here each value is split, without
+    rounding, into its integer part ``SIGN(x) * FLOOR(ABS(x))`` (truncation, written so that
+    Spark SQL reads it too) and the fraction ``x`` minus that part, scaled by
+    2^96 (an integer for every |x| >= 2^-44: a double's lowest bit is 2^-52 of its leading
+    one); both parts are summed as exact integers (``dialect.exact``), where the order cannot
+    matter, and the two totals become one DOUBLE at the end. So the sum is exact up to that
+    last conversion (two roundings), the same on every run, whatever the thread count."""
+    d = dialect
+    scale = f"CAST(POWER(2, 96) AS {d.double})"
+    whole = f"(SIGN({x}) * FLOOR(ABS({x})))"
+    return (f"(CAST(SUM(CAST({whole} AS {d.exact})) AS {d.double}) + "
+            f"CAST(SUM(CAST(ROUND(({x} - {whole}) * {scale}) AS {d.exact})) AS {d.double})"
+            f" / {scale})")
 
 
 def _num(x: float) -> str:
@@ -201,8 +224,9 @@ class SqlRenderer:
             sql = (f"CAST(COUNT(CASE WHEN {self.domain} AND {self.row(n.where)} THEN 1 END) "
                    f"AS {self.d.double})")
         elif isinstance(n, Sum):
-            sql = (f"COALESCE(CAST(SUM(CASE WHEN {self.domain} AND {self.row(n.where)} "
-                   f"THEN {self.row(n.expr)} END) AS {self.d.double}), 0.0)")
+            sql = "COALESCE(" + exact_sum(
+                f"CASE WHEN {self.domain} AND {self.row(n.where)} THEN "
+                f"CAST({self.row(n.expr)} AS {self.d.double}) END", self.d) + ", 0.0)"
         elif isinstance(n, Quantile):
             sql = (f"PERCENTILE_CONT({_num(n.q)}) WITHIN GROUP (ORDER BY CASE WHEN "
                    f"{self.domain} AND {self.row(n.where)} THEN {self.row(n.expr)} END)")

@@ -9,29 +9,56 @@ in LibreOffice and compare each formula cell with this evaluator.
 
 It covers what the shipped templates use, with Excel's semantics: arithmetic and
 comparison (blank is 0 or "", text compares case-insensitively, numbers sort before text),
-``&``, ``%``, ranges and cross-sheet references, array arithmetic inside SUMPRODUCT, and
-SUM, SUMPRODUCT, SUMIFS, COUNTIFS, AVERAGEIFS, AVERAGE, COUNT, COUNTA, MIN, MAX, IF,
-IFERROR, AND, OR, NOT, ISNUMBER, ISBLANK, ROUND, ABS, REPT, RANK, TEXT-free. A formula using
-anything else raises :class:`Unsupported` naming the function, so a user's template gets a
-clear message instead of a wrong number.
+``&`` (numbers joined to text as Excel writes them: 15 significant digits), ``%``, ranges
+and cross-sheet references, array arithmetic inside SUMPRODUCT, and SUM, SUMPRODUCT, SUMIFS,
+COUNTIFS, AVERAGEIFS, AVERAGE, COUNT, COUNTA, MIN, MAX, IF, IFERROR, AND, OR, NOT, ISNUMBER,
+ISBLANK, ROUND, ABS, REPT, RANK, TEXT-free.
+
+What it cannot compute exactly as Excel does, it refuses: it raises :class:`Unsupported`,
+whose message names the formula (and the cell, when evaluating a workbook) and what is not
+supported, rather than return a value that might be wrong. Refused are: other functions;
+wildcards (``* ? ~``) in SUMIFS/COUNTIFS/AVERAGEIFS criteria; criteria that are, or meet,
+numbers, dates, times or booleans written as text (``"10%"``, ``"2026-10-01"``, a cell
+holding the text ``"5"`` under a numeric criterion), an error, a boolean or a blank cell as
+a criterion; text Excel might read as a number in arithmetic; a range or array where one
+value is expected (IF over an array, array arithmetic outside SUMPRODUCT: Excel would
+intersect or spill); arrays or ranges of different shapes; malformed formulas and wrong
+argument counts; numbers that differ only in their last digits (by at most 1e-13 of their
+size: Excel and LibreOffice compare them as equal and snap their difference to 0); numbers
+joined to text outside 1e-4 ≤ |x| < 1e15 (where Excel switches to scientific notation).
+The workbook writer (``cached.py``) stores no value for a refused cell, which Excel and
+LibreOffice then compute on open (``fullCalcOnLoad``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, Callable
 
-from openpyxl.formula.tokenizer import Token, Tokenizer
+from openpyxl.formula.tokenizer import Token, Tokenizer, TokenizerError
 from openpyxl.utils import column_index_from_string
 
-from .refs import unquote_sheet
+from .refs import quote_sheet, unquote_sheet
 
 
 class Unsupported(ValueError):
-    """The formula uses something this evaluator does not know."""
+    """The formula uses something this evaluator cannot compute exactly as Excel does.
+
+    ``reason`` says what; ``formula`` and ``where`` (``Sheet!A1``), once known, are in the
+    message too."""
+
+    def __init__(self, reason: str, formula: str | None = None, where: str | None = None):
+        self.reason, self.formula, self.where = reason, formula, where
+        text = reason
+        if formula is not None:
+            text = f"{formula}: {text}"
+        if where is not None:
+            text = f"{where}: {text}"
+        super().__init__(text)
 
 
 @dataclass(frozen=True)
@@ -66,7 +93,11 @@ _CELL = re.compile(r"^\$?([A-Z]{1,3})\$?(\d+)$")
 
 # ------------------------------------------------------------------ parsing
 def _tokens(formula: str) -> list[Token]:
-    return [t for t in Tokenizer(formula).items if t.type != Token.WSPACE]
+    try:
+        items = Tokenizer(formula).items
+    except (TokenizerError, IndexError) as e:     # IndexError: openpyxl on an unmatched ')'
+        raise Unsupported(f"the formula is malformed ({e or 'unbalanced parentheses'})") from None
+    return [t for t in items if t.type != Token.WSPACE]
 
 
 _BIN = {"^": 50, "*": 40, "/": 40, "+": 30, "-": 30, "&": 20,
@@ -82,6 +113,8 @@ class _Parser:
         return self.toks[self.i] if self.i < len(self.toks) else None
 
     def take(self):
+        if self.i >= len(self.toks):
+            raise Unsupported("the formula is malformed (it ends where a value is expected)")
         t = self.toks[self.i]
         self.i += 1
         return t
@@ -132,13 +165,16 @@ class _Parser:
         if t.type == Token.FUNC and t.subtype == Token.OPEN:
             name = t.value[:-1].upper().removeprefix("_XLFN.")
             args = []
-            if self.peek().type == Token.FUNC and self.peek().subtype == Token.CLOSE:
+            nxt = self.peek()
+            if nxt is not None and nxt.type == Token.FUNC and nxt.subtype == Token.CLOSE:
                 self.take()
                 return ("fn", name, args)
             while True:
                 nxt = self.peek()
+                if nxt is None:
+                    raise Unsupported(f"the formula is malformed ({name}( is not closed)")
                 if nxt.type == Token.SEP or (nxt.type == Token.FUNC and nxt.subtype == Token.CLOSE):
-                    args.append(("lit", None))           # an empty argument
+                    raise Unsupported(f"an empty argument in {name}()")
                 else:
                     args.append(self.expr(0))
                 t2 = self.take()
@@ -148,12 +184,44 @@ class _Parser:
                     raise Unsupported(f"unexpected {t2.value!r} in {name}()")
         if t.type == Token.PAREN and t.subtype == Token.OPEN:
             node = self.expr(0)
-            self.take()
+            close = self.take()
+            if close.type != Token.PAREN or close.subtype != Token.CLOSE:
+                raise Unsupported(f"cannot read the formula near {close.value!r}")
             return node
         raise Unsupported(f"cannot read the formula near {t.value!r}")
 
 
 # ------------------------------------------------------------------ values
+_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+# words that may stand in a date or time Excel reads from text ("1-Oct", "10 am")
+_DATE_WORDS = re.compile(r"\b(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|"
+                         r"july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|"
+                         r"dec(?:ember)?|am|pm|a|p)\b", re.I)
+
+
+def _plain_number(text: str) -> float | None:
+    """The number a text is, when it is written as a plain decimal number ('12', '-0.5',
+    '1e3'), else None."""
+    if _NUMBER.fullmatch(text):
+        x = float(text)
+        return x if math.isfinite(x) else None
+    return None
+
+
+def _maybe_value(text: str) -> bool:
+    """Could Excel read this text as a number, date, time or boolean in some other way
+    than a plain number ('10%', '$5', '1,000', '2026-10-01', '1-Oct', '10:30', 'TRUE',
+    ' 5')? Text with a letter that is not part of a date or time ('EV-0001', 'Team 2')
+    cannot be."""
+    t = text.strip()
+    if t.upper() in ("TRUE", "FALSE"):
+        return True
+    rest = _DATE_WORDS.sub("", t)
+    if re.search(r"[^\W\d_]", rest):
+        return False
+    return bool(re.search(r"\d", rest))
+
+
 def _num(v: Any) -> Any:
     """A scalar as a number, Excel's way (blank 0, TRUE 1, numeric text), or an error."""
     if isinstance(v, XlError):
@@ -167,11 +235,39 @@ def _num(v: Any) -> Any:
     if isinstance(v, dt.datetime):
         return (v - _EPOCH).total_seconds() / 86400
     if isinstance(v, str):
-        try:
-            return float(v.strip())
-        except ValueError:
-            return VALUE
+        x = _plain_number(v)
+        if x is not None:
+            return x
+        if _maybe_value(v):
+            raise Unsupported(f"the text {v!r} used as a number (Excel may read it as a "
+                              "number, date, time or boolean)")
+        return VALUE
     return VALUE
+
+
+def _number_text(x: float) -> str:
+    """A number as Excel writes it when joining it to text: at most 15 significant
+    digits ('="x"&0.1+0.2' is 'x0.3'). Refused where Excel would use scientific notation
+    or where the 16th digit is an exact tie."""
+    if x == 0:
+        return "0"
+    if not 1e-4 <= abs(x) < 1e15:
+        raise Unsupported(f"joining the number {x!r} to text (Excel may write it in "
+                          "scientific notation)")
+    d = Decimal(x)                                       # the binary value, exactly
+    step = Decimal(1).scaleb(d.adjusted() - 14)          # the 15th significant digit
+    down = d.quantize(step, rounding=ROUND_DOWN)
+    if abs(d - down) * 2 == step:
+        raise Unsupported(f"joining the number {x!r} to text (it is halfway between two "
+                          "15-digit numbers)")
+    r = d.quantize(step, rounding=ROUND_HALF_UP)
+    if not Decimal("1e-4") <= abs(r) < Decimal("1e15"):
+        raise Unsupported(f"joining the number {x!r} to text (Excel may write it in "
+                          "scientific notation)")
+    text = format(r, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text
 
 
 def _text(v: Any) -> Any:
@@ -182,7 +278,7 @@ def _text(v: Any) -> Any:
     if isinstance(v, bool):
         return "TRUE" if v else "FALSE"
     if isinstance(v, float):
-        return str(int(v)) if v.is_integer() else repr(v)
+        return _number_text(v)
     return str(v)
 
 
@@ -194,16 +290,33 @@ def _rank(v: Any) -> tuple[int, Any]:
     return (1, str(v).lower())
 
 
+def _close(a: float, b: float) -> bool:
+    """Different, but equal to about 15 significant digits: Excel and LibreOffice treat
+    such numbers as equal in comparisons and snap their difference to 0, each by its own
+    rule, so no value here is certain."""
+    return a != b and abs(a - b) <= 1e-13 * max(abs(a), abs(b))
+
+
+_PLAIN_TEXT = re.compile(r"[A-Za-z0-9 ]*")
+
+
 def _compare(op: str, a: Any, b: Any) -> Any:
     if isinstance(a, XlError):
         return a
     if isinstance(b, XlError):
         return b
     if a is None:
-        a = "" if isinstance(b, str) else 0.0
+        a = "" if isinstance(b, str) else False if isinstance(b, bool) else 0.0
     if b is None:
-        b = "" if isinstance(a, str) else 0.0
+        b = "" if isinstance(a, str) else False if isinstance(a, bool) else 0.0
     x, y = _rank(a), _rank(b)
+    if x[0] == y[0] == 0 and _close(x[1], y[1]):
+        raise Unsupported(f"comparing {x[1]!r} with {y[1]!r}, equal to 15 significant "
+                          "digits (Excel compares them as equal, Python does not)")
+    if x[0] == y[0] == 1 and op not in ("=", "<>") and not (
+            _PLAIN_TEXT.fullmatch(x[1]) and _PLAIN_TEXT.fullmatch(y[1])):
+        raise Unsupported(f"ordering the texts {a!r} and {b!r} (Excel's collation of "
+                          "punctuation and accents is not reproduced)")
     return {"=": x == y, "<>": x != y, "<": x < y, ">": x > y, "<=": x <= y, ">=": x >= y}[op]
 
 
@@ -218,30 +331,53 @@ def _arith(op: str, a: Any, b: Any) -> Any:
         return a
     if isinstance(b, XlError):
         return b
-    if op == "+":
-        return a + b
-    if op == "-":
-        return a - b
+    if op in ("+", "-"):
+        out = a + b if op == "+" else a - b
+        if out != 0 and abs(out) <= 1e-13 * max(abs(a), abs(b)):
+            raise Unsupported(f"{a!r} {op} {b!r} cancels to {out!r}: Excel and LibreOffice "
+                              "may snap such a result to 0")
+        return out
     if op == "*":
         return a * b
     if op == "/":
         return DIV0 if b == 0 else a / b
     if op == "^":
+        if a == 0 and b <= 0:
+            raise Unsupported(f"{a!r}^{b!r} (0 to a power ≤ 0)")
+        if a < 0 and not float(b).is_integer():
+            # Excel: #NUM!; LibreOffice takes odd roots ((-8)^(1/3) = -2): not certain
+            raise Unsupported(f"{a!r}^{b!r} (a negative number to a fractional power)")
         try:
             return float(a ** b)
         except (OverflowError, ZeroDivisionError):
             return NUM
-    raise Unsupported(op)
+    raise Unsupported(f"the operator {op}")
 
 
-def _elementwise(fn: Callable, *args):
+def _shape(v: Any) -> tuple[int, int]:
+    return v.shape if isinstance(v, Array) else (1, 1)
+
+
+def _one(v: Any) -> Any:
+    """A 1×1 array as its value; anything else unchanged."""
+    return v.rows[0][0] if isinstance(v, Array) and v.shape == (1, 1) else v
+
+
+def _elementwise(fn: Callable, *args, array: bool):
+    """``fn`` applied to scalars, or cell by cell to arrays of one shape (only where Excel
+    evaluates arrays: inside SUMPRODUCT)."""
+    args = tuple(_one(a) for a in args)
     arrays = [a for a in args if isinstance(a, Array)]
     if not arrays:
         return fn(*args)
+    if not array:
+        raise Unsupported("a range or array in arithmetic outside SUMPRODUCT (Excel would "
+                          "take one cell of it by implicit intersection)")
     h, w = arrays[0].shape
     for a in arrays:
         if a.shape != (h, w):
-            return VALUE
+            raise Unsupported(f"arrays of different shapes ({h}×{w} and {a.shape[0]}×"
+                              f"{a.shape[1]}): Excel repeats or pads them")
     rows = []
     for i in range(h):
         rows.append([fn(*[(a.rows[i][j] if isinstance(a, Array) else a) for a in args])
@@ -249,51 +385,67 @@ def _elementwise(fn: Callable, *args):
     return Array(rows)
 
 
-def _scalar(v: Any) -> Any:
+def _scalar(v: Any, what: str = "a value") -> Any:
     if isinstance(v, Array):
-        h, w = v.shape
-        return v.rows[0][0] if (h, w) == (1, 1) else VALUE
+        if v.shape == (1, 1):
+            return v.rows[0][0]
+        raise Unsupported(f"a range or array as {what} (Excel would take one cell of it by "
+                          "implicit intersection, or spill it)")
     return v
 
 
 def _round_half_away(x: float, digits: int) -> float:
     """Excel's ROUND: halves away from zero, on the number as written (repr)."""
     step = Decimal(1).scaleb(-digits)
-    return float(Decimal(repr(float(x))).quantize(step, rounding=ROUND_HALF_UP))
+    try:
+        return float(Decimal(repr(float(x))).quantize(step, rounding=ROUND_HALF_UP))
+    except InvalidOperation:
+        raise Unsupported(f"ROUND({x!r}, {digits})") from None
 
 
-def _criterion(c: Any) -> Callable[[Any], bool]:
-    """SUMIFS/COUNTIFS criteria: a value (equality, case-insensitive), or text starting
-    with an operator (">=9", "<>Closed")."""
-    if isinstance(c, str):
-        m = re.match(r"^(<=|>=|<>|<|>|=)?(.*)$", c, re.S)
-        op, rest = m.group(1) or "=", m.group(2)
-        try:
-            target: Any = float(rest)
-        except ValueError:
-            target = rest
-        if op == "=" and rest == "":
-            return lambda v: v is None or v == ""
-        if op == "<>" and rest == "":
-            return lambda v: not (v is None or v == "")
-        if isinstance(target, float):
-            def f(v):
-                if isinstance(v, bool) or not isinstance(v, (int, float)):
-                    return op == "<>"
-                return _compare(op, float(v), target)
-            return f
-        t = target.lower()
-
-        def g(v):
-            if op in ("=", "<>"):
-                same = isinstance(v, str) and v.lower() == t
-                return same if op == "=" else not same
-            return isinstance(v, str) and _compare(op, v, target)
-        return g
+def _criterion(c: Any, values: list) -> Callable[[Any], bool]:
+    """SUMIFS/COUNTIFS criteria over the cells ``values``: a number (equality), or text,
+    optionally after an operator (">=9", "<>Closed"); text equality ignores case.
+    Wildcards and numbers, dates, times or booleans written as text are refused."""
+    if isinstance(c, XlError):
+        raise Unsupported(f"the error {c} as a criterion")
+    if isinstance(c, bool):
+        raise Unsupported("a boolean as a criterion")
     if c is None:
-        return lambda v: v is None or v == ""
-    target = _num(c)
-    return lambda v: not isinstance(v, bool) and isinstance(v, (int, float)) and float(v) == target
+        raise Unsupported("a blank cell as a criterion")
+    if any(isinstance(v, XlError) for v in values):
+        raise Unsupported("an error value in a criteria range")
+    if isinstance(c, (int, float)):
+        op, target, shown = "=", float(c), _text(float(c))
+    else:
+        m = re.match(r"^(<=|>=|<>|<|>|=)?(.*)$", c, re.S)
+        op, rest, shown = m.group(1) or "=", m.group(2), repr(c)
+        if any(ch in rest for ch in "*?~"):
+            raise Unsupported(f"the criterion {shown} has a wildcard (* ? ~), which is not "
+                              "matched here")
+        if rest == "":
+            if op not in ("=", "<>") or any(v == "" for v in values):
+                raise Unsupported(f"the criterion {shown} over cells holding empty text")
+            return (lambda v: v is None) if op == "=" else (lambda v: v is not None)
+        target = _plain_number(rest)
+        if target is None:
+            if _maybe_value(rest):
+                raise Unsupported(f"the criterion {shown}: text that Excel may read as a "
+                                  "number, date, time or boolean")
+            low = rest.lower()
+            if op in ("=", "<>"):
+                return lambda v: (isinstance(v, str) and v.lower() == low) == (op == "=")
+            return lambda v: isinstance(v, str) and _compare(op, v, rest)
+    for v in values:
+        if isinstance(v, str) and (_plain_number(v) is not None or _maybe_value(v)):
+            raise Unsupported(f"the numeric criterion {shown} over the text {v!r} (a number "
+                              "written as text)")
+
+    def f(v):
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            return op == "<>"
+        return _compare(op, float(v), target)
+    return f
 
 
 def _values(args) -> list:
@@ -320,13 +472,16 @@ def _ifs(args, kind: str):
     else:
         target, pairs = args[0], args[1:]
     if len(pairs) % 2:
-        return VALUE
+        raise Unsupported(f"{kind} needs criteria in (range, criterion) pairs")
     ranges = [pairs[k] for k in range(0, len(pairs), 2)]
-    tests = [_criterion(_scalar(pairs[k + 1])) for k in range(0, len(pairs), 2)]
+    shapes = {_shape(r) for r in ranges} | ({_shape(target)} if kind != "COUNTIFS" else set())
+    if len(shapes) > 1:
+        raise Unsupported(f"{kind} over ranges of different shapes "
+                          f"({', '.join(f'{h}×{w}' for h, w in sorted(shapes))})")
     flat = [list(r.flat()) if isinstance(r, Array) else [r] for r in ranges]
+    tests = [_criterion(_scalar(pairs[k + 1], f"a {kind} criterion"), flat[k // 2])
+             for k in range(0, len(pairs), 2)]
     n = len(flat[0])
-    if any(len(f) != n for f in flat):
-        return VALUE
     tvals = list(target.flat()) if isinstance(target, Array) else [target] * n
     mask = [True] * n
     for test, values in zip(tests, flat, strict=True):
@@ -334,39 +489,70 @@ def _ifs(args, kind: str):
     picked = [v for v, m in zip(tvals, mask, strict=True) if m]
     if kind == "COUNTIFS":
         return float(len(picked))
+    err = _first_error(picked)
+    if err is not None:
+        return err
     nums = [float(v) for v in picked if isinstance(v, (int, float)) and not isinstance(v, bool)]
     if kind == "SUMIFS":
         return float(sum(nums))
     return sum(nums) / len(nums) if nums else DIV0
 
 
-KNOWN = {"IF", "IFERROR", "ISNUMBER", "ISBLANK", "SUM", "AVERAGE", "MIN", "MAX", "COUNT",
-         "COUNTA", "SUMPRODUCT", "SUMIFS", "COUNTIFS", "AVERAGEIFS", "AND", "OR", "NOT", "ABS",
-         "ROUND", "REPT", "RANK", "RANK.EQ", "NA"}
+_MANY = 255
+ARITY = {"IF": (1, 3), "IFERROR": (2, 2), "ISNUMBER": (1, 1), "ISBLANK": (1, 1),
+         "SUM": (1, _MANY), "AVERAGE": (1, _MANY), "MIN": (1, _MANY), "MAX": (1, _MANY),
+         "COUNT": (1, _MANY), "COUNTA": (1, _MANY), "SUMPRODUCT": (1, _MANY),
+         "SUMIFS": (3, _MANY), "COUNTIFS": (2, _MANY), "AVERAGEIFS": (3, _MANY),
+         "AND": (1, _MANY), "OR": (1, _MANY), "NOT": (1, 1), "ABS": (1, 1), "ROUND": (2, 2),
+         "REPT": (2, 2), "RANK": (2, 3), "RANK.EQ": (2, 3), "NA": (0, 0)}
+KNOWN = set(ARITY)
 
 
-def _fn(name: str, args: list, ev) -> Any:
+def _fn(name: str, args: list, ev, array: bool) -> Any:
+    """``ev(node, array)`` evaluates an argument; ``array`` is true inside SUMPRODUCT,
+    where Excel evaluates ranges and arrays cell by cell."""
     if name not in KNOWN:
         raise Unsupported(f"the function {name}")
+    lo, hi = ARITY[name]
+    if not lo <= len(args) <= hi:
+        wanted = (f"at least {lo}" if hi == _MANY else f"{lo}" if lo == hi else f"{lo} to {hi}")
+        raise Unsupported(f"{name} takes {wanted} arguments, not {len(args)}")
     if name == "IF":
-        cond = _scalar(ev(args[0]))
+        cond = _scalar(ev(args[0], array), "IF's condition")
         if isinstance(cond, XlError):
             return cond
         c = _num(cond)
         if isinstance(c, XlError):
             return c
         if c != 0:
-            return _scalar(ev(args[1])) if len(args) > 1 else True
-        return _scalar(ev(args[2])) if len(args) > 2 else False
+            return _scalar(ev(args[1], array), "IF's result") if len(args) > 1 else True
+        return _scalar(ev(args[2], array), "IF's result") if len(args) > 2 else False
     if name == "IFERROR":
-        v = _scalar(ev(args[0]))
-        return _scalar(ev(args[1])) if isinstance(v, XlError) else v
-    vals = [ev(a) for a in args]
+        v = _scalar(ev(args[0], array), "IFERROR's value")
+        return _scalar(ev(args[1], array), "IFERROR's result") if isinstance(v, XlError) else v
+    if name == "SUMPRODUCT":
+        vals = [ev(a, True) for a in args]
+        arrays = [a if isinstance(a, Array) else Array([[a]]) for a in vals]
+        shape = arrays[0].shape
+        if any(a.shape != shape for a in arrays):
+            raise Unsupported("SUMPRODUCT over arrays of different shapes ("
+                              + ", ".join(f"{a.shape[0]}×{a.shape[1]}" for a in arrays) + ")")
+        total = 0.0
+        for cells in zip(*(list(a.flat()) for a in arrays)):
+            for v in cells:
+                if isinstance(v, XlError):
+                    return v
+            prod = 1.0
+            for v in cells:
+                prod *= float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else 0.0
+            total += prod
+        return total
+    vals = [ev(a, array) for a in args]
     if name == "ISNUMBER":
         return _elementwise(lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
-                            vals[0])
+                            vals[0], array=array)
     if name == "ISBLANK":
-        return _elementwise(lambda v: v is None, vals[0])
+        return _elementwise(lambda v: v is None, vals[0], array=array)
     if name in ("SUM", "AVERAGE", "MIN", "MAX", "COUNT"):
         nums = _values(vals)
         err = _first_error(nums)
@@ -379,37 +565,24 @@ def _fn(name: str, args: list, ev) -> Any:
         if name == "AVERAGE":
             return sum(nums) / len(nums) if nums else DIV0
         return (min if name == "MIN" else max)(nums) if nums else 0.0
-    if name == "COUNTA":
+    if name == "COUNTA":        # Excel counts every cell that is not empty, "" results too
         return float(sum(1 for a in vals for v in (a.flat() if isinstance(a, Array) else [a])
-                         if v is not None and v != ""))
-    if name == "SUMPRODUCT":
-        arrays = [a if isinstance(a, Array) else Array([[a]]) for a in vals]
-        shape = arrays[0].shape
-        if any(a.shape != shape for a in arrays):
-            return VALUE
-        total = 0.0
-        for cells in zip(*(list(a.flat()) for a in arrays)):
-            for v in cells:
-                if isinstance(v, XlError):
-                    return v
-            prod = 1.0
-            for v in cells:
-                prod *= float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else 0.0
-            total += prod
-        return total
+                         if v is not None))
     if name in ("SUMIFS", "COUNTIFS", "AVERAGEIFS"):
         return _ifs(vals, name)
     if name in ("RANK", "RANK.EQ"):
-        x = _num(_scalar(vals[0]))
+        x = _num(_scalar(vals[0], f"{name}'s number"))
         if isinstance(x, XlError):
             return x
+        if not isinstance(vals[1], Array):
+            raise Unsupported(f"{name} over something that is not a range")
         nums = [v for v in _values([vals[1]]) if not isinstance(v, XlError)]
-        order = _num(_scalar(vals[2])) if len(vals) > 2 and vals[2] is not None else 0
+        order = _num(_scalar(vals[2], f"{name}'s order")) if len(vals) > 2 else 0.0
+        if isinstance(order, XlError):
+            return order
         if x not in nums:
             return NA
         return float(1 + sum(1 for v in nums if (v < x if order else v > x)))
-    scal = [_scalar(v) for v in vals]
-    err = _first_error(scal)
     if name == "AND" or name == "OR":
         flat = [v for a in vals for v in (a.flat() if isinstance(a, Array) else [a])]
         err = _first_error(flat)
@@ -417,10 +590,13 @@ def _fn(name: str, args: list, ev) -> Any:
             return err
         bools = [bool(_num(v)) for v in flat if v is not None and not isinstance(v, str)]
         return all(bools) if name == "AND" else any(bools)
+    scal = [_scalar(v, f"an argument of {name}") for v in vals]
+    err = _first_error(scal)
     if err is not None:
         return err
     if name == "NOT":
-        return not bool(_num(scal[0]))
+        x = _num(scal[0])
+        return x if isinstance(x, XlError) else not bool(x)
     if name == "ABS":
         x = _num(scal[0])
         return x if isinstance(x, XlError) else abs(x)
@@ -429,8 +605,14 @@ def _fn(name: str, args: list, ev) -> Any:
         return x if isinstance(x, XlError) else d if isinstance(d, XlError) else \
             _round_half_away(x, int(d))
     if name == "REPT":
-        n = _num(scal[1])
-        return n if isinstance(n, XlError) else VALUE if n < 0 else _text(scal[0]) * int(n)
+        n, text = _num(scal[1]), _text(scal[0])
+        if isinstance(text, XlError):
+            return text
+        if isinstance(n, XlError):
+            return n
+        if n < 0 or len(text) * int(n) > 32767:      # Excel: #VALUE! past 32,767 characters
+            return VALUE
+        return text * int(n)
     if name == "NA":
         return NA
     raise Unsupported(f"the function {name}")
@@ -453,7 +635,9 @@ def _parse_ref(ref: str) -> tuple:
 
 
 class Evaluator:
-    """Values of every formula cell of an openpyxl workbook, each computed once."""
+    """Values of every formula cell of an openpyxl workbook, each computed once. A cell
+    it cannot compute raises :class:`Unsupported` naming the cell and the formula (and so
+    does every cell that uses it)."""
 
     def __init__(self, workbook):
         self.wb = workbook
@@ -467,7 +651,10 @@ class Evaluator:
     def cell(self, sheet: str, row: int, col: int) -> Any:
         key = (sheet, row, col)
         if key in self.memo:
-            return self.memo[key]
+            out = self.memo[key]
+            if isinstance(out, Unsupported):
+                raise out
+            return out
         ws = self.sheets.get(sheet)
         if ws is None:
             return REF
@@ -476,11 +663,18 @@ class Evaluator:
             return None
         v = c.value
         if c.data_type == "f" and isinstance(v, str):
+            where = f"{quote_sheet(sheet)}!{c.coordinate}"
             if key in self.busy:
-                raise Unsupported(f"a circular reference at {sheet}!{c.coordinate}")
+                raise Unsupported("a circular reference", v, where)
             self.busy.add(key)
             try:
-                out = _scalar(self.formula(v, sheet))
+                out = self._formula(v, sheet)
+            except Unsupported as e:
+                err = (Unsupported(e.reason, v, where) if e.where is None else
+                       Unsupported(f"it uses {e.where}, which is not computed ({e.reason})",
+                                   v, where))
+                self.memo[key] = err
+                raise err from None
             finally:
                 self.busy.discard(key)
             self.memo[key] = out
@@ -493,11 +687,24 @@ class Evaluator:
         return v
 
     def formula(self, text: str, sheet: str) -> Any:
+        """The value of ``text`` (a formula such as ``=SUM(A1:A3)``) on ``sheet``."""
+        try:
+            return self._formula(text, sheet)
+        except Unsupported as e:
+            if e.formula is None:
+                raise Unsupported(e.reason, text) from None
+            if e.where is not None:
+                raise Unsupported(f"it uses {e.where}, which is not computed ({e.reason})",
+                                  text) from None
+            raise
+
+    def _formula(self, text: str, sheet: str) -> Any:
         tree = self.parsed.get(text)
         if tree is None:
             tree = _Parser(text).parse()
             self.parsed[text] = tree
-        return self._eval(tree, sheet)
+        out = _scalar(self._eval(tree, sheet, False), "the formula's result")
+        return 0.0 if out is None else out          # a formula showing a blank cell shows 0
 
     def _ref(self, ref: str, sheet: str) -> Any:
         key = (sheet, ref)
@@ -520,7 +727,7 @@ class Evaluator:
         return Array([[self.cell(sheet, r, c) for c in range(min(c1, c2), max(c1, c2) + 1)]
                       for r in range(min(r1, r2), max(r1, r2) + 1)])
 
-    def _eval(self, node, sheet: str) -> Any:
+    def _eval(self, node, sheet: str, array: bool) -> Any:
         kind = node[0]
         if kind == "lit":
             return node[1]
@@ -528,20 +735,33 @@ class Evaluator:
             return self._ref(node[1], sheet)
         if kind == "neg":
             return _elementwise(lambda v: (lambda x: x if isinstance(x, XlError) else -x)(_num(v)),
-                                self._eval(node[1], sheet))
+                                self._eval(node[1], sheet, array), array=array)
         if kind == "%":
             return _elementwise(lambda v: (lambda x: x if isinstance(x, XlError) else x / 100)(_num(v)),
-                                self._eval(node[1], sheet))
+                                self._eval(node[1], sheet, array), array=array)
         if kind == "bin":
-            a, b = self._eval(node[2], sheet), self._eval(node[3], sheet)
-            return _elementwise(lambda x, y: _arith(node[1], x, y), a, b)
+            a, b = self._eval(node[2], sheet, array), self._eval(node[3], sheet, array)
+            return _elementwise(lambda x, y: _arith(node[1], x, y), a, b, array=array)
         if kind == "fn":
-            return _fn(node[1], node[2], lambda n: self._eval(n, sheet))
+            return _fn(node[1], node[2], lambda n, arr: self._eval(n, sheet, arr), array)
         raise Unsupported(str(node))
 
     def all_formulas(self):
-        """(sheet, cell, value) for every formula cell, in sheet order."""
+        """(sheet, cell, value) for every formula cell, in sheet order; raises
+        :class:`Unsupported` at the first cell it cannot compute."""
+        for sheet, cell, value in self.all_values():
+            if isinstance(value, Unsupported):
+                raise value
+            yield sheet, cell, value
+
+    def all_values(self):
+        """(sheet, cell, value) for every formula cell, in sheet order; the value is the
+        :class:`Unsupported` error for a cell that cannot be computed."""
         for ws in self.wb.worksheets:
             for (r, c), cell in sorted(ws._cells.items()):
                 if cell.data_type == "f" and isinstance(cell.value, str):
-                    yield ws.title, cell, self.cell(ws.title, r, c)
+                    try:
+                        value = self.cell(ws.title, r, c)
+                    except Unsupported as e:
+                        value = e
+                    yield ws.title, cell, value

@@ -168,3 +168,21 @@ def test_targets_that_may_pass_100_percent_are_accepted():
                          "[kpis.nrr]\ntarget = 1.1\n[kpis.csat]\nvariant = \"mean\"\ntarget = 4.2\n")
     cfg = parse_config(data)
     assert cfg.choices["nrr"].target == 1.1 and cfg.choices["csat"].target == 4.2
+
+
+def test_coverage_says_where_teams_came_from(tmp_path, capsys):
+    """Calls that map no team take their agent's team from the roster; one agent of the
+    roster (Bo) is in no call, and 10 calls (i = 0, 4, ..., 36) have no agent at all."""
+    rows = [["id", "date", "channel", "answered", "wait", "talk", "agent"]]
+    rows += [[f"C{i}", f"2026-10-{1 + i % 28:02d} 10:00", "phone", "1", "10", "100",
+              "" if i % 4 == 0 else "Ana"] for i in range(40)]
+    calls = _write(tmp_path / "calls.csv", rows)
+    roster = _write(tmp_path / "roster.csv", [["agent", "team"], ["Ana", "Billing"],
+                                              ["Bo", "Orders"]])
+    rc = main(["compute", "--source", f"generic-contacts={calls}",
+               "--source", f"generic-roster={roster}", "--month", "2026-10",
+               "--history", "0", "--out", str(tmp_path / "out")])
+    out = capsys.readouterr().out
+    assert rc == 0
+    assert "30 of 40 contacts rows took their team from the roster" in out
+    assert "! 10 of 40 contacts in 2026-10 have no team" in out

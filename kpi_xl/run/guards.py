@@ -174,6 +174,14 @@ def _volumes(ds, month: str, settings: GuardSettings, history, rep: GuardReport)
 
 
 def _coverage(ds, month: str, settings: GuardSettings, rep: GuardReport) -> None:
+    for table, fill in getattr(ds, "teams", {}).items():    # where teams came from (all rows)
+        rows = fill.own + fill.roster + fill.none
+        if fill.roster:
+            rep.coverage.append((f"{fill.roster:,} of {rows:,} {table} rows took their team "
+                                 "from the roster (their source maps none)", False))
+        if fill.differs:
+            rep.coverage.append((f"{fill.differs:,} {table} rows keep their own team, which "
+                                 "differs from their agent's team in the roster", False))
     for table in ("contacts", "surveys", "qa"):
         df = ds.tables.get(table)
         if df is None or "period" not in df:

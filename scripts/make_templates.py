@@ -16,6 +16,7 @@ from openpyxl import Workbook
 from openpyxl.chart import BarChart, LineChart, Reference
 from openpyxl.formatting.rule import CellIsRule, FormulaRule
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.datavalidation import DataValidation
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,6 +50,13 @@ def status_colours(ws, rng: str) -> None:
             operator="equal", formula=[f'"{text}"'],
             fill=PatternFill("solid", start_color=fill, end_color=fill),
             font=Font(color=font, bold=True)))
+
+
+def name_cell(wb, name: str, ws, cell: str) -> None:
+    """A workbook name for a cell the email reads (the index, the partial-data banner):
+    Excel keeps it pointing at the cell when a restyled copy moves it."""
+    col, row = cell.rstrip("0123456789"), cell[len(cell.rstrip("0123456789")):]
+    wb.defined_names[name] = DefinedName(name, attr_text=f"'{ws.title}'!${col}${row}")
 
 
 def header(ws, row: int, labels: list[str], widths: dict[str, float] | None = None) -> None:
@@ -224,6 +232,9 @@ def scorecard() -> Workbook:
     ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
     ws.sheet_properties.pageSetUpPr.fitToPage = True
     ws.print_title_rows = "1:2"
+    for name, cell in (("kpi_xl_index", "B4"), ("kpi_xl_index_status", "D4"),
+                       ("kpi_xl_index_note", "E4"), ("kpi_xl_partial", "A3")):
+        name_cell(wb, name, ws, cell)
     wb.properties.creator = "kpi_xl"
     return wb
 
@@ -245,6 +256,7 @@ def agent_qa() -> Workbook:
     team["B3"].number_format = "0%"
     team["D3"] = "{{ partial }}"               # empty unless the month's data is partial
     team["D3"].font = BANNER
+    name_cell(wb, "kpi_xl_partial", team, "D3")
     team["A4"] = "Agents, ranked by QA score"
     team["A4"].font = BOLD
     header(team, 5, ["Agent", "Evaluations", "QA score", "Compliance", "Rank", "Fatal fails"])

@@ -53,6 +53,8 @@ def test_shipped_templates_are_what_the_script_builds():
     for name, build in (("balanced-scorecard.xlsx", mt.scorecard), ("agent-qa.xlsx", mt.agent_qa)):
         built, shipped = build(), openpyxl.load_workbook(TEMPLATES / name)
         assert built.sheetnames == shipped.sheetnames
+        assert {k: v.attr_text for k, v in built.defined_names.items()} == \
+            {k: v.attr_text for k, v in shipped.defined_names.items()}
         for a, b in zip(built.worksheets, shipped.worksheets, strict=True):
             cells = lambda ws: {c.coordinate: (c.value, c.number_format)  # noqa: E731
                                 for row in ws.iter_rows() for c in row if c.value is not None}

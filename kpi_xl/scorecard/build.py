@@ -323,6 +323,9 @@ def agent_workbook(team_file: str | Path, agent: str, out: str | Path) -> Path:
     for ws in list(wb.worksheets):
         if ws is not mine[0]:
             wb.remove(ws)
+    for name, dn in list(wb.defined_names.items()):    # names of removed sheets' cells
+        if any(sheet != mine[0].title for sheet, _cell in dn.destinations):
+            del wb.defined_names[name]
     wb.calculation.fullCalcOnLoad = True
     out = Path(out)
     save_with_values(wb, out)

@@ -276,7 +276,9 @@ def agent_qa() -> Workbook:
     marker(team, 8, "{% endfor %}")
     team["A9"] = "Team"
     team["B9"] = "=SUM(B7:B7)"
-    team["C9"] = "=IFERROR(AVERAGE(C7:C7),\"\")"
+    # the team's QA score: the mean of its evaluations (the catalog's per-evaluation
+    # rule, as the engine computes it), not the mean of the agents' means
+    team["C9"] = "=IFERROR(AVERAGE($D$20:$D$20),\"\")"
     team["D9"] = "=IFERROR(AVERAGE(D7:D7),\"\")"
     team["F9"] = "=SUM(F7:F7)"
     for col in "ABCDF":
@@ -313,7 +315,7 @@ def agent_qa() -> Workbook:
 
     ws = wb.create_sheet("Agent")
     ws.sheet_view.showGridLines = False
-    for col, w in zip("ABCDEFGHIJ", (30, 14, 22, 16, 10, 12, 10, 10, 10, 30)):
+    for col, w in zip("ABCDEFGHIJ", (30, 14, 22, 16, 10, 12, 10, 10, 30, 10)):
         ws.column_dimensions[col].width = w
     ws["J1"] = "{% sheet for agent in agents named agent.sheet %}"
     ws["A1"] = "QA: {{ agent.name }}"
@@ -349,14 +351,18 @@ def agent_qa() -> Workbook:
     marker(ws, 12, "{% for e in agent.evaluations %}")
     ws["A13"], ws["B13"], ws["C13"], ws["D13"] = ("{{ e.id }}", "{{ e.date }}",
                                                   "{{ e.evaluator }}", "{{ e.contact }}")
-    # evaluation scores from the item rows below (SUMIFS over the evaluation's items):
-    # a failed fatal item scores the evaluation 0; N/A items leave the denominator
+    # each evaluation's QA score, and its failed fatal items, written by the catalog's
+    # Excel renderer over the evaluation's item rows below (kpi_formula): the template
+    # says where the inputs are, the catalog how they combine (N/A items leave the
+    # denominator, a failed fatal item scores the evaluation 0)
     items = "$A$34:$A$34"
-    ws["E13"] = (f"=IF(SUMIFS($I$34:$I$34,{items},A13)>0,0,IFERROR(SUMIFS($G$34:$G$34,{items},A13)"
-                 f"/($B$4*SUMIFS($H$34:$H$34,{items},A13)),\"\"))")
-    ws["F13"] = (f"=IFERROR(SUMIFS($G$34:$G$34,{items},A13,$E$34:$E$34,\"Y\")"
-                 f"/($B$4*SUMIFS($H$34:$H$34,{items},A13,$E$34:$E$34,\"Y\")),\"\")")
-    ws["G13"] = f"=SUMIFS($I$34:$I$34,{items},A13)"
+    qa = ("'qa_score', weights='$D$34:$D$34', scores='$F$34:$F$34', fatal='$E$34:$E$34', "
+          f"where={{'{items}': 'A13'}}")
+    ws["E13"] = f"=IFERROR({{{{ kpi_formula({qa}, max_score='$B$4') }}}},\"\")"
+    # compliance: the points of the fatal (compliance) items only, a rubric breakdown
+    ws["F13"] = (f"=IFERROR(SUMIFS($G$34:$G$34,{items},A13,$E$34:$E$34,1)"
+                 f"/($B$4*SUMIFS($H$34:$H$34,{items},A13,$E$34:$E$34,1)),\"\")")
+    ws["G13"] = f"={{{{ kpi_formula({qa}, measure='fatal items failed') }}}}"
     for col in "ABCDEFG":
         ws[f"{col}13"].font, ws[f"{col}13"].border = BODY, BOX
     ws["B13"].number_format = "yyyy-mm-dd"
@@ -419,7 +425,7 @@ def agent_qa() -> Workbook:
     ws["A31"].font = BOLD
     ws.row_dimensions[30].height = 60          # room to write; insert rows for more notes
     header(ws, 32, ["Evaluation", "Section", "Criterion", "Weight", "Fatal", "Score", "Points",
-                    "Applicable", "Fatal fail", "Comment"])
+                    "Applicable", "Comment"])
     marker(ws, 33, "{% for i in agent.item_scores %}")
     # the item rows: the formulas above point at row 34, the loop row
     for col, v in zip("ABCDEF", ("{{ i.evaluation }}", "{{ i.section }}", "{{ i.criterion }}",
@@ -428,9 +434,9 @@ def agent_qa() -> Workbook:
         ws[f"{col}34"].font = SMALL
     ws["G34"] = '=IF(ISNUMBER(F34),D34*F34,"")'
     ws["H34"] = '=IF(ISNUMBER(F34),D34,"")'
-    ws["I34"] = '=IF(AND(E34="Y",F34=0),1,0)'
-    ws["J34"] = "{{ i.comment }}"
-    for col in "GHIJ":
+    ws["E34"].number_format = '"Y";"Y";"N"'      # 1 fatal, 0 not: the catalog's flag
+    ws["I34"] = "{{ i.comment }}"
+    for col in "GHI":
         ws[f"{col}34"].font = SMALL
     marker(ws, 35, "{% endfor %}")
     ws.page_setup.orientation = "landscape"

@@ -220,7 +220,7 @@ def qa_contexts(results: Results, qa, centre: str, *, max_score: float = 1.0,
                         items.append({
                             "evaluation": eid, "section": getattr(r, "section", None) or "",
                             "criterion": r.criterion, "weight": float(r.weight),
-                            "fatal": "Y" if getattr(r, "fatal", 0) == 1 else "N",
+                            "fatal": 1 if getattr(r, "fatal", 0) == 1 else 0,
                             "score": "N/A" if r.score != r.score else float(r.score),
                             "comment": getattr(r, "comment", None) or ""})
             kpis = []

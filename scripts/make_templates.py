@@ -435,6 +435,7 @@ def agent_qa() -> Workbook:
     ws["G34"] = '=IF(ISNUMBER(F34),D34*F34,"")'
     ws["H34"] = '=IF(ISNUMBER(F34),D34,"")'
     ws["E34"].number_format = '"Y";"Y";"N"'      # 1 fatal, 0 not: the catalog's flag
+    ws["E34"].alignment = CENTER
     ws["I34"] = "{{ i.comment }}"
     for col in "GHI":
         ws[f"{col}34"].font = SMALL

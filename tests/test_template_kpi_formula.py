@@ -141,3 +141,26 @@ def test_team_qa_score_is_the_mean_of_its_evaluations(tmp_path):
     want = res.value("qa_score", "team", name)
     assert team.cell(9, 3).value == pytest.approx(want, rel=1e-12)
     assert not math.isclose(sum(agents) / 3, want, rel_tol=1e-6)   # the old rule differs
+
+
+def test_agent_sheet_status_is_the_engines(tmp_path_factory):
+    """The agent sheet's on/off-target formula restates the catalog's status rule
+    (kpi_xl.catalog.spec.status) with the variant's direction: it must give the engine's
+    status, KPI by KPI, agent by agent."""
+    from scorecard_data import month
+
+    _t, res, paths = month(str(tmp_path_factory.mktemp("wb")))
+    table = res.table
+    now = table[(table.level == "agent") & (table.period == "2026-10")]
+    checked = 0
+    for path in paths[1:]:
+        wb = openpyxl.load_workbook(path, data_only=True)
+        for ws in wb.worksheets[1:]:
+            agent = ws["A1"].value.removeprefix("QA: ")
+            mine = now[now["key"].astype(str) == agent].set_index("title")
+            for row in ws.iter_rows():
+                title = row[0].value
+                if title in mine.index and row[4].value in ("on target", "off target"):
+                    assert row[4].value == str(mine.loc[title, "status"]), (agent, title)
+                    checked += 1
+    assert checked > 20

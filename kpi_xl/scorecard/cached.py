@@ -19,7 +19,9 @@ from xml.sax.saxutils import escape
 
 from .formula import Evaluator, XlError
 
-_CELL_F = re.compile(rb'<c r="([A-Z]+[0-9]+)"((?: [a-zA-Z]+="[^"]*")*)><f>(.*?)</f><v\s*/></c>', re.S)
+# an empty value is <v/> (or <v /> from xml.etree), <v></v> when openpyxl writes with lxml
+_CELL_F = re.compile(rb'<c r="([A-Z]+[0-9]+)"((?: [a-zA-Z]+="[^"]*")*)><f>(.*?)</f>'
+                     rb'(?:<v\s*/>|<v></v>)</c>', re.S)
 
 
 def _value_xml(value) -> tuple[str | None, str]:

@@ -185,9 +185,10 @@ def kpi_formula(key: str, variant: str | None = None, measure: str | None = None
     resolved = {**resolve_params(kpi, var, given), **refs}
     rows = None
     if where:
-        rows = "*".join(f"({_reference('where', r)}="
-                        f"{v if isinstance(v, (int, float)) and not isinstance(v, bool) else _reference('where', v)})"
-                        for r, v in where.items())
+        def equals(v):
+            number = isinstance(v, (int, float)) and not isinstance(v, bool)
+            return _num_text(v) if number else _reference("where", v)
+        rows = "*".join(f"({_reference('where', r)}={equals(v)})" for r, v in where.items())
     renderer = ExcelRenderer(kpi, var, ranges=ranges, cells=cells, params=resolved, rows=rows)
     if measure is None:
         node = None
@@ -202,8 +203,16 @@ def kpi_formula(key: str, variant: str | None = None, measure: str | None = None
     if f.array:
         raise ValueError(f"kpi_formula: {key} needs an array formula (a quantile), which "
                          "templates cannot hold yet")
+    if len(_KPI_FORMULAS) > 5_000:
+        _KPI_FORMULAS.clear()
     out = _KPI_FORMULAS[memo] = _Code(f.text[1:])
     return out
+
+
+def _num_text(v: float) -> str:
+    if v != v or v in (float("inf"), float("-inf")):
+        raise ValueError(f"kpi_formula: cannot compare with {v!r}")
+    return str(int(v)) if float(v).is_integer() else repr(float(v))
 
 
 def _env(formula: bool) -> SandboxedEnvironment:

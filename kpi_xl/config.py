@@ -131,7 +131,7 @@ def parse_config(data: Mapping[str, Any], base_dir: str | os.PathLike = ".",
 
     cfg.guards = parse_guards(data.get("guards"), problems)
     _sla_targets_cover_channels(data.get("kpis", {}), channels, problems)
-    cfg.layout = _layout(data.get("scorecard"), problems)
+    cfg.layout = _layout(data.get("scorecard"), problems, cfg.choices)
     from .mail.send import parse_smtp
     from .mail.stakeholders import parse_stakeholders
 
@@ -156,21 +156,27 @@ def parse_config(data: Mapping[str, Any], base_dir: str | os.PathLike = ".",
     return cfg
 
 
-def _layout(spec, problems: list[str]):
+def _layout(spec, problems: list[str], choices=None):
     """[scorecard]: perspectives, their KPIs, weights and worst cases (default: the
-    shipped layout, kpi_xl.scorecard.layout.DEFAULT)."""
+    shipped layout, kpi_xl.scorecard.layout.DEFAULT), checked against the KPIs' chosen
+    variants (their units, scales and directions)."""
     from .scorecard.layout import DEFAULT, Layout, Line, Perspective
 
     if spec is None:
+        problems.extend(DEFAULT.validate(choices))
         return DEFAULT
     for k in spec:
-        if k not in ("near_target", "perspectives", "templates"):
-            problems.append(f"[scorecard]: unknown key {k!r} (keys: near_target, perspectives, "
-                            "templates)")
+        if k not in ("near_target", "min_coverage", "perspectives", "templates"):
+            problems.append(f"[scorecard]: unknown key {k!r} (keys: near_target, min_coverage, "
+                            "perspectives, templates)")
     near = spec.get("near_target", DEFAULT.near_target)
+    cover = spec.get("min_coverage", DEFAULT.min_coverage)
+    if isinstance(cover, bool) or not isinstance(cover, (int, float)):
+        problems.append(f"[scorecard] min_coverage must be a number, got {cover!r}")
+        cover = DEFAULT.min_coverage
     persp = spec.get("perspectives")
     if persp is None:
-        layout = Layout(DEFAULT.perspectives, near_target=float(near))
+        layout = Layout(DEFAULT.perspectives, near_target=float(near), min_coverage=float(cover))
     else:
         out = []
         for i, p in enumerate(persp, 1):
@@ -182,8 +188,8 @@ def _layout(spec, problems: list[str]):
             except (KeyError, TypeError, ValueError):
                 problems.append(f"[scorecard] perspective {i} needs name, weight and kpis, each "
                                 "kpi with kpi, weight and worst (target optional)")
-        layout = Layout(tuple(out), near_target=float(near))
-    problems.extend(layout.validate())
+        layout = Layout(tuple(out), near_target=float(near), min_coverage=float(cover))
+    problems.extend(layout.validate(choices))
     return layout
 
 

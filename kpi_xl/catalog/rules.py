@@ -102,11 +102,19 @@ def _parse_table(kpi: Kpi, p: ParamSpec, v: Any, read: Reader) -> dict[str, floa
 
 
 # ------------------------------------------------------------------------ sentences
-def bounds(inp: Input, params: Mapping[str, Any]) -> tuple[float | None, float | None]:
-    """The input's lower and upper bound, a param's value where it names one."""
-    lo = params[inp.lo] if isinstance(inp.lo, str) else inp.lo
-    hi = params[inp.hi] if isinstance(inp.hi, str) else inp.hi
-    return lo, hi
+def bounds(inp: Input, params: Mapping[str, Any], symbolic: Iterable[str] = ()):
+    """The input's lower and upper bound, a param's value where it names one; a param
+    named in ``symbolic`` stays a :class:`Param` node (its value is read where the rule
+    is evaluated, e.g. from a worksheet cell)."""
+    def one(b):
+        if not isinstance(b, str):
+            return b
+        return Param(b) if b in symbolic else params[b]
+    return one(inp.lo), one(inp.hi)
+
+
+def _g(x) -> str:
+    return x.name if isinstance(x, Param) else f"{x:g}"
 
 
 def range_rule(inp: Input, lo, hi) -> str:
@@ -116,11 +124,11 @@ def range_rule(inp: Input, lo, hi) -> str:
     if inp.positive:
         return f"must be {what} > 0"
     if lo is not None and hi is not None:
-        return f"must be {what} from {lo:g} to {hi:g}"
+        return f"must be {what} from {_g(lo)} to {_g(hi)}"
     if lo is not None:
-        return f"must be {what} >= {lo:g}" + (" (negative durations are refused)"
-                                              if inp.kind == "duration" else "")
-    return f"must be {what} <= {hi:g}"
+        return f"must be {what} >= {_g(lo)}" + (" (negative durations are refused)"
+                                                if inp.kind == "duration" else "")
+    return f"must be {what} <= {_g(hi)}"
 
 
 def describe_rule(when: Node) -> str:
@@ -156,7 +164,7 @@ def _range(inp: Input, x: Node, lo, hi) -> Node | None:
     parts: list[Node] = []
     if inp.positive:
         parts.append(x <= 0)
-    if lo is not None and not (inp.positive and lo <= 0):
+    if lo is not None and not (inp.positive and isinstance(lo, (int, float)) and lo <= 0):
         parts.append(x < lo)
     if hi is not None:
         parts.append(x > hi)
@@ -169,18 +177,20 @@ def _range(inp: Input, x: Node, lo, hi) -> Node | None:
 
 
 def rules(kpi: Kpi, variant: Variant, params: Mapping[str, Any],
-          given: Iterable[str]) -> list[Rule]:
+          given: Iterable[str], symbolic: Iterable[str] = ()) -> list[Rule]:
     """The rules a call must keep, in the order they are checked: scalar inputs first,
     then per given column input its range, its blanks and its labels. ``given`` names the
     column inputs that hold data (left-out optional inputs take their default and are not
     judged). A required-when rule needs a second given input: with one input there is no
-    'other input on the row' to be blank beside."""
+    'other input on the row' to be blank beside. Options named in ``symbolic`` stay
+    :class:`Param` nodes in the bounds (see :func:`bounds`)."""
+    symbolic = set(symbolic)
     given = set(given)
     out: list[Rule] = []
     for inp in kpi.inputs:
         if inp.is_column:
             continue
-        lo, hi = bounds(inp, params)
+        lo, hi = bounds(inp, params, symbolic)
         b = _range(inp, Scalar(inp.name), lo, hi)
         if b is not None:
             out.append(Rule(inp.name, "range", b, range_rule(inp, lo, hi), row=False))
@@ -188,7 +198,7 @@ def rules(kpi: Kpi, variant: Variant, params: Mapping[str, Any],
     for inp in cols:
         c = Col(inp.name)
         if inp.kind not in ("flag", "category"):
-            lo, hi = bounds(inp, params)
+            lo, hi = bounds(inp, params, symbolic)
             b = _range(inp, c, lo, hi)
             if b is not None:
                 out.append(Rule(inp.name, "range", b, range_rule(inp, lo, hi)))

@@ -1,7 +1,13 @@
 """The message each stakeholder receives: a short summary of their scope (headline KPIs
-against target, the biggest changes since last month, what is off target, low samples,
-what is attached), in plain text and HTML, rendered from jinja2 templates in the sandbox
-(HTML autoescaped), with the workbooks attached under their spreadsheet MIME type."""
+against target, the balanced scorecard's index and the perspectives it leaves out, the
+biggest changes since last month, what is off target, low samples, what is attached), in
+plain text and HTML, rendered from jinja2 templates in the sandbox (HTML autoescaped), with
+the workbooks attached under their spreadsheet MIME type.
+
+Each figure is formatted with the number format of the variant the KPI was computed with
+(the results' ``number_format`` column: CSAT's ``mean`` reads 3.89, its top-2-box 78.0%).
+A month made from partial data says so in the subject (``[partial data] ...``) and at the
+top of both bodies; the note is given, or read from the attached workbooks' banner."""
 
 from __future__ import annotations
 
@@ -17,7 +23,8 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from ..catalog import CATALOG
 from ..catalog.format import format_value
-from ..scorecard.build import month_label
+from ..scorecard.build import month_label, partial_banner
+from .send import MailError
 from .stakeholders import Delivery
 
 XLSX = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
@@ -40,9 +47,11 @@ def _text(v: float | None, fmt: str) -> str:
     return "" if v is None else format_value(v, fmt)
 
 
-def summary(table, delivery: Delivery, month: str, previous: str | None) -> dict[str, Any]:
+def summary(table, delivery: Delivery, month: str, previous: str | None,
+            partial: str | None = None) -> dict[str, Any]:
     """What the message says, from the tidy results (kpi-results.csv), for the
-    recipient's scope only."""
+    recipient's scope only. ``partial``: the note that the month's data is incomplete
+    (None: read from the attached workbooks, which carry it when they were made so)."""
     s = delivery.to
     if s.scope == "organisation":
         level, keys, label = "organisation", ["all"], "the whole centre"
@@ -84,7 +93,54 @@ def summary(table, delivery: Delivery, month: str, previous: str | None) -> dict
         "headline": headline, "changes": changes,
         "off_target": [k for k in headline if k["status"] == "off target"],
         "low_sample": [k for k in headline if k["low_sample"]],
+        "index": scorecard_index(delivery),
+        "partial": partial_banner(partial) or _named_text(delivery, "kpi_xl_partial"),
     }
+
+
+def _named(path: Path, name: str) -> tuple[Any, str] | None:
+    """(cached value, number format) of the cell a workbook names (None: no such name)."""
+    from openpyxl import load_workbook
+
+    wb = load_workbook(path, data_only=True)
+    try:
+        dn = wb.defined_names.get(name)
+        if dn is None:
+            return None
+        for sheet, ref in dn.destinations:
+            if sheet in wb.sheetnames:
+                c = wb[sheet][ref.replace("$", "")]
+                return c.value, c.number_format
+        return None
+    finally:
+        wb.close()
+
+
+def _named_text(delivery: Delivery, name: str) -> str | None:
+    for r in delivery.reports:
+        got = _named(r.path, name)
+        if got and isinstance(got[0], str) and got[0].strip():
+            return got[0].strip()
+    return None
+
+
+def scorecard_index(delivery: Delivery) -> dict[str, str] | None:
+    """The attached balanced scorecard's overall index, its status and what it leaves
+    out, as the workbook shows them (its cached values, named kpi_xl_index...)."""
+    for r in delivery.reports:
+        if r.key != "scorecard":
+            continue
+        got = _named(r.path, "kpi_xl_index")
+        if got is None:
+            return None
+        value, fmt = got
+        status = _named(r.path, "kpi_xl_index_status")
+        note = _named(r.path, "kpi_xl_index_note")
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        return {"value_text": format_value(float(value), fmt) if number else "no index",
+                "status": str(status[0]) if status and status[0] else "",
+                "note": str(note[0]) if note and note[0] else ""}
+    return None
 
 
 def _nan(v) -> bool:
@@ -106,16 +162,34 @@ def build(delivery: Delivery, context: dict, attachments: list[tuple[str, bytes]
     ctx = {**context, "centre": centre,
            "attachments": [{"title": r.title, "filename": name}
                            for r, (name, _data) in zip(delivery.reports, attachments, strict=True)]}
+    ctx.setdefault("partial", None)
+    ctx.setdefault("index", None)
     msg = EmailMessage()
-    msg["Subject"] = " ".join(env.get_template("subject.txt").render(ctx).split())
+    subject = " ".join(env.get_template("subject.txt").render(ctx).split())
+    text = env.get_template("body.txt").render(ctx)
+    html = env.get_template("body.html").render(ctx)
+    if ctx["partial"]:
+        # a restyled template cannot hide it: the subject is marked here, and each body
+        # must carry the note (the shipped ones put it first)
+        if "partial data" not in subject.lower():
+            subject = "[partial data] " + subject
+        from markupsafe import escape
+
+        for name, body, want in (("body.txt", text, ctx["partial"]),
+                                 ("body.html", html, str(escape(ctx["partial"])))):
+            if want not in body:
+                raise MailError(f"email template {name} does not show that the data is "
+                                "partial; add {{ partial }} at its top (see "
+                                "templates/email/)")
+    msg["Subject"] = subject
     msg["From"] = formataddr((sender_name, sender))
     msg["To"] = formataddr((delivery.to.name, delivery.to.email))
     msg["Date"] = formatdate(localtime=True)
     domain = sender.rpartition("@")[2] or "kpi-xl.invalid"
     msg["Message-ID"] = message_id(context["month"], delivery.to.email,
                                    [r.key for r in delivery.reports], domain)
-    msg.set_content(env.get_template("body.txt").render(ctx))
-    msg.add_alternative(env.get_template("body.html").render(ctx), subtype="html")
+    msg.set_content(text)
+    msg.add_alternative(html, subtype="html")
     for name, data in attachments:
         msg.add_attachment(data, maintype=XLSX[0], subtype=XLSX[1], filename=name)
     return msg

@@ -48,16 +48,22 @@ def _num(x: float) -> str:
 
 class ExcelRenderer:
     """``ranges`` maps column inputs to ranges (``'Data'!$B$2:$B$500``), ``cells`` scalar
-    inputs to cell references, ``params`` resolved options to values."""
+    inputs to cell references, ``params`` resolved options to values (numbers, or cell
+    references as text). ``rows``, an Excel 0/1 array over the same rows (``($A$2:$A$99=A5)``),
+    restricts the KPI to those rows, as a criterion of COUNTIFS would: one QA evaluation's
+    items among the month's."""
 
     def __init__(self, kpi: Kpi, variant: Variant, *, ranges: Mapping[str, str],
-                 cells: Mapping[str, str] | None = None, params: Mapping[str, Any] | None = None):
+                 cells: Mapping[str, str] | None = None, params: Mapping[str, Any] | None = None,
+                 rows: str | None = None):
         self.kpi, self.variant = kpi, variant
         self.ranges, self.cells = dict(ranges), dict(cells or {})
         self.params = {**rules.resolve_params(kpi, variant, {}), **dict(params or {})}
         self.array = False
         present = [self._present(i.name) for i in kpi.column_inputs if i.name in self.ranges]
         self.domain = "((" + "+".join(present) + ")>0)" if present else None
+        if rows:
+            self.domain = f"{self.domain}*{rows}" if self.domain else rows
 
     def render(self, node: Node | None = None) -> ExcelFormula:
         """The formula of ``node`` (default: the KPI's value). The KPI's value is #N/A
@@ -73,8 +79,16 @@ class ExcelRenderer:
 
     def rules(self) -> list[rules.Rule]:
         """The catalog's input rules over the inputs that have ranges or cells."""
-        return [r for r in rules.rules(self.kpi, self.variant, self.params, self.ranges.keys())
+        text = [k for k, v in self.params.items() if isinstance(v, str)]   # cell references
+        return [r for r in rules.rules(self.kpi, self.variant, self.params, self.ranges.keys(),
+                                       symbolic=text)
                 if r.row or r.input in self.cells]
+
+    def _param(self, name: str) -> str:
+        """A resolved option: a number, or a cell reference given as text (the template's
+        cell holding the rubric's maximum score)."""
+        v = self.params[name]
+        return v if isinstance(v, str) else _num(v)
 
     # ------------------------------------------------------------------ rows (arrays)
     def _kind(self, name: str) -> str:
@@ -88,7 +102,7 @@ class ExcelRenderer:
         if isinstance(n, Lit):
             return _num(n.value)
         if isinstance(n, Param):
-            return _num(self.params[n.name])
+            return self._param(n.name)
         if isinstance(n, Col):
             if n.name in self.ranges:
                 return self.ranges[n.name]
@@ -141,6 +155,8 @@ class ExcelRenderer:
                 default = self.kpi.input(n.name).default_value
                 return None if default is None else [(float(default), [])]
             return [(1.0, [self.row(n)])]
+        if isinstance(n, Param) and isinstance(self.params[n.name], str):
+            return None          # a cell, not a number: written as array arithmetic
         if isinstance(n, (Lit, Param)):
             return [(float(n.value if isinstance(n, Lit) else self.params[n.name]), [])]
         if isinstance(n, BinOp):
@@ -177,7 +193,7 @@ class ExcelRenderer:
         if isinstance(n, Lit):
             return _num(n.value)
         if isinstance(n, Param):
-            return _num(self.params[n.name])
+            return self._param(n.name)
         if isinstance(n, Scalar):
             return self.cells[n.name]
         if isinstance(n, BinOp):

@@ -22,9 +22,9 @@ from typing import Any, Mapping
 from ..catalog import CATALOG
 from ..engine.engine import Results, months_back
 from .cached import save_with_values
-from .layout import AGENT_KPIS, DEFAULT, Layout, kpi_score
+from .layout import AGENT_KPIS, DEFAULT, Layout, kpi_score, weighted
 from .names import file_stem, inside, sheet_title
-from .template import fill
+from .template import TemplateError, fill
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 SPARK = "▁▂▃▄▅▆▇█"
@@ -59,8 +59,10 @@ def _clean(v: Any) -> Any:
 
 @dataclass
 class _Lookup:
-    """Fast access to the tidy results by (kpi, level, key, period)."""
+    """Fast access to the tidy results by (kpi, level, key, period), and the variant each
+    KPI was computed with (its unit, number format and direction are the variant's)."""
     rows: dict
+    variants: dict
 
     @classmethod
     def of(cls, results: Results) -> "_Lookup":
@@ -71,32 +73,47 @@ class _Lookup:
                      t["low_sample"], t["note"].astype(str), strict=True):
             d[r[:4]] = {"value": _clean(float(r[4])), "n": _clean(float(r[5])),
                         "target": _clean(float(r[6])), "low": bool(r[7]), "note": r[8]}
-        return cls(d)
+        variants = {}
+        if len(t):
+            pairs = t[["kpi", "variant"]].astype(str).drop_duplicates()
+            variants = dict(zip(pairs["kpi"], pairs["variant"], strict=True))
+        return cls(d, variants)
 
     def get(self, kpi, level, key, period) -> dict | None:
         return self.rows.get((kpi, level, key, period))
 
+    def variant(self, kpi: str):
+        """The variant the results were computed with (the default where there are none)."""
+        k = CATALOG[kpi]
+        name = self.variants.get(kpi)
+        return k.variant(name) if name in k.variant_names else k.default_variant
+
 
 # ------------------------------------------------------------------ scorecard
-def scorecard_context(results: Results, centre: str, layout: Layout = DEFAULT) -> dict:
+def scorecard_context(results: Results, centre: str, layout: Layout = DEFAULT,
+                      partial: str | None = None) -> dict:
     look = _Lookup.of(results)
     month = results.month
     periods = results.periods
     prev = periods[-2] if len(periods) > 1 else None
+    cover = layout.min_coverage
     perspectives = []
     history_scores: list[list[float | None]] = []
+    history_empty: list[list[bool]] = []        # per perspective: no KPI value that month
     for p in layout.perspectives:
         lines = []
         per_period = {per: [] for per in periods}
         for line in p.lines:
             kpi = CATALOG[line.kpi]
+            variant = look.variant(line.kpi)
+            worst = line.worst_for(variant.name)
             cur = look.get(line.kpi, "organisation", "all", month) or {}
             target = line.target if line.target is not None else (
-                cur.get("target") if cur.get("target") is not None else kpi.target)
+                cur.get("target") if cur.get("target") is not None else kpi.target_of(variant))
             series = [(look.get(line.kpi, "organisation", "all", per) or {}).get("value")
                       for per in periods]
             for per, v in zip(periods, series, strict=True):
-                per_period[per].append((line.weight, kpi_score(v, line.worst, target)))
+                per_period[per].append((line.weight, kpi_score(v, worst, target)))
             note = cur.get("note") or ""
             if not cur:
                 note = results.skipped.get(line.kpi, "no data for this month")
@@ -104,40 +121,63 @@ def scorecard_context(results: Results, centre: str, layout: Layout = DEFAULT) -
                 note = (note + "; " if note else "") + f"low sample (n = {cur.get('n'):g})"
             lines.append({
                 "key": line.kpi, "title": kpi.title, "weight": line.weight,
-                "worst": line.worst, "target": target, "actual": cur.get("value"),
+                "worst": worst, "target": target, "actual": cur.get("value"),
                 "previous": (look.get(line.kpi, "organisation", "all", prev) or {}).get("value")
                 if prev else None,
                 "n": cur.get("n"), "trend": sparkline(series), "note": note,
-                "number_format": kpi.number_format})
+                "variant": variant.name, "unit": kpi.unit_of(variant),
+                "direction": kpi.direction_of(variant),
+                "number_format": kpi.format_of(variant)})
         perspectives.append({"name": p.name, "weight": p.weight, "kpis": lines})
-        history_scores.append([_weighted(per_period[per]) for per in periods])
+        history_scores.append([weighted(per_period[per], cover) for per in periods])
+        history_empty.append([all(s is None for _w, s in per_period[per]) for per in periods])
     history = []
+    names = [p.name for p in layout.perspectives]
     for i, per in enumerate(periods):
         scores = [h[i] for h in history_scores]
-        overall = _weighted([(p.weight, s) for p, s in zip(layout.perspectives, scores,
-                                                           strict=True)])
-        history.append({"month": per, "scores": scores, "overall": overall})
+        overall = weighted([(p.weight, s) for p, s in zip(layout.perspectives, scores,
+                                                          strict=True)], cover)
+        empty = all(h[i] for h in history_empty)
+        history.append({"month": per, "scores": scores, "overall": overall,
+                        "left_out": left_out(names, scores, overall, empty)})
     return {"centre": centre, "month": month, "month_label": month_label(month),
-            "near_target": layout.near_target, "perspectives": perspectives,
-            "history": history}
+            "near_target": layout.near_target, "min_coverage": cover,
+            "perspectives": perspectives, "history": history,
+            "partial": partial_banner(partial)}
 
 
-def _weighted(pairs) -> float | None:
-    """Σ w·s / Σ w over the pairs that have a score (the workbook's SUMPRODUCT rule)."""
-    have = [(w, s) for w, s in pairs if s is not None]
-    total = sum(w for w, _ in have)
-    return sum(w * s for w, s in have) / total if have and total else None
+def left_out(names: list[str], scores: list[float | None], overall: float | None,
+             empty: bool = False) -> str:
+    """What the index of a month says about the perspectives without a score (the
+    workbook's formula next to the index says the same for the month); ``empty``: no KPI
+    of any perspective has a value."""
+    missing = [n for n, s in zip(names, scores, strict=True) if s is None]
+    if not missing:
+        return ""
+    if empty:
+        return "no data"
+    if overall is None:
+        return "too little data for an index"
+    return "leaves out " + ", ".join(missing)
+
+
+def partial_banner(note: str | None) -> str | None:
+    """The title-area line of a workbook made from partial data (None: complete data)."""
+    if not note:
+        return None
+    note = " ".join(str(note).split())
+    return note if note.lower().startswith("partial data") else f"partial data: {note}"
 
 
 # ------------------------------------------------------------------ QA
 def qa_contexts(results: Results, qa, centre: str, *, max_score: float = 1.0,
-                roster=None, rubric=()) -> dict[str, dict]:
+                roster=None, rubric=(), partial: str | None = None) -> dict[str, dict]:
     """One context per team: its agents' evaluations, item scores and KPIs."""
     from ..render.arrays import compute
 
     look = _Lookup.of(results)
     month = results.month
-    qa_target = CATALOG["qa_score"].target
+    qa_target = CATALOG["qa_score"].target_of(look.variant("qa_score"))
     cur = look.get("qa_score", "organisation", "all", month)
     if cur and cur.get("target") is not None:
         qa_target = cur["target"]
@@ -180,24 +220,25 @@ def qa_contexts(results: Results, qa, centre: str, *, max_score: float = 1.0,
                         items.append({
                             "evaluation": eid, "section": getattr(r, "section", None) or "",
                             "criterion": r.criterion, "weight": float(r.weight),
-                            "fatal": "Y" if getattr(r, "fatal", 0) == 1 else "N",
+                            "fatal": 1 if getattr(r, "fatal", 0) == 1 else 0,
                             "score": "N/A" if r.score != r.score else float(r.score),
                             "comment": getattr(r, "comment", None) or ""})
             kpis = []
             for key in AGENT_KPIS:
                 kpi = CATALOG[key]
+                variant = look.variant(key)
                 a = look.get(key, "agent", agent, month) or {}
                 t = look.get(key, "team", team, month) or {}
                 team_value = t.get("value")
-                if kpi.unit == "count" and team_value is not None:
+                if kpi.unit_of(variant) == "count" and team_value is not None:
                     # a count's team figure is a total: the team average is per agent
                     per = [look.get(key, "agent", other, month) for other in teams[team]]
                     active = sum(1 for x in per if x and x.get("value") is not None)
                     team_value = team_value / active if active else None
                 kpis.append({"title": kpi.title, "agent": a.get("value"), "team": team_value,
-                             "target": a.get("target", t.get("target", kpi.target)),
-                             "n": a.get("n"), "number_format": kpi.number_format,
-                             "direction": kpi.direction})
+                             "target": a.get("target", t.get("target", kpi.target_of(variant))),
+                             "n": a.get("n"), "number_format": kpi.format_of(variant),
+                             "direction": kpi.direction_of(variant)})
             title = sheet_title(agent, taken)
             taken.add(title)
             agents_ctx.append({"name": agent, "sheet": title, "evaluations": evals,
@@ -211,7 +252,7 @@ def qa_contexts(results: Results, qa, centre: str, *, max_score: float = 1.0,
                      "qa_target": qa_target, "agents": agents_ctx,
                      "evaluations": sorted(evaluations, key=lambda e: (e["date"], e["id"])),
                      "evaluators": [{"name": e} for e in sorted(evaluators)],
-                     "sections": sections}
+                     "sections": sections, "partial": partial_banner(partial)}
     return out
 
 
@@ -225,29 +266,49 @@ def _first(frame, column: str):
 # ------------------------------------------------------------------ writing
 def write_month(results: Results, tables: Mapping[str, Any], out: str | Path, *,
                 centre: str = "Contact centre", layout: Layout = DEFAULT,
-                max_score: float = 1.0, rubric=(), templates: str | Path = TEMPLATES
-                ) -> list[Path]:
-    """Write the month's scorecard and QA workbooks; return their paths."""
+                max_score: float = 1.0, rubric=(), templates: str | Path = TEMPLATES,
+                partial: str | None = None) -> list[Path]:
+    """Write the month's scorecard and QA workbooks; return their paths.
+
+    ``partial``: a note saying the month's data is incomplete (``partial data: contacts
+    has 1,200 rows in 2026-10, usually 8,400``), shown in every sheet's title area (the
+    templates' ``{{ partial }}`` cell); a template that would not show it is refused."""
     months_back(results.month, 0)                     # refuses a month that is not YYYY-MM
     folder = Path(out) / results.month
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     y, m = (int(x) for x in results.month.split("-"))
     stamp = f"{y + m // 12:04d}-{m % 12 + 1:02d}-01T00:00:00Z"   # 'as of' the month's end
-    ctx = scorecard_context(results, centre, layout)
+    ctx = scorecard_context(results, centre, layout, partial)
     target = inside(folder, f"balanced-scorecard-{results.month}.xlsx")
-    save_with_values(fill(Path(templates) / "balanced-scorecard.xlsx", ctx).workbook, target,
-                     stamp)
+    save_with_values(_shown(fill(Path(templates) / "balanced-scorecard.xlsx", ctx).workbook,
+                            ctx["partial"], "balanced-scorecard.xlsx"), target, stamp)
     written.append(target)
     qa = tables.get("qa")
     for team, tctx in qa_contexts(results, qa, centre, max_score=max_score,
-                                  roster=tables.get("roster"), rubric=rubric).items():
+                                  roster=tables.get("roster"), rubric=rubric,
+                                  partial=partial).items():
         if not tctx["agents"]:
             continue
         target = inside(folder, f"qa-{file_stem(team)}-{results.month}.xlsx")
-        save_with_values(fill(Path(templates) / "agent-qa.xlsx", tctx).workbook, target, stamp)
+        save_with_values(_shown(fill(Path(templates) / "agent-qa.xlsx", tctx).workbook,
+                                tctx["partial"], "agent-qa.xlsx"), target, stamp)
         written.append(target)
     return written
+
+
+def _shown(workbook, banner: str | None, template: str):
+    """The workbook, after checking that every sheet shows the partial-data banner in
+    its first rows (a restyled template without ``{{ partial }}`` would hide it)."""
+    if banner:
+        for ws in workbook.worksheets:
+            if not any(isinstance(c.value, str) and banner in c.value
+                       for row in ws.iter_rows(min_row=1, max_row=6) for c in row):
+                raise TemplateError(
+                    f"template {template}, sheet '{ws.title}': the data is partial but the "
+                    "sheet does not say so; add a cell with {{ partial }} to its first rows "
+                    "(README, Editing the templates)")
+    return workbook
 
 
 def agent_workbook(team_file: str | Path, agent: str, out: str | Path) -> Path:
@@ -262,6 +323,9 @@ def agent_workbook(team_file: str | Path, agent: str, out: str | Path) -> Path:
     for ws in list(wb.worksheets):
         if ws is not mine[0]:
             wb.remove(ws)
+    for name, dn in list(wb.defined_names.items()):    # names of removed sheets' cells
+        if any(sheet != mine[0].title for sheet, _cell in dn.destinations):
+            del wb.defined_names[name]
     wb.calculation.fullCalcOnLoad = True
     out = Path(out)
     save_with_values(wb, out)

@@ -25,6 +25,14 @@ The template language, for people who restyle the shipped templates in Excel:
     numbers are written as numbers, text as an Excel string literal ("..."), and
     ``{{ agent.sheet | sheetref }}`` as a quoted sheet name: data never becomes formula
     code.
+``=IFERROR({{ kpi_formula('qa_score', weights='$D$34:$D$34', scores='$F$34:$F$34', fatal='$E$34:$E$34', max_score='$B$4', where={'$A$34:$A$34': 'A13'}) }},"")``
+    a catalog KPI as a live formula over the given ranges, written by the catalog's Excel
+    renderer (``kpi_xl.render.excel``): the template states where the inputs are, never
+    the KPI's formula. Inputs take ranges (column inputs) or cells (period totals);
+    options take numbers or cells; ``variant=`` picks a variant, ``measure=`` one of the
+    declaration's measures (``'fatal items failed'``) or ``'n'``; ``where={range: cell}``
+    keeps the rows whose range equals the cell (one evaluation's items). Only cell
+    references are accepted as arguments, so data cannot become formula code.
 
 Expressions run in jinja2's sandbox (no attribute access to internals, no imports). An
 error names the template, sheet and cell. Text from data that starts with ``=``, ``+``,
@@ -120,8 +128,97 @@ def _cellformat(fmt: Any) -> _Nothing:
     return _Nothing("")
 
 
+class _Code(str):
+    """Formula text written by the catalog's renderer: goes into the formula as is."""
+
+
+_REFERENCE = re.compile(r"^(?:(?:'(?:[^']|'')+'|[A-Za-z_][\w.]*)!)?\$?[A-Z]{1,3}\$?\d+"
+                        r"(?::\$?[A-Z]{1,3}\$?\d+)?$")
+
+
+def _reference(name: str, v: Any) -> str:
+    if not isinstance(v, str) or not _REFERENCE.match(v):
+        raise ValueError(f"kpi_formula: {name} must be a cell or range reference such as "
+                         f"'$B$2:$B$99', got {v!r}")
+    return v
+
+
+_KPI_FORMULAS: dict = {}
+
+
+def kpi_formula(key: str, variant: str | None = None, measure: str | None = None,
+                where: Mapping[str, Any] | None = None, **args: Any) -> _Code:
+    """A catalog KPI rendered as a worksheet formula over the given cells (without the
+    leading ``=``): see the module's docstring."""
+    from ..catalog import CATALOG
+    from ..render.arrays import resolve_params
+    from ..render.excel import ExcelRenderer
+
+    memo = (key, variant, measure, tuple(sorted((where or {}).items())),
+            tuple(sorted(args.items())))
+    hit = _KPI_FORMULAS.get(memo)
+    if hit is not None:
+        return hit
+    if key not in CATALOG:
+        raise ValueError(f"kpi_formula: {key!r} is not a KPI of the catalog")
+    kpi = CATALOG[key]
+    var = kpi.variant(variant)
+    params = {p.name for p in kpi.params}
+    ranges, cells, given, refs = {}, {}, {}, {}
+    for name, v in args.items():
+        if name in params:
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                given[name] = v
+            else:
+                refs[name] = _reference(name, v)
+            continue
+        try:
+            inp = kpi.input(name)
+        except KeyError:
+            raise ValueError(f"kpi_formula: {key} has no input or option {name!r} (inputs: "
+                             f"{', '.join(i.name for i in kpi.inputs)}; options: "
+                             f"{', '.join(sorted(params)) or 'none'})") from None
+        (ranges if inp.is_column else cells)[name] = _reference(name, v)
+    missing = [i.name for i in kpi.inputs if not i.optional and i.name not in args]
+    if missing:
+        raise ValueError(f"kpi_formula: {key} needs {', '.join(missing)}")
+    resolved = {**resolve_params(kpi, var, given), **refs}
+    rows = None
+    if where:
+        def equals(v):
+            number = isinstance(v, (int, float)) and not isinstance(v, bool)
+            return _num_text(v) if number else _reference("where", v)
+        rows = "*".join(f"({_reference('where', r)}={equals(v)})" for r, v in where.items())
+    renderer = ExcelRenderer(kpi, var, ranges=ranges, cells=cells, params=resolved, rows=rows)
+    if measure is None:
+        node = None
+    elif measure == "n":
+        node = var.formula.n
+    elif measure in var.formula.measures:
+        node = var.formula.measures[measure]
+    else:
+        raise ValueError(f"kpi_formula: {key} has no measure {measure!r} (measures: n, "
+                         f"{', '.join(var.formula.measures)})")
+    f = renderer.render(node)
+    if f.array:
+        raise ValueError(f"kpi_formula: {key} needs an array formula (a quantile), which "
+                         "templates cannot hold yet")
+    if len(_KPI_FORMULAS) > 5_000:
+        _KPI_FORMULAS.clear()
+    out = _KPI_FORMULAS[memo] = _Code(f.text[1:])
+    return out
+
+
+def _num_text(v: float) -> str:
+    if v != v or v in (float("inf"), float("-inf")):
+        raise ValueError(f"kpi_formula: cannot compare with {v!r}")
+    return str(int(v)) if float(v).is_integer() else repr(float(v))
+
+
 def _env(formula: bool) -> SandboxedEnvironment:
     def finalize(v):
+        if isinstance(v, _Code):
+            return str(v)
         return "" if isinstance(v, _Nothing) else _formula_literal(v)
 
     env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False,
@@ -129,6 +226,8 @@ def _env(formula: bool) -> SandboxedEnvironment:
     env.filters["sheetref"] = lambda v: SheetRef(str(v))
     env.filters["numfmt"] = _numfmt
     env.filters["cellformat"] = _cellformat
+    if formula:
+        env.globals["kpi_formula"] = kpi_formula
     return env
 
 

@@ -90,11 +90,27 @@ def test_a_thin_month_is_refused_and_allow_partial_marks_it(demo, tmp_path, caps
             f"{rows / usual:.0%} of its usual {usual:,.0f}")
     assert line in err and "min_share_of_usual is 50%" in err
     assert not out.exists()
+    args[0] = "run"                                   # workbooks and the outbox
     assert main(args + ["--allow-partial"]) == 0
     captured = capsys.readouterr()
     assert "(PARTIAL DATA)" in captured.out and line in captured.err
     status = json.loads((out / "2026-10" / "run-status.json").read_text(encoding="utf-8"))
     assert status["partial"].startswith("partial data: ") and line in status["partial"]
+    import email
+
+    import openpyxl
+
+    book = openpyxl.load_workbook(out / "2026-10" / "balanced-scorecard-2026-10.xlsx")
+    shown = [c.value for row in book["Scorecard"].iter_rows(max_row=6) for c in row
+             if isinstance(c.value, str)]
+    assert any(line in v and "partial data" in v.lower() for v in shown), shown
+    messages = sorted((out / "2026-10" / "outbox").glob("*.eml"))
+    assert messages
+    for path in messages:
+        msg = email.message_from_bytes(path.read_bytes())
+        assert "partial data" in msg["Subject"].lower(), msg["Subject"]
+        text = next(p for p in msg.walk() if p.get_content_type() == "text/plain")
+        assert line in text.get_payload(decode=True).decode("utf-8")
 
 
 def test_the_share_of_usual_is_a_setting(demo, tmp_path, capsys):

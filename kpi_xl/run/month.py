@@ -136,7 +136,7 @@ def run_month(cfg, step: str, month: str | None, *, history: int = 12,
         reporter.progress("writing the workbooks")
         run.books = write_month(res, ds.tables, out, centre=cfg.name,
                                 layout=cfg.layout or DEFAULT, max_score=cfg.max_score,
-                                rubric=cfg.load.rubric,
+                                rubric=cfg.load.rubric, partial=run.partial,
                                 **({"templates": cfg.templates} if cfg.templates else {}))
         reporter.workbooks(run.books)
     write_status(folder, month, run.partial)

@@ -83,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
         if name == "run":
             c.add_argument("--resend", action="store_true",
                            help="send again what the ledger says was sent")
+            c.add_argument("--resend-uncertain", action="store_true",
+                           help="send again what may have been delivered (no answer came)")
         if name in ("compute", "scorecard", "run"):
             c.add_argument("--month", required=True, help="the month to report, YYYY-MM")
             c.add_argument("--history", type=int, default=12,
@@ -104,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("--out", default="workbooks", help="where the month's files are (default "
                                                       "workbooks/)")
     m.add_argument("--resend", action="store_true", help="send again what was already sent")
+    m.add_argument("--resend-uncertain", action="store_true",
+                   help="send again what may have been delivered (no answer came)")
     sub.add_parser("presets", help="the shipped source mappings",
                    description="Mappings for known exports; use one with preset = \"name\" "
                                "in a [[sources]] table, or --source name=path.")
@@ -396,7 +400,7 @@ def _compute(args, cfg, ds) -> int:
         _report(outcome, where, "  mail      ")
     else:
         print("  mail      no [[stakeholders]] in the config: nothing sent")
-    return 0 if outcome is None or not outcome.failed else 1
+    return 0 if outcome is None or outcome.ok else 1
 
 
 def _send(cfg, args, stopped: str):
@@ -406,7 +410,8 @@ def _send(cfg, args, stopped: str):
 
     try:
         return send_month(cfg.stakeholders, args.out, args.month, smtp=cfg.smtp,
-                          centre=cfg.name, resend=args.resend, progress=_say)
+                          centre=cfg.name, resend=args.resend,
+                          resend_uncertain=args.resend_uncertain, progress=_say)
     except MailError as e:
         print(f"{stopped}: {e}", file=sys.stderr)
         return None
@@ -416,6 +421,8 @@ def _report(outcome, where, lead: str) -> None:
     print(f"{lead}{outcome.line()} → {where}")
     for who, why in outcome.failed:
         print(f"{' ' * len(lead)}failed: {who}: {why}")
+    for note in outcome.notes():
+        print(f"{' ' * len(lead)}{note}")
 
 
 def send_command(args) -> int:
@@ -434,7 +441,7 @@ def send_command(args) -> int:
         return 1
     outcome, where = sent
     _report(outcome, where, f"Mail for {args.month}: ")
-    return 0 if not outcome.failed else 1
+    return 0 if outcome.ok else 1
 
 
 def _default_layout():

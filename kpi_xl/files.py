@@ -37,6 +37,10 @@ class FolderBusy(OutputError):
 
 
 # ------------------------------------------------------------------ whole files
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
+
 def _check_target(path: Path) -> None:
     if path.is_symlink():
         raise OutputError(f"refusing to write {path}: it is a symbolic link (to "
@@ -55,6 +59,7 @@ def replacing(path: str | os.PathLike) -> Iterator[Path]:
     _check_target(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~_UMASK)           # as open() would have made it, not mkstemp's 0600
     tmp = Path(tmp)
     try:
         yield tmp

@@ -95,10 +95,10 @@ def test_no_answer_after_the_end_of_data_is_uncertain_and_never_resent_by_itself
     with FaultServer(tls=tls[0], faults=[fault], slow=3.0) as server:
         first, _ = send_month(_people(), work, MONTH, smtp=_smtp(server.port, tls[1]),
                               centre="Acme", sleep=lambda s: None)
+        assert server.recipients().count("dana@example.com") == 1      # not retried
         assert [who for who, _ in first.uncertain] == ["dana@example.com"]
         assert "the server may have accepted it" in first.uncertain[0][1]
         assert sorted(first.sent) == sorted(EMAILS[1:]) and not first.ok
-        assert server.recipients().count("dana@example.com") == 1      # not retried
         ledger = Ledger(work / "send-ledger.sqlite")
         assert {s for r, w, s, *_ in ledger.rows(MONTH) if w == "dana@example.com"} == \
             {"uncertain"}
@@ -429,3 +429,22 @@ def test_an_outbox_never_loses_a_message_to_a_name_collision(base, tmp_path):
           .addresses[0].addr_spec for f in files}
     assert to == {"a+b@example.com", "a-b@example.com"}
 
+
+
+def test_a_workbook_name_that_is_a_symlink_is_refused(base, tmp_path):
+    """Before: names.inside() resolved a link at a workbook's name, so a link to another
+    file in the folder was written through (one outside raised a bare ValueError)."""
+    import pickle
+
+    from kpi_xl.scorecard.build import write_month
+
+    with open(base[1], "rb") as f:
+        tables, res = pickle.load(f)
+    elsewhere = tmp_path / "elsewhere.xlsx"
+    elsewhere.write_bytes(b"keep me")
+    folder = tmp_path / "out" / MONTH
+    folder.mkdir(parents=True)
+    (folder / "qa-Billing-2026-10.xlsx").symlink_to(elsewhere)
+    with pytest.raises(OutputError, match="symbolic link"):
+        write_month(res, tables, tmp_path / "out", centre="Acme")
+    assert elsewhere.read_bytes() == b"keep me"

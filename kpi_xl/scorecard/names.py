@@ -40,10 +40,12 @@ def file_stem(name: str) -> str:
 
 
 def inside(folder: str | os.PathLike, filename: str) -> Path:
-    """``folder/filename``, refusing anything that would land outside ``folder``."""
+    """``folder/filename``, refusing anything that would land outside ``folder``. The
+    name itself is not resolved: a symbolic link there is the writer's to refuse
+    (``kpi_xl.files.replacing``), never followed."""
     base = Path(folder).resolve()
-    target = (base / filename).resolve()
-    if target.parent != base:
+    target = Path(os.path.normpath(base / filename))
+    if target.parent != base or target.name in ("", ".", ".."):
         raise ValueError(f"refusing to write {filename!r} outside {base}")
     return target
 

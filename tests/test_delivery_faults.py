@@ -211,7 +211,7 @@ def test_a_kill_when_data_begins_is_listed_then_sent_on_purpose(base, tls, tmp_p
 
 def test_two_sends_of_one_folder_at_once_send_each_message_once(base, tls, tmp_path):
     """Before: two sends at once delivered duplicates in most trials."""
-    for i in range(2):                                              # bounded trials
+    for i in range(1):           # one trial: the old code duplicated in 6 of 6 (README)
         t = concurrent_trial(base[0], tmp_path / f"c{i}", str(ROOT), tls[0], tls[1])
         assert t["duplicates"] == 0 and t["lost"] == 0, t["out"]
         assert t["codes"] == [0, 0], t["out"]
@@ -261,6 +261,11 @@ def test_a_workbook_changed_since_it_was_sent_is_reported_not_skipped(base, tmp_
     work = _fresh(base, tmp_path)
     first, _ = send_month(_people(), work, MONTH, smtp=None, centre="Acme")
     assert len(first.sent) == 4
+    import os
+
+    for team_file in (work / MONTH).glob("qa-*.xlsx"):              # rewritten, same content:
+        st = team_file.stat()                                       # the agents' cuts are
+        os.utime(team_file, ns=(st.st_atime_ns, st.st_mtime_ns + 10**10))  # made again
     again, _ = send_month(_people(), work, MONTH, smtp=None, centre="Acme")
     assert again.changed == [] and len(again.skipped) == 4           # same bytes: same digest
     team = work / MONTH / "qa-Billing-2026-10.xlsx"                  # the data were corrected

@@ -296,7 +296,7 @@ class _Conn(smtplib.SMTP):
         return sock
 
 
-def _payload(msg: EmailMessage) -> bytes:
+def _payload(msg: EmailMessage, international: bool = False) -> bytes:
     """The message as smtplib's send_message + data would put it on the wire."""
     from email.generator import BytesGenerator
 
@@ -306,7 +306,8 @@ def _payload(msg: EmailMessage) -> bytes:
         copy = _copy.copy(msg)
         del copy["Bcc"]
     buf = io.BytesIO()
-    BytesGenerator(buf).flatten(copy, linesep="\r\n")
+    BytesGenerator(buf, policy=msg.policy.clone(utf8=True) if international else None
+                   ).flatten(copy, linesep="\r\n")
     q = smtplib._quote_periods(buf.getvalue())
     if q[-2:] != b"\r\n":
         q += b"\r\n"
@@ -384,13 +385,20 @@ class Smtp:
             self.conn = self._open()
         c = self.conn
         try:
-            code, text = self._step(c.mail, self.s.sender)
+            options = []
+            international = not (self.s.sender.isascii() and recipient.isascii())
+            if international:                       # as smtplib's send_message does
+                if not c.has_extn("smtputf8"):
+                    raise smtplib.SMTPNotSupportedError(
+                        f"{recipient} needs SMTPUTF8, which the server does not offer")
+                options = ["SMTPUTF8", "BODY=8BITMIME"]
+            code, text = self._step(c.mail, self.s.sender, options)
             if code != 250:
                 raise smtplib.SMTPSenderRefused(code, text, self.s.sender)
             code, text = self._step(c.rcpt, recipient)
             if code not in (250, 251):
                 raise smtplib.SMTPRecipientsRefused({recipient: (code, text)})
-            data = _payload(msg)
+            data = _payload(msg, international)
             before_data()                            # in flight, committed, before DATA
             code, text = self._step(c.docmd, "data")
             if code != 354:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import tempfile
 import threading
 import time
@@ -99,6 +100,27 @@ def _sync_folder(folder: Path) -> None:
 
 def digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+_NUMBER_V = re.compile(rb"<v>(-?[0-9]+\.[0-9]+(?:[eE][-+]?[0-9]+)?)</v>")
+
+
+def workbook_digest(data: bytes) -> str:
+    """SHA-256 of a workbook's content: its parts by name, cached numbers to 12
+    significant digits. A regenerated workbook whose figures differ only in the last bits
+    of a float (a parallel sum adds in another order) keeps its digest; a corrected
+    figure changes it."""
+    import io
+
+    h = hashlib.sha256()
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        for name in sorted(z.namelist()):
+            part = z.read(name)
+            if name.endswith(".xml"):
+                part = _NUMBER_V.sub(lambda m: b"<v>" + format(float(m.group(1)), ".12g")
+                                     .encode() + b"</v>", part)
+            h.update(name.encode("utf-8") + b"\0" + part + b"\0")
+    return h.hexdigest()
 
 
 def check_workbook(name: str, data: bytes) -> str | None:

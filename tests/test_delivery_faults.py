@@ -453,3 +453,34 @@ def test_a_workbook_name_that_is_a_symlink_is_refused(base, tmp_path):
     with pytest.raises(OutputError, match="symbolic link"):
         write_month(res, tables, tmp_path / "out", centre="Acme")
     assert elsewhere.read_bytes() == b"keep me"
+
+
+def test_a_workbook_digest_ignores_float_noise_but_not_a_correction(base):
+    """The same month computed twice can differ in a float's last bits (DuckDB sums in
+    parallel): that must not read as "changed since it was sent"."""
+    import zipfile
+
+    from kpi_xl.files import workbook_digest
+
+    data = (base[0] / MONTH / "qa-Billing-2026-10.xlsx").read_bytes()
+
+    def edit(old: bytes, new: bytes) -> bytes:
+        src, buf = zipfile.ZipFile(io.BytesIO(data)), io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as dst:
+            for info in src.infolist():
+                part = src.read(info)
+                if info.filename.startswith("xl/worksheets/") and old in part:
+                    part = part.replace(old, new, 1)
+                dst.writestr(info, part)
+        return buf.getvalue()
+
+    import re
+    sheet = zipfile.ZipFile(io.BytesIO(data)).read("xl/worksheets/sheet1.xml")
+    v = re.search(rb"<v>(0\.[0-9]{15,})</v>", sheet).group(1)      # a 16-17 digit float
+    noisy = float(v) + 4e-16                                         # the last bits only
+    corrected = float(v) + 1e-3                                      # a real change
+    assert noisy != float(v)
+    assert workbook_digest(edit(b"<v>" + v + b"</v>", b"<v>%r</v>" % noisy)) == \
+        workbook_digest(data)
+    assert workbook_digest(edit(b"<v>" + v + b"</v>", b"<v>%r</v>" % corrected)) != \
+        workbook_digest(data)

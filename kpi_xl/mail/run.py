@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..engine.engine import months_back, read_results_json
-from ..files import OutputError, check_workbook, digest, folder_lock
+from ..files import OutputError, check_workbook, folder_lock, workbook_digest
 from ..scorecard.build import agent_workbook
 from ..scorecard.names import distinct_stems, inside
 from .message import build, environment, summary
@@ -160,7 +160,7 @@ def _attachments(folder: Path, month: str, deliveries: list[Delivery]
         if bad:
             damaged.append(bad)
             continue
-        out[key] = (path.name, data, digest(data))
+        out[key] = (path.name, data, workbook_digest(data))
     if damaged:
         raise MailError("some attachments are damaged; nothing was sent (run kpi-xl scorecard "
                         "again):\n  - " + "\n  - ".join(damaged))

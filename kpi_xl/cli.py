@@ -90,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
         if name == "run":
             c.add_argument("--resend", action="store_true",
                            help="send again what the ledger says was sent")
+            c.add_argument("--resend-uncertain", action="store_true",
+                           help="send again what may have been delivered (no answer came)")
         if name in ("compute", "scorecard", "run"):
             c.add_argument("--month", required=True, type=month_arg,
                            help="the month to report, YYYY-MM")
@@ -116,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("--out", default="workbooks", help="where the month's files are (default "
                                                       "workbooks/)")
     m.add_argument("--resend", action="store_true", help="send again what was already sent")
+    m.add_argument("--resend-uncertain", action="store_true",
+                   help="send again what may have been delivered (no answer came)")
     sub.add_parser("presets", help="the shipped source mappings",
                    description="Mappings for known exports; use one with preset = \"name\" "
                                "in a [[sources]] table, or --source name=path.")
@@ -353,7 +357,8 @@ def data_command(args) -> int:
     run = run_month(cfg, args.command, getattr(args, "month", None),
                     history=getattr(args, "history", 12), out=getattr(args, "out", "workbooks"),
                     allow_partial=getattr(args, "allow_partial", False),
-                    resend=getattr(args, "resend", False), reporter=printer)
+                    resend=getattr(args, "resend", False),
+                    resend_uncertain=getattr(args, "resend_uncertain", False), reporter=printer)
     if args.command == "validate":
         ds = run.dataset
         print("\nThe config and the data are usable"
@@ -436,13 +441,15 @@ class Printer:
             _report(run.outcome, run.where, "  mail      ")
         else:
             print("  mail      no [[stakeholders]] in the config: nothing sent")
-        return 0 if run.outcome is None or not run.outcome.failed else 1
+        return 0 if run.outcome is None or run.outcome.ok else 1
 
 
 def _report(outcome, where, lead: str) -> None:
     print(f"{lead}{outcome.line()} → {where}")
     for who, why in outcome.failed:
         print(f"{' ' * len(lead)}failed: {who}: {why}")
+    for note in outcome.notes():
+        print(f"{' ' * len(lead)}{note}")
 
 
 def send_command(args) -> int:
@@ -454,9 +461,10 @@ def send_command(args) -> int:
     if not cfg.stakeholders:
         print("kpi-xl: the config lists no [[stakeholders]] to send to", file=sys.stderr)
         return 1
-    outcome, where = send(cfg, args.month, args.out, resend=args.resend, progress=_say)
+    outcome, where = send(cfg, args.month, args.out, resend=args.resend,
+                          resend_uncertain=args.resend_uncertain, progress=_say)
     _report(outcome, where, f"Mail for {args.month}: ")
-    return 0 if not outcome.failed else 1
+    return 0 if outcome.ok else 1
 
 
 def demo(month: str, folder: str = "demo", out: str = "workbooks") -> int:

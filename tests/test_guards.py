@@ -202,3 +202,32 @@ def test_coverage_says_where_teams_came_from(tmp_path, capsys):
     assert rc == 0
     assert "30 of 40 contacts rows took their team from the roster" in out
     assert "! 10 of 40 contacts in 2026-10 have no team" in out
+
+
+def test_a_run_waits_for_the_folder_lock_then_says_so(demo, tmp_path):
+    """One run per output folder: while another process holds it, a run stops with
+    FolderBusy before writing anything (it waited lock_wait seconds)."""
+    import subprocess
+    import sys
+    import time
+
+    from kpi_xl.config import read_config
+    from kpi_xl.files import FolderBusy
+    from kpi_xl.run.month import run_month
+
+    out = tmp_path / "out"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from kpi_xl.files import folder_lock\n"
+         f"with folder_lock({str(out)!r}):\n    print('held', flush=True); time.sleep(60)"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        cfg = read_config(demo / "kpi_xl.toml")
+        t0 = time.monotonic()
+        with pytest.raises(FolderBusy, match="another kpi-xl run is using"):
+            run_month(cfg, "compute", "2026-10", history=0, out=out, lock_wait=0.5)
+        assert time.monotonic() - t0 >= 0.5
+        assert not (out / "2026-10").exists()
+    finally:
+        holder.kill()
+        holder.wait()

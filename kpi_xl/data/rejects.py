@@ -116,7 +116,9 @@ class Rejects:
         spreadsheet would run as a formula are written with a leading apostrophe."""
         path = os.fspath(path)
         os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-        with open(path, "w", newline="", encoding="utf-8-sig") as f:
+        from ..files import open_replacing
+
+        with open_replacing(path, "w", newline="", encoding="utf-8-sig") as f:
             w = csv.writer(f)
             w.writerow(REPORT_COLUMNS)
             for r in sorted(self.items, key=lambda r: (r.source, r.row or 0, r.column)):

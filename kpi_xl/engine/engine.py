@@ -87,12 +87,16 @@ class Results:
     def write_csv(self, path: str | os.PathLike) -> str:
         """The tidy table as CSV (UTF-8 with BOM, for Excel). Names from the data are
         written so that no spreadsheet runs them as formulas."""
+        from ..files import open_replacing
+
         path = os.fspath(path)
         os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
         t = self.table.copy()
         for c in ("key", "note"):
             t[c] = [_safe_text(v) if isinstance(v, str) else "" for v in t[c].astype(object)]
-        t.to_csv(path, index=False, encoding="utf-8-sig")
+        with open_replacing(path, "w", newline="", encoding="utf-8-sig") as f:
+            t.to_csv(f, index=False)
+        write_results_json(self, os.path.splitext(path)[0] + ".json")  # unescaped, for programs
         return path
 
     def frame(self, level: str | None = None, period: str | None = None):
@@ -102,6 +106,44 @@ class Results:
         if period is not None:
             t = t[t.period == period]
         return t.reset_index(drop=True)
+
+
+def write_results_json(results: Results, path: str | os.PathLike) -> str:
+    """The tidy table as JSON beside the CSV, names exactly as in the data (``+44 Sales``,
+    not the CSV's ``'+44 Sales``): what programs (the mail step) read back, with
+    ``read_results_json``. {month, periods, skipped, columns, rows}; NaN is null."""
+    import json
+
+    from ..files import open_replacing
+
+    t = results.table
+    rows = []
+    for r in t[list(TIDY_COLUMNS)].astype(object).itertuples(index=False, name=None):
+        rows.append([None if isinstance(v, float) and math.isnan(v) else
+                     (v.item() if hasattr(v, "item") else v) for v in r])
+    doc = {"month": results.month, "periods": list(results.periods),
+           "skipped": dict(results.skipped), "columns": list(TIDY_COLUMNS), "rows": rows}
+    path = os.fspath(path)
+    with open_replacing(path, "w", encoding="utf-8") as f:
+        json.dump(doc, f, ensure_ascii=False, allow_nan=False)
+    return path
+
+
+def read_results_json(path: str | os.PathLike) -> Results:
+    import json
+
+    import pandas as pd
+
+    with open(path, encoding="utf-8") as f:
+        doc = json.load(f)
+    t = pd.DataFrame(doc["rows"], columns=doc["columns"])
+    for c in ("value", "n", "margin", "target"):
+        t[c] = pd.to_numeric(t[c], errors="coerce").astype(float)
+    for c in ("period", "level", "key", "kpi", "variant", "status", "note", "title", "unit",
+              "number_format", "direction"):
+        t[c] = [float("nan") if v is None or v == "" else str(v) for v in t[c]]  # as read_csv
+    t["low_sample"] = t["low_sample"].astype(bool)
+    return Results(t, doc["month"], list(doc["periods"]), dict(doc["skipped"]))
 
 
 class Engine:

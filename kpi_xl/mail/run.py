@@ -1,97 +1,177 @@
-"""Send a month's reports: plan who gets what, build each message, deliver, report."""
+"""Send a month's reports: plan who gets what, build each message, deliver, report.
+
+The whole step holds the output folder's lock (``kpi_xl.files.folder_lock``), reads the
+run's results from ``kpi-results.json`` (names exactly as in the data; the CSV beside it
+is escaped for spreadsheets and never read back), finds each team's QA workbook by the
+team named inside it (not by re-deriving its file name), opens every attachment before
+anything is sent (a damaged one stops the step, by name) and passes each attachment's
+digest to the ledger, which reports a workbook changed since it was sent.
+"""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Callable
 
-from ..engine.engine import months_back
+from ..engine.engine import months_back, read_results_json
+from ..files import OutputError, check_workbook, folder_lock, workbook_digest
 from ..scorecard.build import agent_workbook
-from ..scorecard.names import file_stem, inside
+from ..scorecard.names import distinct_stems, inside
 from .message import build, environment, summary
 from .send import Ledger, MailError, Outbox, Outcome, Smtp, SmtpSettings, deliver
 from .stakeholders import Delivery, Stakeholder, plan
 
 
-def _team_files(folder: Path, month: str, teams: list[str]) -> dict[str, Path]:
-    out = {}
-    for t in teams:
-        p = folder / f"qa-{file_stem(t)}-{month}.xlsx"
-        if p.is_file():
-            out[t] = p
-    return out
-
-
-def _agents(team_files: dict[str, Path]) -> dict[str, str]:
-    """agent -> team, read from the QA workbooks' agent sheets."""
+def _read_team_file(path: Path) -> tuple[str | None, list[str]]:
+    """(the team named on its Team sheet, the agents of its agent sheets)."""
     from openpyxl import load_workbook
 
-    out = {}
-    for team, path in team_files.items():
-        wb = load_workbook(path, read_only=True)
+    wb = load_workbook(path, read_only=True)
+    try:
+        team, agents = None, []
         for ws in wb.worksheets:
-            a1 = next(ws.iter_rows(min_row=1, max_row=1, max_col=1, values_only=True))[0]
-            if ws.title != "Team" and isinstance(a1, str) and a1.startswith("QA: "):
-                out[a1[4:]] = team
+            a1 = next(ws.iter_rows(min_row=1, max_row=1, max_col=1, values_only=True), (None,))
+            a1 = a1[0] if a1 else None
+            if not (isinstance(a1, str) and a1.startswith("QA: ")):
+                continue
+            if ws.title == "Team" and team is None:
+                team = a1[4:]
+            else:
+                agents.append(a1[4:])
+        return team, agents
+    finally:
         wb.close()
-    return out
+
+
+def _team_files(folder: Path, month: str, teams: set[str], problems: list[str]
+                ) -> tuple[dict[str, Path], dict[str, str]]:
+    """team -> its QA workbook, agent -> team, read from the workbooks themselves."""
+    files: dict[str, Path] = {}
+    agents: dict[str, str] = {}
+    for path in sorted(folder.glob(f"qa-*-{month}.xlsx")):
+        bad = check_workbook(path.name, path.read_bytes())
+        if bad:
+            problems.append(bad)
+            continue
+        team, members = _read_team_file(path)
+        if team is None or team not in teams:
+            continue                      # another month's layout, or a team no longer there
+        if team in files:
+            problems.append(f"both {files[team].name} and {path.name} hold team {team!r}'s QA "
+                            "workbook: remove the older one and send again")
+            continue
+        files[team] = path
+        for a in members:
+            agents[a] = team
+    return files, agents
 
 
 def send_month(stakeholders: list[Stakeholder], out: str | Path, month: str, *,
                smtp: SmtpSettings | None, centre: str, resend: bool = False,
-               templates: str | Path | None = None, sleep=None,
+               resend_uncertain: bool = False, templates: str | Path | None = None,
+               sleep=None, lock_wait: float = 30.0,
                progress: Callable[[str], None] | None = None) -> tuple[Outcome, str]:
     """Deliver the month's reports; returns the outcome and where to look."""
-    import pandas as pd
-
     months_back(month, 0)
-    folder = Path(out) / month
-    results = folder / "kpi-results.csv"
+    try:
+        with folder_lock(out, wait=lock_wait):
+            return _send_month(stakeholders, Path(out), month, smtp=smtp, centre=centre,
+                               resend=resend, resend_uncertain=resend_uncertain,
+                               templates=templates, sleep=sleep, progress=progress)
+    except OutputError as e:
+        raise MailError(str(e)) from None
+
+
+def _send_month(stakeholders, out: Path, month: str, *, smtp, centre, resend,
+                resend_uncertain, templates, sleep, progress) -> tuple[Outcome, str]:
+    folder = out / month
+    results = folder / "kpi-results.json"
     if not results.is_file():
+        if (folder / "kpi-results.csv").is_file():
+            raise MailError(f"{results} is missing (the mail step reads the results as "
+                            "computed, not the spreadsheet copy kpi-results.csv): run kpi-xl "
+                            "scorecard again")
         raise MailError(f"no results for {month} in {folder}: run kpi-xl scorecard first")
-    table = pd.read_csv(results, encoding="utf-8-sig", keep_default_na=False,
-                        na_values=[""], dtype={"key": str, "note": str})
-    teams = sorted(set(table.loc[table["level"] == "team", "key"].astype(str)))
-    team_files = _team_files(folder, month, teams)
+    table = read_results_json(results).table
+    teams = set(table.loc[table["level"] == "team", "key"].astype(str))
     problems: list[str] = []
-    deliveries = plan(stakeholders, folder, month, team_files, _agents(team_files), problems)
+    team_files, agent_teams = _team_files(folder, month, teams, problems)
+    if problems:
+        raise MailError("some reports cannot be sent; nothing was sent:\n  - "
+                        + "\n  - ".join(problems))
+    deliveries = plan(stakeholders, folder, month, team_files, agent_teams, problems)
     if problems:
         raise MailError("some reports are missing:\n  - " + "\n  - ".join(problems))
+    files = _attachments(folder, month, deliveries)
     env = environment(templates) if templates else environment()
     previous = months_back(month, 1)[0]
+    recipients = [d.to.email for d in deliveries if d.reports]
+    run_end = time.monotonic() + (smtp.deadline if smtp else 3600.0)
     if smtp is None:
-        transport, where = Outbox(folder / "outbox"), str(folder / "outbox")
-        ledger = Ledger(Path(out) / "outbox-ledger.sqlite")
+        transport, where = Outbox(folder / "outbox", recipients), str(folder / "outbox")
+        ledger = Ledger(out / "outbox-ledger.sqlite")
         sender, sender_name = "reports@kpi-xl.invalid", "kpi_xl"
     else:
-        transport, where = Smtp(smtp), f"{smtp.host} (ledger: {Path(out) / 'send-ledger.sqlite'})"
-        ledger = Ledger(Path(out) / "send-ledger.sqlite")
+        ledger = Ledger(out / "send-ledger.sqlite")
+        transport, where = Smtp(smtp, run_end=run_end), \
+            f"{smtp.host} (ledger: {out / 'send-ledger.sqlite'})"
         sender, sender_name = smtp.sender, smtp.sender_name
 
     def maker(d: Delivery):
         def make(keys: list[str]):
             part = Delivery(d.to, [r for r in d.reports if r.key in keys])
-            files = []
-            for r in part.reports:
-                if r.agent is not None:
-                    cut = inside(folder / "agents", f"qa-{file_stem(r.agent)}-{month}.xlsx")
-                    cut.parent.mkdir(exist_ok=True)
-                    if not cut.is_file():
-                        agent_workbook(r.path, r.agent, cut)
-                    files.append((cut.name, cut.read_bytes()))
-                else:
-                    files.append((r.path.name, r.path.read_bytes()))
+            attached = [files[r.key][:2] for r in part.reports]
             ctx = summary(table, part, month, previous)
-            return build(part, ctx, files, sender, sender_name, env, centre)
+            return build(part, ctx, attached, sender, sender_name, env, centre)
         return make
 
-    items = [(d.to.email, [r.key for r in d.reports], maker(d)) for d in deliveries if d.reports]
+    items = [(d.to.email, {r.key: files[r.key][2] for r in d.reports}, maker(d))
+             for d in deliveries if d.reports]
     kwargs = {"retries": smtp.retries, "backoff": smtp.backoff} if smtp else {}
     if sleep is not None:
         kwargs["sleep"] = sleep
     try:
-        outcome = deliver(items, month, ledger, transport, resend=resend, progress=progress,
-                          **kwargs)
+        outcome = deliver(items, month, ledger, transport, resend=resend,
+                          resend_uncertain=resend_uncertain, deadline=run_end,
+                          progress=progress, **kwargs)
     finally:
         ledger.close()
     return outcome, where
+
+
+def _attachments(folder: Path, month: str, deliveries: list[Delivery]
+                 ) -> dict[str, tuple[str, bytes, str]]:
+    """report key -> (file name, bytes, digest), each opened and checked: a damaged
+    workbook stops the step before anything is sent. Agents' cuts get distinct names
+    (agents a/b and a-b get two files) and are remade when their team's file is newer."""
+    reports = {r.key: r for d in deliveries for r in d.reports}
+    stems = distinct_stems(r.agent for r in reports.values() if r.agent is not None)
+    out, damaged = {}, []
+    for key, r in reports.items():
+        path = r.path
+        if r.agent is not None:
+            (folder / "agents").mkdir(exist_ok=True)
+            path = inside(folder / "agents", f"qa-{stems[r.agent]}-{month}.xlsx")
+            if not _cut_is_current(path, r.path, r.agent):
+                agent_workbook(r.path, r.agent, path)
+        data = path.read_bytes()
+        bad = check_workbook(path.name, data)
+        if bad:
+            damaged.append(bad)
+            continue
+        out[key] = (path.name, data, workbook_digest(data))
+    if damaged:
+        raise MailError("some attachments are damaged; nothing was sent (run kpi-xl scorecard "
+                        "again):\n  - " + "\n  - ".join(damaged))
+    return out
+
+
+def _cut_is_current(cut: Path, team_file: Path, agent: str) -> bool:
+    """An agent's cut can be reused if it is whole, not older than its team's workbook,
+    and holds that agent's sheet alone."""
+    if not cut.is_file() or cut.stat().st_mtime_ns < team_file.stat().st_mtime_ns:
+        return False
+    if check_workbook(cut.name, cut.read_bytes()):
+        return False
+    return _read_team_file(cut) == (None, [agent])

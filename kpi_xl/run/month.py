@@ -106,9 +106,12 @@ def load_checked(cfg, month: str | None, history: int, reporter: Reporter,
 
 def run_month(cfg, step: str, month: str | None, *, history: int = 12,
               out: str | os.PathLike = "workbooks", allow_partial: bool = False,
-              resend: bool = False, reporter: Reporter | None = None) -> MonthRun:
-    """Run ``step`` (validate, compute, scorecard or run) for ``month``."""
-    from ..engine import Engine
+              resend: bool = False, resend_uncertain: bool = False,
+              reporter: Reporter | None = None, lock_wait: float = 30.0) -> MonthRun:
+    """Run ``step`` (validate, compute, scorecard or run) for ``month``. Once the data has
+    passed its guards, the step holds the output folder's lock (one run per folder at a
+    time: :func:`kpi_xl.files.folder_lock`) while it writes and sends."""
+    from ..files import folder_lock
 
     if step not in STEPS:
         raise ValueError(f"step must be one of {STEPS}, got {step!r}")
@@ -120,7 +123,18 @@ def run_month(cfg, step: str, month: str | None, *, history: int = 12,
         report.raise_if_refused()
         return run
     assert month is not None
-    folder = Path(out) / month
+    with folder_lock(out, wait=lock_wait):
+        _write_and_send(cfg, run, step, month, history, Path(out), resend, resend_uncertain,
+                        reporter)
+    return run
+
+
+def _write_and_send(cfg, run: MonthRun, step: str, month: str, history: int, out: Path,
+                    resend: bool, resend_uncertain: bool, reporter: Reporter) -> None:
+    from ..engine import Engine
+
+    ds = run.dataset
+    folder = out / month
     folder.mkdir(parents=True, exist_ok=True)
     run.folder = folder
     reporter.progress(f"computing {month} and {history} months before it")
@@ -143,16 +157,16 @@ def run_month(cfg, step: str, month: str | None, *, history: int = 12,
     if step == "run" and cfg.stakeholders:
         reporter.progress("sending the reports")
         run.outcome, run.where = send(cfg, month, out, resend=resend,
+                                      resend_uncertain=resend_uncertain,
                                       progress=reporter.progress)
-    return run
 
 
 def write_status(folder: Path, month: str, partial: str | None) -> None:
     """What ``send`` needs to know about the run that made the month's files."""
-    path = folder / STATUS_FILE
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps({"month": month, "partial": partial}, indent=1), encoding="utf-8")
-    os.replace(tmp, path)
+    from ..files import write_bytes
+
+    write_bytes(folder / STATUS_FILE,
+                json.dumps({"month": month, "partial": partial}, indent=1).encode("utf-8"))
 
 
 def read_status(folder: Path) -> dict:
@@ -162,7 +176,7 @@ def read_status(folder: Path) -> dict:
         return {}
 
 
-def send(cfg, month: str, out, *, resend: bool = False,
+def send(cfg, month: str, out, *, resend: bool = False, resend_uncertain: bool = False,
          progress: Callable[[str], None] | None = None):
     """Deliver the month's reports to the config's stakeholders: (outcome, where). Only a
     month whose files a run made after its data guards passed (or with --allow-partial)
@@ -175,4 +189,4 @@ def send(cfg, month: str, out, *, resend: bool = False,
                         f"kpi-xl scorecard (or run) for {month} first, so its data is checked")
 
     return send_month(cfg.stakeholders, out, month, smtp=cfg.smtp, centre=cfg.name,
-                      resend=resend, progress=progress)
+                      resend=resend, resend_uncertain=resend_uncertain, progress=progress)

@@ -22,8 +22,9 @@ from typing import Any, Mapping
 from ..catalog import CATALOG
 from ..engine.engine import Results, months_back
 from .cached import save_with_values
+from ..files import Claims, replacing
 from .layout import AGENT_KPIS, DEFAULT, Layout, kpi_score, weighted
-from .names import file_stem, inside, sheet_title
+from .names import distinct_stems, inside, sheet_title
 from .template import TemplateError, fill
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
@@ -280,19 +281,23 @@ def write_month(results: Results, tables: Mapping[str, Any], out: str | Path, *,
     y, m = (int(x) for x in results.month.split("-"))
     stamp = f"{y + m // 12:04d}-{m % 12 + 1:02d}-01T00:00:00Z"   # 'as of' the month's end
     ctx = scorecard_context(results, centre, layout, partial)
-    target = inside(folder, f"balanced-scorecard-{results.month}.xlsx")
-    save_with_values(_shown(fill(Path(templates) / "balanced-scorecard.xlsx", ctx).workbook,
-                            ctx["partial"], "balanced-scorecard.xlsx"), target, stamp)
+    claims = Claims()                                 # one output, once, per run
+    target = claims.claim(inside(folder, f"balanced-scorecard-{results.month}.xlsx"))
+    with replacing(target) as tmp:                    # whole files only (kpi_xl/files.py)
+        save_with_values(_shown(fill(Path(templates) / "balanced-scorecard.xlsx", ctx).workbook,
+                                ctx["partial"], "balanced-scorecard.xlsx"), tmp, stamp)
     written.append(target)
     qa = tables.get("qa")
-    for team, tctx in qa_contexts(results, qa, centre, max_score=max_score,
-                                  roster=tables.get("roster"), rubric=rubric,
-                                  partial=partial).items():
-        if not tctx["agents"]:
-            continue
-        target = inside(folder, f"qa-{file_stem(team)}-{results.month}.xlsx")
-        save_with_values(_shown(fill(Path(templates) / "agent-qa.xlsx", tctx).workbook,
-                                tctx["partial"], "agent-qa.xlsx"), target, stamp)
+    teams = {team: tctx for team, tctx in qa_contexts(
+        results, qa, centre, max_score=max_score, roster=tables.get("roster"),
+        rubric=rubric, partial=partial).items() if tctx["agents"]}
+    stems = distinct_stems(teams)                     # a/b and a-b: two files
+    for team, tctx in teams.items():
+        target = claims.claim(inside(folder, f"qa-{stems[team]}-{results.month}.xlsx"),
+                              f"team {team!r}")
+        with replacing(target) as tmp:
+            save_with_values(_shown(fill(Path(templates) / "agent-qa.xlsx", tctx).workbook,
+                                    tctx["partial"], "agent-qa.xlsx"), tmp, stamp)
         written.append(target)
     return written
 
@@ -328,5 +333,8 @@ def agent_workbook(team_file: str | Path, agent: str, out: str | Path) -> Path:
             del wb.defined_names[name]
     wb.calculation.fullCalcOnLoad = True
     out = Path(out)
-    save_with_values(wb, out)
+    modified = wb.properties.modified              # the team file's stamp: same bytes again
+    stamp = modified.strftime("%Y-%m-%dT%H:%M:%SZ") if modified else None
+    with replacing(out) as tmp:
+        save_with_values(wb, tmp, stamp)
     return out

@@ -40,9 +40,37 @@ def file_stem(name: str) -> str:
 
 
 def inside(folder: str | os.PathLike, filename: str) -> Path:
-    """``folder/filename``, refusing anything that would land outside ``folder``."""
+    """``folder/filename``, refusing anything that would land outside ``folder``. The
+    name itself is not resolved: a symbolic link there is the writer's to refuse
+    (``kpi_xl.files.replacing``), never followed."""
     base = Path(folder).resolve()
-    target = (base / filename).resolve()
-    if target.parent != base:
+    target = Path(os.path.normpath(base / filename))
+    if target.parent != base or target.name in ("", ".", ".."):
         raise ValueError(f"refusing to write {filename!r} outside {base}")
     return target
+
+
+def _fold(stem: str) -> str:
+    """How a case-insensitive file system (Windows, macOS) compares names."""
+    return unicodedata.normalize("NFKC", stem).casefold()
+
+
+def distinct_stems(names) -> dict[str, str]:
+    """``file_stem`` of each name, made distinct: names whose stems are alike (``a/b`` and
+    ``a-b``, ``Sales: EU`` and ``Sales? EU``, ``Billing`` and ``billing``) each get a short
+    suffix from a digest of the original name, so every one keeps its own file, and the
+    same set of names always gives the same file names."""
+    import hashlib
+
+    names = sorted({str(n) for n in names})
+    groups: dict[str, list[str]] = {}
+    for n in names:
+        groups.setdefault(_fold(file_stem(n)), []).append(n)
+    out = {}
+    for group in groups.values():
+        for n in group:
+            stem = file_stem(n)
+            if len(group) > 1:
+                stem = f"{stem[:72]}-{hashlib.sha256(n.encode('utf-8')).hexdigest()[:6]}"
+            out[n] = stem
+    return out

@@ -38,6 +38,7 @@ examples:
   kpi-xl send -c kpi_xl.toml --month 2026-10
                                   email each stakeholder their reports (or to the outbox)
   kpi-xl presets                  the shipped mappings (Zendesk, generic CSV...)
+  kpi-xl templates my-templates   a copy of the workbook and message templates to restyle
   kpi-xl demo --month 2026-09     the same for another month
   kpi-xl kpis                     list every KPI with its formula, unit and target
   kpi-xl kpis nps                 everything about one KPI (variants, inputs, sources)
@@ -120,6 +121,13 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("--resend", action="store_true", help="send again what was already sent")
     m.add_argument("--resend-uncertain", action="store_true",
                    help="send again what may have been delivered (no answer came)")
+    tp = sub.add_parser("templates", help="copy the shipped templates to restyle them",
+                        description="Copy the balanced scorecard and QA workbook templates "
+                                    "and the message templates into FOLDER; restyle them in "
+                                    "Excel and set [scorecard] templates = \"FOLDER\" "
+                                    "(README: editing the templates).")
+    tp.add_argument("folder", help="where the copies go (created if needed)")
+    tp.add_argument("--force", action="store_true", help="overwrite files already there")
     sub.add_parser("presets", help="the shipped source mappings",
                    description="Mappings for known exports; use one with preset = \"name\" "
                                "in a [[sources]] table, or --source name=path.")
@@ -142,6 +150,8 @@ def _dispatch(p, args) -> int:
             return init(args.path, args.force)
         if args.command == "presets":
             return presets()
+        if args.command == "templates":
+            return templates(args.folder, args.force)
         if args.command in ("validate", "compute", "scorecard", "run"):
             return data_command(args)
         if args.command == "send":
@@ -484,6 +494,17 @@ def demo(month: str, folder: str = "demo", out: str = "workbooks") -> int:
           f"{out}/{month}/balanced-scorecard-{month}.xlsx, the QA workbooks beside it, and "
           f"the messages in {out}/{month}/outbox)")
     return rc
+
+
+def templates(folder: str, force: bool) -> int:
+    from .scorecard.build import copy_templates
+
+    written = copy_templates(folder, force=force)
+    for path in written:
+        print(f"wrote {path}")
+    if not written:
+        print(f"{folder} already has every template (--force overwrites them)")
+    return 0
 
 
 def init(path: str, force: bool) -> int:

@@ -144,7 +144,7 @@ def parse_config(data: Mapping[str, Any], base_dir: str | os.PathLike = ".",
         missing = [n for n in ("balanced-scorecard.xlsx", "agent-qa.xlsx") if not (t / n).is_file()]
         if missing:
             problems.append(f"[scorecard] templates: {t} has no {' or '.join(missing)} "
-                            "(copy them from the templates/ folder of kpi_xl and restyle)")
+                            "(copy them from kpi_xl's templates: kpi-xl templates FOLDER writes a copy, then restyle)")
         cfg.templates = t
     if max_score is not None:
         cfg.max_score = float(max_score)

@@ -20,7 +20,7 @@ from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.datavalidation import DataValidation
 
 ROOT = Path(__file__).resolve().parents[1]
-TEMPLATES = ROOT / "templates"
+TEMPLATES = ROOT / "kpi_xl" / "templates"
 
 NAVY, INK, GREY, LIGHT = "1F3A5F", "222222", "6B7280", "EEF2F7"
 GREEN, AMBER, RED = "C6EFCE", "FFEB9C", "FFC7CE"

@@ -5,6 +5,7 @@ and moves, cached values, names, safety, determinism, and agreement with the eng
 from __future__ import annotations
 
 import math
+from pathlib import Path
 import re
 import warnings
 import zipfile
@@ -48,7 +49,7 @@ def test_shipped_templates_are_what_the_script_builds():
     import importlib.util
 
     spec = importlib.util.spec_from_file_location(
-        "make_templates", TEMPLATES.parent / "scripts" / "make_templates.py")
+        "make_templates", Path(__file__).resolve().parents[1] / "scripts" / "make_templates.py")
     mt = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mt)
     for name, build in (("balanced-scorecard.xlsx", mt.scorecard), ("agent-qa.xlsx", mt.agent_qa)):

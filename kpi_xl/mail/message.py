@@ -15,6 +15,7 @@ import hashlib
 import math
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,8 @@ from .send import MailError
 from .stakeholders import Delivery
 
 XLSX = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "email"
+#: the shipped message templates, inside the package (installed with it)
+TEMPLATES = Path(str(resources.files("kpi_xl") / "templates" / "email"))
 HEADLINE = {
     "organisation": ("service_level", "asa", "abandonment_rate", "aht", "fcr", "csat", "nps",
                      "first_response_time", "qa_score", "cost_per_contact"),
@@ -180,7 +182,7 @@ def build(delivery: Delivery, context: dict, attachments: list[tuple[str, bytes]
             if want not in body:
                 raise MailError(f"email template {name} does not show that the data is "
                                 "partial; add {{ partial }} at its top (see "
-                                "templates/email/)")
+                                "kpi-xl templates FOLDER for the shipped ones)")
     msg["Subject"] = subject
     msg["From"] = formataddr((sender_name, sender))
     msg["To"] = formataddr((delivery.to.name, delivery.to.email))

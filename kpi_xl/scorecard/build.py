@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -27,7 +28,8 @@ from .layout import AGENT_KPIS, DEFAULT, Layout, kpi_score, weighted
 from .names import distinct_stems, inside, sheet_title
 from .template import TemplateError, fill
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+#: the shipped templates, inside the package (importlib.resources: they install with it)
+TEMPLATES = Path(str(resources.files("kpi_xl") / "templates"))
 SPARK = "▁▂▃▄▅▆▇█"
 
 
@@ -265,6 +267,26 @@ def _first(frame, column: str):
 
 
 # ------------------------------------------------------------------ writing
+def copy_templates(folder: str | Path, *, force: bool = False) -> list[Path]:
+    """Copy the shipped templates (the two workbooks and the message templates) into
+    ``folder``, to restyle and name in ``[scorecard] templates``. Existing files are kept
+    unless ``force``; returns the files written."""
+    import shutil
+
+    folder = Path(folder)
+    written = []
+    for src in sorted(TEMPLATES.rglob("*")):
+        if not src.is_file():
+            continue
+        dst = folder / src.relative_to(TEMPLATES)
+        if dst.exists() and not force:
+            continue
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, dst)
+        written.append(dst)
+    return written
+
+
 def write_month(results: Results, tables: Mapping[str, Any], out: str | Path, *,
                 centre: str = "Contact centre", layout: Layout = DEFAULT,
                 max_score: float = 1.0, rubric=(), templates: str | Path = TEMPLATES,

@@ -112,6 +112,9 @@ def _read_csv(source: Source, rejects: Rejects) -> RawTable:
     if not text.strip():
         raise SourceError(source, "the file is empty (not even a header row)")
     delim = source.delimiter or _sniff(source, text)
+    # the csv module refuses a field over 131,072 characters as if the quoting were broken;
+    # the whole file is in memory already, so a field as long as the file is no risk
+    csv.field_size_limit(max(csv.field_size_limit(), min(len(text) + 1, 2**31 - 1)))
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim, strict=True)
     try:
         header = next(reader)

@@ -55,6 +55,7 @@ from openpyxl import load_workbook
 from openpyxl.formatting.formatting import ConditionalFormattingList
 from openpyxl.worksheet.cell_range import MultiCellRange
 
+from ..errors import KpiXlError
 from ..text import cell_text, printable
 from .names import sheet_title
 from .refs import Block, Mapper, map_formula, map_ranges, quote_sheet
@@ -65,7 +66,7 @@ SHEET = re.compile(r"^\{%-?\s*sheet\s+for\s+(\w+)\s+in\s+(.+?)\s+named\s+(.+?)\s
 ONE = re.compile(r"^\{\{(.+?)\}\}$", re.S)
 
 
-class TemplateError(ValueError):
+class TemplateError(KpiXlError, ValueError):
     """A template cannot be filled; the message names the file, sheet and cell."""
 
 

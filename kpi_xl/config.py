@@ -101,6 +101,7 @@ def parse_config(data: Mapping[str, Any], base_dir: str | os.PathLike = ".",
         if k not in SECTIONS:
             problems.append(f"unknown section [{k}] (sections: {', '.join(sorted(SECTIONS))})")
     cfg = Config(path, raw=dict(data))
+    data = _shapes(data, problems)
     centre = data.get("centre", {})
     cfg.name = str(centre.get("name", cfg.name))
     tz = str(centre.get("time_zone", "UTC"))
@@ -138,6 +139,9 @@ def parse_config(data: Mapping[str, Any], base_dir: str | os.PathLike = ".",
     cfg.stakeholders = parse_stakeholders(data.get("stakeholders", []), problems)
     cfg.smtp = parse_smtp(data.get("smtp"), problems)
     folder = (data.get("scorecard") or {}).get("templates")
+    if folder is not None and not isinstance(folder, str):
+        problems.append(f"[scorecard] templates must be a folder name (text), got {folder!r}")
+        folder = None
     if folder:
         t = Path(folder).expanduser()
         t = t if t.is_absolute() else Path(base_dir) / t
@@ -156,6 +160,39 @@ def parse_config(data: Mapping[str, Any], base_dir: str | os.PathLike = ".",
     return cfg
 
 
+# the shape each section must have: a value of another type is one sentence naming the
+# section, and the section is then read as absent (so one run reports every problem)
+_SHAPES = {"centre": (Mapping, "a table"), "business_hours": (Mapping, "a table"),
+           "qa": (Mapping, "a table"), "kpis": (Mapping, "a table"),
+           "scorecard": (Mapping, "a table"), "smtp": (Mapping, "a table"),
+           "guards": (Mapping, "a table"), "sources": (list, "a list of [[sources]] tables"),
+           "stakeholders": (list, "a list of [[stakeholders]] tables")}
+
+
+def _shapes(data: Mapping[str, Any], problems: list[str]) -> dict[str, Any]:
+    out = dict(data)
+    for name, (kind, what) in _SHAPES.items():
+        value = out.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, kind):
+            problems.append(f"[{name}] must be {what}, got {value!r}")
+            del out[name]
+        elif kind is list:
+            bad = [i for i, v in enumerate(value, 1) if not isinstance(v, Mapping)]
+            for i in bad:
+                problems.append(f"[[{name}]] entry {i} must be a table, got {value[i - 1]!r}")
+            out[name] = [v for v in value if isinstance(v, Mapping)]
+    return out
+
+
+def _number(value: Any, where: str, default: float, problems: list[str]) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        problems.append(f"{where} must be a number, got {value!r}")
+        return default
+    return float(value)
+
+
 def _layout(spec, problems: list[str], choices=None):
     """[scorecard]: perspectives, their KPIs, weights and worst cases (default: the
     shipped layout, kpi_xl.scorecard.layout.DEFAULT), checked against the KPIs' chosen
@@ -169,12 +206,14 @@ def _layout(spec, problems: list[str], choices=None):
         if k not in ("near_target", "min_coverage", "perspectives", "templates"):
             problems.append(f"[scorecard]: unknown key {k!r} (keys: near_target, min_coverage, "
                             "perspectives, templates)")
-    near = spec.get("near_target", DEFAULT.near_target)
-    cover = spec.get("min_coverage", DEFAULT.min_coverage)
-    if isinstance(cover, bool) or not isinstance(cover, (int, float)):
-        problems.append(f"[scorecard] min_coverage must be a number, got {cover!r}")
-        cover = DEFAULT.min_coverage
+    near = _number(spec.get("near_target", DEFAULT.near_target), "[scorecard] near_target",
+                   DEFAULT.near_target, problems)
+    cover = _number(spec.get("min_coverage", DEFAULT.min_coverage), "[scorecard] min_coverage",
+                    DEFAULT.min_coverage, problems)
     persp = spec.get("perspectives")
+    if persp is not None and not isinstance(persp, list):
+        problems.append(f"[scorecard] perspectives must be a list of tables, got {persp!r}")
+        persp = None
     if persp is None:
         layout = Layout(DEFAULT.perspectives, near_target=float(near), min_coverage=float(cover))
     else:
@@ -200,6 +239,9 @@ def _business_hours(spec, tz: str, problems: list[str]) -> BusinessHours | None:
     holidays = []
     for k, v in spec.items():
         if k == "holidays":
+            if not isinstance(v, list):
+                problems.append(f"[business_hours] holidays must be a list of dates, got {v!r}")
+                continue
             for d in v:
                 try:
                     holidays.append(d if isinstance(d, dt.date) else dt.date.fromisoformat(str(d)))
@@ -222,7 +264,11 @@ def _business_hours(spec, tz: str, problems: list[str]) -> BusinessHours | None:
 
 def _rubric(qa: Mapping[str, Any], problems: list[str]):
     items = []
-    for i, r in enumerate(qa.get("rubric", []) or [], 1):
+    rubric = qa.get("rubric", []) or []
+    if not isinstance(rubric, list):
+        problems.append(f"[qa] rubric must be a list of items, got {rubric!r}")
+        rubric = []
+    for i, r in enumerate(rubric, 1):
         try:
             w = float(r["weight"])
             if w < 0:
@@ -283,11 +329,18 @@ def _choices(kpis: Mapping[str, Any], problems: list[str]) -> dict[str, KpiChoic
             if k not in KPI_KEYS:
                 problems.append(f"{where}: unknown key {k!r} (keys: {', '.join(sorted(KPI_KEYS))})")
         kpi = CATALOG[key]
+        if spec.get("variant") is not None and not isinstance(spec.get("variant"), str):
+            problems.append(f"{where}: variant must be a name (text), got {spec['variant']!r}")
+            continue
         try:
             variant = kpi.variant(spec.get("variant"))
         except KpiError as e:
             problems.append(f"{where}: variant {e.text.split(' variant ', 1)[-1]}")
             continue
+        for k in ("options", "targets"):
+            if not isinstance(spec.get(k, {}), Mapping):
+                problems.append(f"{where}: {k} must be a table, got {spec[k]!r}")
+                spec = {**spec, k: {}}
         options = dict(spec.get("options", {}))
         known = {p.name for p in kpi.params}
         for o in options:

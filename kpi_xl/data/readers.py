@@ -18,7 +18,12 @@ from __future__ import annotations
 import csv
 import gc
 import io
+import posixpath
+import re
+import zipfile
+import zlib
 from dataclasses import dataclass
+from xml.etree import ElementTree
 
 import numpy as np
 
@@ -107,6 +112,9 @@ def _read_csv(source: Source, rejects: Rejects) -> RawTable:
     if not text.strip():
         raise SourceError(source, "the file is empty (not even a header row)")
     delim = source.delimiter or _sniff(source, text)
+    # the csv module refuses a field over 131,072 characters as if the quoting were broken;
+    # the whole file is in memory already, so a field as long as the file is no risk
+    csv.field_size_limit(max(csv.field_size_limit(), min(len(text) + 1, 2**31 - 1)))
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim, strict=True)
     try:
         header = next(reader)
@@ -173,9 +181,75 @@ def _sniff(source: Source, text: str) -> str:
 
 
 # ---------------------------------------------------------------------------- XLSX
+# python-calamine holds a sheet as one dense rectangle from A1 to its farthest cell, 32
+# bytes a cell, whatever the file holds: a 5 KB file with one cell at XFD1048576 asks for
+# 550 GB and aborts the process. So before calamine sees a sheet, its XML is streamed once
+# (about a fifth of calamine's own reading time) and a cell beyond row 1,048,576 (Excel's
+# last row) or column BL (64 columns) refuses the file by name. The cap keeps the rectangle
+# at most 1,048,576 x 64 cells (2 GiB in calamine), and every real export read so far fits
+# (a full-height sheet of a few dozen columns); wider sheets are refused with a sentence
+# saying to delete the unused columns.
+MAX_ROWS = 1_048_576
+MAX_COLS = 64                     # column BL
+_WIDE = re.compile(rb' r="(?:[A-Z]{3}|B[M-Z]|[C-Z][A-Z])[0-9]')       # a column past BL
+_TALL = re.compile(rb' r="[A-Z]{0,3}(?:[0-9]{8,}|[2-9][0-9]{6}|1[1-9][0-9]{5}|10[5-9][0-9]{4}'
+                   rb'|1049[0-9]{3}|10486[0-9]{2}|10485[89][0-9]|104857[7-9])"')  # past row 1,048,576
+_DIGITS = bytes.maketrans(b"123456789", b"000000000")
+_CHUNK = 1 << 23
+_NS_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
+
+
+def _sheet_part(z: zipfile.ZipFile, sheet: str | None) -> list[str]:
+    """The zip part(s) of the sheet calamine will read (every worksheet if unsure)."""
+    every = [n for n in z.namelist() if n.startswith("xl/worksheets/") and n.endswith(".xml")]
+    try:
+        wb = ElementTree.fromstring(z.read("xl/workbook.xml"))
+        rels = ElementTree.fromstring(z.read("xl/_rels/workbook.xml.rels"))
+    except (KeyError, ElementTree.ParseError):
+        return every
+    sheets = [el for el in wb.iter() if el.tag.endswith("}sheet") or el.tag == "sheet"]
+    chosen = next((el for el in sheets if el.get("name") == sheet), None) if sheet else \
+        (sheets[0] if sheets else None)
+    rid = chosen.get(_NS_REL) if chosen is not None else None
+    target = next((r.get("Target") for r in rels.iter() if r.get("Id") == rid), None)
+    if not target:
+        return every
+    part = target.lstrip("/") if target.startswith("/") else \
+        posixpath.normpath(posixpath.join("xl", target))
+    return [part] if part in z.namelist() else every
+
+
+def _check_extent(source: Source) -> None:
+    """Refuse, by name, a sheet whose farthest cell lies beyond the cap (see MAX_ROWS)."""
+    try:
+        with zipfile.ZipFile(source.path) as z:
+            for part in _sheet_part(z, source.sheet):
+                with z.open(part) as f:
+                    tail = b""
+                    while chunk := f.read(_CHUNK):
+                        buf = tail + chunk
+                        wide = _WIDE.search(buf)
+                        # a row past the cap has 7 digits or more: look closer only then
+                        tall = (_TALL.search(buf) if b'0000000"' in buf.translate(_DIGITS)
+                                else None)
+                        hit = wide or tall
+                        if hit:
+                            ref = buf[hit.start() + 4:buf.find(b'"', hit.start() + 4)]
+                            ref = ref.decode("ascii", "replace")[:20]
+                            raise SourceError(source, f"has a cell at {ref}, beyond what kpi-xl "
+                                              f"reads (rows up to {MAX_ROWS:,}, columns up to "
+                                              f"BL, the {MAX_COLS}th): delete the cells or "
+                                              "columns past the data, or export only the "
+                                              "columns the mapping reads.")
+                        tail = buf[-40:]
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError):
+        return          # not a zip (or unreadable): calamine says why below
+
+
 def _read_xlsx(source: Source) -> RawTable:
     import python_calamine as pc
 
+    _check_extent(source)
     try:
         wb = pc.CalamineWorkbook.from_path(str(source.path))
         names = wb.sheet_names

@@ -137,8 +137,4 @@ def _show(value: object) -> str:
     return s if len(s) <= 200 else s[:197] + "..."
 
 
-def _safe(text: str) -> str:
-    """Keep data from becoming a formula when the report is opened in a spreadsheet."""
-    if text and text[0] in "=+-@\t\r":
-        return "'" + text
-    return text
+from ..text import csv_safe as _safe  # noqa: E402  (one escaping rule: kpi_xl.text)

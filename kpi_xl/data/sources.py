@@ -167,6 +167,9 @@ def parse_source(spec: Mapping[str, Any], base_dir: str | os.PathLike = ".",
     if table not in TABLES:
         problems.append(f"{where}: 'table' must be one of {', '.join(TABLES)}, got {table!r}")
     path = spec.get("path")
+    if path is not None and not isinstance(path, str):
+        problems.append(f"{where}: 'path' must be a file name (text), got {path!r}")
+        path = None
     if not path:
         problems.append(f"{where}: 'path' is missing (the file to read)")
         path = ""

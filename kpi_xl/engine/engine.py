@@ -673,8 +673,7 @@ def _assemble(frames: list[dict]):
     })
 
 
-def _safe_text(text: str) -> str:
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+from ..text import csv_safe as _safe_text  # noqa: E402  (one escaping rule: kpi_xl.text)
 
 
 def compute(tables: Mapping[str, Any], month: str, *, count: int = 12,

@@ -25,6 +25,7 @@ from ..engine.engine import Results, months_back
 from .cached import save_with_values
 from ..files import Claims, replacing
 from .layout import AGENT_KPIS, DEFAULT, Layout, kpi_score, weighted
+from ..text import cell_text, printable
 from .names import distinct_stems, inside, sheet_title
 from .template import TemplateError, fill
 
@@ -242,7 +243,7 @@ def qa_contexts(results: Results, qa, centre: str, *, max_score: float = 1.0,
                              "target": a.get("target", t.get("target", kpi.target_of(variant))),
                              "n": a.get("n"), "number_format": kpi.format_of(variant),
                              "direction": kpi.direction_of(variant)})
-            title = sheet_title(agent, taken)
+            title = sheet_title(printable(agent), taken)
             taken.add(title)
             agents_ctx.append({"name": agent, "sheet": title, "evaluations": evals,
                                "item_scores": items, "kpis": kpis})
@@ -344,7 +345,7 @@ def agent_workbook(team_file: str | Path, agent: str, out: str | Path) -> Path:
     from openpyxl import load_workbook
 
     wb = load_workbook(team_file)
-    mine = [ws for ws in wb.worksheets if ws["A1"].value == f"QA: {agent}"]
+    mine = [ws for ws in wb.worksheets if ws["A1"].value == cell_text(f"QA: {agent}")]
     if len(mine) != 1:
         raise ValueError(f"{Path(team_file).name} has no single QA sheet for {agent!r}")
     for ws in list(wb.worksheets):

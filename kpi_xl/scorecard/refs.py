@@ -103,7 +103,7 @@ def map_ref(ref: str, own: str, fn) -> str:
     r1 = fn(target, first[3], first[2] == "", False)
     if r1 is None:
         return ref
-    prefix = ref.split("!")[0] + "!" if sheet else ""
+    prefix = ref.rsplit("!", 1)[0] + "!" if sheet else ""     # a quoted name may hold "!"
     a = (first[0], first[1], first[2], r1)
     if second is None:
         return prefix + _cell(a)

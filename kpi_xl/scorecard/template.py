@@ -55,6 +55,8 @@ from openpyxl import load_workbook
 from openpyxl.formatting.formatting import ConditionalFormattingList
 from openpyxl.worksheet.cell_range import MultiCellRange
 
+from ..errors import KpiXlError
+from ..text import cell_text, printable
 from .names import sheet_title
 from .refs import Block, Mapper, map_formula, map_ranges, quote_sheet
 
@@ -64,7 +66,7 @@ SHEET = re.compile(r"^\{%-?\s*sheet\s+for\s+(\w+)\s+in\s+(.+?)\s+named\s+(.+?)\s
 ONE = re.compile(r"^\{\{(.+?)\}\}$", re.S)
 
 
-class TemplateError(ValueError):
+class TemplateError(KpiXlError, ValueError):
     """A template cannot be filled; the message names the file, sheet and cell."""
 
 
@@ -106,7 +108,10 @@ def _formula_literal(value: Any) -> str:
         return repr(float(value)) if isinstance(value, float) else str(value)
     if value is None or isinstance(value, _Empty):
         return '""'
-    return '"' + str(value).replace('"', '""') + '"'
+    # data text as a formula's string: printable, and in pieces of at most 255 characters
+    # (Excel's limit for one text constant in a formula) joined with &
+    text = printable(str(value)).replace('"', '""')
+    return "&".join('"' + text[i:i + 255] + '"' for i in range(0, len(text), 255)) or '""'
 
 
 class _Nothing(str):
@@ -247,7 +252,7 @@ def put(cell, value: Any) -> None:
     """Write a value from data: text stays text even when it looks like a formula."""
     t = type(value)
     if t is str:
-        cell._value, cell.data_type = value, "s"
+        cell._value, cell.data_type = cell_text(value), "s"
     elif t is float or t is int:
         if value != value:
             cell._value = None
@@ -381,7 +386,8 @@ def _sheet_loop(wb, ws, context: dict, contexts: dict, file: str) -> None:
     taken = {s.title for s in wb.worksheets if s is not ws}
     for k, item in enumerate(items):
         ctx = {**context, var: item}
-        title = sheet_title(str(_evaluate(name_expr, ctx, where, cell.coordinate)), taken)
+        title = sheet_title(printable(str(_evaluate(name_expr, ctx, where, cell.coordinate))),
+                            taken)
         taken.add(title)
         new = wb.copy_worksheet(ws)
         new.title = title

@@ -1,0 +1,41 @@
+"""Small text helpers several outputs share (CSV files, workbook cells).
+
+* :func:`csv_safe`: data text written to a CSV file never starts a formula when the file
+  is opened in a spreadsheet (OWASP "CSV injection"): text starting with ``= + - @``, a tab
+  or a carriage return, or their full-width forms ``＝ ＋ － ＠`` (which Excel and
+  LibreOffice also read as a formula start), gets a leading apostrophe.
+* :func:`cell_text`: text over Excel's 32,767-character cell limit is cut, with a visible
+  note saying so (Excel refuses a longer cell, and openpyxl would write a file Excel repairs).
+* :func:`printable`: control characters (which XML 1.0, hence .xlsx, cannot hold) replaced by
+  a visible ``?``.
+"""
+
+from __future__ import annotations
+
+import re
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+EXCEL_CELL_LIMIT = 32_767
+_CUT_NOTE = " [… cut: {n:,} characters, longer than Excel's 32,767 per cell]"
+# the characters openpyxl refuses (IllegalCharacterError): C0 controls but tab, LF, CR
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def csv_safe(text: str) -> str:
+    """``text`` as a CSV field a spreadsheet shows as text, never runs as a formula."""
+    return "'" + text if text[:1] in FORMULA_STARTS else text
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters an .xlsx cannot hold replaced by ``?``."""
+    return _CONTROL.sub("?", text)
+
+
+def cell_text(text: str) -> str:
+    """Data text as a workbook cell holds it: printable, and cut with a note past Excel's
+    limit (the note counts the original length)."""
+    text = printable(text)
+    if len(text) <= EXCEL_CELL_LIMIT:
+        return text
+    note = _CUT_NOTE.format(n=len(text))
+    return text[:EXCEL_CELL_LIMIT - len(note)] + note

@@ -96,9 +96,12 @@ def test_xlsx_dimension_bomb_is_refused_by_name_within_2_gb(tmp_path, command):
 
 @pytest.mark.parametrize("ref, refused", [
     ("BL1048576", False),          # the cap itself: 64 columns by Excel's full height
-    ("BM2", True), ("XFD1", True), ("AAA7", True),
-    ("A1048577", True), ("C2000000", True), ("A10000000", True), ("Z999999", False)])
-def test_the_extent_cap_is_64_columns_by_1048576_rows(tmp_path, ref, refused):
+    ("GR300000", False),           # 200 columns by 300,000 rows: 60 M cells, under the cap
+    ("BM2", False), ("XFD1", False), ("AAA7", False), ("Z999999", False),
+    ("BM1048576", True),           # 65 columns by full height: past the cap
+    ("XFD1048576", True), ("XFE1", True),                # past Excel's last column
+    ("A1048577", True), ("C2000000", True), ("A10000000", True)])
+def test_the_extent_cap_is_the_sheets_rectangle(tmp_path, ref, refused):
     from kpi_xl.data.readers import SourceError, _check_extent
     from kpi_xl.data.sources import parse_source
 
@@ -106,7 +109,7 @@ def test_the_extent_cap_is_64_columns_by_1048576_rows(tmp_path, ref, refused):
     source = parse_source({"preset": "generic-roster", "path": str(path)})
     row = ref.lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
     if refused:      # named by the cell, or by its <row r="..."> when the row is too far
-        with pytest.raises(SourceError, match=ref if int(row) <= 1_048_576 else row):
+        with pytest.raises(SourceError, match=ref if int(row) <= 1_048_576 else f"{int(row):,}"):
             _check_extent(source)
     else:
         _check_extent(source)
@@ -284,7 +287,7 @@ def test_a_broken_user_template_is_one_sentence_naming_template_and_cell(hostile
     folder = hostile_month.parent / "my-templates"
     folder.mkdir()
     for name in ("balanced-scorecard.xlsx", "agent-qa.xlsx"):
-        shutil.copy(ROOT / "templates" / name, folder / name)
+        shutil.copy(ROOT / "kpi_xl" / "templates" / name, folder / name)
     wb = load_workbook(folder / "balanced-scorecard.xlsx")
     wb.worksheets[0]["H2"] = "{{ centre | no_such_filter }}"
     wb.save(folder / "balanced-scorecard.xlsx")

@@ -184,19 +184,47 @@ def _sniff(source: Source, text: str) -> str:
 # python-calamine holds a sheet as one dense rectangle from A1 to its farthest cell, 32
 # bytes a cell, whatever the file holds: a 5 KB file with one cell at XFD1048576 asks for
 # 550 GB and aborts the process. So before calamine sees a sheet, its XML is streamed once
-# (about a fifth of calamine's own reading time) and a cell beyond row 1,048,576 (Excel's
-# last row) or column BL (64 columns) refuses the file by name. The cap keeps the rectangle
-# at most 1,048,576 x 64 cells (2 GiB in calamine), and every real export read so far fits
-# (a full-height sheet of a few dozen columns); wider sheets are refused with a sentence
-# saying to delete the unused columns.
+# (about a fifth of calamine's own reading time) to find its farthest row and column, and a
+# sheet whose rectangle passes MAX_CELLS (64 columns by Excel's full height, 2 GiB in
+# calamine: a full-height export of 60 columns, or 300,000 rows of 200 columns, fit) or
+# Excel's own limits is refused by name, with the cell that makes it so.
 MAX_ROWS = 1_048_576
-MAX_COLS = 64                     # column BL
-_WIDE = re.compile(rb' r="(?:[A-Z]{3}|B[M-Z]|[C-Z][A-Z])[0-9]')       # a column past BL
-_TALL = re.compile(rb' r="[A-Z]{0,3}(?:[0-9]{8,}|[2-9][0-9]{6}|1[1-9][0-9]{5}|10[5-9][0-9]{4}'
-                   rb'|1049[0-9]{3}|10486[0-9]{2}|10485[89][0-9]|104857[7-9])"')  # past row 1,048,576
-_DIGITS = bytes.maketrans(b"123456789", b"000000000")
+MAX_COLS = 16_384                 # column XFD, Excel's last
+MAX_CELLS = 64 * MAX_ROWS
 _CHUNK = 1 << 23
 _NS_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
+_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_ROW_TAG = re.compile(rb'<(?:[A-Za-z_][\w.-]*:)?row\b[^>]*?\sr="([0-9]{1,9})"')
+
+
+def _above(value: str, alphabet: str, longest: int) -> str:
+    """A regular expression matching the strings over ``alphabet`` (in its order, without
+    leading zeros for digits) that are greater than ``value``: longer ones, or as long
+    and greater at the first difference."""
+    cls = f"[{alphabet[0]}-{alphabet[-1]}]"
+    n = len(value)
+    alts = [f"{cls}{{{n + 1},{longest}}}"] if n < longest else []
+    for i, c in enumerate(value):
+        higher = alphabet[alphabet.index(c) + 1:]
+        if higher:
+            rest = f"{cls}{{{n - i - 1}}}" if n - i - 1 else ""
+            alts.append(re.escape(value[:i]) + f"[{higher[0]}-{higher[-1]}]" + rest)
+    return "(?:" + "|".join(alts) + ")" if alts else "(?!)"
+
+
+def _column_number(letters: str) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + _LETTERS.index(ch) + 1
+    return n
+
+
+def _column_letters(n: int) -> str:
+    out = ""
+    while n:
+        n, r = divmod(n - 1, 26)
+        out = _LETTERS[r] + out
+    return out
 
 
 def _sheet_part(z: zipfile.ZipFile, sheet: str | None) -> list[str]:
@@ -220,30 +248,52 @@ def _sheet_part(z: zipfile.ZipFile, sheet: str | None) -> list[str]:
 
 
 def _check_extent(source: Source) -> None:
-    """Refuse, by name, a sheet whose farthest cell lies beyond the cap (see MAX_ROWS)."""
+    """Refuse, by name, a sheet whose rectangle from A1 to its farthest cell passes
+    MAX_CELLS or Excel's limits. Rows come from the ``<row r=…>`` tags (the last of each
+    chunk: rows are in order) and from any cell reference past them; the widest column
+    from cell references wider than any seen before (a search that rarely matches)."""
     try:
         with zipfile.ZipFile(source.path) as z:
             for part in _sheet_part(z, source.sheet):
-                with z.open(part) as f:
-                    tail = b""
-                    while chunk := f.read(_CHUNK):
-                        buf = tail + chunk
-                        wide = _WIDE.search(buf)
-                        # a row past the cap has 7 digits or more: look closer only then
-                        tall = (_TALL.search(buf) if b'0000000"' in buf.translate(_DIGITS)
-                                else None)
-                        hit = wide or tall
-                        if hit:
-                            ref = buf[hit.start() + 4:buf.find(b'"', hit.start() + 4)]
-                            ref = ref.decode("ascii", "replace")[:20]
-                            raise SourceError(source, f"has a cell at {ref}, beyond what kpi-xl "
-                                              f"reads (rows up to {MAX_ROWS:,}, columns up to "
-                                              f"BL, the {MAX_COLS}th): delete the cells or "
-                                              "columns past the data, or export only the "
-                                              "columns the mapping reads.")
-                        tail = buf[-40:]
+                _scan_extent(source, z, part)
     except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError):
         return          # not a zip (or unreadable): calamine says why below
+
+
+def _scan_extent(source: Source, z: zipfile.ZipFile, part: str) -> None:
+    rows, cols, far = 1, "A", "A1"
+    tail = b""
+
+    def wider(c: str):
+        return re.compile((' r="(' + _above(c, _LETTERS, 3) + ')([0-9]{1,9})"').encode())
+
+    def taller(r: int):
+        return re.compile((' r="([A-Z]{1,3})(' + _above(str(r), "0123456789", 9) + ')"').encode())
+
+    col_re, row_re = wider(cols), taller(rows)
+    with z.open(part) as f:
+        while chunk := f.read(_CHUNK):
+            buf = tail + chunk
+            at = max(buf.rfind(b"<row"), buf.rfind(b":row"))       # the chunk's last row
+            last = _ROW_TAG.search(buf, max(0, at - 32)) if at >= 0 else None
+            if last is not None and int(last.group(1)) > rows:
+                rows, far = int(last.group(1)), f"row {int(last.group(1)):,}"
+                row_re = taller(rows)
+            while m := row_re.search(buf):
+                rows, far = int(m.group(2)), (m.group(1) + m.group(2)).decode()
+                row_re = taller(rows)
+            while m := col_re.search(buf):
+                cols, far = m.group(1).decode(), (m.group(1) + m.group(2)).decode()
+                col_re = wider(cols)
+            width = _column_number(cols)
+            if rows > MAX_ROWS or width > MAX_COLS or rows * width > MAX_CELLS:
+                raise SourceError(source, f"reaches {far}: its cells span {width:,} "
+                                  f"column{'s' if width != 1 else ''} "
+                                  f"(to {cols}) by {rows:,} rows, more than kpi-xl reads "
+                                  f"({MAX_CELLS:,} cells, Excel's {MAX_ROWS:,} rows at most). "
+                                  "Delete the stray cells or columns past the data, or export "
+                                  "only the columns the mapping reads.")
+            tail = buf[-64:]
 
 
 def _read_xlsx(source: Source) -> RawTable:

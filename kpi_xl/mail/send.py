@@ -107,14 +107,25 @@ def parse_smtp(spec: Mapping[str, Any] | None, problems: list[str]) -> SmtpSetti
     if security not in ("starttls", "tls"):
         problems.append("[smtp]: security must be \"starttls\" or \"tls\" (unencrypted SMTP is "
                         "not offered)")
+    def number(key: str, default: float, whole: bool = False) -> float:
+        v = spec.get(key, default)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0 or \
+                (whole and not float(v).is_integer()):
+            problems.append(f"[smtp] {key} must be a {'whole ' if whole else ''}number >= 0, "
+                            f"got {v!r}")
+            return default
+        return v
+
+    port = int(number("port", 465 if security == "tls" else 587, whole=True))
+    timeout, deadline = number("timeout", 30), number("deadline", 900)
+    retries, backoff = int(number("retries", 3, whole=True)), number("backoff", 2.0)
     return SmtpSettings(
-        host=str(spec.get("host", "")), port=int(spec.get("port", 465 if security == "tls" else 587)),
+        host=str(spec.get("host", "")), port=port,
         security=security, username=spec.get("username"),
         password_env=str(spec.get("password_env", "KPI_XL_SMTP_PASSWORD")),
         sender=str(spec.get("sender", "")), sender_name=str(spec.get("sender_name", "kpi_xl")),
-        ca_file=spec.get("ca_file"), timeout=float(spec.get("timeout", 30)),
-        retries=int(spec.get("retries", 3)), backoff=float(spec.get("backoff", 2.0)),
-        deadline=float(spec.get("deadline", 900)))
+        ca_file=spec.get("ca_file"), timeout=float(timeout),
+        retries=retries, backoff=float(backoff), deadline=float(deadline))
 
 
 # ------------------------------------------------------------------ the ledger

@@ -83,10 +83,19 @@ def parse_stakeholders(items: list[Mapping[str, Any]], problems: list[str]) -> l
         if len(scopes) > 1 or (scopes and s.get("scope") == "organisation"):
             problems.append(f"{where}: give one scope: organisation, teams or agent")
         scope = scopes[0] if scopes else "organisation"
-        teams = tuple(str(t) for t in s.get("teams", []) or [])
+        raw_teams, raw_reports = s.get("teams", []) or [], s.get("reports", DEFAULT[scope])
+        if not isinstance(raw_teams, list):
+            problems.append(f"{where}: teams must be a list, e.g. teams = [\"Billing\"], got "
+                            f"{raw_teams!r}")
+            raw_teams = []
+        if not isinstance(raw_reports, (list, tuple)):
+            problems.append(f"{where}: reports must be a list, e.g. reports = [\"scorecard\"], "
+                            f"got {raw_reports!r}")
+            raw_reports = DEFAULT[scope]
+        teams = tuple(str(t) for t in raw_teams)
         if scope == "teams" and not teams:
             problems.append(f"{where}: teams = [...] lists no team")
-        reports = tuple(s.get("reports", DEFAULT[scope]))
+        reports = tuple(raw_reports)
         for r in reports:
             if r not in ALLOWED[scope]:
                 problems.append(f"{where} ({name}): a {scope} recipient cannot receive {r!r} "

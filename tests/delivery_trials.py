@@ -21,15 +21,11 @@ from collections import Counter
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from scorecard_data import STAKEHOLDERS  # noqa: E402
+
 MONTH = "2026-10"
 PASSWORD = "s3cret-pw"
-STAKEHOLDERS = [
-    {"name": "Dana Reyes", "email": "dana@example.com", "role": "Head of service",
-     "reports": ["scorecard", "qa-team"]},
-    {"name": "Tom Berg", "email": "tom@example.com", "teams": ["Billing"]},
-    {"name": "Ana Silva", "email": "ana@example.com", "agent": "Ana Silva"},
-    {"name": "Ben Adeyemi", "email": "ben@example.com", "agent": "Ben Adeyemi"},
-]
 EMAILS = [s["email"] for s in STAKEHOLDERS]
 
 

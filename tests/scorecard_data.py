@@ -6,6 +6,16 @@ from functools import lru_cache
 from pathlib import Path
 
 
+#: the stakeholders of the mail tests: the head of service, a team lead, two agents
+STAKEHOLDERS = [
+    {"name": "Dana Reyes", "email": "dana@example.com", "role": "Head of service",
+     "reports": ["scorecard", "qa-team"]},
+    {"name": "Tom Berg", "email": "tom@example.com", "teams": ["Billing"]},
+    {"name": "Ana Silva", "email": "ana@example.com", "agent": "Ana Silva"},
+    {"name": "Ben Adeyemi", "email": "ben@example.com", "agent": "Ben Adeyemi"},
+]
+
+
 @lru_cache(maxsize=None)
 def month(out: str, threads: int | None = None):
     from kpi_xl.data.load import RubricItem

@@ -20,8 +20,9 @@ pytest.importorskip("trustme")
 openpyxl = pytest.importorskip("openpyxl")
 pytest.importorskip("duckdb")
 
-from delivery_trials import (EMAILS, PASSWORD, concurrent_trial, corrupt_files,  # noqa: E402
-                             kill_send_trial, kill_write_trial, run_child, spawn)
+from delivery_trials import (EMAILS, PASSWORD, STAKEHOLDERS,  # noqa: E402
+                             concurrent_trial, corrupt_files, kill_send_trial,
+                             kill_write_trial, run_child, spawn)
 from smtp_faults import FaultServer, tls_pair  # noqa: E402
 
 from kpi_xl.files import Claims, FolderBusy, OutputError, folder_lock  # noqa: E402
@@ -31,13 +32,6 @@ from kpi_xl.mail.stakeholders import parse_stakeholders  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 MONTH = "2026-10"
-STAKEHOLDERS = [
-    {"name": "Dana Reyes", "email": "dana@example.com", "role": "Head of service",
-     "reports": ["scorecard", "qa-team"]},
-    {"name": "Tom Berg", "email": "tom@example.com", "teams": ["Billing"]},
-    {"name": "Ana Silva", "email": "ana@example.com", "agent": "Ana Silva"},
-    {"name": "Ben Adeyemi", "email": "ben@example.com", "agent": "Ben Adeyemi"},
-]
 
 
 @pytest.fixture(scope="module")

@@ -26,6 +26,7 @@ from kpi_xl.mail.run import send_month  # noqa: E402
 from kpi_xl.mail.send import MailError, SmtpSettings  # noqa: E402
 from kpi_xl.mail.stakeholders import parse_stakeholders  # noqa: E402
 
+from scorecard_data import STAKEHOLDERS  # noqa: E402
 from scorecard_data import month as generated_month  # noqa: E402
 
 USER, PASSWORD = "reports", "s3cret-pw"
@@ -101,13 +102,6 @@ def month_files(tmp_path_factory):
     return out, tables, res
 
 
-STAKEHOLDERS = [
-    {"name": "Dana Reyes", "email": "dana@example.com", "role": "Head of service",
-     "reports": ["scorecard", "qa-team"]},
-    {"name": "Tom Berg", "email": "tom@example.com", "teams": ["Billing"]},
-    {"name": "Ana Silva", "email": "ana@example.com", "agent": "Ana Silva"},
-    {"name": "Ben Adeyemi", "email": "ben@example.com", "agent": "Ben Adeyemi"},
-]
 
 
 def _people():

@@ -8,7 +8,12 @@ loaded with what it usually loads and stops (before any workbook, CSV or message
   the months of the history window that have data (a source with no earlier months is
   only checked for being empty);
 * a source **rejects** more than ``max_rejected_share`` of the rows it read (rows left out
-  on purpose by the mapping, and values ignored in used rows, do not count).
+  on purpose by the mapping, and values ignored in used rows, do not count);
+* one KPI **loses** more than ``max_rejected_share`` of a source's rows (of the month's
+  rows, or of the whole file for ``validate``) to its input rules (``left out of KPIs``):
+  a rule of one KPI leaves only that KPI, but when most answered calls leave service
+  level for lack of a queue wait, the abandoned calls that stay make it 0 %, a confident
+  wrong number. The rows a KPI loses are rejected rows for that KPI.
 
 ``--allow-partial`` goes ahead on purpose: the refusals become a *partial data* note that
 the workbooks' title area and the messages show.
@@ -115,6 +120,7 @@ def check(ds, month: str | None, settings: GuardSettings = GuardSettings(),
     that the usual volume is taken over (default: every earlier month in the data)."""
     rep = GuardReport(month)
     _rejected_shares(ds, settings, rep)
+    _left_out_shares(ds, month, settings, rep)
     if month is None:
         return rep
     _volumes(ds, month, settings, history, rep)
@@ -139,6 +145,56 @@ def _rejected_shares(ds, settings: GuardSettings, rep: GuardReport) -> None:
             f"({acc.rejected / considered:.0%}, more than the {settings.max_rejected_share:.0%} "
             "allowed by [guards] max_rejected_share); most frequent: "
             + "; ".join(f"{n:,} × {why}" for why, n in top))
+
+
+def _left_out_shares(ds, month: str | None, settings: GuardSettings,
+                     rep: GuardReport) -> None:
+    """Per source and KPI: the rows the KPI's input rules leave out (in ``month``, or in
+    the whole file), as a share of the source's rows (in the month, or used)."""
+    from ..data.rejects import LEFT_OUT, VALUE_IGNORED
+
+    for acc in ds.accounting:
+        items = [r for r in ds.rejects.items if r.source == acc.source and r.kpis and
+                 r.action in (LEFT_OUT, VALUE_IGNORED)]
+        if not items:
+            continue
+        df = ds.tables.get(acc.table)
+        if df is None or "_source" not in df or "_row" not in df:
+            continue
+        mine = df[(df["_source"] == acc.source).to_numpy()]
+        if month is not None:
+            periods = _periods(mine, acc.table)
+            if periods is None:
+                continue
+            mine = mine[(periods == month).to_numpy()]
+        total = len(mine)
+        if total == 0:
+            continue
+        rows = {int(r) for r in mine["_row"]}
+        lost: dict[str, set[int]] = {}
+        why: dict[str, dict[str, int]] = {}
+        for r in items:
+            if r.row is None or r.row not in rows:
+                continue
+            for kpi in dict.fromkeys(k.strip() for k in r.kpis.split(", ") if k.strip()):
+                lost.setdefault(kpi, set()).add(r.row)
+                why.setdefault(kpi, {}).setdefault(r.reason, 0)
+                why[kpi][r.reason] += 1
+        # KPIs losing the same rows are named together, in one sentence
+        groups: dict[frozenset, list[str]] = {}
+        for kpi, lost_rows in lost.items():
+            if len(lost_rows) / total > settings.max_rejected_share:
+                groups.setdefault(frozenset(lost_rows), []).append(kpi)
+        where = f" in {month}" if month is not None else ""
+        for lost_rows, kpis in sorted(groups.items(), key=lambda g: (-len(g[0]), g[1])):
+            n = len(lost_rows)
+            top = sorted(why[kpis[0]].items(), key=lambda kv: (-kv[1], kv[0]))[:3]
+            rep.refusals.append(
+                f"{acc.file} ({acc.source}): {n:,} of its {total:,} rows{where} ({n / total:.0%})"
+                f" leave {', '.join(sorted(kpis))} by their input rules (more than the "
+                f"{settings.max_rejected_share:.0%} allowed by [guards] max_rejected_share; "
+                "the rows that stay would give a value of the rest only); most frequent: "
+                + "; ".join(f"{k:,} × {w}" for w, k in top))
 
 
 def _volumes(ds, month: str, settings: GuardSettings, history, rep: GuardReport) -> None:

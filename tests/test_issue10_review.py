@@ -1,0 +1,50 @@
+"""A hostile review of issue 10 ("Numbers you can trust"): each test pins a path that still
+let a wrong, empty or mis-assigned number reach a workbook or a message, found by using
+the command line as a user would."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("pandas")
+pytest.importorskip("duckdb")
+
+from kpi_xl.cli import main  # noqa: E402
+
+
+def _write(path: Path, rows: list[list[str]]) -> Path:
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows(rows)
+    return path
+
+
+def test_a_kpi_that_loses_most_rows_to_its_rule_stops_the_run(tmp_path, capsys):
+    """An export whose queue-wait column is blank on the answered calls: each answered
+    call leaves ASA and service level (issue 10, section 3), the abandoned calls stay, so
+    service level came out as 0 / 2 = 0.0 % 'off target', exit 0, a confident wrong
+    number. The rows a KPI loses are rejected rows for that KPI: above
+    max_rejected_share the run stops, naming the KPI, as it does for rejected rows.
+
+    10 calls in 2026-10: 8 answered without a wait, 2 abandoned after 30 and 50 s."""
+    rows = [["id", "date", "channel", "answered", "wait", "talk"]]
+    rows += [[f"A{i}", "2026-10-05 10:00", "phone", "1", "", "100"] for i in range(8)]
+    rows += [[f"N{i}", "2026-10-05 11:00", "phone", "0", w, ""] for i, w in enumerate(
+        ("30", "50"))]
+    path = _write(tmp_path / "calls.csv", rows)
+    out = tmp_path / "out"
+    rc = main(["compute", "--source", f"generic-contacts={path}", "--month", "2026-10",
+               "--out", str(out)])
+    err = capsys.readouterr().err
+    assert rc == 4, err
+    # 8 of the 10 rows in the month leave service level and ASA: 80 % > 5 %
+    assert "calls.csv (generic-contacts): 8 of its 10 rows in 2026-10 (80%) leave " \
+           "Average speed of answer (ASA), Service level by their input rules" in err, err
+    assert "8 × 'wait' must not be blank where 'answered' is yes" in err
+    assert not out.exists()
+    # validate (no month) judges the whole file the same way
+    assert main(["validate", "--source", f"generic-contacts={path}"]) == 4
+    assert "8 of its 10 rows (80%) leave Average speed of answer (ASA), Service level" \
+        in capsys.readouterr().err

@@ -48,3 +48,37 @@ def test_a_kpi_that_loses_most_rows_to_its_rule_stops_the_run(tmp_path, capsys):
     assert main(["validate", "--source", f"generic-contacts={path}"]) == 4
     assert "8 of its 10 rows (80%) leave Average speed of answer (ASA), Service level" \
         in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def demo_folder(tmp_path_factory) -> Path:
+    from kpi_xl.demo import write_demo
+
+    folder = tmp_path_factory.mktemp("demo")
+    write_demo(folder, "2026-10")
+    return folder
+
+
+def test_compute_after_scorecard_does_not_let_send_mix_results_and_workbooks(
+        demo_folder, tmp_path, capsys):
+    """`scorecard` writes the results, the workbooks and the run status; a later `compute`
+    for the same month (another config: CSAT as a mean) rewrote the results and the
+    status but not the workbooks, and `send` then mailed a summary from the new results
+    (CSAT 3.87) with workbooks of the old ones attached (CSAT 69.2 %). A step that
+    rewrites the results withdraws the status until the workbooks are made again."""
+    cfg = demo_folder / "kpi_xl.toml"
+    mean = tmp_path / "mean.toml"
+    mean.write_text(cfg.read_text(encoding="utf-8").replace(
+        'path = "exports/', f'path = "{demo_folder.as_posix()}/exports/').replace(
+        "[kpis.csat]\n", '[kpis.csat]\nvariant = "mean"\ntarget = 4.2\n'), encoding="utf-8")
+    out = tmp_path / "out"
+    common = ["--month", "2026-10", "--out", str(out)]
+    assert main(["scorecard", "-c", str(cfg), *common]) == 0
+    status = out / "2026-10" / "run-status.json"
+    assert status.is_file()
+    assert main(["compute", "-c", str(mean), *common]) == 0
+    assert not status.exists()
+    capsys.readouterr()
+    assert main(["send", "-c", str(cfg), *common]) == 1
+    assert "no finished run for 2026-10" in capsys.readouterr().err
+    assert not (out / "2026-10" / "outbox").exists()

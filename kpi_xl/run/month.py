@@ -123,6 +123,9 @@ def run_month(cfg, step: str, month: str | None, *, history: int = 12,
     folder = Path(out) / month
     folder.mkdir(parents=True, exist_ok=True)
     run.folder = folder
+    # the files about to be rewritten no longer match the month's workbooks: send waits
+    # until a scorecard (or run) step has made them again from the same results
+    (folder / STATUS_FILE).unlink(missing_ok=True)
     reporter.progress(f"computing {month} and {history} months before it")
     res = Engine(ds.tables, choices=cfg.choices).compute(month, history)
     run.results = res
@@ -139,7 +142,8 @@ def run_month(cfg, step: str, month: str | None, *, history: int = 12,
                                 rubric=cfg.load.rubric, partial=run.partial,
                                 **({"templates": cfg.templates} if cfg.templates else {}))
         reporter.workbooks(run.books)
-    write_status(folder, month, run.partial)
+    if step in ("scorecard", "run"):
+        write_status(folder, month, run.partial)
     if step == "run" and cfg.stakeholders:
         reporter.progress("sending the reports")
         run.outcome, run.where = send(cfg, month, out, resend=resend,
@@ -165,8 +169,8 @@ def read_status(folder: Path) -> dict:
 def send(cfg, month: str, out, *, resend: bool = False,
          progress: Callable[[str], None] | None = None):
     """Deliver the month's reports to the config's stakeholders: (outcome, where). Only a
-    month whose files a run made after its data guards passed (or with --allow-partial)
-    is sent."""
+    month whose workbooks and results a scorecard or run step made together, after its
+    data guards passed (or with --allow-partial), is sent: a later compute withdraws it."""
     from ..mail.run import send_month
     from ..mail.send import MailError
 

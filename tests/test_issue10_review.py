@@ -82,3 +82,34 @@ def test_compute_after_scorecard_does_not_let_send_mix_results_and_workbooks(
     assert main(["send", "-c", str(cfg), *common]) == 1
     assert "no finished run for 2026-10" in capsys.readouterr().err
     assert not (out / "2026-10" / "outbox").exists()
+
+
+def test_history_0_does_not_switch_the_thin_month_guard_off(demo_folder, tmp_path, capsys):
+    """The usual volume was the median over the --history window only: with --history 0
+    the window was empty, so a month holding a tenth of its usual contacts went through
+    (exit 0). How many months of trend a report shows is not how the data is checked:
+    the guard looks at the 12 months before (or the history, if longer)."""
+    import shutil
+
+    folder = tmp_path / "demo"
+    shutil.copytree(demo_folder, folder)
+    path = folder / "exports" / "contacts.csv"
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        head, *body = list(csv.reader(f))
+    date = head.index("date")
+    october = [r for r in body if r[date][:7] == "2026-10"]
+    kept = [r for r in body if r[date][:7] != "2026-10"] + october[::10]
+    _write(path, [head, *kept])
+    # the demo has 6,000 contacts in each month (counted from the file by this test)
+    per_month = {}
+    for r in kept:
+        per_month[r[date][:7]] = per_month.get(r[date][:7], 0) + 1
+    assert per_month["2026-10"] == 600 and per_month["2026-09"] == 6000
+    out = tmp_path / "out"
+    rc = main(["compute", "-c", str(folder / "kpi_xl.toml"), "--month", "2026-10",
+               "--history", "0", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert rc == 4, err
+    assert "has 600 contact rows in 2026-10, 10% of its usual 6,000 (the median of 12 " \
+           "earlier months" in err
+    assert not out.exists()

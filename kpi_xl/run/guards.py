@@ -5,8 +5,8 @@ loaded with what it usually loads and stops (before any workbook, CSV or message
 
 * a source has **no rows** in the month, or far fewer than usual: fewer than
   ``min_share_of_usual`` × its usual rows, *usual* being the median of the rows it had in
-  the months of the history window that have data (a source with no earlier months is
-  only checked for being empty);
+  the months that have data among the 12 before it (or the --history months, if more;
+  a source with no earlier months is only checked for being empty);
 * a source **rejects** more than ``max_rejected_share`` of the rows it read (rows left out
   on purpose by the mapping, and values ignored in used rows, do not count);
 * one KPI **loses** more than ``max_rejected_share`` of a source's rows (of the month's

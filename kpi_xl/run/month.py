@@ -23,6 +23,9 @@ from .guards import GuardReport, check
 
 STEPS = ("validate", "compute", "scorecard", "run")
 STATUS_FILE = "run-status.json"
+#: the months before the reported one that the guards take the usual volume over (at
+#: least; a longer --history widens it)
+GUARD_MONTHS = 12
 
 
 class FilesUnusable(KpiXlError):
@@ -96,7 +99,10 @@ def load_checked(cfg, month: str | None, history: int, reporter: Reporter,
     unknown = unknown_override_keys(cfg, ds)
     if unknown:
         raise ConfigError(unknown)
-    window = months_back(month, history)[:-1] if month is not None else None
+    # the usual volume is judged over a year at least, whatever the report's --history:
+    # with --history 0 the window was empty and no month was ever too thin
+    window = (months_back(month, max(history, GUARD_MONTHS))[:-1] if month is not None
+              else None)
     report = check(ds, month, cfg.guards, history=window)
     reporter.guards(report, allow_partial)
     if not allow_partial:

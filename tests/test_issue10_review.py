@@ -164,3 +164,35 @@ def test_targets_outside_what_the_variant_can_take_are_refused(kpis):
 
     with pytest.raises(ConfigError):
         parse_config({"sources": [{"preset": "zendesk", "path": "x.csv"}], "kpis": kpis})
+
+
+def test_a_month_with_many_rejected_rows_is_refused_though_the_file_is_mostly_fine(
+        demo_folder, tmp_path, capsys):
+    """A new channel ('video', not in [centre] channels) appears in the reported month on
+    2 of every 5 contacts: each of those rows is rejected. The rejected share was judged
+    over the whole 13-month file (2,400 of 78,000 = 3.1 % < 5 %) and the month kept 60 % of
+    its usual volume (> 50 %), so the report went out built on 3,600 of 6,000 contacts,
+    exit 0. The share is now judged in the month too."""
+    import shutil
+
+    folder = tmp_path / "demo"
+    shutil.copytree(demo_folder, folder)
+    path = folder / "exports" / "contacts.csv"
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        head, *body = list(csv.reader(f))
+    date, channel = head.index("date"), head.index("channel")
+    october = [r for r in body if r[date][:7] == "2026-10"]
+    for i, r in enumerate(october):
+        if i % 5 < 2:
+            r[channel] = "video"
+    _write(path, [head, *body])
+    assert len(october) == 6000 and sum(r[channel] == "video" for r in october) == 2400
+    out = tmp_path / "out"
+    rc = main(["compute", "-c", str(folder / "kpi_xl.toml"), "--month", "2026-10",
+               "--out", str(out)])
+    err = capsys.readouterr().err
+    assert rc == 4, err
+    assert "contacts.csv (generic-contacts) rejects 2,400 of its 6,000 rows in 2026-10 (40%" \
+           in err, err
+    assert "'channel' is not a known channel" in err
+    assert not out.exists()

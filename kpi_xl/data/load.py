@@ -108,12 +108,15 @@ def _reject_rows(ds: Dataset, df, mask, files: dict[str, str], column, values, r
     """Drop rows of ``df`` where mask holds, writing each to the rejects report (column,
     values and reasons: one for all, or one per rejected row)."""
     idx = np.flatnonzero(np.asarray(mask, bool))
+    months = df["period"] if "period" in df else None
     for j, i in enumerate(idx):
         src = df["_source"].iat[i]
+        month = months.iat[i] if months is not None else ""
         ds.rejects.add(src, files.get(src, src), int(df["_row"].iat[i]),
                        column if isinstance(column, str) else column[j],
                        values[j] if values is not None else "",
-                       reasons if isinstance(reasons, str) else reasons[j], ROW_REJECTED)
+                       reasons if isinstance(reasons, str) else reasons[j], ROW_REJECTED,
+                       period=month if isinstance(month, str) else "")
     return df[~np.asarray(mask, bool)].reset_index(drop=True)
 
 
@@ -367,9 +370,11 @@ def _apply_rules(ds: Dataset, files: dict[str, str], sources: dict[str, Source],
             kpis = ", ".join(dict.fromkeys(kpis))
             if i in every:
                 if not rejected[i]:       # one line per rejected row: its first rule
+                    month = df["period"].iat[i] if "period" in df else ""
                     ds.rejects.add(name, files.get(name, name), line, header, value,
                                    f"{rule} (needed by {kpis}; the row feeds no other "
-                                   "KPI)", ROW_REJECTED)
+                                   "KPI)", ROW_REJECTED,
+                                   period=month if isinstance(month, str) else "")
                     rejected[i] = True
                 continue
             same = ignored.get((name, line, header))

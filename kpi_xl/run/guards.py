@@ -8,7 +8,9 @@ loaded with what it usually loads and stops (before any workbook, CSV or message
   the months that have data among the 12 before it (or the --history months, if more;
   a source with no earlier months is only checked for being empty);
 * a source **rejects** more than ``max_rejected_share`` of the rows it read (rows left out
-  on purpose by the mapping, and values ignored in used rows, do not count);
+  on purpose by the mapping, and values ignored in used rows, do not count), or of its
+  rows dated in the month (a new channel in the month's export is rejected row by row,
+  and a 13-month file dilutes that below the share);
 * one KPI **loses** more than ``max_rejected_share`` of a source's rows (of the month's
   rows, or of the whole file for ``validate``) to its input rules (``left out of KPIs``):
   a rule of one KPI leaves only that KPI, but when most answered calls leave service
@@ -123,6 +125,7 @@ def check(ds, month: str | None, settings: GuardSettings = GuardSettings(),
     _left_out_shares(ds, month, settings, rep)
     if month is None:
         return rep
+    _rejected_in_month(ds, month, settings, rep)
     _volumes(ds, month, settings, history, rep)
     _coverage(ds, month, settings, rep)
     return rep
@@ -145,6 +148,42 @@ def _rejected_shares(ds, settings: GuardSettings, rep: GuardReport) -> None:
             f"({acc.rejected / considered:.0%}, more than the {settings.max_rejected_share:.0%} "
             "allowed by [guards] max_rejected_share); most frequent: "
             + "; ".join(f"{n:,} × {why}" for why, n in top))
+
+
+def _rejected_in_month(ds, month: str, settings: GuardSettings, rep: GuardReport) -> None:
+    """The rejected share among the rows dated in ``month`` (rows whose date could not be
+    read are judged over the whole file only): a file of a good year and a bad month
+    stays under the whole-file share, while the month loses many of its rows."""
+    from ..data.rejects import ROW_REJECTED
+
+    for acc in ds.accounting:
+        whole = acc.read - acc.excluded
+        if acc.table not in DATED or (whole > 0 and acc.rejected / whole >
+                                      settings.max_rejected_share):
+            continue                       # refused over the whole file already
+        reasons: dict[str, int] = {}
+        for r in ds.rejects.items:
+            if r.source == acc.source and r.action == ROW_REJECTED and r.period == month:
+                reasons[r.reason] = reasons.get(r.reason, 0) + 1
+        rejected = sum(reasons.values())
+        if not rejected:
+            continue
+        df = ds.tables.get(acc.table)
+        used = 0
+        if df is not None and "_source" in df:
+            periods = _periods(df, acc.table)
+            if periods is not None:
+                used = int(((df["_source"] == acc.source).to_numpy()
+                            & (periods == month).to_numpy()).sum())
+        considered = used + rejected
+        if rejected / considered <= settings.max_rejected_share:
+            continue
+        top = sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))[:3]
+        rep.refusals.append(
+            f"{acc.file} ({acc.source}) rejects {rejected:,} of its {considered:,} rows in "
+            f"{month} ({rejected / considered:.0%}, more than the "
+            f"{settings.max_rejected_share:.0%} allowed by [guards] max_rejected_share); "
+            "most frequent: " + "; ".join(f"{n:,} × {why}" for why, n in top))
 
 
 def _left_out_shares(ds, month: str | None, settings: GuardSettings,

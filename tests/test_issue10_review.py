@@ -196,3 +196,23 @@ def test_a_month_with_many_rejected_rows_is_refused_though_the_file_is_mostly_fi
            in err, err
     assert "'channel' is not a known channel" in err
     assert not out.exists()
+
+
+def test_a_column_whose_values_are_mostly_ignored_stops_the_run(tmp_path, capsys):
+    """Talk times written '5 min' are not durations: each is ignored and the call stays
+    without it, named by no KPI (no rule needs the talk), so AHT came from the 2 calls of
+    10 whose talk was a number (exit 0). Above max_rejected_share of the month's rows, a
+    column's ignored values stop the run like rejected rows."""
+    rows = [["id", "date", "channel", "answered", "wait", "talk"]]
+    rows += [[f"A{i}", "2026-10-05 10:00", "phone", "1", "10", "5 min"] for i in range(8)]
+    rows += [[f"B{i}", "2026-10-05 11:00", "phone", "1", "10", "300"] for i in range(2)]
+    path = _write(tmp_path / "calls.csv", rows)
+    out = tmp_path / "out"
+    rc = main(["compute", "--source", f"generic-contacts={path}", "--month", "2026-10",
+               "--out", str(out)])
+    err = capsys.readouterr().err
+    assert rc == 4, err
+    assert "calls.csv (generic-contacts): 8 of its 10 rows in 2026-10 (80%) have their " \
+           "'talk' value ignored" in err, err
+    assert "8 × 'talk' is not a duration" in err
+    assert not out.exists()

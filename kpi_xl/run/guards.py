@@ -15,7 +15,8 @@ loaded with what it usually loads and stops (before any workbook, CSV or message
   rows, or of the whole file for ``validate``) to its input rules (``left out of KPIs``):
   a rule of one KPI leaves only that KPI, but when most answered calls leave service
   level for lack of a queue wait, the abandoned calls that stay make it 0 %, a confident
-  wrong number. The rows a KPI loses are rejected rows for that KPI.
+  wrong number. The rows a KPI loses are rejected rows for that KPI; so are the values of
+  one column ignored in more than that share of the rows (a talk time written '5 min').
 
 ``--allow-partial`` goes ahead on purpose: the refusals become a *partial data* note that
 the workbooks' title area and the messages show.
@@ -193,8 +194,8 @@ def _left_out_shares(ds, month: str | None, settings: GuardSettings,
     from ..data.rejects import LEFT_OUT, VALUE_IGNORED
 
     for acc in ds.accounting:
-        items = [r for r in ds.rejects.items if r.source == acc.source and r.kpis and
-                 r.action in (LEFT_OUT, VALUE_IGNORED)]
+        items = [r for r in ds.rejects.items if r.source == acc.source and (
+                 r.action == VALUE_IGNORED or (r.kpis and r.action == LEFT_OUT))]
         if not items:
             continue
         df = ds.tables.get(acc.table)
@@ -212,8 +213,17 @@ def _left_out_shares(ds, month: str | None, settings: GuardSettings,
         rows = {int(r) for r in mine["_row"]}
         lost: dict[str, set[int]] = {}
         why: dict[str, dict[str, int]] = {}
+        # values ignored that no rule names (a talk time written '5 min'): the KPIs that
+        # read the column are computed from the rest, so a column counts like a KPI
+        ignored: dict[str, set[int]] = {}
         for r in items:
             if r.row is None or r.row not in rows:
+                continue
+            if r.action == VALUE_IGNORED:
+                ignored.setdefault(r.column, set()).add(r.row)
+                why.setdefault("'" + r.column, {}).setdefault(r.reason, 0)
+                why["'" + r.column][r.reason] += 1
+            if not r.kpis:
                 continue
             for kpi in dict.fromkeys(k.strip() for k in r.kpis.split(", ") if k.strip()):
                 lost.setdefault(kpi, set()).add(r.row)
@@ -225,6 +235,17 @@ def _left_out_shares(ds, month: str | None, settings: GuardSettings,
             if len(lost_rows) / total > settings.max_rejected_share:
                 groups.setdefault(frozenset(lost_rows), []).append(kpi)
         where = f" in {month}" if month is not None else ""
+        for column, bad in sorted(ignored.items()):
+            n = len(bad)
+            if n / total <= settings.max_rejected_share:
+                continue
+            top = sorted(why["'" + column].items(), key=lambda kv: (-kv[1], kv[0]))[:3]
+            rep.refusals.append(
+                f"{acc.file} ({acc.source}): {n:,} of its {total:,} rows{where} "
+                f"({n / total:.0%}) have their '{column}' value ignored (more than the "
+                f"{settings.max_rejected_share:.0%} allowed by [guards] max_rejected_share; "
+                "the KPIs that read it would be computed from the rest); most frequent: "
+                + "; ".join(f"{k:,} × {w}" for w, k in top))
         for lost_rows, kpis in sorted(groups.items(), key=lambda g: (-len(g[0]), g[1])):
             n = len(lost_rows)
             top = sorted(why[kpis[0]].items(), key=lambda kv: (-kv[1], kv[0]))[:3]

@@ -216,3 +216,36 @@ def test_a_column_whose_values_are_mostly_ignored_stops_the_run(tmp_path, capsys
            "'talk' value ignored" in err, err
     assert "8 × 'talk' is not a duration" in err
     assert not out.exists()
+
+
+def test_a_row_whose_agent_is_not_in_the_roster_stays_and_is_counted(tmp_path, capsys):
+    """Issue 10 section 2: 'a row whose agent is not in the roster keeps its own team or
+    "(no team)", counted in the coverage line'. The loader rejected such rows instead: a
+    new hire missing from the roster vanished from every KPI, the centre's too (here 2 of
+    4 calls: ticket volume 2, AHT (100 + 200) / 2 = 150 s instead of 4 and 250 s)."""
+    calls = _write(tmp_path / "calls.csv", [
+        ["id", "date", "channel", "agent", "answered", "wait", "talk", "team"],
+        ["1", "2026-10-01", "phone", "Ana", "1", "5", "100", ""],
+        ["2", "2026-10-01", "phone", "Ben", "1", "5", "200", ""],
+        ["3", "2026-10-01", "phone", "Zoe", "1", "5", "300", "Tier 3"],
+        ["4", "2026-10-01", "phone", "Max", "1", "5", "400", ""]])
+    roster = _write(tmp_path / "roster.csv", [["agent", "team"], ["Ana", "Tier 1"],
+                                              ["Ben", "Tier 2"]])
+    out = tmp_path / "out"
+    rc = main(["compute", "--source", f"generic-contacts={calls}",
+               "--source", f"generic-roster={roster}", "--month", "2026-10",
+               "--out", str(out)])
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    assert "! 2 of 4 contacts rows name an agent who is not in the roster" in captured.out
+    import pandas as pd
+
+    t = pd.read_csv(out / "2026-10" / "kpi-results.csv", encoding="utf-8-sig")
+
+    def value(kpi, level="organisation", key="all"):
+        row = t[(t.kpi == kpi) & (t.level == level) & (t.key == key) & (t.period == "2026-10")]
+        return float(row.value.iloc[0])
+    assert value("ticket_volume") == 4
+    assert value("aht") == (100 + 200 + 300 + 400) / 4          # 250 s
+    assert value("aht", "team", "Tier 3") == 300                 # Zoe keeps her own team
+    assert value("aht", "team", "(no team)") == 400              # Max: no team anywhere

@@ -295,6 +295,11 @@ def _coverage(ds, month: str, settings: GuardSettings, rep: GuardReport) -> None
         if fill.roster:
             rep.coverage.append((f"{fill.roster:,} of {rows:,} {table} rows took their team "
                                  "from the roster (their source maps none)", False))
+        if fill.unrostered:
+            rep.coverage.append((f"{fill.unrostered:,} of {rows:,} {table} rows name an agent "
+                                 "who is not in the roster (kept, with their own team or "
+                                 "'(no team)'; add them to the roster)",
+                                 fill.unrostered / rows > settings.max_share_without_member))
         if fill.differs:
             rep.coverage.append((f"{fill.differs:,} {table} rows keep their own team, which "
                                  "differs from their agent's team in the roster", False))

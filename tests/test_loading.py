@@ -235,16 +235,17 @@ def test_qa_with_rubric_and_roster(tmp_path):
     ds = load([src(qa, "generic-qa"), src(roster, "generic-roster")], opts,
               choices={})
     got = rejects_by_row(ds)
-    assert "not in the roster" in got[(7, "agent")][1]
+    # Zed is not in the roster: his evaluation stays, without a team (issue 10 section 2)
+    assert (7, "agent") not in got and ds.teams["qa"].unrostered == 1
     assert "not an item of the config's QA rubric" in got[(8, "criterion")][1]
     assert got[(9, "score")][1].startswith("'score' is blank")
     assert "listed twice in the roster" in got[(4, "agent")][1]
     q = ds.tables["qa"]
-    assert set(q.team) == {"North", "South"}
+    assert set(q.team.dropna()) == {"North", "South"}
     res = Engine(ds.tables, kpis=["qa_score"]).compute("2026-10", 0)
     # E1: (1·1 + 1·1) / (1 + 1) = 100 % (N/A leaves the denominator); E2: fatal ID check
-    # failed -> 0. Mean of evaluations: 50 %, n = 2 evaluations.
-    assert res.value("qa_score") == 0.5
+    # failed -> 0; E3 (Zed): Greeting 1 of 1 -> 100 %. Mean of evaluations: 2/3.
+    assert res.value("qa_score") == pytest.approx(2 / 3)
     assert res.value("qa_score", "agent", "Ana") == 1.0
     assert res.value("qa_score", "team", "South") == 0.0
 

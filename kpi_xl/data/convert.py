@@ -341,9 +341,13 @@ def convert(source: Source, raw: RawTable, rejects: Rejects, options: Options = 
             missing = _is_missing(typed) & ~np.isin(np.arange(n), list(bad)) & ~extra
             for i in np.flatnonzero(missing & keep):
                 reject(i, header, "", f"'{header}' is blank; every row needs {_what(col)}")
+    when = data.get("date", data.get("created"))
+    when = when if when is not None and getattr(when, "dtype", None) is not None \
+        and when.dtype.kind == "M" else None
     for i, (column, value, reason) in sorted(why_row.items()):
+        month = "" if when is None or np.isnat(when[i]) else str(when[i])[:7]
         rejects.add(source.name, source.file, int(raw.rows[i]), column, value, reason,
-                    ROW_REJECTED)
+                    ROW_REJECTED, period=month)
     for i, column, value, reason in ignored:
         if keep[i]:
             rejects.add(source.name, source.file, int(raw.rows[i]), column, value, reason,

@@ -3,7 +3,7 @@
 ``load(sources, options)`` reads and converts each source (``readers``, ``convert``), then
 finishes each table: derived columns (month, response times in calendar or business hours,
 handled, team from the roster, survey links to contacts), cross-row checks (duplicate ids,
-timestamps out of order, agents missing from the roster, QA criteria missing from the
+timestamps out of order, QA criteria missing from the
 rubric) and finally the catalog's own input rules for the KPIs the run computes
 (``Engine.check``): a row breaking a rule of some KPIs stays, and leaves those KPIs only.
 Whatever is rejected, excluded, ignored or left out is in ``Dataset.rejects`` with file,
@@ -108,12 +108,15 @@ def _reject_rows(ds: Dataset, df, mask, files: dict[str, str], column, values, r
     """Drop rows of ``df`` where mask holds, writing each to the rejects report (column,
     values and reasons: one for all, or one per rejected row)."""
     idx = np.flatnonzero(np.asarray(mask, bool))
+    months = df["period"] if "period" in df else None
     for j, i in enumerate(idx):
         src = df["_source"].iat[i]
+        month = months.iat[i] if months is not None else ""
         ds.rejects.add(src, files.get(src, src), int(df["_row"].iat[i]),
                        column if isinstance(column, str) else column[j],
                        values[j] if values is not None else "",
-                       reasons if isinstance(reasons, str) else reasons[j], ROW_REJECTED)
+                       reasons if isinstance(reasons, str) else reasons[j], ROW_REJECTED,
+                       period=month if isinstance(month, str) else "")
     return df[~np.asarray(mask, bool)].reset_index(drop=True)
 
 
@@ -232,11 +235,13 @@ class TeamFill:
     """Where the rows of one table got their team: their own source (``own``, of which
     ``differs`` name another team than the roster gives their agent), the roster by agent
     (``roster``), or nowhere (``none``: no agent, or no team anywhere; shown as
-    '(no team)')."""
+    '(no team)'). ``unrostered``: rows naming an agent the roster does not list; they stay,
+    with their own team or none."""
     own: int = 0
     roster: int = 0
     none: int = 0
     differs: int = 0
+    unrostered: int = 0
 
 
 def fill_teams(df, teams: Mapping[str, Any]):
@@ -253,8 +258,10 @@ def fill_teams(df, teams: Mapping[str, Any]):
     team = own.where(has_own, rostered)
     has_roster = rostered.notna().to_numpy()
     differs = has_own & has_roster & (own.astype(object) != rostered.astype(object)).to_numpy()
+    named = df["agent"].notna().to_numpy()
     fill = TeamFill(own=int(has_own.sum()), roster=int((~has_own & has_roster).sum()),
-                    none=int(team.isna().sum()), differs=int(differs.sum()))
+                    none=int(team.isna().sum()), differs=int(differs.sum()),
+                    unrostered=int((named & ~has_roster).sum()))
     return team.astype(object), fill
 
 
@@ -287,12 +294,9 @@ def _finish_tables(ds: Dataset, files: dict[str, str], options: LoadOptions) -> 
                        f"row {first.at[i, '_row']}" for i in df["id"][dup]]
                 df = _reject_rows(ds, df, dup, files, "id", df["id"][dup].tolist(), why)
         if teams is not None and "agent" in df:
-            has = df["agent"].notna().to_numpy()
-            unknown = has & ~df["agent"].isin(list(teams)).to_numpy()
-            if unknown.any():
-                df = _reject_rows(ds, df, unknown, files, "agent",
-                                  df["agent"][unknown].tolist(),
-                                  "the agent is not in the roster (add them, or fix the name)")
+            # a row whose agent the roster does not list (a new hire) stays, with its own
+            # team or none, and is counted in the coverage lines: rejecting it took the
+            # agent's contacts out of the centre's KPIs too
             df["team"], ds.teams[name] = fill_teams(df, teams)
         t[name] = df
     if "surveys" in t and "contacts" in t and "contact_id" in t["surveys"]:
@@ -367,9 +371,11 @@ def _apply_rules(ds: Dataset, files: dict[str, str], sources: dict[str, Source],
             kpis = ", ".join(dict.fromkeys(kpis))
             if i in every:
                 if not rejected[i]:       # one line per rejected row: its first rule
+                    month = df["period"].iat[i] if "period" in df else ""
                     ds.rejects.add(name, files.get(name, name), line, header, value,
                                    f"{rule} (needed by {kpis}; the row feeds no other "
-                                   "KPI)", ROW_REJECTED)
+                                   "KPI)", ROW_REJECTED,
+                                   period=month if isinstance(month, str) else "")
                     rejected[i] = True
                 continue
             same = ignored.get((name, line, header))

@@ -45,6 +45,7 @@ class Reject:
     reason: str
     action: str
     kpis: str = ""          # the KPIs the row leaves (titles, comma-separated), or 'all'
+    period: str = ""        # the row's month, when its date was read (for the guards)
 
     @property
     def leaves(self) -> str:
@@ -92,8 +93,9 @@ class Rejects:
     items: list[Reject] = field(default_factory=list)
 
     def add(self, source: str, file: str, row: int | None, column: str, value: object,
-            reason: str, action: str, kpis: str = "") -> None:
-        self.items.append(Reject(source, file, row, column, _show(value), reason, action, kpis))
+            reason: str, action: str, kpis: str = "", period: str = "") -> None:
+        self.items.append(Reject(source, file, row, column, _show(value), reason, action, kpis,
+                                 period))
 
     def extend(self, items: Iterable[Reject]) -> None:
         self.items.extend(items)

@@ -5,10 +5,18 @@ loaded with what it usually loads and stops (before any workbook, CSV or message
 
 * a source has **no rows** in the month, or far fewer than usual: fewer than
   ``min_share_of_usual`` × its usual rows, *usual* being the median of the rows it had in
-  the months of the history window that have data (a source with no earlier months is
-  only checked for being empty);
+  the months that have data among the 12 before it (or the --history months, if more;
+  a source with no earlier months is only checked for being empty);
 * a source **rejects** more than ``max_rejected_share`` of the rows it read (rows left out
-  on purpose by the mapping, and values ignored in used rows, do not count).
+  on purpose by the mapping, and values ignored in used rows, do not count), or of its
+  rows dated in the month (a new channel in the month's export is rejected row by row,
+  and a 13-month file dilutes that below the share);
+* one KPI **loses** more than ``max_rejected_share`` of a source's rows (of the month's
+  rows, or of the whole file for ``validate``) to its input rules (``left out of KPIs``):
+  a rule of one KPI leaves only that KPI, but when most answered calls leave service
+  level for lack of a queue wait, the abandoned calls that stay make it 0 %, a confident
+  wrong number. The rows a KPI loses are rejected rows for that KPI; so are the values of
+  one column ignored in more than that share of the rows (a talk time written '5 min').
 
 ``--allow-partial`` goes ahead on purpose: the refusals become a *partial data* note that
 the workbooks' title area and the messages show.
@@ -115,8 +123,10 @@ def check(ds, month: str | None, settings: GuardSettings = GuardSettings(),
     that the usual volume is taken over (default: every earlier month in the data)."""
     rep = GuardReport(month)
     _rejected_shares(ds, settings, rep)
+    _left_out_shares(ds, month, settings, rep)
     if month is None:
         return rep
+    _rejected_in_month(ds, month, settings, rep)
     _volumes(ds, month, settings, history, rep)
     _coverage(ds, month, settings, rep)
     return rep
@@ -139,6 +149,112 @@ def _rejected_shares(ds, settings: GuardSettings, rep: GuardReport) -> None:
             f"({acc.rejected / considered:.0%}, more than the {settings.max_rejected_share:.0%} "
             "allowed by [guards] max_rejected_share); most frequent: "
             + "; ".join(f"{n:,} × {why}" for why, n in top))
+
+
+def _rejected_in_month(ds, month: str, settings: GuardSettings, rep: GuardReport) -> None:
+    """The rejected share among the rows dated in ``month`` (rows whose date could not be
+    read are judged over the whole file only): a file of a good year and a bad month
+    stays under the whole-file share, while the month loses many of its rows."""
+    from ..data.rejects import ROW_REJECTED
+
+    for acc in ds.accounting:
+        whole = acc.read - acc.excluded
+        if acc.table not in DATED or (whole > 0 and acc.rejected / whole >
+                                      settings.max_rejected_share):
+            continue                       # refused over the whole file already
+        reasons: dict[str, int] = {}
+        for r in ds.rejects.items:
+            if r.source == acc.source and r.action == ROW_REJECTED and r.period == month:
+                reasons[r.reason] = reasons.get(r.reason, 0) + 1
+        rejected = sum(reasons.values())
+        if not rejected:
+            continue
+        df = ds.tables.get(acc.table)
+        used = 0
+        if df is not None and "_source" in df:
+            periods = _periods(df, acc.table)
+            if periods is not None:
+                used = int(((df["_source"] == acc.source).to_numpy()
+                            & (periods == month).to_numpy()).sum())
+        considered = used + rejected
+        if rejected / considered <= settings.max_rejected_share:
+            continue
+        top = sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))[:3]
+        rep.refusals.append(
+            f"{acc.file} ({acc.source}) rejects {rejected:,} of its {considered:,} rows in "
+            f"{month} ({rejected / considered:.0%}, more than the "
+            f"{settings.max_rejected_share:.0%} allowed by [guards] max_rejected_share); "
+            "most frequent: " + "; ".join(f"{n:,} × {why}" for why, n in top))
+
+
+def _left_out_shares(ds, month: str | None, settings: GuardSettings,
+                     rep: GuardReport) -> None:
+    """Per source and KPI: the rows the KPI's input rules leave out (in ``month``, or in
+    the whole file), as a share of the source's rows (in the month, or used)."""
+    from ..data.rejects import LEFT_OUT, VALUE_IGNORED
+
+    for acc in ds.accounting:
+        items = [r for r in ds.rejects.items if r.source == acc.source and (
+                 r.action == VALUE_IGNORED or (r.kpis and r.action == LEFT_OUT))]
+        if not items:
+            continue
+        df = ds.tables.get(acc.table)
+        if df is None or "_source" not in df or "_row" not in df:
+            continue
+        mine = df[(df["_source"] == acc.source).to_numpy()]
+        if month is not None:
+            periods = _periods(mine, acc.table)
+            if periods is None:
+                continue
+            mine = mine[(periods == month).to_numpy()]
+        total = len(mine)
+        if total == 0:
+            continue
+        rows = {int(r) for r in mine["_row"]}
+        lost: dict[str, set[int]] = {}
+        why: dict[str, dict[str, int]] = {}
+        # values ignored that no rule names (a talk time written '5 min'): the KPIs that
+        # read the column are computed from the rest, so a column counts like a KPI
+        ignored: dict[str, set[int]] = {}
+        for r in items:
+            if r.row is None or r.row not in rows:
+                continue
+            if r.action == VALUE_IGNORED:
+                ignored.setdefault(r.column, set()).add(r.row)
+                why.setdefault("'" + r.column, {}).setdefault(r.reason, 0)
+                why["'" + r.column][r.reason] += 1
+            if not r.kpis:
+                continue
+            for kpi in dict.fromkeys(k.strip() for k in r.kpis.split(", ") if k.strip()):
+                lost.setdefault(kpi, set()).add(r.row)
+                why.setdefault(kpi, {}).setdefault(r.reason, 0)
+                why[kpi][r.reason] += 1
+        # KPIs losing the same rows are named together, in one sentence
+        groups: dict[frozenset, list[str]] = {}
+        for kpi, lost_rows in lost.items():
+            if len(lost_rows) / total > settings.max_rejected_share:
+                groups.setdefault(frozenset(lost_rows), []).append(kpi)
+        where = f" in {month}" if month is not None else ""
+        for column, bad in sorted(ignored.items()):
+            n = len(bad)
+            if n / total <= settings.max_rejected_share:
+                continue
+            top = sorted(why["'" + column].items(), key=lambda kv: (-kv[1], kv[0]))[:3]
+            rep.refusals.append(
+                f"{acc.file} ({acc.source}): {n:,} of its {total:,} rows{where} "
+                f"({n / total:.0%}) have their '{column}' value ignored (more than the "
+                f"{settings.max_rejected_share:.0%} allowed by [guards] max_rejected_share; "
+                "the KPIs that read it would be computed from the rest); most frequent: "
+                + "; ".join(f"{k:,} × {w}" for w, k in top))
+        for lost_rows, kpis in sorted(groups.items(), key=lambda g: (-len(g[0]), g[1])):
+            n = len(lost_rows)
+            top = sorted(why[kpis[0]].items(), key=lambda kv: (-kv[1], kv[0]))[:3]
+            rep.refusals.append(
+                f"{acc.file} ({acc.source}): {n:,} of its {total:,} rows{where} ({n / total:.0%})"
+                f" leave {', '.join(sorted(kpis))} by their input rules (more than the "
+                f"{settings.max_rejected_share:.0%} allowed by [guards] max_rejected_share; "
+                "the rows that stay would give a value of the rest only); most frequent: "
+                + "; ".join(f"{k:,} × {w}" for w, k in top))
 
 
 def _volumes(ds, month: str, settings: GuardSettings, history, rep: GuardReport) -> None:
@@ -179,6 +295,11 @@ def _coverage(ds, month: str, settings: GuardSettings, rep: GuardReport) -> None
         if fill.roster:
             rep.coverage.append((f"{fill.roster:,} of {rows:,} {table} rows took their team "
                                  "from the roster (their source maps none)", False))
+        if fill.unrostered:
+            rep.coverage.append((f"{fill.unrostered:,} of {rows:,} {table} rows name an agent "
+                                 "who is not in the roster (kept, with their own team or "
+                                 "'(no team)'; add them to the roster)",
+                                 fill.unrostered / rows > settings.max_share_without_member))
         if fill.differs:
             rep.coverage.append((f"{fill.differs:,} {table} rows keep their own team, which "
                                  "differs from their agent's team in the roster", False))

@@ -23,6 +23,9 @@ from .guards import GuardReport, check
 
 STEPS = ("validate", "compute", "scorecard", "run")
 STATUS_FILE = "run-status.json"
+#: the months before the reported one that the guards take the usual volume over (at
+#: least; a longer --history widens it)
+GUARD_MONTHS = 12
 
 
 class FilesUnusable(KpiXlError):
@@ -96,7 +99,10 @@ def load_checked(cfg, month: str | None, history: int, reporter: Reporter,
     unknown = unknown_override_keys(cfg, ds)
     if unknown:
         raise ConfigError(unknown)
-    window = months_back(month, history)[:-1] if month is not None else None
+    # the usual volume is judged over a year at least, whatever the report's --history:
+    # with --history 0 the window was empty and no month was ever too thin
+    window = (months_back(month, max(history, GUARD_MONTHS))[:-1] if month is not None
+              else None)
     report = check(ds, month, cfg.guards, history=window)
     reporter.guards(report, allow_partial)
     if not allow_partial:
@@ -137,6 +143,9 @@ def _write_and_send(cfg, run: MonthRun, step: str, month: str, history: int, out
     folder = out / month
     folder.mkdir(parents=True, exist_ok=True)
     run.folder = folder
+    # the files about to be rewritten no longer match the month's workbooks: send waits
+    # until a scorecard (or run) step has made them again from the same results
+    (folder / STATUS_FILE).unlink(missing_ok=True)
     reporter.progress(f"computing {month} and {history} months before it")
     res = Engine(ds.tables, choices=cfg.choices).compute(month, history)
     run.results = res
@@ -153,7 +162,8 @@ def _write_and_send(cfg, run: MonthRun, step: str, month: str, history: int, out
                                 rubric=cfg.load.rubric, partial=run.partial,
                                 **({"templates": cfg.templates} if cfg.templates else {}))
         reporter.workbooks(run.books)
-    write_status(folder, month, run.partial)
+    if step in ("scorecard", "run"):
+        write_status(folder, month, run.partial)
     if step == "run" and cfg.stakeholders:
         reporter.progress("sending the reports")
         run.outcome, run.where = send(cfg, month, out, resend=resend,
@@ -179,8 +189,8 @@ def read_status(folder: Path) -> dict:
 def send(cfg, month: str, out, *, resend: bool = False, resend_uncertain: bool = False,
          progress: Callable[[str], None] | None = None):
     """Deliver the month's reports to the config's stakeholders: (outcome, where). Only a
-    month whose files a run made after its data guards passed (or with --allow-partial)
-    is sent."""
+    month whose workbooks and results a scorecard or run step made together, after its
+    data guards passed (or with --allow-partial), is sent: a later compute withdraws it."""
     from ..mail.run import send_month
     from ..mail.send import MailError
 

@@ -70,21 +70,29 @@ def _team_files(folder: Path, month: str, teams: set[str], problems: list[str]
 def send_month(stakeholders: list[Stakeholder], out: str | Path, month: str, *,
                smtp: SmtpSettings | None, centre: str, resend: bool = False,
                resend_uncertain: bool = False, templates: str | Path | None = None,
-               sleep=None, lock_wait: float = 30.0,
+               sleep=None, lock_wait: float = 30.0, partial: str | None = None,
                progress: Callable[[str], None] | None = None) -> tuple[Outcome, str]:
-    """Deliver the month's reports; returns the outcome and where to look."""
+    """Deliver the month's reports; returns the outcome and where to look. ``partial``:
+    the run's partial-data note. A report sent as partial data is ledgered apart from the
+    complete one (its key carries the mark), so the complete report, once the data is
+    there, is sent by the next run as the report still due."""
     months_back(month, 0)
     try:
         with folder_lock(out, wait=lock_wait):
             return _send_month(stakeholders, Path(out), month, smtp=smtp, centre=centre,
                                resend=resend, resend_uncertain=resend_uncertain,
-                               templates=templates, sleep=sleep, progress=progress)
+                               templates=templates, sleep=sleep, progress=progress,
+                               partial=partial)
     except OutputError as e:
         raise MailError(str(e)) from None
 
 
+PARTIAL_MARK = " (partial data)"
+
+
 def _send_month(stakeholders, out: Path, month: str, *, smtp, centre, resend,
-                resend_uncertain, templates, sleep, progress) -> tuple[Outcome, str]:
+                resend_uncertain, templates, sleep, progress,
+                partial=None) -> tuple[Outcome, str]:
     folder = out / month
     results = folder / "kpi-results.json"
     if not results.is_file():
@@ -120,13 +128,15 @@ def _send_month(stakeholders, out: Path, month: str, *, smtp, centre, resend,
 
     def maker(d: Delivery):
         def make(keys: list[str]):
+            keys = [k.removesuffix(mark) for k in keys]
             part = Delivery(d.to, [r for r in d.reports if r.key in keys])
             attached = [files[r.key][:2] for r in part.reports]
-            ctx = summary(table, part, month, previous)
+            ctx = summary(table, part, month, previous, partial)
             return build(part, ctx, attached, sender, sender_name, env, centre)
         return make
 
-    items = [(d.to.email, {r.key: files[r.key][2] for r in d.reports}, maker(d))
+    mark = PARTIAL_MARK if partial else ""
+    items = [(d.to.email, {r.key + mark: files[r.key][2] for r in d.reports}, maker(d))
              for d in deliveries if d.reports]
     kwargs = {"retries": smtp.retries, "backoff": smtp.backoff} if smtp else {}
     if sleep is not None:

@@ -199,4 +199,5 @@ def send(cfg, month: str, out, *, resend: bool = False, resend_uncertain: bool =
                         f"kpi-xl scorecard (or run) for {month} first, so its data is checked")
 
     return send_month(cfg.stakeholders, out, month, smtp=cfg.smtp, centre=cfg.name,
-                      resend=resend, resend_uncertain=resend_uncertain, progress=progress)
+                      resend=resend, resend_uncertain=resend_uncertain, progress=progress,
+                      partial=read_status(Path(out) / month).get("partial"))

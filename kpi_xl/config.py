@@ -57,9 +57,6 @@ else:  # pragma: no cover
 
 SECTIONS = {"centre", "business_hours", "sources", "kpis", "qa", "scorecard", "stakeholders",
             "smtp", "output", "guards"}
-#: percent KPIs whose value can pass 100 % (expansion revenue; annualised leavers), so a
-#: target above 1 is not by itself a percent written as a whole number
-CAN_EXCEED_100 = {"nrr": 3.0, "agent_turnover": 5.0}
 KPI_KEYS = {"variant", "options", "target", "min_n", "targets"}
 
 
@@ -356,8 +353,8 @@ def _choices(kpis: Mapping[str, Any], problems: list[str]) -> dict[str, KpiChoic
         for name, t in [("target", target), *targets.items()]:
             if t is not None and (isinstance(t, bool) or not isinstance(t, (int, float))):
                 problems.append(f"{where}: target for {name} must be a number, got {t!r}")
-            elif t is not None and kpi.unit_of(variant) == "percent":
-                problems.extend(_percent_target(where, key, name, t))
+            elif t is not None:
+                problems.extend(_target_in_range(where, kpi, variant, options, name, t))
         min_n = spec.get("min_n")
         if min_n is not None and (not isinstance(min_n, int) or min_n < 1):
             problems.append(f"{where}: min_n must be a whole number >= 1, got {min_n!r}")
@@ -367,16 +364,26 @@ def _choices(kpis: Mapping[str, Any], problems: list[str]) -> dict[str, KpiChoic
     return out
 
 
-def _percent_target(where: str, key: str, name: str, t: float) -> list[str]:
-    """A percent KPI's target is a fraction: 0.8 means 80 %."""
-    top = CAN_EXCEED_100.get(key, 1.0)
-    label = "target" if name == "target" else f"target for {name!r}"
-    if 0 <= t <= top:
+def _target_in_range(where: str, kpi, variant, options, name: str, t: float) -> list[str]:
+    """A target the variant can reach (kpi_xl.catalog.rules.value_range): a percent is a
+    fraction (0.8 means 80 %), a mean score lies on its scale, NPS within -100..100."""
+    from .catalog.rules import value_range
+
+    try:
+        rng = value_range(kpi, variant, options)
+    except (KeyError, TypeError, ValueError):    # an option of the wrong kind: named above
         return []
-    if t > top and t <= 100 * top:
+    if rng is None:
+        return []
+    lo, hi, what = rng
+    label = "target" if name == "target" else f"target for {name!r}"
+    if (lo is None or t >= lo) and (hi is None or t <= hi):
+        return []
+    if kpi.unit_of(variant) == "percent" and hi is not None and hi < t <= 100 * hi:
         return [f"{where}: {label} is {t!r}, but percentages are written as fractions: "
                 f"{t / 100:g} means {t:g} %"]
-    return [f"{where}: {label} must be a share from 0 to {top:g} ({top:.0%}), got {t!r}"]
+    span = (f"from {lo:g} to {hi:g}" if hi is not None else f">= {lo:g}")
+    return [f"{where}: {label} must be {span} ({what}), got {t!r}"]
 
 
 __all__ = ["Config", "ConfigError", "parse_config", "read_config"]

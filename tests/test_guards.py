@@ -164,7 +164,7 @@ def test_coverage_says_how_many_contacts_have_no_team(tmp_path, capsys):
     ("[kpis.service_level]\ntarget = 80", "target is 80, but percentages are written as "
                                           "fractions: 0.8 means 80 %"),
     ("[kpis.csat]\ntargets = { Billing = 95 }", "target for 'Billing' is 95, but"),
-    ("[kpis.abandonment_rate]\ntarget = -0.1", "must be a share from 0 to 1"),
+    ("[kpis.abandonment_rate]\ntarget = -0.1", "target must be from 0 to 1 (a share)"),
     ("[guards]\nmax_rejected_share = 5", "[guards] max_rejected_share must be a share from 0 to 1"),
     ("[guards]\nmin_share = 0.5", "[guards]: unknown key 'min_share'"),
 ])

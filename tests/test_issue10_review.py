@@ -146,10 +146,6 @@ def test_a_partial_report_sent_does_not_block_the_complete_one(demo_folder, tmp_
         assert "partial data" not in msg["Subject"].lower(), (p.name, msg["Subject"])
 
 
-@pytest.mark.xfail(strict=True, reason="the catalog declares no value range per variant "
-                   "(CSAT mean lies within the answers' scale, NPS within -100..100, times "
-                   "are >= 0), so only percent targets are checked; a range per variant is "
-                   "a catalog change left to the lead")
 @pytest.mark.parametrize("kpis", [
     {"csat": {"variant": "mean", "target": 80}},     # a 1-5 mean cannot reach 80
     {"nps": {"target": 150}},                        # NPS lies within -100..100
@@ -157,8 +153,9 @@ def test_a_partial_report_sent_does_not_block_the_complete_one(demo_folder, tmp_
 ])
 def test_targets_outside_what_the_variant_can_take_are_refused(kpis):
     """Issue 10 section 4: 'targets and worst cases are checked against the variant's
-    unit'. A CSAT mean target of 80 (meant as 80 %) is accepted, and every month is then
-    scored against it: 3.87 of 80 is 'off target' with a score near 0 %."""
+    unit'. A CSAT mean target of 80 (meant as 80 %) was accepted, and every month was then
+    scored against it: 3.87 of 80 is 'off target' with a score near 0 %. The variant's
+    range now comes from the catalog (kpi_xl.catalog.rules.value_range)."""
     from kpi_xl.config import parse_config
     from kpi_xl.data.sources import ConfigError
 

@@ -234,12 +234,14 @@ def test_worst_cases_and_targets_are_checked_in_the_variants_unit():
         return "\n".join(Layout((Perspective("Customer", 100, lines),)).validate(choices))
 
     csat_pct = problems((Line("csat", 50, 50.0), Line("fcr", 50, 0.5, target=75.0)))
-    assert "csat (variant top2box): the worst case 50 is not a share between 0 and 1; " \
-        "0.8 means 80 %" in csat_pct
-    assert "fcr: the target 75 is not a share between 0 and 1; 0.8 means 80 %" in csat_pct
+    assert "csat (variant top2box): the worst case 50 looks like a whole-number " \
+        "percentage; write it as a fraction: 0.5 means 50 %" in csat_pct
+    assert "fcr: the target 75 looks like a whole-number percentage; write it as a " \
+        "fraction: 0.75 means 75 %" in csat_pct
     # CSAT's mean is a score on the 1–5 scale: 0.5 is outside it, 3 is fine
     mean = {"csat": KpiChoice(variant="mean")}
-    assert "outside the answers' scale 1–5" in problems((Line("csat", 100, 0.5),), mean)
+    assert "the worst case 0.5 must be from 1 to 5 (the variant is a mean score on the " \
+        "answers' scale)" in problems((Line("csat", 100, 0.5),), mean)
     assert problems((Line("csat", 100, 3.0),), mean) == ""
     # and its scale follows the option: on a 10-point scale, 8 is a fine worst case
     ten = {"csat": KpiChoice(variant="mean", params={"scale_max": 10}, target=9.0)}
@@ -250,7 +252,9 @@ def test_worst_cases_and_targets_are_checked_in_the_variants_unit():
     assert "lower is better, so the worst case (1.50) must be above the target (2.00)" in text
     # a ratio of period totals may pass 100 % (net revenue retention 110 %), not 500 %
     assert problems((Line("nrr", 100, 0.9, target=1.1),)) == ""
-    assert "0.8 means 80 %, 1.1 means 110 %" in problems((Line("nrr", 100, 90.0),))
+    assert "0.9 means 90 %" in problems((Line("nrr", 100, 90.0),))
+    assert "must be from 0 to 5 (a ratio of period totals)" in \
+        problems((Line("nrr", 100, 900.0),))
     # the shipped layout carries worst cases for the other variants
     assert DEFAULT.validate({"csat": KpiChoice(variant="mean"),
                              "ces": KpiChoice(variant="effort5")}) == []
@@ -268,8 +272,8 @@ def test_config_checks_the_default_layout_against_the_chosen_variants():
         parse_config({**src, "kpis": {"csat": {"variant": "mean"}}, "scorecard": {
             "min_coverage": 0.5, "perspectives": [{"name": "Customer", "weight": 100, "kpis": [
                 {"kpi": "csat", "weight": 100, "worst": 0.5}]}]}})
-    assert "scorecard, Customer: csat (variant mean): the worst case 0.5 is outside the " \
-        "answers' scale 1–5" in "\n".join(e.value.problems)
+    assert "scorecard, Customer: csat (variant mean): the worst case 0.5 must be from 1 to 5 " \
+        "(the variant is a mean score on the answers' scale)" in "\n".join(e.value.problems)
     with pytest.raises(ConfigError) as e:
         parse_config({**src, "scorecard": {"min_coverage": 0}})
     assert "min_coverage must be above 0" in "\n".join(e.value.problems)

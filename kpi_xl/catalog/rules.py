@@ -27,7 +27,8 @@ from numbers import Real
 from typing import Any, Callable, Iterable, Mapping
 
 from ..errors import KpiError
-from .expr import Blank, Cmp, Col, Known, Lit, Node, Not, Or, Param, Present, Scalar
+from .expr import (Blank, Cmp, Col, Count, Div, Known, Lit, Node, Not, Or, Param, Present,
+                   Scalar, Sum)
 from .spec import Input, Kpi, ParamSpec, Variant
 
 #: read(kpi key, option name, kind, raw value) -> float, kind 'number' or 'duration'
@@ -216,3 +217,54 @@ def rules(kpi: Kpi, variant: Variant, params: Mapping[str, Any],
 
 __all__ = ["Rule", "bounds", "describe_rule", "one_of_rule", "range_rule", "read_plain",
            "required_when", "resolve_params", "rules"]
+
+
+# ------------------------------------------------------------------------ value ranges
+#: units whose values are never negative (durations, counts, money, staffing)
+NON_NEGATIVE = ("seconds", "hours", "count", "currency", "erlangs", "agents", "fte")
+#: a ratio of period totals in percent (net revenue retention, annualised turnover) may
+#: pass 100 %; five times over is a percentage written as a whole number
+RATIO_CEILING = 5.0
+
+
+def mean_scale(kpi: Kpi, variant: Variant, params: Mapping[str, Any]):
+    """(lo, hi) of the answers when the variant is the mean of one column on a bounded
+    scale (CSAT ``mean``, CES), read from the declaration; None otherwise."""
+    v = variant.formula.value
+    if not (isinstance(v, Div) and isinstance(v.a, Sum) and isinstance(v.a.expr, Col)
+            and isinstance(v.b, Count) and isinstance(v.b.where, Present)
+            and v.b.where.col == v.a.expr):
+        return None
+    col = kpi.input(v.a.expr.name)
+    bounds = []
+    for b in (col.lo, col.hi):
+        if isinstance(b, str):
+            b = params.get(b, variant.params.get(b, kpi.param(b).default))
+        if b is None:
+            return None
+        bounds.append(float(b))
+    return bounds[0], bounds[1]
+
+
+def value_range(kpi: Kpi, variant: Variant, params: Mapping[str, Any] | None = None
+                ) -> tuple[float | None, float | None, str] | None:
+    """(lo, hi, what) of the values the variant can take, from its declaration: a declared
+    range (NPS), a mean on a bounded scale (CSAT mean, CES), a share of rows in percent
+    (0 to 1), a ratio of period totals in percent (0 to RATIO_CEILING), a duration, count
+    or amount (>= 0); None when nothing bounds it. Targets and worst cases are checked
+    against it (config, scorecard layout)."""
+    params = params or {}
+    if kpi.value_range is not None:
+        return (*kpi.value_range, "the range of the KPI")
+    scale = mean_scale(kpi, variant, params)
+    if scale is not None:
+        return (*scale, "the variant is a mean score on the answers' scale")
+    unit = kpi.unit_of(variant)
+    if unit == "percent":
+        if any(isinstance(n, Scalar) for n in variant.formula.value.walk()):
+            return 0.0, RATIO_CEILING, "a ratio of period totals"
+        return 0.0, 1.0, "a share"
+    if unit in NON_NEGATIVE:
+        return 0.0, None, f"{unit} are never negative" if unit != "currency" else \
+            "an amount is never negative"
+    return None

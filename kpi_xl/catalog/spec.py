@@ -134,6 +134,9 @@ class Kpi:
     #: number of units. None: the formula runs over all of the period's rows at once.
     per: str | None = None
     examples: tuple[str, ...] = ()          # Excel formulas shown in the reference
+    #: the values the KPI can take, where its unit and formula do not say it (NPS: -100 to
+    #: 100); see kpi_xl.catalog.rules.value_range
+    value_range: tuple[float | None, float | None] | None = None
 
     # -- lookups -----------------------------------------------------------------
     @property

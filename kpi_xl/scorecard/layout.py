@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from ..catalog import CATALOG
-from ..catalog.expr import Col, Count, Div, Present, Scalar, Sum
+from ..catalog.rules import value_range
 from ..catalog.format import format_value
 
 
@@ -113,24 +113,18 @@ def _check_line(perspective: str, x: Line, choice) -> list[str]:
     unit = kpi.unit_of(variant)
     fmt = kpi.format_of(variant)
     values = [("worst case", worst)] + ([("target", x.target)] if x.target is not None else [])
-    if unit == "percent":
-        # a share of rows (or a rubric score) lies in 0–1; a ratio of period totals (net
-        # revenue retention, annualised turnover) may pass 100 %, but not 500 %
-        share = not any(isinstance(n, Scalar) for n in variant.formula.value.walk())
+    rng = value_range(kpi, variant, getattr(choice, "params", None) or {})
+    if rng is not None:                  # the catalog's rule, as for [kpis] targets
+        lo, hi, what = rng
         for name, v in values:
-            if share and not 0 <= v <= 1:
-                out.append(f"{where}: the {name} {v:g} is not a share between 0 and 1; "
-                           f"0.8 means 80 %")
-            elif not share and not 0 <= v <= 5:
-                out.append(f"{where}: the {name} {v:g} would be {v * 100:g} %; write "
-                           f"percentages as fractions: 0.8 means 80 %, 1.1 means 110 %")
-    scale = mean_scale(kpi, variant, getattr(choice, "params", None) or {})
-    if scale is not None:
-        lo, hi = scale
-        for name, v in values:
-            if not lo <= v <= hi:
-                out.append(f"{where}: the {name} {v:g} is outside the answers' scale "
-                           f"{lo:g}–{hi:g} (the variant is a mean score on that scale)")
+            if (lo is None or v >= lo) and (hi is None or v <= hi):
+                continue
+            if unit == "percent" and hi is not None and hi < v <= 100 * hi:
+                out.append(f"{where}: the {name} {v:g} looks like a whole-number "
+                           f"percentage; write it as a fraction: {v / 100:g} means {v:g} %")
+            else:
+                span = f"from {lo:g} to {hi:g}" if hi is not None else f">= {lo:g}"
+                out.append(f"{where}: the {name} {v:g} must be {span} ({what})")
     if out:
         return out
     if t == worst:
@@ -145,25 +139,6 @@ def _check_line(perspective: str, x: Line, choice) -> list[str]:
                    f"({format_value(worst, fmt)}) must be above the target "
                    f"({format_value(t, fmt)})")
     return out
-
-
-def mean_scale(kpi, variant, params: Mapping[str, Any]) -> tuple[float, float] | None:
-    """(lo, hi) of the answers when the variant is the mean of one column on a bounded
-    scale (CSAT ``mean``, CES), read from the declaration; None otherwise."""
-    v = variant.formula.value
-    if not (isinstance(v, Div) and isinstance(v.a, Sum) and isinstance(v.a.expr, Col)
-            and isinstance(v.b, Count) and isinstance(v.b.where, Present)
-            and v.b.where.col == v.a.expr):
-        return None
-    col = kpi.input(v.a.expr.name)
-    bounds = []
-    for b in (col.lo, col.hi):
-        if isinstance(b, str):
-            b = params.get(b, variant.params.get(b, kpi.param(b).default))
-        if b is None:
-            return None
-        bounds.append(float(b))
-    return bounds[0], bounds[1]
 
 
 def weighted(pairs, min_coverage: float) -> float | None:

@@ -38,7 +38,8 @@ NPS = Kpi(
     target=30.0, target_source="kpi_xl starting value; NPS norms vary widely by industry",
     sources=("F. Reichheld, 'The One Number You Need to Grow', Harvard Business Review, Dec 2003",
              "Bain & Company, netpromotersystem.com: 'Measuring your Net Promoter Score'"),
-    min_n=30, examples=("=KPI_NPS(B2:B900)", "=KPI_NPS_DETAIL(B2:B900)"))
+    min_n=30, examples=("=KPI_NPS(B2:B900)", "=KPI_NPS_DETAIL(B2:B900)"),
+    value_range=(-100.0, 100.0))     # all detractors to all promoters
 
 ENPS = Kpi(
     key="enps", excel_name="KPI_ENPS", title="Employee Net Promoter Score", family=FAMILY,
@@ -49,7 +50,7 @@ ENPS = Kpi(
     variants=(Variant("standard", "Same cut points as NPS (9–10, 0–6).", nps_formula()),),
     target=10.0, target_source="kpi_xl starting value; eNPS above 0 means more promoters than detractors",
     sources=("Bain & Company, Net Promoter System: employee NPS",),
-    min_n=10, examples=("=KPI_ENPS(D2:D80)",))
+    min_n=10, examples=("=KPI_ENPS(D2:D80)",), value_range=(-100.0, 100.0))
 
 _csat_scores = Input("scores", "number", "Satisfaction answers on a 1-to-scale_max scale "
                      "(default 1–5); blanks are ignored.", lo=1, hi="scale_max")

@@ -265,10 +265,11 @@ class Engine:
         scalars = {i: self.q(c) for i, c in b.inputs.items()} if table == "period" else None
         where = [f"{self.q(c)} IS NOT NULL" for c in b.where]
 
-        def make(conds: list[str]) -> SqlRenderer:
+        def make(conds: list[str], domain: str | None = None) -> SqlRenderer:
             return SqlRenderer(kpi, variant, columns={} if table == "period" else bound,
                                scalars=scalars, params=params,
-                               where=" AND ".join(conds) or None, dialect=self.dialect)
+                               where=" AND ".join(conds) or None, domain=domain,
+                               dialect=self.dialect)
 
         base = make(where)
         if not rules or table == "period":
@@ -276,6 +277,32 @@ class Engine:
         broken = [cond for cond, _column, _rule in self.rules(base, kpi, variant, params)]
         # a comparison with NULL is NULL, not false: a row the rule cannot judge breaks none
         return make(where + [f"NOT COALESCE(({c}), FALSE)" for c in broken]) if broken else base
+
+    def _domain_column(self, kpi: Kpi, variant: Variant, params: dict,
+                       table: str) -> tuple[SqlRenderer, str | None]:
+        """The KPI's renderer for a query over rows, and the SQL of its domain when the
+        query computes that once per row (None: the domain is short, left inline). A KPI
+        with input rules has a long domain (its bound columns, its ``where``, and
+        ``NOT COALESCE((rule), FALSE)`` per rule, see :meth:`_renderer`); the query
+        computes it as the boolean column ``<key>__in`` of an inner SELECT (KPIs with the
+        same domain share one column), and every aggregate of the KPI tests that column
+        instead of repeating the condition. Same rows, same semantics; and since no row
+        of that domain breaks a row rule, the renderer leaves out the counts of broken
+        rows, which would be 0 in every group."""
+        base = self._renderer(kpi, variant, params, table, rules=False)
+        r = self._renderer(kpi, variant, params, table)
+        if r.domain == base.domain:
+            return r, None                       # no rules: the domain is short already
+        col = self.q(kpi.key + "__in")
+        return SqlRenderer(kpi, variant, columns=base.columns, params=params, domain=col,
+                           rules_in_domain=True, dialect=self.dialect), r.domain
+
+    def _rows(self, table: str, domains: Mapping[str, str], period_list: str) -> str:
+        """The rows of ``table`` for the periods, with the per-row domain columns
+        (``domains``: domain SQL -> column name)."""
+        extra = "".join(f", {sql} AS {col}" for sql, col in domains.items())
+        return (f"(SELECT *{extra} FROM src_{self._source(table)} "
+                f"WHERE period IN ({period_list})) AS src")
 
     def rules(self, base: SqlRenderer, kpi: Kpi, variant: Variant,
               params: dict) -> list[tuple[str, str, str]]:
@@ -316,18 +343,20 @@ class Engine:
         sets, level, member = self._grouping(lv)
         period_list = ", ".join(quote_text(p) for p in periods)
         rendered, inner, outer = [], [], []
+        domains: dict[str, str] = {}          # domain SQL -> its column (shared by KPIs)
         for kpi, variant, params in items:
-            r = self._renderer(kpi, variant, params, table)
+            r, dom = self._domain_column(kpi, variant, params, table)
+            if dom:
+                r.domain = domains.setdefault(dom, r.domain)
             ks = r.render()
             rendered.append((kpi, variant, ks))
             inner += [f"{sql} AS {alias}" for alias, sql in ks.aggregates.items()]
             inner.append(f"CAST(COUNT(CASE WHEN {r.domain} THEN 1 END) AS {self.dbl}) AS "
                          f"{self.q(kpi.key + '__rows')}")
             outer += self._outer(kpi, ks)
-        src = f"src_{self._source(table)}"
         sql = (f"SELECT period, level, member, {', '.join(outer)} FROM ("
                f"SELECT period, {level} AS level, {member} AS member, {', '.join(inner)} "
-               f"FROM {src} WHERE period IN ({period_list}) GROUP BY {sets}) AS agg")
+               f"FROM {self._rows(table, domains, period_list)} GROUP BY {sets}) AS agg")
         return sql, rendered
 
     def unit_sql(self, table: str, kpi: Kpi, variant: Variant, params: dict,
@@ -336,7 +365,7 @@ class Engine:
         the units' values per group; n is the number of units with a value."""
         lv = self._levels(table, levels)
         sets, level, member = self._grouping(lv)
-        r = self._renderer(kpi, variant, params, table)
+        r, dom = self._domain_column(kpi, variant, params, table)
         ks = r.render()
         unit = self.q(kpi.per)
         carry = ", ".join(f"MIN({self.q(c)}) AS {self.q(c)}" for c in lv)
@@ -352,8 +381,9 @@ class Engine:
             f"CAST(COUNT(*) AS {self.dbl}) AS {self.q(k + '__rows')} FROM ("
             f"SELECT period{', ' if lv else ''}{', '.join(self.q(c) for c in lv)}, "
             f"{ks.value} AS v, {ks.note} AS note FROM ("
-            f"SELECT period, {unit}{', ' + carry if carry else ''}, {aggs} FROM src_{table} "
-            f"WHERE period IN ({period_list}) GROUP BY period, {unit}) AS units) AS vals "
+            f"SELECT period, {unit}{', ' + carry if carry else ''}, {aggs} "
+            f"FROM {self._rows(table, {dom: r.domain} if dom else {}, period_list)} "
+            f"GROUP BY period, {unit}) AS units) AS vals "
             f"GROUP BY {sets}")
 
     def period_sql(self, items: list, periods: list[str]) -> tuple[str, list]:

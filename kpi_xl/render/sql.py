@@ -4,7 +4,8 @@ Each KPI formula becomes two layers of plain SQL:
 
 * **aggregates**, one column per distinct aggregate node of the formula
   (``Count`` → ``COUNT(CASE WHEN … THEN 1 END)``, ``Sum`` → an exact, order-free sum of
-  ``CASE WHEN … THEN x END`` (:func:`exact_sum`),
+  ``CASE WHEN … THEN x END`` (:func:`exact_sum`; a plain ``SUM`` where ``x`` is a whole
+  number by construction, :func:`integer_valued`),
   ``Quantile`` → ``PERCENTILE_CONT(q) WITHIN GROUP (ORDER BY CASE WHEN … THEN x END)``),
   evaluated in one ``GROUP BY`` with any grouping the caller wants;
 * **scalars** over those columns: value, n, margin and a *note*, the sentence the
@@ -90,6 +91,27 @@ def exact_sum(x: str, dialect: Dialect = DUCKDB) -> str:
             f" / {scale})")
 
 
+#: row-level nodes that are a truth value: SQL casts them to exactly 0.0 or 1.0
+_INDICATORS = (Cmp, And, Or, Not, Present, Blank, Known)
+
+
+def integer_valued(n: Node) -> bool:
+    """True when the row-level expression is a whole number on every row by its
+    construction in the catalog, whatever the data: a 0/1 indicator (a comparison,
+    Present, Blank, Known, and/or/not of those), an integer literal, or a sum, difference
+    or product of such terms. Columns, params and lookups are data or options, so they
+    are never assumed whole. A ``SUM`` of whole doubles is exact in any order while the
+    total stays below 2^53 (an indicator summed over fewer than 9·10^15 rows), so such a
+    sum needs no :func:`exact_sum`."""
+    if isinstance(n, _INDICATORS):
+        return True
+    if isinstance(n, Lit):
+        return float(n.value).is_integer()
+    if isinstance(n, BinOp) and n.op in ("+", "-", "*"):
+        return integer_valued(n.a) and integer_valued(n.b)
+    return False
+
+
 def _num(x: float) -> str:
     x = float(x)
     if not math.isfinite(x):
@@ -117,12 +139,17 @@ class SqlRenderer:
     declared default. ``scalars`` maps scalar inputs to SQL expressions (columns of a
     period-totals table). ``params`` are resolved option values. ``prefix`` keeps the
     aliases of several KPIs in one SELECT apart. ``where`` narrows the domain (the rows
-    that belong to the KPI) with an SQL condition."""
+    that belong to the KPI) with an SQL condition; ``domain`` replaces the whole domain
+    with an SQL condition the caller has computed (the engine: a boolean column per KPI,
+    evaluated once per row rather than inside every aggregate). ``rules_in_domain``: that
+    domain already leaves out every row breaking a row rule, so no group can hold one and
+    :meth:`render` checks only the scalar rules (a count of broken rows would be 0)."""
 
     def __init__(self, kpi: Kpi, variant: Variant, *, columns: Mapping[str, str],
                  scalars: Mapping[str, str] | None = None,
                  params: Mapping[str, Any] | None = None, prefix: str = "",
-                 where: str | None = None, dialect: Dialect = DUCKDB):
+                 where: str | None = None, domain: str | None = None,
+                 rules_in_domain: bool = False, dialect: Dialect = DUCKDB):
         self.kpi, self.variant = kpi, variant
         self.d = dialect
         self.columns, self.scalars = dict(columns), dict(scalars or {})
@@ -136,6 +163,9 @@ class SqlRenderer:
         self.domain = "(" + " OR ".join(f"{c} IS NOT NULL" for c in bound) + ")" if bound else "TRUE"
         if where:
             self.domain = f"({self.domain} AND {where})"
+        if domain is not None:     # the caller computed the domain once per row (a column)
+            self.domain = domain
+        self.rules_in_domain = rules_in_domain
 
     # ----------------------------------------------------------------- public
     def rules(self) -> list[rules.Rule]:
@@ -164,7 +194,8 @@ class SqlRenderer:
         # note is the rule, never a number computed over the offending rows
         broken = [(f"{self._aggregate(Count(r.broken))} > 0" if r.row
                    else f"COALESCE({self.scalar(r.broken)}, FALSE)",
-                   quote_text(f"'{r.input}' {r.sentence}")) for r in self.rules()]
+                   quote_text(f"'{r.input}' {r.sentence}")) for r in self.rules()
+                  if not (r.row and self.rules_in_domain)]
         if broken:
             any_broken = " OR ".join(c for c, _ in broken)
             value = f"(CASE WHEN {any_broken} THEN NULL ELSE {value} END)"
@@ -224,9 +255,11 @@ class SqlRenderer:
             sql = (f"CAST(COUNT(CASE WHEN {self.domain} AND {self.row(n.where)} THEN 1 END) "
                    f"AS {self.d.double})")
         elif isinstance(n, Sum):
-            sql = "COALESCE(" + exact_sum(
-                f"CASE WHEN {self.domain} AND {self.row(n.where)} THEN "
-                f"CAST({self.row(n.expr)} AS {self.d.double}) END", self.d) + ", 0.0)"
+            x = (f"CASE WHEN {self.domain} AND {self.row(n.where)} THEN "
+                 f"CAST({self.row(n.expr)} AS {self.d.double}) END")
+            # a whole-number summand adds up exactly in any order: plain SUM
+            total = f"SUM({x})" if integer_valued(n.expr) else exact_sum(x, self.d)
+            sql = f"COALESCE({total}, 0.0)"
         elif isinstance(n, Quantile):
             sql = (f"PERCENTILE_CONT({_num(n.q)}) WITHIN GROUP (ORDER BY CASE WHEN "
                    f"{self.domain} AND {self.row(n.where)} THEN {self.row(n.expr)} END)")
@@ -306,4 +339,4 @@ def render_kpi(kpi: Kpi, variant: Variant, **kw: Any) -> KpiSql:
 
 
 __all__ = ["DIALECTS", "Dialect", "KpiSql", "NotRenderable", "SqlRenderer", "quote_ident",
-           "quote_text", "render_kpi"]
+           "integer_valued", "quote_text", "render_kpi"]

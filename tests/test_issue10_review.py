@@ -20,6 +20,16 @@ def _write(path: Path, rows: list[list[str]]) -> Path:
         csv.writer(f).writerows(rows)
     return path
 
+def _refused_compute(tmp_path, capsys, rows):
+    """Write the calls, run `compute` for 2026-10 on them: (path, out, stderr), exit 4."""
+    path = _write(tmp_path / "calls.csv", rows)
+    out = tmp_path / "out"
+    rc = main(["compute", "--source", f"generic-contacts={path}", "--month", "2026-10",
+               "--out", str(out)])
+    err = capsys.readouterr().err
+    assert rc == 4, err
+    return path, out, err
+
 
 def test_a_kpi_that_loses_most_rows_to_its_rule_stops_the_run(tmp_path, capsys):
     """An export whose queue-wait column is blank on the answered calls: each answered
@@ -33,12 +43,7 @@ def test_a_kpi_that_loses_most_rows_to_its_rule_stops_the_run(tmp_path, capsys):
     rows += [[f"A{i}", "2026-10-05 10:00", "phone", "1", "", "100"] for i in range(8)]
     rows += [[f"N{i}", "2026-10-05 11:00", "phone", "0", w, ""] for i, w in enumerate(
         ("30", "50"))]
-    path = _write(tmp_path / "calls.csv", rows)
-    out = tmp_path / "out"
-    rc = main(["compute", "--source", f"generic-contacts={path}", "--month", "2026-10",
-               "--out", str(out)])
-    err = capsys.readouterr().err
-    assert rc == 4, err
+    path, out, err = _refused_compute(tmp_path, capsys, rows)
     # 8 of the 10 rows in the month leave service level and ASA: 80 % > 5 %
     assert "calls.csv (generic-contacts): 8 of its 10 rows in 2026-10 (80%) leave " \
            "Average speed of answer (ASA), Service level by their input rules" in err, err
@@ -203,12 +208,7 @@ def test_a_column_whose_values_are_mostly_ignored_stops_the_run(tmp_path, capsys
     rows = [["id", "date", "channel", "answered", "wait", "talk"]]
     rows += [[f"A{i}", "2026-10-05 10:00", "phone", "1", "10", "5 min"] for i in range(8)]
     rows += [[f"B{i}", "2026-10-05 11:00", "phone", "1", "10", "300"] for i in range(2)]
-    path = _write(tmp_path / "calls.csv", rows)
-    out = tmp_path / "out"
-    rc = main(["compute", "--source", f"generic-contacts={path}", "--month", "2026-10",
-               "--out", str(out)])
-    err = capsys.readouterr().err
-    assert rc == 4, err
+    path, out, err = _refused_compute(tmp_path, capsys, rows)
     assert "calls.csv (generic-contacts): 8 of its 10 rows in 2026-10 (80%) have their " \
            "'talk' value ignored" in err, err
     assert "8 × 'talk' is not a duration" in err

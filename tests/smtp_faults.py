@@ -36,8 +36,9 @@ class FaultServer:
     def __init__(self, *, tls: ssl.SSLContext | None = None, implicit_tls: bool = False,
                  starttls: bool = True, user: str = "reports", password: str = "s3cret-pw",
                  faults=(), slow: float = 2.0, trickle: float | None = None,
-                 ack_delay: float = 0.0):
+                 ack_delay: float = 0.0, auth: bool = True):
         self.tls, self.implicit, self.offer_starttls = tls, implicit_tls, starttls
+        self.offer_auth = auth
         self.user, self.password = user, password
         self.faults = list(faults)
         self.slow, self.trickle, self.ack_delay = slow, trickle, ack_delay
@@ -140,7 +141,7 @@ class FaultServer:
                 ext = ["250-fault.test"]
                 if self.offer_starttls and not secure:
                     ext.append("250-STARTTLS")
-                if secure:
+                if secure and self.offer_auth:
                     ext.append("250-AUTH PLAIN LOGIN")
                 ext.append("250 8BITMIME")
                 conn.sendall(("\r\n".join(ext) + "\r\n").encode())

@@ -172,6 +172,28 @@ def test_no_starttls_stops_the_run_once(base, tls, tmp_path):
     assert Ledger(work / "send-ledger.sqlite").rows(MONTH) == []
 
 
+def test_a_server_that_offers_no_auth_stops_the_run_once(base, tls, tmp_path):
+    """A setup error: one sentence, one connection, nothing sent or ledgered (not once
+    per recipient)."""
+    work = _fresh(base, tmp_path)
+    with FaultServer(tls=tls[0], auth=False) as server:
+        with pytest.raises(MailError) as e:
+            send_month(_people(), work, MONTH, smtp=_smtp(server.port, tls[1]), centre="Acme")
+        assert server.connections == 1 and server.messages == []
+    assert "AUTH" in str(e.value) or "login" in str(e.value).lower(), str(e.value)
+    assert Ledger(work / "send-ledger.sqlite").rows(MONTH) == []
+
+
+def test_implicit_tls_to_a_plaintext_port_stops_the_run_once(base, tls, tmp_path):
+    work = _fresh(base, tmp_path)
+    with FaultServer(tls=tls[0]) as server:                # speaks plain SMTP first
+        with pytest.raises(MailError):
+            send_month(_people(), work, MONTH, smtp=_smtp(server.port, tls[1], security="tls"),
+                       centre="Acme")
+        assert server.connections == 1 and server.messages == []
+    assert Ledger(work / "send-ledger.sqlite").rows(MONTH) == []
+
+
 def test_a_bad_certificate_over_implicit_tls_is_refused(base, tls, tmp_path):
     work = _fresh(base, tmp_path)
     other_ctx, _other_pem = tls_pair(str(tmp_path))       # signed by a CA we do not trust

@@ -10,7 +10,6 @@ import csv
 import json
 import shutil
 import statistics
-from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -21,6 +20,8 @@ pytest.importorskip("duckdb")
 from kpi_xl.cli import main  # noqa: E402
 from kpi_xl.config import parse_config  # noqa: E402
 from kpi_xl.data.sources import ConfigError  # noqa: E402
+
+from demo_exports import contacts_per_month, thin_month  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -39,11 +40,6 @@ def demo(demo_folder, tmp_path) -> Path:
     return tmp_path / "demo"
 
 
-def _months(path: Path) -> Counter:
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        return Counter(r["date"][:7] for r in csv.DictReader(f))
-
-
 def test_a_month_without_data_stops_before_anything_is_written(demo, tmp_path, capsys):
     """Before: `run --month 2027-03` on the demo exited 0, wrote empty workbooks and mailed
     everyone an empty report, ledgered as sent."""
@@ -51,7 +47,7 @@ def test_a_month_without_data_stops_before_anything_is_written(demo, tmp_path, c
     rc = main(["run", "-c", str(demo / "kpi_xl.toml"), "--month", "2027-03", "--out", str(out)])
     err = capsys.readouterr().err
     assert rc == 4
-    months = _months(demo / "exports" / "contacts.csv")
+    months = contacts_per_month(demo / "exports" / "contacts.csv")
     usual = statistics.median(n for m, n in months.items() if "2026-03" <= m <= "2027-02")
     assert f"contacts.csv (generic-contacts) has no contact rows in 2027-03; it usually has " \
            f"{usual:,.0f}" in err
@@ -59,29 +55,8 @@ def test_a_month_without_data_stops_before_anything_is_written(demo, tmp_path, c
     assert not out.exists()          # no workbook, no CSV, no outbox, no ledger
 
 
-def _thin(demo: Path, month: str, keep_every: int) -> tuple[int, float]:
-    """Keep one row in ``keep_every`` of the month's contacts; (rows left, usual rows)."""
-    path = demo / "exports" / "contacts.csv"
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        rows = list(csv.reader(f))
-    head, body = rows[0], rows[1:]
-    date = head.index("date")
-    kept, i = [], 0
-    for r in body:
-        if r[date][:7] == month:
-            i += 1
-            if i % keep_every:
-                continue
-        kept.append(r)
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        csv.writer(f).writerows([head, *kept])
-    months = _months(path)
-    earlier = [n for m, n in months.items() if m < month]
-    return months[month], statistics.median(earlier)
-
-
 def test_a_thin_month_is_refused_and_allow_partial_marks_it(demo, tmp_path, capsys):
-    rows, usual = _thin(demo, "2026-10", 4)
+    rows, usual = thin_month(demo, "2026-10", 4)
     out = tmp_path / "out"
     args = ["scorecard", "-c", str(demo / "kpi_xl.toml"), "--month", "2026-10", "--out", str(out)]
     assert main(args) == 4
@@ -114,7 +89,7 @@ def test_a_thin_month_is_refused_and_allow_partial_marks_it(demo, tmp_path, caps
 
 
 def test_the_share_of_usual_is_a_setting(demo, tmp_path, capsys):
-    _thin(demo, "2026-10", 4)                       # about 25 % of the usual volume
+    thin_month(demo, "2026-10", 4)                       # about 25 % of the usual volume
     cfg = demo / "kpi_xl.toml"
     cfg.write_text(cfg.read_text(encoding="utf-8") + "\n[guards]\nmin_share_of_usual = 0.2\n",
                    encoding="utf-8")

@@ -14,6 +14,8 @@ pytest.importorskip("duckdb")
 
 from kpi_xl.cli import main  # noqa: E402
 
+from demo_exports import thin_month  # noqa: E402
+
 
 def _write(path: Path, rows: list[list[str]]) -> Path:
     with open(path, "w", newline="", encoding="utf-8") as f:
@@ -98,18 +100,8 @@ def test_history_0_does_not_switch_the_thin_month_guard_off(demo_folder, tmp_pat
 
     folder = tmp_path / "demo"
     shutil.copytree(demo_folder, folder)
-    path = folder / "exports" / "contacts.csv"
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        head, *body = list(csv.reader(f))
-    date = head.index("date")
-    october = [r for r in body if r[date][:7] == "2026-10"]
-    kept = [r for r in body if r[date][:7] != "2026-10"] + october[::10]
-    _write(path, [head, *kept])
-    # the demo has 6,000 contacts in each month (counted from the file by this test)
-    per_month = {}
-    for r in kept:
-        per_month[r[date][:7]] = per_month.get(r[date][:7], 0) + 1
-    assert per_month["2026-10"] == 600 and per_month["2026-09"] == 6000
+    # the demo has 6,000 contacts in each month (counted from the file)
+    assert thin_month(folder, "2026-10", 10) == (600, 6000)
     out = tmp_path / "out"
     rc = main(["compute", "-c", str(folder / "kpi_xl.toml"), "--month", "2026-10",
                "--history", "0", "--out", str(out)])
@@ -131,12 +123,7 @@ def test_a_partial_report_sent_does_not_block_the_complete_one(demo_folder, tmp_
 
     folder = tmp_path / "thin"
     shutil.copytree(demo_folder, folder)
-    path = folder / "exports" / "contacts.csv"
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        head, *body = list(csv.reader(f))
-    date = head.index("date")
-    october = [r for r in body if r[date][:7] == "2026-10"]
-    _write(path, [head, *[r for r in body if r[date][:7] != "2026-10"], *october[::10]])
+    thin_month(folder, "2026-10", 10)
     out = tmp_path / "out"
     common = ["--month", "2026-10", "--out", str(out)]
     assert main(["run", "-c", str(folder / "kpi_xl.toml"), *common, "--allow-partial"]) == 0

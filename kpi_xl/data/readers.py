@@ -219,14 +219,6 @@ def _column_number(letters: str) -> int:
     return n
 
 
-def _column_letters(n: int) -> str:
-    out = ""
-    while n:
-        n, r = divmod(n - 1, 26)
-        out = _LETTERS[r] + out
-    return out
-
-
 def _sheet_part(z: zipfile.ZipFile, sheet: str | None) -> list[str]:
     """The zip part(s) of the sheet calamine will read (every worksheet if unsure)."""
     every = [n for n in z.namelist() if n.startswith("xl/worksheets/") and n.endswith(".xml")]

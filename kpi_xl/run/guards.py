@@ -122,17 +122,25 @@ def check(ds, month: str | None, settings: GuardSettings = GuardSettings(),
     rejected shares, as ``validate`` does). ``history`` is the months before ``month``
     that the usual volume is taken over (default: every earlier month in the data)."""
     rep = GuardReport(month)
-    _rejected_shares(ds, settings, rep)
-    _left_out_shares(ds, month, settings, rep)
+    by_source: dict[str, list] = {}            # the rejects report, read once
+    for r in ds.rejects.items:
+        by_source.setdefault(r.source, []).append(r)
+    _rejected_shares(ds, by_source, settings, rep)
+    _left_out_shares(ds, by_source, month, settings, rep)
     if month is None:
         return rep
-    _rejected_in_month(ds, month, settings, rep)
+    _rejected_in_month(ds, by_source, month, settings, rep)
     _volumes(ds, month, settings, history, rep)
     _coverage(ds, month, settings, rep)
     return rep
 
 
-def _rejected_shares(ds, settings: GuardSettings, rep: GuardReport) -> None:
+def _most_frequent(reasons: dict[str, int]) -> str:
+    top = sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))[:3]
+    return "most frequent: " + "; ".join(f"{n:,} × {why}" for why, n in top)
+
+
+def _rejected_shares(ds, by_source, settings: GuardSettings, rep: GuardReport) -> None:
     from ..data.rejects import ROW_REJECTED
 
     for acc in ds.accounting:
@@ -140,18 +148,17 @@ def _rejected_shares(ds, settings: GuardSettings, rep: GuardReport) -> None:
         if considered <= 0 or acc.rejected / considered <= settings.max_rejected_share:
             continue
         reasons: dict[str, int] = {}
-        for r in ds.rejects.items:
-            if r.source == acc.source and r.action == ROW_REJECTED:
+        for r in by_source.get(acc.source, ()):
+            if r.action == ROW_REJECTED:
                 reasons[r.reason] = reasons.get(r.reason, 0) + 1
-        top = sorted(reasons.items(), key=lambda kv: -kv[1])[:3]
         rep.refusals.append(
             f"{acc.file} ({acc.source}) rejects {acc.rejected:,} of its {considered:,} rows "
             f"({acc.rejected / considered:.0%}, more than the {settings.max_rejected_share:.0%} "
-            "allowed by [guards] max_rejected_share); most frequent: "
-            + "; ".join(f"{n:,} × {why}" for why, n in top))
+            "allowed by [guards] max_rejected_share); " + _most_frequent(reasons))
 
 
-def _rejected_in_month(ds, month: str, settings: GuardSettings, rep: GuardReport) -> None:
+def _rejected_in_month(ds, by_source, month: str, settings: GuardSettings,
+                       rep: GuardReport) -> None:
     """The rejected share among the rows dated in ``month`` (rows whose date could not be
     read are judged over the whole file only): a file of a good year and a bad month
     stays under the whole-file share, while the month loses many of its rows."""
@@ -163,8 +170,8 @@ def _rejected_in_month(ds, month: str, settings: GuardSettings, rep: GuardReport
                                       settings.max_rejected_share):
             continue                       # refused over the whole file already
         reasons: dict[str, int] = {}
-        for r in ds.rejects.items:
-            if r.source == acc.source and r.action == ROW_REJECTED and r.period == month:
+        for r in by_source.get(acc.source, ()):
+            if r.action == ROW_REJECTED and r.period == month:
                 reasons[r.reason] = reasons.get(r.reason, 0) + 1
         rejected = sum(reasons.values())
         if not rejected:
@@ -179,23 +186,22 @@ def _rejected_in_month(ds, month: str, settings: GuardSettings, rep: GuardReport
         considered = used + rejected
         if rejected / considered <= settings.max_rejected_share:
             continue
-        top = sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))[:3]
         rep.refusals.append(
             f"{acc.file} ({acc.source}) rejects {rejected:,} of its {considered:,} rows in "
             f"{month} ({rejected / considered:.0%}, more than the "
             f"{settings.max_rejected_share:.0%} allowed by [guards] max_rejected_share); "
-            "most frequent: " + "; ".join(f"{n:,} × {why}" for why, n in top))
+            + _most_frequent(reasons))
 
 
-def _left_out_shares(ds, month: str | None, settings: GuardSettings,
+def _left_out_shares(ds, by_source, month: str | None, settings: GuardSettings,
                      rep: GuardReport) -> None:
     """Per source and KPI: the rows the KPI's input rules leave out (in ``month``, or in
     the whole file), as a share of the source's rows (in the month, or used)."""
     from ..data.rejects import LEFT_OUT, VALUE_IGNORED
 
     for acc in ds.accounting:
-        items = [r for r in ds.rejects.items if r.source == acc.source and (
-                 r.action == VALUE_IGNORED or (r.kpis and r.action == LEFT_OUT))]
+        items = [r for r in by_source.get(acc.source, ()) if
+                 r.action == VALUE_IGNORED or (r.kpis and r.action == LEFT_OUT)]
         if not items:
             continue
         df = ds.tables.get(acc.table)
@@ -239,22 +245,20 @@ def _left_out_shares(ds, month: str | None, settings: GuardSettings,
             n = len(bad)
             if n / total <= settings.max_rejected_share:
                 continue
-            top = sorted(why["'" + column].items(), key=lambda kv: (-kv[1], kv[0]))[:3]
             rep.refusals.append(
                 f"{acc.file} ({acc.source}): {n:,} of its {total:,} rows{where} "
                 f"({n / total:.0%}) have their '{column}' value ignored (more than the "
                 f"{settings.max_rejected_share:.0%} allowed by [guards] max_rejected_share; "
-                "the KPIs that read it would be computed from the rest); most frequent: "
-                + "; ".join(f"{k:,} × {w}" for w, k in top))
+                "the KPIs that read it would be computed from the rest); "
+                + _most_frequent(why["'" + column]))
         for lost_rows, kpis in sorted(groups.items(), key=lambda g: (-len(g[0]), g[1])):
             n = len(lost_rows)
-            top = sorted(why[kpis[0]].items(), key=lambda kv: (-kv[1], kv[0]))[:3]
             rep.refusals.append(
                 f"{acc.file} ({acc.source}): {n:,} of its {total:,} rows{where} ({n / total:.0%})"
                 f" leave {', '.join(sorted(kpis))} by their input rules (more than the "
                 f"{settings.max_rejected_share:.0%} allowed by [guards] max_rejected_share; "
-                "the rows that stay would give a value of the rest only); most frequent: "
-                + "; ".join(f"{k:,} × {w}" for w, k in top))
+                "the rows that stay would give a value of the rest only); "
+                + _most_frequent(why[kpis[0]]))
 
 
 def _volumes(ds, month: str, settings: GuardSettings, history, rep: GuardReport) -> None:

@@ -201,7 +201,7 @@ def _refused(e: KpiXlError, command: str) -> int:
 
 def month_arg(text: str) -> str:
     """--month: checked before any file is read (a mistake exits 2)."""
-    from .engine.engine import months_back
+    from .periods import months_back
 
     try:
         months_back(text, 0)

@@ -47,7 +47,7 @@ from .data.hours import DAYS, BusinessHours
 from .data.load import LoadOptions, RubricItem
 from .data.sources import ConfigError, Source, parse_source
 from .engine.bindings import BINDINGS, NOT_IN_ENGINE
-from .engine.engine import KpiChoice
+from .engine.plan import KpiChoice
 from .errors import KpiError
 
 if sys.version_info >= (3, 11):
@@ -56,7 +56,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 SECTIONS = {"centre", "business_hours", "sources", "kpis", "qa", "scorecard", "stakeholders",
-            "smtp", "output", "guards"}
+            "smtp", "output", "guards", "dimensions"}
 KPI_KEYS = {"variant", "options", "target", "min_n", "targets"}
 
 
@@ -74,6 +74,9 @@ class Config:
     templates: Path | None = None       # a folder with your restyled templates
     max_score: float = 1.0              # QA: full marks for a rubric item
     guards: Any = None                  # kpi_xl.run.guards.GuardSettings
+    dimensions: list = field(default_factory=list)        # kpi_xl.dimensions.Dimension
+    pairs: list[tuple[str, str]] = field(default_factory=list)
+    fiscal_start: int = 1               # [centre] fiscal_year_start: the month a fiscal year starts
 
 
 def read_config(path: str | os.PathLike) -> Config:
@@ -116,10 +119,22 @@ def parse_config(data: Mapping[str, Any], base_dir: str | os.PathLike = ".",
     channels = tuple(c.strip().lower() for c in channels)
     hours = _business_hours(data.get("business_hours"), tz, problems)
     rubric, max_score = _rubric(data.get("qa", {}), problems)
-    cfg.load = LoadOptions(channels=channels, time_zone=tz, business_hours=hours, rubric=rubric)
+    from .dimensions import parse_dimensions, parse_pairs
+
+    cfg.dimensions = parse_dimensions(data.get("dimensions"), problems)
+    cfg.pairs = parse_pairs(centre.get("pairs"), cfg.dimensions, problems)
+    fiscal = centre.get("fiscal_year_start", 1)
+    if isinstance(fiscal, bool) or not isinstance(fiscal, int) or not 1 <= fiscal <= 12:
+        problems.append(f"[centre] fiscal_year_start must be the month a fiscal year starts, "
+                        f"1 to 12 (4 for April), got {fiscal!r}")
+        fiscal = 1
+    cfg.fiscal_start = fiscal
+    dims = tuple(d.name for d in cfg.dimensions)
+    cfg.load = LoadOptions(channels=channels, time_zone=tz, business_hours=hours, rubric=rubric,
+                           dimensions=dims)
     for i, s in enumerate(data.get("sources", []) or [], 1):
         try:
-            cfg.sources.append(parse_source(s, base_dir, i))
+            cfg.sources.append(parse_source(s, base_dir, i, dimensions=dims))
         except ConfigError as e:
             problems.extend(e.problems)
     if not data.get("sources"):
@@ -163,6 +178,7 @@ _SHAPES = {"centre": (Mapping, "a table"), "business_hours": (Mapping, "a table"
            "qa": (Mapping, "a table"), "kpis": (Mapping, "a table"),
            "scorecard": (Mapping, "a table"), "smtp": (Mapping, "a table"),
            "guards": (Mapping, "a table"), "sources": (list, "a list of [[sources]] tables"),
+           "dimensions": (list, "a list of [[dimensions]] tables"),
            "stakeholders": (list, "a list of [[stakeholders]] tables")}
 
 

@@ -213,7 +213,7 @@ def test_text_past_excels_cell_limit_is_cut_with_a_note():
 
 def test_both_csv_escapes_cover_full_width_formula_starts():
     from kpi_xl.data.rejects import _safe
-    from kpi_xl.engine.engine import _safe_text
+    from kpi_xl.text import csv_safe as _safe_text
 
     for start in "=+-@\t\r\uff1d\uff0b\uff0d\uff20":
         assert _safe("%s1+1" % start) == "'%s1+1" % start

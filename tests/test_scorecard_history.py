@@ -22,7 +22,7 @@ pytest.importorskip("duckdb")
 pytest.importorskip("jinja2")
 
 from kpi_xl.engine import Engine, KpiChoice  # noqa: E402
-from kpi_xl.engine.engine import Results  # noqa: E402
+from kpi_xl.engine.results import Results  # noqa: E402
 from kpi_xl.scorecard.build import TEMPLATES, scorecard_context, write_month  # noqa: E402
 from kpi_xl.scorecard.cached import save_with_values  # noqa: E402
 from kpi_xl.scorecard.layout import DEFAULT, Layout, Line, Perspective, weighted  # noqa: E402

@@ -284,6 +284,12 @@ def parse_month(values: list, m: ColumnMap):
     return out, bad
 
 
+def dimension_column(name: str) -> Column:
+    """A dimension the config declares (``kpi_xl.dimensions``): text, blank is missing;
+    no value of it rejects a row."""
+    return Column(name, "text", f"Dimension '{name}' (declared in the config).")
+
+
 # ------------------------------------------------------------------ one source
 def convert(source: Source, raw: RawTable, rejects: Rejects, options: Options = Options()):
     """The source's rows as a canonical DataFrame (plus ``_source`` and ``_row``), with
@@ -321,7 +327,7 @@ def convert(source: Source, raw: RawTable, rejects: Rejects, options: Options = 
     data: dict[str, Any] = {}
     ignored: list[tuple[int, str, Any, str]] = []
     for cm in source.columns:
-        col = table.column(cm.target)
+        col = table.column(cm.target) if cm.target in table.names else dimension_column(cm.target)
         if cm.value is not None:
             values = [cm.value] * n
         else:

@@ -44,6 +44,8 @@ class LoadOptions:
     #: None: response and resolution times in calendar hours; else in these business hours
     business_hours: BusinessHours | None = None
     rubric: tuple[RubricItem, ...] = ()
+    #: the config's dimensions (kpi_xl.dimensions): text columns carried to the engine
+    dimensions: tuple[str, ...] = ()
 
 
 @dataclass
@@ -301,7 +303,7 @@ def _finish_tables(ds: Dataset, files: dict[str, str], options: LoadOptions) -> 
         t[name] = df
     if "surveys" in t and "contacts" in t and "contact_id" in t["surveys"]:
         s, c = t["surveys"], t["contacts"].set_index("id")
-        for col in ("agent", "team", "channel"):
+        for col in ("agent", "team", "channel", *options.dimensions):
             if col in c:
                 linked = s["contact_id"].map(c[col])
                 s[col] = s[col].where(s[col].notna(), linked) if col in s else linked

@@ -41,6 +41,9 @@ class Column:
     filled: bool = False           # where mapped, a blank rejects the row
     lo: float | None = None
     hi: float | None = None
+    #: how a figure of a monthly table adds up over several months: "sum" (a flow),
+    #: "first" (a stock at the start), "last" (a stock at the end)
+    over: str = "sum"
 
 
 @dataclass(frozen=True)
@@ -145,12 +148,12 @@ ROSTER = Table("roster", "One row per agent.", (
 
 BUSINESS = Table("business", "One row per month of business figures.", (
     C("month", "month", "The month, YYYY-MM.", role="key", required=True, filled=True),
-    *(C(n, "number", d) for n, d in (
-        ("customers_start", "Customers at the start of the month."),
-        ("customers_end", "Customers at the end of the month."),
+    *(C(x[0], "number", x[1], over=x[2] if len(x) > 2 else "sum") for x in (
+        ("customers_start", "Customers at the start of the month.", "first"),
+        ("customers_end", "Customers at the end of the month.", "last"),
         ("customers_new", "New customers won in the month."),
         ("customers_lost", "Customers lost in the month (left unmapped: start + new − end)."),
-        ("revenue_start", "Recurring revenue at the start of the month."),
+        ("revenue_start", "Recurring revenue at the start of the month.", "first"),
         ("expansion", "Expansion revenue (upsell, cross-sell)."),
         ("contraction", "Contraction revenue (downgrades)."),
         ("churned_revenue", "Revenue lost to churned customers."),

@@ -143,8 +143,10 @@ def load_preset(name: str) -> dict[str, Any]:
 
 
 def parse_source(spec: Mapping[str, Any], base_dir: str | os.PathLike = ".",
-                 index: int = 1) -> Source:
-    """A source from its config table (merged over its preset, if any)."""
+                 index: int = 1, dimensions: tuple[str, ...] = ()) -> Source:
+    """A source from its config table (merged over its preset, if any). ``dimensions``:
+    the config's dimension names, which a contacts, surveys or QA source may map like
+    columns (``kpi_xl.dimensions``)."""
     problems: list[str] = []
     spec = dict(spec)
     preset = spec.get("preset")
@@ -188,9 +190,13 @@ def parse_source(spec: Mapping[str, Any], base_dir: str | os.PathLike = ".",
         raw_cols = {}
     schema = TABLES.get(table)
     for target, m in raw_cols.items():
-        if schema is not None and target not in schema.names:
+        dimension = target in dimensions and table in ("contacts", "surveys", "qa")
+        if schema is not None and target not in schema.names and not dimension:
+            extra = (f"; dimensions: {', '.join(dimensions)}" if dimensions
+                     and table in ("contacts", "surveys", "qa") else
+                     "; to cut results by it, declare it under [[dimensions]]")
             problems.append(f"{where}: '{target}' is not a column of the {table} table "
-                            f"(columns: {', '.join(schema.names)})")
+                            f"(columns: {', '.join(schema.names)}{extra})")
             continue
         try:
             columns.append(_column_map(target, m))

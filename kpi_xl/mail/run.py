@@ -14,7 +14,8 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from ..engine.engine import months_back, read_results_json
+from ..engine.results import read_results_json
+from ..periods import months_back
 from ..files import OutputError, check_workbook, folder_lock, workbook_digest
 from ..scorecard.build import agent_workbook
 from ..scorecard.names import distinct_stems, inside

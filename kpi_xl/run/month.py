@@ -137,8 +137,6 @@ def run_month(cfg, step: str, month: str | None, *, history: int = 12,
 
 def _write_and_send(cfg, run: MonthRun, step: str, month: str, history: int, out: Path,
                     resend: bool, resend_uncertain: bool, reporter: Reporter) -> None:
-    from ..engine import Engine
-
     ds = run.dataset
     folder = out / month
     folder.mkdir(parents=True, exist_ok=True)
@@ -147,7 +145,7 @@ def _write_and_send(cfg, run: MonthRun, step: str, month: str, history: int, out
     # until a scorecard (or run) step has made them again from the same results
     (folder / STATUS_FILE).unlink(missing_ok=True)
     reporter.progress(f"computing {month} and {history} months before it")
-    res = Engine(ds.tables, choices=cfg.choices).compute(month, history)
+    res = engine_for(cfg, ds.tables).compute(month, history)
     run.results = res
     run.results_path = res.write_csv(folder / "kpi-results.csv")
     run.rejects_path = ds.rejects.write_csv(folder / "rejects.csv")
@@ -169,6 +167,14 @@ def _write_and_send(cfg, run: MonthRun, step: str, month: str, history: int, out
         run.outcome, run.where = send(cfg, month, out, resend=resend,
                                       resend_uncertain=resend_uncertain,
                                       progress=reporter.progress)
+
+
+def engine_for(cfg, tables):
+    """The engine for a config: its KPI choices, dimensions, pairs and fiscal year."""
+    from ..engine import Engine
+
+    return Engine(tables, choices=cfg.choices, dimensions=[d.name for d in cfg.dimensions],
+                  pairs=cfg.pairs, fiscal_start=cfg.fiscal_start)
 
 
 def write_status(folder: Path, month: str, partial: str | None) -> None:

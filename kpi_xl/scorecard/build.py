@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ..catalog import CATALOG
-from ..engine.engine import Results, months_back
+from ..engine.results import Results
+from ..periods import months_back
 from .cached import save_with_values
 from ..files import Claims, replacing
 from .layout import AGENT_KPIS, DEFAULT, Layout, kpi_score, weighted

@@ -1,0 +1,179 @@
+"""The period totals, as SQL: one row per period of business figures and of counts the
+period KPIs need (contacts handled, agents active, survey responses, headcounts, leavers),
+rendered from declarations like every other KPI input, so that :meth:`Engine.sql` shows
+everything the engine runs.
+
+* Business figures are monthly (``kpi_xl.data.schema.BUSINESS``). A period made of whole
+  months (a month, a quarter, a year, a range of whole months) adds up its months as each
+  column declares (``over``): flows are summed, a stock at the start is the first month's,
+  a stock at the end the last month's; and only when every one of its months has that
+  figure, never from some of them. A week or a day has no business figures.
+* Counts from rows are counted per period like the KPIs (:class:`~.queries.Window`).
+* Headcounts come from the roster's hire and leaving dates against the period's first and
+  last day: at the start, everyone hired by then and not gone before it; at the end,
+  everyone hired by then whose last day is after it; leavers, those whose last day falls
+  within the period.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+from ..data.schema import BUSINESS
+from ..render.sql import Dialect, quote_text
+from .plan import source_of
+from .queries import Window
+
+#: the counts derived from the row tables and the roster, with the table each needs
+DERIVED = {"contacts_handled": "contacts", "agents_active": "contacts",
+           "survey_responses": "surveys", "headcount_start": "roster",
+           "headcount_end": "roster", "leavers": "roster"}
+
+
+def _date(day) -> str:
+    return f"DATE '{day.isoformat()}'"
+
+
+class Totals:
+    def __init__(self, columns: Mapping[str, set[str]], dialect: Dialect, window: Window):
+        self.columns, self.d, self.window = columns, dialect, window
+
+    def q(self, name: str) -> str:
+        return self.d.ident(name)
+
+    # ------------------------------------------------------------------ what is there
+    def business_columns(self) -> list[str]:
+        cols = self.columns.get("business", set())
+        have = [c.name for c in BUSINESS.columns if c.name != "month" and c.name in cols]
+        if "customers_lost" not in have and {"customers_start", "customers_new",
+                                             "customers_end"} <= set(have):
+            have.append("customers_lost")          # derived: start + new - end
+        return have
+
+    def available(self) -> dict[str, str | None]:
+        """Each figure the totals can hold -> None when it is there, or the reason it is
+        not (a sentence ending the engine's 'skipped' line)."""
+        out: dict[str, str | None] = {}
+        whole = all(p.months for p in self.window.periods)
+        for c in BUSINESS.columns:
+            if c.name == "month":
+                continue
+            if "business" not in self.columns:
+                out[c.name] = f"no '{c.name}' figure was loaded"
+            elif c.name not in self.business_columns():
+                out[c.name] = f"no '{c.name}' figure was loaded"
+            elif not whole:
+                noun = self.window.periods[-1].noun
+                out[c.name] = (f"business figures are monthly, and a {noun} is not made of "
+                               "whole months")
+            else:
+                out[c.name] = None
+        contacts = self.columns.get("contacts", set())
+        ok_c = "handled" in contacts and self.window.placeable(contacts)
+        out["contacts_handled"] = None if ok_c else "no 'contacts_handled' figure was loaded"
+        out["agents_active"] = None if ok_c and "agent" in contacts else \
+            "no 'agents_active' figure was loaded"
+        surveys = self.columns.get(source_of("surveys"))
+        out["survey_responses"] = None if surveys and self.window.placeable(surveys) else \
+            "no 'survey_responses' figure was loaded"
+        for c in ("headcount_start", "headcount_end", "leavers"):
+            out[c] = None if "roster" in self.columns else f"no '{c}' figure was loaded"
+        return out
+
+    # ------------------------------------------------------------------ SQL
+    def _periods(self) -> str:
+        rows = ", ".join(f"({quote_text(p.label)}, {_date(p.start)}, {_date(p.last)})"
+                         for p in self.window.periods)
+        return f"(SELECT * FROM (VALUES {rows}) AS v(period, first_day, last_day))"
+
+    def _business(self) -> tuple[str | None, list[str]]:
+        have = [c for c in self.business_columns() if c != "customers_lost"
+                or "customers_lost" in self.columns.get("business", set())]
+        if not have or not all(p.months for p in self.window.periods):
+            return None, []
+        rows = []
+        for p in self.window.periods:
+            ms = p.months
+            for i, m in enumerate(ms):
+                rows.append(f"({quote_text(p.label)}, {quote_text(m)}, {len(ms)}, "
+                            f"{'TRUE' if i == 0 else 'FALSE'}, "
+                            f"{'TRUE' if i == len(ms) - 1 else 'FALSE'})")
+        pm = (f"(SELECT * FROM (VALUES {', '.join(rows)}) AS v(period, month, months, "
+              "is_first, is_last))")
+        dbl = self.d.double
+        sel = []
+        for name in have:
+            col = BUSINESS.column(name)
+            x = f"CAST(b.{self.q(name)} AS {dbl})"
+            if col.over == "first":
+                agg = f"MAX(CASE WHEN pm.is_first THEN {x} END)"
+            elif col.over == "last":
+                agg = f"MAX(CASE WHEN pm.is_last THEN {x} END)"
+            else:     # a flow: only when every month of the period has it
+                agg = f"CASE WHEN COUNT(b.{self.q(name)}) = MAX(pm.months) THEN SUM({x}) END"
+            sel.append(f"{agg} AS {self.q(name)}")
+        sql = (f"SELECT pm.period, {', '.join(sel)} FROM {pm} AS pm "
+               f"LEFT JOIN src_business AS b ON b.{self.q('month')} = pm.month "
+               f"GROUP BY pm.period")
+        if "customers_lost" in self.business_columns() and "customers_lost" not in have:
+            s, n, e = (self.q(c) for c in ("customers_start", "customers_new", "customers_end"))
+            sql = (f"SELECT *, {s} + {n} - {e} AS {self.q('customers_lost')} FROM ({sql}) "
+                   f"AS biz")
+        return sql, self.business_columns()
+
+    def _rows(self, table: str, select: str) -> str:
+        src = source_of(table)
+        label, keep = self.window.label_and_filter(self.columns[src], self.q)
+        return (f"SELECT _p AS period, {select} FROM (SELECT *, {label} AS _p FROM src_{src} "
+                f"WHERE {keep}) AS r GROUP BY _p")
+
+    def _contacts(self) -> tuple[str | None, list[str]]:
+        cols = self.columns.get("contacts", set())
+        if "handled" not in cols or not self.window.placeable(cols):
+            return None, []
+        dbl, h = self.d.double, self.q("handled")
+        agent = (f"COUNT(DISTINCT CASE WHEN {h} = 1 THEN {self.q('agent')} END)"
+                 if "agent" in cols else "NULL")
+        return self._rows("contacts", f"CAST(COUNT(CASE WHEN {h} = 1 THEN 1 END) AS {dbl}) "
+                                      f"AS contacts_handled, CAST({agent} AS {dbl}) AS "
+                                      f"agents_active"), ["contacts_handled", "agents_active"]
+
+    def _surveys(self) -> tuple[str | None, list[str]]:
+        cols = self.columns.get(source_of("surveys"))
+        if not cols or not self.window.placeable(cols):
+            return None, []
+        return (self._rows("surveys", f"CAST(COUNT(*) AS {self.d.double}) AS survey_responses"),
+                ["survey_responses"])
+
+    def _roster(self) -> tuple[str | None, list[str]]:
+        cols = self.columns.get("roster")
+        if cols is None:
+            return None, []
+        hired = f"r.{self.q('hired')}" if "hired" in cols else "CAST(NULL AS DATE)"
+        left = f"r.{self.q('left')}" if "left" in cols else "CAST(NULL AS DATE)"
+        dbl = self.d.double
+
+        def count(cond: str) -> str:
+            return f"CAST(COUNT(CASE WHEN {cond} THEN 1 END) AS {dbl})"
+
+        start = (f"({hired} IS NULL OR {hired} <= p.first_day) AND "
+                 f"({left} IS NULL OR {left} >= p.first_day)")
+        end = (f"({hired} IS NULL OR {hired} <= p.last_day) AND "
+               f"({left} IS NULL OR {left} > p.last_day)")
+        gone = f"{left} >= p.first_day AND {left} <= p.last_day"
+        return (f"SELECT p.period, {count(start)} AS headcount_start, {count(end)} AS "
+                f"headcount_end, {count(gone)} AS leavers FROM {self._periods()} AS p "
+                f"CROSS JOIN src_roster AS r GROUP BY p.period",
+                ["headcount_start", "headcount_end", "leavers"])
+
+    def sql(self) -> str:
+        """One row per period of the window, with every figure :meth:`available` gives
+        (NULL where a period lacks it)."""
+        cols, joins = [], ""
+        for i, (part, names) in enumerate((self._business(), self._contacts(),
+                                           self._surveys(), self._roster())):
+            if part is None:
+                continue
+            joins += f" LEFT JOIN ({part}) AS t{i} ON t{i}.period = p.period"
+            cols += [f"t{i}.{self.q(n)}" for n in names]
+        return f"SELECT {', '.join(['p.period', *cols])} FROM {self._periods()} AS p{joins}"

@@ -225,3 +225,26 @@ def test_results_filter_by_dimension_member(tables):
     c = tables["contacts"]
     billing = c[(c.period == "2026-10") & (c.topic == "Billing")]
     assert res.value("ticket_volume", "topic", "Billing") == len(billing)
+
+
+@pytest.mark.parametrize("label,fiscal,count", [
+    ("2026-10-05", 1, 13),                   # a day and the 13 before it
+    ("2026", 1, 1),                          # a calendar year
+    ("2026-08-15..2026-10-14", 1, 1),        # a custom range and the one before it
+    ("FY2027-Q1", 4, 2),                     # April-June 2026 with a fiscal year from April
+    ("FY2027", 7, 1),                        # July 2026 - June 2027
+])
+@pytest.mark.parametrize("key", ["service_level", "nps", "qa_score"])
+def test_every_grain_equals_excel_function(tables, label, fiscal, count, key):
+    b = BINDINGS[key]
+    params = {"max_score": 5} if key == "qa_score" else {}
+    choices = {key: KpiChoice(params=params)}
+    p = Period.parse(label, fiscal_start=fiscal)
+    eng = Engine(tables, kpis=[key], choices=choices, dimensions=["topic"], fiscal_start=fiscal)
+    res = eng.compute(label, count)
+    assert res.month == label and res.periods == [x.label for x in p.back(count)]
+    frame = _frame(_clean(tables, key, choices), b)
+    if not any(len(_in(frame, x)) for x in p.back(count)):
+        assert res.table[res.table.kpi == key].empty
+        return
+    _check(res, key, CATALOG[key].variants[0].name, frame, b, params, p.back(count))

@@ -10,6 +10,7 @@
 
 import asyncio
 import importlib
+import os
 import re
 import sys
 import types
@@ -162,3 +163,36 @@ def test_officejs_detail_spills():
     labels = [row[0] for row in out]
     assert labels[:4] == ["Net Promoter Score", "promoters", "passives", "detractors"]
     assert out[0][1] == pytest.approx(25.0)   # by hand: (2 - 1) / 4
+
+
+# -- hosts where xlwings registers nothing ------------------------------------------
+def _import_functions(env_changes):
+    import os
+    import subprocess
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    env = {k: v for k, v in os.environ.items() if k != "XLWINGS_ON_SERVER"}
+    env.update(env_changes, PYTHONPATH=str(root))
+    code = ("import warnings; warnings.simplefilter('always')\n"
+            "import kpi_xl.xl.functions as f\n"
+            "print(len(f.__all__), callable(f.KPI_NPS), f.KPI_NPS([10, 9, 3, 7]))\n")
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                          text=True, timeout=120)
+
+
+@pytest.mark.skipif(sys.platform.startswith("win"), reason="classic xlwings registers on Windows")
+def test_functions_warn_once_when_xlwings_registers_nothing():
+    r = _import_functions({})
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split()[1:] == ["True", "25.0"]   # still plain Python (by hand: (2-1)/4)
+    assert r.stderr.count("UserWarning") == 1, r.stderr
+    assert "xlwings registered none of the KPI_ functions" in r.stderr
+    assert "XLWINGS_ON_SERVER=true" in r.stderr
+
+
+def test_functions_do_not_warn_when_registered():
+    r = _import_functions({"XLWINGS_ON_SERVER": "true",
+                           "XLWINGS_LICENSE_KEY": os.environ.get("XLWINGS_LICENSE_KEY",
+                                                                 "noncommercial")})
+    assert r.returncode == 0, r.stderr
+    assert "Warning" not in r.stderr, r.stderr

@@ -148,6 +148,13 @@ def build(func, arg, module: str) -> dict[str, Callable[..., Any]]:
     return out
 
 
+def registered(funcs: dict[str, Callable[..., Any]]) -> bool:
+    """Whether the decorators registered the functions: classic xlwings and Office.js
+    (Lite, Server) both record a function's metadata in ``__xlfunc__``; xlwings' no-op
+    decorators (macOS, Linux without ``XLWINGS_ON_SERVER``) leave none."""
+    return any(hasattr(f, "__xlfunc__") for f in funcs.values())
+
+
 def _erlang_table_udf(func, arg, module):
     kpi = CATALOG["erlang_service_level"]
 

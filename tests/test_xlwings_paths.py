@@ -196,3 +196,24 @@ def test_functions_do_not_warn_when_registered():
                                                                  "noncommercial")})
     assert r.returncode == 0, r.stderr
     assert "Warning" not in r.stderr, r.stderr
+
+
+# -- a 2-D block where one row or column belongs ---------------------------------------
+def test_officejs_2d_range_to_a_1d_argument_is_kpi_xls_sentence():
+    out = _call("KPI_AHT", [[60, 70], [80, 90], [100, 110]])
+    assert out == [["KPI_AHT: 'talk' must be one row or one column, got 3 rows × 2 columns"]]
+    out = _call("KPI_SERVICE_LEVEL", [[5], [25]], [["Y", "N"], ["Y", "Y"]])
+    assert out == [["KPI_SERVICE_LEVEL: 'answered' must be one row or one column, "
+                    "got 2 rows × 2 columns"]]
+    # one row and one column still work (by hand: mean of 60, 70 = 65)
+    assert _call("KPI_AHT", [[60, 70]]) == [[65.0]]
+    assert _call("KPI_AHT", [[60], [70]]) == [[65.0]]
+    assert _call("KPI_AHT", 60) == [[60.0]]
+
+
+def test_classic_2d_range_to_a_1d_argument_is_kpi_xls_sentence(classic_udfs):
+    funcs = build(classic_udfs.xlfunc, classic_udfs.xlarg, "kpi_xl_classic")
+    # classic hands a 2-D range as a list of rows, a 1-D range as a flat list
+    assert funcs["KPI_NPS"]([[10, 9], [3, 7]]) == (
+        "KPI_NPS: 'scores' must be one row or one column, got 2 rows × 2 columns")
+    assert funcs["KPI_NPS"]([10, 9, 3, 7]) == 25.0   # by hand: (2 - 1) / 4

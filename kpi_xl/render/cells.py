@@ -77,8 +77,7 @@ def flatten(kpi: str, name: str, data: Any) -> Sequence[Any]:
             return data.reshape(-1)
         if data.ndim == 0:
             return data.reshape(1)
-        raise KpiError(kpi, name, "must be a single row or column", f"{data.shape[0]}×{data.shape[1]} block",
-                       has_value=True)
+        raise KpiError(kpi, name, _one_row_or_column(data.shape[0], data.shape[1]))
     if hasattr(data, "to_numpy") and not isinstance(data, (str, bytes)):
         return flatten(kpi, name, data.to_numpy())
     if not isinstance(data, (list, tuple)):
@@ -89,9 +88,14 @@ def flatten(kpi: str, name: str, data: Any) -> Sequence[Any]:
             return [r[0] for r in data]
         if len(data) == 1:
             return list(data[0])
-        raise KpiError(kpi, name, "must be a single row or column",
-                       f"{len(data)}×{max(widths)} block", has_value=True)
+        raise KpiError(kpi, name, _one_row_or_column(len(data), max(widths)))
     return data
+
+
+def _one_row_or_column(rows: int, cols: int) -> str:
+    def n(k: int, word: str) -> str:
+        return f"{k} {word}" + ("" if k == 1 else "s")
+    return f"must be one row or one column, got {n(rows, 'row')} × {n(cols, 'column')}"
 
 
 def _text_problem(v: str, expected: str) -> str:

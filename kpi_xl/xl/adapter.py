@@ -138,10 +138,12 @@ def build(func, arg, module: str) -> dict[str, Callable[..., Any]]:
         for name, doc, body, _spills in variants:
             f = _make(kpi, name, doc, body)
             f.__module__ = module
-            for a_name, a_doc, is_range in arguments(kpi):
-                opts = {"ndim": 1, "err_to_str": True} if is_range else {"err_to_str": True}
-                if a_name == "targets":
-                    opts = {"ndim": 2, "err_to_str": True}
+            for a_name, a_doc, _is_range in arguments(kpi):
+                # a range arrives as xlwings reads it (a value, a list or a list of rows):
+                # kpi_xl's flatten says what is wrong with a 2-D block, in its own words
+                # (ndim=1 would let xlwings raise its own exception first)
+                opts = {"ndim": 2, "err_to_str": True} if a_name == "targets" else \
+                    {"err_to_str": True}
                 f = arg(a_name, doc=_short(a_doc), **opts)(f)
             out[name] = func(f)
     out["KPI_ERLANG_TABLE"] = _erlang_table_udf(func, arg, module)

@@ -217,3 +217,17 @@ def test_classic_2d_range_to_a_1d_argument_is_kpi_xls_sentence(classic_udfs):
     assert funcs["KPI_NPS"]([[10, 9], [3, 7]]) == (
         "KPI_NPS: 'scores' must be one row or one column, got 2 rows × 2 columns")
     assert funcs["KPI_NPS"]([10, 9, 3, 7]) == 25.0   # by hand: (2 - 1) / 4
+
+
+def test_officejs_time_cells_need_unit_days():
+    # Office.js sends 0:02:23 and 0:04:02 as day fractions; by hand 143 s and 242 s
+    talk = [[143 / 86400], [242 / 86400]]
+    out = _call("KPI_AHT", talk, None, None, "days")
+    assert out[0][0] == pytest.approx(192.5)
+    out = _call("KPI_SERVICE_LEVEL", [[5 / 86400], [25 / 86400]], [["Y"], ["Y"]], None, None,
+                None, "days")   # by hand: 5 s within 20 s, 25 s not -> 1/2
+    assert out[0][0] == pytest.approx(0.5)
+    meta = {f["id"]: f for f in __import__("xlwings.server", fromlist=["x"])
+            .custom_functions_meta(xlf)["functions"]}
+    unit = {p["name"]: p for p in meta["KPI_AHT"]["parameters"]}["unit"]
+    assert unit.get("optional") is True and '"days"' in unit["description"]

@@ -18,6 +18,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..catalog.spec import TIME_UNITS
 from ..errors import KpiError
 
 EXCEL_ERRORS = frozenset({"#N/A", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!",
@@ -132,15 +133,35 @@ _EXPECT = {
 }
 
 
+def duration_unit(kpi: str, given: Any) -> str | None:
+    """The ``unit`` option as a cell gives it: blank/omitted (None: numbers are in each
+    input's own unit) or one of :data:`~kpi_xl.catalog.spec.TIME_UNITS`, any case."""
+    seq = flatten(kpi, "unit", given)
+    v = seq[0] if len(seq) == 1 else seq
+    if v is None or (isinstance(v, str) and not v.strip()):
+        return None
+    if isinstance(v, str) and v.strip().lower() in TIME_UNITS:
+        return v.strip().lower()
+    raise KpiError(kpi, "unit", "must be one of " + ", ".join(f'"{u}"' for u in TIME_UNITS)
+                   + " (or left out: the input's own unit)", v)
+
+
 def parse_column(kpi: str, name: str, kind: str, data: Any, *,
-                 time_unit: str | None = None) -> Column:
+                 time_unit: str | None = None, unit: str | None = None) -> Column:
     """Parse one input range. Fast path for float arrays; one pass over Python values
-    otherwise (which is what Excel hands over)."""
+    otherwise (which is what Excel hands over). For durations, ``unit`` (one of
+    :data:`~kpi_xl.catalog.spec.TIME_UNITS`) says what unit plain numbers are in; they
+    are converted to the input's ``time_unit``. Time values convert exactly either way."""
     if kind == "category":
         return _parse_category(kpi, name, flatten(kpi, name, data))
+    factor = 1.0
+    if kind == "duration" and unit is not None and unit != time_unit:
+        factor = TIME_UNITS[unit] / TIME_UNITS[time_unit]
     seq = flatten(kpi, name, data)
     if isinstance(seq, np.ndarray) and seq.dtype.kind in "fiu":
         values = seq.astype(np.float64, copy=False)
+        if factor != 1.0:
+            values = values * factor
         blank = np.isnan(values)
         inf = np.isinf(values)
         if inf.any():   # no cell holds one; an array may
@@ -154,7 +175,7 @@ def parse_column(kpi: str, name: str, kind: str, data: Any, *,
     values = np.empty(n, np.float64)
     blank = np.zeros(n, bool)
     na = np.zeros(n, bool) if kind == "score" else None
-    scale = 3600.0 if time_unit == "hours" else 1.0
+    scale = TIME_UNITS[time_unit] if kind == "duration" else 1.0
     expected = _EXPECT[kind]
     for i, v in enumerate(seq):
         if v is None or (isinstance(v, str) and not v.strip()) or type(v).__name__ in ("NAType", "NaTType"):
@@ -175,7 +196,9 @@ def parse_column(kpi: str, name: str, kind: str, data: Any, *,
                 raise KpiError(kpi, name, "must be a finite number", f, row=i + 1)
             if kind == "flag" and f not in (0.0, 1.0):
                 raise KpiError(kpi, name, f"must be 1 or 0 when numeric ({expected})", f, row=i + 1)
-            values[i] = f
+            values[i] = f * factor
+            if factor != 1.0 and math.isinf(values[i]):   # 1e308 days is no duration
+                raise KpiError(kpi, name, "must be a finite number", values[i], row=i + 1)
         elif isinstance(v, str):
             s = v.strip().lower()
             if kind == "flag" and s in FLAG_WORDS:

@@ -30,7 +30,8 @@ def _short(text: str) -> str:
 
 def arguments(kpi: Kpi) -> list[tuple[str, str, bool]]:
     """(name, doc, is_range) of the Excel function's arguments, in order: required inputs,
-    optional inputs, the variant (if the KPI has several), then the options."""
+    optional inputs, the variant (if the KPI has several), the options, then ``unit`` for
+    KPIs with duration inputs (last, so adding it moved no existing argument)."""
     out = [(i.name, i.doc, i.is_column) for i in kpi.inputs if not i.optional]
     out += [(i.name, i.doc, True) for i in kpi.inputs if i.optional]
     if len(kpi.variants) > 1:
@@ -40,6 +41,8 @@ def arguments(kpi: Kpi) -> list[tuple[str, str, bool]]:
     for p in kpi.params:
         default = "the built-in table" if isinstance(p.default, dict) else f"{p.default:g}"
         out.append((p.name, f"Optional. {p.doc} Default {default}.", isinstance(p.default, dict)))
+    if kpi.duration_inputs:
+        out.append(("unit", kpi.unit_option_doc(), False))
     return out
 
 

@@ -89,3 +89,77 @@ def test_release_workflow_refuses_a_tag_that_differs_from_the_version(tag, ok):
     assert (r.returncode == 0) is ok, r.stdout + r.stderr
     if not ok:
         assert f"does not match kpi_xl.__version__ {kpi_xl.__version__}" in r.stdout
+
+
+# -- the wheel as users install it (slow: builds, then installs into a fresh venv) ---------
+_NO_INDEX = ("No matching distribution found", "Could not find a version",
+             "Failed to establish a new connection", "Temporary failure in name resolution",
+             "Network is unreachable", "NewConnectionError", "ConnectTimeout")
+
+
+def _pip(args, **kw):
+    r = subprocess.run(args, capture_output=True, text=True, timeout=900, **kw)
+    if r.returncode and any(s in r.stdout + r.stderr for s in _NO_INDEX):
+        last = (r.stderr.strip() or r.stdout.strip()).splitlines()[-1]
+        pytest.skip(f"pip could not reach a package index to install from ({last})")
+    assert r.returncode == 0, r.stdout + r.stderr
+    return r
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory):
+    """The wheel built from a copy of the sources (the build writes build/ and egg-info
+    beside them, which must not land in the working tree)."""
+    import shutil
+    src = tmp_path_factory.mktemp("src")
+    shutil.copytree(ROOT / "kpi_xl", src / "kpi_xl",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy(ROOT / name, src / name)
+    out = tmp_path_factory.mktemp("dist")
+    _pip([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(src)])
+    (whl,) = out.glob("kpi_xl-*.whl")
+    return whl
+
+
+@pytest.mark.slow
+def test_wheel_metadata_version_is_the_package_version(wheel):
+    import zipfile
+    with zipfile.ZipFile(wheel) as z:
+        meta = z.read(next(n for n in z.namelist() if n.endswith(".dist-info/METADATA")))
+    version = re.search(r"^Version: (.+)$", meta.decode(), re.M).group(1).strip()
+    assert version == kpi_xl.__version__
+    assert wheel.name.startswith(f"kpi_xl-{kpi_xl.__version__}-py3-none-any")
+
+
+@pytest.mark.slow
+def test_wheel_with_only_numpy_and_xlwings_imports_the_excel_functions(wheel, tmp_path):
+    """What xlwings Lite installs: the pure-Python wheel, numpy and xlwings, nothing else."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    py = venv / ("Scripts/python.exe" if sys.platform.startswith("win") else "bin/python")
+    _pip([str(py), "-m", "pip", "install", "-q", "numpy>=1.24,<3", "xlwings>=0.33,<1"])
+    _pip([str(py), "-m", "pip", "install", "-q", "--no-deps", str(wheel)])
+    code = textwrap.dedent("""
+        import importlib.metadata, importlib.util, warnings
+        warnings.simplefilter("error")        # registered: no warning
+        import kpi_xl, kpi_xl.xl.functions as f
+        from kpi_xl.catalog import CATALOG
+        from kpi_xl.xl.adapter import has_detail
+        assert "site-packages" in kpi_xl.__file__, kpi_xl.__file__
+        assert importlib.metadata.version("kpi-xl") == kpi_xl.__version__
+        expected = len(CATALOG) + sum(map(has_detail, CATALOG.values())) + 1  # + ERLANG_TABLE
+        assert len(f.__all__) == expected, (len(f.__all__), expected)
+        assert all(hasattr(getattr(f, n), "__xlfunc__") for n in f.__all__)
+        missing = [m for m in ("duckdb", "pandas", "openpyxl", "jinja2")
+                   if importlib.util.find_spec(m) is None]
+        print(f.KPI_NPS([10, 9, 3, 7]), ",".join(missing))
+    """)
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    env.update(XLWINGS_ON_SERVER="true",
+               XLWINGS_LICENSE_KEY=os.environ.get("XLWINGS_LICENSE_KEY", "noncommercial"))
+    r = subprocess.run([str(py), "-c", code], cwd=tmp_path, env=env, capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    # by hand: promoters 2, detractors 1 of 4 -> 25; the batch side's packages are absent
+    assert r.stdout.split() == ["25.0", "duckdb,pandas,openpyxl,jinja2"]

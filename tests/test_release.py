@@ -163,3 +163,20 @@ def test_wheel_with_only_numpy_and_xlwings_imports_the_excel_functions(wheel, tm
     assert r.returncode == 0, r.stderr
     # by hand: promoters 2, detractors 1 of 4 -> 25; the batch side's packages are absent
     assert r.stdout.split() == ["25.0", "duckdb,pandas,openpyxl,jinja2"]
+
+
+def test_readme_says_how_to_get_the_wheel_and_set_up_excel():
+    text = (ROOT / "README.md").read_text()
+    excel = text.split("## Using the functions in Excel", 1)[1].split("\n## ", 1)[0]
+    block = re.search(r"\*\*Getting the package\.\*\*.*?```bash\n(.+?)\n```", excel, re.S)
+    assert block and block.group(1).split("#")[0].split() == \
+        ["pip", "wheel", ".", "-w", "dist", "--no-deps"]   # what the wheel fixture runs
+    # the file names README gives follow the one version source
+    for name in re.findall(r"kpi_xl-([\d.]+)-py3-none-any\.whl", excel):
+        assert name == kpi_xl.__version__
+    for needle in ["Windows only", "Trust access to the VBA project object model",
+                   "*Interpreter*", "python.exe", "XLWINGS_ON_SERVER=true", "Own packages",
+                   "lite.xlwings.org/dependencies", '"days"']:
+        assert needle in excel, needle
+    # the promise about typed times is made for the classic add-in only
+    assert "Office.js passes dates and times as plain numbers" in excel

@@ -1,12 +1,15 @@
 """Build workbooks/kpi-functions-example.xlsx: sample data with the KPI formulas typed in.
 
-Each formula sits next to the value kpi_xl computed for the same cells when the file was
-made, so a user can check the add-in (or xlwings Lite) gives the same number. Data come
-from the built-in sample (kpi_xl.sample), so the file is reproducible.
+Each formula sits next to what it says (FORMULATEXT, readable without the add-in) and the
+value kpi_xl computed for the same cells when the file was made, so a user can check the
+add-in (or xlwings Lite) gives the same number. The spilling functions are stored as
+dynamic-array formulas (kpi_xl.scorecard.spill). Data come from the built-in sample
+(kpi_xl.sample), so the file is reproducible.
 
     python scripts/make_example_workbook.py
 """
 
+import io
 import sys
 from pathlib import Path
 
@@ -16,18 +19,36 @@ sys.path.insert(0, str(ROOT))
 from openpyxl import Workbook  # noqa: E402
 from openpyxl.styles import Alignment, Font, PatternFill  # noqa: E402
 from openpyxl.utils import get_column_letter  # noqa: E402
+from openpyxl.worksheet.formula import ArrayFormula  # noqa: E402
 
 from kpi_xl import CATALOG, compute  # noqa: E402
+from kpi_xl.files import write_bytes  # noqa: E402
 from kpi_xl.sample import sample_month  # noqa: E402
+from kpi_xl.scorecard.spill import mark_dynamic_arrays  # noqa: E402
+from kpi_xl.xl.adapter import erlang_table  # noqa: E402
 
 OUT = ROOT / "workbooks" / "kpi-functions-example.xlsx"
 CALLS = 400
+KPI_HEADER = ["KPI", "Formula (live with kpi_xl)", "What to type (FORMULATEXT)",
+              "Value kpi_xl computed", "Unit", "Definition"]
+HEAD_FILL = PatternFill("solid", fgColor="1F4E78")
+HEAD_FONT = Font(bold=True, color="FFFFFF")
 
 
-def main() -> Path:
-    s = sample_month("2026-10", calls=CALLS)
-    c = s.calls
-    wb = Workbook()
+def _header(ws, row: int = 1) -> None:
+    for cell in ws[row]:
+        if cell.value is not None:
+            cell.font, cell.fill = HEAD_FONT, HEAD_FILL
+
+
+def _formulatext(cell: str) -> str:
+    """FORMULATEXT shows what a cell's formula says, add-in or not (the KPI_ cell itself
+    shows #NAME? where kpi_xl is not loaded). FORMULATEXT came with Excel 2013, so the
+    file spells it with Excel's _xlfn. prefix for functions newer than 2007."""
+    return f"=_xlfn.FORMULATEXT({cell})"
+
+
+def _calls_sheet(wb, c) -> int:
     data = wb.active
     data.title = "Calls"
     header = ["Agent", "Answered", "Wait (s)", "Talk (s)", "Hold (s)", "ACW (s)",
@@ -37,19 +58,21 @@ def main() -> Path:
     data.append(header)
     for i in range(CALLS):
         data.append([c[k][i] for k in keys])
-    bold = Font(bold=True)
-    for cell in data[1]:
-        cell.font = bold
-    for i, w in enumerate([16, 10, 9, 9, 9, 9, 14, 12, 11, 11], 1):
+    _header(data)
+    for i, w in enumerate([16, 11, 10, 10, 10, 10, 15, 13, 12, 12], 1):
         data.column_dimensions[get_column_letter(i)].width = w
     data.freeze_panes = "A2"
-    last = CALLS + 1
+    data.auto_filter.ref = f"A1:J{CALLS + 1}"
+    data.print_title_rows = "1:1"    # the header on every printed page
+    return CALLS + 1
 
+
+def _kpis_sheet(wb, c, last: int):
     def rng(col):
         return f"Calls!{col}2:{col}{last}"
 
     ws = wb.create_sheet("KPIs", 0)
-    ws.append(["KPI", "Formula (live with kpi_xl)", "Value kpi_xl computed", "Unit", "Note"])
+    ws.append(KPI_HEADER)
     rows = [
         ("nps", None, f"=KPI_NPS({rng('I')})", dict(scores=c["nps"])),
         ("csat", None, f"=KPI_CSAT({rng('J')})", dict(scores=c["csat"])),
@@ -75,32 +98,89 @@ def main() -> Path:
     for key, variant, formula, inputs in rows:
         r = compute(key, variant, **inputs)
         kpi = CATALOG[key]
-        ws.append([kpi.title + (f" ({variant})" if variant else ""), formula, r.value,
-                   kpi.unit_of(kpi.variant(variant)), kpi.formula_text])
-        ws.cell(ws.max_row, 3).number_format = r.number_format
+        var = kpi.variant(variant)
+        # the definition of the variant used: the KPI's formula text describes the default
+        definition = kpi.formula_text if var is kpi.default_variant else \
+            f"variant '{var.name}': {var.doc}"
+        n = ws.max_row + 1
+        ws.append([kpi.title + (f" ({variant})" if variant else ""), formula,
+                   _formulatext(f"B{n}"), r.value, kpi.unit_of(var), definition])
+        ws.cell(n, 4).number_format = r.number_format
     ws.append([])
-    ws.append(["Breakdown (spills)", f"=KPI_NPS_DETAIL({rng('I')})"])
-    ws.append(["Erlang C table (spills)", "=KPI_ERLANG_TABLE(100,180,11,16)"])
-    ws.append([])
-    ws.append(["Without kpi_xl loaded these formulas show #NAME?. Install the add-in or "
-               "xlwings Lite (see README) and recalculate: column B should equal column C."])
-    head = PatternFill("solid", fgColor="1F4E78")
-    for cell in ws[1]:
-        cell.font = Font(bold=True, color="FFFFFF")
-        cell.fill = head
-    for col, w in zip("ABCDE", [34, 50, 25, 10, 52]):
+    ws.append(["Spilling functions (KPI_NPS_DETAIL, KPI_ERLANG_TABLE): see the sheet Spills."])
+    ws.append(["Without kpi_xl loaded the formulas in column B show #NAME?; column C shows "
+               "what they say. Install the add-in or xlwings Lite (see README) and "
+               "recalculate: column B should equal column D."])
+    _header(ws)
+    for col, w in zip("ABCDEF", [34, 46, 46, 22, 9, 60]):
         ws.column_dimensions[col].width = w
-    note = ws.cell(ws.max_row, 1)
-    ws.merge_cells(start_row=ws.max_row, start_column=1, end_row=ws.max_row, end_column=5)
-    note.alignment = Alignment(wrap_text=True, vertical="top")
-    ws.row_dimensions[ws.max_row].height = 30
-    for sheet in (ws, data):   # print/preview: landscape, one page wide
+    for row in ws.iter_rows(min_row=2, max_col=6):
+        for cell in row:
+            cell.alignment = Alignment(wrap_text=True, vertical="top")
+    for n in (ws.max_row - 1, ws.max_row):
+        ws.merge_cells(start_row=n, start_column=1, end_row=n, end_column=6)
+        ws.row_dimensions[n].height = 30
+    ws.freeze_panes = "B2"
+    return ws
+
+
+def _spill_block(ws, top: int, title: str, formula: str, values: list[list]) -> str:
+    """One spilling function: the formula at A(top+3) spills down and right; the values
+    kpi_xl computed stand at H, beside the spill area, for comparison."""
+    ws.cell(top, 1, title).font = Font(bold=True, size=12)
+    ws.cell(top + 1, 1, "What to type:")
+    ws.cell(top + 1, 2, _formulatext(f"A{top + 3}"))
+    ws.cell(top + 2, 1, "Live (spills from here)")
+    ws.cell(top + 2, 8, "Values kpi_xl computed")
+    for col in (1, 8):
+        ws.cell(top + 2, col).font, ws.cell(top + 2, col).fill = HEAD_FONT, HEAD_FILL
+    anchor = f"A{top + 3}"
+    ws[anchor] = ArrayFormula(anchor, formula)
+    for i, row in enumerate(values):
+        for j, v in enumerate(row):
+            cell = ws.cell(top + 3 + i, 8 + j, v)
+            if i == 0 and isinstance(v, str) and len(values[0]) > 2:   # a table's header
+                cell.font = Font(bold=True)
+            if isinstance(v, float):
+                cell.number_format = "0" if v.is_integer() else "0.0000"
+    return anchor
+
+
+def _spills_sheet(wb, c, last: int) -> list[str]:
+    ws = wb.create_sheet("Spills", 1)
+    nps = f"=KPI_NPS_DETAIL(Calls!I2:I{last})"
+    a1 = _spill_block(ws, 1, "KPI_NPS_DETAIL: the NPS with its breakdown, n and margin", nps,
+                      compute("nps", scores=c["nps"]).breakdown())
+    top = ws.max_row + 3
+    a2 = _spill_block(ws, top, "KPI_ERLANG_TABLE: Erlang C for 100 calls of 180 s "
+                      "per half hour, 11 to 16 agents", "=KPI_ERLANG_TABLE(100,180,11,16)",
+                      erlang_table(100, 180, 11, 16))
+    ws.cell(ws.max_row + 2, 1, "Each formula is stored as a dynamic array: Excel 365, "
+            "xlwings Lite and Server spill it into the cells below and to the right, "
+            "which must stay empty (else #SPILL!).")
+    for col, w in zip("ABCDEFGHIJKL", [24, 16, 14, 12, 12, 4, 4, 24, 16, 14, 12, 12]):
+        ws.column_dimensions[col].width = w
+    return [a1, a2]
+
+
+def main() -> Path:
+    s = sample_month("2026-10", calls=CALLS)
+    c = s.calls
+    wb = Workbook()
+    last = _calls_sheet(wb, c)
+    kpis = _kpis_sheet(wb, c, last)
+    spills = _spills_sheet(wb, c, last)
+    wb.active = wb.index(kpis)
+    wb.calculation.fullCalcOnLoad = True   # FORMULATEXT and the KPI cells compute on open
+    for sheet in wb.worksheets:   # print/preview: landscape, one page wide
         sheet.page_setup.orientation = "landscape"
         sheet.sheet_properties.pageSetUpPr.fitToPage = True
         sheet.page_setup.fitToWidth = 1
         sheet.page_setup.fitToHeight = 0
+    buf = io.BytesIO()
+    wb.save(buf)
     OUT.parent.mkdir(parents=True, exist_ok=True)
-    wb.save(OUT)
+    write_bytes(OUT, mark_dynamic_arrays(buf.getvalue(), {"Spills": spills}))
     return OUT
 
 

@@ -415,7 +415,9 @@ def agent_qa() -> Workbook:
     ws["A28"] = "Coaching notes"
     ws["A28"].font = BOLD
     header(ws, 29, ["Date", "Topic", "Agreed action", "Follow-up by", "Status"])
-    dv = DataValidation(type="list", formula1='"Open,In progress,Done"', allow_blank=True)
+    # showErrorMessage: without it Excel accepts any text and shows no alert
+    dv = DataValidation(type="list", formula1='"Open,In progress,Done"', allow_blank=True,
+                        showErrorMessage=True, errorStyle="stop")
     dv.error, dv.errorTitle = "Choose Open, In progress or Done", "Follow-up status"
     ws.add_data_validation(dv)
     dv.add("E30:E30")

@@ -55,7 +55,7 @@ def test_scores_take_na_and_keep_it_apart_from_blank():
 def test_ranges_must_be_one_row_or_column():
     assert col("number", [[1, 2, 3]]).values.tolist() == [1, 2, 3]     # one row
     assert col("number", [[1], [2]]).values.tolist() == [1, 2]          # one column
-    with pytest.raises(KpiError, match="must be a single row or column"):
+    with pytest.raises(KpiError, match=r"must be one row or one column, got 2 rows × 2 columns"):
         col("number", [[1, 2], [3, 4]])
 
 

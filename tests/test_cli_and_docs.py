@@ -93,8 +93,10 @@ def test_example_workbook_formulas_match_the_stored_values():
     funcs = {k.excel_name: k for k in CATALOG.values()}
     import kpi_xl.xl.functions as xlf
     checked = 0
+    header = [c.value for c in ws[1]]
+    f_col, v_col = header.index("Formula (live with kpi_xl)"), header.index("Value kpi_xl computed")
     for row in ws.iter_rows(min_row=2, values_only=True):
-        formula, stored = row[1], row[2]
+        formula, stored = row[f_col], row[v_col]
         if not isinstance(formula, str) or not formula.startswith("=KPI_") or stored is None:
             continue
         name, args = re.match(r"=(\w+)\((.*)\)", formula).groups()

@@ -63,6 +63,23 @@ def test_shipped_templates_are_what_the_script_builds():
             assert cells(a) == cells(b), f"{name}/{a.title}: run python scripts/make_templates.py"
             assert len(a._charts) == len(b._charts)
             assert sorted(map(str, a.merged_cells.ranges)) == sorted(map(str, b.merged_cells.ranges))
+            assert list(map(_validation, a.data_validations.dataValidation)) == \
+                list(map(_validation, b.data_validations.dataValidation)), name
+
+
+def _validation(dv):
+    return (str(dv.sqref), dv.type, dv.formula1, dv.showErrorMessage, dv.errorStyle, dv.error,
+            dv.errorTitle, dv.allow_blank)
+
+
+def test_qa_follow_up_status_validation_shows_its_error_alert():
+    """Excel shows a validation's error message only with showErrorMessage set; without it
+    the list accepts any text silently."""
+    (dv,) = openpyxl.load_workbook(TEMPLATES / "agent-qa.xlsx")["Agent"] \
+        .data_validations.dataValidation
+    assert dv.formula1 == '"Open,In progress,Done"'
+    assert dv.showErrorMessage is True and dv.errorStyle == "stop"
+    assert dv.error == "Choose Open, In progress or Done"
 
 
 def test_templates_load_without_warnings():
@@ -160,6 +177,7 @@ def test_sheet_per_item_keeps_charts_formats_and_validations(generated):
             got = (len(ws._charts), len(list(ws.conditional_formatting)),
                    len(ws.data_validations.dataValidation))
             assert got == want, ws.title
+            assert ws.data_validations.dataValidation[0].showErrorMessage, ws.title
             f = ws._charts[0].series[0].val.numRef.f
             assert f.startswith("'" + ws.title.replace("'", "''") + "'!"), f
 

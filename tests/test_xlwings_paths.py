@@ -10,6 +10,7 @@
 
 import asyncio
 import importlib
+import os
 import re
 import sys
 import types
@@ -162,3 +163,71 @@ def test_officejs_detail_spills():
     labels = [row[0] for row in out]
     assert labels[:4] == ["Net Promoter Score", "promoters", "passives", "detractors"]
     assert out[0][1] == pytest.approx(25.0)   # by hand: (2 - 1) / 4
+
+
+# -- hosts where xlwings registers nothing ------------------------------------------
+def _import_functions(env_changes):
+    import os
+    import subprocess
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    env = {k: v for k, v in os.environ.items() if k != "XLWINGS_ON_SERVER"}
+    env.update(env_changes, PYTHONPATH=str(root))
+    code = ("import warnings; warnings.simplefilter('always')\n"
+            "import kpi_xl.xl.functions as f\n"
+            "print(len(f.__all__), callable(f.KPI_NPS), f.KPI_NPS([10, 9, 3, 7]))\n")
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                          text=True, timeout=120)
+
+
+@pytest.mark.skipif(sys.platform.startswith("win"), reason="classic xlwings registers on Windows")
+def test_functions_warn_once_when_xlwings_registers_nothing():
+    r = _import_functions({})
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split()[1:] == ["True", "25.0"]   # still plain Python (by hand: (2-1)/4)
+    assert r.stderr.count("UserWarning") == 1, r.stderr
+    assert "xlwings registered none of the KPI_ functions" in r.stderr
+    assert "XLWINGS_ON_SERVER=true" in r.stderr
+
+
+def test_functions_do_not_warn_when_registered():
+    r = _import_functions({"XLWINGS_ON_SERVER": "true",
+                           "XLWINGS_LICENSE_KEY": os.environ.get("XLWINGS_LICENSE_KEY",
+                                                                 "noncommercial")})
+    assert r.returncode == 0, r.stderr
+    assert "Warning" not in r.stderr, r.stderr
+
+
+# -- a 2-D block where one row or column belongs ---------------------------------------
+def test_officejs_2d_range_to_a_1d_argument_is_kpi_xls_sentence():
+    out = _call("KPI_AHT", [[60, 70], [80, 90], [100, 110]])
+    assert out == [["KPI_AHT: 'talk' must be one row or one column, got 3 rows × 2 columns"]]
+    out = _call("KPI_SERVICE_LEVEL", [[5], [25]], [["Y", "N"], ["Y", "Y"]])
+    assert out == [["KPI_SERVICE_LEVEL: 'answered' must be one row or one column, "
+                    "got 2 rows × 2 columns"]]
+    # one row and one column still work (by hand: mean of 60, 70 = 65)
+    assert _call("KPI_AHT", [[60, 70]]) == [[65.0]]
+    assert _call("KPI_AHT", [[60], [70]]) == [[65.0]]
+    assert _call("KPI_AHT", 60) == [[60.0]]
+
+
+def test_classic_2d_range_to_a_1d_argument_is_kpi_xls_sentence(classic_udfs):
+    funcs = build(classic_udfs.xlfunc, classic_udfs.xlarg, "kpi_xl_classic")
+    # classic hands a 2-D range as a list of rows, a 1-D range as a flat list
+    assert funcs["KPI_NPS"]([[10, 9], [3, 7]]) == (
+        "KPI_NPS: 'scores' must be one row or one column, got 2 rows × 2 columns")
+    assert funcs["KPI_NPS"]([10, 9, 3, 7]) == 25.0   # by hand: (2 - 1) / 4
+
+
+def test_officejs_time_cells_need_unit_days():
+    # Office.js sends 0:02:23 and 0:04:02 as day fractions; by hand 143 s and 242 s
+    talk = [[143 / 86400], [242 / 86400]]
+    out = _call("KPI_AHT", talk, None, None, "days")
+    assert out[0][0] == pytest.approx(192.5)
+    out = _call("KPI_SERVICE_LEVEL", [[5 / 86400], [25 / 86400]], [["Y"], ["Y"]], None, None,
+                None, "days")   # by hand: 5 s within 20 s, 25 s not -> 1/2
+    assert out[0][0] == pytest.approx(0.5)
+    meta = {f["id"]: f for f in __import__("xlwings.server", fromlist=["x"])
+            .custom_functions_meta(xlf)["functions"]}
+    unit = {p["name"]: p for p in meta["KPI_AHT"]["parameters"]}["unit"]
+    assert unit.get("optional") is True and '"days"' in unit["description"]

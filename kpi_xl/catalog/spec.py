@@ -31,6 +31,11 @@ UNITS = {
     "currency": "", "ratio": "×", "erlangs": "E", "agents": "agents", "fte": "FTE",
 }
 _KEY = re.compile(r"^[a-z][a-z0-9_]*$")
+#: Seconds in each unit a duration range may be given in: the ``unit`` option of every
+#: function with duration inputs (kpi_xl.render.arrays.compute). "days" are Excel time
+#: values (0:02:30 is 0.00173611 of a day), which is how xlwings Lite and Server hand a
+#: time-formatted cell to Python: as a plain number, its format lost.
+TIME_UNITS = {"seconds": 1.0, "minutes": 60.0, "hours": 3600.0, "days": 86400.0}
 
 
 @dataclass(frozen=True)
@@ -59,7 +64,7 @@ class Input:
     def __post_init__(self):
         if self.kind not in INPUT_KINDS:
             raise ValueError(f"input {self.name!r}: unknown kind {self.kind!r}")
-        if self.kind == "duration" and self.time_unit not in ("seconds", "hours"):
+        if self.kind == "duration" and self.time_unit not in TIME_UNITS:
             raise ValueError(f"input {self.name!r}: durations need time_unit")
         if self.one_of is not None and self.kind != "category":
             raise ValueError(f"input {self.name!r}: only categories take one_of")
@@ -182,6 +187,20 @@ class Kpi:
         return self.target if variant.target is None else variant.target
 
     @property
+    def duration_inputs(self) -> tuple[Input, ...]:
+        """The inputs the ``unit`` option applies to."""
+        return tuple(i for i in self.inputs if i.kind == "duration")
+
+    def unit_option_doc(self) -> str:
+        """Help text of the ``unit`` option (functions with duration inputs only)."""
+        names = ", ".join(i.name for i in self.duration_inputs)
+        own = sorted({i.time_unit for i in self.duration_inputs})
+        default = f'"{own[0]}"' if len(own) == 1 else "each input's own unit"
+        return (f'Optional unit of the numbers in {names}: "seconds", "minutes", "hours" or '
+                f'"days" (Excel time values such as 0:02:30, as xlwings Lite and Server pass '
+                f"time-formatted cells); default {default}.")
+
+    @property
     def column_inputs(self) -> tuple[Input, ...]:
         return tuple(i for i in self.inputs if i.is_column)
 
@@ -197,6 +216,9 @@ class Kpi:
             if i.one_of is not None and not (i.one_of in {p.name for p in self.params}
                                              and isinstance(self.param(i.one_of).default, dict)):
                 raise ValueError(f"{self.key}: input {i.name}: one_of must name a table param")
+        if self.duration_inputs and "unit" in {i.name for i in self.inputs} | \
+                {p.name for p in self.params}:
+            raise ValueError(f"{self.key}: 'unit' is the option of duration inputs")
         if not self.sources or not self.variants:
             raise ValueError(f"{self.key}: needs sources and at least one variant")
         names = {i.name for i in self.inputs}

@@ -20,7 +20,7 @@ from ..catalog.expr import (And, BinOp, Blank, Call, Cmp, Col, Count, Div, If, K
 from ..catalog.functions import FUNCTIONS
 from ..catalog.spec import Formula, Input, Kpi, Variant, formula_columns, status
 from ..errors import KpiError
-from .cells import Column, flatten, parse_column, parse_scalar, read_cell
+from .cells import Column, duration_unit, flatten, parse_column, parse_scalar, read_cell
 
 _OPS = {"+": np.add, "-": np.subtract, "*": np.multiply}
 _CMP = {">=": np.greater_equal, ">": np.greater, "<=": np.less_equal, "<": np.less,
@@ -196,9 +196,17 @@ class _Eval:
 
 
 def compute(key: str, variant: str | None = None, *, min_n: int | None = None,
-            **inputs: Any) -> KpiResult:
-    """Compute one KPI from arrays, ranges or numbers, by input and option name."""
+            unit: Any = None, **inputs: Any) -> KpiResult:
+    """Compute one KPI from arrays, ranges or numbers, by input and option name.
+
+    ``unit`` ("seconds", "minutes", "hours" or "days" = Excel time values) says what unit
+    the plain numbers in the KPI's duration inputs are in; left out, each input's own
+    unit (:attr:`~kpi_xl.catalog.spec.Kpi.unit_option_doc`)."""
     kpi = CATALOG[key]
+    unit = duration_unit(key, unit)
+    if unit is not None and not kpi.duration_inputs:
+        raise KpiError(key, "unit", f"is an option of functions with duration inputs; "
+                       f"{kpi.title} has none")
     var = kpi.variant(variant)
     formula: Formula = var.formula
     known = {i.name for i in kpi.inputs} | {p.name for p in kpi.params}
@@ -220,7 +228,8 @@ def compute(key: str, variant: str | None = None, *, min_n: int | None = None,
             continue
         if data is None:
             continue
-        cols[inp.name] = parse_column(key, inp.name, inp.kind, data, time_unit=inp.time_unit)
+        cols[inp.name] = parse_column(key, inp.name, inp.kind, data, time_unit=inp.time_unit,
+                                      unit=unit)
         given.append(inp)
     if given:
         sizes = {i.name: len(cols[i.name]) for i in given}

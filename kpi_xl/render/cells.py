@@ -18,6 +18,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..catalog.spec import TIME_UNITS
 from ..errors import KpiError
 
 EXCEL_ERRORS = frozenset({"#N/A", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!",
@@ -77,8 +78,7 @@ def flatten(kpi: str, name: str, data: Any) -> Sequence[Any]:
             return data.reshape(-1)
         if data.ndim == 0:
             return data.reshape(1)
-        raise KpiError(kpi, name, "must be a single row or column", f"{data.shape[0]}×{data.shape[1]} block",
-                       has_value=True)
+        raise KpiError(kpi, name, _one_row_or_column(data.shape[0], data.shape[1]))
     if hasattr(data, "to_numpy") and not isinstance(data, (str, bytes)):
         return flatten(kpi, name, data.to_numpy())
     if not isinstance(data, (list, tuple)):
@@ -89,9 +89,14 @@ def flatten(kpi: str, name: str, data: Any) -> Sequence[Any]:
             return [r[0] for r in data]
         if len(data) == 1:
             return list(data[0])
-        raise KpiError(kpi, name, "must be a single row or column",
-                       f"{len(data)}×{max(widths)} block", has_value=True)
+        raise KpiError(kpi, name, _one_row_or_column(len(data), max(widths)))
     return data
+
+
+def _one_row_or_column(rows: int, cols: int) -> str:
+    def n(k: int, word: str) -> str:
+        return f"{k} {word}" + ("" if k == 1 else "s")
+    return f"must be one row or one column, got {n(rows, 'row')} × {n(cols, 'column')}"
 
 
 def _text_problem(v: str, expected: str) -> str:
@@ -128,15 +133,35 @@ _EXPECT = {
 }
 
 
+def duration_unit(kpi: str, given: Any) -> str | None:
+    """The ``unit`` option as a cell gives it: blank/omitted (None: numbers are in each
+    input's own unit) or one of :data:`~kpi_xl.catalog.spec.TIME_UNITS`, any case."""
+    seq = flatten(kpi, "unit", given)
+    v = seq[0] if len(seq) == 1 else seq
+    if v is None or (isinstance(v, str) and not v.strip()):
+        return None
+    if isinstance(v, str) and v.strip().lower() in TIME_UNITS:
+        return v.strip().lower()
+    raise KpiError(kpi, "unit", "must be one of " + ", ".join(f'"{u}"' for u in TIME_UNITS)
+                   + " (or left out: the input's own unit)", v)
+
+
 def parse_column(kpi: str, name: str, kind: str, data: Any, *,
-                 time_unit: str | None = None) -> Column:
+                 time_unit: str | None = None, unit: str | None = None) -> Column:
     """Parse one input range. Fast path for float arrays; one pass over Python values
-    otherwise (which is what Excel hands over)."""
+    otherwise (which is what Excel hands over). For durations, ``unit`` (one of
+    :data:`~kpi_xl.catalog.spec.TIME_UNITS`) says what unit plain numbers are in; they
+    are converted to the input's ``time_unit``. Time values convert exactly either way."""
     if kind == "category":
         return _parse_category(kpi, name, flatten(kpi, name, data))
+    factor = 1.0
+    if kind == "duration" and unit is not None and unit != time_unit:
+        factor = TIME_UNITS[unit] / TIME_UNITS[time_unit]
     seq = flatten(kpi, name, data)
     if isinstance(seq, np.ndarray) and seq.dtype.kind in "fiu":
         values = seq.astype(np.float64, copy=False)
+        if factor != 1.0:
+            values = values * factor
         blank = np.isnan(values)
         inf = np.isinf(values)
         if inf.any():   # no cell holds one; an array may
@@ -150,7 +175,7 @@ def parse_column(kpi: str, name: str, kind: str, data: Any, *,
     values = np.empty(n, np.float64)
     blank = np.zeros(n, bool)
     na = np.zeros(n, bool) if kind == "score" else None
-    scale = 3600.0 if time_unit == "hours" else 1.0
+    scale = TIME_UNITS[time_unit] if kind == "duration" else 1.0
     expected = _EXPECT[kind]
     for i, v in enumerate(seq):
         if v is None or (isinstance(v, str) and not v.strip()) or type(v).__name__ in ("NAType", "NaTType"):
@@ -171,7 +196,9 @@ def parse_column(kpi: str, name: str, kind: str, data: Any, *,
                 raise KpiError(kpi, name, "must be a finite number", f, row=i + 1)
             if kind == "flag" and f not in (0.0, 1.0):
                 raise KpiError(kpi, name, f"must be 1 or 0 when numeric ({expected})", f, row=i + 1)
-            values[i] = f
+            values[i] = f * factor
+            if factor != 1.0 and math.isinf(values[i]):   # 1e308 days is no duration
+                raise KpiError(kpi, name, "must be a finite number", values[i], row=i + 1)
         elif isinstance(v, str):
             s = v.strip().lower()
             if kind == "flag" and s in FLAG_WORDS:

@@ -30,7 +30,8 @@ def _short(text: str) -> str:
 
 def arguments(kpi: Kpi) -> list[tuple[str, str, bool]]:
     """(name, doc, is_range) of the Excel function's arguments, in order: required inputs,
-    optional inputs, the variant (if the KPI has several), then the options."""
+    optional inputs, the variant (if the KPI has several), the options, then ``unit`` for
+    KPIs with duration inputs (last, so adding it moved no existing argument)."""
     out = [(i.name, i.doc, i.is_column) for i in kpi.inputs if not i.optional]
     out += [(i.name, i.doc, True) for i in kpi.inputs if i.optional]
     if len(kpi.variants) > 1:
@@ -40,6 +41,8 @@ def arguments(kpi: Kpi) -> list[tuple[str, str, bool]]:
     for p in kpi.params:
         default = "the built-in table" if isinstance(p.default, dict) else f"{p.default:g}"
         out.append((p.name, f"Optional. {p.doc} Default {default}.", isinstance(p.default, dict)))
+    if kpi.duration_inputs:
+        out.append(("unit", kpi.unit_option_doc(), False))
     return out
 
 
@@ -138,14 +141,23 @@ def build(func, arg, module: str) -> dict[str, Callable[..., Any]]:
         for name, doc, body, _spills in variants:
             f = _make(kpi, name, doc, body)
             f.__module__ = module
-            for a_name, a_doc, is_range in arguments(kpi):
-                opts = {"ndim": 1, "err_to_str": True} if is_range else {"err_to_str": True}
-                if a_name == "targets":
-                    opts = {"ndim": 2, "err_to_str": True}
+            for a_name, a_doc, _is_range in arguments(kpi):
+                # a range arrives as xlwings reads it (a value, a list or a list of rows):
+                # kpi_xl's flatten says what is wrong with a 2-D block, in its own words
+                # (ndim=1 would let xlwings raise its own exception first)
+                opts = {"ndim": 2, "err_to_str": True} if a_name == "targets" else \
+                    {"err_to_str": True}
                 f = arg(a_name, doc=_short(a_doc), **opts)(f)
             out[name] = func(f)
     out["KPI_ERLANG_TABLE"] = _erlang_table_udf(func, arg, module)
     return out
+
+
+def registered(funcs: dict[str, Callable[..., Any]]) -> bool:
+    """Whether the decorators registered the functions: classic xlwings and Office.js
+    (Lite, Server) both record a function's metadata in ``__xlfunc__``; xlwings' no-op
+    decorators (macOS, Linux without ``XLWINGS_ON_SERVER``) leave none."""
+    return any(hasattr(f, "__xlfunc__") for f in funcs.values())
 
 
 def _erlang_table_udf(func, arg, module):

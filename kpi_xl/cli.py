@@ -387,7 +387,7 @@ prints, for a semicolon-separated export with a title row and decimal commas
 Then edit what the comments flag (CHECK, AMBIGUOUS), and run
   kpi-xl validate -c kpi_xl.toml
 to see what the mapping gives: rows read, used and rejected, with the reasons.
-README, "Mapping your exports", lists every source option.
+README, "Mapping a new export", lists every source option.
 """
 
 

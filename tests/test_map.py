@@ -218,3 +218,30 @@ def test_map_help_teaches_with_an_example(capsys):
         main(["map", "--help"])
     out = capsys.readouterr().out
     assert "kpi-xl map exports/calls-2026-10.csv" in out and "kpi-xl validate" in out
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_cell = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(st.lists(_cell, min_size=1, max_size=5), min_size=1, max_size=6),
+       delim=st.sampled_from([",", ";", "\t"]))
+def test_any_csv_gives_valid_toml_or_a_sentence(tmp_path, rows, delim):
+    import csv
+    import io
+
+    from kpi_xl.errors import KpiXlError
+
+    buf = io.StringIO()
+    csv.writer(buf, delimiter=delim).writerows(rows)
+    path = tmp_path / "any.csv"
+    path.write_text(buf.getvalue(), encoding="utf-8")
+    try:
+        text, problems = map_file(path)
+    except KpiXlError:
+        return                                   # a sentence (empty file, no values)
+    tomllib.loads(text)                          # always valid TOML
+    assert not any("not valid TOML" in p for p in problems)

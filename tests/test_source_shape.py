@@ -286,3 +286,26 @@ def test_an_unpivot_glob_matching_no_header_is_a_sentence(tmp_path):
     ds = load([src], LoadOptions(rubric=(RubricItem("Greeting", 1),)))
     (problem,) = ds.problems
     assert "no column header matches the unpivot pattern 'Q*'" in problem
+
+
+def test_a_monthly_run_reads_the_months_files_named_by_month(tmp_path, capsys):
+    """compute for 2026-09 reads August's and September's files (the run's month and the
+    months before it), not October's; validate (no month) reads all three."""
+    from kpi_xl.cli import main
+
+    _monthly(tmp_path / "exports")
+    cfg = tmp_path / "kpi_xl.toml"
+    cfg.write_text('[guards]\nmax_rejected_share = 0.2\n\n[[sources]]\nname = "calls"\n'
+                   'preset = "generic-contacts"\npath = "exports/calls-{month}.csv"\n',
+                   encoding="utf-8")
+    assert main(["compute", "-c", str(cfg), "--month", "2026-09",
+                 "--out", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    assert "calls-2026-08.csv: 4 rows read" in out and "calls-2026-09.csv: 6 rows read" in out
+    assert "calls-2026-10.csv" not in out
+    assert (tmp_path / "out" / "2026-09" / "kpi-results.csv").is_file()
+    assert main(["validate", "-c", str(cfg)]) == 0
+    assert "calls-2026-10.csv: 5 rows read" in capsys.readouterr().out
+    assert main(["compute", "-c", str(cfg), "--month", "2026-11",
+                 "--out", str(tmp_path / "out")]) == 1
+    assert "no file for 2026-11" in capsys.readouterr().err

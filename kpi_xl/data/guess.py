@@ -779,16 +779,25 @@ def _toml(v: Any) -> str:
         return "true" if v else "false"
     if isinstance(v, (int, float)):
         return repr(v)
-    return json.dumps(str(v), ensure_ascii=False)
+    return _string(str(v))
+
+
+def _string(v: str) -> str:
+    """A TOML basic string (JSON's escapes, and DEL, which TOML also forbids raw)."""
+    return json.dumps(v, ensure_ascii=False).replace("\x7f", "\\u007f")
 
 
 def _key(k: str) -> str:
-    return k if re.fullmatch(r"[A-Za-z0-9_-]+", k) else json.dumps(k, ensure_ascii=False)
+    return k if re.fullmatch(r"[A-Za-z0-9_-]+", k) else _string(k)
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 def _line(left: str, why: str, width: int = 44) -> list[str]:
     if not why:
         return [left]
+    why = _CONTROL.sub("?", why)       # a comment holds no control characters
     return [f"{left:<{width}} # {why}" if len(left) < width else f"{left}  # {why}"]
 
 
@@ -836,7 +845,7 @@ def render(g: Guess, path_text: str, name: str | None = None) -> str:
     if g.unplaced:
         out.append("# Not placed (no canonical column guessed); map any that matter, e.g.")
         for h, why in g.unplaced:
-            out.append(f"#   ? = {_toml(h)}".ljust(46) + f" # {why}")
+            out.append(f"#   ? = {_toml(h)}".ljust(46) + f" # {_CONTROL.sub('?', why)}")
     for note in g.notes:
         out.append(f"# {note}")
     return "\n".join(out) + "\n"
@@ -858,9 +867,11 @@ def map_file(path: str | Path, sheet: str | None = None, table: str | None = Non
     sample = sample_file(path, sheet, rows)
     g = guess(sample, table)
     text = render(g, str(path), name)
-    spec = tomllib.loads(text)["sources"][0]
     try:
+        spec = tomllib.loads(text)["sources"][0]
         parse_source(spec, ".")
     except ConfigError as e:
         return text, list(e.problems)
+    except tomllib.TOMLDecodeError as e:     # a header kpi_xl failed to quote
+        return text, [f"the block is not valid TOML ({e}): please report this file's header"]
     return text, []

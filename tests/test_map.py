@@ -245,3 +245,24 @@ def test_any_csv_gives_valid_toml_or_a_sentence(tmp_path, rows, delim):
         return                                   # a sentence (empty file, no values)
     tomllib.loads(text)                          # always valid TOML
     assert not any("not valid TOML" in p for p in problems)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="RLIMIT_AS is POSIX")
+def test_map_refuses_an_xlsx_dimension_bomb_by_name_within_2_gb(tmp_path):
+    """Before: kpi-xl map handed the sheet to python-calamine unchecked, which asks for
+    16,384 x 1,048,576 cells x 32 bytes and dies of SIGABRT; now the reader's extent guard
+    runs first, as it does for validate and compute."""
+    import os
+    import subprocess
+    from pathlib import Path
+
+    from test_hostile_inputs import _limit_memory, xlsx_with_cell_at
+
+    root = Path(__file__).resolve().parents[1]
+    bomb = xlsx_with_cell_at(tmp_path / "bomb.xlsx", "XFD1048576")
+    p = subprocess.run([sys.executable, "-m", "kpi_xl.cli", "map", str(bomb)],
+                       capture_output=True, text=True, timeout=120, cwd=root,
+                       env={**os.environ, "PYTHONPATH": str(root)}, preexec_fn=_limit_memory)
+    assert p.returncode == 1, (p.returncode, p.stderr[-2000:])
+    assert "Traceback" not in p.stderr and "panicked" not in p.stderr
+    assert "bomb.xlsx" in p.stderr and "XFD1048576" in p.stderr

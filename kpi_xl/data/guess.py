@@ -251,6 +251,19 @@ def _csv_rows(s: Sample) -> list[list[str]]:
         raise MapError(f"{s.path.name}: not readable as CSV ({e})") from None
 
 
+def _checked(s: Sample, sheet: str) -> None:
+    """The reader's guard: a sheet whose cells span more than kpi_xl reads is refused
+    before python-calamine is asked for it (it would hold the whole rectangle)."""
+    from .readers import SourceError, _check_extent
+    from .sources import Source
+
+    try:
+        _check_extent(Source(name=s.path.stem, table="contacts", path=s.path, format="xlsx",
+                             columns=(), sheet=sheet))
+    except SourceError as e:
+        raise MapError(str(e)) from None
+
+
 def _xlsx_rows(s: Sample, sheet: str | None) -> list[list[Any]]:
     import python_calamine as pc
 
@@ -262,13 +275,16 @@ def _xlsx_rows(s: Sample, sheet: str | None) -> list[list[Any]]:
                            f"{', '.join(map(repr, s.sheets))})")
         if sheet is None:     # the first sheet with data
             for name in s.sheets:
+                _checked(s, name)
                 data = wb.get_sheet_by_name(name).to_python(skip_empty_area=False)
                 if any(any(v not in ("", None) for v in r) for r in data):
                     sheet = name
                     break
             else:
                 raise MapError(f"{s.path.name}: every sheet is empty")
-        data = wb.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
+        else:
+            _checked(s, sheet)
+            data = wb.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
     except (pc.CalamineError, pc.PasswordError, pc.XmlError, pc.ZipError,
             pc.WorksheetNotFound) as e:
         raise MapError(f"{s.path.name} is not a readable .xlsx workbook ({e})") from None

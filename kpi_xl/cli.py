@@ -26,6 +26,8 @@ examples:
   kpi-xl demo                     a whole month of a sample centre: data, KPIs, workbooks,
                                   mail to an outbox (nothing to configure)
   kpi-xl init                     write a commented starter config for your own data
+  kpi-xl map exports/calls.csv    guess a [[sources]] block for an export (encoding,
+                                  title rows, columns, dates, codes), to confirm
   kpi-xl validate -c kpi_xl.toml  check the config and every file, write nothing
   kpi-xl compute -c kpi_xl.toml --month 2026-10
                                   every KPI for the month and the 12 before, all levels
@@ -131,6 +133,26 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("presets", help="the shipped source mappings",
                    description="Mappings for known exports; use one with preset = \"name\" "
                                "in a [[sources]] table, or --source name=path.")
+    mp = sub.add_parser(
+        "map", help="guess a [[sources]] block for an export kpi_xl has never seen",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=textwrap.fill(
+                    "Read the header and a sample of rows of FILE (CSV, TSV or XLSX) and "
+                    "print a [[sources]] block for the config: the encoding, delimiter, "
+                    "title rows, decimal comma, and for each header the canonical column it "
+                    "seems to be (by its name and its values: dates and their format, "
+                    "times, durations in seconds or h:mm:ss, yes/no and outcome codes, "
+                    "channels), each with a comment saying why. Headers it cannot place are "
+                    "listed commented out. Nothing is written: check the block, paste it "
+                    "into your config, and run kpi-xl validate.", 88),
+        epilog=MAP_EPILOG)
+    mp.add_argument("file", help="the export to map (.csv, .tsv, .txt, .xlsx)")
+    mp.add_argument("--sheet", help="the worksheet of an .xlsx (default: the first with data)")
+    mp.add_argument("--table", choices=("contacts", "surveys", "qa", "roster"),
+                    help="the canonical table (default: guessed from the headers)")
+    mp.add_argument("--name", help="the source's name in reports (default: from the file name)")
+    mp.add_argument("--rows", type=int, default=1000,
+                    help="rows sampled for the values (default 1000)")
     args = p.parse_args(argv)
     try:
         return _dispatch(p, args)
@@ -150,6 +172,8 @@ def _dispatch(p, args) -> int:
             return init(args.path, args.force)
         if args.command == "presets":
             return presets()
+        if args.command == "map":
+            return map_command(args)
         if args.command == "templates":
             return templates(args.folder, args.force)
         if args.command in ("validate", "compute", "scorecard", "run"):
@@ -329,6 +353,57 @@ def _need_engine() -> None:
     if missing:
         raise MissingExtra(f"this command needs {', '.join(missing)}: install them with "
                            "pip install 'kpi-xl[engine]'")
+
+
+MAP_EPILOG = """\
+example:
+  kpi-xl map exports/calls-2026-10.csv >> kpi_xl.toml
+
+prints, for a semicolon-separated export with a title row and decimal commas
+(shortened here; every line has its reason):
+  [[sources]]
+  name = "calls-2026-10"      # how reports name this source
+  table = "contacts"          # one row per call, ticket or chat (...)
+  path = "exports/calls-2026-10.csv"  # relative to the config file's folder
+  # the name holds a month: path = "exports/calls-{month}.csv" reads each month's file
+  encoding = "cp1252"         # byte 18 (line 1) is not UTF-8; the file reads as Windows-1252
+  delimiter = ";"             # semicolon-separated: it splits the rows into 9 fields
+  header_row = 2              # the header's row: row 1 above it is a title (...)
+  decimal = ","               # 'CSAT' holds numbers written with a decimal comma ('4,5')
+  thousands = "."             # 'Wait (sec)' holds numbers written with '.' between thousands
+  [sources.columns]
+  id = "Call ID"              # 'Call ID' is named like id ('call id'); ...
+  date = { date = "Call date", time = "Start", format = "%d/%m/%Y" }  # dates such as ...
+  answered = { column = "Outcome", codes = { Answered = "yes", Abandoned = "no" } }  # ...
+  wait = { column = "Wait (sec)", unit = "seconds" }  # ..., in seconds (by the name)
+  talk = { column = "Talk time", unit = "hh:mm:ss" }  # ...: durations in h:mm:ss
+  ...
+  # [[sources.exclude]]       # rows to leave out on purpose? ...
+  # column = "Outcome"
+  # values = ["Voicemail"]
+  # Not placed (no canonical column guessed); map any that matter, e.g.
+  #   ? = "Topic"               # 2 values: 'Billing', 'Technical'
+
+Then edit what the comments flag (CHECK, AMBIGUOUS), and run
+  kpi-xl validate -c kpi_xl.toml
+to see what the mapping gives: rows read, used and rejected, with the reasons.
+README, "Mapping a new export", lists every source option.
+"""
+
+
+def map_command(args) -> int:
+    from .data.guess import map_file
+
+    text, problems = map_file(args.file, sheet=args.sheet, table=args.table, name=args.name,
+                              rows=max(1, args.rows))
+    print(text, end="")
+    if problems:
+        print("kpi-xl: the guessed block needs your hand before kpi_xl can read it:",
+              file=sys.stderr)
+        for line in problems:
+            print(f"  - {line}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def presets() -> int:

@@ -244,7 +244,10 @@ def base_config(hostile_month) -> dict:
 
 
 WRONG = [
-    (("sources", 0, "path"), 5), (("sources", 0, "path"), ["a.csv"]), (("sources",), 5),
+    # a list of files is a path now (one source, several files): a table or a list of
+    # numbers is not
+    (("sources", 0, "path"), 5), (("sources", 0, "path"), {"file": "a.csv"}),
+    (("sources", 0, "path"), [5]), (("sources",), 5),
     (("sources",), {"path": "x.csv"}), (("sources",), [5]), (("centre",), "Northwind"),
     (("qa",), 5), (("qa", "rubric"), 5), (("kpis",), ["csat"]), (("kpis", "csat"), 5),
     (("kpis", "service_level", "variant"), 5), (("kpis", "service_level", "options"), "x"),

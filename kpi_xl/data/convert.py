@@ -7,7 +7,8 @@ row, a bad *measure* value is ignored and reported (see ``kpi_xl.data.schema``).
 
 Nothing is guessed: dates that are not ISO 8601 need a ``format`` in the mapping
 (01/02/2026 is January in one country and February in another), numbers with thousands
-separators are refused, and codes that a flag or channel mapping does not know are named.
+separators or a decimal comma are refused unless the source sets ``thousands`` /
+``decimal`` (``kpi_xl.data.shape``), and codes that a flag or channel mapping does not know are named.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import numpy as np
 from .readers import RawTable
 from .rejects import ROW_EXCLUDED, ROW_REJECTED, VALUE_IGNORED, Accounting, Rejects
 from .schema import TABLES, Column
+from .shape import plain_numbers
 from .sources import UNITS, ColumnMap, Source
 
 YES = {"y", "yes", "true", "1", "1.0", "t"}
@@ -122,8 +124,9 @@ def parse_number(values: list, m: ColumnMap, *, score: bool = False):
         elif isinstance(v, str) and v.strip().lower() in ("nan", "+nan", "-nan"):
             bad[i] = "is not a finite number"
         else:
-            bad[i] = "is not a number" + (" (thousands separators and units are not read: "
-                                           "write 1234.5)" if isinstance(v, str) and
+            bad[i] = "is not a number" + (" (units are not read, and thousands separators "
+                                           "or a decimal comma only with the source's "
+                                           "thousands/decimal settings)" if isinstance(v, str) and
                                           any(c in v for c in ",  ") else "")
     for i in np.flatnonzero(~np.isfinite(num) & ~np.isnan(num)):
         bad[i] = "is not a finite number"
@@ -333,20 +336,25 @@ def convert(source: Source, raw: RawTable, rejects: Rejects, options: Options = 
         else:
             values = list(raw.columns[cm.column or cm.date])
         header = cm.column or cm.date or ""
+        cells = raw.headers.get(header)      # unpivoted: each value's own column
         values = _apply_codes(values, cm.codes)
+        if col.type in ("number", "score", "seconds", "hours"):
+            values = plain_numbers(values, source.decimal, source.thousands)
         typed, bad, extra = _parse(col, cm, values, raw, options)
         data[col.name] = typed
         for i, reason in bad.items():
             if excluded[i]:
                 continue
+            h = cells[i] if cells else header
             if col.role == "key":
-                reject(i, header, values[i], f"'{header}' {reason}")
+                reject(i, h, values[i], f"'{h}' {reason}")
             else:
-                ignored.append((i, header, values[i], f"'{header}' {reason}"))
+                ignored.append((i, h, values[i], f"'{h}' {reason}"))
         if col.filled:
             missing = _is_missing(typed) & ~np.isin(np.arange(n), list(bad)) & ~extra
             for i in np.flatnonzero(missing & keep):
-                reject(i, header, "", f"'{header}' is blank; every row needs {_what(col)}")
+                h = cells[i] if cells else header
+                reject(i, h, "", f"'{h}' is blank; every row needs {_what(col)}")
     when = data.get("date", data.get("created"))
     when = when if when is not None and getattr(when, "dtype", None) is not None \
         and when.dtype.kind == "M" else None

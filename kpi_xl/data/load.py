@@ -67,11 +67,21 @@ class Dataset:
 
 def load(sources: Sequence[Source], options: LoadOptions = LoadOptions(),
          choices: Mapping[str, Any] | None = None, check_rules: bool = True,
-         progress=None) -> Dataset:
-    """Read, convert and check every source; ``progress(message)`` hears each step."""
+         progress=None, months: Sequence[str] | None = None) -> Dataset:
+    """Read, convert and check every source; ``progress(message)`` hears each step.
+    ``months``: the months the run reads, its own last, for paths with ``{month}`` (None:
+    every file a source's path matches)."""
     import pandas as pd
 
+    from .shape import source_files
+
     ds = Dataset()
+    each: list[Source] = []
+    for src in sources:           # one per file: a glob, a list, {month}
+        found, problems = source_files(src, months)
+        each.extend(found)
+        ds.problems.extend(problems)
+    sources = each
     parts: dict[str, list] = {}
     by_source: dict[str, Accounting] = {}
     files: dict[str, str] = {}
@@ -87,6 +97,7 @@ def load(sources: Sequence[Source], options: LoadOptions = LoadOptions(),
         src = raw.source
         df, acc = convert(src, raw, ds.rejects, Options(channels=options.channels,
                                                     time_zone=options.time_zone))
+        acc.group = src.group or src.name
         ds.accounting.append(acc)
         by_source[src.name] = acc
         files[src.name] = src.file
@@ -226,7 +237,9 @@ def _rubric(src: Source, df, ds: Dataset, options: LoadOptions):
         why = ("is not an item of the config's QA rubric (items: "
                + ", ".join(r.criterion for r in options.rubric) + ")") if options.rubric \
             else "has no weight: map a weight column or list the rubric in the config"
-        df = _reject_rows(ds, df, bad, {src.name: src.file}, _header(src, "criterion"),
+        column = _header(src, "criterion") if src.unpivot is None else \
+            df["criterion"][bad].astype(str).tolist()       # unpivoted: its own column
+        df = _reject_rows(ds, df, bad, {src.name: src.file}, column,
                           df["criterion"][bad].tolist(), f"criterion {why}")
     return df
 
@@ -364,6 +377,9 @@ def _apply_rules(ds: Dataset, files: dict[str, str], sources: dict[str, Source],
         for i, name, line, column, value, rule, kpis in zip(
                 pos, names, lines, rows["column"], rows["value"], rows["rule"], rows["kpis"]):
             header = _header(sources[name], column) if name in sources else column
+            if column in ("score", "criterion") and name in sources \
+                    and sources[name].unpivot is not None:
+                header = str(df["criterion"].iat[i])     # unpivoted: the item's own column
             entry = lines_of.setdefault((int(i), header), [name, int(line), value, [], []])
             entry[3].append(rule)
             entry[4].extend(k.strip() for k in kpis.split(", "))

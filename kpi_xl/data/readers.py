@@ -22,7 +22,7 @@ import posixpath
 import re
 import zipfile
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from xml.etree import ElementTree
 
 import numpy as np
@@ -50,9 +50,18 @@ class RawTable:
     rows: np.ndarray              # the row number of each record as a spreadsheet shows it
     read: int                     # records in the file (incl. structurally broken ones)
     source: Source                # the source, with by-name columns resolved
+    #: a column made from several of the file's (an unpivot): the header of each value
+    headers: dict[str, list] = field(default_factory=dict)
 
 
 def read_source(source: Source, rejects: Rejects) -> RawTable:
+    from .shape import unpivot_table
+
+    raw = _read_source(source, rejects)
+    return unpivot_table(raw) if raw.source.unpivot is not None else raw
+
+
+def _read_source(source: Source, rejects: Rejects) -> RawTable:
     if not source.path.is_file():
         raise SourceError(source, f"file not found at {source.path}")
     if source.path.stat().st_size == 0:
@@ -72,6 +81,8 @@ def _needed(source: Source) -> list[str]:
     for e in source.exclude:
         for c in e.columns:
             out.setdefault(c)
+    if source.unpivot is not None:
+        out.update(dict.fromkeys(source.unpivot.columns))
     return list(out)
 
 
@@ -83,6 +94,8 @@ def _check_header(source: Source, header: list[str]) -> tuple[Source, dict[str, 
     index: dict[str, int] = {}
     for i, h in enumerate(header):
         index.setdefault(h.strip() if isinstance(h, str) else str(h), i)
+    if source.unpivot is not None:
+        source = _unpivot_columns(source, list(index))
     missing = [n for n in _needed(source) if n not in index]
     if missing:
         shown = ", ".join(repr(h) for h in list(index)[:30])
@@ -91,6 +104,32 @@ def _check_header(source: Source, header: list[str]) -> tuple[Source, dict[str, 
                           + f" that the file does not have. Its header row has: {shown}. "
                           "Check the spelling in the config, or that this is the right file.")
     return source, index
+
+
+def _unpivot_columns(source: Source, header: list[str]) -> Source:
+    import dataclasses
+
+    taken = set(_needed(source))
+    unpivot = source.unpivot.resolve(header, taken)
+    if not unpivot.columns:
+        raise SourceError(source, f"no column header matches the unpivot pattern "
+                          f"{unpivot.pattern!r}. Its header row has: "
+                          + ", ".join(repr(h) for h in header[:30]))
+    return dataclasses.replace(source, unpivot=unpivot)
+
+
+def _title_rows(source: Source, reader) -> None:
+    """Skip the rows above the header (``header_row``)."""
+    for k in range(source.header_row - 1):
+        try:
+            next(reader)
+        except StopIteration:
+            raise SourceError(source, f"has {k} row{'s' if k != 1 else ''}, but its "
+                              f"header is set at row {source.header_row} (header_row)") \
+                from None
+        except csv.Error as e:
+            raise SourceError(source, f"row {k + 1}, above the header, cannot be read: "
+                              f"{e}") from None
 
 
 # ---------------------------------------------------------------------------- CSV
@@ -111,15 +150,19 @@ def _read_csv(source: Source, rejects: Rejects) -> RawTable:
         raise SourceError(source, f"cannot be read: {e.strerror}") from None
     if not text.strip():
         raise SourceError(source, "the file is empty (not even a header row)")
-    delim = source.delimiter or _sniff(source, text)
+    delim = source.delimiter or _sniff(source, _below_titles(text, source.header_row))
     # the csv module refuses a field over 131,072 characters as if the quoting were broken;
     # the whole file is in memory already, so a field as long as the file is no risk
     csv.field_size_limit(max(csv.field_size_limit(), min(len(text) + 1, 2**31 - 1)))
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim, strict=True)
+    _title_rows(source, reader)
     try:
         header = next(reader)
     except csv.Error as e:
         raise SourceError(source, f"the header row cannot be read: {e}") from None
+    except StopIteration:
+        raise SourceError(source, f"has no row {source.header_row}, where its header is set "
+                          "(header_row)") from None
     source, index = _check_header(source, header)
     wanted = {n: index[n] for n in _needed(source)}
     # a million small lists would set off the cyclic garbage collector over and over,
@@ -144,14 +187,15 @@ def _records(source: Source, reader, header: list[str], wanted: dict[str, int], 
         # the csv module cannot resume after broken quoting: the file is unusable
         raise SourceError(source, f"row {len(records) + 2} is malformed CSV ({e}); fix the "
                           "quoting there and run again") from None
-    # row k of the file (header = row 1) is records[k - 2], as a spreadsheet numbers them;
-    # empty rows (a blank line, or only delimiters) are not records
+    # row k of the file (header = row h) is records[k - h - 1], as a spreadsheet numbers
+    # them; empty rows (a blank line, or only delimiters) are not records
+    first = source.header_row + 1
     width = len(header)
     empty = [not "".join(f).strip() for f in records]
     bad_width = [len(f) != width and not e for f, e in zip(records, empty, strict=True)]
     for k in (k for k, b in enumerate(bad_width) if b):
         f = records[k]
-        rejects.add(source.name, source.file, k + 2, "", delim.join(f)[:120],
+        rejects.add(source.name, source.file, k + first, "", delim.join(f)[:120],
                     f"has {len(f)} fields where the header has {width}", ROW_REJECTED)
     good = [k for k, (e, b) in enumerate(zip(empty, bad_width, strict=True)) if not e and not b]
     kept = [records[k] for k in good] if len(good) != len(records) else records
@@ -163,7 +207,18 @@ def _records(source: Source, reader, header: list[str], wanted: dict[str, int], 
         cols = {n: [] for n in wanted}
     read = len(records) - sum(empty)
     del records, kept
-    return RawTable(header, cols, np.asarray(good, dtype=np.int64) + 2, read, source)
+    return RawTable(header, cols, np.asarray(good, dtype=np.int64) + first, read, source)
+
+
+def _below_titles(text: str, header_row: int) -> str:
+    """The text from the header's line on (title rows confuse delimiter sniffing)."""
+    at = 0
+    for _ in range(header_row - 1):
+        nl = text.find("\n", at)
+        if nl < 0:
+            return text
+        at = nl + 1
+    return text[at:]
 
 
 def _sniff(source: Source, text: str) -> str:
@@ -306,12 +361,15 @@ def _read_xlsx(source: Source) -> RawTable:
                           f"{e}). Open it in Excel and save it again as .xlsx.") from None
     if not data:
         raise SourceError(source, "the sheet is empty (not even a header row)")
-    header = [str(h).strip() if h is not None else "" for h in data[0]]
+    if len(data) < source.header_row:
+        raise SourceError(source, f"the sheet has {len(data)} rows, but its header is set at "
+                          f"row {source.header_row} (header_row)")
+    header = [str(h).strip() if h is not None else "" for h in data[source.header_row - 1]]
     source, index = _check_header(source, header)
     wanted = {n: index[n] for n in _needed(source)}
     cols: dict[str, list] = {n: [] for n in wanted}
     rows: list[int] = []
-    for r, values in enumerate(data[1:], start=2):
+    for r, values in enumerate(data[source.header_row:], start=source.header_row + 1):
         if all(v == "" or v is None for v in values):
             continue
         for n, i in wanted.items():

@@ -66,6 +66,8 @@ class Accounting:
     excluded: int = 0
     values_ignored: int = 0
     left_out: int = 0
+    #: the config source this file belongs to (a source may read several files)
+    group: str = ""
 
     @property
     def balanced(self) -> bool:

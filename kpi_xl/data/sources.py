@@ -40,6 +40,7 @@ from typing import Any, Mapping
 
 from ..errors import KpiXlError
 from .schema import TABLES
+from .shape import Unpivot, parse_layout, parse_path, parse_unpivot
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -118,6 +119,14 @@ class Source:
     preset: str | None = None
     notes: str = ""
     by_name: bool = False     # headers named like canonical columns are read as such
+    # the file's layout (kpi_xl.data.shape): patterns to expand at load time (a glob, a
+    # list, {month}), the header's row, the numbers' notation, a wide QA export
+    paths: tuple[str, ...] = ()
+    header_row: int = 1
+    decimal: str = "."
+    thousands: str | None = None
+    unpivot: Unpivot | None = None
+    group: str = ""           # one file of a multi-file source: that source's name
 
     def column(self, target: str) -> ColumnMap | None:
         for c in self.columns:
@@ -161,25 +170,23 @@ def parse_source(spec: Mapping[str, Any], base_dir: str | os.PathLike = ".",
     name = str(spec.get("name") or preset or f"source {index}")
     where = f"source '{name}'"
     known = {"name", "preset", "table", "path", "sheet", "delimiter", "encoding", "columns",
-             "exclude", "notes", "description", "by_name"}
+             "exclude", "notes", "description", "by_name", "header_row", "skip_rows",
+             "decimal", "thousands", "unpivot"}
     for k in spec:
         if k not in known:
             problems.append(f"{where}: unknown setting '{k}' (settings: {', '.join(sorted(known))})")
     table = spec.get("table")
     if table not in TABLES:
         problems.append(f"{where}: 'table' must be one of {', '.join(TABLES)}, got {table!r}")
-    path = spec.get("path")
-    if path is not None and not isinstance(path, str):
-        problems.append(f"{where}: 'path' must be a file name (text), got {path!r}")
-        path = None
-    if not path:
+    path, patterns = parse_path(spec.get("path"), where, base_dir, problems, FORMATS)
+    if not path and (spec.get("path") is None or isinstance(spec.get("path"), str)):
         problems.append(f"{where}: 'path' is missing (the file to read)")
         path = ""
     p = Path(path).expanduser()
     if not p.is_absolute():
         p = Path(base_dir) / p
     fmt = FORMATS.get(p.suffix.lower())
-    if path and fmt is None:
+    if path and fmt is None and not patterns:
         problems.append(f"{where}: cannot read '{p.name}': kpi_xl reads "
                         f"{', '.join(sorted(FORMATS))} files")
     columns: list[ColumnMap] = []
@@ -202,8 +209,10 @@ def parse_source(spec: Mapping[str, Any], base_dir: str | os.PathLike = ".",
             columns.append(_column_map(target, m))
         except ValueError as e:
             problems.append(f"{where}, column '{target}': {e}")
+    unpivot = parse_unpivot(spec.get("unpivot"), where, table, raw_cols, problems)
+    layout = parse_layout(spec, where, fmt, problems)
     if schema is not None and not by_name:
-        mapped = {c.target for c in columns}
+        mapped = {c.target for c in columns} | ({"criterion", "score"} if unpivot else set())
         for c in schema.columns:
             if c.required and c.name not in mapped:
                 problems.append(f"{where}: the {table} table needs '{c.name}' ({c.doc})")
@@ -228,7 +237,7 @@ def parse_source(spec: Mapping[str, Any], base_dir: str | os.PathLike = ".",
                   exclude=tuple(excludes), sheet=spec.get("sheet"), delimiter=delim,
                   encoding=str(spec.get("encoding") or "utf-8"), preset=preset,
                   notes=str(spec.get("notes") or spec.get("description") or ""),
-                  by_name=by_name)
+                  by_name=by_name, paths=patterns, unpivot=unpivot, **layout)
 
 
 def resolve_by_name(source: Source, header: list[str]) -> Source:

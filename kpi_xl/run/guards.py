@@ -28,6 +28,7 @@ have no member ("2,500 of 2,500 contacts have no team"), flagged above
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
 from dataclasses import dataclass, field
 from typing import Any, Mapping
@@ -143,12 +144,12 @@ def _most_frequent(reasons: dict[str, int]) -> str:
 def _rejected_shares(ds, by_source, settings: GuardSettings, rep: GuardReport) -> None:
     from ..data.rejects import ROW_REJECTED
 
-    for acc in ds.accounting:
+    for acc, accs in _sources(ds.accounting):
         considered = acc.read - acc.excluded
         if considered <= 0 or acc.rejected / considered <= settings.max_rejected_share:
             continue
         reasons: dict[str, int] = {}
-        for r in by_source.get(acc.source, ()):
+        for r in (r for a in accs for r in by_source.get(a.source, ())):
             if r.action == ROW_REJECTED:
                 reasons[r.reason] = reasons.get(r.reason, 0) + 1
         rep.refusals.append(
@@ -164,13 +165,13 @@ def _rejected_in_month(ds, by_source, month: str, settings: GuardSettings,
     stays under the whole-file share, while the month loses many of its rows."""
     from ..data.rejects import ROW_REJECTED
 
-    for acc in ds.accounting:
+    for acc, accs in _sources(ds.accounting):
         whole = acc.read - acc.excluded
         if acc.table not in DATED or (whole > 0 and acc.rejected / whole >
                                       settings.max_rejected_share):
             continue                       # refused over the whole file already
         reasons: dict[str, int] = {}
-        for r in by_source.get(acc.source, ()):
+        for r in (r for a in accs for r in by_source.get(a.source, ())):
             if r.action == ROW_REJECTED and r.period == month:
                 reasons[r.reason] = reasons.get(r.reason, 0) + 1
         rejected = sum(reasons.values())
@@ -181,7 +182,7 @@ def _rejected_in_month(ds, by_source, month: str, settings: GuardSettings,
         if df is not None and "_source" in df:
             periods = _periods(df, acc.table)
             if periods is not None:
-                used = int(((df["_source"] == acc.source).to_numpy()
+                used = int((df["_source"].isin([a.source for a in accs]).to_numpy()
                             & (periods == month).to_numpy()).sum())
         considered = used + rejected
         if rejected / considered <= settings.max_rejected_share:
@@ -261,8 +262,28 @@ def _left_out_shares(ds, by_source, month: str | None, settings: GuardSettings,
                 + _most_frequent(why[kpis[0]]))
 
 
+def _sources(accounting) -> list[tuple[Any, list]]:
+    """The accounting per config source: a source reading several files (a glob, a list,
+    {month}) is judged as one, like one file holding them all (each month's file has no
+    rows in the other months): (its summed accounting, the files' own)."""
+    groups: dict[str, list] = {}
+    for acc in accounting:
+        groups.setdefault(getattr(acc, "group", "") or acc.source, []).append(acc)
+    out = []
+    for name, accs in groups.items():
+        acc = accs[0]
+        if len(accs) > 1:
+            acc = dataclasses.replace(
+                acc, source=name, file=f"{len(accs)} files",
+                **{k: sum(getattr(a, k) for a in accs)
+                   for k in ("read", "used", "rejected", "excluded", "values_ignored",
+                             "left_out")})
+        out.append((acc, accs))
+    return out
+
+
 def _volumes(ds, month: str, settings: GuardSettings, history, rep: GuardReport) -> None:
-    for acc in ds.accounting:
+    for acc, accs in _sources(ds.accounting):
         if acc.table not in DATED:
             continue
         df = ds.tables.get(acc.table)
@@ -271,7 +292,7 @@ def _volumes(ds, month: str, settings: GuardSettings, history, rep: GuardReport)
             periods = _periods(df, acc.table)
             if periods is None:
                 continue
-            mine = periods[(df["_source"] == acc.source).to_numpy()]
+            mine = periods[df["_source"].isin([a.source for a in accs]).to_numpy()]
             counts = {str(k): int(v) for k, v in mine.value_counts().items()}
         rows = counts.get(month, 0)
         earlier = [counts[p] for p in (history if history is not None else sorted(counts))

@@ -92,7 +92,10 @@ def load_checked(cfg, month: str | None, history: int, reporter: Reporter,
     from ..data.sources import ConfigError
     from ..engine import months_back
 
-    ds = load(cfg.sources, cfg.load, cfg.choices, progress=reporter.progress)
+    # a path with {month} reads the month's file and those of the months before it that
+    # the report's trends and the guards' usual volume look at
+    months = months_back(month, max(history, GUARD_MONTHS)) if month is not None else None
+    ds = load(cfg.sources, cfg.load, cfg.choices, progress=reporter.progress, months=months)
     reporter.data(ds)
     if ds.problems:
         raise FilesUnusable(ds.problems)

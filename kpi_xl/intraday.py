@@ -295,7 +295,7 @@ def intraday(tables: Mapping[str, Any], period: Period | str,
     if not days:
         raise StaffingError(f"no {', '.join(s.weekdays)} between {first:%d %b %Y} and "
                             f"{last:%d %b %Y} (the period's days with data)")
-    chosen = in_period & dates.dt.weekday.isin([WEEKDAYS.index(d) for d in s.weekdays])
+    chosen = in_period & dates.dt.day_of_week.isin([WEEKDAYS.index(d) for d in s.weekdays])
     rows = df[chosen].copy()
     when = dates[chosen]
     rows["day"] = when.dt.strftime("%Y-%m-%d")
@@ -383,8 +383,8 @@ def _table(s: StaffingSettings, got, heads, span, days, threshold, level):
             v, note = val(kpi)
             rec[kpi] = v
             if offered and v != v:
-                notes.append(f"{kpi.replace('_', ' ').upper() if kpi != 'service_level' else 'service level'}"
-                             f": {note or 'not computed'}")
+                name = "service level" if kpi == "service_level" else kpi.upper()
+                notes.append(f"{name}: {note or 'no call of the interval has what it needs'}")
         calls = offered / div
         aht = s.aht if s.aht is not None else rec["aht"]
         rec["traffic"], rec["required_agents"] = _erlang(s, calls, aht, threshold, notes)
@@ -589,7 +589,7 @@ def text_table(result: Intraday, rows: Sequence[dict] | None = None) -> list[str
     t = result.table
     recs = rows if rows is not None else t.to_dict("records")
     per = result.per_date
-    head = (f"{'date':<11}{'day':<4} " if per else "") + (
+    head = (f"{'date':<11}{'day':<4}" if per else "") + (
         f"{'interval':<9}{'offered':>8}{'answd':>7}{'aband':>7}{'AHT s':>7}{'ASA s':>7}"
         f"{'SL':>6}{'Erl':>7}{'req':>5}{'actual':>7}  note")
 
@@ -599,7 +599,7 @@ def text_table(result: Intraday, rows: Sequence[dict] | None = None) -> list[str
     out = [head]
     for r in recs:
         cnt = ".0f" if per else ".1f"
-        out.append((f"{r['date']:<11}{r['weekday']:<4} " if per else "")
+        out.append((f"{r['date']:<11}{r['weekday']:<4}" if per else "")
                    + f"{r['interval']:<9}{f(r['offered'], cnt):>8}{f(r['answered'], cnt):>7}"
                    f"{f(r['abandoned'], cnt):>7}{f(r['aht'], '.0f'):>7}{f(r['asa'], '.1f'):>7}"
                    f"{f(r['service_level'], '.0%'):>6}{f(r['traffic'], '.2f'):>7}"

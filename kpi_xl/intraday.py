@@ -495,9 +495,9 @@ def write_sheet(workbook, result: Intraday, title: str = "Intraday", centre: str
     ws.freeze_panes = ws.cell(head + 1, 1)
     if len(t):
         idx = {c: j for j, (c, _h, _f) in enumerate(cols, 1)}
-        cats = (Reference(ws, min_col=idx["date"], max_col=idx["interval"], min_row=head + 1,
-                          max_row=last) if result.per_date else
-                Reference(ws, min_col=idx["interval"], min_row=head + 1, max_row=last))
+        # per date: the columns run day after day, each labelled once with its date
+        cats = Reference(ws, min_col=idx["date" if result.per_date else "interval"],
+                         min_row=head + 1, max_row=last)
         bar = BarChart()
         bar.title = f"Calls offered and agents, {result.period.title()}"
         bar.add_data(Reference(ws, min_col=idx["offered"], min_row=head, max_row=last),
@@ -527,7 +527,14 @@ def write_sheet(workbook, result: Intraday, title: str = "Intraday", centre: str
         bar += line
         bar.legend.position = "b"
         bar.height, bar.width = 10, 30
-        ws.add_chart(bar, ws.cell(last + 2, 1).coordinate)    # below the table
+        if result.per_date:
+            per_day = len(t) // len(result.days)
+            bar.x_axis.tickLblSkip = bar.x_axis.tickMarkSkip = per_day
+            bar.gapWidth = 0
+            # beside the table's top: a month of rows would push it out of sight below
+            ws.add_chart(bar, ws.cell(head, len(cols) + 2).coordinate)
+        else:
+            ws.add_chart(bar, ws.cell(last + 2, 1).coordinate)    # below the table
     ws.page_setup.orientation = "landscape"
     ws.sheet_properties.pageSetUpPr.fitToPage = True          # one page wide, as tall as needed
     ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0

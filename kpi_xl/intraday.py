@@ -254,6 +254,7 @@ def intraday(tables: Mapping[str, Any], period: Period | str,
     """The intraday table of ``period`` (any grain) from the ``contacts`` table (canonical
     columns: ``date`` with a time of day, ``answered``, and for the KPIs ``wait``,
     ``talk``..., ``agent``); ``choices`` are the config's KPI choices."""
+    import numpy as np
     import pandas as pd
 
     from .engine import PAIR, Engine, KpiChoice
@@ -298,9 +299,12 @@ def intraday(tables: Mapping[str, Any], period: Period | str,
     chosen = in_period & dates.dt.day_of_week.isin([WEEKDAYS.index(d) for d in s.weekdays])
     rows = df[chosen].copy()
     when = dates[chosen]
-    rows["day"] = when.dt.strftime("%Y-%m-%d")
-    start_min = (when.dt.hour * 60 + when.dt.minute) // s.interval * s.interval
-    rows["interval"] = [_label(int(m)) for m in start_min]
+    # the two derived columns, through lookups (a label per distinct day or interval, not
+    # a string formatted per row: millions of calls stay quick)
+    day = when.dt.normalize()
+    rows["day"] = day.map({d: d.strftime("%Y-%m-%d") for d in day.unique()})
+    labels = np.array([_label(m) for m in range(0, 24 * 60, s.interval)], dtype=object)
+    rows["interval"] = labels[((when.dt.hour * 60 + when.dt.minute) // s.interval).to_numpy()]
 
     # what the engine computes: the config's choices, with the staffing threshold and the
     # variants whose n and value give the counts

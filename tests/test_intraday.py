@@ -230,6 +230,10 @@ def test_cli_with_a_staffing_section(tmp_path, capsys):
     assert main(["staffing", "-c", str(cfg), "--month", "2026-10", "--out", str(out),
                  "--weekdays", "mon,noday"]) == 1
     assert "'noday' is not a weekday" in capsys.readouterr().err
+    # a month without calls: one sentence, exit 1, nothing written
+    assert main(["staffing", "-c", str(cfg), "--month", "2026-09", "--out", str(out)]) == 1
+    assert "no calls in September 2026" in capsys.readouterr().err
+    assert not (out / "2026-09").exists()
 
 
 def test_sheet_goes_into_any_workbook(tmp_path):
@@ -330,3 +334,29 @@ def test_bank_hourly_against_pandas(bank_hourly, bank_defs):
     assert quiet.note.str.contains("no calls offered").all()
     # the busy morning hour, pinned: 10:00–11:00 carries the most calls
     assert got.offered.idxmax() == want.offered.idxmax() == 10
+
+
+@pytest.mark.libreoffice
+def test_sheet_opens_and_renders_in_libreoffice(tmp_path):
+    """A real spreadsheet reads the sheet back (values as written) and prints it, table
+    and chart, on one landscape page (set KPI_XL_RENDER_DIR to keep the PNG and look)."""
+    import os
+    import shutil
+
+    from kpi_xl.scorecard.libreoffice import convert, render_png, soffice
+
+    if soffice() is None:
+        pytest.skip("LibreOffice (soffice) is not installed; .ci/run installs it")
+    res = intraday({"contacts": _calls(SMALL)}, "2026-10", StaffingSettings(interval=30))
+    path = write_workbook(tmp_path / "intraday-2026-10.xlsx", res)
+    back = openpyxl.load_workbook(convert(path, "xlsx:Calc MS Excel 2007 XML", tmp_path / "lo"))
+    ws = back["Intraday"]
+    rows = [r for r in ws.iter_rows(values_only=True) if r[0] in ("09:00", "09:30")]
+    assert [(r[0], r[1], r[8], r[9]) for r in rows] == [("09:00", 2, 2, 1.5),
+                                                        ("09:30", 0.5, 1, 0.5)]
+    pages = render_png(path, tmp_path / "png")
+    assert len(pages) == 1 and pages[0].stat().st_size > 10_000
+    keep = os.environ.get("KPI_XL_RENDER_DIR")
+    if keep:
+        os.makedirs(keep, exist_ok=True)
+        shutil.copy(pages[0], keep)

@@ -342,12 +342,14 @@ def intraday(tables: Mapping[str, Any], period: Period | str,
     ivs = sorted(set(rows["interval"]))
     lo, hi = (int(ivs[0][:2]) * 60 + int(ivs[0][3:]), int(ivs[-1][:2]) * 60 + int(ivs[-1][3:]))
     span = [_label(m) for m in range(lo, hi + 1, s.interval)]
-    table = _table(s, got, heads, span, days, threshold, level)
+    table = _table(s, got, heads, span, days, threshold)
     return Intraday(period, s, table, days, threshold, data_range,
                     {k: v for k, v in res.skipped.items() if k in KPIS})
 
 
-def _table(s: StaffingSettings, got, heads, span, days, threshold, level):
+def _table(s: StaffingSettings, got, heads, span, days, threshold):
+    """One row per interval (per date: per date and interval) from the engine's values
+    (``got``: (key, kpi) -> (value, n, note)) and the agent head counts."""
     import pandas as pd
 
     from .engine import PAIR
@@ -431,8 +433,9 @@ def _erlang(s: StaffingSettings, calls: float, aht: float, threshold: float,
 
 
 # ------------------------------------------------------------------ the sheet
-#: column -> (heading, number format: a catalog KPI key or a format)
 def _columns(result: Intraday) -> list[tuple[str, str, str]]:
+    """The sheet's columns: (table column, heading, number format; the KPIs' from the
+    catalog)."""
     from .catalog import CATALOG
 
     mean = "0.0" if not result.per_date else "0"

@@ -39,6 +39,9 @@ examples:
                                   the month's balanced scorecard and QA workbooks
   kpi-xl send -c kpi_xl.toml --month 2026-10
                                   email each stakeholder their reports (or to the outbox)
+  kpi-xl staffing -c kpi_xl.toml --month 2026-10 --interval 30
+                                  calls per interval and the Erlang C agents they needed,
+                                  next to the agents who handled them
   kpi-xl presets                  the shipped mappings (Zendesk, generic CSV...)
   kpi-xl templates my-templates   a copy of the workbook and message templates to restyle
   kpi-xl demo --month 2026-09     the same for another month
@@ -106,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
                                 "'partial data'")
             c.add_argument("--out", default="workbooks",
                            help="output folder (default workbooks/); files go to OUT/<month>/")
+    _staffing_parser(sub)
     m = sub.add_parser("send", help="email the month's reports to the stakeholders",
                        description="Send each stakeholder of the config the month's reports "
                                    "that are theirs, with a summary. Without [smtp], messages "
@@ -180,6 +184,8 @@ def _dispatch(p, args) -> int:
             return data_command(args)
         if args.command == "send":
             return send_command(args)
+        if args.command == "staffing":
+            return staffing_command(args)
         if args.command == "kpis":
             print(reference(args.keys, args.family, args.markdown))
             return 0
@@ -420,11 +426,10 @@ def _say(msg: str) -> None:
     print(f"  … {msg}", file=sys.stderr, flush=True)
 
 
-def data_command(args) -> int:
-    _need_engine()
+def _config(args):
+    """The config of -c FILE (or an empty one) with the --source files added."""
     from .config import Config, read_config
     from .data.sources import parse_source
-    from .run.month import run_month
 
     cfg = read_config(args.config) if args.config else Config(None)
     for i, (preset, path) in enumerate(args.source, len(cfg.sources) + 1):
@@ -434,6 +439,14 @@ def data_command(args) -> int:
                                         ".", i))
     if not cfg.sources:
         raise ConfigError(["no data: give --config FILE or --source PRESET=PATH"])
+    return cfg
+
+
+def data_command(args) -> int:
+    _need_engine()
+    from .run.month import run_month
+
+    cfg = _config(args)
     if cfg.guards is None:
         from .run.guards import GuardSettings
 
@@ -535,6 +548,60 @@ def _report(outcome, where, lead: str) -> None:
         print(f"{' ' * len(lead)}failed: {who}: {why}")
     for note in outcome.notes():
         print(f"{' ' * len(lead)}{note}")
+
+
+def _staffing_parser(sub) -> None:
+    text = ("calls offered, answered and abandoned, AHT, ASA and service level per interval, "
+            "with the Erlang C agents the traffic needed and the agents who handled it")
+    c = sub.add_parser("staffing", help="intraday traffic and Erlang C staffing from the data",
+                       description=text + ". Writes OUT/<period>/intraday.csv and "
+                       "intraday-<period>.xlsx. Flags override the config's [staffing] section.",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog="examples:\n  kpi-xl staffing -c kpi_xl.toml --month 2026-10\n"
+                              "  kpi-xl staffing --source anonymous-bank=calls.tsv --month "
+                              "1999-02 --interval 60 \\\n      --weekdays sun,mon,tue,wed,thu "
+                              "--target-sl 0.8 --threshold 20")
+    c.add_argument("-c", "--config", help="the config file (TOML)")
+    c.add_argument("--source", action="append", default=[], metavar="PRESET=PATH",
+                   type=source_arg, help="a file read with a shipped mapping; repeat for several")
+    c.add_argument("--month", required=True, type=month_arg, help="the month, YYYY-MM")
+    c.add_argument("--interval", type=int, choices=(15, 30, 60),
+                   help="interval length in minutes (default 30)")
+    c.add_argument("--weekdays", help="the weekdays averaged, e.g. mon,tue,wed,thu,fri "
+                                      "(default every day)")
+    g = c.add_mutually_exclusive_group()
+    g.add_argument("--target-sl", type=float, help="target service level, 0-1 (default 0.8)")
+    g.add_argument("--target-asa", type=float, help="target ASA in seconds")
+    g.add_argument("--target-pwait", type=float, help="highest P(wait), 0-1")
+    c.add_argument("--threshold", type=float,
+                   help="service level threshold T in seconds (default: the config's, 20)")
+    c.add_argument("--aht", type=float, help="AHT in seconds for the requirement (default: "
+                                             "each interval's own)")
+    c.add_argument("--per-date", action="store_true", default=None,
+                   help="one row per date and interval instead of the weekday pattern")
+    c.add_argument("--out", default="workbooks",
+                   help="output folder (default workbooks/); files go to OUT/<period>/")
+
+
+def staffing_command(args) -> int:
+    _need_engine()
+    from .intraday import run_staffing, staffing_settings, text_table
+    from .periods import Period
+
+    cfg = _config(args)
+    settings = staffing_settings(cfg, interval=args.interval, weekdays=args.weekdays,
+                                 target_sl=args.target_sl, target_asa=args.target_asa,
+                                 target_pwait=args.target_pwait, threshold=args.threshold,
+                                 aht=args.aht, per_date=args.per_date)
+    run = run_staffing(cfg, Period.parse(args.month, fiscal_start=cfg.fiscal_start), settings,
+                       args.out, progress=_say)
+    for line in run.result.lines():
+        print(line)
+    print()
+    for line in text_table(run.result):
+        print(line)
+    print(f"\nWrote {run.csv}\n      {run.workbook}")
+    return 0
 
 
 def send_command(args) -> int:

@@ -56,7 +56,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 SECTIONS = {"centre", "business_hours", "sources", "kpis", "qa", "scorecard", "stakeholders",
-            "smtp", "output", "guards", "dimensions"}
+            "smtp", "output", "guards", "dimensions", "staffing"}
 KPI_KEYS = {"variant", "options", "target", "min_n", "targets"}
 
 

@@ -150,10 +150,13 @@ def parse_source(spec: Mapping[str, Any], base_dir: str | os.PathLike = ".",
     problems: list[str] = []
     spec = dict(spec)
     preset = spec.get("preset")
+    offered: set[str] = set()       # columns only the preset maps, not the user
     if preset:
         base = load_preset(preset)
         cols = dict(base.get("columns", {}))
-        cols.update(spec.get("columns", {}))
+        own = spec.get("columns", {})
+        offered = set(cols) - (set(own) if isinstance(own, Mapping) else set())
+        cols.update(own)
         merged = {**base, **spec, "columns": cols}
         if "exclude" not in spec:
             merged["exclude"] = base.get("exclude", [])
@@ -192,6 +195,10 @@ def parse_source(spec: Mapping[str, Any], base_dir: str | os.PathLike = ".",
     for target, m in raw_cols.items():
         dimension = target in dimensions and table in ("contacts", "surveys", "qa")
         if schema is not None and target not in schema.names and not dimension:
+            if target in offered:
+                # a dimension the preset offers (topic, ticket_type...) that the config
+                # does not declare: not asked for, so not read
+                continue
             extra = (f"; dimensions: {', '.join(dimensions)}" if dimensions
                      and table in ("contacts", "surveys", "qa") else
                      "; to cut results by it, declare it under [[dimensions]]")

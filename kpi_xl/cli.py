@@ -355,8 +355,9 @@ def data_command(args) -> int:
     for i, (preset, path) in enumerate(args.source, len(cfg.sources) + 1):
         names = {s.name for s in cfg.sources}
         name = preset if preset not in names else f"{preset} #{i}"
+        # the config's dimensions: a --source file's preset maps them as a [[sources]] one
         cfg.sources.append(parse_source({"preset": preset, "path": path, "name": name},
-                                        ".", i))
+                                        ".", i, dimensions=cfg.load.dimensions))
     if not cfg.sources:
         raise ConfigError(["no data: give --config FILE or --source PRESET=PATH"])
     if cfg.guards is None:

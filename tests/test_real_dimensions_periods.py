@@ -513,3 +513,17 @@ def test_bank_cli_week_by_queue(tmp_path, shared_data, bank_offered):
     for queue, q in c.groupby("type"):
         r = t[(t.level == "queue") & (t["key"] == queue)].set_index("kpi").value
         assert r["ticket_volume"] == len(q)
+
+
+def test_a_source_given_on_the_command_line_maps_the_configs_dimensions(tmp_path, shared_data):
+    """``-c`` declaring topic plus ``--source pwc-call-centre=FILE``: the file's topics are
+    read as for a [[sources]] entry (they were dropped: --source parsed its preset without
+    the config's dimensions)."""
+    text = _toml([("zendesk", FIXTURES / "zendesk-tickets.csv")], ["topic"])
+    t = _cli_results(tmp_path, text, "--source", f"pwc-call-centre={shared_data / PWC}",
+                     "--month", "2021-03", "--history", "0", "--allow-partial")
+    t = t[(t.period == "2021-03") & (t.kpi == "ticket_volume") & (t.level == "topic")]
+    raw = pd.read_excel(shared_data / PWC, engine="calamine")
+    march = raw[pd.to_datetime(raw.Date).dt.strftime("%Y-%m") == "2021-03"]
+    # the Zendesk tickets (September/October 2026) have no row in March 2021
+    assert dict(zip(t["key"], t.value)) == march.Topic.value_counts().to_dict()

@@ -332,12 +332,16 @@ def _need_engine() -> None:
 
 
 def presets() -> int:
-    from .data.sources import load_preset, preset_names
+    from .data.sources import load_preset, preset_dimensions, preset_names
 
     for name in preset_names():
         spec = load_preset(name)
         first = " ".join(str(spec.get("description", "")).split())
         print(f"{name:<18} ({spec['table']}) {textwrap.shorten(first, 90)}")
+        dims = preset_dimensions(name)
+        if dims:
+            print(f"{'':<18} dimensions it offers: "
+                  + ", ".join(f"{d} ({col})" for d, col in dims.items()))
     return 0
 
 

@@ -61,7 +61,8 @@ from kpi_xl.catalog import CATALOG  # noqa: E402
 from kpi_xl.cli import main  # noqa: E402
 from kpi_xl.config import parse_config  # noqa: E402
 from kpi_xl.data.load import load  # noqa: E402
-from kpi_xl.data.sources import ConfigError, parse_source  # noqa: E402
+from kpi_xl.data.sources import (ConfigError, parse_source, preset_dimensions,  # noqa: E402
+                                 preset_names)
 from kpi_xl.engine import BINDINGS, Engine, KpiChoice  # noqa: E402
 from kpi_xl.errors import KpiError  # noqa: E402
 from kpi_xl.periods import Period  # noqa: E402
@@ -138,6 +139,14 @@ OFFERED = {
     "anonymous-bank": {"queue": "type", "priority": "priority"},
     "zendesk": {"priority": "Priority", "ticket_type": "Ticket type"},
 }
+
+
+def test_presets_say_which_dimensions_they_offer(capsys):
+    assert {n: preset_dimensions(n) for n in preset_names() if preset_dimensions(n)} == OFFERED
+    assert main(["presets"]) == 0
+    out = capsys.readouterr().out
+    assert "dimensions it offers: topic (Topic)" in out
+    assert "dimensions it offers: queue (type), priority (priority)" in out
 
 
 @pytest.mark.parametrize("preset", sorted(OFFERED))

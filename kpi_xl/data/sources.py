@@ -142,6 +142,18 @@ def load_preset(name: str) -> dict[str, Any]:
     return tomllib.loads(f.read_text(encoding="utf-8"))
 
 
+def preset_dimensions(name: str) -> dict[str, str]:
+    """The dimensions a preset offers: {dimension: the export's column}, for the columns
+    it maps that are not columns of its table (read when the config declares them)."""
+    spec = load_preset(name)
+    schema = TABLES.get(spec.get("table"))
+    out = {}
+    for target, m in spec.get("columns", {}).items():
+        if schema is not None and target not in schema.names:
+            out[target] = m if isinstance(m, str) else str(m.get("column") or m.get("date") or "")
+    return out
+
+
 def parse_source(spec: Mapping[str, Any], base_dir: str | os.PathLike = ".",
                  index: int = 1, dimensions: tuple[str, ...] = ()) -> Source:
     """A source from its config table (merged over its preset, if any). ``dimensions``:
@@ -341,4 +353,4 @@ def _column_map(target: str, m: Any) -> ColumnMap:
 
 
 __all__ = ["ColumnMap", "Condition", "ConfigError", "Exclude", "Source", "load_preset",
-           "parse_source", "preset_names"]
+           "parse_source", "preset_dimensions", "preset_names"]

@@ -536,3 +536,72 @@ def test_a_source_given_on_the_command_line_maps_the_configs_dimensions(tmp_path
     march = raw[pd.to_datetime(raw.Date).dt.strftime("%Y-%m") == "2021-03"]
     # the Zendesk tickets (September/October 2026) have no row in March 2021
     assert dict(zip(t["key"], t.value)) == march.Topic.value_counts().to_dict()
+
+
+# ============================================================ the same rows, other periods
+def test_pwc_quarter_range_fiscal_quarter_and_year_agree(pwc_cfg, pwc, pwc_quarter):
+    """Q1 2021, the range 1 January to 31 March, fiscal Q4 of FY2021 (a fiscal year
+    starting in April) and the year 2021 hold the same 5,000 calls: the same figures at
+    every level. ISO week 53 of 2020 holds the calls of 1-3 January (176, counted with
+    pandas on the raw file)."""
+    import dataclasses
+
+    q = pwc_quarter.table[pwc_quarter.table.period == "2021-Q1"].drop(columns="period")
+    q = q.reset_index(drop=True)
+    eng = engine_for(pwc_cfg, pwc.tables)
+    fiscal = engine_for(dataclasses.replace(pwc_cfg, fiscal_start=4), pwc.tables)
+    for res in (eng.compute("2021-01-01..2021-03-31", 0), fiscal.compute("FY2021-Q4", 0),
+                eng.compute("2021", 0)):
+        assert res.periods == [res.month]
+        pd.testing.assert_frame_equal(res.table.drop(columns="period").reset_index(drop=True),
+                                      q, check_categorical=False)
+    raw = pd.read_excel(pwc_cfg.sources[0].path, engine="calamine")
+    first_days = int((pd.to_datetime(raw.Date) < "2021-01-04").sum())
+    assert first_days == 176
+    assert eng.compute("2020-W53", 0).value("ticket_volume") == first_days
+
+
+def test_bank_pairs_and_days(shared_data, bank, bank_offered):
+    """queue × priority per ISO week, and single days, against pandas on the raw file."""
+    cfg = parse_config({"sources": [{"preset": "anonymous-bank", "path": str(shared_data / BANK)}],
+                        "dimensions": [{"name": "queue"}, {"name": "priority"}],
+                        "centre": {"pairs": [["queue", "priority"]]},
+                        "kpis": {"service_level": {"variant": "offered",
+                                                   "options": {"threshold": 20}}}})
+    eng = engine_for(cfg, bank.tables)
+    c = bank_offered
+    res = eng.compute("1999-W07", 0)
+    week = c[c.week == "1999-W07"]
+    pairs = week.groupby(["type", week.priority.astype(str)])
+    assert sorted(res.members("queue × priority")) == sorted(f"{q} × {p}" for q, p in pairs.groups)
+    for (queue, priority), g in pairs:
+        key = f"{queue} × {priority}"
+        assert res.value("ticket_volume", "queue × priority", key) == len(g)
+        assert res.value("service_level", "queue × priority", key) == pytest.approx(
+            g.met.mean(), rel=1e-12), key
+    days = eng.compute("1999-02-10", 2)
+    assert days.grain == "day" and days.periods == ["1999-02-08", "1999-02-09", "1999-02-10"]
+    day = pd.to_datetime(c.date.astype(str), format="%y%m%d").dt.strftime("%Y-%m-%d")
+    for label in days.periods:
+        g = c[day == label]
+        assert days.value("ticket_volume", period=label) == len(g)
+        assert days.value("service_level", period=label) == pytest.approx(g.met.mean(), rel=1e-12)
+
+
+def test_tickets_type_by_channel_and_products(shared_data, tickets_raw):
+    cfg = parse_config({"sources": [{"preset": "support-tickets",
+                                     "path": str(shared_data / TICKETS)}],
+                        "dimensions": [{"name": "ticket_type"}, {"name": "product"}],
+                        "centre": {"pairs": [["ticket_type", "channel"]]},
+                        "kpis": {"csat": {"variant": "mean"}}})
+    res = engine_for(cfg, _load(cfg).tables).compute("2023", 0)
+    raw = tickets_raw.assign(channel=tickets_raw["Ticket Channel"].replace(
+        {"Social media": "social"}).str.lower())
+    for (ticket_type, channel), g in raw.groupby(["Ticket Type", "channel"]):
+        assert res.value("csat", "ticket_type × channel", f"{ticket_type} × {channel}") == \
+            pytest.approx(g["Customer Satisfaction Rating"].mean(), rel=1e-12)
+    # tickets placed in a period are the dated ones (the open tickets have no date)
+    dated = raw[raw["First Response Time"].notna()]
+    assert res.members("product") == sorted(raw["Product Purchased"].unique())
+    for product, n in dated["Product Purchased"].value_counts().items():
+        assert res.value("ticket_volume", "product", product) == n

@@ -49,6 +49,7 @@ from __future__ import annotations
 import contextlib
 import io
 import math
+from pathlib import Path
 
 import pytest
 
@@ -56,7 +57,6 @@ pd = pytest.importorskip("pandas")
 pytest.importorskip("duckdb")
 pytest.importorskip("python_calamine")
 
-from kpi_xl import compute  # noqa: E402
 from kpi_xl.catalog import CATALOG  # noqa: E402
 from kpi_xl.cli import main  # noqa: E402
 from kpi_xl.config import parse_config  # noqa: E402
@@ -65,7 +65,6 @@ from kpi_xl.data.sources import (ConfigError, parse_source, preset_dimensions,  
                                  preset_names)
 from kpi_xl.engine import BINDINGS, Engine, KpiChoice  # noqa: E402
 from kpi_xl.errors import KpiError  # noqa: E402
-from kpi_xl.periods import Period  # noqa: E402
 from kpi_xl.run.month import engine_for  # noqa: E402
 
 from test_engine import _expected  # noqa: E402
@@ -73,7 +72,7 @@ from test_engine import _expected  # noqa: E402
 BANK = "anonymous-bank-1999/anonymous-bank-feb-1999.tsv"
 PWC = "pwc-call-centre/call-centre-q1-2021.xlsx"
 TICKETS = "support-tickets/customer-support-tickets.csv"
-FIXTURES = __import__("pathlib").Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parent / "fixtures"
 
 TOPICS = ["Admin Support", "Contract related", "Payment related", "Streaming",
           "Technical Support"]

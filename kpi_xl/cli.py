@@ -413,12 +413,16 @@ def map_command(args) -> int:
 
 
 def presets() -> int:
-    from .data.sources import load_preset, preset_names
+    from .data.sources import load_preset, preset_dimensions, preset_names
 
     for name in preset_names():
         spec = load_preset(name)
         first = " ".join(str(spec.get("description", "")).split())
         print(f"{name:<18} ({spec['table']}) {textwrap.shorten(first, 90)}")
+        dims = preset_dimensions(name)
+        if dims:
+            print(f"{'':<18} dimensions it offers: "
+                  + ", ".join(f"{d} ({col})" for d, col in dims.items()))
     return 0
 
 
@@ -435,8 +439,9 @@ def _config(args):
     for i, (preset, path) in enumerate(args.source, len(cfg.sources) + 1):
         names = {s.name for s in cfg.sources}
         name = preset if preset not in names else f"{preset} #{i}"
+        # the config's dimensions: a --source file's preset maps them as a [[sources]] one
         cfg.sources.append(parse_source({"preset": preset, "path": path, "name": name},
-                                        ".", i))
+                                        ".", i, dimensions=cfg.load.dimensions))
     if not cfg.sources:
         raise ConfigError(["no data: give --config FILE or --source PRESET=PATH"])
     return cfg

@@ -52,12 +52,16 @@ def tables_markdown() -> str:
 
 
 def presets_markdown() -> str:
-    from kpi_xl.data.sources import load_preset, preset_names
+    from kpi_xl.data.sources import load_preset, preset_dimensions, preset_names
 
     out = ["| preset | table | what it reads |", "|---|---|---|"]
     for name in preset_names():
         spec = load_preset(name)
         text = " ".join(str(spec.get("description", "")).split())
+        dims = preset_dimensions(name)
+        if dims:
+            text += (" Dimensions it offers (read when declared under `[[dimensions]]`): "
+                     + ", ".join(f"`{d}` from \"{col}\"" for d, col in dims.items()) + ".")
         out.append(f"| `{name}` | {spec['table']} | {text} |")
     return "\n".join(out) + "\n"
 

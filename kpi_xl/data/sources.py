@@ -151,6 +151,18 @@ def load_preset(name: str) -> dict[str, Any]:
     return tomllib.loads(f.read_text(encoding="utf-8"))
 
 
+def preset_dimensions(name: str) -> dict[str, str]:
+    """The dimensions a preset offers: {dimension: the export's column}, for the columns
+    it maps that are not columns of its table (read when the config declares them)."""
+    spec = load_preset(name)
+    schema = TABLES.get(spec.get("table"))
+    out = {}
+    for target, m in spec.get("columns", {}).items():
+        if schema is not None and target not in schema.names:
+            out[target] = m if isinstance(m, str) else str(m.get("column") or m.get("date") or "")
+    return out
+
+
 def parse_source(spec: Mapping[str, Any], base_dir: str | os.PathLike = ".",
                  index: int = 1, dimensions: tuple[str, ...] = ()) -> Source:
     """A source from its config table (merged over its preset, if any). ``dimensions``:
@@ -159,10 +171,13 @@ def parse_source(spec: Mapping[str, Any], base_dir: str | os.PathLike = ".",
     problems: list[str] = []
     spec = dict(spec)
     preset = spec.get("preset")
+    offered: set[str] = set()       # columns only the preset maps, not the user
     if preset:
         base = load_preset(preset)
         cols = dict(base.get("columns", {}))
-        cols.update(spec.get("columns", {}))
+        own = spec.get("columns", {})
+        offered = set(cols) - (set(own) if isinstance(own, Mapping) else set())
+        cols.update(own)
         merged = {**base, **spec, "columns": cols}
         if "exclude" not in spec:
             merged["exclude"] = base.get("exclude", [])
@@ -199,6 +214,10 @@ def parse_source(spec: Mapping[str, Any], base_dir: str | os.PathLike = ".",
     for target, m in raw_cols.items():
         dimension = target in dimensions and table in ("contacts", "surveys", "qa")
         if schema is not None and target not in schema.names and not dimension:
+            if target in offered:
+                # a dimension the preset offers (topic, ticket_type...) that the config
+                # does not declare: not asked for, so not read
+                continue
             extra = (f"; dimensions: {', '.join(dimensions)}" if dimensions
                      and table in ("contacts", "surveys", "qa") else
                      "; to cut results by it, declare it under [[dimensions]]")
@@ -343,4 +362,4 @@ def _column_map(target: str, m: Any) -> ColumnMap:
 
 
 __all__ = ["ColumnMap", "Condition", "ConfigError", "Exclude", "Source", "load_preset",
-           "parse_source", "preset_names"]
+           "parse_source", "preset_dimensions", "preset_names"]

@@ -37,7 +37,8 @@ examples:
                                   the month's balanced scorecard and QA workbooks
   kpi-xl send -c kpi_xl.toml --month 2026-10
                                   email each stakeholder their reports (or to the outbox)
-  kpi-xl presets                  the shipped mappings (Zendesk, generic CSV...)
+  kpi-xl presets                  the shipped mappings (Zendesk, Freshdesk, Talkdesk...)
+  kpi-xl presets freshdesk        one mapping in full: its columns, codes and sources
   kpi-xl templates my-templates   a copy of the workbook and message templates to restyle
   kpi-xl demo --month 2026-09     the same for another month
   kpi-xl kpis                     list every KPI with its formula, unit and target
@@ -128,9 +129,11 @@ def main(argv: list[str] | None = None) -> int:
                                     "(README: editing the templates).")
     tp.add_argument("folder", help="where the copies go (created if needed)")
     tp.add_argument("--force", action="store_true", help="overwrite files already there")
-    sub.add_parser("presets", help="the shipped source mappings",
-                   description="Mappings for known exports; use one with preset = \"name\" "
-                               "in a [[sources]] table, or --source name=path.")
+    ps = sub.add_parser("presets", help="the shipped source mappings",
+                        description="Mappings for known exports; use one with preset = "
+                                    "\"name\" in a [[sources]] table, or --source "
+                                    "name=path. Name one to see it in full.")
+    ps.add_argument("name", nargs="?", help="a preset to show in full (e.g. freshdesk)")
     args = p.parse_args(argv)
     try:
         return _dispatch(p, args)
@@ -149,7 +152,7 @@ def _dispatch(p, args) -> int:
         if args.command == "init":
             return init(args.path, args.force)
         if args.command == "presets":
-            return presets()
+            return presets(args.name)
         if args.command == "templates":
             return templates(args.folder, args.force)
         if args.command in ("validate", "compute", "scorecard", "run"):
@@ -331,13 +334,18 @@ def _need_engine() -> None:
                            "pip install 'kpi-xl[engine]'")
 
 
-def presets() -> int:
-    from .data.sources import load_preset, preset_names
+def presets(name: str | None = None) -> int:
+    from .data.presets import listing, show
+    from .data.sources import preset_names
 
-    for name in preset_names():
-        spec = load_preset(name)
-        first = " ".join(str(spec.get("description", "")).split())
-        print(f"{name:<18} ({spec['table']}) {textwrap.shorten(first, 90)}")
+    if name is None:
+        print(listing())
+        return 0
+    if name not in preset_names():
+        print(f"kpi-xl: unknown preset {name!r} (presets: {', '.join(preset_names())})",
+              file=sys.stderr)
+        return 2
+    print(show(name))
     return 0
 
 

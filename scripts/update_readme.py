@@ -52,13 +52,15 @@ def tables_markdown() -> str:
 
 
 def presets_markdown() -> str:
-    from kpi_xl.data.sources import load_preset, preset_names
+    """The presets by group (exports, generic, examples), as `kpi-xl presets` lists them."""
+    from kpi_xl.data.presets import groups, summary
+    from kpi_xl.data.sources import load_preset
 
-    out = ["| preset | table | what it reads |", "|---|---|---|"]
-    for name in preset_names():
-        spec = load_preset(name)
-        text = " ".join(str(spec.get("description", "")).split())
-        out.append(f"| `{name}` | {spec['table']} | {text} |")
+    out = ["| preset | group | table | what it reads |", "|---|---|---|---|"]
+    for group, names in groups().items():
+        for name in names:
+            out.append(f"| `{name}` | {group} | {load_preset(name)['table']} | "
+                       f"{summary(name)} |")
     return "\n".join(out) + "\n"
 
 

@@ -518,7 +518,7 @@ def templates(folder: str, force: bool) -> int:
 def init(path: str, force: bool) -> int:
     from pathlib import Path
 
-    from .demo import STARTER
+    from .starter import STARTER
 
     target = Path(path)
     if target.exists() and not force:

@@ -181,7 +181,8 @@ def parse_config(data: Mapping[str, Any], base_dir: str | os.PathLike = ".",
 _SHAPES = {"centre": (Mapping, "a table"), "business_hours": (Mapping, "a table"),
            "qa": (Mapping, "a table"), "kpis": (Mapping, "a table"),
            "scorecard": (Mapping, "a table"), "smtp": (Mapping, "a table"),
-           "guards": (Mapping, "a table"), "output": (Mapping, "a table"), "sources": (list, "a list of [[sources]] tables"),
+           "guards": (Mapping, "a table"), "output": (Mapping, "a table"),
+           "sources": (list, "a list of [[sources]] tables"),
            "dimensions": (list, "a list of [[dimensions]] tables"),
            "stakeholders": (list, "a list of [[stakeholders]] tables")}
 

@@ -42,7 +42,8 @@ examples:
   kpi-xl staffing -c kpi_xl.toml --month 2026-10 --interval 30
                                   calls per interval and the Erlang C agents they needed,
                                   next to the agents who handled them
-  kpi-xl presets                  the shipped mappings (Zendesk, generic CSV...)
+  kpi-xl presets                  the shipped mappings (Zendesk, Freshdesk, Talkdesk...)
+  kpi-xl presets freshdesk        one mapping in full: its columns, codes and sources
   kpi-xl templates my-templates   a copy of the workbook and message templates to restyle
   kpi-xl demo --month 2026-09     the same for another month
   kpi-xl kpis                     list every KPI with its formula, unit and target
@@ -134,9 +135,11 @@ def main(argv: list[str] | None = None) -> int:
                                     "(README: editing the templates).")
     tp.add_argument("folder", help="where the copies go (created if needed)")
     tp.add_argument("--force", action="store_true", help="overwrite files already there")
-    sub.add_parser("presets", help="the shipped source mappings",
-                   description="Mappings for known exports; use one with preset = \"name\" "
-                               "in a [[sources]] table, or --source name=path.")
+    ps = sub.add_parser("presets", help="the shipped source mappings",
+                        description="Mappings for known exports; use one with preset = "
+                                    "\"name\" in a [[sources]] table, or --source "
+                                    "name=path. Name one to see it in full.")
+    ps.add_argument("name", nargs="?", help="a preset to show in full (e.g. freshdesk)")
     mp = sub.add_parser(
         "map", help="guess a [[sources]] block for an export kpi_xl has never seen",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -175,7 +178,7 @@ def _dispatch(p, args) -> int:
         if args.command == "init":
             return init(args.path, args.force)
         if args.command == "presets":
-            return presets()
+            return presets(args.name)
         if args.command == "map":
             return map_command(args)
         if args.command == "templates":
@@ -412,17 +415,18 @@ def map_command(args) -> int:
     return 0
 
 
-def presets() -> int:
-    from .data.sources import load_preset, preset_dimensions, preset_names
+def presets(name: str | None = None) -> int:
+    from .data.presets import listing, show
+    from .data.sources import preset_names
 
-    for name in preset_names():
-        spec = load_preset(name)
-        first = " ".join(str(spec.get("description", "")).split())
-        print(f"{name:<18} ({spec['table']}) {textwrap.shorten(first, 90)}")
-        dims = preset_dimensions(name)
-        if dims:
-            print(f"{'':<18} dimensions it offers: "
-                  + ", ".join(f"{d} ({col})" for d, col in dims.items()))
+    if name is None:
+        print(listing())
+        return 0
+    if name not in preset_names():
+        print(f"kpi-xl: unknown preset {name!r} (presets: {', '.join(preset_names())})",
+              file=sys.stderr)
+        return 2
+    print(show(name))
     return 0
 
 
@@ -657,7 +661,7 @@ def templates(folder: str, force: bool) -> int:
 def init(path: str, force: bool) -> int:
     from pathlib import Path
 
-    from .demo import STARTER
+    from .starter import STARTER
 
     target = Path(path)
     if target.exists() and not force:

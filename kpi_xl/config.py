@@ -77,6 +77,7 @@ class Config:
     dimensions: list = field(default_factory=list)        # kpi_xl.dimensions.Dimension
     pairs: list[tuple[str, str]] = field(default_factory=list)
     fiscal_start: int = 1               # [centre] fiscal_year_start: the month a fiscal year starts
+    csv: Any = None                     # [output] csv: kpi_xl.csv_out.CsvStyle (None: comma)
 
 
 def read_config(path: str | os.PathLike) -> Config:
@@ -150,6 +151,9 @@ def parse_config(data: Mapping[str, Any], base_dir: str | os.PathLike = ".",
 
     cfg.stakeholders = parse_stakeholders(data.get("stakeholders", []), problems)
     cfg.smtp = parse_smtp(data.get("smtp"), problems)
+    from .csv_out import parse_output
+
+    cfg.csv = parse_output(data.get("output"), problems)
     folder = (data.get("scorecard") or {}).get("templates")
     if folder is not None and not isinstance(folder, str):
         problems.append(f"[scorecard] templates must be a folder name (text), got {folder!r}")
@@ -177,7 +181,8 @@ def parse_config(data: Mapping[str, Any], base_dir: str | os.PathLike = ".",
 _SHAPES = {"centre": (Mapping, "a table"), "business_hours": (Mapping, "a table"),
            "qa": (Mapping, "a table"), "kpis": (Mapping, "a table"),
            "scorecard": (Mapping, "a table"), "smtp": (Mapping, "a table"),
-           "guards": (Mapping, "a table"), "sources": (list, "a list of [[sources]] tables"),
+           "guards": (Mapping, "a table"), "output": (Mapping, "a table"),
+           "sources": (list, "a list of [[sources]] tables"),
            "dimensions": (list, "a list of [[dimensions]] tables"),
            "stakeholders": (list, "a list of [[stakeholders]] tables")}
 

@@ -52,17 +52,20 @@ def tables_markdown() -> str:
 
 
 def presets_markdown() -> str:
-    from kpi_xl.data.sources import load_preset, preset_dimensions, preset_names
+    """The presets by group (exports, generic, examples), as `kpi-xl presets` lists them,
+    with the dimensions each offers."""
+    from kpi_xl.data.presets import groups, summary
+    from kpi_xl.data.sources import load_preset, preset_dimensions
 
-    out = ["| preset | table | what it reads |", "|---|---|---|"]
-    for name in preset_names():
-        spec = load_preset(name)
-        text = " ".join(str(spec.get("description", "")).split())
-        dims = preset_dimensions(name)
-        if dims:
-            text += (" Dimensions it offers (read when declared under `[[dimensions]]`): "
-                     + ", ".join(f"`{d}` from \"{col}\"" for d, col in dims.items()) + ".")
-        out.append(f"| `{name}` | {spec['table']} | {text} |")
+    out = ["| preset | group | table | what it reads |", "|---|---|---|---|"]
+    for group, names in groups().items():
+        for name in names:
+            text = summary(name)
+            dims = preset_dimensions(name)
+            if dims:
+                text += (" Dimensions it offers (read when declared under `[[dimensions]]`): "
+                         + ", ".join(f"`{d}` from \"{col}\"" for d, col in dims.items()) + ".")
+            out.append(f"| `{name}` | {group} | {load_preset(name)['table']} | {text} |")
     return "\n".join(out) + "\n"
 
 

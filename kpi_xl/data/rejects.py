@@ -115,15 +115,18 @@ class Rejects:
         return [f"{n:,} × {action}{f' ({kpis})' if kpis else ''} in {file}: {reason}"
                 for (file, action, reason, kpis), n in top]
 
-    def write_csv(self, path: str | os.PathLike) -> str:
+    def write_csv(self, path: str | os.PathLike, style=None) -> str:
         """The report as CSV (UTF-8 with a BOM so Excel shows accents). Values that a
-        spreadsheet would run as a formula are written with a leading apostrophe."""
+        spreadsheet would run as a formula are written with a leading apostrophe. The
+        field separator follows ``style`` (:mod:`kpi_xl.csv_out`); values are written as
+        the export had them."""
         path = os.fspath(path)
         os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        from ..csv_out import COMMA
         from ..files import open_replacing
 
         with open_replacing(path, "w", newline="", encoding="utf-8-sig") as f:
-            w = csv.writer(f)
+            w = csv.writer(f, delimiter=(style or COMMA).delimiter)
             w.writerow(REPORT_COLUMNS)
             for r in sorted(self.items, key=lambda r: (r.source, r.row or 0, r.column)):
                 w.writerow([_safe(r.source), _safe(r.file), r.row if r.row is not None else "",

@@ -72,9 +72,12 @@ class Results:
         t = self.frame(level, period or self.month)
         return sorted({str(k) for k in t["key"]})
 
-    def write_csv(self, path: str | os.PathLike) -> str:
+    def write_csv(self, path: str | os.PathLike, style=None) -> str:
         """The tidy table as CSV (UTF-8 with BOM, for Excel). Names from the data are
-        written so that no spreadsheet runs them as formulas."""
+        written so that no spreadsheet runs them as formulas; numbers and separators as
+        ``style`` says (:mod:`kpi_xl.csv_out`: whole numbers as integers, 15 significant
+        digits; comma or semicolon)."""
+        from ..csv_out import COMMA, write_frame
         from ..files import open_replacing
 
         path = os.fspath(path)
@@ -83,7 +86,7 @@ class Results:
         for c in ("key", "note"):
             t[c] = [_safe_text(v) if isinstance(v, str) else "" for v in t[c].astype(object)]
         with open_replacing(path, "w", newline="", encoding="utf-8-sig") as f:
-            t.to_csv(f, index=False)
+            write_frame(f, t, ("value", "n", "margin", "target"), style or COMMA)
         write_results_json(self, os.path.splitext(path)[0] + ".json")  # unescaped, for programs
         return path
 

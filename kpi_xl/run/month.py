@@ -150,8 +150,8 @@ def _write_and_send(cfg, run: MonthRun, step: str, month: str, history: int, out
     reporter.progress(f"computing {month} and {history} months before it")
     res = engine_for(cfg, ds.tables).compute(month, history)
     run.results = res
-    run.results_path = res.write_csv(folder / "kpi-results.csv")
-    run.rejects_path = ds.rejects.write_csv(folder / "rejects.csv")
+    run.results_path = res.write_csv(folder / "kpi-results.csv", cfg.csv)
+    run.rejects_path = ds.rejects.write_csv(folder / "rejects.csv", cfg.csv)
     reporter.results(run)
     if step in ("scorecard", "run"):
         from ..scorecard.build import write_month

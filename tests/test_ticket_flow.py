@@ -200,9 +200,28 @@ def test_a_fixed_time_and_config_problems(desk, tmp_path):
     assert "the time the source's undated setting gives" in ds.accounting[0].line()
     with pytest.raises(ConfigError, match="'undated' must be \"latest\""):
         _source(desk, undated="yesterday")
+    with pytest.raises(ConfigError, match="without a UTC offset"):
+        _source(desk, undated="2026-10-31T18:00+02:00")
     with pytest.raises(ConfigError, match="must map 'state'"):
         parse_source({"table": "contacts", "path": str(desk), "undated": "latest",
                       "columns": {"id": "Ticket", "created": "Created"}})
     with pytest.raises(ConfigError, match="applies to contacts sources"):
         parse_source({"table": "surveys", "path": str(desk), "undated": "latest",
                       "columns": {"id": "Ticket", "date": "Created"}})
+
+
+def test_zendesk_preset_maps_states_and_gives_the_flow():
+    """The shipped fixture (tests/fixtures/zendesk-tickets.csv, 7 tickets; 1006 is rejected
+    for its 'Fax' channel). By hand, October 2026: open at its start 1005 (created 30 Sep
+    23:50, solved 1 Oct 00:20) = 1; created 1001, 1002, 1003, 1004, 1007 = 5; solved 1001,
+    1002, 1005, 1007 = 4; backlog 1 + 5 - 4 = 2 (1003 Pending, 1004 New)."""
+    from pathlib import Path
+
+    path = Path(__file__).parent / "fixtures" / "zendesk-tickets.csv"
+    ds = load([parse_source({"preset": "zendesk", "path": str(path)})])
+    c = ds.tables["contacts"].set_index("id")
+    assert c["state"].to_dict() == {"1001": "solved", "1002": "solved", "1003": "pending",
+                                    "1004": "open", "1005": "closed", "1007": "solved"}
+    res = Engine(ds.tables, kpis=FLOW).compute("2026-10", 0)
+    assert [res.value(k) for k in FLOW] == [5, 4, 2]
+    assert Engine(ds.tables).period_totals("2026-10", 0).tickets_open_start.iloc[0] == 1

@@ -270,10 +270,14 @@ def _undated_problems(where: str, undated: Any, table: Any, columns: list[Column
                    f"\"2023-06-02 09:00\", got {undated!r}")
         return out
     try:
-        undated_time(undated)
+        fixed = undated_time(undated)
     except ValueError:
         out.append(f"{where}: 'undated' must be \"latest\" (the latest time in the file) "
                    f"or a date and time such as \"2023-06-02 09:00\", got {undated!r}")
+    else:
+        if fixed is not None and fixed.tzinfo is not None:
+            out.append(f"{where}: 'undated' must be a local time in the centre's time zone, "
+                       f"without a UTC offset, got {undated!r}")
     if not by_name and "state" not in {c.target for c in columns}:
         out.append(f"{where}: 'undated' places open and pending tickets only, so the source "
                    "must map 'state' (e.g. state = { column = \"Status\", codes = { Open = "

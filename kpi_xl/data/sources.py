@@ -389,5 +389,5 @@ def _column_map(target: str, m: Any) -> ColumnMap:
                      codes=dict(codes) if codes is not None else None)
 
 
-__all__ = ["UNDATED_LATEST", "undated_time", "ColumnMap", "Condition", "ConfigError", "Exclude", "Source", "load_preset",
-           "parse_source", "preset_names"]
+__all__ = ["UNDATED_LATEST", "undated_time", "ColumnMap", "Condition", "ConfigError",
+           "Exclude", "Source", "load_preset", "parse_source", "preset_names"]

@@ -1,5 +1,6 @@
 """Efficiency: AHT, contacts per agent, occupancy, utilisation, adherence, shrinkage,
-volume, the ticket flow (created, solved, backlog), cost per contact, transfer and escalation rates."""
+volume, the ticket flow (created, solved, backlog), cost per contact, transfer and
+escalation rates."""
 
 from __future__ import annotations
 
@@ -172,4 +173,5 @@ ESCALATION_RATE = Kpi(
     examples=("=KPI_ESCALATION_RATE(M2:M900)",))
 
 KPIS = [AHT, CONTACTS_PER_AGENT, OCCUPANCY, UTILISATION, SCHEDULE_ADHERENCE, SHRINKAGE,
-        TICKET_VOLUME, TICKETS_CREATED, TICKETS_SOLVED, BACKLOG, COST_PER_CONTACT, TRANSFER_RATE, ESCALATION_RATE]
+        TICKET_VOLUME, TICKETS_CREATED, TICKETS_SOLVED, BACKLOG, COST_PER_CONTACT,
+        TRANSFER_RATE, ESCALATION_RATE]

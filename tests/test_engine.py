@@ -64,6 +64,22 @@ def canonical_tables(seed: int = 7, n: int = 600):
         contacts.answered == 1, contacts.wait,
         np.where(contacts.answered.isna(), contacts.first_response_hours * 3600, np.nan))
     contacts.loc[rng.random(n) < 0.03, "channel"] = None      # a few contacts lack a channel
+    # the tickets (contacts that are not calls) have a state and times: created in their
+    # month, some solved days later (in the next month, or never), a few closed without a
+    # solved time (they leave the ticket flow), one solved before it was created
+    ticket = ~is_call
+    created = (pd.to_datetime(contacts.period + "-01")
+               + pd.to_timedelta(rng.uniform(0, 27 * 24, n), unit="h"))
+    solved = created + pd.to_timedelta(rng.exponential(24 * 6, n), unit="h")
+    solved = solved.where(ticket & (rng.random(n) < 0.7))
+    state = np.where(solved.notna(), rng.choice(["solved", "closed"], n),
+                     rng.choice(["open", "pending"], n))
+    state = np.where(ticket & (rng.random(n) < 0.05) & solved.isna(), "closed", state)
+    contacts["created"] = created.where(ticket)
+    contacts["solved_at"] = solved
+    contacts["state"] = np.where(ticket, state, None)
+    first = np.flatnonzero(solved.notna().to_numpy())[0]
+    contacts.loc[first, "solved_at"] = contacts.loc[first, "created"] - pd.Timedelta(hours=1)
     # rows that break one KPI's input rules, which leave that KPI only: answered calls
     # without a queue wait (ASA, service level), a negative talk time (AHT), a CSAT of 7
     # on the default 1-5 scale (CSAT)

@@ -11,8 +11,9 @@ pd = pytest.importorskip("pandas")
 pytest.importorskip("duckdb")
 pytest.importorskip("python_calamine")
 
-from kpi_xl.data.load import load  # noqa: E402
-from kpi_xl.data.rejects import ROW_EXCLUDED, ROW_REJECTED, VALUE_IGNORED  # noqa: E402
+from kpi_xl.data.load import LoadOptions, load  # noqa: E402
+from kpi_xl.data.rejects import (ROW_EXCLUDED, ROW_PLACED, ROW_REJECTED,  # noqa: E402
+                                  VALUE_IGNORED)
 from kpi_xl.data.sources import parse_source  # noqa: E402
 from kpi_xl.engine import Engine, KpiChoice  # noqa: E402
 
@@ -21,8 +22,9 @@ PWC = "pwc-call-centre/call-centre-q1-2021.xlsx"
 TICKETS = "support-tickets/customer-support-tickets.csv"
 
 
-def _load(shared_data, preset, rel):
-    ds = load([parse_source({"preset": preset, "path": str(shared_data / rel)})])
+def _load(shared_data, preset, rel, dimensions=()):
+    ds = load([parse_source({"preset": preset, "path": str(shared_data / rel)})],
+              LoadOptions(dimensions=dimensions))
     assert ds.problems == []
     for a in ds.accounting:
         assert a.balanced, a
@@ -178,7 +180,7 @@ def test_pwc_engine_reproduces_published_figures(pwc):
 # --------------------------------------------------------------------------- tickets csv
 @pytest.fixture(scope="module")
 def tickets(shared_data):
-    return _load(shared_data, "support-tickets", TICKETS)
+    return _load(shared_data, "support-tickets", TICKETS, ("status", "state"))
 
 
 @pytest.fixture(scope="module")
@@ -186,35 +188,106 @@ def tickets_raw(shared_data):
     return pd.read_csv(shared_data / TICKETS)
 
 
+def test_tickets_published_status_counts(tickets_raw):
+    # the file's status counts as published with the data set (Kaggle "Customer Support
+    # Ticket Dataset"): Open 2,819, Pending Customer Response 2,881, Closed 2,769
+    assert tickets_raw["Ticket Status"].value_counts().to_dict() == {
+        "Pending Customer Response": 2881, "Open": 2819, "Closed": 2769}
+
+
 def test_tickets_accounting_and_reasons(tickets, tickets_raw):
+    """Open tickets have no timestamp at all. They used to be rejected ("every row needs
+    a date"); the preset now says undated = "latest": each open or pending ticket without
+    a date is placed at the latest time in the file and counted as open there, with a
+    'row placed' line in the rejects report and a count in the accounting line. No row is
+    rejected any more: the closed and pending tickets all have a first response time."""
     (acc,) = tickets.accounting
-    undated = tickets_raw["First Response Time"].isna().sum()        # the open tickets
-    assert undated == (tickets_raw["Ticket Status"] == "Open").sum()
+    undated = tickets_raw["First Response Time"].isna()              # the open tickets
+    assert undated.sum() == (tickets_raw["Ticket Status"] == "Open").sum() == 2819
     out_of_order = (pd.to_datetime(tickets_raw["Time to Resolution"])
                     < pd.to_datetime(tickets_raw["First Response Time"])).sum()
-    assert (acc.read, acc.rejected, acc.values_ignored) == (8469, undated, out_of_order)
-    rejected = [r for r in tickets.rejects.items if r.action == ROW_REJECTED]
-    assert {r.reason for r in rejected} == {
-        "'First Response Time' is blank; every row needs a date"}
+    assert (acc.read, acc.used, acc.rejected, acc.placed, acc.values_ignored) == (
+        8469, 8469, 0, undated.sum(), out_of_order)
+    latest = max(pd.to_datetime(tickets_raw["First Response Time"]).max(),
+                 pd.to_datetime(tickets_raw["Time to Resolution"]).max())
+    assert str(latest) == "2023-06-02 00:55:33"
+    assert (f"2,819 open or pending rows without a date placed at {latest} (the latest time "
+            "in the file)") in acc.line()
+    assert not [r for r in tickets.rejects.items if r.action == ROW_REJECTED]
+    placed = [r for r in tickets.rejects.items if r.action == ROW_PLACED]
     # rows are spreadsheet rows even though descriptions span several lines
-    ids = tickets_raw.index[tickets_raw["First Response Time"].isna()] + 2
-    assert sorted(r.row for r in rejected) == list(ids)
+    assert sorted(r.row for r in placed) == list(tickets_raw.index[undated] + 2)
+    assert {r.reason for r in placed} == {
+        f"'First Response Time' is blank; the ticket is open, so the source's undated rule "
+        f"places it at {latest} (the latest time in the file) and counts it as open there; "
+        "it stays out of the KPIs that need the times it lacks"}
+    c = tickets.tables["contacts"]
+    assert (c["date"][c["state"] == "open"] == latest).all()
     ignored = [r for r in tickets.rejects.items if r.action == VALUE_IGNORED]
     assert all("out of order" in r.reason and r.column == "Time to Resolution" for r in ignored)
+    # a closed ticket whose resolution time was ignored has no solved time: it leaves the
+    # ticket flow (when it was solved is not known), named on that same line
+    assert {r.kpis for r in ignored} == {"Tickets created, Tickets solved, Backlog at period end"}
 
 
 def test_tickets_engine(tickets, tickets_raw):
-    res = Engine(tickets.tables).compute("2023-06", 1)
+    res = Engine(tickets.tables, dimensions=["status", "state"]).compute("2023-06", 1)
     t = res.table
     org = t[(t.level == "organisation")]
     vol = org[org.kpi == "ticket_volume"]
-    assert vol.value.sum() == 8469 - 2819
+    # every ticket now counts: 175 placed in May by their first response, the other 5,475
+    # dated ones and the 2,819 open ones (placed at 2 June 2023) in June
+    assert vol.value.sum() == 8469
+    assert res.value("ticket_volume", period="2023-05") == 175
     closed = tickets_raw[tickets_raw["Ticket Status"] == "Closed"]
     csat = org[org.kpi == "csat"]
     assert csat.n.sum() == len(closed) == closed["Customer Satisfaction Rating"].notna().sum()
     top2 = (closed["Customer Satisfaction Rating"] >= 4).sum()
     assert (csat.value * csat.n).sum() == pytest.approx(top2)
     ch = t[(t.level == "channel") & (t.kpi == "ticket_volume")].groupby("key", observed=True).value.sum()
-    dated = tickets_raw[tickets_raw["First Response Time"].notna()]
-    want = dated["Ticket Channel"].replace({"Social media": "social"}).str.lower().value_counts()
+    want = tickets_raw["Ticket Channel"].replace({"Social media": "social"}).str.lower().value_counts()
     assert ch.to_dict() == want.to_dict()
+    # ticket volume by status (the export's words) and by state (as the codes map them)
+    # equals pandas' value_counts of the status column
+    for level, words in (("status", None), ("state", {
+            "Open": "open", "Pending Customer Response": "pending", "Closed": "closed"})):
+        by = t[(t.level == level) & (t.kpi == "ticket_volume")].groupby(
+            "key", observed=True).value.sum()
+        want = tickets_raw["Ticket Status"].replace(words or {}).value_counts()
+        assert by.to_dict() == want.to_dict(), level
+    # the ticket's first reply time is in the file, but not when it was created: first
+    # response time (reply - created) cannot be computed for any ticket, and says why
+    assert res.skipped["first_response_time"] == ("the contacts data has no "
+                                                  "'first_response_hours' column")
+
+
+def test_tickets_flow_and_backlog(tickets, tickets_raw):
+    """The ticket flow from status and timestamps, derived with pandas on the raw file.
+    A ticket is placed by its first response (the file has no created time), an open one
+    at the latest time; a closed ticket is solved at 'Time to Resolution', except where
+    that time precedes the first response: then it is ignored, and when the ticket was
+    solved is unknown, so it leaves the flow."""
+    raw = tickets_raw
+    first = pd.to_datetime(raw["First Response Time"])
+    solved = pd.to_datetime(raw["Time to Resolution"])
+    unknown = solved < first                                 # 1,365 closed tickets
+    flow = raw[~unknown]
+    at = first[~unknown].fillna(first.max() if first.max() > solved.max() else solved.max())
+    s = solved[~unknown]
+    res = Engine(tickets.tables).compute("2023-06", 1)
+    june = (pd.Timestamp("2023-06-01"), pd.Timestamp("2023-07-01"))
+    created = ((at >= june[0]) & (at < june[1])).sum()
+    done = ((s >= june[0]) & (s < june[1])).sum()
+    open_start = ((at < june[0]) & ~(s < june[0])).sum()
+    assert res.value("tickets_created") == created
+    assert res.value("tickets_solved") == done
+    assert res.value("backlog") == open_start + created - done
+    # at the end of June every open and pending ticket is still open (none has a solved
+    # time): 2,819 + 2,881 = 5,700, what the status column says
+    assert res.value("backlog") == len(flow[flow["Ticket Status"] != "Closed"]) == 5700
+    # May: 175 placed by first response, of which some are closed ones left out
+    may = res.value("tickets_created", period="2023-05")
+    assert may == (((at >= pd.Timestamp("2023-05-01")) & (at < june[0])).sum())
+    assert res.value("backlog", period="2023-05") == (
+        res.value("tickets_created", period="2023-05")
+        - res.value("tickets_solved", period="2023-05"))       # nothing open before May

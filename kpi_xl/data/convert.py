@@ -21,10 +21,10 @@ from typing import Any
 import numpy as np
 
 from .readers import RawTable
-from .rejects import ROW_EXCLUDED, ROW_REJECTED, VALUE_IGNORED, Accounting, Rejects
-from .schema import TABLES, Column
+from .rejects import ROW_EXCLUDED, ROW_PLACED, ROW_REJECTED, VALUE_IGNORED, Accounting, Rejects
+from .schema import OPEN_STATES, STATES, TABLES, Column
 from .shape import plain_numbers
-from .sources import UNITS, ColumnMap, Source
+from .sources import UNITS, ColumnMap, Source, undated_time
 
 YES = {"y", "yes", "true", "1", "1.0", "t"}
 NO = {"n", "no", "false", "0", "0.0", "f"}
@@ -329,6 +329,8 @@ def convert(source: Source, raw: RawTable, rejects: Rejects, options: Options = 
 
     data: dict[str, Any] = {}
     ignored: list[tuple[int, str, Any, str]] = []
+    bads: dict[str, set[int]] = {}          # per canonical column: positions of bad values
+    undated_blank = None                    # blank dates, when the undated rule decides
     for cm in source.columns:
         col = table.column(cm.target) if cm.target in table.names else dimension_column(cm.target)
         if cm.value is not None:
@@ -342,6 +344,7 @@ def convert(source: Source, raw: RawTable, rejects: Rejects, options: Options = 
             values = plain_numbers(values, source.decimal, source.thousands)
         typed, bad, extra = _parse(col, cm, values, raw, options)
         data[col.name] = typed
+        bads[col.name] = set(bad)
         for i, reason in bad.items():
             if excluded[i]:
                 continue
@@ -352,9 +355,15 @@ def convert(source: Source, raw: RawTable, rejects: Rejects, options: Options = 
                 ignored.append((i, h, values[i], f"'{h}' {reason}"))
         if col.filled:
             missing = _is_missing(typed) & ~np.isin(np.arange(n), list(bad)) & ~extra
+            if col.name == "date" and source.undated is not None and source.table == "contacts":
+                undated_blank = missing          # placed or rejected once 'state' is read
+                continue
             for i in np.flatnonzero(missing & keep):
                 h = cells[i] if cells else header
                 reject(i, h, "", f"'{h}' is blank; every row needs {_what(col)}")
+    if source.undated is not None and source.table == "contacts":
+        _place_undated(source, data, bads, undated_blank, keep, excluded, reject, rejects,
+                       raw, acc)
     when = data.get("date", data.get("created"))
     when = when if when is not None and getattr(when, "dtype", None) is not None \
         and when.dtype.kind == "M" else None
@@ -374,6 +383,65 @@ def convert(source: Source, raw: RawTable, rejects: Rejects, options: Options = 
     df["_source"] = source.name
     df["_row"] = raw.rows[keep]
     return df, acc
+
+
+def _place_undated(source: Source, data: dict, bads: dict, blank, keep, excluded, reject,
+                   rejects: Rejects, raw: RawTable, acc: Accounting) -> None:
+    """The source's ``undated`` rule: a row without a date whose state is open or pending
+    is placed at the export's latest time (or the time the rule gives) and counted as an
+    open ticket there; every other row without a date is rejected, saying why. Each placed
+    row is written to the rejects report (``row placed``) and counted in the accounting.
+    When ``date`` is unmapped, the blank ``created`` times are the rows without a date:
+    ``date`` is added for the placed rows, ``created`` stays blank (it is not known)."""
+    import pandas as pd
+
+    target = "date" if "date" in data else "created"
+    when = data.get(target)
+    if when is None or when.dtype.kind != "M":
+        return
+    n = len(when)
+    cm = source.column(target)
+    header = (cm.column or cm.date or target) if cm else target
+    if blank is None:               # 'created' places the rows: its blanks, not its bad values
+        blank = np.isnat(when) & ~np.isin(np.arange(n), list(bads.get(target, ())))
+    cand = np.flatnonzero(blank & keep)
+    if not len(cand):
+        return
+    state = data.get("state")
+    fixed = undated_time(source.undated)
+    if fixed is not None:
+        as_of, why = np.datetime64(fixed, "us"), "the time the source's undated setting gives"
+    else:
+        times = [v[~excluded] for v in data.values()
+                 if getattr(v, "dtype", None) is not None and v.dtype.kind == "M"]
+        times = [t[~np.isnat(t)] for t in times]
+        times = [t.max() for t in times if len(t)]
+        as_of = max(times) if times else np.datetime64("NaT")
+        why = "the latest time in the file"
+    shown = str(pd.Timestamp(as_of)) if not np.isnat(as_of) else ""
+    placed = []
+    for i in cand:
+        st = state[i] if state is not None else None
+        if st in OPEN_STATES and shown:
+            placed.append(i)
+            continue
+        rule = ("the source's undated rule places open and pending tickets only, and this "
+                + (f"ticket is {st}" if st else "row has no state")) if shown else \
+            "no row of the file has a time to place it at"
+        reject(i, header, "", f"'{header}' is blank; every row needs a date ({rule})")
+    if not placed:
+        return
+    if target == "created":          # 'date' (what places a row) is the created time
+        data["date"] = data["created"].copy()
+    data["date"][placed] = as_of
+    for i in placed:
+        rejects.add(source.name, source.file, int(raw.rows[i]), header, "",
+                    f"'{header}' is blank; the ticket is {state[i]}, so the source's undated "
+                    f"rule places it at {shown} ({why}) and counts it as open there; it stays "
+                    "out of the KPIs that need the times it lacks", ROW_PLACED,
+                    period=shown[:7])
+    acc.placed = len(placed)
+    acc.placed_at = f"{shown} ({why})"
 
 
 def _what(col: Column) -> str:
@@ -418,6 +486,16 @@ def _parse(col: Column, cm: ColumnMap, values: list, raw: RawTable, options: Opt
                     bad[i] = (f"is not a known channel (known: {', '.join(options.channels)}); "
                               "map it with codes in the source's channel column, or add it to "
                               "the config's channels")
+                    v[i] = None
+        elif col.name == "state":
+            for i, x in enumerate(v):
+                if x is not None and x not in STATES:
+                    bad[i] = (f"is not a ticket state ({', '.join(STATES)}); map the "
+                              "export's statuses with codes in the source's state column, "
+                              f"e.g. state = {{ column = \"{cm.column or ''}\", codes = "
+                              f"{{ \"{_show_text(values[i])}\" = \"pending\" }} }}; "
+                              "the row is used without a state (not counted as a ticket in "
+                              "the ticket flow)")
                     v[i] = None
     else:
         v, bad = parse_text(values, cm)

@@ -25,7 +25,8 @@ import numpy as np
 from .convert import DEFAULT_CHANNELS, Options, convert
 from .hours import BusinessHours, business_seconds, calendar_seconds
 from .readers import SourceError, read_source
-from .rejects import LEFT_OUT, ROW_EXCLUDED, ROW_REJECTED, VALUE_IGNORED, Accounting, Rejects
+from .rejects import (LEFT_OUT, ROW_EXCLUDED, ROW_PLACED, ROW_REJECTED, VALUE_IGNORED,
+                      Accounting, Rejects)
 from .sources import Source
 
 
@@ -210,9 +211,73 @@ def _finish_source(src: Source, df, ds: Dataset, options: LoadOptions):
                 resp = resp.where(~ticket, df["first_response_hours"] * 3600.0)
             if resp.notna().any():
                 df["response_seconds"] = resp.to_numpy()
+        if "state" in df and "solved_at" in df:
+            _solved_without_time(src, df, ds)
+        if src.undated is not None:
+            _placed_rows_leave(src, df, ds)
     if src.table == "qa":
         df = _rubric(src, df, ds, options)
     return df
+
+
+def flow_kpis() -> str:
+    """The titles of the KPIs computed from the ticket flow (created, solved, open), as
+    the engine binds them."""
+    from ..catalog import CATALOG
+    from ..engine.bindings import BINDINGS
+    from ..engine.totals import TICKET_FLOW
+
+    return ", ".join(CATALOG[k].title for k, b in BINDINGS.items()
+                     if set(b.inputs.values()) & set(TICKET_FLOW))
+
+
+def _placed_rows_leave(src: Source, df, ds: Dataset) -> None:
+    """On each row the undated rule placed (``row placed``), the KPIs of contacts it
+    cannot feed: those whose every bound column is blank on it (an open ticket without a
+    first reply has no first response time). It stays in every other KPI."""
+    from ..catalog import CATALOG
+    from ..engine.bindings import BINDINGS
+
+    lines = {r.row: r for r in ds.rejects.items if r.source == src.name and
+             r.action == ROW_PLACED}
+    if not lines:
+        return
+    at = df["_row"].isin(list(lines)).to_numpy()
+    rows = df[at]
+    leaves: list[list[str]] = [[] for _ in range(len(rows))]
+    for key, b in BINDINGS.items():
+        cols = [c for c in dict.fromkeys([*b.inputs.values(), *b.where]) if c in rows]
+        if b.table != "contacts" or not cols:
+            continue
+        for j in np.flatnonzero(rows[cols].isna().all(axis=1).to_numpy()):
+            leaves[j].append(CATALOG[key].title)
+    for line, titles in zip(rows["_row"], leaves):
+        lines[int(line)].kpis = ", ".join(titles)
+
+
+def _solved_without_time(src: Source, df, ds: Dataset) -> None:
+    """A solved or closed ticket without a solved time (blank, or ignored above): when it
+    was solved is unknown, so the ticket flow (created, solved, open, backlog) leaves it
+    out; it stays in every other KPI. Listed in the rejects report, on the line of the
+    ignored solved time where there is one."""
+    from .schema import OPEN_STATES
+
+    done = (df["state"].notna() & ~df["state"].isin(list(OPEN_STATES))
+            & df["solved_at"].isna()).to_numpy()
+    if not done.any():
+        return
+    header, kpis = _header(src, "solved_at"), flow_kpis()
+    ignored = {r.row: r for r in ds.rejects.items if r.source == src.name and
+               r.action == VALUE_IGNORED and r.column == header}
+    for state, line in zip(df["state"][done], df["_row"][done]):
+        same = ignored.get(int(line))
+        if same is not None:
+            same.kpis = ", ".join(dict.fromkeys([k for k in same.kpis.split(", ") if k]
+                                                + kpis.split(", ")))
+            continue
+        ds.rejects.add(src.name, src.file, int(line), header, "",
+                       f"'{header}' is blank on a {state} ticket: when it was solved is "
+                       "unknown, so the ticket flow leaves it out", LEFT_OUT, kpis)
 
 
 def _rubric(src: Source, df, ds: Dataset, options: LoadOptions):
@@ -430,3 +495,5 @@ def _recount(ds: Dataset, by_source: dict[str, Accounting]) -> None:
                                  r.action == VALUE_IGNORED)
         acc.left_out = len({r.row for r in ds.rejects.items if r.source == name and (
             r.action == LEFT_OUT or (r.action == VALUE_IGNORED and r.kpis))})
+        acc.placed = sum(1 for r in ds.rejects.items if r.source == name and
+                         r.action == ROW_PLACED)     # a placed row rejected later is not

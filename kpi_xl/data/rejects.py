@@ -1,6 +1,6 @@
 """Every input row is used or rejected with a reason: the collector and the report.
 
-Four things can happen to a row or value, each written to the rejects report with the
+Five things can happen to a row or value, each written to the rejects report with the
 source, file, row, column, value, reason and the KPIs the row leaves (``kpis``):
 
 ``row rejected``      the row cannot be used (no date, unknown channel, duplicate id...);
@@ -12,7 +12,10 @@ source, file, row, column, value, reason and the KPIs the row leaves (``kpis``):
 ``value ignored``     one value is bad (a negative talk time), so the row is used without
                       it; where that leaves the row outside some KPIs' rules (AHT needs
                       the talk time of a call that has hold or wrap-up time), ``kpis``
-                      names them, on this one line.
+                      names them, on this one line;
+``row placed``        the row has no date, and the source's ``undated`` rule placed it
+                      (an open or pending ticket, at the export's latest time): it is
+                      used, counted as open there, and the reason says where and why.
 
 A row is on the report under one action only: a rejected row is not also listed as used
 without a value.
@@ -30,6 +33,7 @@ from typing import Iterable
 
 ROW_REJECTED, ROW_EXCLUDED, VALUE_IGNORED = "row rejected", "row excluded", "value ignored"
 LEFT_OUT = "left out of KPIs"
+ROW_PLACED = "row placed"
 #: ``kpis`` on a rejected or excluded row: it leaves every KPI
 ALL_KPIS = "all"
 REPORT_COLUMNS = ("source", "file", "row", "column", "value", "reason", "action", "kpis")
@@ -68,6 +72,10 @@ class Accounting:
     left_out: int = 0
     #: the config source this file belongs to (a source may read several files)
     group: str = ""
+    #: used rows without a date that the source's ``undated`` rule placed (open tickets)
+    placed: int = 0
+    #: where they were placed, and why there (for the line)
+    placed_at: str = ""
 
     @property
     def balanced(self) -> bool:
@@ -85,6 +93,10 @@ class Accounting:
         if self.left_out:
             word = "row" if self.left_out == 1 else "rows"
             notes.append(f"{self.left_out:,} used {word} left out of some KPIs")
+        if self.placed:
+            word = "row" if self.placed == 1 else "rows"
+            notes.append(f"{self.placed:,} open or pending {word} without a date placed at "
+                         f"{self.placed_at}")
         if notes:
             s += " (" + "; ".join(notes) + ")"
         return s

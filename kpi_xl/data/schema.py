@@ -27,6 +27,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+#: the canonical ticket states (the ``state`` column of contacts); open and pending
+#: tickets are waiting for the centre or the customer, solved and closed ones are done
+STATES = ("open", "pending", "solved", "closed")
+OPEN_STATES = ("open", "pending")
+
 TYPES = ("id", "text", "category", "timestamp", "date", "month", "flag", "seconds", "hours",
          "number", "score")
 
@@ -76,7 +81,13 @@ CONTACTS = Table("contacts", "One row per customer contact on any channel: a cal
     C("agent", "text", "Agent who handled the contact (blank: not handled by an agent).",
       role="key"),
     C("team", "text", "Team; left unmapped, taken from the roster by agent.", role="key"),
-    C("status", "text", "Status text as exported (Open, Solved...)."),
+    C("status", "text", "Status text as exported (Open, Pending Customer Response, "
+      "Solved...): kept as the help desk words it, so that results can be cut by it."),
+    C("state", "category", "Where the ticket is in its life: open, pending, solved or "
+      "closed, mapped from the export's status with codes (New = open, On-hold = "
+      "pending...); a status the codes do not map is ignored and reported. Tickets are "
+      "the rows with a state: it gives the ticket flow (created, solved, backlog) and "
+      "decides whether a ticket without a solved time is still open."),
     C("created", "timestamp", "Ticket created."),
     C("first_reply_at", "timestamp", "First reply by an agent."),
     C("solved_at", "timestamp", "Solved or closed."),

@@ -18,6 +18,7 @@ A source is written in the config (TOML) and needs no code::
     wait = { column = "q_time", unit = "seconds" }
     created = { date = "Date", time = "Time" }        # two columns make one timestamp
     team = { value = "Tier 1" }                       # the same value on every row
+    state = { column = "Status", codes = { New = "open", Hold = "pending" } }
     [[sources.exclude]]
     column = "outcome"
     values = ["PHANTOM"]
@@ -25,6 +26,14 @@ A source is written in the config (TOML) and needs no code::
     [[sources.exclude]]                               # several columns: all must hold
     when = [{ column = "outcome", values = ["HANG"] }, { column = "q_start", values = ["0:00:00"] }]
     reason = "hung up in the voice menu: never reached the queue"
+
+A contacts source may say where tickets *without a date* go: ``undated = "latest"`` places
+a row whose date is blank and whose ``state`` is open or pending at the latest time any row
+of the file carries (the export's "as of"), ``undated = "2023-06-02 09:00"`` at that time;
+such a row counts as an open ticket there (volume, status, backlog) and stays out of the
+KPIs that need the times it lacks. Each placed row is on the rejects report (``row
+placed``) and the file's accounting line counts them; an undated solved or closed ticket is
+still rejected, with its reason. Without ``undated``, every row needs a date.
 
 Every problem in a source's description is reported at once, with the source's name.
 """
@@ -127,6 +136,9 @@ class Source:
     thousands: str | None = None
     unpivot: Unpivot | None = None
     group: str = ""           # one file of a multi-file source: that source's name
+    #: where open or pending tickets without a date are placed: "latest" (the latest time
+    #: in the file) or an ISO date/time; None: a row without a date is rejected
+    undated: str | None = None
 
     def column(self, target: str) -> ColumnMap | None:
         for c in self.columns:
@@ -186,7 +198,7 @@ def parse_source(spec: Mapping[str, Any], base_dir: str | os.PathLike = ".",
     where = f"source '{name}'"
     known = {"name", "preset", "table", "path", "sheet", "delimiter", "encoding", "columns",
              "exclude", "notes", "description", "by_name", "header_row", "skip_rows",
-             "decimal", "thousands", "unpivot"}
+             "decimal", "thousands", "unpivot", "undated"}
     for k in spec:
         if k not in known:
             problems.append(f"{where}: unknown setting '{k}' (settings: {', '.join(sorted(known))})")
@@ -247,6 +259,9 @@ def parse_source(spec: Mapping[str, Any], base_dir: str | os.PathLike = ".",
             excludes.append(_exclude(e))
         except ValueError as err:
             problems.append(f"{where}, exclude {k}: {err}")
+    undated = spec.get("undated")
+    if undated is not None:
+        problems += _undated_problems(where, undated, table, columns, by_name)
     delim = spec.get("delimiter")
     if delim is not None and (not isinstance(delim, str) or len(delim) != 1):
         problems.append(f"{where}: 'delimiter' must be one character, got {delim!r}")
@@ -256,7 +271,47 @@ def parse_source(spec: Mapping[str, Any], base_dir: str | os.PathLike = ".",
                   exclude=tuple(excludes), sheet=spec.get("sheet"), delimiter=delim,
                   encoding=str(spec.get("encoding") or "utf-8"), preset=preset,
                   notes=str(spec.get("notes") or spec.get("description") or ""),
-                  by_name=by_name, paths=patterns, unpivot=unpivot, **layout)
+                  by_name=by_name, paths=patterns, unpivot=unpivot, **layout, undated=undated)
+
+
+
+UNDATED_LATEST = "latest"
+
+
+def undated_time(value: str):
+    """The time an ``undated`` setting names, as a ``datetime`` (None for "latest", which
+    the loader takes from the file); ValueError when it is neither."""
+    import datetime as dt
+
+    if value == UNDATED_LATEST:
+        return None
+    return dt.datetime.fromisoformat(value.strip())
+
+
+def _undated_problems(where: str, undated: Any, table: Any, columns: list[ColumnMap],
+                      by_name: bool) -> list[str]:
+    out = []
+    if table != "contacts":
+        out.append(f"{where}: 'undated' places tickets without a date; it applies to "
+                   f"contacts sources, not {table}")
+    if not isinstance(undated, str):
+        out.append(f"{where}: 'undated' must be \"latest\" or a date and time such as "
+                   f"\"2023-06-02 09:00\", got {undated!r}")
+        return out
+    try:
+        fixed = undated_time(undated)
+    except ValueError:
+        out.append(f"{where}: 'undated' must be \"latest\" (the latest time in the file) "
+                   f"or a date and time such as \"2023-06-02 09:00\", got {undated!r}")
+    else:
+        if fixed is not None and fixed.tzinfo is not None:
+            out.append(f"{where}: 'undated' must be a local time in the centre's time zone, "
+                       f"without a UTC offset, got {undated!r}")
+    if not by_name and "state" not in {c.target for c in columns}:
+        out.append(f"{where}: 'undated' places open and pending tickets only, so the source "
+                   "must map 'state' (e.g. state = { column = \"Status\", codes = { Open = "
+                   "\"open\", Closed = \"closed\" } })")
+    return out
 
 
 def resolve_by_name(source: Source, header: list[str]) -> Source:
@@ -280,6 +335,8 @@ def resolve_by_name(source: Source, header: list[str]) -> Source:
     missing = [c.name for c in table.columns if c.required and c.name not in mapped]
     if source.table == "contacts" and not ({"date", "created"} & mapped):
         missing.append("date")
+    if source.undated is not None and "state" not in mapped:
+        missing.append("state")        # the undated rule places open and pending tickets
     if missing:
         raise ConfigError([f"source '{source.name}': {source.file} has no column "
                            + " or ".join(repr(m) for m in missing)
@@ -361,5 +418,6 @@ def _column_map(target: str, m: Any) -> ColumnMap:
                      codes=dict(codes) if codes is not None else None)
 
 
-__all__ = ["ColumnMap", "Condition", "ConfigError", "Exclude", "Source", "load_preset",
-           "parse_source", "preset_dimensions", "preset_names"]
+__all__ = ["UNDATED_LATEST", "undated_time", "ColumnMap", "Condition", "ConfigError",
+           "Exclude", "Source", "load_preset", "parse_source", "preset_dimensions",
+           "preset_names"]

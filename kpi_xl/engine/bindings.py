@@ -16,7 +16,8 @@ from typing import Mapping
 @dataclass(frozen=True)
 class Binding:
     #: 'contacts', 'surveys' (survey answers from both surveys and contacts), 'qa', or
-    #: 'period' (one row of totals per month: business figures and derived counts)
+    #: 'period' (one row of totals per period: business figures and derived counts,
+    #: such as the ticket flow)
     table: str
     inputs: Mapping[str, str] = field(default_factory=dict)
     #: columns a row must have to belong to the KPI at all (SLA compliance: the contacts
@@ -46,6 +47,11 @@ BINDINGS: Mapping[str, Binding] = MappingProxyType({
     # efficiency
     "aht": _b("contacts", talk="talk", hold="hold", acw="acw"),
     "ticket_volume": _b("contacts", ids="id"),
+    # the ticket flow: counts per period from each ticket's state and times (totals.py)
+    "tickets_created": _b("period", created="tickets_created"),
+    "tickets_solved": _b("period", solved="tickets_solved"),
+    "backlog": _b("period", open_at_start="tickets_open_start", created="tickets_created",
+                  solved="tickets_solved"),
     "transfer_rate": _b("contacts", transferred="transferred"),
     "escalation_rate": _b("contacts", escalated="escalated"),
     "contacts_per_agent": _b("period", contacts="contacts_handled", agents="agents_active"),
@@ -79,8 +85,6 @@ NOT_IN_ENGINE: Mapping[str, str] = MappingProxyType({
     "conversation_abandonment_rate": "needs chat-platform counts of conversations initiated "
                                      "and completed; use abandonment rate on chat contacts",
     "activation_rate": "needs product sign-up and activation counts",
-    "backlog": "needs the open-ticket count at the start of each month (a snapshot the "
-               "exports do not carry)",
     "occupancy": _WFM, "utilisation": _WFM, "schedule_adherence": _WFM, "shrinkage": _WFM,
     "traffic_intensity": _PLANNING, "erlang_p_wait": _PLANNING,
     "erlang_service_level": _PLANNING, "erlang_asa": _PLANNING,

@@ -9,6 +9,15 @@ everything the engine runs.
   a stock at the end the last month's; and only when every one of its months has that
   figure, never from some of them. A week or a day has no business figures.
 * Counts from rows are counted per period like the KPIs (:class:`~.queries.Window`).
+* The ticket flow comes from the contacts that have a ``state`` (the tickets), against
+  each period's bounds: created in the period (``created``, or ``date`` where created is
+  blank or unmapped), solved in it (``solved_at``), open at its start and at its end
+  (created before the bound and not solved before it). A ticket solved or closed without
+  a solved time is left out of all four (when it was solved is unknown; the loader lists
+  it in the rejects report); an open or pending one without it is open at every later
+  bound. A solved time before the created time counts as solved when created, so that
+  open at the end = open at the start + created − solved holds exactly. A period that
+  ends before the first ticket has no figures (the data do not cover it), not zeros.
 * Headcounts come from the roster's hire and leaving dates against the period's first and
   last day: at the start, everyone hired by then and not gone before it; at the end,
   everyone hired by then whose last day is after it; leavers, those whose last day falls
@@ -19,15 +28,19 @@ from __future__ import annotations
 
 from typing import Mapping
 
-from ..data.schema import BUSINESS
+from ..data.schema import BUSINESS, OPEN_STATES, STATES
 from ..render.sql import Dialect, quote_text
 from .plan import source_of
-from .queries import Window
+from .queries import Window, timestamp
 
 #: the counts derived from the row tables and the roster, with the table each needs
 DERIVED = {"contacts_handled": "contacts", "agents_active": "contacts",
            "survey_responses": "surveys", "headcount_start": "roster",
-           "headcount_end": "roster", "leavers": "roster"}
+           "headcount_end": "roster", "leavers": "roster", "tickets_created": "contacts",
+           "tickets_solved": "contacts", "tickets_open_start": "contacts",
+           "tickets_open_end": "contacts"}
+#: the ticket flow's figures (see the module's docstring)
+TICKET_FLOW = ("tickets_created", "tickets_solved", "tickets_open_start", "tickets_open_end")
 
 
 def _date(day) -> str:
@@ -78,7 +91,24 @@ class Totals:
             "no 'survey_responses' figure was loaded"
         for c in ("headcount_start", "headcount_end", "leavers"):
             out[c] = None if "roster" in self.columns else f"no '{c}' figure was loaded"
+        flow = self.ticket_flow_missing()
+        for c in TICKET_FLOW:
+            out[c] = flow
         return out
+
+    def ticket_flow_missing(self) -> str | None:
+        """None when the contacts can give the ticket flow, else the reason."""
+        cols = self.columns.get("contacts")
+        if cols is None:
+            return "no contacts data was loaded"
+        need = [c for c in ("state", "solved_at") if c not in cols]
+        if not ({"created", "date"} & cols):
+            need.append("created' or 'date")
+        if need:
+            return ("the ticket flow needs the contacts' " + " and ".join(f"'{c}'" for c in need)
+                    + " (state: which rows are tickets, and whether one without a solved "
+                    "time is still open; map it from the export's status with codes)")
+        return None
 
     # ------------------------------------------------------------------ SQL
     def _periods(self) -> str:
@@ -166,12 +196,47 @@ class Totals:
                 f"CROSS JOIN src_roster AS r GROUP BY p.period",
                 ["headcount_start", "headcount_end", "leavers"])
 
+    def _tickets(self) -> tuple[str | None, list[str]]:
+        if self.ticket_flow_missing() is not None:
+            return None, []
+        cols = self.columns["contacts"]
+        q = self.q
+        c = (f"COALESCE({q('created')}, {q('date')})" if {"created", "date"} <= cols
+             else q("created") if "created" in cols else q("date"))
+        s = q("solved_at")
+        done = ", ".join(quote_text(x) for x in STATES if x not in OPEN_STATES)
+        # the tickets: rows with a state and a time; solved or closed without a solved
+        # time: left out (when they were solved is unknown)
+        tickets = (f"SELECT c, CASE WHEN s < c THEN c ELSE s END AS s FROM (SELECT "
+                   f"CAST({c} AS TIMESTAMP) AS c, CAST({s} AS TIMESTAMP) AS s, "
+                   f"{q('state')} AS st FROM src_contacts) AS x WHERE st IS NOT NULL AND "
+                   f"c IS NOT NULL AND NOT (s IS NULL AND st IN ({done}))")
+        bounds = ", ".join(f"({quote_text(p.label)}, {timestamp(p.start)}, {timestamp(p.end)})"
+                           for p in self.window.periods)
+        dbl = self.d.double
+
+        def count(cond: str) -> str:
+            # a period that ends before the first ticket is not covered by the data: NULL
+            return (f"CASE WHEN MIN(t.c) < p.t1 THEN CAST(COUNT(CASE WHEN {cond} THEN 1 END) "
+                    f"AS {dbl}) END")
+
+        def open_at(b: str) -> str:
+            return count(f"t.c < p.{b} AND (t.s IS NULL OR t.s >= p.{b})")
+
+        return (f"SELECT p.period, {count('t.c >= p.t0 AND t.c < p.t1')} AS tickets_created, "
+                f"{count('t.s >= p.t0 AND t.s < p.t1')} AS tickets_solved, "
+                f"{open_at('t0')} AS tickets_open_start, {open_at('t1')} AS tickets_open_end "
+                f"FROM (SELECT * FROM (VALUES {bounds}) AS v(period, t0, t1)) AS p "
+                f"LEFT JOIN ({tickets}) AS t ON 1 = 1 GROUP BY p.period, p.t0, p.t1",
+                list(TICKET_FLOW))
+
     def sql(self) -> str:
         """One row per period of the window, with every figure :meth:`available` gives
         (NULL where a period lacks it)."""
         cols, joins = [], ""
         for i, (part, names) in enumerate((self._business(), self._contacts(),
-                                           self._surveys(), self._roster())):
+                                           self._surveys(), self._roster(),
+                                           self._tickets())):
             if part is None:
                 continue
             joins += f" LEFT JOIN ({part}) AS t{i} ON t{i}.period = p.period"

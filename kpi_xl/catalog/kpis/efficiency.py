@@ -1,5 +1,6 @@
 """Efficiency: AHT, contacts per agent, occupancy, utilisation, adherence, shrinkage,
-volume, backlog, cost per contact, transfer and escalation rates."""
+volume, the ticket flow (created, solved, backlog), cost per contact, transfer and
+escalation rates."""
 
 from __future__ import annotations
 
@@ -95,6 +96,32 @@ TICKET_VOLUME = Kpi(
     target=None, target_source="volume has no target: it drives staffing",
     sources=("Help-desk practice",), examples=("=KPI_TICKET_VOLUME(A2:A9000)",))
 
+def _flow_count(key, title, description, text, name, doc, example):
+    """A count of the ticket flow for the period (created, solved): one figure, checked
+    (a count, never negative) and shown as it is."""
+    return Kpi(
+        key=key, excel_name="KPI_" + key.upper(), title=title, family=FAMILY,
+        description=description, formula_text=text, unit="count", direction="neutral",
+        number_format="#,##0", inputs=(count_input(name, doc),),
+        variants=(Variant("count", text, Formula(value=Scalar(name))),),
+        target=None, target_source="a count has no target: it drives staffing and backlog",
+        sources=("Help-desk practice: the ticket flow (created, solved, open) that the "
+                 "backlog equation balances; e.g. Zendesk Explore 'Tickets created', "
+                 "'Tickets solved'",),
+        examples=(example,))
+
+
+TICKETS_CREATED = _flow_count(
+    "tickets_created", "Tickets created",
+    "Tickets created in the period (from each ticket's created time, or its date).",
+    "tickets whose created time falls in the period", "created",
+    "Tickets created in the period.", "=KPI_TICKETS_CREATED(2400)")
+TICKETS_SOLVED = _flow_count(
+    "tickets_solved", "Tickets solved",
+    "Tickets solved or closed in the period (from each ticket's solved time).",
+    "tickets whose solved time falls in the period", "solved",
+    "Tickets solved or closed in the period.", "=KPI_TICKETS_SOLVED(2380)")
+
 BACKLOG = Kpi(
     key="backlog", excel_name="KPI_BACKLOG", title="Backlog at period end", family=FAMILY,
     description="Tickets still open at the end of the period.",
@@ -107,7 +134,8 @@ BACKLOG = Kpi(
                       Formula(value=Scalar("open_at_start") + Scalar("created")
                               - Scalar("solved"))),),
     target=None, target_source="set per team (for example, under one day of volume)",
-    sources=("Help-desk practice: backlog flow equation",),
+    sources=("Help-desk practice: backlog flow equation, a stock-and-flow identity "
+             "(tickets open at the end = open at the start + created − solved)",),
     examples=("=KPI_BACKLOG(120,2400,2380)",))
 
 COST_PER_CONTACT = Kpi(
@@ -145,4 +173,5 @@ ESCALATION_RATE = Kpi(
     examples=("=KPI_ESCALATION_RATE(M2:M900)",))
 
 KPIS = [AHT, CONTACTS_PER_AGENT, OCCUPANCY, UTILISATION, SCHEDULE_ADHERENCE, SHRINKAGE,
-        TICKET_VOLUME, BACKLOG, COST_PER_CONTACT, TRANSFER_RATE, ESCALATION_RATE]
+        TICKET_VOLUME, TICKETS_CREATED, TICKETS_SOLVED, BACKLOG, COST_PER_CONTACT,
+        TRANSFER_RATE, ESCALATION_RATE]

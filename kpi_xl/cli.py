@@ -35,6 +35,10 @@ examples:
                                   the same from one file and a shipped mapping (preset)
   kpi-xl run -c kpi_xl.toml --month 2026-10
                                   the whole month: data, KPIs, workbooks, mail
+  kpi-xl run -c kpi_xl.toml --week 2026-W44
+                                  the same for an ISO week (13 weeks of history); also
+                                  --quarter 2026-Q3, --year 2026, --day 2026-10-05,
+                                  --from 2021-01-01 --to 2021-03-31 (README, Periods)
   kpi-xl scorecard -c kpi_xl.toml --month 2026-10
                                   the month's balanced scorecard and QA workbooks
   kpi-xl send -c kpi_xl.toml --month 2026-10
@@ -99,11 +103,13 @@ def main(argv: list[str] | None = None) -> int:
                            help="send again what the ledger says was sent")
             c.add_argument("--resend-uncertain", action="store_true",
                            help="send again what may have been delivered (no answer came)")
+        if name == "validate":
+            add_period_flags(c, required=False)
         if name in ("compute", "scorecard", "run"):
-            c.add_argument("--month", required=True, type=month_arg,
-                           help="the month to report, YYYY-MM")
-            c.add_argument("--history", type=history_arg, default=12,
-                           help="months before it, for trends (default 12)")
+            add_period_flags(c, required=True)
+            c.add_argument("--history", type=history_arg, default=None,
+                           help="periods before it, for trends (default: 12 months, 12 "
+                                "weeks, 4 quarters, 2 years, 13 days or 1 range)")
             c.add_argument("--allow-partial", action="store_true",
                            help="go ahead when the data guards find the month missing, thin "
                                 "or mostly rejected; the workbooks and messages then say "
@@ -118,11 +124,12 @@ def main(argv: list[str] | None = None) -> int:
                                    "what was sent: a re-run sends only what is missing.",
                        formatter_class=argparse.RawDescriptionHelpFormatter,
                        epilog="examples:\n  kpi-xl send -c kpi_xl.toml --month 2026-10\n"
-                              "  kpi-xl send -c kpi_xl.toml --month 2026-10 --resend\n\n"
+                              "  kpi-xl send -c kpi_xl.toml --month 2026-10 --resend\n"
+                              "  kpi-xl send -c kpi_xl.toml --week 2026-W44\n\n"
                               "The SMTP password comes from KPI_XL_SMTP_PASSWORD (or the "
                               "variable named by password_env), never from the config.")
     m.add_argument("-c", "--config", required=True, help="the config file (TOML)")
-    m.add_argument("--month", required=True, type=month_arg, help="the month, YYYY-MM")
+    add_period_flags(m, required=True)
     m.add_argument("--out", default="workbooks", help="where the month's files are (default "
                                                       "workbooks/)")
     m.add_argument("--resend", action="store_true", help="send again what was already sent")
@@ -161,6 +168,8 @@ def main(argv: list[str] | None = None) -> int:
     mp.add_argument("--rows", type=int, default=1000,
                     help="rows sampled for the values (default 1000)")
     args = p.parse_args(argv)
+    if hasattr(args, "first"):
+        _check_period(sub.choices[args.command], args)
     try:
         return _dispatch(p, args)
     except OSError as e:
@@ -217,8 +226,9 @@ def _refused(e: KpiXlError, command: str) -> int:
     elif isinstance(e, FilesUnusable):
         head, lines = "these files cannot be used; nothing was computed:", e.problems
     elif isinstance(e, DataRefused):
-        head = ("the data for the month is not complete, so nothing was written or sent "
-                "(fix the data or --month; --allow-partial goes ahead and marks the reports "
+        noun, flag = getattr(e, "noun", "month"), getattr(e, "flag", "--month")
+        head = (f"the data for the {noun} is not complete, so nothing was written or sent "
+                f"(fix the data or {flag}; --allow-partial goes ahead and marks the reports "
                 "'partial data'):" if command != "validate" else
                 "the data is not usable as it is:")
         lines = e.refusals
@@ -243,6 +253,59 @@ def month_arg(text: str) -> str:
     return text
 
 
+PERIOD_HELP = {
+    "month": "the month to report, e.g. 2026-10 (the default grain)",
+    "week": "an ISO week (Monday to Sunday), e.g. 2026-W44",
+    "quarter": "a quarter, e.g. 2026-Q3, or FY2027-Q1 with [centre] fiscal_year_start",
+    "year": "a year, e.g. 2026, or FY2027 with [centre] fiscal_year_start",
+    "day": "one day, e.g. 2026-10-05",
+}
+
+
+def add_period_flags(c, required: bool) -> None:
+    """--month / --week / --quarter / --year / --day / --from --to: one period. Each text
+    is checked as it is parsed (exit 2); which one was given, in :func:`_check_period`."""
+    from .run.period_flags import FLAGS, check, check_day
+
+    def typed(grain):
+        def parse(text):
+            try:
+                return check(grain, text)
+            except ValueError as e:
+                raise argparse.ArgumentTypeError(str(e)) from None
+        parse.__name__ = grain
+        return parse
+
+    def day(text):
+        try:
+            return check_day(text)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+
+    g = c.add_argument_group("the period (one of; " + ("required" if required else
+                             "optional: without one, only the files are checked") + ")")
+    for grain in FLAGS:
+        g.add_argument(f"--{grain}", type=month_arg if grain == "month" else typed(grain),
+                       metavar=grain.upper(), help=PERIOD_HELP[grain])
+    g.add_argument("--from", dest="first", type=day, metavar="DATE",
+                   help="a custom range from this day (with --to), e.g. --from 2021-01-01 "
+                        "--to 2021-03-31")
+    g.add_argument("--to", dest="last", type=day, metavar="DATE",
+                   help="the range's last day (included)")
+    c.set_defaults(period_required=required)
+
+
+def _check_period(c, args) -> None:
+    """Exactly one period (or none, where it is optional); exits 2 with an example."""
+    from .run.period_flags import FLAGS, choose
+
+    chosen, why = choose({g: getattr(args, g) for g in FLAGS}, args.first, args.last,
+                         args.period_required)
+    if why:
+        c.error(why)
+    args.chosen = chosen
+
+
 def source_arg(text: str) -> tuple[str, str]:
     """--source PRESET=PATH, with a shipped preset."""
     from .data.sources import preset_names
@@ -263,7 +326,7 @@ def history_arg(text: str) -> int:
     except ValueError:
         n = -1
     if not 0 <= n <= 120:
-        raise argparse.ArgumentTypeError(f"must be a whole number of months from 0 to 120, "
+        raise argparse.ArgumentTypeError(f"must be a whole number of periods from 0 to 120, "
                                          f"got {text!r}")
     return n
 
@@ -342,9 +405,22 @@ Each data file is a [[sources]] table in the config (see README, "Configuration"
 every file is used or rejected with a reason: the report (rejects.csv) names the file,
 row, column, value and why, and the summary shows read = used + rejected per file.
 
+The period is one of --month (the default grain), --week, --quarter, --year, --day, or
+--from and --to; the history before it follows its grain (13 months, 13 weeks, 5
+quarters...) and the files go to OUT/<period>/ (README, "Periods").
+
 examples:
   kpi-xl validate -c kpi_xl.toml
   kpi-xl compute -c kpi_xl.toml --month 2026-10
+  kpi-xl compute -c kpi_xl.toml --week 2026-W44       an ISO week, and the 12 before it
+  kpi-xl compute -c kpi_xl.toml --quarter 2026-Q3     a calendar quarter, and 4 before it
+  kpi-xl compute -c kpi_xl.toml --quarter FY2027-Q1   a fiscal quarter ([centre]
+                                                      fiscal_year_start = 4: Apr-Jun 2026)
+  kpi-xl compute -c kpi_xl.toml --year 2026
+  kpi-xl compute -c kpi_xl.toml --day 2026-10-05      a day, and the 13 before it
+  kpi-xl compute -c kpi_xl.toml --from 2021-01-01 --to 2021-03-31
+                                                      a custom range, and the one as long
+                                                      just before it
   kpi-xl compute --source zendesk=tickets.csv --source generic-surveys=surveys.csv \\
                  --month 2026-10 --out reports
 """
@@ -460,9 +536,12 @@ def data_command(args) -> int:
         from .run.guards import GuardSettings
 
         cfg.guards = GuardSettings()
+    from .run.period_flags import resolve
+
+    period = resolve(args.chosen, cfg.fiscal_start)
     printer = Printer(cfg)
-    run = run_month(cfg, args.command, getattr(args, "month", None),
-                    history=getattr(args, "history", 12), out=getattr(args, "out", "workbooks"),
+    run = run_month(cfg, args.command, period,
+                    history=getattr(args, "history", None), out=getattr(args, "out", "workbooks"),
                     allow_partial=getattr(args, "allow_partial", False),
                     resend=getattr(args, "resend", False),
                     resend_uncertain=getattr(args, "resend_uncertain", False), reporter=printer)
@@ -525,7 +604,7 @@ class Printer:
         counts = [f"{n} {lv}{'s' if n != 1 else ''}" for lv, n in levels.items()
                   if lv != "organisation"]
         print(f"\nWritten: {run.results_path} ({len(res.table):,} rows over {len(res.periods)} "
-              f"months; {month}: the organisation" + "".join(f", {c}" for c in counts) + ")")
+              f"{res.period.noun}s; {month}: the organisation" + "".join(f", {c}" for c in counts) + ")")
         print(f"         {run.rejects_path} ({len(run.dataset.rejects):,} rows or values "
               "rejected, with reasons)")
 
@@ -618,13 +697,16 @@ def send_command(args) -> int:
     from .config import read_config
     from .run.month import send
 
+    from .run.period_flags import resolve
+
     cfg = read_config(args.config)
+    period = resolve(args.chosen, cfg.fiscal_start)
     if not cfg.stakeholders:
         print("kpi-xl: the config lists no [[stakeholders]] to send to", file=sys.stderr)
         return 1
-    outcome, where = send(cfg, args.month, args.out, resend=args.resend,
+    outcome, where = send(cfg, period, args.out, resend=args.resend,
                           resend_uncertain=args.resend_uncertain, progress=_say)
-    _report(outcome, where, f"Mail for {args.month}: ")
+    _report(outcome, where, f"Mail for {period.label}: ")
     return 0 if outcome.ok else 1
 
 

@@ -244,6 +244,14 @@ class Period:
             y, m = _add_months(y, m, 1)
         return out
 
+    def calendar_months(self) -> list[str]:
+        """The calendar months (``YYYY-MM``) the period has days in, oldest first."""
+        out, (y, m) = [], (self.start.year, self.start.month)
+        while dt.date(y, m, 1) <= self.last:
+            out.append(f"{y:04d}-{m:02d}")
+            y, m = _add_months(y, m, 1)
+        return out
+
     def title(self) -> str:
         """How a manager reads it: 'October 2026', 'Week 44, 2026 (26 Oct – 1 Nov)',
         'Q3 2026', 'FY2027 Q1 (Apr – Jun 2026)', '1 Jan – 31 Mar 2021'."""

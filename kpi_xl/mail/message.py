@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate
 from importlib import resources
@@ -24,7 +25,8 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from ..catalog import CATALOG
 from ..catalog.format import format_value
-from ..scorecard.build import month_label, partial_banner
+from ..periods import Period, as_period
+from ..scorecard.build import partial_banner
 from .send import MailError
 from .stakeholders import Delivery
 
@@ -49,11 +51,17 @@ def _text(v: float | None, fmt: str) -> str:
     return "" if v is None else format_value(v, fmt)
 
 
-def summary(table, delivery: Delivery, month: str, previous: str | None,
-            partial: str | None = None) -> dict[str, Any]:
+def summary(table, delivery: Delivery, month: "Period | str",
+            previous: "Period | str | None", partial: str | None = None) -> dict[str, Any]:
     """What the message says, from the tidy results (kpi-results.csv), for the
-    recipient's scope only. ``partial``: the note that the month's data is incomplete
-    (None: read from the attached workbooks, which carry it when they were made so)."""
+    recipient's scope only. ``month``: the period (any grain) or its label; ``previous``:
+    the period before it, of the same grain. ``partial``: the note that the period's data
+    is incomplete (None: read from the attached workbooks, which carry it when they were
+    made so)."""
+    period = as_period(month)
+    before = None if previous is None else as_period(previous)
+    month = period.label
+    previous = None if before is None else before.label
     s = delivery.to
     if s.scope == "organisation":
         level, keys, label = "organisation", ["all"], "the whole centre"
@@ -90,8 +98,8 @@ def summary(table, delivery: Delivery, month: str, previous: str | None,
     changes = [c for size, c in sorted(changes, key=lambda x: -x[0])[:3] if size >= 0.02]
     return {
         "recipient": {"name": s.name, "role": s.role}, "scope_label": label,
-        "month": month, "month_label": month_label(month),
-        "previous_label": month_label(previous) if previous else "",
+        "month": month, "month_label": period.title(), "noun": period.noun,
+        "previous_label": before.title() if before else "",
         "headline": headline, "changes": changes,
         "off_target": [k for k in headline if k["status"] == "off target"],
         "low_sample": [k for k in headline if k["low_sample"]],
@@ -156,7 +164,8 @@ def message_id(month: str, recipient: str, keys: list[str], domain: str) -> str:
     """The same month, recipient and reports always give the same Message-ID, so a
     resent message is recognisably the same one."""
     h = hashlib.sha256("|".join([month, recipient.lower(), *sorted(keys)]).encode()).hexdigest()[:24]
-    return f"<kpi-xl.{month}.{h}@{domain}>"
+    # a range's '..' is no dot-atom (RFC 5322): its left part would not parse
+    return f"<kpi-xl.{re.sub(r'[^A-Za-z0-9-]', '_', month)}.{h}@{domain}>"
 
 
 def build(delivery: Delivery, context: dict, attachments: list[tuple[str, bytes]],
@@ -166,6 +175,7 @@ def build(delivery: Delivery, context: dict, attachments: list[tuple[str, bytes]
                            for r, (name, _data) in zip(delivery.reports, attachments, strict=True)]}
     ctx.setdefault("partial", None)
     ctx.setdefault("index", None)
+    ctx.setdefault("noun", "month")
     msg = EmailMessage()
     subject = " ".join(env.get_template("subject.txt").render(ctx).split())
     text = env.get_template("body.txt").render(ctx)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..engine.results import read_results_json
-from ..periods import months_back
+from ..periods import Period, as_period
 from ..files import OutputError, check_workbook, folder_lock, workbook_digest
 from ..scorecard.build import agent_workbook
 from ..scorecard.names import distinct_stems, inside
@@ -68,7 +68,7 @@ def _team_files(folder: Path, month: str, teams: set[str], problems: list[str]
     return files, agents
 
 
-def send_month(stakeholders: list[Stakeholder], out: str | Path, month: str, *,
+def send_month(stakeholders: list[Stakeholder], out: str | Path, month: "Period | str", *,
                smtp: SmtpSettings | None, centre: str, resend: bool = False,
                resend_uncertain: bool = False, templates: str | Path | None = None,
                sleep=None, lock_wait: float = 30.0, partial: str | None = None,
@@ -76,8 +76,10 @@ def send_month(stakeholders: list[Stakeholder], out: str | Path, month: str, *,
     """Deliver the month's reports; returns the outcome and where to look. ``partial``:
     the run's partial-data note. A report sent as partial data is ledgered apart from the
     complete one (its key carries the mark), so the complete report, once the data is
-    there, is sent by the next run as the report still due."""
-    months_back(month, 0)
+    there, is sent by the next run as the report still due. ``month``: the period (any
+    grain) or its label; the ledger keys on the label, so a week's reports and a month's
+    are ledgered apart."""
+    month = month.label if isinstance(month, Period) else as_period(month).label
     try:
         with folder_lock(out, wait=lock_wait):
             return _send_month(stakeholders, Path(out), month, smtp=smtp, centre=centre,
@@ -102,7 +104,8 @@ def _send_month(stakeholders, out: Path, month: str, *, smtp, centre, resend,
                             "computed, not the spreadsheet copy kpi-results.csv): run kpi-xl "
                             "scorecard again")
         raise MailError(f"no results for {month} in {folder}: run kpi-xl scorecard first")
-    table = read_results_json(results).table
+    res = read_results_json(results)
+    table = res.table
     teams = set(table.loc[table["level"] == "team", "key"].astype(str))
     problems: list[str] = []
     team_files, agent_teams = _team_files(folder, month, teams, problems)
@@ -114,7 +117,8 @@ def _send_month(stakeholders, out: Path, month: str, *, smtp, centre, resend,
         raise MailError("some reports are missing:\n  - " + "\n  - ".join(problems))
     files = _attachments(folder, month, deliveries)
     env = environment(templates) if templates else environment()
-    previous = months_back(month, 1)[0]
+    period = res.period                  # with the run's grain and fiscal year start
+    previous = period.shift(-1)
     recipients = [d.to.email for d in deliveries if d.reports]
     run_end = time.monotonic() + (smtp.deadline if smtp else 3600.0)
     if smtp is None:
@@ -132,7 +136,7 @@ def _send_month(stakeholders, out: Path, month: str, *, smtp, centre, resend,
             keys = [k.removesuffix(mark) for k in keys]
             part = Delivery(d.to, [r for r in d.reports if r.key in keys])
             attached = [files[r.key][:2] for r in part.reports]
-            ctx = summary(table, part, month, previous, partial)
+            ctx = summary(table, part, period, previous, partial)
             return build(part, ctx, attached, sender, sender_name, env, centre)
         return make
 

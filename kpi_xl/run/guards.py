@@ -29,11 +29,13 @@ have no member ("2,500 of 2,500 contacts have no team"), flagged above
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import statistics
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from ..errors import KpiXlError
+from ..periods import Period, as_period
 
 #: the tables whose rows are placed in a month (the roster is not; business rows are
 #: one per month, in the ``month`` column)
@@ -41,6 +43,34 @@ DATED = ("contacts", "surveys", "qa", "business")
 NOUNS = {"contacts": "contact", "surveys": "survey", "qa": "QA", "business": "business-figures"}
 #: the levels whose coverage is reported, per table
 COVERAGE_LEVELS = ("team", "agent", "channel")
+#: per grain, the earlier periods the usual volume is the median of (at least; a longer
+#: --history widens it): a year of months or weeks, a year of quarters; a day is compared
+#: with the same weekday of the 8 weeks before (a Sunday with a Monday, it would always
+#: look thin)
+USUAL = {"month": 12, "week": 12, "quarter": 4, "year": 3, "day": 8, "range": 4}
+
+
+def usual_window(period: Period, history: int = 0) -> list[Period]:
+    """The earlier periods whose volumes give the usual one, oldest first."""
+    if period.grain == "day":
+        return [Period.day(period.start - dt.timedelta(days=7 * k))
+                for k in range(USUAL["day"], 0, -1)]
+    return period.back(max(history, USUAL[period.grain]))[:-1]
+
+
+def in_words(period: Period) -> str:
+    """The period in a sentence: a month by its label ('in 2026-10', as the monthly
+    reports always said), any other by its title ('in week 44, 2026 (26 Oct – 1 Nov
+    2026)', 'in Q3 2026')."""
+    if period.grain == "month":
+        return period.label
+    t = period.title()
+    return t[0].lower() + t[1:] if period.grain == "week" else t
+
+
+def flag_of(period: Period) -> str:
+    """The command-line flag that names a period of this grain."""
+    return "--from/--to" if period.grain == "range" else f"--{period.grain}"
 
 
 @dataclass(frozen=True)
@@ -76,9 +106,10 @@ class DataRefused(KpiXlError):
     """The month's data is missing, thin or mostly rejected: nothing was written or sent."""
     exit_code = 4
 
-    def __init__(self, refusals: list[str]):
+    def __init__(self, refusals: list[str], noun: str = "month", flag: str = "--month"):
         self.refusals = list(refusals)
-        super().__init__("the data for the month looks incomplete: " + "; ".join(refusals))
+        self.noun, self.flag = noun, flag
+        super().__init__(f"the data for the {noun} looks incomplete: " + "; ".join(refusals))
 
 
 @dataclass
@@ -94,10 +125,11 @@ class SourceVolume:
 @dataclass
 class GuardReport:
     """What the guards found: refusals (stop the run), coverage lines (reported)."""
-    month: str | None
+    month: str | None                   # the period's label (any grain)
     refusals: list[str] = field(default_factory=list)
     volumes: list[SourceVolume] = field(default_factory=list)
     coverage: list[tuple[str, bool]] = field(default_factory=list)   # (line, above threshold)
+    period: Period | None = None
 
     @property
     def ok(self) -> bool:
@@ -109,7 +141,8 @@ class GuardReport:
 
     def raise_if_refused(self) -> None:
         if self.refusals:
-            raise DataRefused(self.refusals)
+            p = self.period
+            raise DataRefused(self.refusals, *((p.noun, flag_of(p)) if p else ()))
 
 
 def _periods(df, table: str):
@@ -117,22 +150,65 @@ def _periods(df, table: str):
     return df[col].astype(str) if col in df else None
 
 
-def check(ds, month: str | None, settings: GuardSettings = GuardSettings(),
-          history: list[str] | None = None) -> GuardReport:
-    """Check a loaded :class:`kpi_xl.data.load.Dataset` for ``month`` (``None``: only the
-    rejected shares, as ``validate`` does). ``history`` is the months before ``month``
-    that the usual volume is taken over (default: every earlier month in the data)."""
-    rep = GuardReport(month)
+@dataclass(frozen=True)
+class _Place:
+    """Which period each row of a table is in: a month from the loader's ``period``
+    (``month`` for business figures) column, as the monthly run always did; a period of
+    another grain from the row's ``date`` (a business figure, from its month, only where
+    the periods are made of whole months)."""
+    period: Period
+    spans: tuple[Period, ...]                 # the reported period and the earlier ones
+
+    def labels(self, df, table: str):
+        if self.period.grain == "month":
+            return _periods(df, table)
+        import numpy as np
+        import pandas as pd
+
+        spans = sorted(set(self.spans), key=lambda p: p.start)
+        if table == "business":
+            if "month" not in df or any(p.months is None for p in spans):
+                return None
+            dates = pd.to_datetime(df["month"].astype(str) + "-01", errors="coerce")
+        elif "date" in df:
+            dates = pd.to_datetime(df["date"], errors="coerce")
+        else:
+            return None
+        if getattr(dates.dt, "tz", None) is not None:
+            dates = dates.dt.tz_localize(None)
+        values = dates.to_numpy(dtype="datetime64[ns]")
+        starts = np.array([np.datetime64(p.start, "ns") for p in spans])
+        ends = np.array([np.datetime64(p.end, "ns") for p in spans])
+        i = np.searchsorted(starts, values, side="right") - 1
+        j = i.clip(0)
+        inside = (i >= 0) & (values < ends[j])          # NaT compares False: no period
+        names = np.array([p.label for p in spans], dtype=object)
+        return pd.Series(np.where(inside, names[j], None), index=df.index, dtype=object)
+
+
+def check(ds, month: "Period | str | None", settings: GuardSettings = GuardSettings(),
+          history: "list[Period | str] | None" = None) -> GuardReport:
+    """Check a loaded :class:`kpi_xl.data.load.Dataset` for ``month``, a period of any
+    grain or its label (``None``: only the rejected shares, as ``validate`` does).
+    ``history`` is the periods before it that the usual volume is taken over (default:
+    every earlier month in the data for a month, :func:`usual_window` otherwise)."""
+    period = None if month is None else as_period(month)
+    rep = GuardReport(None if period is None else period.label, period=period)
     by_source: dict[str, list] = {}            # the rejects report, read once
     for r in ds.rejects.items:
         by_source.setdefault(r.source, []).append(r)
     _rejected_shares(ds, by_source, settings, rep)
-    _left_out_shares(ds, by_source, month, settings, rep)
-    if month is None:
+    if period is None:
+        _left_out_shares(ds, by_source, None, settings, rep)
         return rep
-    _rejected_in_month(ds, by_source, month, settings, rep)
-    _volumes(ds, month, settings, history, rep)
-    _coverage(ds, month, settings, rep)
+    if history is None and period.grain != "month":
+        history = usual_window(period)
+    earlier = None if history is None else [as_period(p, period.fiscal_start) for p in history]
+    place = _Place(period, (*(earlier or ()), period))
+    _left_out_shares(ds, by_source, place, settings, rep)
+    _rejected_in_month(ds, by_source, place, settings, rep)
+    _volumes(ds, place, settings, earlier, rep)
+    _coverage(ds, place, settings, rep)
     return rep
 
 
@@ -158,12 +234,21 @@ def _rejected_shares(ds, by_source, settings: GuardSettings, rep: GuardReport) -
             "allowed by [guards] max_rejected_share); " + _most_frequent(reasons))
 
 
-def _rejected_in_month(ds, by_source, month: str, settings: GuardSettings,
+def _rejected_in_month(ds, by_source, place: _Place, settings: GuardSettings,
                        rep: GuardReport) -> None:
-    """The rejected share among the rows dated in ``month`` (rows whose date could not be
+    """The rejected share among the rows dated in the period (rows whose date could not be
     read are judged over the whole file only): a file of a good year and a bad month
-    stays under the whole-file share, while the month loses many of its rows."""
+    stays under the whole-file share, while the month loses many of its rows. A rejected
+    row is dated by its month only (the rejects report's ``period``): a period that is
+    not made of whole months (a week) is judged over the months it falls in, and the
+    sentence names them."""
     from ..data.rejects import ROW_REJECTED
+
+    period = place.period
+    months = period.months or period.calendar_months()
+    where = in_words(period) if period.months is not None else (
+        f"{' and '.join(months)} (the month{'s' if len(months) > 1 else ''} "
+        f"{in_words(period)} falls in; a rejected row is dated by its month only)")
 
     for acc, accs in _sources(ds.accounting):
         whole = acc.read - acc.excluded
@@ -172,7 +257,7 @@ def _rejected_in_month(ds, by_source, month: str, settings: GuardSettings,
             continue                       # refused over the whole file already
         reasons: dict[str, int] = {}
         for r in (r for a in accs for r in by_source.get(a.source, ())):
-            if r.action == ROW_REJECTED and r.period == month:
+            if r.action == ROW_REJECTED and r.period in months:
                 reasons[r.reason] = reasons.get(r.reason, 0) + 1
         rejected = sum(reasons.values())
         if not rejected:
@@ -183,21 +268,21 @@ def _rejected_in_month(ds, by_source, month: str, settings: GuardSettings,
             periods = _periods(df, acc.table)
             if periods is not None:
                 used = int((df["_source"].isin([a.source for a in accs]).to_numpy()
-                            & (periods == month).to_numpy()).sum())
+                            & periods.isin(months).to_numpy()).sum())
         considered = used + rejected
         if rejected / considered <= settings.max_rejected_share:
             continue
         rep.refusals.append(
             f"{acc.file} ({acc.source}) rejects {rejected:,} of its {considered:,} rows in "
-            f"{month} ({rejected / considered:.0%}, more than the "
+            f"{where} ({rejected / considered:.0%}, more than the "
             f"{settings.max_rejected_share:.0%} allowed by [guards] max_rejected_share); "
             + _most_frequent(reasons))
 
 
-def _left_out_shares(ds, by_source, month: str | None, settings: GuardSettings,
+def _left_out_shares(ds, by_source, place: "_Place | None", settings: GuardSettings,
                      rep: GuardReport) -> None:
-    """Per source and KPI: the rows the KPI's input rules leave out (in ``month``, or in
-    the whole file), as a share of the source's rows (in the month, or used)."""
+    """Per source and KPI: the rows the KPI's input rules leave out (in the period, or in
+    the whole file), as a share of the source's rows (in the period, or used)."""
     from ..data.rejects import LEFT_OUT, VALUE_IGNORED
 
     for acc in ds.accounting:
@@ -209,11 +294,11 @@ def _left_out_shares(ds, by_source, month: str | None, settings: GuardSettings,
         if df is None or "_source" not in df or "_row" not in df:
             continue
         mine = df[(df["_source"] == acc.source).to_numpy()]
-        if month is not None:
-            periods = _periods(mine, acc.table)
+        if place is not None:
+            periods = place.labels(mine, acc.table)
             if periods is None:
                 continue
-            mine = mine[(periods == month).to_numpy()]
+            mine = mine[(periods == place.period.label).to_numpy()]
         total = len(mine)
         if total == 0:
             continue
@@ -241,7 +326,7 @@ def _left_out_shares(ds, by_source, month: str | None, settings: GuardSettings,
         for kpi, lost_rows in lost.items():
             if len(lost_rows) / total > settings.max_rejected_share:
                 groups.setdefault(frozenset(lost_rows), []).append(kpi)
-        where = f" in {month}" if month is not None else ""
+        where = f" in {in_words(place.period)}" if place is not None else ""
         for column, bad in sorted(ignored.items()):
             n = len(bad)
             if n / total <= settings.max_rejected_share:
@@ -282,39 +367,49 @@ def _sources(accounting) -> list[tuple[Any, list]]:
     return out
 
 
-def _volumes(ds, month: str, settings: GuardSettings, history, rep: GuardReport) -> None:
+def _volumes(ds, place: _Place, settings: GuardSettings, history: list[Period] | None,
+             rep: GuardReport) -> None:
+    period = place.period
+    month = period.label
+    where = in_words(period)
+    noun = ("earlier " + period.start.strftime("%A")) if period.grain == "day" else \
+        f"earlier {period.noun}"
+    flag = flag_of(period)
+    labels = None if history is None else [p.label for p in history
+                                           if p.start < period.start]
     for acc, accs in _sources(ds.accounting):
         if acc.table not in DATED:
             continue
         df = ds.tables.get(acc.table)
         counts: dict[str, int] = {}
         if df is not None and "_source" in df:
-            periods = _periods(df, acc.table)
+            periods = place.labels(df, acc.table)
             if periods is None:
                 continue
             mine = periods[df["_source"].isin([a.source for a in accs]).to_numpy()]
             counts = {str(k): int(v) for k, v in mine.value_counts().items()}
         rows = counts.get(month, 0)
-        earlier = [counts[p] for p in (history if history is not None else sorted(counts))
-                   if p < month and counts.get(p, 0) > 0]
+        earlier = [counts[p] for p in (labels if labels is not None else sorted(counts))
+                   if (labels is not None or p < month) and counts.get(p, 0) > 0]
         usual = float(statistics.median(earlier)) if earlier else None
         rep.volumes.append(SourceVolume(acc.source, acc.file, acc.table, rows, usual,
                                         len(earlier)))
         what = NOUNS.get(acc.table, acc.table) + " row"
         if rows == 0:
             rep.refusals.append(
-                f"{acc.file} ({acc.source}) has no {what}s in {month}"
+                f"{acc.file} ({acc.source}) has no {what}s in {where}"
                 + (f"; it usually has {usual:,.0f}" if usual else
-                   " (check --month, or that the export covers it)"))
+                   f" (check {flag}, or that the export covers it)"))
         elif usual and rows < settings.min_share_of_usual * usual:
             rep.refusals.append(
-                f"{acc.file} ({acc.source}) has {rows:,} {what}s in {month}, "
+                f"{acc.file} ({acc.source}) has {rows:,} {what}s in {where}, "
                 f"{rows / usual:.0%} of its usual {usual:,.0f} (the median of {len(earlier)} "
-                f"earlier month{'s' if len(earlier) != 1 else ''}; [guards] min_share_of_usual "
+                f"{noun}{'s' if len(earlier) != 1 else ''}; [guards] min_share_of_usual "
                 f"is {settings.min_share_of_usual:.0%})")
 
 
-def _coverage(ds, month: str, settings: GuardSettings, rep: GuardReport) -> None:
+def _coverage(ds, place: _Place, settings: GuardSettings, rep: GuardReport) -> None:
+    month = in_words(place.period)
     for table, fill in getattr(ds, "teams", {}).items():    # where teams came from (all rows)
         rows = fill.own + fill.roster + fill.none
         if fill.roster:
@@ -332,7 +427,10 @@ def _coverage(ds, month: str, settings: GuardSettings, rep: GuardReport) -> None
         df = ds.tables.get(table)
         if df is None or "period" not in df:
             continue
-        in_month = df[(df["period"] == month).to_numpy()]
+        labels = place.labels(df, table)
+        if labels is None:
+            continue
+        in_month = df[(labels == place.period.label).to_numpy()]
         total = len(in_month)
         if table == "qa" and "evaluation" in in_month:   # QA rows are items: count evaluations
             in_month = in_month.drop_duplicates("evaluation")
@@ -348,3 +446,5 @@ def _coverage(ds, month: str, settings: GuardSettings, rep: GuardReport) -> None
             rep.coverage.append((f"{missing:,} of {total:,} {noun} in {month} have no {level}"
                                  + ("" if level in in_month else " (no source maps it)"),
                                  share > settings.max_share_without_member))
+
+

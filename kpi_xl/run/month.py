@@ -1,8 +1,10 @@
 """The monthly run: config → load → guards → compute → workbooks → mail → summary.
 
-Each step can run alone (``validate`` stops after the guards, ``compute`` after the
-results, ``scorecard`` after the workbooks) and a re-run for the same month gives the same
-files. A step that finds the data wrong raises before anything is written or sent
+The period is a month by default, or any :class:`~kpi_xl.periods.Period` (a week, a
+quarter, a year, a day, a range): its files go to ``<out>/<label>/`` and its history
+follows its grain. Each step can run alone (``validate`` stops after the guards,
+``compute`` after the results, ``scorecard`` after the workbooks) and a re-run for the
+same period gives the same files. A step that finds the data wrong raises before anything is written or sent
 (:class:`FilesUnusable`, :class:`kpi_xl.data.sources.ConfigError`,
 :class:`kpi_xl.run.guards.DataRefused`), so a report is never half made.
 
@@ -19,12 +21,13 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import KpiXlError
-from .guards import GuardReport, check
+from ..periods import HISTORY, Period, as_period
+from .guards import GuardReport, check, usual_window
 
 STEPS = ("validate", "compute", "scorecard", "run")
 STATUS_FILE = "run-status.json"
 #: the months before the reported one that the guards take the usual volume over (at
-#: least; a longer --history widens it)
+#: least; a longer --history widens it); other grains: kpi_xl.run.guards.USUAL
 GUARD_MONTHS = 12
 
 
@@ -50,7 +53,7 @@ class Reporter:
 @dataclass
 class MonthRun:
     """What one run did: the data, the guards' findings and what was written and sent."""
-    month: str | None
+    month: str | None                        # the period's label (any grain)
     step: str
     dataset: Any = None
     guards: GuardReport | None = None
@@ -61,6 +64,7 @@ class MonthRun:
     outcome: Any = None                      # kpi_xl.mail.send.Outcome, when mail ran
     where: str | None = None
     folder: Path | None = None
+    period: Period | None = None
 
     @property
     def partial(self) -> str | None:
@@ -83,18 +87,27 @@ def unknown_override_keys(cfg, ds) -> list[str]:
     return out
 
 
-def load_checked(cfg, month: str | None, history: int, reporter: Reporter,
+def load_checked(cfg, month: "Period | str | None", history: int | None, reporter: Reporter,
                  allow_partial: bool = False):
     """Load every source and run the guards: (dataset, guard report). Raises, before
     anything is written, when a file cannot be read, a target names nothing in the data,
-    or (unless ``allow_partial``) the guards refuse the month."""
+    or (unless ``allow_partial``) the guards refuse the period (a month, or a period of
+    any grain)."""
     from ..data.load import load
     from ..data.sources import ConfigError
-    from ..engine import months_back
 
-    # a path with {month} reads the month's file and those of the months before it that
-    # the report's trends and the guards' usual volume look at
-    months = months_back(month, max(history, GUARD_MONTHS)) if month is not None else None
+    period = None if month is None else period_of(month, cfg.fiscal_start)
+    if history is None and period is not None:
+        history = HISTORY[period.grain] - 1
+    # the usual volume is judged over a year at least, whatever the report's --history:
+    # with --history 0 the window was empty and no month was ever too thin
+    window = None if period is None else (
+        period.back(max(history, GUARD_MONTHS))[:-1] if period.grain == "month"
+        else usual_window(period, history))
+    # a path with {month} reads the files of the months the period, its history and the
+    # guards' usual volume have days in (the period's own last)
+    months = None if period is None else sorted(
+        {m for p in [*window, *period.back(history)] for m in p.calendar_months()})
     ds = load(cfg.sources, cfg.load, cfg.choices, progress=reporter.progress, months=months)
     reporter.data(ds)
     if ds.problems:
@@ -102,53 +115,78 @@ def load_checked(cfg, month: str | None, history: int, reporter: Reporter,
     unknown = unknown_override_keys(cfg, ds)
     if unknown:
         raise ConfigError(unknown)
-    # the usual volume is judged over a year at least, whatever the report's --history:
-    # with --history 0 the window was empty and no month was ever too thin
-    window = (months_back(month, max(history, GUARD_MONTHS))[:-1] if month is not None
-              else None)
-    report = check(ds, month, cfg.guards, history=window)
+    report = check(ds, period, cfg.guards, history=window)
     reporter.guards(report, allow_partial)
     if not allow_partial:
         report.raise_if_refused()
     return ds, report
 
 
-def run_month(cfg, step: str, month: str | None, *, history: int = 12,
+def run_month(cfg, step: str, month: "Period | str | None", *, history: int | None = None,
               out: str | os.PathLike = "workbooks", allow_partial: bool = False,
               resend: bool = False, resend_uncertain: bool = False,
               reporter: Reporter | None = None, lock_wait: float = 30.0) -> MonthRun:
-    """Run ``step`` (validate, compute, scorecard or run) for ``month``. Once the data has
-    passed its guards, the step holds the output folder's lock (one run per folder at a
-    time: :func:`kpi_xl.files.folder_lock`) while it writes and sends."""
+    """Run ``step`` (validate, compute, scorecard or run) for ``month``: a
+    :class:`~kpi_xl.periods.Period` of any grain or its label (``validate`` takes None:
+    the files only). ``history``: the periods before it (default: the grain's,
+    :data:`kpi_xl.periods.HISTORY`, 12 months before a month). Once the data has passed
+    its guards, the step holds the output folder's lock (one run per folder at a time:
+    :func:`kpi_xl.files.folder_lock`) while it writes and sends."""
     from ..files import folder_lock
 
     if step not in STEPS:
         raise ValueError(f"step must be one of {STEPS}, got {step!r}")
     reporter = reporter or Reporter()
-    ds, report = load_checked(cfg, month if step != "validate" else None, history, reporter,
-                              allow_partial)
-    run = MonthRun(month, step, ds, report)
+    period = None if month is None else period_of(month, cfg.fiscal_start)
+    if period is not None and history is None:
+        history = HISTORY[period.grain] - 1
+    ds, report = load_checked(cfg, period, history, reporter, allow_partial)
+    run = MonthRun(None if period is None else period.label, step, ds, report, period=period)
     if step == "validate":
         report.raise_if_refused()
         return run
-    assert month is not None
+    if period is None:
+        raise ValueError(f"the {step} step needs a period, e.g. a month: 2026-10")
     with folder_lock(out, wait=lock_wait):
-        _write_and_send(cfg, run, step, month, history, Path(out), resend, resend_uncertain,
+        _write_and_send(cfg, run, step, period, history, Path(out), resend, resend_uncertain,
                         reporter)
     return run
 
 
-def _write_and_send(cfg, run: MonthRun, step: str, month: str, history: int, out: Path,
+def period_of(value: "Period | str", fiscal_start: int = 1) -> Period:
+    """A Period, from itself or its label: a fiscal label (``FY2027-Q1``) with the config's
+    fiscal year start, a calendar one (``2026-Q3``) as the calendar period."""
+    if isinstance(value, Period):
+        return value
+    try:
+        return as_period(value, fiscal_start)
+    except ValueError:
+        if fiscal_start == 1:
+            raise
+        return as_period(value, 1)
+
+
+def output_folder(out: str | os.PathLike, period: Period) -> Path:
+    """``<out>/<label>``: every label is a valid folder name on Windows too (a range's
+    ``2021-01-01..2021-03-31`` included: '..' inside a name is not a parent)."""
+    from ..scorecard.names import inside
+
+    return inside(out, period.label)
+
+
+def _write_and_send(cfg, run: MonthRun, step: str, period: Period, history: int, out: Path,
                     resend: bool, resend_uncertain: bool, reporter: Reporter) -> None:
     ds = run.dataset
+    month = period.label
     folder = out / month
+    output_folder(out, period)                     # refuses a label that is no folder name
     folder.mkdir(parents=True, exist_ok=True)
     run.folder = folder
     # the files about to be rewritten no longer match the month's workbooks: send waits
     # until a scorecard (or run) step has made them again from the same results
     (folder / STATUS_FILE).unlink(missing_ok=True)
-    reporter.progress(f"computing {month} and {history} months before it")
-    res = engine_for(cfg, ds.tables).compute(month, history)
+    reporter.progress(f"computing {month} and {history} {period.noun}s before it")
+    res = engine_for(cfg, ds.tables).compute(period, history)
     run.results = res
     run.results_path = res.write_csv(folder / "kpi-results.csv", cfg.csv)
     run.rejects_path = ds.rejects.write_csv(folder / "rejects.csv", cfg.csv)
@@ -167,7 +205,7 @@ def _write_and_send(cfg, run: MonthRun, step: str, month: str, history: int, out
         write_status(folder, month, run.partial)
     if step == "run" and cfg.stakeholders:
         reporter.progress("sending the reports")
-        run.outcome, run.where = send(cfg, month, out, resend=resend,
+        run.outcome, run.where = send(cfg, period, out, resend=resend,
                                       resend_uncertain=resend_uncertain,
                                       progress=reporter.progress)
 
@@ -195,18 +233,21 @@ def read_status(folder: Path) -> dict:
         return {}
 
 
-def send(cfg, month: str, out, *, resend: bool = False, resend_uncertain: bool = False,
-         progress: Callable[[str], None] | None = None):
-    """Deliver the month's reports to the config's stakeholders: (outcome, where). Only a
-    month whose workbooks and results a scorecard or run step made together, after its
+def send(cfg, month: "Period | str", out, *, resend: bool = False,
+         resend_uncertain: bool = False, progress: Callable[[str], None] | None = None):
+    """Deliver the period's reports to the config's stakeholders: (outcome, where). Only a
+    period whose workbooks and results a scorecard or run step made together, after its
     data guards passed (or with --allow-partial), is sent: a later compute withdraws it."""
     from ..mail.run import send_month
     from ..mail.send import MailError
+
+    period = period_of(month, cfg.fiscal_start)
+    month = period.label
 
     if not (Path(out) / month / STATUS_FILE).is_file():
         raise MailError(f"no finished run for {month} in {Path(out) / month}: run "
                         f"kpi-xl scorecard (or run) for {month} first, so its data is checked")
 
-    return send_month(cfg.stakeholders, out, month, smtp=cfg.smtp, centre=cfg.name,
+    return send_month(cfg.stakeholders, out, period, smtp=cfg.smtp, centre=cfg.name,
                       resend=resend, resend_uncertain=resend_uncertain, progress=progress,
                       partial=read_status(Path(out) / month).get("partial"))

@@ -1,10 +1,13 @@
-"""The month's workbooks, from the engine's results and the QA evaluations.
+"""The period's workbooks, from the engine's results and the QA evaluations.
 
-``write_month`` writes into ``<out>/<YYYY-MM>/``:
+``write_month`` writes into ``<out>/<label>/`` (``2026-10``, or any period's label:
+``2026-W44``, ``2026-Q3``...):
 
-* ``balanced-scorecard-<YYYY-MM>.xlsx``: the organisation's balanced scorecard;
-* ``qa-<team>-<YYYY-MM>.xlsx``: per team, a Team sheet (agents ranked, evaluator
-  calibration) and one sheet per agent (rubric scores, operational KPIs, coaching notes).
+* ``balanced-scorecard-<label>.xlsx``: the organisation's balanced scorecard, its history
+  following the period's grain (13 months, 13 weeks, 5 quarters);
+* ``qa-<team>-<label>.xlsx``: per team, a Team sheet (agents ranked, evaluator
+  calibration) and one sheet per agent (rubric scores, operational KPIs, coaching notes),
+  from the evaluations dated in the period.
 
 Every value comes from the engine's tidy results or from the loaded QA rows; the
 templates' formulas (scores, statuses, sums) stay live, and their values are cached so
@@ -13,7 +16,6 @@ that previews show numbers. The same inputs give the same bytes.
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 from dataclasses import dataclass
 from importlib import resources
@@ -22,7 +24,7 @@ from typing import Any, Mapping
 
 from ..catalog import CATALOG
 from ..engine.results import Results
-from ..periods import months_back
+from ..periods import Period, as_period
 from .cached import save_with_values
 from ..files import Claims, replacing
 from .layout import AGENT_KPIS, DEFAULT, Layout, kpi_score, weighted
@@ -36,8 +38,24 @@ SPARK = "▁▂▃▄▅▆▇█"
 
 
 def month_label(month: str) -> str:
-    y, m = (int(x) for x in month.split("-"))
-    return dt.date(y, m, 1).strftime("%B %Y")
+    """'October 2026' for '2026-10'; the title of another calendar period's label
+    ('Q3 2026' for '2026-Q3')."""
+    return as_period(month).title()
+
+
+def period_words(results: Results) -> dict[str, Any]:
+    """What the templates say about the period: its title (``month_label``, the name
+    kept), its noun ('month', 'week'...) and the history's span ('13 months')."""
+    p = results.period
+    n = len(results.periods)
+    return {"month_label": p.title(), "period_title": p.title(), "noun": p.noun,
+            "span": f"{n} {p.noun}{'s' if n != 1 else ''}"}
+
+
+def heading(period: Period) -> str:
+    """A history row's heading: a month by its label (2026-10), as it always was; other
+    grains by their short form (W44, Q3 26)."""
+    return period.label if period.grain == "month" else period.short()
 
 
 def sparkline(values: list[float | None]) -> str:
@@ -143,9 +161,10 @@ def scorecard_context(results: Results, centre: str, layout: Layout = DEFAULT,
         overall = weighted([(p.weight, s) for p, s in zip(layout.perspectives, scores,
                                                           strict=True)], cover)
         empty = all(h[i] for h in history_empty)
-        history.append({"month": per, "scores": scores, "overall": overall,
-                        "left_out": left_out(names, scores, overall, empty)})
-    return {"centre": centre, "month": month, "month_label": month_label(month),
+        history.append({"month": per, "heading": heading(results.history[i]),
+                        "title": results.history[i].title(), "scores": scores,
+                        "overall": overall, "left_out": left_out(names, scores, overall, empty)})
+    return {"centre": centre, "month": month, **period_words(results),
             "near_target": layout.near_target, "min_coverage": cover,
             "perspectives": perspectives, "history": history,
             "partial": partial_banner(partial)}
@@ -186,7 +205,7 @@ def qa_contexts(results: Results, qa, centre: str, *, max_score: float = 1.0,
     cur = look.get("qa_score", "organisation", "all", month)
     if cur and cur.get("target") is not None:
         qa_target = cur["target"]
-    rows = qa[qa["period"] == month] if qa is not None and len(qa) else None
+    rows = _in_period(qa, results.period) if qa is not None and len(qa) else None
     teams: dict[str, set] = {}
     if rows is not None:
         for agent, team in zip(rows["agent"], rows.get("team", [None] * len(rows)), strict=True):
@@ -252,13 +271,28 @@ def qa_contexts(results: Results, qa, centre: str, *, max_score: float = 1.0,
             [r.section for r in rubric if r.section] +
             [i["section"] for a in agents_ctx for i in a["item_scores"] if i["section"]]))
         out[team] = {"centre": centre, "team": team, "month": month,
-                     "month_label": month_label(month),
+                     **period_words(results),
                      "max_score": int(max_score) if float(max_score).is_integer() else max_score,
                      "qa_target": qa_target, "agents": agents_ctx,
                      "evaluations": sorted(evaluations, key=lambda e: (e["date"], e["id"])),
                      "evaluators": [{"name": e} for e in sorted(evaluators)],
                      "sections": sections, "partial": partial_banner(partial)}
     return out
+
+
+def _in_period(qa, period: Period):
+    """The QA rows of the period: a month's by the loader's ``period`` column (as it
+    always was), another grain's by each evaluation's ``date``."""
+    if period.grain == "month":
+        return qa[qa["period"] == period.label]
+    import pandas as pd
+
+    if "date" not in qa:
+        return qa.iloc[0:0]
+    d = pd.to_datetime(qa["date"], errors="coerce")
+    if getattr(d.dt, "tz", None) is not None:
+        d = d.dt.tz_localize(None)
+    return qa[((d >= pd.Timestamp(period.start)) & (d < pd.Timestamp(period.end))).to_numpy()]
 
 
 def _first(frame, column: str):
@@ -298,12 +332,12 @@ def write_month(results: Results, tables: Mapping[str, Any], out: str | Path, *,
     ``partial``: a note saying the month's data is incomplete (``partial data: contacts
     has 1,200 rows in 2026-10, usually 8,400``), shown in every sheet's title area (the
     templates' ``{{ partial }}`` cell); a template that would not show it is refused."""
-    months_back(results.month, 0)                     # refuses a month that is not YYYY-MM
+    period = results.period                           # refuses a label that is no period
+    inside(out, period.label)                         # and one that is no folder name
     folder = Path(out) / results.month
     folder.mkdir(parents=True, exist_ok=True)
     written = []
-    y, m = (int(x) for x in results.month.split("-"))
-    stamp = f"{y + m // 12:04d}-{m % 12 + 1:02d}-01T00:00:00Z"   # 'as of' the month's end
+    stamp = f"{period.end.isoformat()}T00:00:00Z"     # 'as of' the period's end
     ctx = scorecard_context(results, centre, layout, partial)
     claims = Claims()                                 # one output, once, per run
     target = claims.claim(inside(folder, f"balanced-scorecard-{results.month}.xlsx"))

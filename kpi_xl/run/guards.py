@@ -117,10 +117,11 @@ def _periods(df, table: str):
 
 
 def check(ds, month: str | None, settings: GuardSettings = GuardSettings(),
-          history: list[str] | None = None) -> GuardReport:
+          history: list[str] | None = None, dimensions: tuple[str, ...] = ()) -> GuardReport:
     """Check a loaded :class:`kpi_xl.data.load.Dataset` for ``month`` (``None``: only the
     rejected shares, as ``validate`` does). ``history`` is the months before ``month``
-    that the usual volume is taken over (default: every earlier month in the data)."""
+    that the usual volume is taken over (default: every earlier month in the data).
+    ``dimensions``: the config's, each given a coverage line (never a refusal)."""
     rep = GuardReport(month)
     by_source: dict[str, list] = {}            # the rejects report, read once
     for r in ds.rejects.items:
@@ -132,6 +133,7 @@ def check(ds, month: str | None, settings: GuardSettings = GuardSettings(),
     _rejected_in_month(ds, by_source, month, settings, rep)
     _volumes(ds, month, settings, history, rep)
     _coverage(ds, month, settings, rep)
+    _dimension_coverage(ds, month, dimensions, settings, rep)
     return rep
 
 
@@ -327,3 +329,31 @@ def _coverage(ds, month: str, settings: GuardSettings, rep: GuardReport) -> None
             rep.coverage.append((f"{missing:,} of {total:,} {noun} in {month} have no {level}"
                                  + ("" if level in in_month else " (no source maps it)"),
                                  share > settings.max_share_without_member))
+
+
+def _dimension_coverage(ds, month: str, dimensions: tuple[str, ...], settings: GuardSettings,
+                        rep: GuardReport) -> None:
+    """Per declared dimension, how many of the month's contacts (and surveys, QA
+    evaluations, when there are some) have no member: "120 of 6,000 contacts in 2026-10
+    have no topic". Informational: those rows are reported as ``(no topic)`` and counted
+    everywhere else; flagged (never refused) above ``max_share_without_member``."""
+    for dim in dimensions:
+        for table in ("contacts", "surveys", "qa"):
+            df = ds.tables.get(table)
+            if df is None or "period" not in df:
+                continue
+            in_month = df[(df["period"] == month).to_numpy()]
+            if table == "qa" and "evaluation" in in_month:
+                in_month = in_month.drop_duplicates("evaluation")
+            total = len(in_month)
+            if total == 0:
+                continue
+            noun = "evaluations" if table == "qa" else table
+            mapped = dim in in_month and in_month[dim].notna().any()
+            missing = total if dim not in in_month else int(in_month[dim].isna().sum())
+            if missing == 0:
+                line = f"every one of the {total:,} {noun} in {month} has a {dim}"
+            else:
+                line = (f"{missing:,} of {total:,} {noun} in {month} have no {dim}"
+                        + ("" if mapped else " (no source maps it)"))
+            rep.coverage.append((line, missing / total > settings.max_share_without_member))

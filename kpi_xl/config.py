@@ -148,7 +148,8 @@ def parse_config(data: Mapping[str, Any], base_dir: str | os.PathLike = ".",
     from .mail.send import parse_smtp
     from .mail.stakeholders import parse_stakeholders
 
-    cfg.stakeholders = parse_stakeholders(data.get("stakeholders", []), problems)
+    cfg.stakeholders = parse_stakeholders(data.get("stakeholders", []), problems,
+                                          dimensions=dims)
     cfg.smtp = parse_smtp(data.get("smtp"), problems)
     folder = (data.get("scorecard") or {}).get("templates")
     if folder is not None and not isinstance(folder, str):

@@ -103,7 +103,8 @@ def load_checked(cfg, month: str | None, history: int, reporter: Reporter,
     # with --history 0 the window was empty and no month was ever too thin
     window = (months_back(month, max(history, GUARD_MONTHS))[:-1] if month is not None
               else None)
-    report = check(ds, month, cfg.guards, history=window)
+    report = check(ds, month, cfg.guards, history=window,
+                   dimensions=tuple(d.name for d in cfg.dimensions))
     reporter.guards(report, allow_partial)
     if not allow_partial:
         report.raise_if_refused()
@@ -158,7 +159,9 @@ def _write_and_send(cfg, run: MonthRun, step: str, month: str, history: int, out
         run.books = write_month(res, ds.tables, out, centre=cfg.name,
                                 layout=cfg.layout or DEFAULT, max_score=cfg.max_score,
                                 rubric=cfg.load.rubric, partial=run.partial,
+                                dimensions=cfg.dimensions,
                                 **({"templates": cfg.templates} if cfg.templates else {}))
+        run.books += member_books(cfg, res, out, run.partial)
         reporter.workbooks(run.books)
     if step in ("scorecard", "run"):
         write_status(folder, month, run.partial)
@@ -167,6 +170,19 @@ def _write_and_send(cfg, run: MonthRun, step: str, month: str, history: int, out
         run.outcome, run.where = send(cfg, month, out, resend=resend,
                                       resend_uncertain=resend_uncertain,
                                       progress=reporter.progress)
+
+
+def member_books(cfg, res, out: Path, partial: str | None) -> list[Path]:
+    """The scorecards of the dimension members that stakeholders are scoped to
+    (``dimension = "queue"``, ``members = [...]``)."""
+    from ..scorecard.dimensions import context_members, write_member_books
+
+    members = context_members(cfg.stakeholders)
+    if not members:
+        return []
+    return write_member_books(res, out, members, centre=cfg.name, dimensions=cfg.dimensions,
+                              layout=cfg.layout, partial=partial,
+                              templates=cfg.templates or None)
 
 
 def engine_for(cfg, tables):

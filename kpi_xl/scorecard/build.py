@@ -28,6 +28,7 @@ from ..files import Claims, replacing
 from .layout import AGENT_KPIS, DEFAULT, Layout, kpi_score, weighted
 from ..text import cell_text, printable
 from .names import distinct_stems, inside, sheet_title
+from .dimensions import dimension_contexts, scorecard_book
 from .template import TemplateError, fill
 
 #: the shipped templates, inside the package (importlib.resources: they install with it)
@@ -292,12 +293,14 @@ def copy_templates(folder: str | Path, *, force: bool = False) -> list[Path]:
 def write_month(results: Results, tables: Mapping[str, Any], out: str | Path, *,
                 centre: str = "Contact centre", layout: Layout = DEFAULT,
                 max_score: float = 1.0, rubric=(), templates: str | Path = TEMPLATES,
-                partial: str | None = None) -> list[Path]:
+                partial: str | None = None, dimensions=()) -> list[Path]:
     """Write the month's scorecard and QA workbooks; return their paths.
 
     ``partial``: a note saying the month's data is incomplete (``partial data: contacts
     has 1,200 rows in 2026-10, usually 8,400``), shown in every sheet's title area (the
-    templates' ``{{ partial }}`` cell); a template that would not show it is refused."""
+    templates' ``{{ partial }}`` cell); a template that would not show it is refused.
+    ``dimensions``: the config's (kpi_xl.dimensions.Dimension); each with ``sheet`` gets a
+    "By <title>" sheet in the scorecard (kpi_xl.scorecard.dimensions)."""
     months_back(results.month, 0)                     # refuses a month that is not YYYY-MM
     folder = Path(out) / results.month
     folder.mkdir(parents=True, exist_ok=True)
@@ -305,11 +308,13 @@ def write_month(results: Results, tables: Mapping[str, Any], out: str | Path, *,
     y, m = (int(x) for x in results.month.split("-"))
     stamp = f"{y + m // 12:04d}-{m % 12 + 1:02d}-01T00:00:00Z"   # 'as of' the month's end
     ctx = scorecard_context(results, centre, layout, partial)
+    ctx["dimensions"] = dimension_contexts(results, ctx, dimensions)
     claims = Claims()                                 # one output, once, per run
     target = claims.claim(inside(folder, f"balanced-scorecard-{results.month}.xlsx"))
     with replacing(target) as tmp:                    # whole files only (kpi_xl/files.py)
-        save_with_values(_shown(fill(Path(templates) / "balanced-scorecard.xlsx", ctx).workbook,
-                                ctx["partial"], "balanced-scorecard.xlsx"), tmp, stamp)
+        book = scorecard_book(Path(templates) / "balanced-scorecard.xlsx",
+                              TEMPLATES / "balanced-scorecard.xlsx", ctx)
+        save_with_values(_shown(book, ctx["partial"], "balanced-scorecard.xlsx"), tmp, stamp)
     written.append(target)
     qa = tables.get("qa")
     teams = {team: tctx for team, tctx in qa_contexts(

@@ -339,7 +339,7 @@ def test_compute_prints_each_dimension_and_the_coverage(demo, tmp_path, capsys):
     assert f"every one of the {len(rows):,} contacts in {MONTH} has a queue" in out
     res = read_results_json(tmp_path / MONTH / "kpi-results.json")
     assert {"queue", "topic", "team × channel", "queue × channel"} <= set(res.levels)
-    block = out.split(f"By queue, {MONTH}:")[1].split("\n\n")[0].splitlines()
+    block = out.split(f"By queue, {MONTH}:")[1].split("\n\n")[0].strip("\n").splitlines()
     queues = sorted({r["queue"] for r in rows})
     assert [line.split("  ")[1].strip() for line in block[1:]] == queues
     head = block[0].split()

@@ -21,6 +21,7 @@ Both are made by the scorecard's own machinery, from the same results:
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 from typing import Sequence
 
@@ -202,8 +203,9 @@ def write_member_books(results: Results, out: str | Path, members, *, centre: st
         ctx = scorecard_context(res, f"{centre} · {title} {member}", layout or DEFAULT, partial)
         ctx["dimensions"] = []                        # no other member's sheet
         book = fill(Path(templates or TEMPLATES) / "balanced-scorecard.xlsx", ctx).workbook
-        book.custom_doc_props.append(StringProperty(name=DIMENSION_PROPERTY, value=dim))
-        book.custom_doc_props.append(StringProperty(name=MEMBER_PROPERTY, value=member))
+        # as JSON (ASCII, escaped): a name from the data may hold what XML cannot
+        for prop, value in ((DIMENSION_PROPERTY, dim), (MEMBER_PROPERTY, member)):
+            book.custom_doc_props.append(StringProperty(name=prop, value=json.dumps(value)))
         target = claims.claim(inside(folder, f"{stem}-{results.month}.xlsx"),
                               f"{dim} {member!r}")
         y, m = results.history[-1].end.year, results.history[-1].end.month
@@ -223,9 +225,10 @@ def read_member(path: Path) -> tuple[str, str] | None:
         props = {p.name: p.value for p in wb.custom_doc_props}
     finally:
         wb.close()
-    if DIMENSION_PROPERTY in props and MEMBER_PROPERTY in props:
-        return str(props[DIMENSION_PROPERTY]), str(props[MEMBER_PROPERTY])
-    return None
+    try:
+        return json.loads(props[DIMENSION_PROPERTY]), json.loads(props[MEMBER_PROPERTY])
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def member_problems(table, month: str, members) -> list[str]:

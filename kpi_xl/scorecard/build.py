@@ -149,7 +149,8 @@ def scorecard_context(results: Results, centre: str, layout: Layout = DEFAULT,
     return {"centre": centre, "month": month, "month_label": month_label(month),
             "near_target": layout.near_target, "min_coverage": cover,
             "perspectives": perspectives, "history": history,
-            "partial": partial_banner(partial)}
+            "partial": partial_banner(partial),
+            "dimensions": []}        # the By sheets' (write_month: dimension_contexts)
 
 
 def left_out(names: list[str], scores: list[float | None], overall: float | None,

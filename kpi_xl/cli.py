@@ -599,6 +599,7 @@ class Printer:
             print("\nNot computed:")
             for key, why in res.skipped.items():
                 print(f"  {CATALOG[key].title}: {why}")
+        self.dimensions(res)
         t = res.table[res.table.period == month]
         levels = t.groupby("level", observed=True)["key"].nunique()
         counts = [f"{n} {lv}{'s' if n != 1 else ''}" for lv, n in levels.items()
@@ -607,6 +608,24 @@ class Printer:
               f"{res.period.noun}s; {month}: the organisation" + "".join(f", {c}" for c in counts) + ")")
         print(f"         {run.rejects_path} ({len(run.dataset.rejects):,} rows or values "
               "rejected, with reasons)")
+
+    def dimensions(self, res) -> None:
+        """Per declared dimension: its members by the headline KPIs, for the period."""
+        from .run.summary import dimension_tables
+
+        for table in dimension_tables(res, self.cfg.dimensions):
+            print(f"\nBy {table.title.lower()}, {res.month}:")
+            if not table.rows:
+                print(f"  no figures (no source maps {table.title.lower()} for this period)")
+                continue
+            first = max(len(r[0]) for r in table.rows) + 2
+            widths = [max(len(c), *(len(r[i + 1]) for r in table.rows)) + 2
+                      for i, c in enumerate(table.columns)]
+            print(f"  {'':<{first}}" + "".join(f"{c:>{w}}" for c, w in zip(table.columns, widths)))
+            for r in table.rows:
+                print(f"  {r[0]:<{first}}" + "".join(f"{c:>{w}}" for c, w in zip(r[1:], widths)))
+            if table.low:
+                print("  * low sample (below the KPI's minimum n)")
 
     def workbooks(self, paths) -> None:
         for path in paths:

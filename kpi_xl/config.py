@@ -149,7 +149,8 @@ def parse_config(data: Mapping[str, Any], base_dir: str | os.PathLike = ".",
     from .mail.send import parse_smtp
     from .mail.stakeholders import parse_stakeholders
 
-    cfg.stakeholders = parse_stakeholders(data.get("stakeholders", []), problems)
+    cfg.stakeholders = parse_stakeholders(data.get("stakeholders", []), problems,
+                                          dimensions=dims)
     cfg.smtp = parse_smtp(data.get("smtp"), problems)
     from .csv_out import parse_output
 

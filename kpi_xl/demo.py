@@ -23,14 +23,24 @@ CONFIG = """\
 name = "Northwind Support (demo)"
 time_zone = "Europe/Lisbon"
 channels = ["phone", "email", "chat", "social"]
+pairs = [["team", "channel"], ["queue", "channel"]]     # levels cut together
+
+# extra cuts besides team, agent and channel (README: Dimensions); each source maps them
+[[dimensions]]
+name = "queue"
+
+[[dimensions]]
+name = "topic"
 
 [[sources]]
 preset = "generic-contacts"       # headers named like kpi_xl's columns (README: tables)
 path = "exports/contacts.csv"
+columns = {{ queue = "queue", topic = "topic" }}
 
 [[sources]]
 preset = "generic-qa"
 path = "exports/qa-evaluations.csv"
+columns = {{ queue = "queue", topic = "topic" }}
 
 [[sources]]
 preset = "generic-roster"
@@ -62,6 +72,13 @@ email = "dana.reyes@northwind.example"
 role = "Head of customer service"
 reports = ["scorecard", "qa-team"]
 {leads}
+[[stakeholders]]
+name = "Sam Okafor"
+email = "payments.queue@northwind.example"
+role = "Payments queue manager"
+dimension = "queue"                 # a queue manager: that queue's figures only
+members = ["Payments"]
+
 [[stakeholders]]
 name = "{agent}"
 email = "{agent_email}"

@@ -23,6 +23,19 @@ FIRST = ["Ana", "Ben", "Chloe", "Dev", "Elif", "Femi", "Grace", "Hugo", "Ines", 
 LAST = ["Silva", "Okafor", "Martin", "Patel", "Yilmaz", "Adeyemi", "Kim", "Laurent", "Costa",
         "Berg", "Novak", "Walsh", "Haddad", "Larsen", "Moreau", "Rossi", "Sato", "Weber"]
 TEAMS = ["Billing", "Technical", "Onboarding", "Retention", "Orders", "Premium"]
+#: the demo's two dimensions (README, "Dimensions"): the queue a contact came in on, mostly
+#: the one its team serves (and by channel: social contacts often land in Social care), and
+#: the topic the agent tagged it with (blank on about 2 % of contacts)
+QUEUES = ["Payments", "Tech support", "Sales & orders", "Cancellations", "Priority",
+          "Social care"]
+QUEUE_OF_TEAM = {"Billing": "Payments", "Technical": "Tech support", "Onboarding": "Sales & orders",
+                 "Retention": "Cancellations", "Orders": "Sales & orders", "Premium": "Priority"}
+TOPICS = ["Invoice or payment", "Fault or outage", "Account change", "Order or delivery",
+          "Complaint"]
+#: each queue's usual topic (half of its contacts); the rest spread over every topic
+TOPIC_OF_QUEUE = {"Payments": "Invoice or payment", "Tech support": "Fault or outage",
+                  "Sales & orders": "Order or delivery", "Cancellations": "Account change",
+                  "Priority": "Complaint", "Social care": "Complaint"}
 
 
 @dataclass(frozen=True)
@@ -55,6 +68,9 @@ def sample_tables(month: str = "2026-10", *, history: int = 12, teams: int = 6,
     import pandas as pd
 
     rng = np.random.default_rng(seed)
+    # the queue and topic come from a stream of their own, so that adding them shifted no
+    # draw of the figures above (the tests' demo numbers stay what they were)
+    dim_rng = np.random.default_rng([seed, 12])
     periods = months_back(month, history)
     pairs = len(FIRST) * len(LAST)          # every first name with every surname, once
     # surname index 5·(i // 26 + i % 26) mod 18: a bijection for each first name (5 and 18
@@ -124,6 +140,7 @@ def sample_tables(month: str = "2026-10", *, history: int = 12, teams: int = 6,
         frame["team"] = frame["agent"].map(team_of)
         frame["response_seconds"] = np.where(frame.answered == 1, frame.wait,
                                              np.where(~call, frt * 3600, np.nan))
+        frame["queue"], frame["topic"] = _queue_and_topic(dim_rng, frame["team"], channel)
         frame["period"] = per
         contacts.append(frame)
         cid += n
@@ -150,6 +167,11 @@ def sample_tables(month: str = "2026-10", *, history: int = 12, teams: int = 6,
     contacts["_row"] = np.arange(2, len(contacts) + 2)
     contacts["_source"] = "sample"
     qa = pd.DataFrame(qa_rows)
+    # an evaluation is of a contact (its first item names it): that contact's queue, topic
+    by_id = contacts.set_index("id")
+    evaluated = qa.groupby("evaluation", sort=False)["contact_id"].transform("first")
+    for col in ("queue", "topic"):
+        qa[col] = evaluated.map(by_id[col])
     qa["_row"] = np.arange(2, len(qa) + 2)
     qa["_source"] = "sample-qa"
     base = 48_000
@@ -165,3 +187,21 @@ def sample_tables(month: str = "2026-10", *, history: int = 12, teams: int = 6,
                     "total_cost": contacts_per_month * (6.9 - 0.04 * k), "acquisition_cost": 410_000.0,
                     "leads": 9000.0, "conversions": 1300.0 + 10 * k, "surveys_sent": 4000.0})
     return {"contacts": contacts, "qa": qa, "roster": roster, "business": pd.DataFrame(biz)}
+
+
+def _queue_and_topic(rng, team, channel):
+    """(queue, topic) per contact: the queue its team serves for 75 % of its calls and 55 %
+    of its written contacts (social contacts: Social care, half of them), any queue
+    otherwise (a contact nobody answered has no team: any queue); the queue's usual topic
+    for half of them, any topic otherwise, and no topic for 2 %."""
+    n = len(channel)
+    team = np.asarray(team, dtype=object)
+    home = np.array([QUEUE_OF_TEAM.get(t, "") if isinstance(t, str) else "" for t in team],
+                    dtype=object)
+    keep = rng.random(n) < np.where(channel == "phone", 0.75, 0.55)
+    queue = np.where((home != "") & keep, home, rng.choice(QUEUES, n))
+    queue = np.where((channel == "social") & (rng.random(n) < 0.5), "Social care", queue)
+    usual = np.array([TOPIC_OF_QUEUE[q] for q in queue], dtype=object)
+    topic = np.where(rng.random(n) < 0.5, usual, rng.choice(TOPICS, n)).astype(object)
+    topic[rng.random(n) < 0.02] = None
+    return queue.astype(object), topic

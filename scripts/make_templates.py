@@ -236,8 +236,69 @@ def scorecard() -> Workbook:
     for name, cell in (("kpi_xl_index", "B4"), ("kpi_xl_index_status", "D4"),
                        ("kpi_xl_index_note", "E4"), ("kpi_xl_partial", "A3")):
         name_cell(wb, name, ws, cell)
+    by_dimension(wb)
     wb.properties.creator = "kpi_xl"
     return wb
+
+
+def by_dimension(wb) -> None:
+    """One "By <dimension>" sheet per dimension the config asks for: the scorecard's KPIs
+    (rows) by member (a value and n column each), coloured against the scorecard's worst
+    case and target with the scorecard's own rule (score = (value − worst) / (target −
+    worst): on target from 1, near target from the threshold in B4, off target below)."""
+    ws = wb.create_sheet("By dimension")
+    ws.sheet_view.showGridLines = False
+    for col, w in zip("ABCDE", (30, 10, 10, 13, 7)):
+        ws.column_dimensions[col].width = w
+    ws["H1"] = "{% sheet for dimension in dimensions named dimension.sheet %}"
+    ws["A1"] = "{{ centre }}: {{ dimension.sheet }}"
+    ws["A1"].font = TITLE
+    ws["A2"] = ("{{ month_label }} · each {{ dimension.noun }}'s value and n (contacts, "
+                "answers or evaluations), coloured against the scorecard's targets")
+    ws["A2"].font = SUB
+    ws["A3"] = "{{ partial }}"                 # empty unless the month's data is partial
+    ws["A3"].font = BANNER
+    ws["A4"] = "Near-target threshold (score)"
+    ws["A4"].font = SMALL
+    ws["B4"] = "{{ near_target }}"
+    ws["B4"].number_format = "0%"
+    ws["B4"].font = SMALL
+    # the member columns D:E repeat once per member (templates: {% columns %})
+    ws["D5"] = "{% columns D:E for member in dimension.members %}"
+    ws["D5"].font = SMALL
+    header(ws, 6, ["KPI", "Worst", "Target", "{{ member.name }}", "n"])
+    ws["D6"].alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+    ws.row_dimensions[6].height = 30
+    marker(ws, 7, "{% for kpi in dimension.kpis %}")
+    values = {"A": "{{ kpi.title }}", "B": "{{ kpi.worst | numfmt(kpi.number_format) }}",
+              "C": "{{ kpi.target | numfmt(kpi.number_format) }}",
+              "D": "{{ member.cells[kpi.index].value | numfmt(kpi.number_format) }}",
+              "E": "{{ member.cells[kpi.index].n }}"}
+    for col, v in values.items():
+        c = ws[f"{col}8"]
+        c.value, c.font, c.border = v, BODY, BOX
+        if col != "A":
+            c.alignment = RIGHT
+    ws["B8"].font = ws["C8"].font = SMALL
+    ws["E8"].font = SMALL
+    ws["E8"].number_format = "#,##0"
+    score = "(D8-$B8)/($C8-$B8)"
+    scored = "AND(ISNUMBER(D8),ISNUMBER($B8),ISNUMBER($C8),$C8<>$B8)"
+    for rule, fill, font in ((f"AND({scored},{score}>=1)", GREEN, GREEN_T),
+                             (f"AND({scored},{score}>=$B$4)", AMBER, AMBER_T),
+                             (scored, RED, RED_T)):
+        ws.conditional_formatting.add("D8:D8", FormulaRule(
+            formula=[rule], stopIfTrue=True,
+            fill=PatternFill("solid", start_color=fill, end_color=fill), font=Font(color=font)))
+    marker(ws, 9, "{% endfor %}")
+    ws["A11"] = ("Rows: the balanced scorecard's KPIs that are computed per "
+                 "{{ dimension.noun }}; ({{ dimension.blank }}): rows the data leaves blank.")
+    ws["A11"].font = SMALL
+    ws.freeze_panes = "B7"
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.print_title_rows = "1:6"
 
 
 # ---------------------------------------------------------------- agent QA

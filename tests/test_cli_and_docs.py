@@ -36,16 +36,22 @@ def test_demo_runs_the_whole_month(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "contacts.csv: 78,000 rows read = 78,000 used + 0 rejected" in text
     assert "Done: Northwind Support (demo), 2026-10" in text
-    assert "8 sent, 0 skipped (already sent), 0 failed" in text
+    # the head of service, six team leads, the Payments queue manager and one agent
+    assert "9 sent, 0 skipped (already sent), 0 failed" in text
     month = out / "2026-10"
     books = sorted(p.name for p in month.glob("*.xlsx"))
-    assert books[0] == "balanced-scorecard-2026-10.xlsx" and len(books) == 7
-    assert len(list((month / "outbox").glob("*.eml"))) == 8
+    assert books[0] == "balanced-scorecard-2026-10.xlsx" and len(books) == 8
+    assert "queue-Payments-2026-10.xlsx" in books
+    assert len(list((month / "outbox").glob("*.eml"))) == 9
+    from openpyxl import load_workbook
+
+    assert load_workbook(month / books[0], read_only=True).sheetnames == [
+        "Scorecard", "By Queue", "By Topic"]
     assert (month / "kpi-results.csv").is_file() and (month / "rejects.csv").is_file()
     first = {p.name: p.read_bytes() for p in month.glob("*.xlsx")}
     # idempotent: run again, the same workbooks; the mail is not sent twice
     assert main(["demo", "--folder", str(folder), "--out", str(out)]) == 0
-    assert "0 sent, 8 skipped" in capsys.readouterr().out
+    assert "0 sent, 9 skipped" in capsys.readouterr().out
     assert {p.name: p.read_bytes() for p in month.glob("*.xlsx")} == first
 
 

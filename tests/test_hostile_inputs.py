@@ -127,9 +127,10 @@ def _toml_str(s: str) -> str:
 
 @pytest.fixture(scope="module")
 def hostile_month(tmp_path_factory) -> Path:
-    """The demo month with every team and the first agents renamed to hostile names
-    (in every export and in the stakeholders)."""
+    """The demo month with every team, the first agents and every queue renamed to
+    hostile names (in every export and in the stakeholders)."""
     from kpi_xl.demo import write_demo
+    from kpi_xl.demo_data import QUEUES
 
     folder = tmp_path_factory.mktemp("hostile")
     cfg = write_demo(folder, MONTH)
@@ -141,10 +142,12 @@ def hostile_month(tmp_path_factory) -> Path:
     names = {t: f"{HOSTILE[i % len(HOSTILE)]}{'' if i < len(HOSTILE) else i}"
              for i, t in enumerate(teams)}
     names.update({a: f"{HOSTILE[(i + 3) % len(HOSTILE)]} agent" for i, a in enumerate(agents)})
+    # the demo's queues (a dimension): its Payments queue manager's member is "Ctl\x01bell queue"
+    names.update({q: f"{HOSTILE[(i + 5) % len(HOSTILE)]} queue" for i, q in enumerate(QUEUES)})
     for path in exports.glob("*.csv"):
         with open(path, newline="", encoding="utf-8") as f:
             rows = list(csv.reader(f))
-        cols = [i for i, h in enumerate(rows[0]) if h in ("team", "agent")]
+        cols = [i for i, h in enumerate(rows[0]) if h in ("team", "agent", "queue")]
         for r in rows[1:]:
             for i in cols:
                 r[i] = names.get(r[i], r[i])
@@ -168,7 +171,8 @@ def test_hostile_names_give_every_workbook_and_no_formula(hostile_month, capsys)
     books = sorted((out / MONTH).glob("*.xlsx"))
     with open(hostile_month.parent / "exports" / "qa-evaluations.csv", encoding="utf-8") as f:
         qa_teams = {r["team"] for r in csv.DictReader(f)}
-    assert len(books) == 1 + len(qa_teams)        # the scorecard, a QA book per team
+    # the scorecard, a QA book per team, the demo's Payments queue manager's scorecard
+    assert len(books) == 1 + len(qa_teams) + 1
     seen = set()
     for book in books:
         wb = load_workbook(book)
@@ -185,6 +189,11 @@ def test_hostile_names_give_every_workbook_and_no_formula(hostile_month, capsys)
     assert "L" * 300 in text                            # long names are whole in cells
     assert "=cmd|' /C calc'!A0" in text                 # shown as text
     assert "=cmd|' -C calc'!A0 agent" in seen           # a sheet title ('/' is not allowed)
+    assert "+44 Sales queue" in seen                    # a By Queue column, as text
+    from kpi_xl.scorecard.dimensions import read_member
+
+    member = [b for b in books if read_member(b)]
+    assert [read_member(b) for b in member] == [("queue", "Ctl\x01bell queue")]
 
 
 @pytest.mark.libreoffice

@@ -39,6 +39,9 @@ HEADLINE = {
     "teams": ("service_level", "aht", "fcr", "csat", "first_response_time", "qa_score",
               "ticket_volume"),
     "agent": ("aht", "fcr", "csat", "first_response_time", "qa_score", "ticket_volume"),
+    # a member of a dimension (a queue, a topic): also what `kpi-xl compute` prints per member
+    "dimension": ("ticket_volume", "service_level", "asa", "aht", "fcr", "csat", "nps",
+                  "first_response_time", "qa_score"),
 }
 
 
@@ -68,6 +71,9 @@ def summary(table, delivery: Delivery, month: "Period | str",
     elif s.scope == "teams":
         level, keys = "team", list(s.teams)
         label = ("team " if len(keys) == 1 else "teams ") + ", ".join(keys)
+    elif s.scope == "dimension":
+        level, keys = s.dimension, list(s.members)
+        label = f"{s.dimension} " + ", ".join(keys)
     else:
         level, keys, label = "agent", [s.agent], s.agent
     rows = table[(table["level"].astype(str) == level) & (table["key"].astype(str).isin(keys))]

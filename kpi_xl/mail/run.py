@@ -68,6 +68,37 @@ def _team_files(folder: Path, month: str, teams: set[str], problems: list[str]
     return files, agents
 
 
+def _member_files(folder: Path, month: str, stakeholders, table, problems: list[str]
+                  ) -> dict[tuple[str, str], Path]:
+    """(dimension, member) -> its member scorecard, read from the workbooks' own
+    properties (not from file names, which fold ``a/b`` and ``a-b`` together); a member a
+    stakeholder is scoped to that has no figures in the month is a problem, by name."""
+    from ..scorecard.dimensions import context_members, member_problems, read_member
+
+    wanted = context_members(stakeholders)
+    if not wanted:
+        return {}
+    problems.extend(f"{s.name}: {p}" for s in stakeholders if s.scope == "dimension"
+                    for p in member_problems(table, month, [(s.dimension, m) for m in s.members]))
+    files: dict[tuple[str, str], Path] = {}
+    for path in sorted(folder.glob(f"*-{month}.xlsx")):
+        if path.name.startswith(("qa-", "balanced-scorecard-")):
+            continue
+        bad = check_workbook(path.name, path.read_bytes())
+        if bad:
+            problems.append(bad)
+            continue
+        member = read_member(path)
+        if member is None or member not in wanted:
+            continue
+        if member in files:
+            problems.append(f"both {files[member].name} and {path.name} hold {member[0]} "
+                            f"{member[1]!r}'s scorecard: remove the older one and send again")
+            continue
+        files[member] = path
+    return files
+
+
 def send_month(stakeholders: list[Stakeholder], out: str | Path, month: "Period | str", *,
                smtp: SmtpSettings | None, centre: str, resend: bool = False,
                resend_uncertain: bool = False, templates: str | Path | None = None,
@@ -109,10 +140,12 @@ def _send_month(stakeholders, out: Path, month: str, *, smtp, centre, resend,
     teams = set(table.loc[table["level"] == "team", "key"].astype(str))
     problems: list[str] = []
     team_files, agent_teams = _team_files(folder, month, teams, problems)
+    member_files = _member_files(folder, month, stakeholders, table, problems)
     if problems:
         raise MailError("some reports cannot be sent; nothing was sent:\n  - "
                         + "\n  - ".join(problems))
-    deliveries = plan(stakeholders, folder, month, team_files, agent_teams, problems)
+    deliveries = plan(stakeholders, folder, month, team_files, agent_teams, problems,
+                      member_files=member_files)
     if problems:
         raise MailError("some reports are missing:\n  - " + "\n  - ".join(problems))
     files = _attachments(folder, month, deliveries)

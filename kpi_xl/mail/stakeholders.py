@@ -17,10 +17,18 @@
     email = "ana@example.com"
     agent = "Ana Silva"                     # an agent: their own QA sheet only
                                             # default reports: ["qa-agent"]
+    [[stakeholders]]
+    name = "Sam Okafor"
+    email = "sam@example.com"
+    dimension = "queue"                     # a declared dimension ([[dimensions]])
+    members = ["Payments"]                  # a queue manager: these queues only
+                                            # default reports: ["member-scorecard"]
 
 What each scope may receive is fixed, so that nobody is sent another scope's data:
 the organisation may get the balanced scorecard and every team's QA workbook; a team lead
-their teams' QA workbooks; an agent a workbook cut down to their own sheet.
+their teams' QA workbooks; an agent a workbook cut down to their own sheet; a dimension
+member's manager a scorecard of each of their members alone
+(``<dimension>-<member>-<period>.xlsx``, :mod:`kpi_xl.scorecard.members`).
 """
 
 from __future__ import annotations
@@ -30,8 +38,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-ALLOWED = {"organisation": ("scorecard", "qa-team"), "teams": ("qa-team",), "agent": ("qa-agent",)}
-DEFAULT = {"organisation": ("scorecard",), "teams": ("qa-team",), "agent": ("qa-agent",)}
+ALLOWED = {"organisation": ("scorecard", "qa-team"), "teams": ("qa-team",), "agent": ("qa-agent",),
+           "dimension": ("member-scorecard",)}
+DEFAULT = {"organisation": ("scorecard",), "teams": ("qa-team",), "agent": ("qa-agent",),
+           "dimension": ("member-scorecard",)}
 _EMAIL = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+$")
 
 
@@ -40,10 +50,12 @@ class Stakeholder:
     name: str
     email: str
     role: str = ""
-    scope: str = "organisation"             # organisation | teams | agent
+    scope: str = "organisation"             # organisation | teams | agent | dimension
     teams: tuple[str, ...] = ()
     agent: str | None = None
     reports: tuple[str, ...] = ()
+    dimension: str | None = None            # scope "dimension": its name and members
+    members: tuple[str, ...] = ()
 
 
 @dataclass
@@ -54,6 +66,8 @@ class Report:
     path: Path
     team: str | None = None
     agent: str | None = None
+    #: a member scorecard's (dimension, member)
+    member: tuple[str, str] | None = None
 
 
 @dataclass
@@ -62,7 +76,10 @@ class Delivery:
     reports: list[Report] = field(default_factory=list)
 
 
-def parse_stakeholders(items: list[Mapping[str, Any]], problems: list[str]) -> list[Stakeholder]:
+def parse_stakeholders(items: list[Mapping[str, Any]], problems: list[str],
+                       dimensions: tuple[str, ...] | None = None) -> list[Stakeholder]:
+    """``dimensions``: the config's declared dimensions, which a ``dimension = ...`` scope
+    must name (None: not checked)."""
     out = []
     seen = set()
     for i, s in enumerate(items or [], 1):
@@ -72,17 +89,19 @@ def parse_stakeholders(items: list[Mapping[str, Any]], problems: list[str]) -> l
             problems.append(f"{where}: needs a name")
         if not _EMAIL.match(email):
             problems.append(f"{where} ({name or '?'}): email {email!r} is not an address")
-        known = {"name", "email", "role", "scope", "teams", "agent", "reports"}
+        known = {"name", "email", "role", "scope", "teams", "agent", "reports", "dimension",
+                 "members"}
         for k in s:
             if k not in known:
                 problems.append(f"{where}: unknown key {k!r} (keys: {', '.join(sorted(known))})")
-        scopes = [k for k in ("teams", "agent") if k in s]
+        scopes = [k for k in ("teams", "agent", "dimension") if k in s]
         if s.get("scope") not in (None, "organisation"):
-            problems.append(f"{where}: scope must be \"organisation\" (or give teams = [...] "
-                            "or agent = \"...\")")
+            problems.append(f"{where}: scope must be \"organisation\" (or give teams = [...], "
+                            "agent = \"...\" or dimension = \"...\" with members = [...])")
         if len(scopes) > 1 or (scopes and s.get("scope") == "organisation"):
-            problems.append(f"{where}: give one scope: organisation, teams or agent")
+            problems.append(f"{where}: give one scope: organisation, teams, agent or dimension")
         scope = scopes[0] if scopes else "organisation"
+        dimension, members = _dimension_scope(s, where, scope, dimensions, problems)
         raw_teams, raw_reports = s.get("teams", []) or [], s.get("reports", DEFAULT[scope])
         if not isinstance(raw_teams, list):
             problems.append(f"{where}: teams must be a list, e.g. teams = [\"Billing\"], got "
@@ -105,14 +124,45 @@ def parse_stakeholders(items: list[Mapping[str, Any]], problems: list[str]) -> l
             problems.append(f"{where}: {email} is listed twice")
         seen.add(email.lower())
         out.append(Stakeholder(name, email, str(s.get("role", "")), scope, teams,
-                               str(s["agent"]) if "agent" in s else None, reports))
+                               str(s["agent"]) if "agent" in s else None, reports,
+                               dimension, members))
     return out
+
+
+def _dimension_scope(s: Mapping[str, Any], where: str, scope: str,
+                     dimensions: tuple[str, ...] | None,
+                     problems: list[str]) -> tuple[str | None, tuple[str, ...]]:
+    """``dimension = "queue"`` with ``members = ["Payments"]``: (dimension, members)."""
+    if "members" in s and scope != "dimension":
+        problems.append(f"{where}: members = [...] goes with dimension = \"...\" (the "
+                        "dimension they are members of)")
+    if scope != "dimension":
+        return None, ()
+    dim, raw = s.get("dimension"), s.get("members", [])
+    if not isinstance(dim, str) or not dim.strip():
+        problems.append(f"{where}: dimension must name a declared dimension, e.g. "
+                        f"dimension = \"queue\", got {dim!r}")
+        return None, ()
+    if dimensions is not None and dim not in dimensions:
+        problems.append(f"{where}: dimension {dim!r} is not declared under [[dimensions]]"
+                        + (f" (declared: {', '.join(dimensions)})" if dimensions else
+                           " (none is)"))
+    if not isinstance(raw, list) or not all(isinstance(m, str) for m in raw):
+        problems.append(f"{where}: members must be a list of names, e.g. members = "
+                        f"[\"Payments\"], got {raw!r}")
+        raw = []
+    if not raw:
+        problems.append(f"{where}: members = [...] lists no member of {dim!r}")
+    return dim, tuple(dict.fromkeys(raw))
 
 
 def plan(stakeholders: list[Stakeholder], folder: Path, month: str,
          team_files: Mapping[str, Path], agent_teams: Mapping[str, str],
-         problems: list[str]) -> list[Delivery]:
-    """Each stakeholder's reports for the month, from the files written in ``folder``."""
+         problems: list[str],
+         member_files: Mapping[tuple[str, str], Path] | None = None) -> list[Delivery]:
+    """Each stakeholder's reports for the month, from the files written in ``folder``;
+    ``member_files``: (dimension, member) -> its member scorecard."""
+    member_files = member_files or {}
     out = []
     scorecard = folder / f"balanced-scorecard-{month}.xlsx"
     for s in stakeholders:
@@ -131,6 +181,16 @@ def plan(stakeholders: list[Stakeholder], folder: Path, month: str,
                                                 team_files[t], team=t))
                     else:
                         problems.append(f"{s.name}: no QA workbook for team {t!r} in {month}")
+            elif r == "member-scorecard":
+                for m in s.members:
+                    path = member_files.get((s.dimension, m))
+                    if path is None:
+                        problems.append(f"{s.name}: no scorecard for {s.dimension} {m!r} in "
+                                        f"{month}")
+                    else:
+                        d.reports.append(Report(f"member:{s.dimension}:{m}",
+                                                f"Scorecard, {s.dimension} {m}", path,
+                                                member=(s.dimension, m)))
             elif r == "qa-agent":
                 team = agent_teams.get(s.agent or "")
                 if team is None or team not in team_files:

@@ -187,11 +187,13 @@ class _Place:
 
 
 def check(ds, month: "Period | str | None", settings: GuardSettings = GuardSettings(),
-          history: "list[Period | str] | None" = None) -> GuardReport:
+          history: "list[Period | str] | None" = None,
+          dimensions: tuple[str, ...] = ()) -> GuardReport:
     """Check a loaded :class:`kpi_xl.data.load.Dataset` for ``month``, a period of any
     grain or its label (``None``: only the rejected shares, as ``validate`` does).
     ``history`` is the periods before it that the usual volume is taken over (default:
-    every earlier month in the data for a month, :func:`usual_window` otherwise)."""
+    every earlier month in the data for a month, :func:`usual_window` otherwise).
+    ``dimensions``: the config's, each given a coverage line (never a refusal)."""
     period = None if month is None else as_period(month)
     rep = GuardReport(None if period is None else period.label, period=period)
     by_source: dict[str, list] = {}            # the rejects report, read once
@@ -209,6 +211,7 @@ def check(ds, month: "Period | str | None", settings: GuardSettings = GuardSetti
     _rejected_in_month(ds, by_source, place, settings, rep)
     _volumes(ds, place, settings, earlier, rep)
     _coverage(ds, place, settings, rep)
+    _dimension_coverage(ds, place, dimensions, settings, rep)
     return rep
 
 
@@ -448,3 +451,33 @@ def _coverage(ds, place: _Place, settings: GuardSettings, rep: GuardReport) -> N
                                  share > settings.max_share_without_member))
 
 
+def _dimension_coverage(ds, place: _Place, dimensions: tuple[str, ...],
+                        settings: GuardSettings, rep: GuardReport) -> None:
+    """Per declared dimension, how many of the period's contacts (and surveys, QA
+    evaluations, when there are some) have no member: "120 of 6,000 contacts in 2026-10
+    have no topic". Informational: those rows are reported as ``(no topic)`` and counted
+    everywhere else; flagged (never refused) above ``max_share_without_member``."""
+    where = in_words(place.period)
+    for dim in dimensions:
+        for table in ("contacts", "surveys", "qa"):
+            df = ds.tables.get(table)
+            if df is None or "period" not in df:
+                continue
+            labels = place.labels(df, table)
+            if labels is None:
+                continue
+            in_month = df[(labels == place.period.label).to_numpy()]
+            if table == "qa" and "evaluation" in in_month:
+                in_month = in_month.drop_duplicates("evaluation")
+            total = len(in_month)
+            if total == 0:
+                continue
+            noun = "evaluations" if table == "qa" else table
+            mapped = dim in in_month and in_month[dim].notna().any()
+            missing = total if dim not in in_month else int(in_month[dim].isna().sum())
+            if missing == 0:
+                line = f"every one of the {total:,} {noun} in {where} has a {dim}"
+            else:
+                line = (f"{missing:,} of {total:,} {noun} in {where} have no {dim}"
+                        + ("" if mapped else " (no source maps it)"))
+            rep.coverage.append((line, missing / total > settings.max_share_without_member))

@@ -115,7 +115,8 @@ def load_checked(cfg, month: "Period | str | None", history: int | None, reporte
     unknown = unknown_override_keys(cfg, ds)
     if unknown:
         raise ConfigError(unknown)
-    report = check(ds, period, cfg.guards, history=window)
+    report = check(ds, period, cfg.guards, history=window,
+                   dimensions=tuple(d.name for d in cfg.dimensions))
     reporter.guards(report, allow_partial)
     if not allow_partial:
         report.raise_if_refused()
@@ -199,7 +200,9 @@ def _write_and_send(cfg, run: MonthRun, step: str, period: Period, history: int,
         run.books = write_month(res, ds.tables, out, centre=cfg.name,
                                 layout=cfg.layout or DEFAULT, max_score=cfg.max_score,
                                 rubric=cfg.load.rubric, partial=run.partial,
+                                dimensions=cfg.dimensions,
                                 **({"templates": cfg.templates} if cfg.templates else {}))
+        run.books += member_books(cfg, res, out, run.partial)
         reporter.workbooks(run.books)
     if step in ("scorecard", "run"):
         write_status(folder, month, run.partial)
@@ -208,6 +211,19 @@ def _write_and_send(cfg, run: MonthRun, step: str, period: Period, history: int,
         run.outcome, run.where = send(cfg, period, out, resend=resend,
                                       resend_uncertain=resend_uncertain,
                                       progress=reporter.progress)
+
+
+def member_books(cfg, res, out: Path, partial: str | None) -> list[Path]:
+    """The scorecards of the dimension members that stakeholders are scoped to
+    (``dimension = "queue"``, ``members = [...]``)."""
+    from ..scorecard.dimensions import context_members, write_member_books
+
+    members = context_members(cfg.stakeholders)
+    if not members:
+        return []
+    return write_member_books(res, out, members, centre=cfg.name, dimensions=cfg.dimensions,
+                              layout=cfg.layout, partial=partial,
+                              templates=cfg.templates or None)
 
 
 def engine_for(cfg, tables):

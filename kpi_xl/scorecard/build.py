@@ -30,6 +30,7 @@ from ..files import Claims, replacing
 from .layout import AGENT_KPIS, DEFAULT, Layout, kpi_score, weighted
 from ..text import cell_text, printable
 from .names import distinct_stems, inside, sheet_title
+from .dimensions import dimension_contexts, scorecard_book
 from .template import TemplateError, fill
 
 #: the shipped templates, inside the package (importlib.resources: they install with it)
@@ -167,7 +168,8 @@ def scorecard_context(results: Results, centre: str, layout: Layout = DEFAULT,
     return {"centre": centre, "month": month, **period_words(results),
             "near_target": layout.near_target, "min_coverage": cover,
             "perspectives": perspectives, "history": history,
-            "partial": partial_banner(partial)}
+            "partial": partial_banner(partial),
+            "dimensions": []}        # the By sheets' (write_month: dimension_contexts)
 
 
 def left_out(names: list[str], scores: list[float | None], overall: float | None,
@@ -326,12 +328,14 @@ def copy_templates(folder: str | Path, *, force: bool = False) -> list[Path]:
 def write_month(results: Results, tables: Mapping[str, Any], out: str | Path, *,
                 centre: str = "Contact centre", layout: Layout = DEFAULT,
                 max_score: float = 1.0, rubric=(), templates: str | Path = TEMPLATES,
-                partial: str | None = None) -> list[Path]:
+                partial: str | None = None, dimensions=()) -> list[Path]:
     """Write the month's scorecard and QA workbooks; return their paths.
 
     ``partial``: a note saying the month's data is incomplete (``partial data: contacts
     has 1,200 rows in 2026-10, usually 8,400``), shown in every sheet's title area (the
-    templates' ``{{ partial }}`` cell); a template that would not show it is refused."""
+    templates' ``{{ partial }}`` cell); a template that would not show it is refused.
+    ``dimensions``: the config's (kpi_xl.dimensions.Dimension); each with ``sheet`` gets a
+    "By <title>" sheet in the scorecard (kpi_xl.scorecard.dimensions)."""
     period = results.period                           # refuses a label that is no period
     inside(out, period.label)                         # and one that is no folder name
     folder = Path(out) / results.month
@@ -339,11 +343,13 @@ def write_month(results: Results, tables: Mapping[str, Any], out: str | Path, *,
     written = []
     stamp = f"{period.end.isoformat()}T00:00:00Z"     # 'as of' the period's end
     ctx = scorecard_context(results, centre, layout, partial)
+    ctx["dimensions"] = dimension_contexts(results, ctx, dimensions)
     claims = Claims()                                 # one output, once, per run
     target = claims.claim(inside(folder, f"balanced-scorecard-{results.month}.xlsx"))
     with replacing(target) as tmp:                    # whole files only (kpi_xl/files.py)
-        save_with_values(_shown(fill(Path(templates) / "balanced-scorecard.xlsx", ctx).workbook,
-                                ctx["partial"], "balanced-scorecard.xlsx"), tmp, stamp)
+        book = scorecard_book(Path(templates) / "balanced-scorecard.xlsx",
+                              TEMPLATES / "balanced-scorecard.xlsx", ctx)
+        save_with_values(_shown(book, ctx["partial"], "balanced-scorecard.xlsx"), tmp, stamp)
     written.append(target)
     qa = tables.get("qa")
     teams = {team: tctx for team, tctx in qa_contexts(

@@ -18,6 +18,11 @@ The template language, for people who restyle the shipped templates in Excel:
     the sheet is repeated once per item, named by the expression (made a valid, unique
     sheet name), with every chart, conditional format and data validation of the template
     sheet; the template sheet goes.
+``{% columns D:E for member in dimension.members %}`` in any cell
+    columns D to E (the block) are repeated once per item, side by side (D:E, F:G, ...),
+    with their styles, widths and conditional formats; in each copy, ``member`` inside
+    ``{{ }}`` and ``{% %}`` is that copy's item. The block must be the last used columns of
+    the sheet. Row loops then expand every column as usual.
 ``{{ kpi.actual | numfmt(kpi.number_format) }}``, ``={{ kpi.number_format | cellformat }}G5-H5``
     the value (or the formula) with that number format, for columns whose rows hold
     different units (a percentage on one row, seconds on the next).
@@ -63,6 +68,8 @@ from .refs import Block, Mapper, map_formula, map_ranges, quote_sheet
 FOR = re.compile(r"^\{%-?\s*for\s+(\w+)\s+in\s+(.+?)\s*-?%\}$")
 ENDFOR = re.compile(r"^\{%-?\s*endfor\s*-?%\}$")
 SHEET = re.compile(r"^\{%-?\s*sheet\s+for\s+(\w+)\s+in\s+(.+?)\s+named\s+(.+?)\s*-?%\}$")
+COLUMNS = re.compile(r"^\{%-?\s*columns\s+([A-Z]{1,3}):([A-Z]{1,3})\s+for\s+(\w+)\s+in\s+(.+?)"
+                     r"\s*-?%\}$")
 ONE = re.compile(r"^\{\{(.+?)\}\}$", re.S)
 
 
@@ -363,6 +370,7 @@ def fill(template: str | Path, context: Mapping[str, Any]) -> Filled:
     mappers: dict[str, Mapper] = {}
     for ws in wb.worksheets:
         ctx = contexts.get(ws.title, dict(context))
+        ctx = _column_loop(ws, ctx, _Where(path.name, ws.title))
         mappers[ws.title] = _expand_sheet(ws, ctx, _Where(path.name, ws.title))
     _cross_sheet(wb, mappers)
     wb.calculation.fullCalcOnLoad = True        # Excel recalculates on open
@@ -395,6 +403,85 @@ def _sheet_loop(wb, ws, context: dict, contexts: dict, file: str) -> None:
         wb.move_sheet(new, position + k - wb.worksheets.index(new))
         contexts[title] = ctx
     wb.remove(ws)
+
+
+_JINJA = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.S)
+
+
+def _column_loop(ws, ctx: dict, where: _Where) -> dict:
+    """``{% columns D:E for member in items %}``: the block of columns repeated once per
+    item to its right (values, styles, widths, merged cells, conditional formats); in copy
+    ``j`` the loop variable is renamed ``member__j``, which the returned context holds."""
+    from openpyxl.formula.translate import Translator
+    from openpyxl.utils import column_index_from_string, get_column_letter
+
+    found = None
+    for _key, c in sorted(ws._cells.items()):
+        if isinstance(c.value, str) and "{%" in c.value and COLUMNS.match(c.value.strip()):
+            found = (c, COLUMNS.match(c.value.strip()))
+            break
+    if not found:
+        return ctx
+    cell, m = found
+    first, last = column_index_from_string(m.group(1)), column_index_from_string(m.group(2))
+    var, expr = m.group(3), m.group(4)
+    if last < first:
+        raise where.error(cell.coordinate, f"columns {m.group(1)}:{m.group(2)} run backwards")
+    items = list(_evaluate(expr, ctx, where, cell.coordinate) or [])
+    cell.value = None
+    right = sorted((r, col) for (r, col), c in ws._cells.items()
+                   if col > last and c.value is not None)
+    if right:
+        raise where.error(ws.cell(*right[0]).coordinate,
+                          "the columns repeated by {% columns %} must be the last used ones "
+                          "of the sheet; move this cell left of them or below the table")
+    width = last - first + 1
+    name = re.compile(rf"(?<![\w.]){re.escape(var)}(?!\w)")
+    block = [(r, col, c, c.value) for (r, col), c in sorted(ws._cells.items())
+             if first <= col <= last]
+    widths = {col: ws.column_dimensions[get_column_letter(col)].width
+              for col in range(first, last + 1)}
+    merged = [mr for mr in ws.merged_cells.ranges
+              if mr.min_col >= first and mr.max_col <= last]
+    formats = [(cf, rule) for cf in ws.conditional_formatting for rule in cf.rules
+               if all(first <= r.min_col and r.max_col <= last for r in cf.sqref.ranges)]
+    ctx = dict(ctx)
+    for j in range(max(len(items), 1)):
+        alias = f"{var}__{j}"
+        ctx[alias] = items[j] if items else EMPTY
+        shift = j * width
+        for r, col, c, v in block:
+            target = ws.cell(row=r, column=col + shift) if shift else c
+            if shift and c.has_style:
+                target._style = copy.copy(c._style)
+            if isinstance(v, str) and ("{{" in v or "{%" in v):
+                target.value = _JINJA.sub(lambda x: name.sub(alias, x.group(0)), v)
+            elif shift and c.data_type == "f" and isinstance(v, str):
+                target.value = Translator(v, origin=c.coordinate).translate_formula(
+                    target.coordinate)
+            elif shift:
+                target._value, target.data_type = v, c.data_type
+        if not shift:
+            continue
+        for col, w in widths.items():
+            if w is not None:
+                ws.column_dimensions[get_column_letter(col + shift)].width = w
+        for mr in merged:
+            ws.merge_cells(start_row=mr.min_row, end_row=mr.max_row,
+                           start_column=mr.min_col + shift, end_column=mr.max_col + shift)
+        for cf, rule in formats:
+            parts = sorted(cf.sqref.ranges, key=lambda r: (r.min_row, r.min_col))
+            ranges = " ".join(f"{get_column_letter(r.min_col + shift)}{r.min_row}:"
+                              f"{get_column_letter(r.max_col + shift)}{r.max_row}"
+                              for r in parts)
+            top = parts[0]
+            origin = f"{get_column_letter(top.min_col)}{top.min_row}"
+            moved = copy.copy(rule)
+            moved.formula = [Translator("=" + f, origin=origin).translate_formula(
+                f"{get_column_letter(top.min_col + shift)}{top.min_row}")[1:]
+                for f in (rule.formula or [])]
+            ws.conditional_formatting.add(ranges, moved)
+    return ctx
 
 
 def _copy_extras(src, dst) -> None:
@@ -638,7 +725,7 @@ def _move_formats(ws, fn) -> None:
         sqref = map_ranges(str(cf.sqref), fn)
         for rule in cf.rules:
             if sqref:
-                new.add(sqref, rule)
+                new.add(sqref, _rule_moved(rule, str(cf.sqref), sqref))
     ws.conditional_formatting = new
     for dv in ws.data_validations.dataValidation:
         sq = map_ranges(str(dv.sqref), fn)
@@ -646,6 +733,23 @@ def _move_formats(ws, fn) -> None:
     if ws.print_area:
         areas = ws.print_area if isinstance(ws.print_area, list) else str(ws.print_area).split(",")
         ws.print_area = [map_ranges(str(a).split("!")[-1].replace("$", ""), fn) for a in areas]
+
+
+def _rule_moved(rule, old: str, new: str):
+    """A conditional format's rule for its moved range: Excel reads the rule's relative
+    references from the range's top-left cell, so when a loop's marker row goes and the
+    range starts a row higher, the references move with it (a rule on loop row 7 that
+    said C7 says C6 when the body lands on row 6), as Excel does on deleting a row."""
+    from openpyxl.formula.translate import Translator
+
+    top = re.match(r"\$?([A-Z]{1,3})\$?(\d+)", old.split()[0])
+    to = re.match(r"\$?([A-Z]{1,3})\$?(\d+)", new.split()[0])
+    if not rule.formula or top is None or to is None or top.groups() == to.groups():
+        return rule
+    moved = copy.copy(rule)
+    moved.formula = [Translator("=" + f, origin="".join(top.groups())).translate_formula(
+        "".join(to.groups()))[1:] for f in rule.formula]
+    return moved
 
 
 def _move_charts(ws, mapper: Mapper, own: str) -> None:

@@ -248,3 +248,20 @@ def test_every_grain_equals_excel_function(tables, label, fiscal, count, key):
         assert res.table[res.table.kpi == key].empty
         return
     _check(res, key, CATALOG[key].variants[0].name, frame, b, params, p.back(count))
+
+
+def test_annualised_turnover_follows_the_period_length(tables):
+    """Agent turnover is annualised from the period's months (catalog: × 12 / months):
+    a quarter is 3 months, never 1; a week is not made of whole months, so it has no
+    annualised figure (before, a quarter's turnover came out 3× too high and a week's was
+    annualised as if it were a month)."""
+    res = Engine(tables).compute("2026-Q3", 0)
+    t = Engine(tables).period_totals("2026-Q3", 0).set_index("period").loc["2026-Q3"]
+    # by hand from the roster (see test_headcounts_follow_the_period): 1 leaver, 4 and 4
+    assert (t["leavers"], t["headcount_start"], t["headcount_end"]) == (1, 4, 4)
+    assert res.value("agent_turnover") == pytest.approx(1 / 4 * 12 / 3)
+    wk = Engine(tables).compute("2026-W40", 1)
+    assert wk.skipped["agent_turnover"] == ("it is annualised from whole months, and a week "
+                                           "is not made of whole months")
+    month = Engine(tables).compute("2026-10", 0)
+    assert month.value("agent_turnover") is not None

@@ -83,6 +83,10 @@ class ParamSpec:
     lo: float | None = None
     hi: float | None = None
     integer: bool = False
+    #: the option is the length of the reported period in months (an annualised KPI):
+    #: the engine sets it from the period it computes (3 for a quarter) and leaves the KPI
+    #: out of a period that is not made of whole months (a week, a day)
+    period_months: bool = False
 
 
 @dataclass(frozen=True)

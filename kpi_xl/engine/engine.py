@@ -148,7 +148,17 @@ class Engine:
                       totals: Totals) -> list[Item]:
         have = totals.available()
         usable = []
+        spans = totals.window.periods
         for kpi, variant, params in items:
+            lengths = {len(p.months) if p.months else None for p in spans}
+            fill = [ps.name for ps in kpi.params if ps.period_months]
+            if fill and (None in lengths or len(lengths) != 1):
+                skipped[kpi.key] = (f"it is annualised from whole months, and a "
+                                    f"{spans[-1].noun} is not made of whole months")
+                continue
+            if fill:      # the period's own length: 3 for a quarter, 12 for a year
+                months = next(iter(lengths))
+                params = {**params, **{name: months for name in fill}}
             why = [have.get(c, f"no '{c}' figure was loaded")
                    for c in BINDINGS[kpi.key].inputs.values()]
             why = [w for w in why if w]

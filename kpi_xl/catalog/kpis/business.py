@@ -93,7 +93,8 @@ TURNOVER = _kpi(
     "lower", 0.30, "kpi_xl starting value; contact-centre turnover is often 30–45 % a year",
     ("SHRM, 'How to determine turnover rate' (separations / average headcount), annualised",),
     "=KPI_AGENT_TURNOVER(3,60,58)",
-    params=(ParamSpec("months", 1, "Length of the period in months (1 for a month).",
-                      lo=1, hi=12, integer=True),))
+    params=(ParamSpec("months", 1, "Length of the period in months (1 for a month; the "
+                      "engine sets it from the period: 3 for a quarter).",
+                      lo=1, hi=12, integer=True, period_months=True),))
 
 KPIS = [RETENTION, CHURN, NRR, GRR, CONVERSION, ACTIVATION, CAC, TURNOVER]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 from pathlib import Path
 
@@ -30,3 +31,14 @@ def month(out: str, threads: int | None = None):
     paths = write_month(res, tables, out, centre="Acme Support", max_score=MAX_SCORE,
                         rubric=rubric)
     return tables, res, [Path(p) for p in paths]
+
+
+def same_cell(a, b) -> bool:
+    """A recalculated cell equals its cached value: blanks alike, numbers to 1e-9."""
+    if a in (None, "") and b in (None, ""):
+        return True
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a == b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+    return str(a) == str(b)

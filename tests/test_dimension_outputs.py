@@ -132,7 +132,7 @@ def test_by_sheet_colours_with_the_scorecards_rule_on_each_members_rows(month):
         assert re.match(rf"{col}{first}:{col}\d+$", sqref)
         assert len(formulas) == 3
         assert f"({col}{first}-$B{first})/($C{first}-$B{first})>=1" in formulas[0]
-        assert f">=$B$4" in formulas[1]
+        assert ">=$B$4" in formulas[1]
     assert ws["B4"].value == 0.8                  # the layout's near_target
 
 

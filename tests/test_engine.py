@@ -17,7 +17,7 @@ pd = pytest.importorskip("pandas")
 pytest.importorskip("duckdb")
 
 from kpi_xl.catalog import CATALOG  # noqa: E402
-from kpi_xl.engine import BINDINGS, NOT_IN_ENGINE, Engine, KpiChoice, months_back  # noqa: E402
+from kpi_xl.engine import BINDINGS, NOT_IN_ENGINE, PAIR, Engine, KpiChoice, months_back  # noqa: E402
 from kpi_xl.errors import KpiError  # noqa: E402
 from kpi_xl.render.arrays import compute  # noqa: E402
 from kpi_xl.render.sql import NotRenderable, render_kpi  # noqa: E402
@@ -147,7 +147,13 @@ def test_planning_functions_have_no_sql():
 
 
 def _rows(df, level, member):
+    """The rows of one member of a level; a pair level (``team × channel``) is its two
+    levels' members at once."""
     if level == "organisation":
+        return df
+    if PAIR in level:
+        for lv, m in zip(level.split(PAIR), member.split(PAIR), strict=True):
+            df = _rows(df, lv, m)
         return df
     col = df[level]
     if member == f"(no {level})":
@@ -171,11 +177,16 @@ def _expected(key, variant, rows, b, params=None):
     return compute(key, variant, **inputs)
 
 
-def _check(results, key, variant, frame, b, params):
+def _check(results, key, variant, frame, b, params, in_period=None):
+    """Every result row of ``key`` equals the Excel function on the rows of its period
+    and member. ``in_period(frame, label)``: the rows of a period (default: by the
+    ``period`` column). Returns the levels seen."""
     got = results.table[(results.table.kpi == key)]
     assert len(got) > 0, key
+    levels = set()
     for r in got.itertuples():
-        rows = frame[frame.period == r.period]
+        levels.add(r.level)
+        rows = in_period(frame, r.period) if in_period else frame[frame.period == r.period]
         rows = _rows(rows, r.level, r.key)
         if CATALOG[key].per:
             values = []
@@ -201,6 +212,7 @@ def _check(results, key, variant, frame, b, params):
             assert r.n == want.n
         if want.margin is not None:
             assert r.margin == pytest.approx(want.margin, rel=1e-9)
+    return levels
 
 
 ROW_KPIS = [(k, v.name) for k in BINDINGS if BINDINGS[k].table != "period"

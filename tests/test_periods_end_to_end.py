@@ -31,6 +31,7 @@ from kpi_xl.engine.results import read_results_json  # noqa: E402
 from kpi_xl.scorecard.libreoffice import recalculated_values, render_png, soffice  # noqa: E402
 
 from smtp_faults import FaultServer, tls_pair  # noqa: E402
+from scorecard_data import same_cell  # noqa: E402
 
 WEEK, MONTH, QUARTER = "2026-W41", "2026-10", "2026-Q3"     # W41: Mon 5 – Sun 11 Oct 2026
 PASSWORD = "s3cret-pw"
@@ -196,7 +197,7 @@ def test_weekly_scorecard_recalculated_by_libreoffice_equals_the_engine(runs):
     lo = recalculated_values(path)
     cached = openpyxl.load_workbook(path, data_only=True)
     differ = [(s, c, cached[s][c].value, v) for (s, c), v in lo.items()
-              if not _same(cached[s][c].value, v)]
+              if not same_cell(cached[s][c].value, v)]
     assert differ == [] and len(lo) > 50
     ws = cached["Scorecard"]
     titles = {CATALOG[k].title: k for k in CATALOG}
@@ -226,16 +227,6 @@ def test_weekly_scorecard_recalculated_by_libreoffice_equals_the_engine(runs):
     if keep:
         Path(keep).mkdir(parents=True, exist_ok=True)
         shutil.copy(pages[0], keep)
-
-
-def _same(a, b) -> bool:
-    if a in (None, "") and b in (None, ""):
-        return True
-    if isinstance(a, bool) or isinstance(b, bool):
-        return a == b
-    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
-        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
-    return str(a) == str(b)
 
 
 # ------------------------------------------------------------------ other grains, guards

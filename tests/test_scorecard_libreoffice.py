@@ -4,7 +4,6 @@ scorecard is rendered to PNG so its layout can be looked at."""
 
 from __future__ import annotations
 
-import math
 import os
 import shutil
 from pathlib import Path
@@ -18,6 +17,7 @@ from kpi_xl.scorecard.cached import save_with_values  # noqa: E402
 from kpi_xl.scorecard.libreoffice import recalculated_values, render_png, soffice  # noqa: E402
 
 from scorecard_data import month  # noqa: E402
+from scorecard_data import same_cell  # noqa: E402
 
 pytestmark = [pytest.mark.libreoffice,
               pytest.mark.skipif(soffice() is None, reason="LibreOffice (soffice) is not installed; "
@@ -27,16 +27,6 @@ pytestmark = [pytest.mark.libreoffice,
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory):
     return month(str(tmp_path_factory.mktemp("wb")))
-
-
-def _same(a, b) -> bool:
-    if a in (None, "") and b in (None, ""):
-        return True
-    if isinstance(a, bool) or isinstance(b, bool):
-        return a == b
-    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
-        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
-    return str(a) == str(b)
 
 
 def test_libreoffice_really_recalculates(tmp_path):
@@ -67,7 +57,7 @@ def test_every_formula_cell_equals_libreoffice(generated):
         lo = recalculated_values(path)
         cached = openpyxl.load_workbook(path, data_only=True)
         differ = [(s, c, cached[s][c].value, v) for (s, c), v in lo.items()
-                  if not _same(cached[s][c].value, v)]
+                  if not same_cell(cached[s][c].value, v)]
         assert differ == [], f"{path.name}: {differ[:10]}"
         total += len(lo)
     assert total > 500

@@ -50,6 +50,7 @@ examples:
   kpi-xl presets freshdesk        one mapping in full: its columns, codes and sources
   kpi-xl templates my-templates   a copy of the workbook and message templates to restyle
   kpi-xl demo --month 2026-09     the same for another month
+  kpi-xl demo --week 2026-W43     the same for an ISO week (13 weeks of history)
   kpi-xl kpis                     list every KPI with its formula, unit and target
   kpi-xl kpis nps                 everything about one KPI (variants, inputs, sources)
   kpi-xl kpis --markdown          the reference as Markdown (README's function reference)
@@ -71,6 +72,9 @@ def main(argv: list[str] | None = None) -> int:
                                    "outbox. Nothing to configure; nothing leaves the machine.")
     d.add_argument("--month", default="2026-10", type=month_arg,
                    help="the month to report (default 2026-10)")
+    d.add_argument("--week", type=week_arg,
+                   help="report an ISO week instead, e.g. 2026-W43 (the sample centre's "
+                        "data ends with the week's month)")
     d.add_argument("--folder", default="demo", help="where the sample exports and config go "
                                                     "(default demo/)")
     d.add_argument("--out", default="workbooks", help="output folder (default workbooks/)")
@@ -183,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
 def _dispatch(p, args) -> int:
     try:
         if args.command == "demo":
-            return demo(args.month, args.folder, args.out)
+            return demo(args.month, args.folder, args.out, week=args.week)
         if args.command == "init":
             return init(args.path, args.force)
         if args.command == "presets":
@@ -240,6 +244,16 @@ def _refused(e: KpiXlError, command: str) -> int:
     for line in lines:
         print(f"  - {line}", file=sys.stderr)
     return e.exit_code
+
+
+def week_arg(text: str) -> str:
+    """--week of the demo: checked before anything is written (a mistake exits 2)."""
+    from .run.period_flags import check
+
+    try:
+        return check("week", text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def month_arg(text: str) -> str:
@@ -729,22 +743,28 @@ def send_command(args) -> int:
     return 0 if outcome.ok else 1
 
 
-def demo(month: str, folder: str = "demo", out: str = "workbooks") -> int:
-    """Write the sample centre's exports and config, then run the month on them."""
+def demo(month: str, folder: str = "demo", out: str = "workbooks",
+         week: str | None = None) -> int:
+    """Write the sample centre's exports and config, then run the month (or the ISO
+    week: its data then ends with the week's month) on them."""
     _need_engine()
     import time
 
     from .demo import write_demo
+    from .periods import Period
 
     t0 = time.perf_counter()
+    flag, label = ("--month", month) if week is None else ("--week", week)
+    if week is not None:
+        month = Period.parse(week, "week").calendar_months()[-1]
     _say(f"writing the sample centre's exports to {folder}/exports")
     config = write_demo(folder, month)
     print(f"kpi_xl demo: a sample centre's exports and config are in {folder}/; running "
-          f"{month} on them as `kpi-xl run -c {config} --month {month}` would.\n")
-    rc = main(["run", "-c", str(config), "--month", month, "--out", out])
+          f"{label} on them as `kpi-xl run -c {config} {flag} {label}` would.\n")
+    rc = main(["run", "-c", str(config), flag, label, "--out", out])
     print(f"\n(demo finished in {time.perf_counter() - t0:.0f} s; open "
-          f"{out}/{month}/balanced-scorecard-{month}.xlsx, the QA workbooks beside it, and "
-          f"the messages in {out}/{month}/outbox)")
+          f"{out}/{label}/balanced-scorecard-{label}.xlsx, the QA workbooks beside it, and "
+          f"the messages in {out}/{label}/outbox)")
     return rc
 
 

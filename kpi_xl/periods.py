@@ -311,11 +311,6 @@ def months_back(month_text: str, count: int) -> list[str]:
     return [p.label for p in month(month_text).back(count)]
 
 
-def month_label(month_text: str) -> str:
-    """'October 2026' for '2026-10'."""
-    return month(month_text).title()
-
-
 def as_period(value: "Period | str", fiscal_start: int = 1) -> Period:
     """A Period, from itself or its label."""
     return value if isinstance(value, Period) else Period.parse(value, fiscal_start=fiscal_start)

@@ -102,7 +102,7 @@ def test_help_teaches_every_grain_with_an_example():
 
 def test_every_label_is_a_folder_and_file_name_inside_the_output(tmp_path):
     from kpi_xl.run.month import output_folder
-    from kpi_xl.scorecard.names import inside
+    from kpi_xl.names import inside
 
     for label in ("2026-10", "2026-W44", "2026-Q3", "FY2027-Q1", "2026", "FY2027",
                   "2026-10-05", "2021-01-01..2021-03-31"):
@@ -143,3 +143,14 @@ def test_a_range_gives_a_valid_message_id():
     # months keep the Message-ID they had
     assert message_id("2026-10", "a@b.example", ["scorecard"], "acme.test").startswith(
         "<kpi-xl.2026-10.")
+
+
+def test_demo_takes_a_week_checked_before_anything_is_written(tmp_path, capsys, monkeypatch):
+    from kpi_xl.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as e:
+        main(["demo", "--week", "2026-43"])
+    assert e.value.code == 2
+    assert "a week is written like 2026-W44, got '2026-43'" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []

@@ -23,7 +23,7 @@ from kpi_xl.scorecard.build import TEMPLATES, scorecard_context, sparkline  # no
 from kpi_xl.scorecard.cached import save_with_values  # noqa: E402
 from kpi_xl.scorecard.formula import Evaluator, Unsupported  # noqa: E402
 from kpi_xl.scorecard.layout import DEFAULT, Layout, Line, Perspective, kpi_score  # noqa: E402
-from kpi_xl.scorecard.names import file_stem, inside, sheet_title  # noqa: E402
+from kpi_xl.names import file_stem, inside, sheet_title  # noqa: E402
 from kpi_xl.scorecard.template import TemplateError, fill  # noqa: E402
 
 from scorecard_data import month  # noqa: E402

@@ -18,7 +18,7 @@ from ..engine.results import read_results_json
 from ..periods import Period, as_period
 from ..files import OutputError, check_workbook, folder_lock, workbook_digest
 from ..scorecard.build import agent_workbook
-from ..scorecard.names import distinct_stems, inside
+from ..names import distinct_stems, inside
 from .message import build, environment, summary
 from .send import Ledger, MailError, Outbox, Outcome, Smtp, SmtpSettings, deliver
 from .stakeholders import Delivery, Stakeholder, plan

@@ -47,7 +47,7 @@ from typing import Any, Callable, Mapping
 
 from ..errors import KpiXlError
 from ..files import Claims, write_bytes
-from ..scorecard.names import distinct_stems, inside
+from ..names import distinct_stems, inside
 
 
 class MailError(KpiXlError, RuntimeError):

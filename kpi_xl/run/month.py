@@ -170,7 +170,7 @@ def period_of(value: "Period | str", fiscal_start: int = 1) -> Period:
 def output_folder(out: str | os.PathLike, period: Period) -> Path:
     """``<out>/<label>``: every label is a valid folder name on Windows too (a range's
     ``2021-01-01..2021-03-31`` included: '..' inside a name is not a parent)."""
-    from ..scorecard.names import inside
+    from ..names import inside
 
     return inside(out, period.label)
 

@@ -24,24 +24,18 @@ from typing import Any, Mapping
 
 from ..catalog import CATALOG
 from ..engine.results import Results
-from ..periods import Period, as_period
+from ..periods import Period
 from .cached import save_with_values
 from ..files import Claims, replacing
 from .layout import AGENT_KPIS, DEFAULT, Layout, kpi_score, weighted
 from ..text import cell_text, printable
-from .names import distinct_stems, inside, sheet_title
+from ..names import distinct_stems, inside, sheet_title
 from .dimensions import dimension_contexts, scorecard_book
 from .template import TemplateError, fill
 
 #: the shipped templates, inside the package (importlib.resources: they install with it)
 TEMPLATES = Path(str(resources.files("kpi_xl") / "templates"))
 SPARK = "▁▂▃▄▅▆▇█"
-
-
-def month_label(month: str) -> str:
-    """'October 2026' for '2026-10'; the title of another calendar period's label
-    ('Q3 2026' for '2026-Q3')."""
-    return as_period(month).title()
 
 
 def period_words(results: Results) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from typing import Sequence
 
 from ..engine.results import Results
 from ..text import cell_text
-from .names import sheet_title
+from ..names import sheet_title
 
 #: the template sheet's marker: a sheet loop over ``dimensions``
 _MARKER = "in dimensions named"
@@ -160,7 +160,7 @@ def member_results(results: Results, dimension: str, member: str,
 def member_stems(pairs) -> dict[tuple[str, str], str]:
     """(dimension, member) -> the file stem ``<dimension>-<member>``, distinct after file
     name folding (members ``a/b`` and ``a-b`` get two files)."""
-    from .names import distinct_stems, file_stem
+    from ..names import distinct_stems, file_stem
 
     out = {}
     by_dim: dict[str, list[str]] = {}
@@ -186,7 +186,7 @@ def write_member_books(results: Results, out: str | Path, members, *, centre: st
     from .build import TEMPLATES, _shown, scorecard_context
     from .cached import save_with_values
     from .layout import DEFAULT
-    from .names import inside
+    from ..names import inside
     from .template import fill
 
     folder = Path(out) / results.month

@@ -62,7 +62,7 @@ from openpyxl.worksheet.cell_range import MultiCellRange
 
 from ..errors import KpiXlError
 from ..text import cell_text, printable
-from .names import sheet_title
+from ..names import sheet_title
 from .refs import Block, Mapper, map_formula, map_ranges, quote_sheet
 
 FOR = re.compile(r"^\{%-?\s*for\s+(\w+)\s+in\s+(.+?)\s*-?%\}$")

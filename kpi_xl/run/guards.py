@@ -210,8 +210,9 @@ def check(ds, month: "Period | str | None", settings: GuardSettings = GuardSetti
     _left_out_shares(ds, by_source, place, settings, rep)
     _rejected_in_month(ds, by_source, place, settings, rep)
     _volumes(ds, place, settings, earlier, rep)
-    _coverage(ds, place, settings, rep)
-    _dimension_coverage(ds, place, dimensions, settings, rep)
+    units = _units_in_period(ds, place)         # each table's rows placed once
+    _coverage(ds, place, units, settings, rep)
+    _dimension_coverage(place, units, dimensions, settings, rep)
     return rep
 
 
@@ -411,7 +412,7 @@ def _volumes(ds, place: _Place, settings: GuardSettings, history: list[Period] |
                 f"is {settings.min_share_of_usual:.0%})")
 
 
-def _coverage(ds, place: _Place, settings: GuardSettings, rep: GuardReport) -> None:
+def _coverage(ds, place: _Place, units, settings: GuardSettings, rep: GuardReport) -> None:
     month = in_words(place.period)
     for table, fill in getattr(ds, "teams", {}).items():    # where teams came from (all rows)
         rows = fill.own + fill.roster + fill.none
@@ -426,21 +427,8 @@ def _coverage(ds, place: _Place, settings: GuardSettings, rep: GuardReport) -> N
         if fill.differs:
             rep.coverage.append((f"{fill.differs:,} {table} rows keep their own team, which "
                                  "differs from their agent's team in the roster", False))
-    for table in ("contacts", "surveys", "qa"):
-        df = ds.tables.get(table)
-        if df is None or "period" not in df:
-            continue
-        labels = place.labels(df, table)
-        if labels is None:
-            continue
-        in_month = df[(labels == place.period.label).to_numpy()]
+    for table, noun, in_month in units:
         total = len(in_month)
-        if table == "qa" and "evaluation" in in_month:   # QA rows are items: count evaluations
-            in_month = in_month.drop_duplicates("evaluation")
-            total = len(in_month)
-        if total == 0:
-            continue
-        noun = "evaluations" if table == "qa" else table
         for level in COVERAGE_LEVELS[:2] if table == "qa" else COVERAGE_LEVELS:
             missing = total if level not in in_month else int(in_month[level].isna().sum())
             if missing == 0:
@@ -451,7 +439,27 @@ def _coverage(ds, place: _Place, settings: GuardSettings, rep: GuardReport) -> N
                                  share > settings.max_share_without_member))
 
 
-def _dimension_coverage(ds, place: _Place, dimensions: tuple[str, ...],
+def _units_in_period(ds, place: _Place) -> list[tuple[str, str, Any]]:
+    """(table, noun, rows) of the reported period for each row table that has some, each
+    table's rows placed once: contacts, survey answers, and QA evaluations (QA rows are
+    items: one row per evaluation)."""
+    out = []
+    for table in ("contacts", "surveys", "qa"):
+        df = ds.tables.get(table)
+        if df is None or "period" not in df:
+            continue
+        labels = place.labels(df, table)
+        if labels is None:
+            continue
+        rows = df[(labels == place.period.label).to_numpy()]
+        if table == "qa" and "evaluation" in rows:
+            rows = rows.drop_duplicates("evaluation")
+        if len(rows):
+            out.append((table, "evaluations" if table == "qa" else table, rows))
+    return out
+
+
+def _dimension_coverage(place: _Place, units, dimensions: tuple[str, ...],
                         settings: GuardSettings, rep: GuardReport) -> None:
     """Per declared dimension, how many of the period's contacts (and surveys, QA
     evaluations, when there are some) have no member: "120 of 6,000 contacts in 2026-10
@@ -459,20 +467,8 @@ def _dimension_coverage(ds, place: _Place, dimensions: tuple[str, ...],
     everywhere else; flagged (never refused) above ``max_share_without_member``."""
     where = in_words(place.period)
     for dim in dimensions:
-        for table in ("contacts", "surveys", "qa"):
-            df = ds.tables.get(table)
-            if df is None or "period" not in df:
-                continue
-            labels = place.labels(df, table)
-            if labels is None:
-                continue
-            in_month = df[(labels == place.period.label).to_numpy()]
-            if table == "qa" and "evaluation" in in_month:
-                in_month = in_month.drop_duplicates("evaluation")
+        for _table, noun, in_month in units:
             total = len(in_month)
-            if total == 0:
-                continue
-            noun = "evaluations" if table == "qa" else table
             mapped = dim in in_month and in_month[dim].notna().any()
             missing = total if dim not in in_month else int(in_month[dim].isna().sum())
             if missing == 0:

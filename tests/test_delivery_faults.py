@@ -163,6 +163,43 @@ def test_a_trickling_server_cannot_hold_the_run_past_its_deadline(base, tls, tmp
     assert out.stopped and "deadline" in out.stopped and out.unsent
 
 
+def test_a_greeting_cut_by_the_timeout_is_a_timeout_not_an_unreachable_server(tmp_path):
+    """Before (CI, stop 19): when the step timeout shut the socket after the server had sent
+    only "2" of its greeting, smtplib parsed the cut line as reply code 2; the connect step
+    returned normally and the run stopped with "cannot reach the SMTP server (2 )" instead of
+    treating it as a slow server (retried within the deadline)."""
+    import socket
+    import time
+
+    from kpi_xl.mail.send import Smtp
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    held = []
+
+    def serve():
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            held.append(conn)
+            conn.sendall(b"2")                   # the first byte of "220 ...", then nothing
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        settings = SmtpSettings(host="127.0.0.1", port=listener.getsockname()[1],
+                                sender="reports@acme.test", timeout=0.3, deadline=30.0)
+        time.sleep(0.05)
+        with pytest.raises(TimeoutError, match="did not finish its answer within 0.3 s"):
+            Smtp(settings)._open()
+    finally:
+        listener.close()
+        for c in held:
+            c.close()
+
+
 def test_no_starttls_stops_the_run_once(base, tls, tmp_path):
     work = _fresh(base, tmp_path)
     with FaultServer(tls=tls[0], starttls=False) as server:

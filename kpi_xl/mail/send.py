@@ -345,17 +345,25 @@ class Smtp:
         limit = min(budget if budget is not None else self.s.timeout, left)
         self.wd.arm(limit)
         try:
-            return fn(*args)
+            result = fn(*args)
         except (smtplib.SMTPServerDisconnected, OSError) as e:
             if not self.wd.fired:
                 raise
-            if limit == left:
-                raise DeadlinePassed(f"the run's deadline ({self.s.deadline:g} s, [smtp] "
-                                     "deadline) passed while waiting for the server") from None
-            raise TimeoutError(f"the server did not finish its answer within {limit:g} s "
-                               "([smtp] timeout)") from e
+            raise self._overrun(limit, left) from e
         finally:
             self.wd.disarm()
+        if self.wd.fired:
+            # the shut socket cut a reply mid-line and smtplib parsed the piece ("2" of
+            # "220 ...") as an answer: what came back is not the server's reply
+            raise self._overrun(limit, left)
+        return result
+
+    def _overrun(self, limit: float, left: float) -> Exception:
+        if limit == left:
+            return DeadlinePassed(f"the run's deadline ({self.s.deadline:g} s, [smtp] "
+                                  "deadline) passed while waiting for the server")
+        return TimeoutError(f"the server did not finish its answer within {limit:g} s "
+                            "([smtp] timeout)")
 
     def _open(self) -> _Conn:
         s = self.s

@@ -241,6 +241,8 @@ def test_engine_equals_excel_function_on_the_same_rows(tables, key, variant):
         frame = pd.concat([s, c[c.nps.notna() | c.csat.notna()]], ignore_index=True)
     else:
         frame = tables[b.table]
+    for flag in b.only:                  # the rows the binding keeps (handled contacts)
+        frame = frame[frame[flag] == 1]
     assert len(frame) > 0
     _check(res, key, variant, frame, b, params)
     assert set(res.table.level) <= {"organisation", "team", "agent", "channel"}
@@ -377,3 +379,23 @@ def test_a_column_blank_on_every_row_does_not_lend_its_variant_to_another_kpi():
     assert res.value("nps") == 100.0
     assert res.table[res.table.kpi == "nps"]["variant"].unique().tolist() == ["standard"]
     assert res.value("reopen_rate") is None
+
+
+def test_share_of_handled_contacts_counts_handled_contacts_only():
+    """Transfer and escalation rate are declared "per handled contact" (the catalog's
+    inputs; their variant is "handled"); FCR is declared over all contacts. Before: the engine counted every row with the
+    flag, so an ACD export marking abandoned calls transferred = N put them in the
+    denominator: 2 transferred of 4 answered calls, plus 4 abandoned marked N, gave
+    2 / 8 = 25 % instead of 2 / 4 = 50 % (by hand)."""
+    answered = [1.0] * 4 + [0.0] * 4
+    t = pd.DataFrame({"period": ["2026-10"] * 8, "id": list("abcdefgh"),
+                      "channel": ["phone"] * 8, "answered": answered,
+                      "wait": [10.0] * 8, "handled": answered,
+                      "transferred": [1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+                      "escalated": [1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+                      "resolved_first": [1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+                      "_row": range(8)})
+    res = Engine({"contacts": t}).compute("2026-10", 0)
+    assert res.value("transfer_rate") == pytest.approx(0.5)
+    assert res.value("escalation_rate") == pytest.approx(0.25)
+    assert res.value("fcr") == pytest.approx(3 / 8)          # over all contacts, as declared

@@ -23,10 +23,15 @@ class Binding:
     #: columns a row must have to belong to the KPI at all (SLA compliance: the contacts
     #: that have a response time; an abandoned call has none and is not a breach)
     where: tuple[str, ...] = ()
+    #: flag columns that must be set for a row to belong to the KPI (transfer rate is
+    #: declared per handled contact: an abandoned call marked "not transferred" is not in
+    #: its denominator)
+    only: tuple[str, ...] = ()
 
 
-def _b(table: str, where: tuple[str, ...] = (), **inputs: str) -> Binding:
-    return Binding(table, MappingProxyType(inputs), where)
+def _b(table: str, where: tuple[str, ...] = (), only: tuple[str, ...] = (),
+       **inputs: str) -> Binding:
+    return Binding(table, MappingProxyType(inputs), where, only)
 
 
 BINDINGS: Mapping[str, Binding] = MappingProxyType({
@@ -52,8 +57,8 @@ BINDINGS: Mapping[str, Binding] = MappingProxyType({
     "tickets_solved": _b("period", solved="tickets_solved"),
     "backlog": _b("period", open_at_start="tickets_open_start", created="tickets_created",
                   solved="tickets_solved"),
-    "transfer_rate": _b("contacts", transferred="transferred"),
-    "escalation_rate": _b("contacts", escalated="escalated"),
+    "transfer_rate": _b("contacts", only=("handled",), transferred="transferred"),
+    "escalation_rate": _b("contacts", only=("handled",), escalated="escalated"),
     "contacts_per_agent": _b("period", contacts="contacts_handled", agents="agents_active"),
     "cost_per_contact": _b("period", total_cost="total_cost", contacts="contacts_handled"),
     # quality

@@ -109,6 +109,7 @@ class Queries:
         bound = {i: self.q(c) for i, c in b.inputs.items() if c in cols}
         scalars = {i: self.q(c) for i, c in b.inputs.items()} if table == "period" else None
         where = [f"{self.q(c)} IS NOT NULL" for c in b.where]
+        where += [f"{self.q(c)} = 1" for c in b.only if c in cols]   # a flag, as flag_rate reads it
 
         def make(conds: list[str], domain: str | None = None) -> SqlRenderer:
             return SqlRenderer(kpi, variant, columns={} if table == "period" else bound,

@@ -546,10 +546,6 @@ def data_command(args) -> int:
     from .run.month import run_month
 
     cfg = _config(args)
-    if cfg.guards is None:
-        from .run.guards import GuardSettings
-
-        cfg.guards = GuardSettings()
     from .run.period_flags import resolve
 
     period = resolve(args.chosen, cfg.fiscal_start)
@@ -702,6 +698,9 @@ def _staffing_parser(sub) -> None:
                    help="one row per date and interval instead of the weekday pattern")
     c.add_argument("--out", default="workbooks",
                    help="output folder (default workbooks/); files go to OUT/<period>/")
+    c.add_argument("--allow-partial", action="store_true",
+                   help="go ahead when the data guards find the month missing, thin or mostly "
+                        "rejected (as for run); the summary says so")
 
 
 def staffing_command(args) -> int:
@@ -715,7 +714,7 @@ def staffing_command(args) -> int:
                                  target_pwait=args.target_pwait, threshold=args.threshold,
                                  aht=args.aht, per_date=args.per_date)
     run = run_staffing(cfg, Period.parse(args.month, fiscal_start=cfg.fiscal_start), settings,
-                       args.out, progress=_say)
+                       args.out, reporter=Printer(cfg), allow_partial=args.allow_partial)
     for line in run.result.lines():
         print(line)
     print()

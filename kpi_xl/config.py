@@ -78,6 +78,7 @@ class Config:
     pairs: list[tuple[str, str]] = field(default_factory=list)
     fiscal_start: int = 1               # [centre] fiscal_year_start: the month a fiscal year starts
     csv: Any = None                     # [output] csv: kpi_xl.csv_out.CsvStyle (None: comma)
+    staffing: Any = None                # [staffing]: kpi_xl.intraday.StaffingSettings
 
 
 def read_config(path: str | os.PathLike) -> Config:
@@ -155,6 +156,9 @@ def parse_config(data: Mapping[str, Any], base_dir: str | os.PathLike = ".",
     from .csv_out import parse_output
 
     cfg.csv = parse_output(data.get("output"), problems)
+    from .intraday import parse_staffing
+
+    cfg.staffing = parse_staffing(data.get("staffing"), problems)
     folder = (data.get("scorecard") or {}).get("templates")
     if folder is not None and not isinstance(folder, str):
         problems.append(f"[scorecard] templates must be a folder name (text), got {folder!r}")

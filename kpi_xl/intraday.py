@@ -572,22 +572,21 @@ class StaffingRun:
 
 
 def run_staffing(cfg, period: Period | str, settings: StaffingSettings | None = None,
-                 out: str | os.PathLike = "workbooks",
-                 progress: Callable[[str], None] | None = None) -> StaffingRun:
-    """Load the config's sources, compute the period's intraday table and write
-    ``OUT/<period>/intraday.csv`` and ``intraday-<period>.xlsx`` (holding the output
-    folder's lock while writing). Raises before writing when a file cannot be used."""
-    from .data.load import load
+                 out: str | os.PathLike = "workbooks", reporter=None,
+                 allow_partial: bool = False) -> StaffingRun:
+    """Load the config's sources and run the monthly run's data guards on them (a period
+    whose data is missing, thin or mostly rejected stops here unless ``allow_partial``),
+    compute the period's intraday table and write ``OUT/<period>/intraday.csv`` and
+    ``intraday-<period>.xlsx`` (holding the output folder's lock while writing). Raises
+    before writing when a file cannot be used or the guards refuse the period."""
     from .files import folder_lock
-    from .run.month import FilesUnusable
+    from .run.month import Reporter, load_checked
 
+    reporter = reporter or Reporter()
     period = as_period(period, cfg.fiscal_start)
     settings = settings or staffing_settings(cfg)
-    ds = load(cfg.sources, cfg.load, cfg.choices, progress=progress)
-    if ds.problems:
-        raise FilesUnusable(ds.problems)
-    if progress:
-        progress(f"intraday table for {period.label}")
+    ds, _report = load_checked(cfg, period, 0, reporter, allow_partial)
+    reporter.progress(f"intraday table for {period.label}")
     result = intraday(ds.tables, period, settings, choices=cfg.choices,
                       fiscal_start=cfg.fiscal_start)
     folder = Path(out) / period.label

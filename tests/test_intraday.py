@@ -4,6 +4,7 @@ section, and the bank's ACD export against definitions written out here with pan
 
 from __future__ import annotations
 
+import csv as csv_module
 import datetime as dt
 import math
 
@@ -230,9 +231,9 @@ def test_cli_with_a_staffing_section(tmp_path, capsys):
     assert main(["staffing", "-c", str(cfg), "--month", "2026-10", "--out", str(out),
                  "--weekdays", "mon,noday"]) == 1
     assert "'noday' is not a weekday" in capsys.readouterr().err
-    # a month without calls: one sentence, exit 1, nothing written
-    assert main(["staffing", "-c", str(cfg), "--month", "2026-09", "--out", str(out)]) == 1
-    assert "no calls in September 2026" in capsys.readouterr().err
+    # a month without calls: the data guards refuse it (as for run), exit 4, nothing written
+    assert main(["staffing", "-c", str(cfg), "--month", "2026-09", "--out", str(out)]) == 4
+    assert "has no contact rows in 2026-09" in capsys.readouterr().err
     assert not (out / "2026-09").exists()
 
 
@@ -360,3 +361,44 @@ def test_sheet_opens_and_renders_in_libreoffice(tmp_path):
     if keep:
         os.makedirs(keep, exist_ok=True)
         shutil.copy(pages[0], keep)
+
+
+def test_staffing_runs_the_data_guards_before_writing(tmp_path, capsys):
+    """Before: `kpi-xl staffing` loaded the files without the guards the monthly run has,
+    so an export whose dates were mostly unreadable (20 of 30 calls written 25/10/2026
+    without a `format`) gave an intraday table and Erlang requirement from the 10 calls
+    left, exit 0, with nothing said. Now the same guard as `run` refuses it (exit 4,
+    nothing written), and --allow-partial goes ahead saying so."""
+    rows = [["id", "date", "channel", "answered", "wait", "talk"]]
+    rows += [[f"C{i}", f"{13 + i % 18:02d}/10/2026 10:00", "phone", "1", "10", "100"]
+             for i in range(20)]
+    rows += [[f"D{i}", f"2026-10-{5 + i:02d} 10:00", "phone", "1", "10", "100"]
+             for i in range(10)]
+    path = tmp_path / "calls.csv"
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        csv_module.writer(f).writerows(rows)
+    out = tmp_path / "out"
+    rc = main(["staffing", "--source", f"generic-contacts={path}", "--month", "2026-10",
+               "--out", str(out)])
+    err = capsys.readouterr().err
+    assert rc == 4, err
+    assert "calls.csv (generic-contacts) rejects 20 of its 30 rows" in err
+    assert not out.exists()
+    rc = main(["staffing", "--source", f"generic-contacts={path}", "--month", "2026-10",
+               "--out", str(out), "--allow-partial"])
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    assert "partial data" in captured.err
+    assert (out / "2026-10" / "intraday.csv").exists()
+
+
+def test_validate_checks_the_staffing_section(tmp_path, capsys):
+    """Before: `kpi-xl validate` said the config was fine with `interval = 20` in
+    [staffing]; only `kpi-xl staffing` found it."""
+    data = tmp_path / "calls.csv"
+    _calls(SMALL).drop(columns="handled").to_csv(data, index=False)
+    cfg = tmp_path / "kpi_xl.toml"
+    cfg.write_text('[[sources]]\npreset = "generic-contacts"\npath = "calls.csv"\n\n'
+                   '[staffing]\ninterval = 20\n', encoding="utf-8")
+    assert main(["validate", "-c", str(cfg)]) != 0
+    assert "[staffing] interval must be 15, 30 or 60 (minutes), got 20" in capsys.readouterr().err

@@ -22,7 +22,7 @@ from typing import Any, Callable
 
 from ..errors import KpiXlError
 from ..periods import HISTORY, Period, as_period
-from .guards import GuardReport, check, usual_window
+from .guards import GuardReport, GuardSettings, check, usual_window
 
 STEPS = ("validate", "compute", "scorecard", "run")
 STATUS_FILE = "run-status.json"
@@ -115,7 +115,7 @@ def load_checked(cfg, month: "Period | str | None", history: int | None, reporte
     unknown = unknown_override_keys(cfg, ds)
     if unknown:
         raise ConfigError(unknown)
-    report = check(ds, period, cfg.guards, history=window,
+    report = check(ds, period, cfg.guards or GuardSettings(), history=window,
                    dimensions=tuple(d.name for d in cfg.dimensions))
     reporter.guards(report, allow_partial)
     if not allow_partial:

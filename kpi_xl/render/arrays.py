@@ -20,7 +20,8 @@ from ..catalog.expr import (And, BinOp, Blank, Call, Cmp, Col, Count, Div, If, K
 from ..catalog.functions import FUNCTIONS
 from ..catalog.spec import Formula, Kpi, Variant, formula_columns, status
 from ..errors import KpiError
-from .cells import Column, duration_unit, flatten, parse_column, parse_scalar, read_cell
+from .cells import (Column, _count, duration_unit, flatten, parse_column, parse_scalar,
+                    read_cell)
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,14 @@ class KpiResult:
                    kpi.unit_of(variant), kpi.format_of(variant), kpi.direction_of(variant),
                    kpi.min_n if min_n is None else min_n, kpi.target_of(variant))
 
+    @classmethod
+    def _fast(cls, *values: Any) -> "KpiResult":
+        """A result from its field values in order, without the frozen dataclass's
+        per-field ``object.__setattr__`` (a tenth of a 10-cell call)."""
+        self = object.__new__(cls)
+        self.__dict__.update(zip(_RESULT_FIELDS, values))
+        return self
+
     @property
     def status(self) -> str:
         """'on target', 'off target', or '' where no target or direction applies."""
@@ -71,6 +80,9 @@ class KpiResult:
         return rows
 
 
+_RESULT_FIELDS = tuple(KpiResult.__dataclass_fields__)
+
+
 def resolve_params(kpi: Kpi, variant: Variant, given: Mapping[str, Any]) -> dict[str, Any]:
     """:func:`kpi_xl.catalog.rules.resolve_params`, reading options as a worksheet gives
     them (one-cell ranges, time values, two-column ranges)."""
@@ -85,10 +97,10 @@ def resolve_params(kpi: Kpi, variant: Variant, given: Mapping[str, Any]) -> dict
 # given column inputs and the options' values (see _Plan).
 
 class _Compiler:
-    """Python source for one program: ``def run(C, S, P, D, DF)`` with C the parsed columns,
-    S the scalars, P the options, D the domain mask (None where it is every row) and DF the
-    domain mask itself (the rules' rows). Rules are checked in order, then the formula's
-    value, n, margin (only where n > 1) and measures are returned."""
+    """Python source for one program: ``def run(C, S, P, D)`` with C the parsed columns,
+    S the scalars, P the options and D the domain mask (None where it is every row). Rules
+    are checked in order, then the formula's value, n, margin (only where n > 1) and
+    measures are returned."""
 
     def __init__(self, kpi: Kpi):
         self.kpi = kpi
@@ -160,6 +172,10 @@ class _Compiler:
         if isinstance(n, Lookup):
             return self.var(f"_lookup(KPI, {n.key.name!r}, P[{n.table.name!r}], "
                             f"{self.col(n.key.name)})")
+        if isinstance(n, Count) and isinstance(n.where, Present):
+            c = self.col(n.where.col.name)
+            return self.var(f"float({c}.npresent) if D is None else "
+                            f"float(_cnz({c}.present & D))")
         if isinstance(n, Count):
             return self.var(f"float(_cnz({self._mask(n.where)}))")
         if isinstance(n, Sum):
@@ -209,13 +225,18 @@ class _Compiler:
     # -- a whole program -----------------------------------------------------------
     def program(self, formula: Formula, checks: list[rules.Rule]):
         for i, rule in enumerate(checks):
+            if isinstance(rule.broken, Blank):   # no blank at all: nothing to look at
+                b = self(rule.broken)
+                self.emit(f"if {self.col(rule.broken.col.name)}.nblank:")
+                self.emit(f"    _fail(KPI, R[{i}], {b}, D, C)")
+                continue
             b = self(rule.broken)
             if rule.row:
-                self.emit(f"if {b}.any():")
-                self.emit(f"    _fail(KPI, R[{i}], {b}, DF, C)")
+                self.emit(f"if _cnz({b}):")
+                self.emit(f"    _fail(KPI, R[{i}], {b}, D, C)")
             else:
                 self.emit(f"if {b}:")
-                self.emit(f"    _fail(KPI, R[{i}], None, DF, S)")
+                self.emit(f"    _fail(KPI, R[{i}], None, D, S)")
         value = self(formula.value)
         n = self(formula.n) if formula.n is not None else "None"
         margin = "None"
@@ -227,7 +248,7 @@ class _Compiler:
             self.branch(lambda: self.emit(f"{margin} = {self(formula.margin)}"))
         measures = ", ".join(f"{k!r}: {self(v)}" for k, v in formula.measures.items())
         self.emit(f"return {value}, {n}, {margin}, {{{measures}}}")
-        head = ["def run(C, S, P, D, DF):"]
+        head = ["def run(C, S, P, D):"]
         head += [f"    {c} = C[{name!r}]" for name, c in self.cols.items()]
         source = "\n".join(head + self.lines) + "\n"
         scope = dict(_RUNTIME, K=tuple(self.consts), R=tuple(checks), KPI=self.kpi.key)
@@ -288,12 +309,12 @@ def _call(key: str, fn: str, args: tuple) -> float:
         raise KpiError(key, "", str(e)) from None
 
 
-def _fail(key: str, rule: rules.Rule, broken: Any, domain: np.ndarray,
+def _fail(key: str, rule: rules.Rule, broken: Any, domain: np.ndarray | None,
           values: Mapping[str, Any]) -> None:
     """Raise the rule's sentence at the first domain row (or the scalar) that breaks it."""
     if not rule.row:
         raise KpiError(key, rule.input, rule.sentence, values[rule.input])
-    bad = np.flatnonzero(broken & domain)
+    bad = np.flatnonzero(broken if domain is None else broken & domain)
     if not bad.size:
         return
     i = int(bad[0])
@@ -302,7 +323,7 @@ def _fail(key: str, rule: rules.Rule, broken: Any, domain: np.ndarray,
                    more=len(bad) - 1 if rule.kind == "range" else 0)
 
 
-_RUNTIME = {"_cnz": np.count_nonzero, "_sum": np.sum, "_add": np.add,
+_RUNTIME = {"_cnz": _count, "_sum": np.sum, "_add": np.add,
             "_subtract": np.subtract, "_multiply": np.multiply, "_quantile": _quantile,
             "_lookup": _lookup, "_known": _known, "_call": _call, "_fail": _fail,
             "_Error": KpiError}
@@ -325,6 +346,8 @@ class _Plan:
         self.defaults = rules.resolve_params(kpi, var, {})
         self.used = frozenset(formula_columns(var.formula))
         self.meta = (kpi.unit_of(var), kpi.format_of(var), kpi.direction_of(var))
+        self.target = kpi.target_of(var)
+        self.inputs = tuple((i.name, i.kind, i.time_unit, i.is_column) for i in kpi.inputs)
         self.programs: dict[Any, Any] = {}
 
     def program(self, given: tuple[str, ...], params: dict[str, Any], pkey: Any):
@@ -342,8 +365,11 @@ class _Plan:
 _PLANS: dict[tuple[str, str | None], _Plan] = {}
 
 
-def _plan(key: str, variant: str | None, unit: Any) -> tuple[_Plan, str | None]:
-    plan = _PLANS.get((key, variant))
+def _plan(key: str, variant: Any, unit: Any) -> tuple[_Plan, str | None]:
+    """The variant's plan and the ``unit`` option, checked in the order a call states its
+    problems: the KPI, the unit, then the variant."""
+    cacheable = variant is None or type(variant) is str
+    plan = _PLANS.get((key, variant)) if cacheable else None
     if plan is not None:
         return plan, (None if unit is None else duration_unit(key, unit))
     kpi = CATALOG[key]
@@ -352,7 +378,7 @@ def _plan(key: str, variant: str | None, unit: Any) -> tuple[_Plan, str | None]:
         raise KpiError(key, "unit", f"is an option of functions with duration inputs; "
                        f"{kpi.title} has none")
     plan = _Plan(kpi, kpi.variant(variant))
-    if len(_PLANS) < 4096:   # variant names come from cells: bound what they can add
+    if cacheable and len(_PLANS) < 4096:   # variant names come from cells: bound them
         _PLANS[(key, variant)] = plan
     return plan, unit
 
@@ -364,7 +390,9 @@ def compute(key: str, variant: str | None = None, *, min_n: int | None = None,
     ``unit`` ("seconds", "minutes", "hours" or "days" = Excel time values) says what unit
     the plain numbers in the KPI's duration inputs are in; left out, each input's own
     unit (:attr:`~kpi_xl.catalog.spec.Kpi.unit_option_doc`)."""
-    plan, unit = _plan(key, variant, unit)
+    plan = _PLANS.get((key, variant)) if variant is None or type(variant) is str else None
+    if plan is None or unit is not None:
+        plan, unit = _plan(key, variant, unit)
     kpi, var = plan.kpi, plan.var
     if unit is not None and not kpi.duration_inputs:
         raise KpiError(key, "unit", f"is an option of functions with duration inputs; "
@@ -383,21 +411,20 @@ def compute(key: str, variant: str | None = None, *, min_n: int | None = None,
     cols: dict[str, Column] = {}
     scalars: dict[str, float] = {}
     given: list[str] = []
-    for inp in kpi.inputs:
-        data = inputs.get(inp.name)
-        if not inp.is_column:
+    for name, kind, time_unit, is_column in plan.inputs:
+        data = inputs.get(name)
+        if not is_column:
             if data is None:
-                raise KpiError(key, inp.name, "is required (a number)")
-            scalars[inp.name] = parse_scalar(key, inp.name, data)
+                raise KpiError(key, name, "is required (a number)")
+            scalars[name] = parse_scalar(key, name, data)
             continue
         if data is None:
             continue
-        cols[inp.name] = parse_column(key, inp.name, inp.kind, data, time_unit=inp.time_unit,
-                                      unit=unit)
-        given.append(inp.name)
+        cols[name] = parse_column(key, name, kind, data, time_unit=time_unit, unit=unit)
+        given.append(name)
     if given:
-        size = len(cols[given[0]])
-        if len(given) > 1 and any(len(cols[g]) != size for g in given):
+        size = cols[given[0]].blank.shape[0]
+        if len(given) > 1 and any(cols[g].blank.shape[0] != size for g in given):
             raise KpiError(key, "", "needs ranges of the same length: " +
                            ", ".join(f"'{g}' has {len(cols[g])}" for g in given))
     else:
@@ -412,20 +439,24 @@ def compute(key: str, variant: str | None = None, *, min_n: int | None = None,
                 raise KpiError(key, inp.name, f"is needed by the variant '{var.name}'")
             if inp.name in used:
                 cols[inp.name] = Column(np.full(size, inp.default_value), np.zeros(size, bool))
-    # domain: rows where at least one given input holds something (blank rows are ignored)
-    if len(given) == 1:
-        domain = cols[given[0]].not_blank
-    else:
-        domain = np.zeros(size, bool)
-        for name in given:
-            domain |= cols[name].not_blank
-    run = plan.program(tuple(given), params, pkey)
-    value, n, margin, measures = run(cols, scalars, params,
-                                     None if domain.all() else domain, domain)
+    # domain: rows where at least one given input holds something (blank rows are ignored);
+    # None where that is every row
+    domain = None
+    if given and all([cols[name].nblank for name in given]):
+        if len(given) == 1:
+            domain = cols[given[0]].not_blank
+        else:
+            domain = np.zeros(size, bool)
+            for name in given:
+                domain |= cols[name].not_blank
+            if domain.all():
+                domain = None
+    run = plan.programs.get((tuple(given), pkey)) or plan.program(tuple(given), params, pkey)
+    value, n, margin, measures = run(cols, scalars, params, domain)
     if not math.isfinite(value):
         raise KpiError(key, "", "has no finite value for these inputs")
-    return KpiResult(key, var.name, float(value), n, margin, measures, *plan.meta,
-                     kpi.min_n if min_n is None else min_n, kpi.target_of(var))
+    return KpiResult._fast(key, var.name, float(value), n, margin, measures, *plan.meta,
+                           kpi.min_n if min_n is None else min_n, plan.target)
 
 
 __all__ = ["KpiResult", "compute", "resolve_params", "flatten"]

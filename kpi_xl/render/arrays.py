@@ -106,7 +106,7 @@ class _Compiler:
         self.kpi = kpi
         self.lines: list[str] = []
         self.consts: list[Any] = []
-        self.memo: dict[Node, str] = {}
+        self.memo: dict[Any, str] = {}
         self.cols: dict[str, str] = {}
         self.indent = 1
         self.k = 0
@@ -148,8 +148,13 @@ class _Compiler:
         return name
 
     def _mask(self, where: Node) -> str:
-        m = self(where)
-        return self.var(f"{m} if D is None else {m} & D")
+        """``where`` on the domain's rows (computed once per node, as the nodes are)."""
+        key = ("domain", where)
+        name = self.memo.get(key)
+        if name is None:
+            m = self(where)
+            name = self.memo[key] = self.var(f"{m} if D is None else {m} & D")
+        return name
 
     def _node(self, n: Node) -> str:  # noqa: C901 - one case per node type
         if isinstance(n, Lit):
@@ -222,21 +227,48 @@ class _Compiler:
             return self.var(f"_call(KPI, {n.fn!r}, ({args},))")
         raise TypeError(f"no numpy rendering for {type(n).__name__}")
 
+    def _precheck(self, broken: Node) -> str | None:
+        """A cheaper condition that holds wherever the rule may be broken, or None: a
+        blank-value rule cannot be broken in a column without blanks, and a range rule
+        only if the column's least (greatest) value passes the bound (NaN, a blank, is
+        skipped by fmin and fmax). The exact check runs only when this holds."""
+        if isinstance(broken, Blank):
+            return f"{self.col(broken.col.name)}.nblank"
+        if isinstance(broken, And) and isinstance(broken.b, Blank):
+            return f"{self.col(broken.b.col.name)}.nblank"
+        parts, todo = [], [broken]
+        while todo:
+            n = todo.pop()
+            if isinstance(n, Or):
+                todo += [n.b, n.a]
+            elif isinstance(n, Cmp) and n.op in _EXTREME and isinstance(n.a, Col) \
+                    and isinstance(n.b, Lit):
+                parts.append(f"{_EXTREME[n.op]}({self(n.a)}) {n.op} {self.const(n.b.value)}")
+            else:
+                return None
+        col = self(broken_col(broken))
+        return f"{col}.size and ({' or '.join(parts)})"
+
     # -- a whole program -----------------------------------------------------------
     def program(self, formula: Formula, checks: list[rules.Rule]):
         for i, rule in enumerate(checks):
-            if isinstance(rule.broken, Blank):   # no blank at all: nothing to look at
-                b = self(rule.broken)
-                self.emit(f"if {self.col(rule.broken.col.name)}.nblank:")
-                self.emit(f"    _fail(KPI, R[{i}], {b}, D, C)")
+            if not rule.row:
+                self.emit(f"if {self(rule.broken)}:")
+                self.emit(f"    _fail(KPI, R[{i}], None, D, S)")
                 continue
-            b = self(rule.broken)
-            if rule.row:
+            pre = self._precheck(rule.broken)
+            if pre is None:
+                b = self(rule.broken)
                 self.emit(f"if _cnz({b}):")
                 self.emit(f"    _fail(KPI, R[{i}], {b}, D, C)")
-            else:
-                self.emit(f"if {b}:")
-                self.emit(f"    _fail(KPI, R[{i}], None, D, S)")
+                continue
+            self.emit(f"if {pre}:")
+
+            def check(i=i, rule=rule):
+                b = self(rule.broken)
+                self.emit(f"if _cnz({b}):")
+                self.emit(f"    _fail(KPI, R[{i}], {b}, D, C)")
+            self.branch(check)
         value = self(formula.value)
         n = self(formula.n) if formula.n is not None else "None"
         margin = "None"
@@ -268,6 +300,15 @@ def _is_row(n: Node) -> bool:
 
 
 _UFUNC = {"+": "_add", "-": "_subtract", "*": "_multiply"}
+#: the reduction that finds a value breaking each comparison, if any does
+_EXTREME = {"<": "_fmin", "<=": "_fmin", ">": "_fmax", ">=": "_fmax"}
+
+
+def broken_col(n: Node) -> Col:
+    """The column a range rule judges (the first Col of its comparisons)."""
+    while not isinstance(n, Col):
+        n = n.children()[0]
+    return n
 
 
 def _quantile(x: np.ndarray, q: float) -> float:
@@ -323,7 +364,7 @@ def _fail(key: str, rule: rules.Rule, broken: Any, domain: np.ndarray | None,
                    more=len(bad) - 1 if rule.kind == "range" else 0)
 
 
-_RUNTIME = {"_cnz": _count, "_sum": np.sum, "_add": np.add,
+_RUNTIME = {"_cnz": _count, "_fmin": np.fmin.reduce, "_fmax": np.fmax.reduce, "_sum": np.sum, "_add": np.add,
             "_subtract": np.subtract, "_multiply": np.multiply, "_quantile": _quantile,
             "_lookup": _lookup, "_known": _known, "_call": _call, "_fail": _fail,
             "_Error": KpiError}

@@ -226,13 +226,25 @@ def parse_column(kpi: str, name: str, kind: str, data: Any, *,
         if factor != 1.0:
             with np.errstate(over="ignore"):   # an overflow is refused just below
                 values = values * factor
+        n = values.shape[0]
+        if kind == "flag":   # every value 1 or 0: valid, and neither blank nor infinite
+            eq1, eq0 = values == 1.0, values == 0.0
+            if _count(eq1) + _count(eq0) == n:
+                col = Column(values, np.zeros(n, bool))
+                col.cache.update({("=", 1.0): eq1, ("=", 0.0): eq0, "nblank": 0})
+                return col
         blank = np.isnan(values)
         inf = np.isinf(values)
         if inf.any():   # no cell holds one; an array may
             i = int(np.flatnonzero(inf)[0])
             raise KpiError(kpi, name, "must be a finite number", float(values[i]), row=i + 1)
-        col = Column(values, blank, np.zeros(len(values), bool) if kind == "score" else None)
+        col = Column(values, blank, np.zeros(n, bool) if kind == "score" else None)
+        nblank = col.nblank
+        if kind == "score":   # no N/A in an array: present is not blank
+            col.cache["present"] = col.not_blank
+            col.cache["npresent"] = n - nblank
         if kind == "flag":
+            col.cache.update({("=", 1.0): eq1, ("=", 0.0): eq0})
             _check_flags(kpi, name, col)
         return col
     n = len(seq)

@@ -158,3 +158,16 @@ def test_a_lookup_reads_plain_labels_parsed_on_demand():
                        r".*got 'fax' \(cell 2 of the range\)"):
         compute("sla_compliance", seconds=[10, 70], channel=["phone", "fax"])
 
+
+
+def test_a_result_is_the_dataclass_it_claims_to_be():
+    """compute builds results without the frozen dataclass's __init__: the same fields,
+    equal to one built the ordinary way, still frozen."""
+    import dataclasses
+    r = compute("nps", scores=[10, 9, 3, None])
+    kpi = arrays.CATALOG["nps"]
+    same = arrays.KpiResult.of(kpi, kpi.default_variant, r.value, r.n, r.margin, r.measures)
+    assert r == same and repr(r) == repr(same)
+    assert dataclasses.asdict(r) == dataclasses.asdict(same)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        r.value = 0.0

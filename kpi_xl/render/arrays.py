@@ -21,7 +21,7 @@ from ..catalog.functions import FUNCTIONS
 from ..catalog.spec import Formula, Kpi, Variant, formula_columns, status
 from ..errors import KpiError
 from .cells import (Column, _count, duration_unit, flatten, parse_column, parse_scalar,
-                    read_cell)
+                    read_cell, zero_d)
 
 
 @dataclass(frozen=True)
@@ -49,11 +49,15 @@ class KpiResult:
                    kpi.min_n if min_n is None else min_n, kpi.target_of(variant))
 
     @classmethod
-    def _fast(cls, *values: Any) -> "KpiResult":
-        """A result from its field values in order, without the frozen dataclass's
-        per-field ``object.__setattr__`` (a tenth of a 10-cell call)."""
+    def _fast(cls, key, variant, value, n, margin, measures, unit, number_format, direction,
+              min_n, target) -> "KpiResult":
+        """A result without the frozen dataclass's per-field ``object.__setattr__`` (a
+        tenth of a 10-cell call); the fields as :meth:`of` sets them."""
         self = object.__new__(cls)
-        self.__dict__.update(zip(_RESULT_FIELDS, values))
+        object.__setattr__(self, "__dict__", {
+            "key": key, "variant": variant, "value": value, "n": n, "margin": margin,
+            "measures": measures, "unit": unit, "number_format": number_format,
+            "direction": direction, "min_n": min_n, "target": target})
         return self
 
     @property
@@ -80,9 +84,6 @@ class KpiResult:
         return rows
 
 
-_RESULT_FIELDS = tuple(KpiResult.__dataclass_fields__)
-
-
 def resolve_params(kpi: Kpi, variant: Variant, given: Mapping[str, Any]) -> dict[str, Any]:
     """:func:`kpi_xl.catalog.rules.resolve_params`, reading options as a worksheet gives
     them (one-cell ranges, time values, two-column ranges)."""
@@ -102,8 +103,8 @@ class _Compiler:
     are checked in order, then the formula's value, n, margin (only where n > 1) and
     measures are returned."""
 
-    def __init__(self, kpi: Kpi):
-        self.kpi = kpi
+    def __init__(self, kpi: Kpi, params: Mapping[str, Any]):
+        self.kpi, self.params = kpi, params
         self.lines: list[str] = []
         self.consts: list[Any] = []
         self.memo: dict[Any, str] = {}
@@ -146,6 +147,30 @@ class _Compiler:
         if name is None:
             name = self.memo[node] = self._node(node)
         return name
+
+    def static(self, node: Node) -> float | None:
+        """The value of a node made only of literals and numeric options (fixed for the
+        program, which is compiled per option values), e.g. scale_max - 1; else None.
+        Computed as the program would compute it, in Python floats."""
+        if isinstance(node, Lit):
+            return node.value
+        if isinstance(node, Param):
+            v = self.params.get(node.name)
+            return v if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+        if isinstance(node, BinOp) and not _is_row(node):
+            a, b = self.static(node.a), self.static(node.b)
+            if a is None or b is None:
+                return None
+            return a + b if node.op == "+" else a - b if node.op == "-" else a * b
+        return None
+
+    def operand(self, node: Node) -> str:
+        """A node as the operand of a row-level operation: a number fixed for the program
+        (see :meth:`static`) as a 0-d array (see cells.zero_d)."""
+        v = self.static(node)
+        if v is not None:
+            return self.const(zero_d(float(v)))
+        return self(node)
 
     def _mask(self, where: Node) -> str:
         """``where`` on the domain's rows (computed once per node, as the nodes are)."""
@@ -191,16 +216,20 @@ class _Compiler:
             x, m = self(n.expr), self._mask(n.where)
             return self.var(f"_quantile({x}[{m}], {n.q!r})")
         if isinstance(n, BinOp):
-            a, b = self(n.a), self(n.b)
             if _is_row(n):
+                a, b = self.operand(n.a), self.operand(n.b)
                 return self.var(f"{_UFUNC[n.op]}({a}, {b})")
+            a, b = self(n.a), self(n.b)
             return self.var(f"{a} {n.op} {b}")
         if isinstance(n, Cmp):
             if n.op == "=" and isinstance(n.a, Col) and isinstance(n.b, Lit):
                 return self.var(f"{self.col(n.a.name)}.equals({self.const(n.b.value)})")
-            a, b = self(n.a), self(n.b)
             op = {"=": "==", "<>": "!="}.get(n.op, n.op)
-            return self.var(f"{a} {op} {b}" if _is_row(n) else f"bool({a} {op} {b})")
+            if _is_row(n):
+                a, b = self.operand(n.a), self.operand(n.b)
+                return self.var(f"{a} {op} {b}")
+            a, b = self(n.a), self(n.b)
+            return self.var(f"bool({a} {op} {b})")
         if isinstance(n, And):
             a, b = self(n.a), self(n.b)
             return self.var(f"{a} & {b}")
@@ -230,8 +259,9 @@ class _Compiler:
     def _precheck(self, broken: Node) -> str | None:
         """A cheaper condition that holds wherever the rule may be broken, or None: a
         blank-value rule cannot be broken in a column without blanks, and a range rule
-        only if the column's least (greatest) value passes the bound (NaN, a blank, is
-        skipped by fmin and fmax). The exact check runs only when this holds."""
+        only if the column's least (greatest) value passes the bound (Column.extremes;
+        None where finding them costs more than the check). The exact check runs only
+        when this holds."""
         if isinstance(broken, Blank):
             return f"{self.col(broken.col.name)}.nblank"
         if isinstance(broken, And) and isinstance(broken.b, Blank):
@@ -243,11 +273,11 @@ class _Compiler:
                 todo += [n.b, n.a]
             elif isinstance(n, Cmp) and n.op in _EXTREME and isinstance(n.a, Col) \
                     and isinstance(n.b, Lit):
-                parts.append(f"{_EXTREME[n.op]}({self(n.a)}) {n.op} {self.const(n.b.value)}")
+                parts.append(f"e[{_EXTREME[n.op]}] {n.op} {self.const(n.b.value)}")
             else:
                 return None
-        col = self(broken_col(broken))
-        return f"{col}.size and ({' or '.join(parts)})"
+        col = self.col(broken_col(broken).name)
+        return f"(e := {col}.extremes) is None or {' or '.join(parts)}"
 
     # -- a whole program -----------------------------------------------------------
     def program(self, formula: Formula, checks: list[rules.Rule]):
@@ -300,8 +330,8 @@ def _is_row(n: Node) -> bool:
 
 
 _UFUNC = {"+": "_add", "-": "_subtract", "*": "_multiply"}
-#: the reduction that finds a value breaking each comparison, if any does
-_EXTREME = {"<": "_fmin", "<=": "_fmin", ">": "_fmax", ">=": "_fmax"}
+#: which of a column's extremes (least, greatest) breaks each comparison, if any value does
+_EXTREME = {"<": 0, "<=": 0, ">": 1, ">=": 1}
 
 
 def broken_col(n: Node) -> Col:
@@ -364,7 +394,7 @@ def _fail(key: str, rule: rules.Rule, broken: Any, domain: np.ndarray | None,
                    more=len(bad) - 1 if rule.kind == "range" else 0)
 
 
-_RUNTIME = {"_cnz": _count, "_fmin": np.fmin.reduce, "_fmax": np.fmax.reduce, "_sum": np.sum, "_add": np.add,
+_RUNTIME = {"_cnz": _count, "_sum": np.add.reduce, "_add": np.add,
             "_subtract": np.subtract, "_multiply": np.multiply, "_quantile": _quantile,
             "_lookup": _lookup, "_known": _known, "_call": _call, "_fail": _fail,
             "_Error": KpiError}
@@ -396,7 +426,7 @@ class _Plan:
         run = self.programs.get(key)
         if run is None:
             checks = rules.rules(self.kpi, self.var, params, given)
-            run = _Compiler(self.kpi).program(self.var.formula, checks)
+            run = _Compiler(self.kpi, params).program(self.var.formula, checks)
             if len(self.programs) >= self.MAX_PROGRAMS:
                 self.programs.clear()
             self.programs[key] = run

@@ -116,10 +116,21 @@ class Column:
             m = self.cache["not_blank"] = ~self.blank
         return m
 
+    @property
+    def extremes(self) -> tuple[float, float] | None:
+        """(least, greatest) of the values, blanks skipped (NaN where all are blank), for
+        range rules to skip their row-by-row test; None where finding them would cost more
+        than that test (a few cells whose parse did not note them)."""
+        e = self.cache.get("extremes")
+        if e is None and self.values.shape[0] > 256:
+            v = self.values
+            e = self.cache["extremes"] = (np.fmin.reduce(v), np.fmax.reduce(v))
+        return e
+
     def equals(self, value: float) -> np.ndarray:
         m = self.cache.get(("=", value))
         if m is None:
-            m = self.cache[("=", value)] = self.values == value
+            m = self.cache[("=", value)] = self.values == zero_d(value)
         return m
 
     def __len__(self) -> int:
@@ -228,7 +239,7 @@ def parse_column(kpi: str, name: str, kind: str, data: Any, *,
                 values = values * factor
         n = values.shape[0]
         if kind == "flag":   # every value 1 or 0: valid, and neither blank nor infinite
-            eq1, eq0 = values == 1.0, values == 0.0
+            eq1, eq0 = values == zero_d(1.0), values == zero_d(0.0)
             if _count(eq1) + _count(eq0) == n:
                 col = Column(values, np.zeros(n, bool))
                 col.cache.update({("=", 1.0): eq1, ("=", 0.0): eq0, "nblank": 0})
@@ -294,10 +305,25 @@ def parse_column(kpi: str, name: str, kind: str, data: Any, *,
     return Column(values, blank, na)
 
 
+_ZERO_D: dict[float, np.ndarray] = {}
+
+
+def zero_d(value: float) -> np.ndarray:
+    """``value`` as a 0-d float64 array: numpy compares an array with one about twice as
+    fast as with a Python float (no scalar conversion per call), with the same result."""
+    z = _ZERO_D.get(value)
+    if z is None:
+        if len(_ZERO_D) > 1024:
+            _ZERO_D.clear()
+        z = _ZERO_D[value] = np.array(value, np.float64)
+    return z
+
+
 #: count_nonzero without numpy's dispatch layer (a tenth of a 10-cell call is dispatch)
 _count = getattr(np.count_nonzero, "_implementation", np.count_nonzero)
 #: the types of a range that holds nothing but numbers and blanks, as Excel hands it over
 _PLAIN_NUMBERS = frozenset({float, int, type(None), np.float64})
+_ZERO_ONE = frozenset({0, 1})
 
 
 def _parse_plain_numbers(kpi: str, name: str, kind: str, seq: list, factor: float
@@ -310,12 +336,35 @@ def _parse_plain_numbers(kpi: str, name: str, kind: str, seq: list, factor: floa
         values = np.array(seq, np.float64)
     except OverflowError:
         return None
+    n = values.shape[0]
+    if n <= 256:   # a few cells: Python's own checks beat two numpy calls
+        if kind == "flag":
+            clean = _ZERO_ONE.issuperset(seq)   # no blank, NaN or infinity: all valid
+        else:   # no blank; the sum is finite only if every number is (or it overflowed)
+            clean = factor == 1.0 and None not in seq and math.isfinite(sum(seq))
+        if clean:
+            col = Column(values, np.zeros(n, bool), np.zeros(n, bool) if kind == "score"
+                         else None)
+            col.cache["nblank"] = 0
+            if n:
+                col.cache["extremes"] = (min(seq), max(seq))
+            if kind == "score":
+                col.cache["present"] = col.not_blank
+                col.cache["npresent"] = n
+            return col
+    if kind != "flag" and factor == 1.0 and _count(np.isfinite(values)) == n:
+        col = Column(values, np.zeros(n, bool), np.zeros(n, bool) if kind == "score" else None)
+        col.cache["nblank"] = 0
+        if kind == "score":   # no N/A here: present is not blank
+            col.cache["present"] = col.not_blank
+            col.cache["npresent"] = n
+        return col
     blank = np.isnan(values)
     nblank = int(_count(blank))
     if kind == "flag":
         col = Column(values, blank)
         col.cache["nblank"] = nblank
-        if _count(col.equals(1.0)) + _count(col.equals(0.0)) + nblank != values.shape[0]:
+        if _count(col.equals(1.0)) + _count(col.equals(0.0)) + nblank != n:
             i = int(np.flatnonzero(~(blank | col.equals(0.0) | col.equals(1.0)))[0])
             v = float(values[i])
             if math.isinf(v):
@@ -330,7 +379,6 @@ def _parse_plain_numbers(kpi: str, name: str, kind: str, seq: list, factor: floa
     if _count(inf):
         i = int(np.flatnonzero(inf)[0])
         raise KpiError(kpi, name, "must be a finite number", float(values[i]), row=i + 1)
-    n = values.shape[0]
     col = Column(values, blank, np.zeros(n, bool) if kind == "score" else None)
     col.cache["nblank"] = nblank
     if kind == "score":   # no N/A here: present is not blank

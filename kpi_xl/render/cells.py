@@ -337,20 +337,22 @@ def _parse_plain_numbers(kpi: str, name: str, kind: str, seq: list, factor: floa
     except OverflowError:
         return None
     n = values.shape[0]
-    if n <= 256:   # a few cells: Python's own checks beat two numpy calls
-        if kind == "flag":
-            clean = _ZERO_ONE.issuperset(seq)   # no blank, NaN or infinity: all valid
-        else:   # no blank; the sum is finite only if every number is (or it overflowed)
-            clean = factor == 1.0 and None not in seq and math.isfinite(sum(seq))
+    if n <= 256:   # a few cells: Python's own checks beat numpy calls
+        filled = seq if None not in seq else [v for v in seq if v is not None]
+        if kind == "flag":   # all valid (NaN and infinity are not in the set)
+            clean = _ZERO_ONE.issuperset(filled)
+        else:   # the sum is finite only if every number is (or it overflowed: the long way)
+            clean = factor == 1.0 and math.isfinite(sum(filled))
         if clean:
-            col = Column(values, np.zeros(n, bool), np.zeros(n, bool) if kind == "score"
-                         else None)
-            col.cache["nblank"] = 0
-            if n:
-                col.cache["extremes"] = (min(seq), max(seq))
+            nblank = n - len(filled)
+            blank = np.array([v is None for v in seq], bool) if nblank else np.zeros(n, bool)
+            col = Column(values, blank, np.zeros(n, bool) if kind == "score" else None)
+            col.cache["nblank"] = nblank
+            if filled:
+                col.cache["extremes"] = (min(filled), max(filled))
             if kind == "score":
                 col.cache["present"] = col.not_blank
-                col.cache["npresent"] = n
+                col.cache["npresent"] = n - nblank
             return col
     if kind != "flag" and factor == 1.0 and _count(np.isfinite(values)) == n:
         col = Column(values, np.zeros(n, bool), np.zeros(n, bool) if kind == "score" else None)

@@ -17,6 +17,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..catalog.rules import to_float
 from ..catalog.spec import TIME_UNITS
 from ..errors import KpiError
 
@@ -274,7 +275,7 @@ def parse_column(kpi: str, name: str, kind: str, data: Any, *,
                 raise KpiError(kpi, name, f"holds TRUE/FALSE, but {expected}", row=i + 1)
             values[i] = 1.0 if v else 0.0
         elif isinstance(v, Real):
-            f = float(v)
+            f = to_float(v)
             if math.isnan(f):
                 values[i] = np.nan
                 blank[i] = True
@@ -504,14 +505,15 @@ def parse_scalar(kpi: str, name: str, data: Any) -> float:
         raise KpiError(kpi, name, f"must be a single number, not a range of {len(seq)} cells")
     v = seq[0]
     if v is None or (isinstance(v, str) and not v.strip()) or (
-            isinstance(v, Real) and not isinstance(v, bool) and math.isnan(float(v))):
+            isinstance(v, Real) and not isinstance(v, bool) and math.isnan(to_float(v))):
         raise KpiError(kpi, name, "is blank; a number is required")
     if isinstance(v, (bool, np.bool_)):
         raise KpiError(kpi, name, "holds TRUE/FALSE, but a number is required")
     if isinstance(v, str):
         raise KpiError(kpi, name, _text_problem(v, "a number is required"))
-    if not isinstance(v, Real) or not math.isfinite(float(v)):
-        raise KpiError(kpi, name, "must be a finite number", v)
+    if not isinstance(v, Real) or not math.isfinite(to_float(v)):
+        raise KpiError(kpi, name, "must be a finite number",
+                       to_float(v) if isinstance(v, Real) else v)
     return float(v)
 
 

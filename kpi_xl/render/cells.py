@@ -433,11 +433,13 @@ def _plain_labels(seq: Sequence[Any]) -> bool:
         text = "\0".join(seq)
     except TypeError:
         return False
-    if "#" in text or not text.isascii() or any(c in text for c in _ASCII_SPACE) \
-            or text[:1] in ("", "\0") or text[-1:] == "\0":
+    if "#" in text or text[:1] in ("", "\0") or text[-1:] == "\0":
         return False
-    if len(seq) < 1000:
-        return "\0\0" not in text
+    if len(seq) < 1000:   # no whitespace (str.split's is str.strip's), no empty cell
+        return len(text.split(None, 1)) == 1 and not text[0].isspace() \
+            and not text[-1].isspace() and "\0\0" not in text
+    if not text.isascii() or any(c in text for c in _ASCII_SPACE):
+        return False
     # an empty cell is two separators in a row; numpy finds them faster than str.find,
     # which stops at every separator
     sep = np.frombuffer(text.encode("ascii"), np.uint8) == 0

@@ -316,7 +316,9 @@ def zero_d(value: float) -> np.ndarray:
     if z is None:
         if len(_ZERO_D) > 1024:
             _ZERO_D.clear()
-        z = _ZERO_D[value] = np.array(value, np.float64)
+        z = np.array(value, np.float64)
+        z.flags.writeable = False   # shared by every call (and thread)
+        _ZERO_D[value] = z
     return z
 
 
@@ -325,6 +327,16 @@ _count = getattr(np.count_nonzero, "_implementation", np.count_nonzero)
 #: the types of a range that holds nothing but numbers and blanks, as Excel hands it over
 _PLAIN_NUMBERS = frozenset({float, int, type(None), np.float64})
 _ZERO_ONE = frozenset({0, 1})
+
+
+def _finite_sum(xs: list) -> bool:
+    """Whether the exact sum of the numbers is finite: False where one is NaN or infinite
+    (or the sum leaves the range of a float). No warning: math.fsum works in Python floats,
+    where numpy's float64 would warn on an overflow."""
+    try:
+        return math.isfinite(math.fsum(xs))
+    except (OverflowError, ValueError):   # an overflow on the way; inf + -inf
+        return False
 
 
 def _parse_plain_numbers(kpi: str, name: str, kind: str, seq: list, factor: float
@@ -343,7 +355,7 @@ def _parse_plain_numbers(kpi: str, name: str, kind: str, seq: list, factor: floa
         if kind == "flag":   # all valid (NaN and infinity are not in the set)
             clean = _ZERO_ONE.issuperset(filled)
         else:   # the sum is finite only if every number is (or it overflowed: the long way)
-            clean = factor == 1.0 and math.isfinite(sum(filled))
+            clean = factor == 1.0 and _finite_sum(filled)
         if clean:
             nblank = n - len(filled)
             blank = np.array([v is None for v in seq], bool) if nblank else np.zeros(n, bool)

@@ -519,16 +519,18 @@ def compute(key: str, variant: str | None = None, *, min_n: int | None = None,
     # domain: rows where at least one given input holds something (blank rows are ignored);
     # None where that is every row
     domain = None
-    if given and all([cols[name].nblank for name in given]):
-        if len(given) == 1:
-            domain = cols[given[0]].not_blank
-        else:
-            domain = np.zeros(size, bool)
-            for name in given:
-                domain |= cols[name].not_blank
-            if domain.all():
-                domain = None
-    run = plan.programs.get((tuple(given), pkey)) or plan.program(tuple(given), params, pkey)
+    if len(given) == 1:
+        col = cols[given[0]]
+        if col.nblank:
+            domain = col.not_blank
+    elif given and all([cols[name].nblank for name in given]):
+        domain = np.zeros(size, bool)
+        for name in given:
+            domain |= cols[name].not_blank
+        if domain.all():
+            domain = None
+    given_key = tuple(given)
+    run = plan.programs.get((given_key, pkey)) or plan.program(given_key, params, pkey)
     value, n, margin, measures = run(cols, scalars, params, domain)
     if not math.isfinite(value):
         raise KpiError(key, "", "has no finite value for these inputs")

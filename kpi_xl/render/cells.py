@@ -361,7 +361,7 @@ def _parse_plain_numbers(kpi: str, name: str, kind: str, seq: list, factor: floa
             blank = np.array([v is None for v in seq], bool) if nblank else np.zeros(n, bool)
             col = Column(values, blank, np.zeros(n, bool) if kind == "score" else None)
             col.cache["nblank"] = nblank
-            if filled:
+            if filled and kind != "flag":   # flags have no range rule
                 col.cache["extremes"] = (min(filled), max(filled))
             if kind == "score":
                 col.cache["present"] = col.not_blank

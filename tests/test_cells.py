@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from kpi_xl.errors import KpiError
+from kpi_xl.render.arrays import compute
 from kpi_xl.render.cells import parse_column, parse_scalar
 
 
@@ -82,3 +83,25 @@ def test_scalars():
                      ([1, 2], "not a range of 2 cells"), (False, "TRUE/FALSE")]:
         with pytest.raises(KpiError, match=msg):
             parse_scalar("k", "s", bad)
+
+
+@pytest.mark.parametrize("call,message", [
+    (dict(scores=[4, 10**400]), r"'scores' must be a finite number, got inf \(cell 2 "),
+    (dict(scores=(10**400,)), r"'scores' must be a finite number, got inf \(cell 1 "),
+    (dict(scores=[5], scale_max=-10**400), r"'scale_max' must be a finite number, got -inf"),
+])
+def test_an_integer_too_large_for_a_float_is_refused_by_name(call, message):
+    """Python callers can pass integers beyond a float (10**400): they are not finite
+    numbers, said as such, never an OverflowError."""
+    with pytest.raises(KpiError, match=message):
+        compute("csat", **call)
+    with pytest.raises(KpiError, match=r"'calls' must be a finite number, got inf"):
+        compute("traffic_intensity", calls=10**400, aht=100)
+
+
+@pytest.mark.parametrize("variant", [3.0, ["mean"], True])
+def test_a_variant_cell_holding_no_text_is_refused_by_name(variant):
+    """A number or a range in the variant's cell gets the list of variants, not an
+    AttributeError from str.strip."""
+    with pytest.raises(KpiError, match=r"csat: 'variant' must be one of \('top2box', 'mean'\)"):
+        compute("csat", variant, scores=[1, 5])

@@ -80,6 +80,10 @@ def test_traffic_beyond_the_model_is_refused_quickly():
         compute("erlang_agents", calls=1e6, aht=1e6)
     with pytest.raises(KpiError, match="beyond the model's range"):
         compute("erlang_p_wait", calls=1e6, aht=1e6, agents=50)
+    # ASA named the agents needed first, and 1e308 calls made that an OverflowError
+    for calls, aht in ((1e308, 3), (10, 1e308), (1e6, 1e6)):
+        with pytest.raises(KpiError, match="beyond the model's range"):
+            compute("erlang_asa", calls=calls, aht=aht, agents=7)
     import kpi_xl.xl.functions as xlf
     assert "beyond the model's range" in xlf.KPI_ERLANG_TABLE(1e6, 1e6, 1, 5)
 

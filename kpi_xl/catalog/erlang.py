@@ -82,6 +82,7 @@ def service_level(a: float, n: float, t: float, aht: float) -> float:
 
 def asa(a: float, n: float, aht: float) -> float:
     n = _check_agents(n)
+    _check_traffic(a)   # first: an infinite traffic has no 'agents needed' to name
     if n <= a:
         raise UnstableQueue(n, a)
     return p_wait(a, n) * aht / (n - a)

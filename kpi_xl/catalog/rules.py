@@ -37,6 +37,15 @@ from .spec import Input, Kpi, ParamSpec, Variant
 Reader = Callable[[str, str, str, Any], float]
 
 
+def to_float(v: Real) -> float:
+    """A real number as a float; an integer too large for one is infinite (and so refused
+    as not finite, as an infinity is), not an OverflowError."""
+    try:
+        return float(v)
+    except OverflowError:
+        return math.inf if v > 0 else -math.inf
+
+
 def read_plain(kpi: str, name: str, kind: str, v: Any) -> float:
     """A plain number (not a bool); for durations also a timedelta or a time of day."""
     if kind == "duration":
@@ -44,9 +53,10 @@ def read_plain(kpi: str, name: str, kind: str, v: Any) -> float:
             return v.total_seconds()
         if isinstance(v, dt.time):
             return v.hour * 3600 + v.minute * 60 + v.second + v.microsecond / 1e6
-    if isinstance(v, bool) or not isinstance(v, Real) or not math.isfinite(float(v)):
+    if isinstance(v, bool) or not isinstance(v, Real) or not math.isfinite(to_float(v)):
         raise KpiError(kpi, name, "must be a number" if kind == "number"
-                       else "must be a number of seconds or a time value", v)
+                       else "must be a number of seconds or a time value",
+                       to_float(v) if isinstance(v, int) and not isinstance(v, bool) else v)
     return float(v)
 
 
@@ -216,7 +226,7 @@ def rules(kpi: Kpi, variant: Variant, params: Mapping[str, Any],
 
 
 __all__ = ["Rule", "bounds", "describe_rule", "one_of_rule", "range_rule", "read_plain",
-           "required_when", "resolve_params", "rules"]
+           "required_when", "resolve_params", "rules", "to_float"]
 
 
 # ------------------------------------------------------------------------ value ranges

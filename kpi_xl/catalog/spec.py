@@ -155,6 +155,9 @@ class Kpi:
     def variant(self, name: str | None) -> Variant:
         if name is None or name == "":
             return self.variants[0]
+        if not isinstance(name, str):   # a number or a range in the variant's cell
+            from ..errors import KpiError
+            raise KpiError(self.key, "variant", f"must be one of {self.variant_names}", name)
         for v in self.variants:
             if v.name == name.strip().lower():
                 return v

@@ -3,6 +3,12 @@
 ``compute("nps", scores=[10, 9, 3, None])`` parses and validates every input against the
 declaration, evaluates the variant's formula and returns a :class:`KpiResult`. It depends
 on numpy only, so it runs in xlwings Lite (Pyodide) as well as on a desktop.
+
+A recalculating sheet calls a function thousands of times on small ranges, so the trees
+are not walked per call: the first call of a variant (with a given set of inputs and
+option values) compiles its input rules and formula into one Python function
+(:class:`_Compiler`), which later calls reuse. ``python bench/bench_functions.py`` times
+both shapes of call against numpy.
 """
 
 from __future__ import annotations
@@ -18,13 +24,10 @@ from ..catalog.erlang import UnstableQueue
 from ..catalog.expr import (And, BinOp, Blank, Call, Cmp, Col, Count, Div, If, Known, Lit,
                             Lookup, Node, Not, Or, Param, Present, Quantile, Scalar, Sum)
 from ..catalog.functions import FUNCTIONS
-from ..catalog.spec import Formula, Input, Kpi, Variant, formula_columns, status
+from ..catalog.spec import Formula, Kpi, Variant, formula_columns, status
 from ..errors import KpiError
-from .cells import Column, duration_unit, flatten, parse_column, parse_scalar, read_cell
-
-_OPS = {"+": np.add, "-": np.subtract, "*": np.multiply}
-_CMP = {">=": np.greater_equal, ">": np.greater, "<=": np.less_equal, "<": np.less,
-        "=": np.equal, "<>": np.not_equal}
+from .cells import (Column, _count, duration_unit, flatten, parse_column, parse_scalar,
+                    read_cell, zero_d)
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,18 @@ class KpiResult:
         return cls(kpi.key, variant.name, float(value), n, margin, dict(measures or {}),
                    kpi.unit_of(variant), kpi.format_of(variant), kpi.direction_of(variant),
                    kpi.min_n if min_n is None else min_n, kpi.target_of(variant))
+
+    @classmethod
+    def _fast(cls, key, variant, value, n, margin, measures, unit, number_format, direction,
+              min_n, target) -> "KpiResult":
+        """A result without the frozen dataclass's per-field ``object.__setattr__`` (a
+        tenth of a 10-cell call); the fields as :meth:`of` sets them."""
+        self = object.__new__(cls)
+        object.__setattr__(self, "__dict__", {
+            "key": key, "variant": variant, "value": value, "n": n, "margin": margin,
+            "measures": measures, "unit": unit, "number_format": number_format,
+            "direction": direction, "min_n": min_n, "target": target})
+        return self
 
     @property
     def status(self) -> str:
@@ -81,118 +96,368 @@ def resolve_params(kpi: Kpi, variant: Variant, given: Mapping[str, Any]) -> dict
     return rules.resolve_params(kpi, variant, given, read_cell)
 
 
-class _Eval:
-    """Evaluates one formula over parsed columns; each node once (memo by identity)."""
+# ---------------------------------------------------------------------- the compiler
+# A variant's formula and the input rules of a call are compiled once into one Python
+# function (source generated from the trees, then exec'd): each node becomes one numpy or
+# Python statement, a node that occurs twice is computed once, and a call pays no tree walk
+# and no dispatch on node types. Compiled programs are cached per KPI, variant, the set of
+# given column inputs and the options' values (see _Plan).
 
-    def __init__(self, kpi: Kpi, cols: dict[str, Column], domain: np.ndarray | None,
-                 scalars: dict[str, float], params: dict[str, Any]):
-        self.kpi, self.cols, self.domain = kpi, cols, domain
-        self.scalars, self.params = scalars, params
-        self.memo: dict[int, Any] = {}
+class _Compiler:
+    """Python source for one program: ``def run(C, S, P, D)`` with C the parsed columns,
+    S the scalars, P the options and D the domain mask (None where it is every row). Rules
+    are checked in order, then the formula's value, n, margin (only where n > 1) and
+    measures are returned."""
 
-    def __call__(self, node: Node) -> Any:
-        key = id(node)
-        if key in self.memo:
-            return self.memo[key]
-        out = self._eval(node)
-        self.memo[key] = out
-        return out
+    def __init__(self, kpi: Kpi, params: Mapping[str, Any]):
+        self.kpi, self.params = kpi, params
+        self.lines: list[str] = []
+        self.consts: list[Any] = []
+        self.memo: dict[Any, str] = {}
+        self.cols: dict[str, str] = {}
+        self.indent = 1
+        self.k = 0
 
-    def _mask(self, where: Node) -> np.ndarray:
-        m = self(where)
-        return m if self.domain is None else m & self.domain
+    # -- emitting ----------------------------------------------------------------
+    def emit(self, line: str) -> None:
+        self.lines.append("    " * self.indent + line)
 
-    def _eval(self, n: Node) -> Any:
+    def var(self, expr: str) -> str:
+        self.k += 1
+        name = f"v{self.k}"
+        self.emit(f"{name} = {expr}")
+        return name
+
+    def const(self, value: Any) -> str:
+        self.consts.append(value)
+        return f"K[{len(self.consts) - 1}]"
+
+    def col(self, name: str) -> str:
+        if name not in self.cols:
+            self.cols[name] = f"c{len(self.cols)}"
+        return self.cols[name]
+
+    def branch(self, fn):
+        """Emit fn's statements in a nested block; what it computes stays local to it."""
+        saved = dict(self.memo)
+        self.indent += 1
+        try:
+            return fn()
+        finally:
+            self.indent -= 1
+            self.memo = saved
+
+    # -- nodes -------------------------------------------------------------------
+    def __call__(self, node: Node) -> str:
+        name = self.memo.get(node)
+        if name is None:
+            name = self.memo[node] = self._node(node)
+        return name
+
+    def static(self, node: Node) -> float | None:
+        """The value of a node made only of literals and numeric options (fixed for the
+        program, which is compiled per option values), e.g. scale_max - 1; else None.
+        Computed as the program would compute it, in Python floats."""
+        if isinstance(node, Lit):
+            return node.value
+        if isinstance(node, Param):
+            v = self.params.get(node.name)
+            return v if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+        if isinstance(node, BinOp) and not _is_row(node):
+            a, b = self.static(node.a), self.static(node.b)
+            if a is None or b is None:
+                return None
+            return a + b if node.op == "+" else a - b if node.op == "-" else a * b
+        return None
+
+    def operand(self, node: Node) -> str:
+        """A node as the operand of a row-level operation: a number fixed for the program
+        (see :meth:`static`) as a 0-d array (see cells.zero_d)."""
+        v = self.static(node)
+        if v is not None:
+            return self.const(zero_d(float(v)))
+        return self(node)
+
+    def _mask(self, where: Node) -> str:
+        """``where`` on the domain's rows (computed once per node, as the nodes are)."""
+        key = ("domain", where)
+        name = self.memo.get(key)
+        if name is None:
+            m = self(where)
+            name = self.memo[key] = self.var(f"{m} if D is None else {m} & D")
+        return name
+
+    def _node(self, n: Node) -> str:  # noqa: C901 - one case per node type
         if isinstance(n, Lit):
-            return n.value
+            return self.const(n.value)
         if isinstance(n, Col):
-            return self.cols[n.name].values
+            return self.var(f"{self.col(n.name)}.values")
         if isinstance(n, Scalar):
-            return self.scalars[n.name]
+            return self.var(f"S[{n.name!r}]")
         if isinstance(n, Param):
-            return self.params[n.name]
+            return self.var(f"P[{n.name!r}]")
         if isinstance(n, Present):
-            return self.cols[n.col.name].present
+            return self.var(f"{self.col(n.col.name)}.present")
         if isinstance(n, Blank):
-            return self.cols[n.col.name].blank
+            return self.var(f"{self.col(n.col.name)}.blank")
         if isinstance(n, Not):
             a = self(n.a)
-            return ~a if isinstance(a, np.ndarray) else not a
+            return self.var(f"~{a}" if _is_row(n.a) else f"not {a}")
         if isinstance(n, Known):
-            return self._known(n)
+            return self.var(f"_known(P[{n.table.name!r}], {self.col(n.key.name)})")
+        if isinstance(n, Lookup):
+            return self.var(f"_lookup(KPI, {n.key.name!r}, P[{n.table.name!r}], "
+                            f"{self.col(n.key.name)})")
+        if isinstance(n, Count) and isinstance(n.where, Present):
+            c = self.col(n.where.col.name)
+            return self.var(f"float({c}.npresent) if D is None else "
+                            f"float(_cnz({c}.present & D))")
         if isinstance(n, Count):
-            return float(np.count_nonzero(self._mask(n.where)))
+            return self.var(f"float(_cnz({self._mask(n.where)}))")
         if isinstance(n, Sum):
-            x = self(n.expr)
-            m = self._mask(n.where)
-            return float(np.sum(x[m])) if isinstance(x, np.ndarray) else float(x) * np.count_nonzero(m)
+            x, m = self(n.expr), self._mask(n.where)
+            return self.var(f"float(_sum({x}[{m}]))" if _is_row(n.expr)
+                            else f"float({x}) * _cnz({m})")
         if isinstance(n, Quantile):
-            x = self(n.expr)[self._mask(n.where)]
-            return float(np.quantile(x, n.q)) if x.size else math.nan
+            x, m = self(n.expr), self._mask(n.where)
+            return self.var(f"_quantile({x}[{m}], {n.q!r})")
         if isinstance(n, BinOp):
+            if _is_row(n):
+                a, b = self.operand(n.a), self.operand(n.b)
+                return self.var(f"{_UFUNC[n.op]}({a}, {b})")
             a, b = self(n.a), self(n.b)
-            if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
-                return _OPS[n.op](a, b)
-            return a + b if n.op == "+" else a - b if n.op == "-" else a * b
+            return self.var(f"{a} {n.op} {b}")
         if isinstance(n, Cmp):
             if n.op == "=" and isinstance(n.a, Col) and isinstance(n.b, Lit):
-                return self.cols[n.a.name].equals(n.b.value)
+                return self.var(f"{self.col(n.a.name)}.equals({self.const(n.b.value)})")
+            op = {"=": "==", "<>": "!="}.get(n.op, n.op)
+            if _is_row(n):
+                a, b = self.operand(n.a), self.operand(n.b)
+                return self.var(f"{a} {op} {b}")
             a, b = self(n.a), self(n.b)
-            if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
-                return _CMP[n.op](a, b)
-            return bool(_CMP[n.op](a, b))
+            return self.var(f"bool({a} {op} {b})")
         if isinstance(n, And):
-            return self(n.a) & self(n.b)
+            a, b = self(n.a), self(n.b)
+            return self.var(f"{a} & {b}")
         if isinstance(n, Or):
-            return self(n.a) | self(n.b)
+            a, b = self(n.a), self(n.b)
+            return self.var(f"{a} | {b}")
         if isinstance(n, Div):
             den = self(n.b)
-            if den == 0:
-                raise KpiError(self.kpi.key, "", f"cannot be computed: {n.empty}")
-            return self(n.a) / den
+            self.emit(f"if {den} == 0:")
+            self.emit(f"    raise _Error(KPI, '', {self.const('cannot be computed: ' + n.empty)})")
+            num = self(n.a)
+            return self.var(f"{num} / {den}")
         if isinstance(n, If):
-            return self(n.then) if self(n.cond) else self(n.other)
-        if isinstance(n, Lookup):
-            return self._lookup(n)
+            cond = self(n.cond)
+            self.k += 1
+            out = f"v{self.k}"
+            self.emit(f"if {cond}:")
+            self.branch(lambda: self.emit(f"{out} = {self(n.then)}"))
+            self.emit("else:")
+            self.branch(lambda: self.emit(f"{out} = {self(n.other)}"))
+            return out
         if isinstance(n, Call):
-            return self._call(n)
+            args = ", ".join(self(a) for a in n.args)
+            return self.var(f"_call(KPI, {n.fn!r}, ({args},))")
         raise TypeError(f"no numpy rendering for {type(n).__name__}")
 
-    def _lookup(self, n: Lookup) -> np.ndarray:
-        """Per-row table value through the category codes: one dict look-up per distinct
-        label, then a vectorised take."""
-        table: dict[str, float] = self.params[n.table.name]
-        col = self.cols[n.key.name]
-        per_code = np.full(len(col.keys), np.nan)
-        for code, key in enumerate(col.keys):
-            if key is None:
+    def _precheck(self, broken: Node) -> str | None:
+        """A cheaper condition that holds wherever the rule may be broken, or None: a
+        blank-value rule cannot be broken in a column without blanks, and a range rule
+        only if the column's least (greatest) value passes the bound (Column.extremes;
+        None where finding them costs more than the check). The exact check runs only
+        when this holds."""
+        if isinstance(broken, Blank):
+            return f"{self.col(broken.col.name)}.nblank"
+        if isinstance(broken, And) and isinstance(broken.b, Blank):
+            return f"{self.col(broken.b.col.name)}.nblank"
+        parts, todo = [], [broken]
+        while todo:
+            n = todo.pop()
+            if isinstance(n, Or):
+                todo += [n.b, n.a]
+            elif isinstance(n, Cmp) and n.op in _EXTREME and isinstance(n.a, Col) \
+                    and isinstance(n.b, Lit):
+                parts.append(f"e[{_EXTREME[n.op]}] {n.op} {self.const(n.b.value)}")
+            else:
+                return None
+        col = self.col(broken_col(broken).name)
+        return f"(e := {col}.extremes) is None or {' or '.join(parts)}"
+
+    # -- a whole program -----------------------------------------------------------
+    def program(self, formula: Formula, checks: list[rules.Rule]):
+        for i, rule in enumerate(checks):
+            if not rule.row:
+                self.emit(f"if {self(rule.broken)}:")
+                self.emit(f"    _fail(KPI, R[{i}], None, D, S)")
                 continue
-            key = key.lower()
-            if key not in table:
-                i = int(np.argmax(col.codes == code))
-                raise KpiError(self.kpi.key, n.key.name,
-                               f"has no target for this value (known: {', '.join(sorted(table))})",
-                               col.values[i], row=i + 1)
-            per_code[code] = table[key]
-        return per_code[col.codes]
+            pre = self._precheck(rule.broken)
+            if pre is None:
+                b = self(rule.broken)
+                self.emit(f"if _cnz({b}):")
+                self.emit(f"    _fail(KPI, R[{i}], {b}, D, C)")
+                continue
+            self.emit(f"if {pre}:")
 
-    def _known(self, n: Known) -> np.ndarray:
-        """Whether each row's label is in the table: one test per distinct label."""
-        table = self.params[n.table.name]
-        col = self.cols[n.key.name]
-        per_code = np.array([k is not None and k.lower() in table for k in col.keys], bool)
-        return per_code[col.codes]
+            def check(i=i, rule=rule):
+                b = self(rule.broken)
+                self.emit(f"if _cnz({b}):")
+                self.emit(f"    _fail(KPI, R[{i}], {b}, D, C)")
+            self.branch(check)
+        value = self(formula.value)
+        n = self(formula.n) if formula.n is not None else "None"
+        margin = "None"
+        if formula.margin is not None and formula.n is not None:
+            self.k += 1
+            margin = f"v{self.k}"
+            self.emit(f"{margin} = None")
+            self.emit(f"if {n} > 1:")
+            self.branch(lambda: self.emit(f"{margin} = {self(formula.margin)}"))
+        measures = ", ".join(f"{k!r}: {self(v)}" for k, v in formula.measures.items())
+        self.emit(f"return {value}, {n}, {margin}, {{{measures}}}")
+        head = ["def run(C, S, P, D):"]
+        head += [f"    {c} = C[{name!r}]" for name, c in self.cols.items()]
+        source = "\n".join(head + self.lines) + "\n"
+        scope = dict(_RUNTIME, K=tuple(self.consts), R=tuple(checks), KPI=self.kpi.key)
+        exec(compile(source, f"<kpi_xl {self.kpi.key}>", "exec"), scope)  # noqa: S102 - our own source
+        run = scope["run"]
+        run.source = source
+        return run
 
-    def _call(self, n: Call) -> float:
-        args = [self(a) for a in n.args]
-        try:
-            return float(FUNCTIONS[n.fn](*args))
-        except UnstableQueue as e:
-            raise KpiError(self.kpi.key, "agents", f"must be more than the traffic of "
-                           f"{e.erlangs:.4g} Erlangs (with {e.agents:g} agents the queue "
-                           "grows without limit and no wait time exists)", e.agents) from None
-        except ValueError as e:
-            raise KpiError(self.kpi.key, "", str(e)) from None
+
+def _is_row(n: Node) -> bool:
+    """Whether a node is a per-row array (else one number), known from its type alone."""
+    if isinstance(n, (Col, Present, Blank, Known, Lookup)):
+        return True
+    if isinstance(n, (BinOp, Cmp, And, Or, Not)):
+        return any(_is_row(c) for c in n.children())
+    return False
+
+
+_UFUNC = {"+": "_add", "-": "_subtract", "*": "_multiply"}
+#: which of a column's extremes (least, greatest) breaks each comparison, if any value does
+_EXTREME = {"<": 0, "<=": 0, ">": 1, ">=": 1}
+
+
+def broken_col(n: Node) -> Col:
+    """The column a range rule judges (the first Col of its comparisons)."""
+    while not isinstance(n, Col):
+        n = n.children()[0]
+    return n
+
+
+def _quantile(x: np.ndarray, q: float) -> float:
+    return float(np.quantile(x, q)) if x.size else math.nan
+
+
+def _lookup(key: str, name: str, table: dict[str, float], col: Column) -> np.ndarray:
+    """Per-row table value through the category codes: one dict look-up per distinct
+    label, then a vectorised take."""
+    keys, codes = col.keys, col.codes
+    per_code = np.full(len(keys), np.nan)
+    for code, label in enumerate(keys):
+        if label is None:
+            continue
+        label = label.lower()
+        if label not in table:
+            i = int(np.argmax(codes == code))
+            raise KpiError(key, name,
+                           f"has no target for this value (known: {', '.join(sorted(table))})",
+                           col.values[i], row=i + 1)
+        per_code[code] = table[label]
+    return per_code[codes]
+
+
+def _known(table: Mapping[str, Any], col: Column) -> np.ndarray:
+    """Whether each row's label is in the table: one test per distinct label."""
+    per_code = np.array([k is not None and k.lower() in table for k in col.keys], bool)
+    return per_code[col.codes]
+
+
+def _call(key: str, fn: str, args: tuple) -> float:
+    try:
+        return float(FUNCTIONS[fn](*args))
+    except UnstableQueue as e:
+        raise KpiError(key, "agents", f"must be more than the traffic of "
+                       f"{e.erlangs:.4g} Erlangs (with {e.agents:g} agents the queue "
+                       "grows without limit and no wait time exists)", e.agents) from None
+    except ValueError as e:
+        raise KpiError(key, "", str(e)) from None
+
+
+def _fail(key: str, rule: rules.Rule, broken: Any, domain: np.ndarray | None,
+          values: Mapping[str, Any]) -> None:
+    """Raise the rule's sentence at the first domain row (or the scalar) that breaks it."""
+    if not rule.row:
+        raise KpiError(key, rule.input, rule.sentence, values[rule.input])
+    bad = np.flatnonzero(broken if domain is None else broken & domain)
+    if not bad.size:
+        return
+    i = int(bad[0])
+    value = None if rule.kind == "required" else values[rule.input].values[i]
+    raise KpiError(key, rule.input, rule.sentence, value, row=i + 1,
+                   more=len(bad) - 1 if rule.kind == "range" else 0)
+
+
+_RUNTIME = {"_cnz": _count, "_sum": np.add.reduce, "_add": np.add,
+            "_subtract": np.subtract, "_multiply": np.multiply, "_quantile": _quantile,
+            "_lookup": _lookup, "_known": _known, "_call": _call, "_fail": _fail,
+            "_Error": KpiError}
+
+
+def _freeze(v: Any) -> Any:
+    return tuple(sorted(v.items())) if isinstance(v, dict) else v
+
+
+class _Plan:
+    """What one KPI variant needs on every call, worked out once: its inputs, which of
+    them the formula reads, its default options, and its compiled programs."""
+
+    MAX_PROGRAMS = 256   # options read from cells may vary call to call: bound the cache
+
+    def __init__(self, kpi: Kpi, var: Variant):
+        self.kpi, self.var = kpi, var
+        self.known = frozenset(i.name for i in kpi.inputs) | {p.name for p in kpi.params}
+        self.param_names = frozenset(p.name for p in kpi.params)
+        self.defaults = rules.resolve_params(kpi, var, {})
+        self.used = frozenset(formula_columns(var.formula))
+        self.meta = (kpi.unit_of(var), kpi.format_of(var), kpi.direction_of(var))
+        self.target = kpi.target_of(var)
+        self.inputs = tuple((i.name, i.kind, i.time_unit, i.is_column) for i in kpi.inputs)
+        self.programs: dict[Any, Any] = {}
+
+    def program(self, given: tuple[str, ...], params: dict[str, Any], pkey: Any):
+        key = (given, pkey)
+        run = self.programs.get(key)
+        if run is None:
+            checks = rules.rules(self.kpi, self.var, params, given)
+            run = _Compiler(self.kpi, params).program(self.var.formula, checks)
+            if len(self.programs) >= self.MAX_PROGRAMS:
+                self.programs.clear()
+            self.programs[key] = run
+        return run
+
+
+_PLANS: dict[tuple[str, str | None], _Plan] = {}
+
+
+def _plan(key: str, variant: Any, unit: Any) -> tuple[_Plan, str | None]:
+    """The variant's plan and the ``unit`` option, checked in the order a call states its
+    problems: the KPI, the unit, then the variant."""
+    cacheable = variant is None or type(variant) is str
+    plan = _PLANS.get((key, variant)) if cacheable else None
+    if plan is not None:
+        return plan, (None if unit is None else duration_unit(key, unit))
+    kpi = CATALOG[key]
+    unit = duration_unit(key, unit)
+    if unit is not None and not kpi.duration_inputs:
+        raise KpiError(key, "unit", f"is an option of functions with duration inputs; "
+                       f"{kpi.title} has none")
+    plan = _Plan(kpi, kpi.variant(variant))
+    if cacheable and len(_PLANS) < 4096:   # variant names come from cells: bound them
+        _PLANS[(key, variant)] = plan
+    return plan, unit
 
 
 def compute(key: str, variant: str | None = None, *, min_n: int | None = None,
@@ -202,89 +467,75 @@ def compute(key: str, variant: str | None = None, *, min_n: int | None = None,
     ``unit`` ("seconds", "minutes", "hours" or "days" = Excel time values) says what unit
     the plain numbers in the KPI's duration inputs are in; left out, each input's own
     unit (:attr:`~kpi_xl.catalog.spec.Kpi.unit_option_doc`)."""
-    kpi = CATALOG[key]
-    unit = duration_unit(key, unit)
+    plan = _PLANS.get((key, variant)) if variant is None or type(variant) is str else None
+    if plan is None or unit is not None:
+        plan, unit = _plan(key, variant, unit)
+    kpi, var = plan.kpi, plan.var
     if unit is not None and not kpi.duration_inputs:
         raise KpiError(key, "unit", f"is an option of functions with duration inputs; "
                        f"{kpi.title} has none")
-    var = kpi.variant(variant)
-    formula: Formula = var.formula
-    known = {i.name for i in kpi.inputs} | {p.name for p in kpi.params}
-    for name in inputs:
-        if name not in known:
-            raise KpiError(key, name, f"is not an input of {kpi.title} "
-                           f"(inputs: {', '.join(sorted(known))})")
-    params = resolve_params(kpi, var, inputs)
-    used = set(formula_columns(formula))
+    if not plan.known.issuperset(inputs):
+        for name in inputs:
+            if name not in plan.known:
+                raise KpiError(key, name, f"is not an input of {kpi.title} "
+                               f"(inputs: {', '.join(sorted(plan.known))})")
+    if plan.param_names.isdisjoint(inputs):
+        params, pkey = plan.defaults, None
+    else:
+        params = resolve_params(kpi, var, inputs)
+        pkey = tuple(_freeze(v) for v in params.values())
+    used = plan.used
     cols: dict[str, Column] = {}
     scalars: dict[str, float] = {}
-    given: list[Input] = []
-    for inp in kpi.inputs:
-        data = inputs.get(inp.name)
-        if not inp.is_column:
+    given: list[str] = []
+    for name, kind, time_unit, is_column in plan.inputs:
+        data = inputs.get(name)
+        if not is_column:
             if data is None:
-                raise KpiError(key, inp.name, "is required (a number)")
-            scalars[inp.name] = parse_scalar(key, inp.name, data)
+                raise KpiError(key, name, "is required (a number)")
+            scalars[name] = parse_scalar(key, name, data)
             continue
         if data is None:
             continue
-        cols[inp.name] = parse_column(key, inp.name, inp.kind, data, time_unit=inp.time_unit,
-                                      unit=unit)
-        given.append(inp)
+        cols[name] = parse_column(key, name, kind, data, time_unit=time_unit, unit=unit)
+        given.append(name)
     if given:
-        sizes = {i.name: len(cols[i.name]) for i in given}
-        if len(set(sizes.values())) > 1:
+        size = cols[given[0]].blank.shape[0]
+        if len(given) > 1 and any(cols[g].blank.shape[0] != size for g in given):
             raise KpiError(key, "", "needs ranges of the same length: " +
-                           ", ".join(f"'{k}' has {v}" for k, v in sizes.items()))
-        size = len(cols[given[0].name])
+                           ", ".join(f"'{g}' has {len(cols[g])}" for g in given))
     else:
         size = 0
-    for inp in kpi.column_inputs:
-        if inp.name in cols:
-            continue
-        if inp.name in used and not inp.optional:
-            raise KpiError(key, inp.name, "is required")
-        if inp.name in used and inp.default_value is None:
-            raise KpiError(key, inp.name, f"is needed by the variant '{var.name}'")
-        if inp.name in used:
-            cols[inp.name] = Column(np.full(size, inp.default_value), np.zeros(size, bool))
-    # domain: rows where at least one given input holds something (blank rows are ignored)
+    if not used.issubset(cols):
+        for inp in kpi.column_inputs:
+            if inp.name in cols:
+                continue
+            if inp.name in used and not inp.optional:
+                raise KpiError(key, inp.name, "is required")
+            if inp.name in used and inp.default_value is None:
+                raise KpiError(key, inp.name, f"is needed by the variant '{var.name}'")
+            if inp.name in used:
+                cols[inp.name] = Column(np.full(size, inp.default_value), np.zeros(size, bool))
+    # domain: rows where at least one given input holds something (blank rows are ignored);
+    # None where that is every row
+    domain = None
     if len(given) == 1:
-        domain = cols[given[0].name].not_blank
-    else:
+        col = cols[given[0]]
+        if col.nblank:
+            domain = col.not_blank
+    elif given and all([cols[name].nblank for name in given]):
         domain = np.zeros(size, bool)
-        for inp in given:
-            domain |= cols[inp.name].not_blank
-    all_rows = bool(domain.all())
-    ev = _Eval(kpi, cols, None if all_rows else domain, scalars, params)
-    for rule in rules.rules(kpi, var, params, cols.keys() & {i.name for i in given}):
-        _check(kpi, rule, ev, domain, cols, scalars)
-    value = ev(formula.value)
-    n = ev(formula.n) if formula.n is not None else None
-    margin = None
-    if formula.margin is not None and n is not None and n > 1:
-        margin = ev(formula.margin)
-    measures = {k: ev(v) for k, v in formula.measures.items()}
+        for name in given:
+            domain |= cols[name].not_blank
+        if domain.all():
+            domain = None
+    given_key = tuple(given)
+    run = plan.programs.get((given_key, pkey)) or plan.program(given_key, params, pkey)
+    value, n, margin, measures = run(cols, scalars, params, domain)
     if not math.isfinite(value):
         raise KpiError(key, "", "has no finite value for these inputs")
-    return KpiResult.of(kpi, var, value, n, margin, measures, min_n)
-
-
-def _check(kpi: Kpi, rule: rules.Rule, ev: "_Eval", domain: np.ndarray,
-           cols: dict[str, Column], scalars: dict[str, float]) -> None:
-    """Raise the rule's sentence at the first domain row (or the scalar) that breaks it."""
-    if not rule.row:
-        if ev(rule.broken):
-            raise KpiError(kpi.key, rule.input, rule.sentence, scalars[rule.input])
-        return
-    bad = np.flatnonzero(ev(rule.broken) & domain)
-    if not bad.size:
-        return
-    i = int(bad[0])
-    col = cols[rule.input]
-    value = None if rule.kind == "required" else col.values[i]
-    raise KpiError(kpi.key, rule.input, rule.sentence, value, row=i + 1,
-                   more=len(bad) - 1 if rule.kind == "range" else 0)
+    return KpiResult._fast(key, var.name, float(value), n, margin, measures, *plan.meta,
+                           kpi.min_n if min_n is None else min_n, plan.target)
 
 
 __all__ = ["KpiResult", "compute", "resolve_params", "flatten"]

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass
 from numbers import Real
 from typing import Any, Sequence
 
 import numpy as np
 
+from ..catalog.rules import to_float
 from ..catalog.spec import TIME_UNITS
 from ..errors import KpiError
 
@@ -29,20 +29,61 @@ NA_WORDS = frozenset({"n/a", "na", "not applicable"})
 _EXCEL_TIME_DAYS = (dt.date(1899, 12, 30), dt.date(1899, 12, 31), dt.date(1900, 1, 1))
 
 
-@dataclass
 class Column:
     """A parsed column: ``values`` (float64 with NaN where blank or N/A; for categories an
     object array of the labels as written, None where blank) and the masks that say which
-    is which. Categories compare case-insensitively (see the Lookup renderer)."""
-    values: np.ndarray
-    blank: np.ndarray
-    na: np.ndarray | None = None
-    codes: np.ndarray | None = None    # categories: code of each row into ``keys``
-    keys: np.ndarray | None = None     # categories: label per code as written (None = blank)
+    is which. Categories compare case-insensitively (see the Lookup renderer).
 
-    def __post_init__(self):
+    A category column whose cells are all plain labels (see :func:`_plain_labels`) is
+    checked without parsing each label: its ``values``, ``codes`` and ``keys`` are worked
+    out on first use by the full parser (``parse``), which a count of ids never needs."""
+
+    __slots__ = ("_values", "blank", "na", "_codes", "_keys", "cache", "parse")
+
+    def __init__(self, values: np.ndarray | None, blank: np.ndarray,
+                 na: np.ndarray | None = None, codes: np.ndarray | None = None,
+                 keys: np.ndarray | None = None):
+        self._values, self.blank, self.na = values, blank, na
+        #: categories: code of each row into ``keys``; label per code as written (None =
+        #: blank)
+        self._codes, self._keys = codes, keys
         #: masks computed once per call and shared by validation and the formula
-        self.cache: dict[Any, np.ndarray] = {}
+        self.cache: dict[Any, Any] = {}
+        self.parse: Any = None
+
+    def _parsed(self) -> None:
+        full = self.parse()
+        self._values, self._codes, self._keys = full.values, full.codes, full.keys
+        self.parse = None
+
+    @property
+    def values(self) -> np.ndarray:
+        if self._values is None:
+            self._parsed()
+        return self._values
+
+    @property
+    def codes(self) -> np.ndarray | None:
+        if self.parse is not None:
+            self._parsed()
+        return self._codes
+
+    @codes.setter
+    def codes(self, v: np.ndarray | None) -> None:
+        self._codes = v
+
+    @property
+    def keys(self) -> np.ndarray | None:
+        if self.parse is not None:
+            self._parsed()
+        return self._keys
+
+    @keys.setter
+    def keys(self, v: np.ndarray | None) -> None:
+        self._keys = v
+
+    def __repr__(self) -> str:
+        return f"Column(values={self.values!r}, blank={self.blank!r}, na={self.na!r})"
 
     @property
     def present(self) -> np.ndarray:
@@ -53,24 +94,54 @@ class Column:
         return m
 
     @property
+    def nblank(self) -> int:
+        """How many rows are blank."""
+        k = self.cache.get("nblank")
+        if k is None:
+            k = self.cache["nblank"] = int(_count(self.blank))
+        return k
+
+    @property
+    def npresent(self) -> int:
+        """How many rows hold a value (not blank, not N/A)."""
+        k = self.cache.get("npresent")
+        if k is None:
+            k = self.cache["npresent"] = (len(self.blank) - self.nblank if self.na is None
+                                          else int(_count(self.present)))
+        return k
+
+    @property
     def not_blank(self) -> np.ndarray:
         m = self.cache.get("not_blank")
         if m is None:
             m = self.cache["not_blank"] = ~self.blank
         return m
 
+    @property
+    def extremes(self) -> tuple[float, float] | None:
+        """(least, greatest) of the values, blanks skipped (NaN where all are blank), for
+        range rules to skip their row-by-row test; None where finding them would cost more
+        than that test (a few cells whose parse did not note them)."""
+        e = self.cache.get("extremes")
+        if e is None and self.values.shape[0] > 256:
+            v = self.values
+            e = self.cache["extremes"] = (np.fmin.reduce(v), np.fmax.reduce(v))
+        return e
+
     def equals(self, value: float) -> np.ndarray:
         m = self.cache.get(("=", value))
         if m is None:
-            m = self.cache[("=", value)] = self.values == value
+            m = self.cache[("=", value)] = self.values == zero_d(value)
         return m
 
     def __len__(self) -> int:
-        return len(self.values)
+        return len(self.blank)
 
 
 def flatten(kpi: str, name: str, data: Any) -> Sequence[Any]:
     """A single row or column of a range, as a flat sequence (2-D blocks are refused)."""
+    if type(data) is list and (not data or type(data[0]) not in (list, tuple)):
+        return data   # the common case: one column or row, as xlwings hands it over
     if isinstance(data, np.ndarray):
         if data.ndim == 1:
             return data
@@ -158,17 +229,34 @@ def parse_column(kpi: str, name: str, kind: str, data: Any, *,
     if kind == "duration" and unit is not None and unit != time_unit:
         factor = TIME_UNITS[unit] / TIME_UNITS[time_unit]
     seq = flatten(kpi, name, data)
+    if type(seq) is list and _PLAIN_NUMBERS.issuperset(map(type, seq)):
+        col = _parse_plain_numbers(kpi, name, kind, seq, factor)
+        if col is not None:
+            return col
     if isinstance(seq, np.ndarray) and seq.dtype.kind in "fiu":
         values = seq.astype(np.float64, copy=False)
         if factor != 1.0:
-            values = values * factor
+            with np.errstate(over="ignore"):   # an overflow is refused just below
+                values = values * factor
+        n = values.shape[0]
+        if kind == "flag":   # every value 1 or 0: valid, and neither blank nor infinite
+            eq1, eq0 = values == zero_d(1.0), values == zero_d(0.0)
+            if _count(eq1) + _count(eq0) == n:
+                col = Column(values, np.zeros(n, bool))
+                col.cache.update({("=", 1.0): eq1, ("=", 0.0): eq0, "nblank": 0})
+                return col
         blank = np.isnan(values)
         inf = np.isinf(values)
         if inf.any():   # no cell holds one; an array may
             i = int(np.flatnonzero(inf)[0])
             raise KpiError(kpi, name, "must be a finite number", float(values[i]), row=i + 1)
-        col = Column(values, blank, np.zeros(len(values), bool) if kind == "score" else None)
+        col = Column(values, blank, np.zeros(n, bool) if kind == "score" else None)
+        nblank = col.nblank
+        if kind == "score":   # no N/A in an array: present is not blank
+            col.cache["present"] = col.not_blank
+            col.cache["npresent"] = n - nblank
         if kind == "flag":
+            col.cache.update({("=", 1.0): eq1, ("=", 0.0): eq0})
             _check_flags(kpi, name, col)
         return col
     n = len(seq)
@@ -187,7 +275,7 @@ def parse_column(kpi: str, name: str, kind: str, data: Any, *,
                 raise KpiError(kpi, name, f"holds TRUE/FALSE, but {expected}", row=i + 1)
             values[i] = 1.0 if v else 0.0
         elif isinstance(v, Real):
-            f = float(v)
+            f = to_float(v)
             if math.isnan(f):
                 values[i] = np.nan
                 blank[i] = True
@@ -218,6 +306,102 @@ def parse_column(kpi: str, name: str, kind: str, data: Any, *,
     return Column(values, blank, na)
 
 
+_ZERO_D: dict[float, np.ndarray] = {}
+
+
+def zero_d(value: float) -> np.ndarray:
+    """``value`` as a 0-d float64 array: numpy compares an array with one about twice as
+    fast as with a Python float (no scalar conversion per call), with the same result."""
+    z = _ZERO_D.get(value)
+    if z is None:
+        if len(_ZERO_D) > 1024:
+            _ZERO_D.clear()
+        z = np.array(value, np.float64)
+        z.flags.writeable = False   # shared by every call (and thread)
+        _ZERO_D[value] = z
+    return z
+
+
+#: count_nonzero without numpy's dispatch layer (a tenth of a 10-cell call is dispatch)
+_count = getattr(np.count_nonzero, "_implementation", np.count_nonzero)
+#: the types of a range that holds nothing but numbers and blanks, as Excel hands it over
+_PLAIN_NUMBERS = frozenset({float, int, type(None), np.float64})
+_ZERO_ONE = frozenset({0, 1})
+
+
+def _finite_sum(xs: list) -> bool:
+    """Whether the exact sum of the numbers is finite: False where one is NaN or infinite
+    (or the sum leaves the range of a float). No warning: math.fsum works in Python floats,
+    where numpy's float64 would warn on an overflow."""
+    try:
+        return math.isfinite(math.fsum(xs))
+    except (OverflowError, ValueError):   # an overflow on the way; inf + -inf
+        return False
+
+
+def _parse_plain_numbers(kpi: str, name: str, kind: str, seq: list, factor: float
+                         ) -> Column | None:
+    """The fast path for a list of plain numbers and blanks (None, NaN): one conversion
+    and a few vectorised checks, with the same sentence at the same row as the loop of
+    parse_column gives (the first row that breaks a rule, whichever rule). None where a
+    number does not fit a float (the loop says so)."""
+    try:
+        values = np.array(seq, np.float64)
+    except OverflowError:
+        return None
+    n = values.shape[0]
+    if n <= 256:   # a few cells: Python's own checks beat numpy calls
+        filled = seq if None not in seq else [v for v in seq if v is not None]
+        if kind == "flag":   # all valid (NaN and infinity are not in the set)
+            clean = _ZERO_ONE.issuperset(filled)
+        else:   # the sum is finite only if every number is (or it overflowed: the long way)
+            clean = factor == 1.0 and _finite_sum(filled)
+        if clean:
+            nblank = n - len(filled)
+            blank = np.array([v is None for v in seq], bool) if nblank else np.zeros(n, bool)
+            col = Column(values, blank, np.zeros(n, bool) if kind == "score" else None)
+            col.cache["nblank"] = nblank
+            if filled and kind != "flag":   # flags have no range rule
+                col.cache["extremes"] = (min(filled), max(filled))
+            if kind == "score":
+                col.cache["present"] = col.not_blank
+                col.cache["npresent"] = n - nblank
+            return col
+    if kind != "flag" and factor == 1.0 and _count(np.isfinite(values)) == n:
+        col = Column(values, np.zeros(n, bool), np.zeros(n, bool) if kind == "score" else None)
+        col.cache["nblank"] = 0
+        if kind == "score":   # no N/A here: present is not blank
+            col.cache["present"] = col.not_blank
+            col.cache["npresent"] = n
+        return col
+    blank = np.isnan(values)
+    nblank = int(_count(blank))
+    if kind == "flag":
+        col = Column(values, blank)
+        col.cache["nblank"] = nblank
+        if _count(col.equals(1.0)) + _count(col.equals(0.0)) + nblank != n:
+            i = int(np.flatnonzero(~(blank | col.equals(0.0) | col.equals(1.0)))[0])
+            v = float(values[i])
+            if math.isinf(v):
+                raise KpiError(kpi, name, "must be a finite number", v, row=i + 1)
+            raise KpiError(kpi, name, f"must be 1 or 0 when numeric ({_EXPECT['flag']})", v,
+                           row=i + 1)
+        return col
+    if factor != 1.0:
+        with np.errstate(over="ignore"):   # an overflow is refused just below
+            values = values * factor
+    inf = np.isinf(values)
+    if _count(inf):
+        i = int(np.flatnonzero(inf)[0])
+        raise KpiError(kpi, name, "must be a finite number", float(values[i]), row=i + 1)
+    col = Column(values, blank, np.zeros(n, bool) if kind == "score" else None)
+    col.cache["nblank"] = nblank
+    if kind == "score":   # no N/A here: present is not blank
+        col.cache["present"] = col.not_blank
+        col.cache["npresent"] = n - nblank
+    return col
+
+
 def _check_flags(kpi: str, name: str, col: Column) -> None:
     """Every non-blank value is 0 or 1; the ==0 / ==1 masks stay cached for the formula."""
     ok = (np.count_nonzero(col.equals(1.0)) + np.count_nonzero(col.equals(0.0))
@@ -245,7 +429,48 @@ def _category_label(kpi: str, name: str, v: Any, row: int) -> str | None:
     return str(v)
 
 
+#: whitespace among the ASCII characters (str.strip removes these)
+_ASCII_SPACE = tuple(c for c in map(chr, range(128)) if c.isspace())
+
+
+def _plain_labels(seq: Sequence[Any]) -> bool:
+    """Whether every cell is text that the full parser takes as its own label, unchanged:
+    no blank, no padding, no error value (nothing that begins with #), no TRUE/FALSE or
+    number. Checked on the cells joined into one string (a join refuses anything that is
+    not text), so a million distinct ids cost a few scans instead of a dict of a million
+    entries. A column this refuses goes to the full parser, which says why."""
+    if not seq:
+        return False
+    try:
+        text = "\0".join(seq)
+    except TypeError:
+        return False
+    if "#" in text or text[:1] in ("", "\0") or text[-1:] == "\0":
+        return False
+    if len(seq) < 1000:   # no whitespace (str.split's is str.strip's), no empty cell
+        return len(text.split(None, 1)) == 1 and not text[0].isspace() \
+            and not text[-1].isspace() and "\0\0" not in text
+    if not text.isascii() or any(c in text for c in _ASCII_SPACE):
+        return False
+    # an empty cell is two separators in a row; numpy finds them faster than str.find,
+    # which stops at every separator
+    sep = np.frombuffer(text.encode("ascii"), np.uint8) == 0
+    return not _count(sep[1:] & sep[:-1])
+
+
 def _parse_category(kpi: str, name: str, seq: Sequence[Any]) -> Column:
+    """A category column: plain labels (:func:`_plain_labels`) are checked in bulk and
+    parsed only when a formula reads them; anything else is parsed cell by cell."""
+    cells = seq.tolist() if isinstance(seq, np.ndarray) and seq.dtype.kind in "OU" else seq
+    if type(cells) is list and _plain_labels(cells):
+        col = Column(None, np.zeros(len(cells), bool))
+        col.cache["nblank"] = 0
+        col.parse = lambda: _factorise(kpi, name, cells)
+        return col
+    return _factorise(kpi, name, seq)
+
+
+def _factorise(kpi: str, name: str, seq: Sequence[Any]) -> Column:
     """Factorise: each distinct cell value is parsed once (a channel column of a million
     cells holds a handful), then codes map the results back to rows. ``codes`` and
     ``keys`` (label per code, None for blank) serve lookups without re-sorting.
@@ -294,14 +519,15 @@ def parse_scalar(kpi: str, name: str, data: Any) -> float:
         raise KpiError(kpi, name, f"must be a single number, not a range of {len(seq)} cells")
     v = seq[0]
     if v is None or (isinstance(v, str) and not v.strip()) or (
-            isinstance(v, Real) and not isinstance(v, bool) and math.isnan(float(v))):
+            isinstance(v, Real) and not isinstance(v, bool) and math.isnan(to_float(v))):
         raise KpiError(kpi, name, "is blank; a number is required")
     if isinstance(v, (bool, np.bool_)):
         raise KpiError(kpi, name, "holds TRUE/FALSE, but a number is required")
     if isinstance(v, str):
         raise KpiError(kpi, name, _text_problem(v, "a number is required"))
-    if not isinstance(v, Real) or not math.isfinite(float(v)):
-        raise KpiError(kpi, name, "must be a finite number", v)
+    if not isinstance(v, Real) or not math.isfinite(to_float(v)):
+        raise KpiError(kpi, name, "must be a finite number",
+                       to_float(v) if isinstance(v, Real) else v)
     return float(v)
 
 

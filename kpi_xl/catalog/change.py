@@ -41,6 +41,12 @@ MIN_EXPECTED = 5
 MIN_ROWS = 30
 DEFAULT_LEVEL = 0.95
 
+#: how each test is named to a reader (``kpi-xl kpis KEY``)
+TEST_NAMES = {"proportion": "two-proportion z-test", "nps": "NPS difference over its "
+              "multinomial standard error", "mean": "Welch's t-test",
+              "count": "exact Poisson test (conditional binomial)",
+              "quantile": "not tested (a median or percentile)",
+              "none": "not tested (a formula on period totals)"}
 VERDICTS = ("larger than chance", "within noise", "small sample", "not tested")
 
 

@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .catalog import CATALOG
+from .catalog.change import DEFAULT_LEVEL
 from .data.convert import DEFAULT_CHANNELS
 from .data.hours import DAYS, BusinessHours
 from .data.load import LoadOptions, RubricItem
@@ -78,7 +79,7 @@ class Config:
     pairs: list[tuple[str, str]] = field(default_factory=list)
     fiscal_start: int = 1               # [centre] fiscal_year_start: the month a fiscal year starts
     csv: Any = None                     # [output] csv: kpi_xl.csv_out.CsvStyle (None: comma)
-    significance: float = 0.95          # [report] significance: changes larger than chance at
+    significance: float = DEFAULT_LEVEL  # [report] significance: the level of "larger than chance"
 
 
 def read_config(path: str | os.PathLike) -> Config:
@@ -185,7 +186,7 @@ def _report(section: Mapping[str, Any], problems: list[str]) -> float:
     for k in section:
         if k != "significance":
             problems.append(f"[report] unknown key {k!r} (keys: significance)")
-    level = section.get("significance", 0.95)
+    level = section.get("significance", DEFAULT_LEVEL)
     if isinstance(level, bool) or not isinstance(level, (int, float)) \
             or not 0.8 <= level <= 0.999:
         hint = " (a share: 0.95, not 95)" if isinstance(level, (int, float)) \
@@ -193,7 +194,7 @@ def _report(section: Mapping[str, Any], problems: list[str]) -> float:
         problems.append(f"[report] significance must be the confidence at which a change "
                         f"is called larger than chance, from 0.8 to 0.999 (0.95 for 95 %), "
                         f"got {level!r}{hint}")
-        return 0.95
+        return DEFAULT_LEVEL
     return float(level)
 
 

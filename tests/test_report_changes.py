@@ -116,3 +116,11 @@ def test_the_scorecard_note_carries_the_change():
     notes = {k["key"]: k["note"] for p in ctx["perspectives"] for k in p["kpis"]}
     assert notes["nps"] == "change: better, within noise"
     assert notes["fcr"] == "change: worse, larger than chance at 95 %"
+
+
+def test_a_change_the_format_rounds_away_is_not_listed():
+    """NPS 3.2 -> 2.9 shows as '3 -> 3' (format 0): not 'worse, within noise' beside
+    '0 points', but unchanged, and left out of the list."""
+    table = _table({"nps": (3.2, 2.9, 900, 6.0), "fcr": (0.80, 0.76, 1000, None)})
+    ctx = summary(table, Delivery(BOSS), MONTH, PREVIOUS)
+    assert [c["key"] for c in ctx["changes"]] == ["fcr"]

@@ -223,7 +223,8 @@ def member_books(cfg, res, out: Path, partial: str | None) -> list[Path]:
         return []
     return write_member_books(res, out, members, centre=cfg.name, dimensions=cfg.dimensions,
                               layout=cfg.layout, partial=partial,
-                              templates=cfg.templates or None)
+                              templates=cfg.templates or None,
+                              significance=cfg.significance)
 
 
 def engine_for(cfg, tables):

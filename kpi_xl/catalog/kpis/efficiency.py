@@ -4,7 +4,7 @@ escalation rates."""
 
 from __future__ import annotations
 
-from ..expr import Col, Count, Present, Scalar, Sum, ratio
+from ..expr import Col, Count, Present, Scalar, ratio
 from ..spec import Formula, Input, Kpi, Variant
 from ._common import PCT, count_input, flag_rate, mean_of, scalar_ratio
 

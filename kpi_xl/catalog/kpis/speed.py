@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..expr import Col, Count, Lookup, Param, Present, Quantile, Sum, ratio
+from ..expr import Col, Count, Lookup, Param, Present, Quantile, ratio
 from ..expr import Scalar as _sc
 from ..spec import Formula, Input, Kpi, ParamSpec, Variant
 from ._common import PCT, count_input, mean_of, share

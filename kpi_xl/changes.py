@@ -6,7 +6,9 @@ by the KPI's declaration) and words the answer:
     NPS 6 → 9 (+3 points): better, within noise
     Escalation rate 4.0% → 6.5% (+2.5 points): worse, larger than chance at 95 %
 
-``level`` is the config's ``[report] significance`` (default 0.95)."""
+``level`` is the config's ``[report] significance`` (default 0.95). KPIs that declare
+``spikes`` (resolution and first response times) are also checked for a period far worse
+than its usual level (:func:`spikes`)."""
 
 from __future__ import annotations
 
@@ -15,8 +17,8 @@ from dataclasses import replace
 from typing import Any, Mapping
 
 from .catalog import CATALOG
-from .catalog.change import DEFAULT_LEVEL, Change, Sample, compare
-from .catalog.format import format_change
+from .catalog.change import DEFAULT_LEVEL, Change, Sample, compare, spike
+from .catalog.format import format_change, format_value
 
 
 def _num(v: Any) -> float | None:
@@ -91,3 +93,48 @@ def rank(changes: list[tuple[Change, Any]], limit: int = 3, min_relative: float 
     rest = sorted((x for x in changes if not x[0].significant
                    and relative(x[0]) >= min_relative), key=lambda x: -relative(x[0]))
     return [item for _c, item in (sig + rest)[:limit]]
+
+
+def spike_of(kpi: str, series: list[float | None], variant: str | None = None,
+             noun: str = "period") -> dict[str, Any] | None:
+    """A KPI that declares ``spikes`` (resolution and first response times): is the last
+    value of ``series`` (oldest first, the reported period last) far worse than the
+    periods before it? The words and figures a report shows, or None."""
+    k = CATALOG[kpi]
+    if not k.spikes or not series:
+        return None
+    v = k.variant(variant if variant in k.variant_names else None)
+    s = spike(list(series[:-1]), series[-1], k.direction_of(v))
+    if s is None:
+        return None
+    fmt = k.format_of(v)
+    text = (f"far {'above' if s.value > s.usual else 'below'} its usual level "
+            f"({format_value(s.usual, fmt)}, the median of the {s.periods} {noun}s before)")
+    return {"key": kpi, "value_text": format_value(s.value, fmt),
+            "usual_text": format_value(s.usual, fmt), "periods": s.periods, "wording": text,
+            "score": s.score}
+
+
+def spikes(rows, month: str, members: list[str], history: int = 12, noun: str = "period"
+           ) -> list[dict[str, Any]]:
+    """The spikes of the reported period among ``rows`` (tidy results of one level),
+    per member, each KPI that declares ``spikes`` against up to ``history`` periods before
+    (the results' own grain: weeks in a weekly run, days in a daily one)."""
+    out = []
+    periods = sorted({str(p) for p in rows["period"]})
+    if month not in periods:
+        return out
+    before = periods[:periods.index(month)][-history:]
+    for key in (k for k in CATALOG if CATALOG[k].spikes):
+        for member in members:
+            r = rows[(rows["kpi"].astype(str) == key) & (rows["key"].astype(str) == member)]
+            values = dict(zip(r["period"].astype(str), r["value"], strict=True))
+            now = r[r["period"].astype(str) == month]
+            if now.empty:
+                continue
+            found = spike_of(key, [_num(values.get(p)) for p in before] + [_num(values[month])],
+                             str(now.iloc[0]["variant"]), noun)
+            if found:
+                title = CATALOG[key].title + (f" ({member})" if len(members) > 1 else "")
+                out.append({**found, "title": title})
+    return out

@@ -217,3 +217,32 @@ def test_compare_follows_the_catalog_declaration():
     frt = CATALOG["first_response_time"]
     assert [frt.change_of(v) for v in frt.variants] == ["mean", "quantile", "quantile"]
     assert CATALOG["ticket_volume"].change_of(CATALOG["ticket_volume"].default_variant) == "count"
+
+
+def test_spike_by_the_modified_z_score():
+    """Resolution time (hours) over eight weeks: 20, 22, 21, 19, 23, 20, 21, 22. Median 21;
+    absolute deviations 1, 1, 0, 2, 2, 1, 0, 1, whose median (MAD) is 1. A week at 30 h:
+    M = 0.6745 · 9 / 1 = 6.07 > 3.5 (Iglewicz & Hoaglin's cut): a spike. At 25 h:
+    M = 0.6745 · 4 = 2.70: none. Lower is better, so a week at 12 h (M = −6.07) is good
+    news, no spike; a KPI without a direction is flagged either way."""
+    from kpi_xl.catalog.change import spike
+
+    weeks = [20, 22, 21, 19, 23, 20, 21, 22]
+    s = spike(weeks, 30.0, "lower")
+    assert (s.usual, s.periods) == (21.0, 8) and s.score == pytest.approx(6.0705)
+    assert spike(weeks, 25.0, "lower") is None
+    assert spike(weeks, 12.0, "lower") is None
+    assert spike(weeks, 12.0, "neutral").score == pytest.approx(-6.0705)
+    # fewer than six weeks with a value: no usual level to compare with
+    assert spike([20, None, 21, 19, 23, float("nan")], 90.0, "lower") is None
+
+
+def test_spike_when_most_weeks_sit_on_the_median():
+    """20, 20, 20, 20, 24, 20, 20: MAD 0, so the mean absolute deviation stands in:
+    MeanAD = 4/7 = 0.5714; a week at 23 h: M = 3/(1.253314 · 0.5714) = 4.19 > 3.5.
+    All weeks equal: no spread, nothing flagged."""
+    from kpi_xl.catalog.change import spike
+
+    s = spike([20, 20, 20, 20, 24, 20, 20], 23.0, "lower")
+    assert s.score == pytest.approx(3 / (1.253314 * 4 / 7))
+    assert spike([20] * 8, 23.0, "lower") is None

@@ -124,3 +124,42 @@ def test_a_change_the_format_rounds_away_is_not_listed():
     table = _table({"nps": (3.2, 2.9, 900, 6.0), "fcr": (0.80, 0.76, 1000, None)})
     ctx = summary(table, Delivery(BOSS), MONTH, PREVIOUS)
     assert [c["key"] for c in ctx["changes"]] == ["fcr"]
+
+
+def _history(key, values):
+    """One organisation row per month up to October 2026 (values oldest first)."""
+    from kpi_xl.periods import Period
+
+    k = CATALOG[key]
+    v = k.default_variant
+    months = [p.label for p in Period.parse(MONTH).back(len(values) - 1)]
+    return pd.DataFrame([{
+        "period": p, "level": "organisation", "key": "all", "kpi": key, "variant": v.name,
+        "value": x, "n": 900.0, "margin": 1.0, "target": float("nan"), "status": "",
+        "low_sample": False, "note": "", "title": k.title, "unit": k.unit_of(v),
+        "number_format": k.format_of(v), "direction": k.direction_of(v)}
+        for p, x in zip(months, values, strict=True)], columns=list(TIDY_COLUMNS)), months
+
+
+def test_a_first_response_spike_is_flagged():
+    """First response time (hours) over eleven months: 2.0, 2.2, 2.1, 1.9, 2.3, 2.0, 2.1,
+    2.2, 2.0, 2.1, 1.9, then 3.5 in October: median 2.1, absolute deviations 0.1, 0.1, 0,
+    0.2, 0.2, 0.1, 0, 0.1, 0.1, 0, 0.2 whose median is 0.1; M = 0.6745 · 1.4 / 0.1 = 9.4 >
+    3.5: far above its usual level, in the message and on the scorecard's note."""
+    table, months = _history("first_response_time",
+                             [2.0, 2.2, 2.1, 1.9, 2.3, 2.0, 2.1, 2.2, 2.0, 2.1, 1.9, 3.5])
+    ctx = summary(table, Delivery(BOSS), MONTH, PREVIOUS)
+    [s] = ctx["spikes"]
+    assert s["score"] == pytest.approx(0.6745 * 1.4 / 0.1, rel=1e-6)
+    want = "far above its usual level (2.1 h, the median of the 11 months before)"
+    assert (s["title"], s["value_text"], s["wording"]) == ("First response time", "3.5 h", want)
+    msg = build(Delivery(BOSS), ctx, [], "reports@example.com", "kpi_xl", environment(),
+                "Acme Support")
+    assert f"- First response time: 3.5 h, {want}" in msg.get_body(("plain",)).get_content()
+    notes = {k["key"]: k["note"] for p in scorecard_context(
+        Results(table, MONTH, months, {}), "Acme Support")["perspectives"] for k in p["kpis"]}
+    assert want in notes["first_response_time"]
+    # a usual October: nothing flagged
+    table, _ = _history("first_response_time",
+                        [2.0, 2.2, 2.1, 1.9, 2.3, 2.0, 2.1, 2.2, 2.0, 2.1, 1.9, 2.2])
+    assert summary(table, Delivery(BOSS), MONTH, PREVIOUS)["spikes"] == []

@@ -283,3 +283,50 @@ def _betacf(a: float, b: float, x: float) -> float:
         if abs(d * c - 1) < eps:
             return h
     raise ArithmeticError(f"incomplete beta did not converge (a={a}, b={b}, x={x})")
+
+
+# --------------------------------------------------------------------------- spikes
+#: a period is a spike when its modified z-score against the periods before it exceeds
+#: this (Iglewicz & Hoaglin, "How to Detect and Handle Outliers", ASQC 1993, §2.2: 3.5)
+SPIKE_Z = 3.5
+#: the periods before it that must have a value for a usual level to exist
+SPIKE_HISTORY = 6
+
+
+@dataclass(frozen=True)
+class Spike:
+    """A period far from its usual level on the bad side: ``usual`` is the median of the
+    periods before it, ``score`` the modified z-score 0.6745·(x − median)/MAD."""
+    value: float
+    usual: float
+    score: float
+    periods: int
+
+
+def _median(xs: list[float]) -> float:
+    s = sorted(xs)
+    m = len(s) // 2
+    return s[m] if len(s) % 2 else (s[m - 1] + s[m]) / 2
+
+
+def spike(history: list[float | None], value: float | None, direction: str) -> Spike | None:
+    """The period's ``value`` against the ``history`` before it (oldest first; None: no
+    value): a Spike when it is worse than the median by a modified z-score above
+    ``SPIKE_Z`` (for a KPI without a direction, either side), else None; None also when
+    fewer than ``SPIKE_HISTORY`` periods have a value. Where half the periods sit on the
+    median (MAD 0) the mean absolute deviation stands in (M = (x − median)/(1.253314·MeanAD),
+    Iglewicz & Hoaglin); no spread at all flags nothing."""
+    xs = [float(x) for x in history if x is not None and not math.isnan(float(x))]
+    if value is None or math.isnan(value) or len(xs) < SPIKE_HISTORY:
+        return None
+    med = _median(xs)
+    mad = _median([abs(x - med) for x in xs])
+    if mad > 0:
+        score = 0.6745 * (value - med) / mad
+    else:
+        mean_ad = sum(abs(x - med) for x in xs) / len(xs)
+        if mean_ad == 0:
+            return None
+        score = (value - med) / (1.253314 * mean_ad)
+    bad = {"lower": score, "higher": -score}.get(direction, abs(score))
+    return Spike(value, med, score, len(xs)) if bad > SPIKE_Z else None

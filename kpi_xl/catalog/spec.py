@@ -158,6 +158,9 @@ class Kpi:
     value_range: tuple[float | None, float | None] | None = None
     #: how a change between two periods is tested (CHANGE_TESTS); a variant may differ
     change: str = "none"
+    #: the reports flag a period far worse than its usual level (kpi_xl.catalog.change.
+    #: spike): for waiting times whose bad weeks matter more than their average
+    spikes: bool = False
 
     # -- lookups -----------------------------------------------------------------
     @property

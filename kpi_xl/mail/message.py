@@ -26,7 +26,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from ..catalog import CATALOG
 from ..catalog.change import DEFAULT_LEVEL
 from ..catalog.format import format_value
-from ..changes import between, describe, level_text, rank
+from ..changes import between, describe, level_text, rank, spikes
 from ..periods import Period, as_period
 from ..scorecard.build import partial_banner
 from .send import MailError
@@ -115,6 +115,7 @@ def summary(table, delivery: Delivery, month: "Period | str",
         "previous_label": before.title() if before else "",
         "headline": headline, "changes": changes,
         "level_text": level_text(significance), "chance_text": level_text(1 - significance),
+        "spikes": spikes(rows, month, keys, noun=period.noun),
         "off_target": [k for k in headline if k["status"] == "off target"],
         "low_sample": [k for k in headline if k["low_sample"]],
         "index": scorecard_index(delivery),
@@ -192,6 +193,7 @@ def build(delivery: Delivery, context: dict, attachments: list[tuple[str, bytes]
     ctx.setdefault("noun", "month")
     ctx.setdefault("level_text", level_text(DEFAULT_LEVEL))
     ctx.setdefault("chance_text", level_text(1 - DEFAULT_LEVEL))
+    ctx.setdefault("spikes", [])
     msg = EmailMessage()
     subject = " ".join(env.get_template("subject.txt").render(ctx).split())
     text = env.get_template("body.txt").render(ctx)

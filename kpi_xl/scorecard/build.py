@@ -24,7 +24,7 @@ from typing import Any, Mapping
 
 from ..catalog import CATALOG
 from ..catalog.change import DEFAULT_LEVEL
-from ..changes import between, wording
+from ..changes import between, spike_of, wording
 from ..engine.results import Results
 from ..periods import Period
 from .cached import save_with_values
@@ -151,6 +151,9 @@ def scorecard_context(results: Results, centre: str, layout: Layout = DEFAULT,
                 if before and cur else None
             if change is not None and change.direction != "unchanged":
                 note = (note + "; " if note else "") + "change: " + wording(change)
+            jump = spike_of(line.kpi, series, variant.name, results.period.noun)
+            if jump is not None:
+                note = (note + "; " if note else "") + jump["wording"]
             lines.append({
                 "key": line.kpi, "title": kpi.title, "weight": line.weight,
                 "worst": worst, "target": target, "actual": cur.get("value"),

@@ -37,7 +37,7 @@ def _hours(name: str, doc: str) -> Input:
 
 
 FIRST_RESPONSE_TIME = Kpi(
-    key="first_response_time", excel_name="KPI_FIRST_RESPONSE_TIME",
+    key="first_response_time", spikes=True, excel_name="KPI_FIRST_RESPONSE_TIME",
     title="First response time", family=FAMILY,
     description="Time from a ticket's creation to the first reply by an agent.",
     formula_text="mean (or median, p90) of first-reply time − created time",
@@ -62,7 +62,7 @@ AVERAGE_RESPONSE_TIME = Kpi(
     examples=("=KPI_AVERAGE_RESPONSE_TIME(G2:G4000)",))
 
 TIME_TO_RESOLUTION = Kpi(
-    key="time_to_resolution", excel_name="KPI_TIME_TO_RESOLUTION",
+    key="time_to_resolution", spikes=True, excel_name="KPI_TIME_TO_RESOLUTION",
     title="Time to resolution (MTTR)", family=FAMILY,
     description="Time from a ticket's creation to its resolution.",
     formula_text="mean (or median, p90) of solved time − created time",

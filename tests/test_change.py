@@ -246,3 +246,12 @@ def test_spike_when_most_weeks_sit_on_the_median():
     s = spike([20, 20, 20, 20, 24, 20, 20], 23.0, "lower")
     assert s.score == pytest.approx(3 / (1.253314 * 4 / 7))
     assert spike([20] * 8, 23.0, "lower") is None
+
+
+def test_a_period_without_rows_or_spread_is_a_small_sample_not_an_error():
+    c = compare("proportion", "higher", Sample(0.5, 0), Sample(0.6, 100))
+    assert (c.verdict, c.p_value, c.reason) == ("small sample", None, "no rows in a period")
+    c = compare("nps", "higher", Sample(10, None, None), Sample(20, 50, 20))
+    assert c.verdict == "small sample" and c.p_value is None
+    c = compare("mean", "lower", Sample(300, 1, None), Sample(320, 80, 30))
+    assert (c.verdict, c.reason) == ("small sample", "one row gives no spread")

@@ -122,6 +122,8 @@ def compare(test: str, direction: str, before: Sample, after: Sample, *,
         return done(None, None, VERDICTS[3], why)
     small = _small(test, before, after, min_n) or (
         "a period is below the KPI's minimum n" if low_sample else "")
+    if small in (_NO_ROWS, _NO_SPREAD):
+        return done(None, None, VERDICTS[2], small)      # nothing to test with
     if test == "proportion":
         p, stat = proportion_test(before.value, before.n, after.value, after.n)
     elif test == "nps":
@@ -139,15 +141,18 @@ def compare(test: str, direction: str, before: Sample, after: Sample, *,
     return done(p, stat)
 
 
+_NO_ROWS, _NO_SPREAD = "no rows in a period", "one row gives no spread"
+
+
 def _small(test: str, a: Sample, b: Sample, min_n: float | None) -> str:
     """Why the samples are too small for the test ('' if they are not)."""
     if test == "count":
         return ""            # the exact test holds for any count
-    if test == "mean" and (a.margin is None or b.margin is None):
-        return "one row gives no spread"
     ns = [s.n for s in (a, b)]
     if any(n is None or not n > 0 for n in ns):
-        return "no rows"
+        return _NO_ROWS
+    if test == "mean" and (a.margin is None or b.margin is None):
+        return _NO_SPREAD
     low = min(ns)
     if min_n is not None and low < min_n:
         return f"n = {low:g} is below the KPI's minimum of {min_n:g}"

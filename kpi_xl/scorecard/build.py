@@ -92,7 +92,9 @@ class _Lookup:
                      t["period"].astype(str), t["value"], t["n"], t["target"],
                      t["low_sample"], t["note"].astype(str), t["margin"], strict=True):
             d[r[:4]] = {"value": _clean(float(r[4])), "n": _clean(float(r[5])),
-                        "target": _clean(float(r[6])), "low": bool(r[7]), "note": r[8],
+                        "target": _clean(float(r[6])), "low": bool(r[7]),
+                        # results read back from JSON hold NaN (pandas 3: astype(str) keeps it)
+                        "note": r[8] if isinstance(r[8], str) else "",
                         "margin": _clean(float(r[9]))}
         variants = {}
         if len(t):

@@ -378,6 +378,11 @@ def _one_text(k) -> str:
         for v in k.variants:
             out += textwrap.wrap(f"{v.name}: {v.doc}", 88, initial_indent="    ",
                                  subsequent_indent="      ")
+    from .catalog.change import TEST_NAMES
+    tests = {v.name: TEST_NAMES[k.change_of(v)] for v in k.variants}
+    out.append("  change between periods: " + (
+        next(iter(tests.values())) if len(set(tests.values())) == 1
+        else "; ".join(f"{name}: {t}" for name, t in tests.items())))
     out.append("  examples: " + "   ".join(k.examples))
     out += ["  sources:"] + [f"    - {s}" for s in k.sources]
     return "\n".join(out)

@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .catalog import CATALOG
+from .catalog.change import DEFAULT_LEVEL
 from .data.convert import DEFAULT_CHANNELS
 from .data.hours import DAYS, BusinessHours
 from .data.load import LoadOptions, RubricItem
@@ -56,7 +57,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 SECTIONS = {"centre", "business_hours", "sources", "kpis", "qa", "scorecard", "stakeholders",
-            "smtp", "output", "guards", "dimensions", "staffing"}
+            "smtp", "output", "guards", "dimensions", "staffing", "report"}
 KPI_KEYS = {"variant", "options", "target", "min_n", "targets"}
 
 
@@ -79,6 +80,7 @@ class Config:
     fiscal_start: int = 1               # [centre] fiscal_year_start: the month a fiscal year starts
     csv: Any = None                     # [output] csv: kpi_xl.csv_out.CsvStyle (None: comma)
     staffing: Any = None                # [staffing]: kpi_xl.intraday.StaffingSettings
+    significance: float = DEFAULT_LEVEL  # [report] significance: the level of "larger than chance"
 
 
 def read_config(path: str | os.PathLike) -> Config:
@@ -159,6 +161,7 @@ def parse_config(data: Mapping[str, Any], base_dir: str | os.PathLike = ".",
     from .intraday import parse_staffing
 
     cfg.staffing = parse_staffing(data.get("staffing"), problems)
+    cfg.significance = _report(data.get("report") or {}, problems)
     folder = (data.get("scorecard") or {}).get("templates")
     if folder is not None and not isinstance(folder, str):
         problems.append(f"[scorecard] templates must be a folder name (text), got {folder!r}")
@@ -181,12 +184,31 @@ def parse_config(data: Mapping[str, Any], base_dir: str | os.PathLike = ".",
     return cfg
 
 
+def _report(section: Mapping[str, Any], problems: list[str]) -> float:
+    """[report] significance: the confidence at which the reports call a change between
+    periods larger than chance (kpi_xl.catalog.change), 0.80 to 0.999; default 0.95."""
+    for k in section:
+        if k != "significance":
+            problems.append(f"[report] unknown key {k!r} (keys: significance)")
+    level = section.get("significance", DEFAULT_LEVEL)
+    if isinstance(level, bool) or not isinstance(level, (int, float)) \
+            or not 0.8 <= level <= 0.999:
+        hint = " (a share: 0.95, not 95)" if isinstance(level, (int, float)) \
+            and not isinstance(level, bool) and 80 <= level < 100 else ""
+        problems.append(f"[report] significance must be the confidence at which a change "
+                        f"is called larger than chance, from 0.8 to 0.999 (0.95 for 95 %), "
+                        f"got {level!r}{hint}")
+        return DEFAULT_LEVEL
+    return float(level)
+
+
 # the shape each section must have: a value of another type is one sentence naming the
 # section, and the section is then read as absent (so one run reports every problem)
 _SHAPES = {"centre": (Mapping, "a table"), "business_hours": (Mapping, "a table"),
            "qa": (Mapping, "a table"), "kpis": (Mapping, "a table"),
            "scorecard": (Mapping, "a table"), "smtp": (Mapping, "a table"),
            "guards": (Mapping, "a table"), "output": (Mapping, "a table"),
+           "report": (Mapping, "a table"),
            "sources": (list, "a list of [[sources]] tables"),
            "dimensions": (list, "a list of [[dimensions]] tables"),
            "stakeholders": (list, "a list of [[stakeholders]] tables")}

@@ -126,6 +126,10 @@ target = 0.8
 # CSV outputs for Excel in a continental locale: ';' between fields, decimal commas.
 # [output]
 # csv = "semicolon"                    # default "comma"
+
+# When the reports call a change since the period before "larger than chance".
+# [report]
+# significance = 0.95                  # 0.8 to 0.999
 """
 
 __all__ = ["STARTER"]

@@ -202,3 +202,60 @@ def test_a_table_lookup_needs_its_one_of_rule():
     inputs = tuple(dataclasses.replace(i, one_of=None) for i in sla.inputs)
     with pytest.raises(ValueError, match="does not declare one_of='targets'"):
         Catalog([dataclasses.replace(sla, inputs=inputs)])
+
+
+def _change_shape(kpi, v) -> str | None:
+    """The change test a variant's formula calls for, read from its shape (None: any of
+    'count' or 'none'): a quantile is not tested; a ratio of row counts in percent is a
+    share; a ratio of a row sum to a row count with a margin is a mean."""
+    from kpi_xl.catalog.expr import BinOp, Count, Div, Lit, Quantile, Sum
+
+    f = v.formula
+    if any(isinstance(n, Quantile) for n in f.value.walk()):
+        return "quantile"
+
+    def counts(node):
+        return isinstance(node, (Count, Lit)) or (
+            isinstance(node, BinOp) and node.op in "+-" and counts(node.a) and counts(node.b))
+
+    if isinstance(f.value, Div) and counts(f.value.a) and counts(f.value.b):
+        return "proportion" if kpi.unit_of(v) == "percent" else None
+    if isinstance(f.value, Div) and isinstance(f.value.a, Sum) and isinstance(f.value.b, Count) \
+            and f.margin is not None:
+        return "mean"
+    return None
+
+
+@pytest.mark.parametrize("kpi", KPIS, ids=KEYS)
+def test_the_declared_change_test_fits_the_formula(kpi):
+    """Every variant declares how its change between periods is tested, and the
+    declaration agrees with the formula's shape; a row KPI with an n is tested unless its
+    value is not a share, a mean, an NPS or a count (the QA score: a mean of rubric
+    scores per evaluation, whose spread the results do not carry)."""
+    from kpi_xl.catalog.spec import CHANGE_TESTS
+
+    for v in kpi.variants:
+        test = kpi.change_of(v)
+        assert test in CHANGE_TESTS
+        want = _change_shape(kpi, v)
+        if want is not None:
+            assert test == want, (kpi.key, v.name, test, want)
+        elif test == "nps":
+            assert kpi.value_range == (-100.0, 100.0) and v.formula.margin is not None
+        elif v.formula.n is not None and kpi.per is None:
+            assert test == "count", (kpi.key, v.name, test)
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("unit", "score", "needs a share"),
+    ("change", "mean", "needs the formula's margin"),
+    ("change", "poisson", "is not one of"),
+])
+def test_a_change_test_the_formula_cannot_feed_is_refused(field, value, message):
+    import dataclasses
+
+    from kpi_xl.catalog.spec import Catalog
+
+    fcr = CATALOG["fcr"]          # a share of rows, with n and no margin
+    with pytest.raises(ValueError, match=message):
+        Catalog([dataclasses.replace(fcr, **{field: value})])

@@ -30,6 +30,15 @@ UNITS = {
     "score": "points", "percent": "%", "seconds": "s", "hours": "h", "count": "",
     "currency": "", "ratio": "×", "erlangs": "E", "agents": "agents", "fte": "FTE",
 }
+#: How a period-on-period change of the KPI is tested against chance (kpi_xl.catalog.change):
+#: ``proportion`` a share of rows (value p over n rows): the two-proportion z-test;
+#: ``nps``        a difference of two shares of one sample (NPS): z from its margin;
+#: ``mean``       a mean of rows (a duration, a score): Welch's t from its n and margin;
+#: ``count``      a count of events in the period: the conditional binomial (Poisson) test;
+#: ``quantile``   an order statistic (median, p90): not tested (no sampling distribution
+#:                from the aggregates);
+#: ``none``       a formula on period totals, a stock or a model: not tested.
+CHANGE_TESTS = ("proportion", "nps", "mean", "count", "quantile", "none")
 _KEY = re.compile(r"^[a-z][a-z0-9_]*$")
 #: Seconds in each unit a duration range may be given in: the ``unit`` option of every
 #: function with duration inputs (kpi_xl.render.arrays.compute). "days" are Excel time
@@ -118,6 +127,7 @@ class Variant:
     direction: Direction | None = None
     target: float | None = None
     params: Mapping[str, Any] = field(default_factory=dict)  # param defaults it implies
+    change: str | None = None          # CHANGE_TESTS; None: the KPI's
 
 
 @dataclass(frozen=True)
@@ -146,6 +156,11 @@ class Kpi:
     #: the values the KPI can take, where its unit and formula do not say it (NPS: -100 to
     #: 100); see kpi_xl.catalog.rules.value_range
     value_range: tuple[float | None, float | None] | None = None
+    #: how a change between two periods is tested (CHANGE_TESTS); a variant may differ
+    change: str = "none"
+    #: the reports flag a period far worse than its usual level (kpi_xl.catalog.change.
+    #: spike): for waiting times whose bad weeks matter more than their average
+    spikes: bool = False
 
     # -- lookups -----------------------------------------------------------------
     @property
@@ -188,6 +203,10 @@ class Kpi:
 
     def direction_of(self, variant: Variant) -> Direction:
         return variant.direction or self.direction
+
+    def change_of(self, variant: Variant) -> str:
+        """The test of a period-on-period change (CHANGE_TESTS) for the variant."""
+        return variant.change or self.change
 
     def target_of(self, variant: Variant) -> float | None:
         """The variant's own target where it has one (a 0 target counts), else the KPI's."""
@@ -246,6 +265,24 @@ class Kpi:
                                          f"one_of={n.table.name!r}")
             if v.unit and v.unit not in UNITS:
                 raise ValueError(f"{self.key}/{v.name}: unknown unit {v.unit!r}")
+            self._validate_change(v)
+
+    def _validate_change(self, v: Variant) -> None:
+        """A change test needs what it reads from the results: n for every test of a
+        sample, a margin (the sample's spread) for the NPS and mean tests, a share for the
+        two-proportion test and a count for the Poisson test."""
+        test, f = self.change_of(v), v.formula
+        where = f"{self.key}/{v.name}: change test {test!r}"
+        if test not in CHANGE_TESTS:
+            raise ValueError(f"{where} is not one of {CHANGE_TESTS}")
+        if test in ("proportion", "nps", "mean", "quantile") and f.n is None:
+            raise ValueError(f"{where} needs the formula's n")
+        if test in ("nps", "mean") and f.margin is None:
+            raise ValueError(f"{where} needs the formula's margin (the sample's spread)")
+        if test == "proportion" and self.unit_of(v) != "percent":
+            raise ValueError(f"{where} needs a share (unit percent)")
+        if test == "count" and self.unit_of(v) != "count":
+            raise ValueError(f"{where} needs a count (unit count)")
 
 
 def status(value: float | None, target: float | None, direction: str) -> str:

@@ -24,7 +24,9 @@ from jinja2 import FileSystemLoader, StrictUndefined, select_autoescape
 from jinja2.sandbox import SandboxedEnvironment
 
 from ..catalog import CATALOG
+from ..catalog.change import DEFAULT_LEVEL
 from ..catalog.format import format_value
+from ..changes import between, describe, level_text, rank, spikes
 from ..periods import Period, as_period
 from ..scorecard.build import partial_banner
 from .send import MailError
@@ -55,12 +57,14 @@ def _text(v: float | None, fmt: str) -> str:
 
 
 def summary(table, delivery: Delivery, month: "Period | str",
-            previous: "Period | str | None", partial: str | None = None) -> dict[str, Any]:
+            previous: "Period | str | None", partial: str | None = None,
+            significance: float = DEFAULT_LEVEL) -> dict[str, Any]:
     """What the message says, from the tidy results (kpi-results.csv), for the
     recipient's scope only. ``month``: the period (any grain) or its label; ``previous``:
     the period before it, of the same grain. ``partial``: the note that the period's data
     is incomplete (None: read from the attached workbooks, which carry it when they were
-    made so)."""
+    made so). ``significance``: the confidence at which a change is called larger than chance
+    (``[report] significance``)."""
     period = as_period(month)
     before = None if previous is None else as_period(previous)
     month = period.label
@@ -97,16 +101,21 @@ def summary(table, delivery: Delivery, month: "Period | str",
             if previous:
                 prev = rows[(rows["kpi"].astype(str) == key) & (rows["key"].astype(str) == member)
                             & (rows["period"].astype(str) == previous)]
-                if not prev.empty and not _nan(prev.iloc[0]["value"]):
-                    p, v = float(prev.iloc[0]["value"]), float(r["value"])
-                    size = abs(v - p) / max(abs(p), 1e-9)
-                    changes.append((size, {**item, "previous_text": _text(p, fmt)}))
-    changes = [c for size, c in sorted(changes, key=lambda x: -x[0])[:3] if size >= 0.02]
+                c = None if prev.empty else between(
+                    key, prev.iloc[0], r, before_days=before.days, after_days=period.days,
+                    level=significance)
+                if c is not None:
+                    changes.append((c, {**item, "previous_text": _text(c.before, fmt),
+                                        **describe(key, c, str(r["variant"]))}))
+    # larger than chance first, each with its direction and verdict (kpi_xl.changes)
+    changes = rank(changes)
     return {
         "recipient": {"name": s.name, "role": s.role}, "scope_label": label,
         "month": month, "month_label": period.title(), "noun": period.noun,
         "previous_label": before.title() if before else "",
         "headline": headline, "changes": changes,
+        "level_text": level_text(significance), "chance_text": level_text(1 - significance),
+        "spikes": spikes(rows, month, keys, noun=period.noun),
         "off_target": [k for k in headline if k["status"] == "off target"],
         "low_sample": [k for k in headline if k["low_sample"]],
         "index": scorecard_index(delivery),
@@ -182,6 +191,9 @@ def build(delivery: Delivery, context: dict, attachments: list[tuple[str, bytes]
     ctx.setdefault("partial", None)
     ctx.setdefault("index", None)
     ctx.setdefault("noun", "month")
+    ctx.setdefault("level_text", level_text(DEFAULT_LEVEL))
+    ctx.setdefault("chance_text", level_text(1 - DEFAULT_LEVEL))
+    ctx.setdefault("spikes", [])
     msg = EmailMessage()
     subject = " ".join(env.get_template("subject.txt").render(ctx).split())
     text = env.get_template("body.txt").render(ctx)

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from ..catalog.change import DEFAULT_LEVEL
 from ..engine.results import read_results_json
 from ..periods import Period, as_period
 from ..files import OutputError, check_workbook, folder_lock, workbook_digest
@@ -103,20 +104,22 @@ def send_month(stakeholders: list[Stakeholder], out: str | Path, month: "Period 
                smtp: SmtpSettings | None, centre: str, resend: bool = False,
                resend_uncertain: bool = False, templates: str | Path | None = None,
                sleep=None, lock_wait: float = 30.0, partial: str | None = None,
-               progress: Callable[[str], None] | None = None) -> tuple[Outcome, str]:
+               progress: Callable[[str], None] | None = None,
+               significance: float = DEFAULT_LEVEL) -> tuple[Outcome, str]:
     """Deliver the month's reports; returns the outcome and where to look. ``partial``:
     the run's partial-data note. A report sent as partial data is ledgered apart from the
     complete one (its key carries the mark), so the complete report, once the data is
     there, is sent by the next run as the report still due. ``month``: the period (any
     grain) or its label; the ledger keys on the label, so a week's reports and a month's
-    are ledgered apart."""
+    are ledgered apart. ``significance``: the confidence at which the messages call a
+    change larger than chance ([report] significance)."""
     month = month.label if isinstance(month, Period) else as_period(month).label
     try:
         with folder_lock(out, wait=lock_wait):
             return _send_month(stakeholders, Path(out), month, smtp=smtp, centre=centre,
                                resend=resend, resend_uncertain=resend_uncertain,
                                templates=templates, sleep=sleep, progress=progress,
-                               partial=partial)
+                               partial=partial, significance=significance)
     except OutputError as e:
         raise MailError(str(e)) from None
 
@@ -126,7 +129,7 @@ PARTIAL_MARK = " (partial data)"
 
 def _send_month(stakeholders, out: Path, month: str, *, smtp, centre, resend,
                 resend_uncertain, templates, sleep, progress,
-                partial=None) -> tuple[Outcome, str]:
+                partial=None, significance=DEFAULT_LEVEL) -> tuple[Outcome, str]:
     folder = out / month
     results = folder / "kpi-results.json"
     if not results.is_file():
@@ -169,7 +172,7 @@ def _send_month(stakeholders, out: Path, month: str, *, smtp, centre, resend,
             keys = [k.removesuffix(mark) for k in keys]
             part = Delivery(d.to, [r for r in d.reports if r.key in keys])
             attached = [files[r.key][:2] for r in part.reports]
-            ctx = summary(table, part, period, previous, partial)
+            ctx = summary(table, part, period, previous, partial, significance)
             return build(part, ctx, attached, sender, sender_name, env, centre)
         return make
 

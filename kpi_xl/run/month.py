@@ -200,7 +200,7 @@ def _write_and_send(cfg, run: MonthRun, step: str, period: Period, history: int,
         run.books = write_month(res, ds.tables, out, centre=cfg.name,
                                 layout=cfg.layout or DEFAULT, max_score=cfg.max_score,
                                 rubric=cfg.load.rubric, partial=run.partial,
-                                dimensions=cfg.dimensions,
+                                dimensions=cfg.dimensions, significance=cfg.significance,
                                 **({"templates": cfg.templates} if cfg.templates else {}))
         run.books += member_books(cfg, res, out, run.partial)
         reporter.workbooks(run.books)
@@ -223,7 +223,8 @@ def member_books(cfg, res, out: Path, partial: str | None) -> list[Path]:
         return []
     return write_member_books(res, out, members, centre=cfg.name, dimensions=cfg.dimensions,
                               layout=cfg.layout, partial=partial,
-                              templates=cfg.templates or None)
+                              templates=cfg.templates or None,
+                              significance=cfg.significance)
 
 
 def engine_for(cfg, tables):
@@ -266,4 +267,5 @@ def send(cfg, month: "Period | str", out, *, resend: bool = False,
 
     return send_month(cfg.stakeholders, out, period, smtp=cfg.smtp, centre=cfg.name,
                       resend=resend, resend_uncertain=resend_uncertain, progress=progress,
+                      significance=cfg.significance,
                       partial=read_status(Path(out) / month).get("partial"))

@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ..catalog import CATALOG
+from ..catalog.change import DEFAULT_LEVEL
+from ..changes import between, spike_of, wording
 from ..engine.results import Results
 from ..periods import Period
 from .cached import save_with_values
@@ -88,9 +90,12 @@ class _Lookup:
         d = {}
         for r in zip(t["kpi"].astype(str), t["level"].astype(str), t["key"].astype(str),
                      t["period"].astype(str), t["value"], t["n"], t["target"],
-                     t["low_sample"], t["note"].astype(str), strict=True):
+                     t["low_sample"], t["note"].astype(str), t["margin"], strict=True):
             d[r[:4]] = {"value": _clean(float(r[4])), "n": _clean(float(r[5])),
-                        "target": _clean(float(r[6])), "low": bool(r[7]), "note": r[8]}
+                        "target": _clean(float(r[6])), "low": bool(r[7]),
+                        # results read back from JSON hold NaN (pandas 3: astype(str) keeps it)
+                        "note": r[8] if isinstance(r[8], str) else "",
+                        "margin": _clean(float(r[9]))}
         variants = {}
         if len(t):
             pairs = t[["kpi", "variant"]].astype(str).drop_duplicates()
@@ -109,7 +114,10 @@ class _Lookup:
 
 # ------------------------------------------------------------------ scorecard
 def scorecard_context(results: Results, centre: str, layout: Layout = DEFAULT,
-                      partial: str | None = None) -> dict:
+                      partial: str | None = None, level: float = DEFAULT_LEVEL) -> dict:
+    """What the balanced scorecard shows. Each KPI's note says how it changed since the
+    period before, better or worse and whether by more than chance at ``level``
+    ([report] significance; kpi_xl.changes), next to the Change column."""
     look = _Lookup.of(results)
     month = results.month
     periods = results.periods
@@ -137,6 +145,17 @@ def scorecard_context(results: Results, centre: str, layout: Layout = DEFAULT,
                 note = results.skipped.get(line.kpi, "no data for this month")
             elif cur.get("low"):
                 note = (note + "; " if note else "") + f"low sample (n = {cur.get('n'):g})"
+            before = look.get(line.kpi, "organisation", "all", prev) if prev else None
+            change = between(line.kpi, {**before, "variant": variant.name},
+                             {**cur, "variant": variant.name},
+                             before_days=results.history[-2].days,
+                             after_days=results.history[-1].days, level=level) \
+                if before and cur else None
+            if change is not None and change.direction != "unchanged":
+                note = (note + "; " if note else "") + "change: " + wording(change)
+            jump = spike_of(line.kpi, series, variant.name, results.period.noun)
+            if jump is not None:
+                note = (note + "; " if note else "") + jump["wording"]
             lines.append({
                 "key": line.kpi, "title": kpi.title, "weight": line.weight,
                 "worst": worst, "target": target, "actual": cur.get("value"),
@@ -322,21 +341,23 @@ def copy_templates(folder: str | Path, *, force: bool = False) -> list[Path]:
 def write_month(results: Results, tables: Mapping[str, Any], out: str | Path, *,
                 centre: str = "Contact centre", layout: Layout = DEFAULT,
                 max_score: float = 1.0, rubric=(), templates: str | Path = TEMPLATES,
-                partial: str | None = None, dimensions=()) -> list[Path]:
+                partial: str | None = None, dimensions=(),
+                significance: float = DEFAULT_LEVEL) -> list[Path]:
     """Write the month's scorecard and QA workbooks; return their paths.
 
     ``partial``: a note saying the month's data is incomplete (``partial data: contacts
     has 1,200 rows in 2026-10, usually 8,400``), shown in every sheet's title area (the
     templates' ``{{ partial }}`` cell); a template that would not show it is refused.
     ``dimensions``: the config's (kpi_xl.dimensions.Dimension); each with ``sheet`` gets a
-    "By <title>" sheet in the scorecard (kpi_xl.scorecard.dimensions)."""
+    "By <title>" sheet in the scorecard (kpi_xl.scorecard.dimensions). ``significance``:
+    the confidence at which a KPI's note calls its change larger than chance."""
     period = results.period                           # refuses a label that is no period
     inside(out, period.label)                         # and one that is no folder name
     folder = Path(out) / results.month
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     stamp = f"{period.end.isoformat()}T00:00:00Z"     # 'as of' the period's end
-    ctx = scorecard_context(results, centre, layout, partial)
+    ctx = scorecard_context(results, centre, layout, partial, significance)
     ctx["dimensions"] = dimension_contexts(results, ctx, dimensions)
     claims = Claims()                                 # one output, once, per run
     target = claims.claim(inside(folder, f"balanced-scorecard-{results.month}.xlsx"))

@@ -25,6 +25,7 @@ import json
 from pathlib import Path
 from typing import Sequence
 
+from ..catalog.change import DEFAULT_LEVEL
 from ..engine.results import Results
 from ..text import cell_text
 from ..names import sheet_title
@@ -175,9 +176,11 @@ def member_stems(pairs) -> dict[tuple[str, str], str]:
 
 def write_member_books(results: Results, out: str | Path, members, *, centre: str,
                        dimensions: Sequence = (), layout=None, templates=None,
-                       partial: str | None = None) -> list[Path]:
+                       partial: str | None = None,
+                       significance: float = DEFAULT_LEVEL) -> list[Path]:
     """The scorecard of each (dimension, member) in ``members``, written as
-    ``<out>/<period>/<dimension>-<member>-<period>.xlsx``. A member without figures in the
+    ``<out>/<period>/<dimension>-<member>-<period>.xlsx``; ``significance``: as for the
+    centre's scorecard (its notes' changes). A member without figures in the
     reported period gets no file: sending to its stakeholder is then refused, naming it
     (:func:`member_problems`), before anything is sent."""
     from openpyxl.packaging.custom import StringProperty
@@ -200,7 +203,8 @@ def write_member_books(results: Results, out: str | Path, members, *, centre: st
             continue
         title = titles.get(dim, dim.capitalize())
         res = member_results(results, dim, member, title)
-        ctx = scorecard_context(res, f"{centre} · {title} {member}", layout or DEFAULT, partial)
+        ctx = scorecard_context(res, f"{centre} · {title} {member}", layout or DEFAULT, partial,
+                                significance)
         ctx["dimensions"] = []                        # no other member's sheet
         book = fill(Path(templates or TEMPLATES) / "balanced-scorecard.xlsx", ctx).workbook
         # as JSON (ASCII, escaped): a name from the data may hold what XML cannot

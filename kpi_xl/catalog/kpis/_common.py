@@ -24,14 +24,18 @@ def flag_rate(col: str, empty: str) -> Formula:
                                                         "rows": Count(Present(c))})
 
 
-def mean_of(col: str, empty: str, *, margin: bool = False) -> Formula:
-    """Arithmetic mean of a column with n and a t≈z 95 % margin (sample s.d.)."""
-    c = Col(col)
-    n = Count(Present(c))
-    m = ratio(Sum(c, Present(c)), n, empty)
+def mean_of(col, empty: str, *, margin: bool = False, where=None) -> Formula:
+    """Arithmetic mean of a column (or a row expression, over the rows ``where`` says;
+    default: where the column is present) with n and a t≈z 95 % margin (sample s.d.).
+    The margin is also what the test of a change between periods reads the sample's
+    spread from (kpi_xl.catalog.change)."""
+    c = Col(col) if isinstance(col, str) else col
+    rows = Present(c) if where is None else where
+    n = Count(rows)
+    m = ratio(Sum(c, rows), n, empty)
     margin_node = None
     if margin:
-        var = ratio(Sum(c * c, Present(c)) - n * m * m, n - 1, "one response gives no margin")
+        var = ratio(Sum(c * c, rows) - n * m * m, n - 1, "one response gives no margin")
         margin_node = Z95 * sqrt(var / n)
     return Formula(value=m, n=n, margin=margin_node)
 

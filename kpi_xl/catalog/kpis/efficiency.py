@@ -4,16 +4,16 @@ escalation rates."""
 
 from __future__ import annotations
 
-from ..expr import Col, Count, Present, Scalar, Sum, ratio
+from ..expr import Col, Count, Present, Scalar, ratio
 from ..spec import Formula, Input, Kpi, Variant
-from ._common import PCT, count_input, flag_rate, scalar_ratio
+from ._common import PCT, count_input, flag_rate, mean_of, scalar_ratio
 
 FAMILY = "efficiency"
 
 _t, _h, _w = Col("talk"), Col("hold"), Col("acw")
 _handled = Present(_t)
 AHT = Kpi(
-    key="aht", excel_name="KPI_AHT", title="Average handle time (AHT)", family=FAMILY,
+    key="aht", change="mean", excel_name="KPI_AHT", title="Average handle time (AHT)", family=FAMILY,
     description="Mean time an agent spends on a contact: talk + hold + after-call work.",
     formula_text="Σ (talk + hold + after-call work) / handled contacts",
     unit="seconds", direction="lower", number_format='0" s"',
@@ -24,8 +24,8 @@ AHT = Kpi(
             Input("acw", "duration", "Optional after-call work per contact; left out = 0.",
                   lo=0, time_unit="seconds", optional=True, default_value=0.0)),
     variants=(Variant("talk_hold_acw", "Talk + hold + after-call work (ICMI, COPC).",
-                      Formula(value=ratio(Sum(_t + _h + _w, _handled), Count(_handled),
-                                          "no handled contacts"), n=Count(_handled))),),
+                      mean_of(_t + _h + _w, "no handled contacts", margin=True,
+                              where=_handled)),),
     target=360.0, target_source="kpi_xl starting value (6 minutes); AHT depends on the work",
     sources=("ICMI glossary: average handle time = talk + hold + after-call work",
              "COPC CX Standard, handle time definition"),
@@ -86,7 +86,7 @@ SHRINKAGE = _time_ratio(
     ("Call Centre Helper, 'Shrinkage: a complete guide'",), "=KPI_SHRINKAGE(144,480)")
 
 TICKET_VOLUME = Kpi(
-    key="ticket_volume", excel_name="KPI_TICKET_VOLUME", title="Ticket volume", family=FAMILY,
+    key="ticket_volume", change="count", excel_name="KPI_TICKET_VOLUME", title="Ticket volume", family=FAMILY,
     description="Number of contacts or tickets in the range (non-blank ids).",
     formula_text="count of non-blank ticket ids", unit="count", direction="neutral",
     number_format="#,##0",
@@ -100,7 +100,7 @@ def _flow_count(key, title, description, text, name, doc, example):
     """A count of the ticket flow for the period (created, solved): one figure, checked
     (a count, never negative) and shown as it is."""
     return Kpi(
-        key=key, excel_name="KPI_" + key.upper(), title=title, family=FAMILY,
+        key=key, change="count", excel_name="KPI_" + key.upper(), title=title, family=FAMILY,
         description=description, formula_text=text, unit="count", direction="neutral",
         number_format="#,##0", inputs=(count_input(name, doc),),
         variants=(Variant("count", text, Formula(value=Scalar(name))),),
@@ -152,7 +152,7 @@ COST_PER_CONTACT = Kpi(
     examples=("=KPI_COST_PER_CONTACT(182000,41000)",))
 
 TRANSFER_RATE = Kpi(
-    key="transfer_rate", excel_name="KPI_TRANSFER_RATE", title="Transfer rate", family=FAMILY,
+    key="transfer_rate", change="proportion", excel_name="KPI_TRANSFER_RATE", title="Transfer rate", family=FAMILY,
     description="Share of contacts transferred to another agent or queue.",
     formula_text="transferred / handled", unit="percent", direction="lower", number_format=PCT,
     inputs=(Input("transferred", "flag", "Y/N or TRUE/FALSE per handled contact."),),
@@ -162,7 +162,7 @@ TRANSFER_RATE = Kpi(
     sources=("ICMI glossary: transfer rate",), examples=("=KPI_TRANSFER_RATE(L2:L5001)",))
 
 ESCALATION_RATE = Kpi(
-    key="escalation_rate", excel_name="KPI_ESCALATION_RATE", title="Escalation rate",
+    key="escalation_rate", change="proportion", excel_name="KPI_ESCALATION_RATE", title="Escalation rate",
     family=FAMILY, description="Share of contacts escalated to a higher tier or supervisor.",
     formula_text="escalated / handled", unit="percent", direction="lower", number_format=PCT,
     inputs=(Input("escalated", "flag", "Y/N or TRUE/FALSE per handled contact."),),

@@ -9,7 +9,7 @@ from ._common import PCT, flag_rate, share
 FAMILY = "quality"
 
 FCR = Kpi(
-    key="fcr", excel_name="KPI_FCR", title="First contact resolution (FCR)", family=FAMILY,
+    key="fcr", change="proportion", excel_name="KPI_FCR", title="First contact resolution (FCR)", family=FAMILY,
     description="Share of contacts resolved on the first contact, with no follow-up needed.",
     formula_text="contacts resolved on first contact / contacts",
     unit="percent", direction="higher", number_format=PCT,
@@ -24,7 +24,7 @@ FCR = Kpi(
 
 _r, _hd = Col("resolved"), Col("handled")
 RESOLUTION_RATE = Kpi(
-    key="resolution_rate", excel_name="KPI_RESOLUTION_RATE", title="Resolution rate",
+    key="resolution_rate", change="proportion", excel_name="KPI_RESOLUTION_RATE", title="Resolution rate",
     family=FAMILY, description="Share of handled contacts that were resolved (variant "
     "offered: of all contacts).",
     formula_text="resolved / handled contacts (or / offered contacts)", unit="percent", direction="higher",
@@ -56,7 +56,7 @@ RESOLUTION_RATE = Kpi(
 
 _ro = Col("reopens")
 REOPEN_RATE = Kpi(
-    key="reopen_rate", excel_name="KPI_REOPEN_RATE", title="Reopen rate", family=FAMILY,
+    key="reopen_rate", change="proportion", excel_name="KPI_REOPEN_RATE", title="Reopen rate", family=FAMILY,
     description="Share of solved tickets that were reopened at least once.",
     formula_text="tickets with reopens > 0 / solved tickets", unit="percent", direction="lower",
     number_format=PCT,

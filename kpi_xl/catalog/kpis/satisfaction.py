@@ -29,7 +29,7 @@ _NPS_SCORES = Input("scores", "number", "Answers to 'How likely are you to recom
                     "us?' on the 0–10 scale, one per cell; blanks are ignored.", lo=0, hi=10)
 
 NPS = Kpi(
-    key="nps", excel_name="KPI_NPS", title="Net Promoter Score", family=FAMILY,
+    key="nps", change="nps", excel_name="KPI_NPS", title="Net Promoter Score", family=FAMILY,
     description="Promoters (9–10) minus detractors (0–6), as points of the responses.",
     formula_text="100 × (promoters − detractors) / responses",
     unit="score", direction="higher", number_format="0", inputs=(_NPS_SCORES,),
@@ -42,7 +42,7 @@ NPS = Kpi(
     value_range=(-100.0, 100.0))     # all detractors to all promoters
 
 ENPS = Kpi(
-    key="enps", excel_name="KPI_ENPS", title="Employee Net Promoter Score", family=FAMILY,
+    key="enps", change="nps", excel_name="KPI_ENPS", title="Employee Net Promoter Score", family=FAMILY,
     description="NPS asked of employees ('How likely are you to recommend this team as a place to work?').",
     formula_text="100 × (promoters − detractors) / responses (employees)",
     unit="score", direction="higher", number_format="0",
@@ -56,7 +56,7 @@ _csat_scores = Input("scores", "number", "Satisfaction answers on a 1-to-scale_m
                      "(default 1–5); blanks are ignored.", lo=1, hi="scale_max")
 _cs = Col("scores")
 CSAT = Kpi(
-    key="csat", excel_name="KPI_CSAT", title="Customer satisfaction (CSAT)", family=FAMILY,
+    key="csat", change="proportion", excel_name="KPI_CSAT", title="Customer satisfaction (CSAT)", family=FAMILY,
     description="Share of survey answers in the top two boxes (4–5 on a 5-point scale).",
     formula_text="responses ≥ scale_max − 1 / responses",
     unit="percent", direction="higher", number_format=PCT, inputs=(_csat_scores,),
@@ -68,7 +68,7 @@ CSAT = Kpi(
                       margin=True, measures={"satisfied": Count(_cs >= Param("scale_max") - 1)})),
         Variant("mean", "Mean score on the scale, with a 95 % margin from the sample s.d.",
                 mean_of("scores", "no survey responses", margin=True),
-                unit="score", number_format="0.00", target=4.0),
+                unit="score", number_format="0.00", target=4.0, change="mean"),
     ),
     target=0.80, target_source="kpi_xl starting value (80 % satisfied is a common service target)",
     sources=("ACSI / common practice: CSAT as top-2-box share of a 5-point scale",
@@ -77,7 +77,7 @@ CSAT = Kpi(
 
 _ces = Col("scores")
 CES = Kpi(
-    key="ces", excel_name="KPI_CES", title="Customer effort score (CES)", family=FAMILY,
+    key="ces", change="mean", excel_name="KPI_CES", title="Customer effort score (CES)", family=FAMILY,
     description="How easy customers found it to get their issue handled.",
     formula_text="mean of effort answers (CES 2.0: 1–7 agreement that 'the company made it easy')",
     unit="score", direction="higher", number_format="0.00",
@@ -94,7 +94,7 @@ CES = Kpi(
                 direction="lower", target=2.0, params={"scale_max": 5}),
         Variant("easy_share", "Share of 5–7 answers on the 7-point agreement scale.",
                 share(_ces >= 5, Present(_ces), "no survey responses", margin=True),
-                unit="percent", number_format=PCT, target=0.80),
+                unit="percent", number_format=PCT, target=0.80, change="proportion"),
     ),
     target=5.5, target_source="kpi_xl starting value on the 7-point scale",
     sources=("M. Dixon, K. Freeman, N. Toman, 'Stop Trying to Delight Your Customers', HBR, Jul 2010",

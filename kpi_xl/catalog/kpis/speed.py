@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..expr import Col, Count, Lookup, Param, Present, Quantile, Sum, ratio
+from ..expr import Col, Count, Lookup, Param, Present, Quantile, ratio
 from ..expr import Scalar as _sc
 from ..spec import Formula, Input, Kpi, ParamSpec, Variant
 from ._common import PCT, count_input, mean_of, share
@@ -14,12 +14,15 @@ def _time_variants(col: str, empty: str) -> tuple[Variant, ...]:
     c = Col(col)
     n = Count(Present(c))
     return (
-        Variant("mean", "Arithmetic mean (default).", mean_of(col, empty)),
+        Variant("mean", "Arithmetic mean (default).", mean_of(col, empty, margin=True),
+                change="mean"),
         Variant("median", "Median (50th percentile, linear interpolation as "
                 "PERCENTILE.INC / quantile_cont).",
-                Formula(value=_guard(Quantile(c, 0.5, Present(c)), n, empty), n=n)),
+                Formula(value=_guard(Quantile(c, 0.5, Present(c)), n, empty), n=n),
+                change="quantile"),
         Variant("p90", "90th percentile (linear interpolation, PERCENTILE.INC).",
-                Formula(value=_guard(Quantile(c, 0.9, Present(c)), n, empty), n=n)),
+                Formula(value=_guard(Quantile(c, 0.9, Present(c)), n, empty), n=n),
+                change="quantile"),
     )
 
 
@@ -34,7 +37,7 @@ def _hours(name: str, doc: str) -> Input:
 
 
 FIRST_RESPONSE_TIME = Kpi(
-    key="first_response_time", excel_name="KPI_FIRST_RESPONSE_TIME",
+    key="first_response_time", spikes=True, excel_name="KPI_FIRST_RESPONSE_TIME",
     title="First response time", family=FAMILY,
     description="Time from a ticket's creation to the first reply by an agent.",
     formula_text="mean (or median, p90) of first-reply time − created time",
@@ -47,19 +50,19 @@ FIRST_RESPONSE_TIME = Kpi(
     examples=("=KPI_FIRST_RESPONSE_TIME(F2:F900)", '=KPI_FIRST_RESPONSE_TIME(F2:F900,"p90")'))
 
 AVERAGE_RESPONSE_TIME = Kpi(
-    key="average_response_time", excel_name="KPI_AVERAGE_RESPONSE_TIME",
+    key="average_response_time", change="mean", excel_name="KPI_AVERAGE_RESPONSE_TIME",
     title="Average response time", family=FAMILY,
     description="Mean time customers wait for each agent reply (all replies, not only the first).",
     formula_text="Σ reply waits / replies", unit="hours", direction="lower",
     number_format='0.0" h"',
     inputs=(_hours("hours", "Wait before each agent reply."),),
-    variants=(Variant("mean", "Mean over replies.", mean_of("hours", "no replies")),),
+    variants=(Variant("mean", "Mean over replies.", mean_of("hours", "no replies", margin=True)),),
     target=8.0, target_source="kpi_xl starting value",
     sources=("Help-desk practice (Zendesk, Freshdesk: 'average response time')",),
     examples=("=KPI_AVERAGE_RESPONSE_TIME(G2:G4000)",))
 
 TIME_TO_RESOLUTION = Kpi(
-    key="time_to_resolution", excel_name="KPI_TIME_TO_RESOLUTION",
+    key="time_to_resolution", spikes=True, excel_name="KPI_TIME_TO_RESOLUTION",
     title="Time to resolution (MTTR)", family=FAMILY,
     description="Time from a ticket's creation to its resolution.",
     formula_text="mean (or median, p90) of solved time − created time",
@@ -78,7 +81,7 @@ _answered = _a.eq(1)
 _abandoned = _a.eq(0)
 
 ASA = Kpi(
-    key="asa", excel_name="KPI_ASA", title="Average speed of answer (ASA)", family=FAMILY,
+    key="asa", change="mean", excel_name="KPI_ASA", title="Average speed of answer (ASA)", family=FAMILY,
     description="Mean time answered calls waited in queue before an agent picked up.",
     formula_text="Σ queue wait of answered calls / answered calls",
     unit="seconds", direction="lower", number_format='0.0" s"',
@@ -88,8 +91,7 @@ ASA = Kpi(
             _ANSWERED_OPT),
     variants=(Variant("answered", "Over answered calls only: an abandoned call's wait is "
                       "not an answer time.",
-                      Formula(value=ratio(Sum(_w, _answered), Count(_answered),
-                                          "no answered calls"), n=Count(_answered))),),
+                      mean_of(_w, "no answered calls", margin=True, where=_answered)),),
     target=30.0, target_source="kpi_xl starting value (ASA near 30 s goes with an 80/20 service level)",
     sources=("ICMI, Call Center Management glossary: average speed of answer",),
     examples=("=KPI_ASA(H2:H5001)", "=KPI_ASA(H2:H5001,F2:F5001)"))
@@ -109,7 +111,7 @@ def _sl(num, den, empty="no offered calls", **kw):
 
 
 SERVICE_LEVEL = Kpi(
-    key="service_level", excel_name="KPI_SERVICE_LEVEL", title="Service level", family=FAMILY,
+    key="service_level", change="proportion", excel_name="KPI_SERVICE_LEVEL", title="Service level", family=FAMILY,
     description="Share of calls answered within the threshold T (the 'X' of 'X % in Y seconds').",
     formula_text="answered within T / offered (see variants for other denominators)",
     unit="percent", direction="higher", number_format=PCT,
@@ -150,7 +152,7 @@ SERVICE_LEVEL = Kpi(
 DEFAULT_SLA_TARGETS = {"phone": 20.0, "chat": 60.0, "email": 4 * 3600.0, "social": 3600.0}
 _d, _ch = Col("seconds"), Col("channel")
 SLA_COMPLIANCE = Kpi(
-    key="sla_compliance", excel_name="KPI_SLA_COMPLIANCE", title="SLA compliance", family=FAMILY,
+    key="sla_compliance", change="proportion", excel_name="KPI_SLA_COMPLIANCE", title="SLA compliance", family=FAMILY,
     description="Share of contacts answered within their channel's target time.",
     formula_text="contacts within the target of their channel / contacts",
     unit="percent", direction="higher", number_format=PCT,
@@ -172,7 +174,7 @@ SLA_COMPLIANCE = Kpi(
               "=KPI_SLA_COMPLIANCE(E2:E900,C2:C900,M2:N5)"))
 
 ANSWERED_RATE = Kpi(
-    key="answered_rate", excel_name="KPI_ANSWERED_RATE", title="Answered-call rate", family=FAMILY,
+    key="answered_rate", change="proportion", excel_name="KPI_ANSWERED_RATE", title="Answered-call rate", family=FAMILY,
     description="Share of offered calls that an agent answered.",
     formula_text="answered / offered", unit="percent", direction="higher", number_format=PCT,
     inputs=(Input("answered", "flag", "Y/N or TRUE/FALSE per offered call."),),
@@ -185,7 +187,7 @@ ANSWERED_RATE = Kpi(
     examples=("=KPI_ANSWERED_RATE(F2:F5001)",))
 
 ABANDONMENT_RATE = Kpi(
-    key="abandonment_rate", excel_name="KPI_ABANDONMENT_RATE", title="Abandonment rate",
+    key="abandonment_rate", change="proportion", excel_name="KPI_ABANDONMENT_RATE", title="Abandonment rate",
     family=FAMILY, description="Share of offered calls where the caller hung up before an agent answered.",
     formula_text="abandoned / offered (variant: short abandons removed from both)",
     unit="percent", direction="lower", number_format=PCT,

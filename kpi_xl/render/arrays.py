@@ -534,6 +534,10 @@ def compute(key: str, variant: str | None = None, *, min_n: int | None = None,
     value, n, margin, measures = run(cols, scalars, params, domain)
     if not math.isfinite(value):
         raise KpiError(key, "", "has no finite value for these inputs")
+    if margin is not None and not math.isfinite(margin):
+        # the squares of values past ~1e154 overflow a double: such figures are not durations
+        raise KpiError(key, "", "has no finite margin of error for these inputs (values "
+                                "too large to square)")
     return KpiResult._fast(key, var.name, float(value), n, margin, measures, *plan.meta,
                            kpi.min_n if min_n is None else min_n, plan.target)
 

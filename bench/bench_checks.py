@@ -23,7 +23,8 @@ of the machine falls on every side alike:
   any rule: the plainest single scan, with no per-rule lines, messages or report;
 * ``before`` / ``after``: the loader's check step itself, ``data.load._apply_rules`` (the
   check, then the rejects lines naming file, row, column, value, rule and KPIs), from the
-  old tree (``--before``) and from this one.
+  old tree (``--before``) and from this one; ``after-table``: the same, each table first
+  copied into a DuckDB table (``Checks.copy``) instead of its frame read in place.
 
 Time is the check step's wall time (median of the repetitions); memory the process's
 peak RSS (median). Tests never assert timings; this is read by people.
@@ -110,7 +111,10 @@ if side == "anchor":
     con.register("src_contacts", frame)
     cond = " OR ".join(f"COALESCE(({r.cond}), FALSE)" for r in rules)
     found = len(con.execute(f"SELECT _pos FROM src_contacts WHERE {cond}").fetchnumpy()["_pos"])
-elif side in ("before", "after"):
+elif side in ("before", "after", "after-table"):
+    if side == "after-table":
+        from kpi_xl.checks import Checks
+        Checks.copy = True
     ds = Dataset(tables=t)
     _apply_rules(ds, {"export": "export.csv"}, {}, None)
     found = len({(r.row) for r in ds.rejects.items})
@@ -142,19 +146,19 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--before", type=Path, help="a source tree of the code before")
     a = ap.parse_args()
-    sides = ["tables", "anchor"] + (["before"] if a.before else []) + ["after"]
+    sides = ["tables", "anchor"] + (["before"] if a.before else []) + ["after", "after-table"]
     got: dict[tuple[bool, str], list[dict]] = {}
     for rep in range(a.reps):
         for arrow in (True, False):
             for side in sides:
                 r = run(side, a.rows, arrow, a.before)
                 got.setdefault((arrow, side), []).append(r)
-                print(f"  rep {rep + 1} pyarrow {'on ' if arrow else 'off'} {side:7s} "
+                print(f"  rep {rep + 1} pyarrow {'on ' if arrow else 'off'} {side:11s} "
                       f"{r['seconds']:7.2f} s {r['peak_mb']:7.0f} MB  found {r['found']}",
                       file=sys.stderr, flush=True)
     print(f"{a.rows:,} contacts, {a.reps} processes per side, interleaved; "
           "median check-step seconds and peak MB")
-    print(f"{'pyarrow':>8} {'side':>7} {'seconds':>8} {'peak MB':>8} {'/anchor s':>10} "
+    print(f"{'pyarrow':>8} {'side':>11} {'seconds':>8} {'peak MB':>8} {'/anchor s':>10} "
           f"{'strings':>14} rows found")
     for arrow in (True, False):
         anchor = statistics.median(r["seconds"] for r in got[(arrow, "anchor")])
@@ -163,7 +167,7 @@ def main() -> None:
             s = statistics.median(r["seconds"] for r in rs)
             m = statistics.median(r["peak_mb"] for r in rs)
             ratio = f"{s / anchor:10.1f}" if side not in ("tables", "anchor") else " " * 10
-            print(f"{'on' if arrow else 'off':>8} {side:>7} {s:8.2f} {m:8.0f} {ratio} "
+            print(f"{'on' if arrow else 'off':>8} {side:>11} {s:8.2f} {m:8.0f} {ratio} "
                   f"{rs[0]['strings']:>14} {rs[0]['found']}")
 
 

@@ -1,7 +1,7 @@
 """The input-rule checks (issue 14 §1): a room of their own (``kpi_xl.checks``) that the
 loader and the engine both use, the data layer never importing the engine; each table read
-by one query whatever the number of rules, on DuckDB tables; the loader's checks listing
-exactly the rows the engine's do.
+by one query whatever the number of rules; the loader's checks listing exactly the rows
+the engine's do.
 
 Scans are counted in DuckDB's own plan of the query (``EXPLAIN (FORMAT json)``), never
 timed. The tables are test_engine's canonical tables, with rows that break rules of
@@ -67,35 +67,40 @@ def test_the_engines_check_reads_each_table_once(tables):
     assert "'csat' must be a number from 1 to 5" in set(eng.check()["surveys"]["rule"])
 
 
-def test_the_loaders_checks_read_duckdb_tables_once_each(tables):
-    """Each table the loader checks is loaded into DuckDB once, as a table holding only
-    the columns its rules read, and each is read by one query: no scan of the pandas
-    frame (Arrow-backed strings were converted again for every rule part)."""
+def test_the_loaders_checks_read_each_table_once(tables, monkeypatch):
+    """Each table the loader checks is given to DuckDB once, holding only the columns its
+    rules read (and positions), and read by one query: read in place (the default), or
+    copied into a DuckDB table first (``Checks.copy``), with the same lines either way."""
     checks = Checks(tables)
     found = checks.run()
     assert set(found) == {"contacts", "surveys", "qa"}
-    created = checks.con.execute(
-        "SELECT table_name FROM duckdb_tables() ORDER BY table_name").fetchall()
-    assert [t for (t,) in created] == ["src_contacts", "src_qa", "src_surveys"]
     cols = {r[0] for r in checks.con.execute("DESCRIBE src_contacts").fetchall()}
     assert "agent" not in cols and "id" not in cols and {"talk", "wait", "_row"} <= cols
     for name, text in checks.sql().items():
-        scans = _scans(checks.con, text)
-        assert len(scans) == 1 and scans[0] in ("SEQ_SCAN", "TABLE_SCAN"), (name, scans)
+        assert _scans(checks.con, text) == ["PANDAS_SCAN"], name
+    monkeypatch.setattr(Checks, "copy", True)
+    copied = Checks(tables)
+    again = copied.run()
+    created = copied.con.execute(
+        "SELECT table_name FROM duckdb_tables() ORDER BY table_name").fetchall()
+    assert [t for (t,) in created] == ["src_contacts", "src_qa", "src_surveys"]
+    for name, text in copied.sql().items():
+        assert _scans(copied.con, text) in (["SEQ_SCAN"], ["TABLE_SCAN"]), name
+        pd.testing.assert_frame_equal(found[name], again[name])
 
 
-def test_with_arrow_strings_the_check_scans_no_frame():
-    """pandas with pyarrow stores strings as Arrow arrays: the check must still read a
-    DuckDB table, once, never the frame per rule."""
+def test_with_arrow_strings_the_check_scans_the_frame_once():
+    """pandas with pyarrow stores strings as Arrow arrays, which DuckDB converts on every
+    scan: the check reads the frame once, never once per rule."""
     pytest.importorskip("pyarrow")
     t = canonical_tables()
     t["contacts"] = t["contacts"].astype({"channel": "string[pyarrow]",
                                           "agent": "string[pyarrow]"})
     checks = Checks(t)
-    text = checks.sql()["contacts"]
+    assert len(checks.rules["contacts"]) > 10
     checks.load("contacts")
-    assert not any(s in ("PANDAS_SCAN", "ARROW_SCAN") for s in _scans(checks.con, text))
-    assert len(_scans(checks.con, text)) == 1
+    assert str(checks.tables["contacts"]["channel"].dtype) == "string"
+    assert _scans(checks.con, checks.sql()["contacts"]) == ["PANDAS_SCAN"]
 
 
 def _lines(frames) -> list[tuple]:
@@ -150,11 +155,13 @@ def test_check_sql_in_every_dialect(tables):
     (sqlglot), and DuckDB runs the PostgreSQL spelling with the same answer."""
     sqlglot = pytest.importorskip("sqlglot")
     eng = Engine(tables)
-    plan = eng.plan()[0]
     for dialect in ("postgres", "spark"):
-        for text in check_sql(plan, eng.columns, DIALECTS[dialect]).values():
+        for text in eng.check_sql(dialect=dialect).values():
             assert sqlglot.parse_one(text, read=dialect) is not None
-    pg = check_sql(plan, eng.columns, DIALECTS["postgres"])
+    pg = eng.check_sql(dialect="postgres")
+    assert pg == check_sql(eng.plan()[0], eng.columns, DIALECTS["postgres"])
+    with pytest.raises(ValueError, match="dialect must be one of"):
+        eng.check_sql(dialect="oracle")
     for table, text in eng.check_sql().items():
         a, b = eng.con.execute(text).df(), eng.con.execute(pg[table]).df()
         pd.testing.assert_frame_equal(a, b)

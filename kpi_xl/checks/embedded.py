@@ -1,11 +1,14 @@
 """The input-rule checks run on an embedded DuckDB, over the loader's tables.
 
-Each table a check reads is loaded into DuckDB **once**, as a real table holding the
-columns the rules read and each row's position (``_row``), and each is read by **one**
-query (:func:`kpi_xl.checks.sql.scan_sql`) whatever the number of rules: the rules of the
-KPIs bound to the table and, on contact rows, those of the survey KPIs (the answers on
-contact rows are survey answers too; the engine reads them through its survey view).
-Nothing here imports the engine: the loader runs the checks before any engine exists.
+Each table a check reads is given to DuckDB **once**, as the columns the rules read and
+each row's position (``_row``), and is read by **one** query
+(:func:`kpi_xl.checks.sql.scan_sql`) whatever the number of rules: the rules of the KPIs
+bound to the table and, on contact rows, those of the survey KPIs (the answers on contact
+rows are survey answers too; the engine reads them through its survey view). Only those
+columns reach DuckDB: with pyarrow installed, pandas keeps text as Arrow arrays, and a
+scan of a whole frame converted every text column of it (the check used to do that once
+per rule). Nothing here imports the engine: the loader runs the checks before any engine
+exists.
 """
 
 from __future__ import annotations
@@ -79,7 +82,17 @@ def source_rules(planned: Mapping[str, Sequence[Item]],
 
 class Checks:
     """The checks of one run, on an embedded DuckDB: ``tables`` maps table names to
-    pandas DataFrames (the loader's). :meth:`sql` is what runs, :meth:`run` runs it."""
+    pandas DataFrames (the loader's). :meth:`sql` is what runs, :meth:`run` runs it.
+
+    Each table is given to DuckDB once, as the columns its rules read plus positions:
+    by default that frame is registered and read by the one query (no copy); with
+    ``copy`` (class attribute) it is first copied into a DuckDB table. Measured on 1 M
+    contacts (bench/bench_checks.py, bench/README.md), the copy cost more than the one
+    scan of the frame it replaces, with or without pyarrow, so frames are read in place;
+    the copy stays for that comparison."""
+
+    #: copy each table into a DuckDB table before checking it (see the class docstring)
+    copy = False
 
     def __init__(self, tables: Mapping[str, Any], choices: Mapping[str, KpiChoice] | None = None,
                  keys: Sequence[str] | None = None):
@@ -105,11 +118,14 @@ class Checks:
         reads = dict.fromkeys(c for r in self.rules[name] for c in r.reads)
         frame = pd.DataFrame({c: df[c] for c in reads})
         frame["_row"] = np.arange(len(df), dtype="int64")
-        self.con.register("_checked_frame", frame)
-        try:
-            self.con.execute(f"CREATE TABLE src_{name} AS SELECT * FROM _checked_frame")
-        finally:
-            self.con.unregister("_checked_frame")
+        if self.copy:
+            self.con.register("_checked_frame", frame)
+            try:
+                self.con.execute(f"CREATE TABLE src_{name} AS SELECT * FROM _checked_frame")
+            finally:
+                self.con.unregister("_checked_frame")
+        else:
+            self.con.register(f"src_{name}", frame)
         self._loaded.add(name)
 
     def sql(self) -> dict[str, str]:

@@ -25,7 +25,7 @@ the same text runs on DuckDB, PostgreSQL and Spark SQL; pure Python, no driver.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from ..bindings import BINDINGS
 from ..catalog.spec import Kpi, Variant
@@ -35,13 +35,13 @@ from ..render.sql import DUCKDB, Dialect, SqlRenderer, quote_text
 
 def kpi_renderer(kpi: Kpi, variant: Variant, params: dict, table: str,
                  columns: set[str], dialect: Dialect = DUCKDB, *,
-                 rules: bool = True) -> SqlRenderer:
+                 rules: bool = True, **options: Any) -> SqlRenderer:
     """The KPI's SQL renderer over ``table``, whose columns are ``columns``. Its domain
     (the rows that count, in every aggregate and in n) leaves out the rows that break one
     of the KPI's own input rules (:func:`kpi_rules`): such a row leaves this KPI only and
     stays in the others (an answered call without a queue wait leaves ASA and service
     level, not abandonment). ``rules=False``: the domain before that (what the rules look
-    at)."""
+    at). ``options`` go to :class:`~kpi_xl.render.sql.SqlRenderer` as they are."""
     b = BINDINGS[kpi.key]
     q = dialect.ident
     bound = {i: q(c) for i, c in b.inputs.items() if c in columns}
@@ -51,7 +51,8 @@ def kpi_renderer(kpi: Kpi, variant: Variant, params: dict, table: str,
     def make(conds: list[str]) -> SqlRenderer:
         return SqlRenderer(kpi, variant, columns={} if table == "period" else bound,
                            scalars=scalars, params=params,
-                           where=" AND ".join(conds) or None, dialect=dialect)
+                           where=" AND ".join(conds) or None, dialect=dialect,
+                           **options)
 
     base = make(where)
     if not rules or table == "period":

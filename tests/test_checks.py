@@ -189,3 +189,67 @@ def test_the_data_layer_does_not_import_the_engine():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]", out.stdout
+
+
+def _pg_type(dtype) -> str:
+    kind = getattr(dtype, "kind", "O")
+    return {"f": "DOUBLE PRECISION", "i": "BIGINT", "u": "BIGINT", "b": "BOOLEAN",
+            "M": "TIMESTAMP"}.get(kind, "TEXT")
+
+
+def test_check_sql_runs_on_postgresql(tables):
+    """The PostgreSQL spelling of the check runs on a real PostgreSQL server and lists
+    what DuckDB lists. The relations the checks read (each row table, and the engine's
+    survey view as DuckDB computes it) are copied there, with the columns the rules read.
+    Needs a server: ``KPI_XL_TEST_PG_URL`` (e.g. from a throw-away server on 127.0.0.1)
+    and psycopg; skipped, saying so, without them."""
+    import os
+
+    url = os.environ.get("KPI_XL_TEST_PG_URL")
+    if not url:
+        pytest.skip("no PostgreSQL server: set KPI_XL_TEST_PG_URL to run the checks there")
+    psycopg = pytest.importorskip("psycopg")
+    eng = Engine(tables)
+    duck = eng.check()
+    pg_sql = eng.check_sql(dialect="postgres")
+    plan = eng.plan()[0]
+    from kpi_xl.checks.sql import table_rules
+    from kpi_xl.plan import source_of
+
+    with psycopg.connect(url, autocommit=True) as con:
+        for table, items in plan.items():
+            if table == "period":
+                continue
+            src = source_of(table)
+            rules = table_rules(table, items, eng.columns[src])
+            cols = [c for c in dict.fromkeys(["_table", "_row", *(c for r in rules
+                                                                   for c in r.reads)])
+                    if c in eng.columns[src]]
+            df = eng.con.execute(f"SELECT {', '.join(cols)} FROM src_{src}").df()
+            con.execute(f"DROP TABLE IF EXISTS src_{src}")
+            con.execute(f"CREATE TEMP TABLE src_{src} ("
+                        + ", ".join(f'"{c}" {_pg_type(df[c].dtype)}' for c in cols) + ")")
+            with con.cursor().copy(f"COPY src_{src} ({', '.join(cols)}) FROM STDIN") as cp:
+                for row in df.astype(object).where(df.notna(), None).itertuples(index=False):
+                    cp.write_row(row)
+        for table, text in pg_sql.items():
+            cur = con.execute(text)
+            got = pd.DataFrame(cur.fetchall(), columns=[d.name for d in cur.description])
+            want = duck[table]
+            assert len(got) == len(want) > 0, table
+            assert got["_row"].astype("int64").tolist() == want["_row"].astype("int64").tolist()
+            for c in ("_table", "column", "rule", "kpis"):
+                assert got[c].tolist() == want[c].tolist(), (table, c)
+            # values as text: each engine writes a double its own way ('-30' / '-30.0')
+            assert [float(v) if v is not None else None for v in got["value"]
+                    if v is None or _number(v)] == \
+                [float(v) if v is not None else None for v in want["value"]
+                 if v is None or _number(v)]
+
+
+def _number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True

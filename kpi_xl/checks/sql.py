@@ -112,6 +112,8 @@ def scan_sql(rules: Sequence[RowRule], relation: str, table: str | None,
     broken: columns ``_table`` (``table`` when given, else the relation's own ``_table``
     column), ``_row``, ``column``, ``value`` (as text), ``rule``, ``kpis``; ordered by
     table, row and the rules' order."""
+    if not rules:
+        raise ValueError("scan_sql needs at least one rule")
     q, txt = dialect.ident, dialect.text
     columns = list(dict.fromkeys(r.column for r in rules))
     tag = "_table" if table is None else f"{quote_text(table)} AS _table"

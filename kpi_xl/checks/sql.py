@@ -136,6 +136,18 @@ def scan_sql(rules: Sequence[RowRule], relation: str, table: str | None,
             f"ORDER BY f._table, f._row, r._i")
 
 
+def duplicate_sql(relation: str, key: str, dialect: Dialect = DUCKDB) -> str:
+    """The rows of ``relation`` whose ``key`` an earlier row (by position ``_pos``)
+    already holds: columns ``_pos`` and ``_first`` (the position of the first row holding
+    it), ordered by position. A blank key repeats a blank key, as in pandas'
+    ``duplicated``, which the loader used before."""
+    k = dialect.ident(key)
+    return (f"SELECT t._pos AS _pos, f._first AS _first FROM {relation} AS t JOIN "
+            f"(SELECT {k} AS _key, MIN(_pos) AS _first FROM {relation} GROUP BY {k} "
+            f"HAVING COUNT(*) > 1) AS f ON t.{k} IS NOT DISTINCT FROM f._key "
+            f"WHERE t._pos > f._first ORDER BY t._pos")
+
+
 def check_sql(plan: Mapping[str, Sequence[Item]], columns: Mapping[str, set[str]],
               dialect: Dialect = DUCKDB) -> dict[str, str]:
     """Per row table of the plan, the query listing every value that breaks an input rule
@@ -160,4 +172,5 @@ def check_sql(plan: Mapping[str, Sequence[Item]], columns: Mapping[str, set[str]
     return out
 
 
-__all__ = ["RowRule", "check_sql", "kpi_renderer", "kpi_rules", "scan_sql", "table_rules"]
+__all__ = ["RowRule", "check_sql", "duplicate_sql", "kpi_renderer", "kpi_rules", "scan_sql",
+           "table_rules"]

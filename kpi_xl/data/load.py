@@ -347,6 +347,8 @@ def fill_teams(df, teams: Mapping[str, Any]):
 def _finish_tables(ds: Dataset, files: dict[str, str], options: LoadOptions) -> None:
     import pandas as pd
 
+    from ..checks.embedded import duplicates
+
     t = ds.tables
     roster = t.get("roster")
     if roster is not None:
@@ -366,11 +368,13 @@ def _finish_tables(ds: Dataset, files: dict[str, str], options: LoadOptions) -> 
                                   "has no date to place it in a month")
             df["period"] = pd.to_datetime(df["date"]).dt.strftime("%Y-%m")
         if "id" in df and name != "qa":
-            dup = df["id"].duplicated().to_numpy()
-            if dup.any():
-                first = df.drop_duplicates("id").set_index("id")
-                why = [f"duplicate id: first seen in {files.get(first.at[i, '_source'], '?')} "
-                       f"row {first.at[i, '_row']}" for i in df["id"][dup]]
+            again, first = duplicates(df["id"])          # SQL: kpi_xl.checks
+            if len(again):
+                why = [f"duplicate id: first seen in "
+                       f"{files.get(df['_source'].iat[f], '?')} row {df['_row'].iat[f]}"
+                       for f in first]
+                dup = np.zeros(len(df), bool)
+                dup[again] = True
                 df = _reject_rows(ds, df, dup, files, "id", df["id"][dup].tolist(), why)
         if teams is not None and "agent" in df:
             # a row whose agent the roster does not list (a new hire) stays, with its own

@@ -5,7 +5,8 @@ finishes each table: derived columns (month, response times in calendar or busin
 handled, team from the roster, survey links to contacts), cross-row checks (duplicate ids,
 timestamps out of order, QA criteria missing from the
 rubric) and finally the catalog's own input rules for the KPIs the run computes
-(:mod:`kpi_xl.checks`, SQL on DuckDB tables): a row breaking a rule of some KPIs stays, and leaves those KPIs only.
+(:mod:`kpi_xl.checks`, SQL on DuckDB, one query per table): a row breaking a rule of some
+KPIs stays, and leaves those KPIs only.
 Whatever is rejected, excluded, ignored or left out is in ``Dataset.rejects`` with file,
 row, column, value, reason and the KPIs it leaves; ``Dataset.accounting`` says, per file,
 read = used + rejected (+ excluded), and how many used rows some KPIs leave out.
@@ -405,7 +406,7 @@ def _finish_tables(ds: Dataset, files: dict[str, str], options: LoadOptions) -> 
 
 def _apply_rules(ds: Dataset, files: dict[str, str], sources: dict[str, Source],
                  choices) -> None:
-    """The catalog's input rules for the KPIs of the run, checked as SQL on DuckDB tables
+    """The catalog's input rules for the KPIs of the run, checked as SQL on DuckDB
     (:class:`kpi_xl.checks.Checks`: one query per table). A row that breaks a rule of some
     KPIs stays in the table: the engine leaves it out of those KPIs only (their domain),
     and the report lists it once, naming them (``left out of KPIs``; on the ``value

@@ -41,15 +41,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from .bindings import BINDINGS, NOT_IN_ENGINE
 from .catalog import CATALOG
 from .catalog.change import DEFAULT_LEVEL
 from .data.convert import DEFAULT_CHANNELS
 from .data.hours import DAYS, BusinessHours
 from .data.load import LoadOptions, RubricItem
 from .data.sources import ConfigError, Source, parse_source
-from .engine.bindings import BINDINGS, NOT_IN_ENGINE
-from .engine.plan import KpiChoice
 from .errors import KpiError
+from .plan import KpiChoice
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -19,7 +19,7 @@ def _block(name: str) -> re.Pattern:
 
 def tables_markdown() -> str:
     from kpi_xl.data.schema import TABLES
-    from kpi_xl.engine.bindings import BINDINGS
+    from kpi_xl.bindings import BINDINGS
 
     used: dict[tuple[str, str], list[str]] = {}
     for key, b in BINDINGS.items():

@@ -5,7 +5,8 @@ finishes each table: derived columns (month, response times in calendar or busin
 handled, team from the roster, survey links to contacts), cross-row checks (duplicate ids,
 timestamps out of order, QA criteria missing from the
 rubric) and finally the catalog's own input rules for the KPIs the run computes
-(``Engine.check``): a row breaking a rule of some KPIs stays, and leaves those KPIs only.
+(:mod:`kpi_xl.checks`, SQL on DuckDB, one query per table): a row breaking a rule of some
+KPIs stays, and leaves those KPIs only.
 Whatever is rejected, excluded, ignored or left out is in ``Dataset.rejects`` with file,
 row, column, value, reason and the KPIs it leaves; ``Dataset.accounting`` says, per file,
 read = used + rejected (+ excluded), and how many used rows some KPIs leave out.
@@ -223,9 +224,8 @@ def _finish_source(src: Source, df, ds: Dataset, options: LoadOptions):
 def flow_kpis() -> str:
     """The titles of the KPIs computed from the ticket flow (created, solved, open), as
     the engine binds them."""
+    from ..bindings import BINDINGS, TICKET_FLOW
     from ..catalog import CATALOG
-    from ..engine.bindings import BINDINGS
-    from ..engine.totals import TICKET_FLOW
 
     return ", ".join(CATALOG[k].title for k, b in BINDINGS.items()
                      if set(b.inputs.values()) & set(TICKET_FLOW))
@@ -235,8 +235,8 @@ def _placed_rows_leave(src: Source, df, ds: Dataset) -> None:
     """On each row the undated rule placed (``row placed``), the KPIs of contacts it
     cannot feed: those whose every bound column is blank on it (an open ticket without a
     first reply has no first response time). It stays in every other KPI."""
+    from ..bindings import BINDINGS
     from ..catalog import CATALOG
-    from ..engine.bindings import BINDINGS
 
     lines = {r.row: r for r in ds.rejects.items if r.source == src.name and
              r.action == ROW_PLACED}
@@ -348,6 +348,8 @@ def fill_teams(df, teams: Mapping[str, Any]):
 def _finish_tables(ds: Dataset, files: dict[str, str], options: LoadOptions) -> None:
     import pandas as pd
 
+    from ..checks.embedded import duplicates
+
     t = ds.tables
     roster = t.get("roster")
     if roster is not None:
@@ -367,11 +369,13 @@ def _finish_tables(ds: Dataset, files: dict[str, str], options: LoadOptions) -> 
                                   "has no date to place it in a month")
             df["period"] = pd.to_datetime(df["date"]).dt.strftime("%Y-%m")
         if "id" in df and name != "qa":
-            dup = df["id"].duplicated().to_numpy()
-            if dup.any():
-                first = df.drop_duplicates("id").set_index("id")
-                why = [f"duplicate id: first seen in {files.get(first.at[i, '_source'], '?')} "
-                       f"row {first.at[i, '_row']}" for i in df["id"][dup]]
+            again, first = duplicates(df["id"])          # SQL: kpi_xl.checks
+            if len(again):
+                why = [f"duplicate id: first seen in "
+                       f"{files.get(df['_source'].iat[f], '?')} row {df['_row'].iat[f]}"
+                       for f in first]
+                dup = np.zeros(len(df), bool)
+                dup[again] = True
                 df = _reject_rows(ds, df, dup, files, "id", df["id"][dup].tolist(), why)
         if teams is not None and "agent" in df:
             # a row whose agent the roster does not list (a new hire) stays, with its own
@@ -402,32 +406,29 @@ def _finish_tables(ds: Dataset, files: dict[str, str], options: LoadOptions) -> 
 
 def _apply_rules(ds: Dataset, files: dict[str, str], sources: dict[str, Source],
                  choices) -> None:
-    """The catalog's input rules for the KPIs of the run, run by the engine as SQL
-    (:meth:`Engine.check`). A row that breaks a rule of some KPIs stays in the table: the
-    engine leaves it out of those KPIs only (their domain), and the report lists it once,
-    naming them (``left out of KPIs``; on the ``value ignored`` line when that ignored
-    value is what breaks the rule). A row that breaks a rule of every KPI its table feeds
-    in this run serves none, so it is rejected (a QA item scored above the maximum: its
-    evaluation is scored without it, in the engine and in the workbook alike). Row
-    numbers repeat across sources of one table, so the check runs on positions."""
-    import pandas as pd
+    """The catalog's input rules for the KPIs of the run, checked as SQL on DuckDB
+    (:class:`kpi_xl.checks.Checks`: one query per table). A row that breaks a rule of some
+    KPIs stays in the table: the engine leaves it out of those KPIs only (their domain),
+    and the report lists it once, naming them (``left out of KPIs``; on the ``value
+    ignored`` line when that ignored value is what breaks the rule). A row that breaks a
+    rule of every KPI its table feeds in this run serves none, so it is rejected (a QA
+    item scored above the maximum: its evaluation is scored without it, in the engine and
+    in the workbook alike). Row numbers repeat across sources of one table, so the check
+    runs on positions."""
+    from ..checks import Checks
 
-    from ..engine import Engine
-
-    tables = {name: (df.assign(_row=np.arange(len(df))) if "_row" in df else df)
-              for name, df in ds.tables.items()}
-    engine = Engine(tables, choices=choices)
-    plan, _ = engine.plan()
-    feeds = {t: {k.title for k, _v, _p in items} for t, items in plan.items()}
+    checks = Checks(ds.tables, choices=choices)
+    try:
+        found = checks.run()
+    finally:
+        checks.close()
+    feeds = {t: {k.title for k, _v, _p in items} for t, items in checks.plan.items()}
     feeds["contacts"] = feeds.get("contacts", set()) | feeds.get("surveys", set())
-    found: dict[str, list] = {}
-    for broken in engine.check().values():
-        for src_table, rows in broken.groupby("_table"):
-            found.setdefault(str(src_table), []).append(rows)
     ignored = {(r.source, r.row, r.column): r for r in ds.rejects.items
                if r.action == VALUE_IGNORED}
-    for src_table, frames in found.items():
-        rows = pd.concat(frames).sort_values("_row", kind="stable")
+    for src_table, rows in found.items():
+        if not len(rows):
+            continue
         df = ds.tables[src_table]
         pos = rows["_row"].astype("int64").to_numpy()
         names = df["_source"].to_numpy()[pos]

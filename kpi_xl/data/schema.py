@@ -2,7 +2,7 @@
 
 Whatever a help desk or an ACD exports, kpi_xl works on five tables with fixed column
 names, types and units. A source's mapping (``kpi_xl.data.mapping``) says which of its
-columns feeds which canonical column; the engine's bindings (``kpi_xl.engine.bindings``)
+columns feeds which canonical column; the engine's bindings (``kpi_xl.bindings``)
 say which canonical column feeds which KPI input. Neither restates a formula.
 
 Column types:

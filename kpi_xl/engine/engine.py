@@ -253,10 +253,13 @@ class Engine:
         return self.con.execute(Totals(self.columns, self.dialect, window).sql()).df()
 
     # ------------------------------------------------------------------ input rules
-    def check_sql(self) -> dict[str, str]:
+    def check_sql(self, dialect: str | None = None) -> dict[str, str]:
         """Per row table, the query listing every value that breaks an input rule of a
-        planned KPI (see :meth:`Queries.check_sql`)."""
-        return self.queries().check_sql(self.plan()[0])
+        planned KPI, one scan per table (:func:`kpi_xl.checks.check_sql`), written for
+        ``dialect`` (duckdb, postgres or spark; default: the engine's own)."""
+        if dialect is not None and dialect not in DIALECTS:
+            raise ValueError(f"dialect must be one of {', '.join(DIALECTS)}, got {dialect!r}")
+        return self.queries(DIALECTS[dialect] if dialect else None).check_sql(self.plan()[0])
 
     def check(self):
         """Run :meth:`check_sql`: one DataFrame of rule breaks per row table."""

@@ -1,9 +1,9 @@
 """The SQL the engine runs, rendered from the catalog through the bindings: one
 ``GROUP BY GROUPING SETS`` query per row table (every KPI bound to it, at every level and
 pair of levels, for every period of the history), one per per-unit KPI (QA score per
-evaluation), one over the period totals (:mod:`kpi_xl.engine.totals`), and the input-rule
-checks. Nothing here states a formula: each KPI's SQL comes from
-:class:`kpi_xl.render.sql.SqlRenderer`.
+evaluation), one over the period totals (:mod:`kpi_xl.engine.totals`); the KPIs' domains
+and the input-rule checks come from :mod:`kpi_xl.checks`. Nothing here states a formula:
+each KPI's SQL comes from :class:`kpi_xl.render.sql.SqlRenderer`.
 
 Rows are placed in periods by :class:`Window`: from the loader's ``period`` column for a
 monthly run, otherwise from each row's ``date`` against the periods' bounds, so a weekly,
@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 from ..catalog.spec import Kpi, Variant
+from ..checks import check_sql, kpi_renderer, kpi_rules
 from ..periods import Period
 from ..render.sql import Dialect, KpiSql, SqlRenderer, exact_sum, quote_text
 from .bindings import BINDINGS
@@ -99,30 +100,12 @@ class Queries:
     # ------------------------------------------------------------------ one KPI
     def renderer(self, kpi: Kpi, variant: Variant, params: dict, table: str, *,
                  rules: bool = True) -> SqlRenderer:
-        """The KPI's SQL renderer over ``table``. Its domain (the rows that count, in every
-        aggregate and in n) leaves out the rows that break one of the KPI's own input
-        rules (:meth:`rules`): such a row leaves this KPI only and stays in the others
-        (an answered call without a queue wait leaves ASA and service level, not
-        abandonment). ``rules=False``: the domain before that (what the rules look at)."""
-        b = BINDINGS[kpi.key]
-        cols = self.columns.get(source_of(table), set())
-        bound = {i: self.q(c) for i, c in b.inputs.items() if c in cols}
-        scalars = {i: self.q(c) for i, c in b.inputs.items()} if table == "period" else None
-        where = [f"{self.q(c)} IS NOT NULL" for c in b.where]
-        where += [f"{self.q(c)} = 1" for c in b.only if c in cols]   # a flag, as flag_rate reads it
-
-        def make(conds: list[str], domain: str | None = None) -> SqlRenderer:
-            return SqlRenderer(kpi, variant, columns={} if table == "period" else bound,
-                               scalars=scalars, params=params,
-                               where=" AND ".join(conds) or None, domain=domain,
-                               dialect=self.dialect)
-
-        base = make(where)
-        if not rules or table == "period":
-            return base
-        broken = [cond for cond, _column, _rule in self.rules(base, kpi, variant, params)]
-        # a comparison with NULL is NULL, not false: a row the rule cannot judge breaks none
-        return make(where + [f"NOT COALESCE(({c}), FALSE)" for c in broken]) if broken else base
+        """The KPI's SQL renderer over ``table``, its domain without the rows that break
+        one of its own input rules (``rules=False``: before that); see
+        :func:`kpi_xl.checks.kpi_renderer`."""
+        return kpi_renderer(kpi, variant, params, table,
+                            self.columns.get(source_of(table), set()), self.dialect,
+                            rules=rules)
 
     def domain_column(self, kpi: Kpi, variant: Variant, params: dict,
                       table: str) -> tuple[SqlRenderer, str | None]:
@@ -145,20 +128,10 @@ class Queries:
 
     def rules(self, base: SqlRenderer, kpi: Kpi, variant: Variant,
               params: dict) -> list[tuple[str, str, str]]:
-        """The KPI's input rules as the catalog states them (:mod:`kpi_xl.catalog.rules`:
-        ranges, 'must not be blank where…', labels that must have an entry), over the
-        columns it is bound to: (SQL condition true on a row that breaks the rule,
-        canonical column, the rule in words). ``base`` is the KPI's renderer without rules
-        (its domain is where the rules are judged)."""
-        b = BINDINGS[kpi.key]
-        out = []
-        for rule, cond in base.row_checks():
-            column = b.inputs[rule.input]
-            words = f"'{rule.input}' {rule.sentence}"
-            for name, other in b.inputs.items():     # input names -> column names
-                words = words.replace(f"'{name}'", f"'{other}'")
-            out.append((cond, column, words))
-        return out
+        """The KPI's input rules over the columns it is bound to, as (SQL condition true
+        on a row that breaks the rule, canonical column, the rule in words); see
+        :func:`kpi_xl.checks.kpi_rules`."""
+        return [(r.cond, r.column, r.rule) for r in kpi_rules(base, kpi)]
 
     # ------------------------------------------------------------------ grouping
     def _member(self, lv: str) -> str:
@@ -269,33 +242,6 @@ class Queries:
 
     # ------------------------------------------------------------------ input rules
     def check_sql(self, plan: Mapping[str, Sequence[Item]]) -> dict[str, str]:
-        """Per row table, a query listing every value that breaks an input rule of a
-        planned KPI (ranges, 'must not be blank where…'), as the catalog declares them:
-        columns ``_row`` (the row's identity, added by the loader), ``column``, ``value``,
-        ``rule`` and ``kpis`` (the titles of the KPIs the rule belongs to). A row listed
-        here is outside those KPIs' domains (see :meth:`renderer`) and in every other
-        KPI's; the data layer lists it in the rejects report."""
-        out: dict[str, str] = {}
-        for table, items in plan.items():
-            if table == "period":
-                continue
-            src = source_of(table)
-            if "_row" not in self.columns.get(src, set()):
-                continue
-            tag = "_table" if "_table" in self.columns[src] else f"{quote_text(table)} AS _table"
-            # (condition, canonical column, rule in words) -> titles of the KPIs needing it
-            checks: dict[tuple[str, str, str], list[str]] = {}
-            for kpi, variant, params in items:
-                base = self.renderer(kpi, variant, params, table, rules=False)
-                for rule in self.rules(base, kpi, variant, params):
-                    checks.setdefault(rule, []).append(kpi.title)
-            parts = []
-            for (cond, column, rule), titles in checks.items():
-                value = f"CAST({self.q(column)} AS {self.txt})"
-                kpis = ", ".join(dict.fromkeys(titles))
-                parts.append(f"SELECT {tag}, _row, {quote_text(column)} AS {self.q('column')}, "
-                             f"{value} AS value, {quote_text(rule)} AS rule, "
-                             f"{quote_text(kpis)} AS kpis FROM src_{src} WHERE {cond}")
-            if parts:
-                out[table] = " UNION ALL ".join(parts)
-        return out
+        """Per row table, the query listing every value that breaks an input rule of a
+        planned KPI, one scan per table (:func:`kpi_xl.checks.check_sql`)."""
+        return check_sql(plan, self.columns, self.dialect)

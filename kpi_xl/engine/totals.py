@@ -30,6 +30,7 @@ from typing import Mapping
 
 from ..data.schema import BUSINESS, OPEN_STATES, STATES
 from ..render.sql import Dialect, quote_text
+from ..bindings import TICKET_FLOW
 from .plan import source_of
 from .queries import Window, timestamp
 
@@ -39,8 +40,6 @@ DERIVED = {"contacts_handled": "contacts", "agents_active": "contacts",
            "headcount_end": "roster", "leavers": "roster", "tickets_created": "contacts",
            "tickets_solved": "contacts", "tickets_open_start": "contacts",
            "tickets_open_end": "contacts"}
-#: the ticket flow's figures (see the module's docstring)
-TICKET_FLOW = ("tickets_created", "tickets_solved", "tickets_open_start", "tickets_open_end")
 
 
 def _date(day) -> str:

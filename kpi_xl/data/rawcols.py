@@ -1,0 +1,182 @@
+"""Raw columns held in DuckDB, and the SQL fast path of each value parser.
+
+A CSV export is read by DuckDB (``readers``) into a table of text columns, one per column
+the mapping reads, in the file's order (its ``rowid`` is the record's position). Each
+column is a :class:`SqlColumn`: a sequence of the export's text ('' where blank) that is
+only turned into Python strings when something asks for them.
+
+The parsers of ``convert`` stay the definition of every conversion. Here, for each of
+them, SQL takes the values written in the plain way that parser reads exactly (a decimal
+number, a yes/no code, an ISO timestamp, text with no space around it...) and types them
+in DuckDB; every other value (blank-looking, spelled oddly, or bad) goes to the Python
+parser, which decides it and gives the reason. So SQL never rejects a value: it only
+takes the ones whose meaning is not in doubt, and yields for them what the parser would
+(``tests/test_load_sql.py`` checks this equality value by value).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from typing import Sequence
+
+import numpy as np
+
+#: every character Python's str.strip() removes, as an RE2 class: "text unchanged by
+#: strip()" is "text whose first and last characters are not in it"
+WHITESPACE = "[" + "".join(f"\\x{{{ord(c):x}}}" for c in map(chr, range(sys.maxunicode + 1))
+                           if c.isspace()) + "]"
+#: a decimal number as pandas.to_numeric and DuckDB read it alike (both round correctly)
+DECIMAL = r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)"
+UNSIGNED = r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)"
+#: ISO 8601 without a UTC offset, as pandas (format ISO8601) and DuckDB read it alike
+ISO = r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[ T][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,6})?)?)?"
+_FIELDS = {"%Y": "[0-9]{4}", "%m": "[0-9]{2}", "%d": "[0-9]{2}", "%H": "[0-9]{2}",
+           "%M": "[0-9]{2}", "%S": "[0-9]{2}"}
+
+
+def quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+class SqlColumn(Sequence):
+    """One raw text column of a table in DuckDB (``rowid`` = position)."""
+
+    def __init__(self, con, table: str, name: str, n: int):
+        self.con, self.table, self.name, self.n = con, table, name, n
+        self._values: list | None = None
+
+    @property
+    def ref(self) -> str:
+        return quote(self.name)
+
+    def __len__(self) -> int:
+        return self.n
+
+    def _all(self) -> list:
+        if self._values is None:
+            got = self.con.execute(f"SELECT coalesce({self.ref}, '') FROM {self.table}") \
+                .fetchnumpy()
+            self._values = np.asarray(next(iter(got.values())), dtype=object).tolist()
+        return self._values
+
+    def __getitem__(self, i):
+        return self._all()[i]
+
+    def __iter__(self):
+        return iter(self._all())
+
+    def __eq__(self, other) -> bool:
+        return list(self) == list(other) if isinstance(other, (list, SqlColumn)) else NotImplemented
+
+    __hash__ = None
+
+    def take(self, idx: np.ndarray) -> list:
+        """The values at these positions (as the Python parsers take them)."""
+        if self._values is not None or len(idx) > self.n // 20:
+            values = self._all()
+            return [values[i] for i in idx]
+        got = self.con.execute(
+            f"SELECT coalesce({self.ref}, '') FROM {self.table} "
+            "WHERE rowid IN (SELECT unnest($1::BIGINT[])) ORDER BY rowid",
+            [np.asarray(idx, dtype=np.int64).tolist()]).fetchnumpy()
+        return np.asarray(next(iter(got.values())), dtype=object).tolist()
+
+    def typed(self, simple: str, value: str, empty):
+        """(value where ``simple`` holds, as numpy; the mask of those positions). An empty
+        field is simple and yields ``empty``."""
+        c = self.ref
+        blank = f"({c} IS NULL OR {c} = '')"
+        got = self.con.execute(
+            f"SELECT CASE WHEN s AND NOT b THEN {value} END AS v, s FROM ("
+            f"SELECT {c}, {blank} AS b, b OR coalesce({simple}, false) AS s "
+            f"FROM {self.table})").fetchnumpy()
+        v, s = got["v"], np.asarray(got["s"], dtype=bool)
+        if isinstance(v, np.ma.MaskedArray):
+            v = v.filled(empty) if v.dtype != object else _filled(v, empty)
+        return np.asarray(v), s
+
+
+def _filled(v: np.ma.MaskedArray, empty) -> np.ndarray:
+    out = np.asarray(v.data, dtype=object).copy()
+    out[np.ma.getmaskarray(v)] = empty
+    return out
+
+
+def _match(c: str, pattern: str) -> str:
+    return f"regexp_full_match({c}, {literal(pattern)})"
+
+
+def unstripped(c: str) -> str:
+    """SQL: the text would change under str.strip()."""
+    return f"regexp_matches({c}, {literal('^' + WHITESPACE + '|' + WHITESPACE + '$')})"
+
+
+# ------------------------------------------------------------------ per parser
+def merge(col: SqlColumn, sql: tuple[str, str], empty, parse, dtype=None,
+          extra: bool = False, then=None):
+    """Values typed in SQL where ``sql``'s condition holds (``sql`` = (condition, value));
+    ``parse`` (a parser of ``convert``, given the list of the other values) decides the
+    rest. Returns what ``parse`` returns, for the whole column: (typed, bad), or with
+    ``extra`` (typed, bad, the mask ``parse`` gives third). ``then``: what the parser
+    does to the values SQL typed (a unit's factor), applied to them the same way."""
+    typed, ok = col.typed(sql[0], sql[1], empty)
+    if dtype is not None:
+        typed = typed.astype(dtype, copy=False)
+    if then is not None:
+        typed = then(typed)
+    if not typed.flags.writeable:
+        typed = typed.copy()
+    hard = np.flatnonzero(~ok)
+    bad: dict[int, str] = {}
+    more = np.zeros(col.n, bool)
+    if len(hard):
+        got = parse(col.take(hard))
+        typed[hard] = got[0]
+        bad = {int(hard[k]): why for k, why in got[1].items()}
+        if extra:
+            more[hard] = got[2]
+    return (typed, bad, more) if extra else (typed, bad)
+
+
+def number(col: SqlColumn) -> tuple[str, str]:
+    return _match(col.ref, DECIMAL), f"CAST({col.ref} AS DOUBLE)"
+
+
+def unsigned(col: SqlColumn) -> tuple[str, str]:
+    return _match(col.ref, UNSIGNED), f"CAST({col.ref} AS DOUBLE)"
+
+
+def codes(col: SqlColumn, table: dict[str, float]) -> tuple[str, str]:
+    """Text codes (matched in any case, ASCII only) to their values."""
+    low = f"lower({col.ref})"
+    keys = ", ".join(literal(k) for k in table)
+    cases = " ".join(f"WHEN {literal(k)} THEN {v!r}" for k, v in table.items())
+    return (f"{_match(col.ref, '[ -~]*')} AND {low} IN ({keys})",
+            f"CAST(CASE {low} {cases} END AS DOUBLE)")
+
+
+def timestamp(col: SqlColumn, fmt: str | None) -> tuple[str, str] | None:
+    """ISO text without an offset, or text in a format of fixed-width numeric fields."""
+    if fmt is None:
+        return (f"{_match(col.ref, ISO)} AND TRY_CAST({col.ref} AS TIMESTAMP) IS NOT NULL",
+                f"TRY_CAST({col.ref} AS TIMESTAMP)")
+    parts = re.split(r"(%.)", fmt)
+    if any(p.startswith("%") and p not in _FIELDS for p in parts) or "%" in "".join(
+            p for p in parts if not p.startswith("%")):
+        return None
+    pattern = "".join(_FIELDS[p] if p.startswith("%") else re.escape(p) for p in parts)
+    value = f"TRY_STRPTIME({col.ref}, {literal(fmt)})"
+    return f"{_match(col.ref, pattern)} AND {value} IS NOT NULL", value
+
+
+def text(col: SqlColumn, lower: bool) -> tuple[str, str]:
+    """Text that strip() leaves as it is (lowered: ASCII text only)."""
+    simple = f"NOT {unstripped(col.ref)}"
+    if lower:
+        return f"{simple} AND {_match(col.ref, '[ -~]*')}", f"lower({col.ref})"
+    return simple, col.ref

@@ -394,7 +394,8 @@ def convert(source: Source, raw: RawTable, rejects: Rejects, options: Options = 
     acc.excluded = int(excluded.sum())
     acc.rejected += int((~keep & ~excluded).sum())
     acc.used = int(keep.sum())
-    df = pd.DataFrame({k: v[keep] for k, v in data.items()})
+    every = bool(keep.all())
+    df = pd.DataFrame({k: v if every else v[keep] for k, v in data.items()})
     df["_source"] = source.name
     df["_row"] = raw.rows[keep]
     return df, acc
@@ -469,7 +470,7 @@ def _is_missing(typed: np.ndarray) -> np.ndarray:
         return np.isnat(typed)
     if typed.dtype.kind == "f":
         return np.isnan(typed)
-    return np.array([v is None for v in typed], bool)
+    return np.equal(typed, None)
 
 
 def _parse(col: Column, cm: ColumnMap, values: list, raw: RawTable, options: Options):

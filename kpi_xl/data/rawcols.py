@@ -29,10 +29,14 @@ WHITESPACE = "[" + "".join(f"\\x{{{ord(c):x}}}" for c in map(chr, range(sys.maxu
 #: a decimal number as pandas.to_numeric and DuckDB read it alike (both round correctly)
 DECIMAL = r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)"
 UNSIGNED = r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)"
-#: ISO 8601 without a UTC offset, as pandas (format ISO8601) and DuckDB read it alike
-ISO = r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[ T][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,6})?)?)?"
-_FIELDS = {"%Y": "[0-9]{4}", "%m": "[0-9]{2}", "%d": "[0-9]{2}", "%H": "[0-9]{2}",
-           "%M": "[0-9]{2}", "%S": "[0-9]{2}"}
+#: date and time fields as pandas and DuckDB read them alike: DuckDB takes hour 24 as the
+#: next day's midnight and year 0 as 1 BC, pandas refuses both, so such values (and years
+#: outside 1900-2199) go to the parser
+_FIELDS = {"%Y": "(?:19|20|21)[0-9]{2}", "%m": "[0-9]{2}", "%d": "[0-9]{2}",
+           "%H": "(?:[01][0-9]|2[0-3])", "%M": "[0-5][0-9]", "%S": "[0-5][0-9]"}
+#: ISO 8601 without a UTC offset
+ISO = ("{Y}-{m}-{d}(?:[ T]{H}:{M}(?::{S}(?:\\.[0-9]{{1,6}})?)?)?"
+       .format(**{k[1]: v for k, v in _FIELDS.items()}))
 
 
 def quote(name: str) -> str:

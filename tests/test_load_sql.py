@@ -56,6 +56,7 @@ ODD = [
     ("c11", "0000-10-01", "chat", "a11", "t", "1", "2", "3"),
     ("c12", "1500-10-01 10:00", "chat", "a12", "no", "1", "2", "3"),
     ("c13", "2026-10-01 10:00:00.1234567", "chat", "a13", "NO", "1", "2", "3"),
+    ("c14", "2026-10-01", "chat", "a14", "no", "-0", "-0.0", "-.0"),     # zero's sign
 ]
 
 
@@ -79,6 +80,8 @@ def _same(fast, slow):
         a, b = df_f[c].to_numpy(), df_s[c].to_numpy()
         if a.dtype.kind in "fM":
             assert np.array_equal(a, b, equal_nan=True), (c, a, b)
+            if a.dtype.kind == "f":          # -0.0 == 0.0: the sign compared too
+                assert np.array_equal(np.signbit(a), np.signbit(b)), (c, a, b)
         else:
             assert a.tolist() == b.tolist(), c
 

@@ -394,6 +394,9 @@ def convert(source: Source, raw: RawTable, rejects: Rejects, options: Options = 
     acc.excluded = int(excluded.sum())
     acc.rejected += int((~keep & ~excluded).sum())
     acc.used = int(keep.sum())
+    for values in raw.columns.values():      # DuckDB's copy of the file is done with
+        if isinstance(values, SqlColumn):
+            values.close()
     every = bool(keep.all())
     df = pd.DataFrame({k: v if every else v[keep] for k, v in data.items()})
     df["_source"] = source.name

@@ -79,6 +79,10 @@ class SqlColumn(Sequence):
 
     __hash__ = None
 
+    def close(self) -> None:
+        """Let DuckDB's copy of the file go (the values read so far stay)."""
+        self.con.close()
+
     def take(self, idx: np.ndarray) -> list:
         """The values at these positions (as the Python parsers take them)."""
         if self._values is not None or len(idx) > self.n // 20:
@@ -148,11 +152,11 @@ def merge(col: SqlColumn, sql: tuple[str, str], empty, parse, dtype=None,
 
 
 def number(col: SqlColumn) -> tuple[str, str]:
-    return _match(col.ref, DECIMAL), f"CAST({col.ref} AS DOUBLE)"
+    return _match(col.ref, DECIMAL), f"TRY_CAST({col.ref} AS DOUBLE)"
 
 
 def unsigned(col: SqlColumn) -> tuple[str, str]:
-    return _match(col.ref, UNSIGNED), f"CAST({col.ref} AS DOUBLE)"
+    return _match(col.ref, UNSIGNED), f"TRY_CAST({col.ref} AS DOUBLE)"
 
 
 def codes(col: SqlColumn, table: dict[str, float]) -> tuple[str, str]:

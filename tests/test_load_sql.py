@@ -127,3 +127,22 @@ def test_blank_rows_quoted_line_breaks_and_title_rows_keep_their_row_numbers(tmp
     fast, slow = _both(tmp_path, text, {**CONTACTS, "header_row": 3})
     _same(fast, slow)
     assert list(fast[0].rows) == [4, 5, 6, 8, 10]
+
+
+def test_codes_as_the_python_path_applies_them(tmp_path):
+    rows = [("k1", "AGENT", "Social media", "Open"), ("k2", " agent ", "social MEDIA", "open"),
+            ("k3", "hang", "E-Mail", "Pending Customer"), ("k4", "HANG\u00a0", "Téléphone", "x"),
+            ("k5", "other", "TÉLÉPHONE", ""), ("k6", "", "chat", "Closed "),
+            ("k7", "Weird", "e-mail ", "CLOSED"), ("k8", "NONE", "phone", "none")]
+    text = _csv(rows, header=("id", "outcome", "source", "status"))
+    mapping = {"table": "contacts", "columns": {
+        "id": "id", "date": {"value": "2026-10-01"},
+        "answered": {"column": "outcome", "codes": {"AGENT": "yes", "HANG": "no",
+                                                    " Weird ": "no", "none": ""}},
+        "channel": {"column": "source", "codes": {"Social media": "social",
+                                                  "E-Mail": "email", "Téléphone": "phone"}},
+        "state": {"column": "status", "codes": {"Open": "open", "Pending customer": "pending",
+                                                "closed": "closed", "none": "Closed"}}}}
+    fast, slow = _both(tmp_path, text, mapping)
+    _same(fast, slow)
+    assert fast[3]

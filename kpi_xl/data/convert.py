@@ -345,12 +345,16 @@ def convert(source: Source, raw: RawTable, rejects: Rejects, options: Options = 
             values = [cm.value] * n
         else:
             values = raw.columns[cm.column or cm.date]
-            if not isinstance(values, SqlColumn) or cm.codes or cm.time or (
-                    numeric and (source.decimal != "." or source.thousands)):
+            python = cm.time or (numeric and (source.decimal != "." or source.thousands))
+            if isinstance(values, SqlColumn) and cm.codes and not python and all(
+                    isinstance(v, str) for v in cm.codes.values()):
+                values = values.coded({str(k).strip().lower(): v for k, v in cm.codes.items()},
+                                      _apply_codes)
+            elif not isinstance(values, SqlColumn) or cm.codes or python:
                 values = list(values)       # the Python parsers read every value
         header = cm.column or cm.date or ""
         cells = raw.headers.get(header)      # unpivoted: each value's own column
-        if not isinstance(values, SqlColumn):
+        if not isinstance(values, SqlColumn):      # (a SqlColumn is coded already)
             values = _apply_codes(values, cm.codes)
             if numeric:
                 values = plain_numbers(values, source.decimal, source.thousands)

@@ -48,25 +48,56 @@ def literal(text: str) -> str:
 
 
 class SqlColumn(Sequence):
-    """One raw text column of a table in DuckDB (``rowid`` = position)."""
+    """One raw text column of a table in DuckDB (``rowid`` = position); with ``codes``,
+    the column as the mapping's codes make it (see :meth:`coded`)."""
 
     def __init__(self, con, table: str, name: str, n: int):
         self.con, self.table, self.name, self.n = con, table, name, n
         self._values: list | None = None
+        self._codes: dict[str, str] | None = None
+        self._recode = None
+
+    def coded(self, codes: dict[str, str], recode) -> "SqlColumn":
+        """The column with the mapping's codes applied: ``codes`` maps each export value,
+        trimmed and lower-cased, to its meaning. SQL applies them to printable ASCII
+        values with no space around them (where trim and lower are the same as Python's);
+        ``recode`` (convert's own rule) applies them to the others."""
+        out = SqlColumn(self.con, self.table, self.name, self.n)
+        out._codes, out._recode = codes, recode
+        return out
 
     @property
     def ref(self) -> str:
         return quote(self.name)
+
+    @property
+    def source(self) -> str:
+        """The rows, as SQL: ``_i`` (position), the column (coded), ``_py`` (the codes of
+        this value are Python's to apply)."""
+        c = self.ref
+        if not self._codes:
+            return f"(SELECT rowid AS _i, {c}, false AS _py FROM {self.table})"
+        plain = f"(NOT {unstripped(c)} AND {_match(c, '[ -~]*')})"
+        cases = " ".join(f"WHEN {literal(k)} THEN {literal(v)}" for k, v in self._codes.items())
+        return (f"(SELECT rowid AS _i, CASE WHEN {plain} THEN coalesce(CASE lower({c}) "
+                f"{cases} END, {c}) ELSE {c} END AS {c}, {c} <> '' AND NOT {plain} AS _py "
+                f"FROM {self.table})")
 
     def __len__(self) -> int:
         return self.n
 
     def _all(self) -> list:
         if self._values is None:
-            got = self.con.execute(f"SELECT coalesce({self.ref}, '') FROM {self.table}") \
-                .fetchnumpy()
-            self._values = np.asarray(next(iter(got.values())), dtype=object).tolist()
+            self._values = self._fetch("")
         return self._values
+
+    def _fetch(self, where: str, params=()) -> list:
+        got = self.con.execute(f"SELECT coalesce({self.ref}, '') AS v, _py FROM {self.source}"
+                               f"{where}", list(params)).fetchnumpy()
+        values = np.asarray(got["v"], dtype=object).tolist()
+        for k in np.flatnonzero(np.asarray(got["_py"], dtype=bool)):
+            values[k] = self._recode([values[k]], self._codes)[0]
+        return values
 
     def __getitem__(self, i):
         return self._all()[i]
@@ -88,21 +119,18 @@ class SqlColumn(Sequence):
         if self._values is not None or len(idx) > self.n // 20:
             values = self._all()
             return [values[i] for i in idx]
-        got = self.con.execute(
-            f"SELECT coalesce({self.ref}, '') FROM {self.table} "
-            "WHERE rowid IN (SELECT unnest($1::BIGINT[])) ORDER BY rowid",
-            [np.asarray(idx, dtype=np.int64).tolist()]).fetchnumpy()
-        return np.asarray(next(iter(got.values())), dtype=object).tolist()
+        return self._fetch(" WHERE _i IN (SELECT unnest($1::BIGINT[])) ORDER BY _i",
+                           [np.asarray(idx, dtype=np.int64).tolist()])
 
     def typed(self, simple: str, value: str, empty):
         """(value where ``simple`` holds, as numpy; the mask of those positions). An empty
-        field is simple and yields ``empty``."""
+        field is simple and yields ``empty``; a value whose codes are Python's is not."""
         c = self.ref
         blank = f"({c} IS NULL OR {c} = '')"
         got = self.con.execute(
             f"SELECT CASE WHEN s AND NOT b THEN {value} END AS v, s FROM ("
-            f"SELECT {c}, {blank} AS b, b OR coalesce({simple}, false) AS s "
-            f"FROM {self.table})").fetchnumpy()
+            f"SELECT {c}, {blank} AS b, b OR (NOT _py AND coalesce({simple}, false)) AS s "
+            f"FROM {self.source})").fetchnumpy()
         v, s = got["v"], np.asarray(got["s"], dtype=bool)
         if isinstance(v, np.ma.MaskedArray):
             v = v.filled(empty) if v.dtype != object else _filled(v, empty)

@@ -146,3 +146,21 @@ def test_codes_as_the_python_path_applies_them(tmp_path):
     fast, slow = _both(tmp_path, text, mapping)
     _same(fast, slow)
     assert fast[3]
+
+
+def test_exclusions_as_the_python_path_applies_them(tmp_path):
+    rows = [("1", "AGENT", "0:00:00"), ("2", "HANG", "0:00:00"), ("3", "HANG", "9:01:02"),
+            ("4", "PHANTOM", "0:00:00"), ("5", "hang ", " 0:00:00 "), ("6", "Phantom", ""),
+            ("7", "HANG\u00a0", "0:00:00"), ("8", "", "0:00:00")]
+    text = _csv(rows, header=("id", "outcome", "q_start"))
+    mapping = {"table": "contacts", "columns": {
+        "id": "id", "date": {"value": "2026-10-01"}, "channel": {"value": "phone"},
+        "answered": {"column": "outcome", "codes": {"AGENT": "yes", "HANG": "no"}}},
+        "exclude": [
+            {"column": "outcome", "values": ["PHANTOM"], "reason": "no caller"},
+            {"when": [{"column": "outcome", "values": ["HANG"]},
+                      {"column": "q_start", "values": ["0:00:00"]}],
+             "reason": "never reached the queue"}]}
+    fast, slow = _both(tmp_path, text, mapping)
+    _same(fast, slow)
+    assert fast[2].excluded == 5

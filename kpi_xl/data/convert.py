@@ -95,6 +95,17 @@ def _apply_codes(values: list, codes: dict | None) -> list:
     return out
 
 
+def _one_of(values, wanted: list[str]) -> np.ndarray:
+    """Where the value, trimmed and in any case, is one of ``wanted`` (lower case)."""
+    import pandas as pd
+
+    if isinstance(values, SqlColumn):
+        return rawcols.merge(values, rawcols.one_of(values, wanted), False,
+                             lambda vs: (_one_of(vs, wanted), {}), bool)[0]
+    text, _blank = texts(values)
+    return pd.Series(text, dtype=object).str.lower().isin(wanted).to_numpy(dtype=bool)
+
+
 # ------------------------------------------------------------------ parsers
 _FLAGS = {**{k: 1.0 for k in YES}, **{k: 0.0 for k in NO}}
 
@@ -324,11 +335,13 @@ def convert(source: Source, raw: RawTable, rejects: Rejects, options: Options = 
     for e in source.exclude:       # every condition of an exclusion must hold
         hit = ~excluded
         for c in e.when:
-            text, _blank_mask = texts(raw.columns[c.column])
-            lowered = pd.Series(text, dtype=object).str.lower()
-            hit &= lowered.isin([v.strip().lower() for v in c.values]).to_numpy()
-        for i in np.flatnonzero(hit):
-            shown = ", ".join(_show_text(raw.columns[c.column][i]) for c in e.when)
+            hit &= _one_of(raw.columns[c.column], [v.strip().lower() for v in c.values])
+        at = np.flatnonzero(hit)
+        cells = [dict(zip(at.tolist(), raw.columns[c.column].take(at)))
+                 if isinstance(raw.columns[c.column], SqlColumn) else raw.columns[c.column]
+                 for c in e.when]
+        for i in at.tolist():
+            shown = ", ".join(_show_text(col[i]) for col in cells)
             rejects.add(source.name, source.file, int(raw.rows[i]), e.column, shown, e.reason,
                         ROW_EXCLUDED)
         excluded |= hit

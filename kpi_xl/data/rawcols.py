@@ -196,6 +196,14 @@ def codes(col: SqlColumn, table: dict[str, float]) -> tuple[str, str]:
             f"CAST(CASE {low} {cases} END AS DOUBLE)")
 
 
+def one_of(col: SqlColumn, wanted: list[str]) -> tuple[str, str]:
+    """Printable ASCII text with no space around it (where trim and lower are Python's),
+    compared with these lower-case values."""
+    listed = ", ".join(literal(w) for w in wanted) or "NULL"
+    return (f"NOT {unstripped(col.ref)} AND {_match(col.ref, '[ -~]*')}",
+            f"coalesce(lower({col.ref}) IN ({listed}), false)")
+
+
 def timestamp(col: SqlColumn, fmt: str | None) -> tuple[str, str] | None:
     """ISO text without an offset, or text in a format of fixed-width numeric fields."""
     if fmt is None:

@@ -93,14 +93,18 @@ def test_odd_values_are_read_as_the_python_parsers_read_them(tmp_path):
 
 
 def test_formats_and_hours_as_the_python_parsers(tmp_path):
-    rows = [("t1", "01/10/2026 08:12", "2.5"), ("t2", "1/10/2026 08:12", "x"),
-            ("t6", "01/10/2026 24:00", "1"), ("t7", "01/10/0000 10:00", "1"),
-            ("t3", "31/02/2026 08:12", "1"), ("t4", "01/10/2026 8:12", "0.25"),
-            ("t5", "", "3")]
-    text = _csv(rows, header=("id", "created", "aht"))
+    rows = [("t1", "01/10/2026 08:12", "2.5", "0:01:05"), ("t2", "1/10/2026 08:12", "x", "5"),
+            ("t6", "01/10/2026 24:00", "1", "1:00:00"), ("t7", "01/10/0000 10:00", "1", ""),
+            ("t3", "31/02/2026 08:12", "1", "0:60:00"), ("t4", "01/10/2026 8:12", "0.25",
+                                                         "12:34"),
+            ("t5", "", "3", "-0:01:00"), ("t8", "02/10/2026 08:12", "1", "0:01:05.5"),
+            ("t9", "02/10/2026 08:12", "1", "100:00:00"), ("t10", "02/10/2026", "1", "x:y:z")]
+    text = _csv(rows, header=("id", "created", "aht", "hold"))
     mapping = {"table": "contacts", "columns": {
         "id": "id", "created": {"column": "created", "format": "%d/%m/%Y %H:%M"},
-        "talk": {"column": "aht", "unit": "hours"}}}
+        "talk": {"column": "aht", "unit": "hours"},
+        "hold": {"column": "hold", "unit": "hh:mm:ss"},
+        "first_response_hours": {"column": "hold", "unit": "hh:mm:ss"}}}
     fast, slow = _both(tmp_path, text, mapping)
     _same(fast, slow)
 

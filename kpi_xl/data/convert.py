@@ -155,7 +155,7 @@ def parse_duration(values: list, m: ColumnMap, default_unit: str):
     import pandas as pd
 
     unit = m.unit or default_unit
-    scale = 1 / 3600.0 if default_unit == "hours" else 1.0
+    scale = duration_scale(default_unit)
     s = pd.Series(values, dtype=object)
     _text_values, blank = texts(values)
     num = pd.to_numeric(s.where(~blank, None), errors="coerce").to_numpy(float, copy=True)
@@ -181,10 +181,14 @@ def parse_duration(values: list, m: ColumnMap, default_unit: str):
     return out, bad
 
 
+def duration_scale(default_unit: str) -> float:
+    """Seconds to the column's own unit (seconds, or hours)."""
+    return 1 / 3600.0 if default_unit == "hours" else 1.0
+
+
 def duration_of(num: np.ndarray, m: ColumnMap, default_unit: str) -> np.ndarray:
     """Numbers in the mapping's unit as seconds (or hours, per ``default_unit``)."""
-    scale = 1 / 3600.0 if default_unit == "hours" else 1.0
-    return num * UNITS.get(m.unit or default_unit, 1.0) * scale
+    return num * UNITS.get(m.unit or default_unit, 1.0) * duration_scale(default_unit)
 
 
 def _duration_seconds(v: Any) -> float | None:
@@ -545,6 +549,10 @@ def _parse_sql(col: Column, cm: ColumnMap, values: SqlColumn, options: Options):
         v, bad = rawcols.merge(values, rawcols.unsigned(values), np.nan,
                                lambda vs: parse_duration(vs, cm, t), float,
                                then=lambda num: duration_of(num, cm, t))
+    elif t in ("seconds", "hours"):
+        v, bad = rawcols.merge(values, rawcols.clock(values), np.nan,
+                               lambda vs: parse_duration(vs, cm, t), float,
+                               then=lambda secs: secs * duration_scale(t))
     elif t in ("timestamp", "date") and rawcols.timestamp(values, cm.format) is not None:
         v, bad = rawcols.merge(values, rawcols.timestamp(values, cm.format), nat,
                                lambda vs: parse_timestamp(vs, cm, None, options.time_zone),

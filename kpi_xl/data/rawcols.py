@@ -187,6 +187,14 @@ def unsigned(col: SqlColumn) -> tuple[str, str]:
     return _match(col.ref, UNSIGNED), f"TRY_CAST({col.ref} AS DOUBLE)"
 
 
+def clock(col: SqlColumn) -> tuple[str, str]:
+    """h:mm:ss with whole numbers as seconds, summed in the order _duration_seconds sums
+    them (hours, then minutes, then seconds)."""
+    part = [f"CAST(split_part({col.ref}, ':', {k}) AS DOUBLE)" for k in (1, 2, 3)]
+    return (_match(col.ref, "[0-9]{1,9}:[0-5][0-9]:[0-5][0-9]"),
+            f"({part[0]} * 3600 + {part[1]} * 60) + {part[2]}")
+
+
 def codes(col: SqlColumn, table: dict[str, float]) -> tuple[str, str]:
     """Text codes (matched in any case, ASCII only) to their values."""
     low = f"lower({col.ref})"

@@ -168,3 +168,24 @@ def test_exclusions_as_the_python_path_applies_them(tmp_path):
     fast, slow = _both(tmp_path, text, mapping)
     _same(fast, slow)
     assert fast[2].excluded == 5
+
+
+def test_a_large_file_keeps_every_value_in_its_row(tmp_path):
+    """Over several of DuckDB's row groups (122,880 rows) and threads, each typed value
+    stays in its own row (a 200,000-row flag column once came back with chunks swapped)."""
+    import duckdb
+
+    path = tmp_path / "big.csv"
+    duckdb.sql(f"""COPY (SELECT 'c' || i AS id,
+        TIMESTAMP '2026-10-01' + INTERVAL (i % 2592000) SECOND AS date,
+        ['phone', 'email', 'Chat', 'social', 'fax'][1 + (i % 5)] AS channel,
+        'agent-' || (i % 500) AS agent,
+        CASE WHEN i % 5 = 0 THEN ['Y', 'N', 'yes', 'maybe'][1 + (i // 5) % 4] END AS answered,
+        CASE WHEN i % 5 = 0 THEN CASE WHEN i % 997 = 0 THEN 'abc' ELSE (i % 60)::VARCHAR END
+             END AS wait,
+        CASE WHEN i % 5 = 0 THEN (100 + i % 300)::VARCHAR END AS talk,
+        CASE WHEN i % 7 = 0 THEN (i % 12)::VARCHAR END AS nps
+        FROM range(300000) t(i)) TO '{path.as_posix()}' (HEADER, DELIMITER ',')""")
+    fast, slow = _both(tmp_path, path.read_bytes(), CONTACTS, name="big2.csv")
+    _same(fast, slow)
+    assert len(fast[3]) > 10_000           # bad values and rows, compared one by one

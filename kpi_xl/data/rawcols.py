@@ -92,9 +92,10 @@ class SqlColumn(Sequence):
         return self._values
 
     def _fetch(self, where: str, params=()) -> list:
-        got = self.con.execute(f"SELECT coalesce({self.ref}, '') AS v, _py FROM {self.source}"
-                               f"{where}", list(params)).fetchnumpy()
-        values = np.asarray(got["v"], dtype=object).tolist()
+        got = self.con.execute(f"SELECT coalesce({self.ref}, '') AS v, _py, _i FROM "
+                               f"{self.source}{where}", list(params)).fetchnumpy()
+        values = _in_order(got, "v", object).tolist()
+        got["_py"] = _in_order(got, "_py", bool)
         for k in np.flatnonzero(np.asarray(got["_py"], dtype=bool)):
             values[k] = self._recode([values[k]], self._codes)[0]
         return values
@@ -115,11 +116,11 @@ class SqlColumn(Sequence):
         self.con.close()
 
     def take(self, idx: np.ndarray) -> list:
-        """The values at these positions (as the Python parsers take them)."""
+        """The values at these positions, ascending (as the Python parsers take them)."""
         if self._values is not None or len(idx) > self.n // 20:
             values = self._all()
             return [values[i] for i in idx]
-        return self._fetch(" WHERE _i IN (SELECT unnest($1::BIGINT[])) ORDER BY _i",
+        return self._fetch(" WHERE _i IN (SELECT unnest($1::BIGINT[]))",
                            [np.asarray(idx, dtype=np.int64).tolist()])
 
     def typed(self, simple: str, value: str, empty):
@@ -128,13 +129,25 @@ class SqlColumn(Sequence):
         c = self.ref
         blank = f"({c} IS NULL OR {c} = '')"
         got = self.con.execute(
-            f"SELECT CASE WHEN s AND NOT b THEN {value} END AS v, s FROM ("
-            f"SELECT {c}, {blank} AS b, b OR (NOT _py AND coalesce({simple}, false)) AS s "
+            f"SELECT CASE WHEN s AND NOT b THEN {value} END AS v, s, _i FROM ("
+            f"SELECT {c}, _i, {blank} AS b, b OR (NOT _py AND coalesce({simple}, false)) AS s "
             f"FROM {self.source})").fetchnumpy()
-        v, s = got["v"], np.asarray(got["s"], dtype=bool)
+        v = got["v"]
         if isinstance(v, np.ma.MaskedArray):
-            v = v.filled(empty) if v.dtype != object else _filled(v, empty)
-        return np.asarray(v), s
+            got["v"] = v.filled(empty) if v.dtype != object else _filled(v, empty)
+        return _in_order(got, "v", None), _in_order(got, "s", bool)
+
+
+def _in_order(got: dict, name: str, dtype) -> np.ndarray:
+    """A fetched column put in the order of ``_i``, the rows' positions: DuckDB runs a
+    query over a large table in parallel and does not keep the table's order in every
+    plan (a 200,000-row flag column came back with chunks swapped)."""
+    values = np.asarray(got[name], dtype=dtype)
+    at = np.asarray(got["_i"], dtype=np.int64)
+    if len(at) and (at[:-1] < at[1:]).all():
+        return values
+    order = np.argsort(at, kind="stable")
+    return values[order]
 
 
 def _filled(v: np.ma.MaskedArray, empty) -> np.ndarray:

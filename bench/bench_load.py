@@ -149,6 +149,9 @@ def main() -> None:
                   f"median of {a.repeat} interleaved runs, peak RSS of the side's process")
             anchor = statistics.median(r["seconds"] for r in got.get("duckdb read_csv", [])) \
                 if "duckdb read_csv" in got else None
+            ours = {got[s][0]["line"] for s in sides if s.startswith("read+convert")}
+            if len(ours) > 1:
+                print("  !! DuckDB's and Python's reading disagree: " + " | ".join(ours))
             for side in sides:
                 t = statistics.median(r["seconds"] for r in got[side])
                 peak = max(r["peak_mb"] for r in got[side])

@@ -1,7 +1,8 @@
 """Raw columns of one source → typed canonical columns, every bad value accounted for.
 
 Each canonical type has one parser, applied column-wise (pandas where it is exact, Python
-for the leftovers). A parser returns the typed values and, for each value it could not
+for the leftovers). A column DuckDB read (``rawcols.SqlColumn``) has its plainly written
+values typed in SQL, and only the others go through the parser (``_parse_sql``). A parser returns the typed values and, for each value it could not
 take, the reason in words. Then the column's role decides: a bad *key* value rejects the
 row, a bad *measure* value is ignored and reported (see ``kpi_xl.data.schema``).
 

@@ -3,7 +3,10 @@
 * CSV: any of comma, semicolon, tab or pipe (detected, or set in the source); quoted
   fields with line breaks; UTF-8 with or without a byte-order mark (another encoding is
   a setting, and a wrong one is named with the byte and line where it breaks). A record
-  with the wrong number of fields is rejected with its row, not skipped.
+  with the wrong number of fields is rejected with its row, not skipped. A well-formed
+  UTF-8 file of 1 MB or more is read by DuckDB into a table of text columns
+  (``rawcols.SqlColumn``); any other, or one DuckDB would read differently, by Python's
+  csv module, which gives the same rows and row numbers and names each fault.
 * XLSX: python-calamine (about ten times openpyxl's speed), typed cells kept as they are
   (numbers, dates, times, booleans); the first row is the header.
 * Parquet: DuckDB.

@@ -115,12 +115,14 @@ def run_side(side: str, path: Path) -> dict:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--columns", type=int, choices=(8, 19), action="append",
                     help="8 or 19 (default: both)")
     ap.add_argument("--repeat", type=int, default=3, help="interleaved rounds (default 3)")
-    ap.add_argument("--sides", default=",".join(SIDES), help="comma-separated, of: " + ", ".join(SIDES))
+    ap.add_argument("--sides", default=",".join(SIDES),
+                    help="comma-separated, of: " + ", ".join(SIDES))
     ap.add_argument("--no-pyarrow", action="store_true", help="block pyarrow in every side")
     ap.add_argument("--side", help=argparse.SUPPRESS)
     ap.add_argument("--file", help=argparse.SUPPRESS)
@@ -144,8 +146,9 @@ def main() -> None:
                                          env=env, capture_output=True, text=True, check=True)
                     got[side].append(json.loads(out.stdout.strip().splitlines()[-1]))
             pa = {r["pyarrow"] for rs in got.values() for r in rs}
+            arrow = "loaded" if pa == {True} else "not loaded" if pa == {False} else "mixed"
             print(f"{a.rows:,} rows x {columns} columns, {path.stat().st_size / 1e6:.0f} MB CSV; "
-                  f"pyarrow {'loaded' if pa == {True} else 'not loaded' if pa == {False} else 'mixed'}; "
+                  f"pyarrow {arrow}; "
                   f"median of {a.repeat} interleaved runs, peak RSS of the side's process")
             anchor = statistics.median(r["seconds"] for r in got.get("duckdb read_csv", [])) \
                 if "duckdb read_csv" in got else None

@@ -189,3 +189,11 @@ def test_a_large_file_keeps_every_value_in_its_row(tmp_path):
     fast, slow = _both(tmp_path, path.read_bytes(), CONTACTS, name="big2.csv")
     _same(fast, slow)
     assert len(fast[3]) > 10_000           # bad values and rows, compared one by one
+
+
+def test_the_whitespace_class_is_what_strip_removes():
+    import re
+    import sys
+
+    listed = {chr(int(h, 16)) for h in re.findall(r"\\x\{([0-9a-f]+)\}", rawcols.WHITESPACE)}
+    assert listed == {c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace()}

@@ -32,3 +32,12 @@ from hypothesis import settings  # noqa: E402
 settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("CI"):
     settings.load_profile("ci")
+
+
+@pytest.fixture(autouse=os.environ.get("KPI_XL_TEST_DUCKDB_CSV") == "1")
+def _duckdb_reads_every_csv(monkeypatch):
+    """KPI_XL_TEST_DUCKDB_CSV=1: every CSV, however small, is read by DuckDB where it can
+    be (kpi_xl.data.readers.DUCKDB_FROM_BYTES), so the loading tests check that path too."""
+    from kpi_xl.data import readers
+
+    monkeypatch.setattr(readers, "DUCKDB_FROM_BYTES", 0)

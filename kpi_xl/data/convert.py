@@ -1,7 +1,8 @@
 """Raw columns of one source → typed canonical columns, every bad value accounted for.
 
 Each canonical type has one parser, applied column-wise (pandas where it is exact, Python
-for the leftovers). A parser returns the typed values and, for each value it could not
+for the leftovers). A column DuckDB read (``rawcols.SqlColumn``) has its plainly written
+values typed in SQL, and only the others go through the parser (``_parse_sql``). A parser returns the typed values and, for each value it could not
 take, the reason in words. Then the column's role decides: a bad *key* value rejects the
 row, a bad *measure* value is ignored and reported (see ``kpi_xl.data.schema``).
 
@@ -20,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from . import rawcols
+from .rawcols import SqlColumn
 from .readers import RawTable
 from .rejects import ROW_EXCLUDED, ROW_PLACED, ROW_REJECTED, VALUE_IGNORED, Accounting, Rejects
 from .schema import OPEN_STATES, STATES, TABLES, Column
@@ -93,6 +96,17 @@ def _apply_codes(values: list, codes: dict | None) -> list:
     return out
 
 
+def _one_of(values, wanted: list[str]) -> np.ndarray:
+    """Where the value, trimmed and in any case, is one of ``wanted`` (lower case)."""
+    import pandas as pd
+
+    if isinstance(values, SqlColumn):
+        return rawcols.merge(values, rawcols.one_of(values, wanted), False,
+                             lambda vs: (_one_of(vs, wanted), {}), bool)[0]
+    text, _blank = texts(values)
+    return pd.Series(text, dtype=object).str.lower().isin(wanted).to_numpy(dtype=bool)
+
+
 # ------------------------------------------------------------------ parsers
 _FLAGS = {**{k: 1.0 for k in YES}, **{k: 0.0 for k in NO}}
 
@@ -142,14 +156,13 @@ def parse_duration(values: list, m: ColumnMap, default_unit: str):
     import pandas as pd
 
     unit = m.unit or default_unit
-    to_seconds = UNITS.get(unit, 1.0)
-    scale = 1 / 3600.0 if default_unit == "hours" else 1.0
+    scale = duration_scale(default_unit)
     s = pd.Series(values, dtype=object)
     _text_values, blank = texts(values)
     num = pd.to_numeric(s.where(~blank, None), errors="coerce").to_numpy(float, copy=True)
     if unit == "hh:mm:ss":
         num[:] = np.nan
-    out = num * to_seconds * scale
+    out = duration_of(num, m, default_unit)
     bad: dict[int, str] = {}
     for i in np.flatnonzero(~blank & np.isnan(num)):
         v = values[i]
@@ -167,6 +180,16 @@ def parse_duration(values: list, m: ColumnMap, default_unit: str):
         bad[i] = "is a negative duration"
         out[i] = np.nan
     return out, bad
+
+
+def duration_scale(default_unit: str) -> float:
+    """Seconds to the column's own unit (seconds, or hours)."""
+    return 1 / 3600.0 if default_unit == "hours" else 1.0
+
+
+def duration_of(num: np.ndarray, m: ColumnMap, default_unit: str) -> np.ndarray:
+    """Numbers in the mapping's unit as seconds (or hours, per ``default_unit``)."""
+    return num * UNITS.get(m.unit or default_unit, 1.0) * duration_scale(default_unit)
 
 
 def _duration_seconds(v: Any) -> float | None:
@@ -317,11 +340,13 @@ def convert(source: Source, raw: RawTable, rejects: Rejects, options: Options = 
     for e in source.exclude:       # every condition of an exclusion must hold
         hit = ~excluded
         for c in e.when:
-            text, _blank_mask = texts(raw.columns[c.column])
-            lowered = pd.Series(text, dtype=object).str.lower()
-            hit &= lowered.isin([v.strip().lower() for v in c.values]).to_numpy()
-        for i in np.flatnonzero(hit):
-            shown = ", ".join(_show_text(raw.columns[c.column][i]) for c in e.when)
+            hit &= _one_of(raw.columns[c.column], [v.strip().lower() for v in c.values])
+        at = np.flatnonzero(hit)
+        cells = [dict(zip(at.tolist(), raw.columns[c.column].take(at)))
+                 if isinstance(raw.columns[c.column], SqlColumn) else raw.columns[c.column]
+                 for c in e.when]
+        for i in at.tolist():
+            shown = ", ".join(_show_text(col[i]) for col in cells)
             rejects.add(source.name, source.file, int(raw.rows[i]), e.column, shown, e.reason,
                         ROW_EXCLUDED)
         excluded |= hit
@@ -333,16 +358,28 @@ def convert(source: Source, raw: RawTable, rejects: Rejects, options: Options = 
     undated_blank = None                    # blank dates, when the undated rule decides
     for cm in source.columns:
         col = table.column(cm.target) if cm.target in table.names else dimension_column(cm.target)
+        numeric = col.type in ("number", "score", "seconds", "hours")
         if cm.value is not None:
             values = [cm.value] * n
         else:
-            values = list(raw.columns[cm.column or cm.date])
+            values = raw.columns[cm.column or cm.date]
+            python = cm.time or (numeric and (source.decimal != "." or source.thousands))
+            if isinstance(values, SqlColumn) and cm.codes and not python and all(
+                    isinstance(v, str) for v in cm.codes.values()):
+                values = values.coded({str(k).strip().lower(): v for k, v in cm.codes.items()},
+                                      _apply_codes)
+            elif not isinstance(values, SqlColumn) or cm.codes or python:
+                values = list(values)       # the Python parsers read every value
         header = cm.column or cm.date or ""
         cells = raw.headers.get(header)      # unpivoted: each value's own column
-        values = _apply_codes(values, cm.codes)
-        if col.type in ("number", "score", "seconds", "hours"):
-            values = plain_numbers(values, source.decimal, source.thousands)
+        if not isinstance(values, SqlColumn):      # (a SqlColumn is coded already)
+            values = _apply_codes(values, cm.codes)
+            if numeric:
+                values = plain_numbers(values, source.decimal, source.thousands)
         typed, bad, extra = _parse(col, cm, values, raw, options)
+        if isinstance(values, SqlColumn):   # the export's text of the bad values only
+            at = np.array(sorted(bad), dtype=np.int64)
+            values = dict(zip(at.tolist(), values.take(at)))
         data[col.name] = typed
         bads[col.name] = set(bad)
         for i, reason in bad.items():
@@ -379,7 +416,11 @@ def convert(source: Source, raw: RawTable, rejects: Rejects, options: Options = 
     acc.excluded = int(excluded.sum())
     acc.rejected += int((~keep & ~excluded).sum())
     acc.used = int(keep.sum())
-    df = pd.DataFrame({k: v[keep] for k, v in data.items()})
+    for values in raw.columns.values():      # DuckDB's copy of the file is done with
+        if isinstance(values, SqlColumn):
+            values.close()
+    every = bool(keep.all())
+    df = pd.DataFrame({k: v if every else v[keep] for k, v in data.items()})
     df["_source"] = source.name
     df["_row"] = raw.rows[keep]
     return df, acc
@@ -454,20 +495,25 @@ def _is_missing(typed: np.ndarray) -> np.ndarray:
         return np.isnat(typed)
     if typed.dtype.kind == "f":
         return np.isnan(typed)
-    return np.array([v is None for v in typed], bool)
+    return np.equal(typed, None)
 
 
 def _parse(col: Column, cm: ColumnMap, values: list, raw: RawTable, options: Options):
     """(typed values, bad positions with reasons, positions holding N/A)."""
     none = np.zeros(len(values), bool)
     t = col.type
+    if isinstance(values, SqlColumn):
+        got = _parse_sql(col, cm, values, options)
+        if got is not None:
+            v, bad, extra = got
+            return _checked(col, cm, values, v, bad, options), bad, extra
+        values = list(values)
     if t == "flag":
         v, bad = parse_flag(values, cm)
     elif t == "number":
         v, bad = parse_number(values, cm)
     elif t == "score":
         v, bad, na = parse_number(values, cm, score=True)
-        return v, bad, na
     elif t in ("seconds", "hours"):
         v, bad = parse_duration(values, cm, t)
     elif t in ("timestamp", "date"):
@@ -479,26 +525,75 @@ def _parse(col: Column, cm: ColumnMap, values: list, raw: RawTable, options: Opt
         v, bad = parse_month(values, cm)
     elif t == "category":
         v, bad = parse_text(values, cm, lower=True)
-        if col.name == "channel":
-            known = set(options.channels)
-            for i, x in enumerate(v):
-                if x is not None and x not in known:
-                    bad[i] = (f"is not a known channel (known: {', '.join(options.channels)}); "
-                              "map it with codes in the source's channel column, or add it to "
-                              "the config's channels")
-                    v[i] = None
-        elif col.name == "state":
-            for i, x in enumerate(v):
-                if x is not None and x not in STATES:
-                    bad[i] = (f"is not a ticket state ({', '.join(STATES)}); map the "
-                              "export's statuses with codes in the source's state column, "
-                              f"e.g. state = {{ column = \"{cm.column or ''}\", codes = "
-                              f"{{ \"{_show_text(values[i])}\" = \"pending\" }} }}; "
-                              "the row is used without a state (not counted as a ticket in "
-                              "the ticket flow)")
-                    v[i] = None
     else:
         v, bad = parse_text(values, cm)
+    if t == "score":
+        v = _checked(col, cm, values, v, bad, options)
+        return v, bad, na
+    return _checked(col, cm, values, v, bad, options), bad, none
+
+
+def _parse_sql(col: Column, cm: ColumnMap, values: SqlColumn, options: Options):
+    """As the parsers below, with the values written plainly typed in DuckDB (see
+    ``rawcols``); the parser itself reads the others. None: no SQL path for this type."""
+    t, nat = col.type, np.datetime64("NaT", "us")
+    if t == "flag":
+        v, bad = rawcols.merge(values, rawcols.codes(values, _FLAGS), np.nan,
+                               lambda vs: parse_flag(vs, cm), float)
+    elif t == "number":
+        v, bad = rawcols.merge(values, rawcols.number(values), np.nan,
+                               lambda vs: parse_number(vs, cm), float)
+    elif t == "score":
+        return rawcols.merge(values, rawcols.number(values), np.nan,
+                             lambda vs: parse_number(vs, cm, score=True), float, extra=True)
+    elif t in ("seconds", "hours") and (cm.unit or t) != "hh:mm:ss":
+        v, bad = rawcols.merge(values, rawcols.unsigned(values), np.nan,
+                               lambda vs: parse_duration(vs, cm, t), float,
+                               then=lambda num: duration_of(num, cm, t))
+    elif t in ("seconds", "hours"):
+        v, bad = rawcols.merge(values, rawcols.clock(values), np.nan,
+                               lambda vs: parse_duration(vs, cm, t), float,
+                               then=lambda secs: secs * duration_scale(t))
+    elif t in ("timestamp", "date") and rawcols.timestamp(values, cm.format) is not None:
+        v, bad = rawcols.merge(values, rawcols.timestamp(values, cm.format), nat,
+                               lambda vs: parse_timestamp(vs, cm, None, options.time_zone),
+                               "datetime64[us]")
+        if t == "date":
+            v = v.astype("datetime64[D]").astype("datetime64[us]")
+    elif t in ("category", "text", "id"):
+        v, bad = rawcols.merge(values, rawcols.text(values, t == "category"), None,
+                               lambda vs: parse_text(vs, cm, lower=t == "category"), object)
+    else:
+        return None                  # months: the parser reads every value
+    return v, bad, np.zeros(len(values), bool)
+
+
+def _checked(col: Column, cm: ColumnMap, values, v: np.ndarray, bad: dict[int, str],
+             options: Options) -> np.ndarray:
+    """The checks every parsed column goes through: known channels and states, finite
+    numbers, the column's range; bad values blanked."""
+    import pandas as pd
+
+    if col.type == "category" and col.name in ("channel", "state"):
+        known = list(options.channels) if col.name == "channel" else list(STATES)
+        unknown = np.flatnonzero(~pd.isna(v) & ~pd.Series(v, dtype=object).isin(known)
+                                 .to_numpy())
+        if len(unknown):
+            shown = dict(zip(unknown.tolist(), values.take(unknown))) \
+                if isinstance(values, SqlColumn) else values
+        for i in unknown.tolist():
+            if col.name == "channel":
+                bad[i] = (f"is not a known channel (known: {', '.join(options.channels)}); "
+                          "map it with codes in the source's channel column, or add it to "
+                          "the config's channels")
+            else:
+                bad[i] = (f"is not a ticket state ({', '.join(STATES)}); map the "
+                          "export's statuses with codes in the source's state column, "
+                          f"e.g. state = {{ column = \"{cm.column or ''}\", codes = "
+                          f"{{ \"{_show_text(shown[i])}\" = \"pending\" }} }}; "
+                          "the row is used without a state (not counted as a ticket in "
+                          "the ticket flow)")
+            v[i] = None
     if not v.flags.writeable:        # pandas hands out read-only views (copy-on-write)
         v = v.copy()
     if v.dtype.kind == "f":          # inf, -inf, 1e309 (and their h:mm:ss spellings)
@@ -520,5 +615,5 @@ def _parse(col: Column, cm: ColumnMap, values: list, raw: RawTable, options: Opt
             v[i] = np.datetime64("NaT")
         else:
             v[i] = None
-    return v, bad, none
+    return v
 

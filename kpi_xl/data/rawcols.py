@@ -1,0 +1,250 @@
+"""Raw columns held in DuckDB, and the SQL fast path of each value parser.
+
+A CSV export is read by DuckDB (``readers``) into a table of text columns, one per column
+the mapping reads, in the file's order (its ``rowid`` is the record's position). Each
+column is a :class:`SqlColumn`: a sequence of the export's text ('' where blank) that is
+only turned into Python strings when something asks for them.
+
+The parsers of ``convert`` stay the definition of every conversion. Here, for each of
+them, SQL takes the values written in the plain way that parser reads exactly (a decimal
+number, a yes/no code, an ISO timestamp, text with no space around it...) and types them
+in DuckDB; every other value (blank-looking, spelled oddly, or bad) goes to the Python
+parser, which decides it and gives the reason. So SQL never rejects a value: it only
+takes the ones whose meaning is not in doubt, and yields for them what the parser would
+(``tests/test_load_sql.py`` checks this equality value by value).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Sequence
+
+import numpy as np
+
+#: every character Python's str.strip() removes (str.isspace), as an RE2 class: "text
+#: unchanged by strip()" is "text whose first and last characters are not in it". Written
+#: out (computing it walks every code point: 0.1 s at each import);
+#: tests/test_load_sql.py checks it against str.isspace
+WHITESPACE = ("[\\x{9}\\x{a}\\x{b}\\x{c}\\x{d}\\x{1c}\\x{1d}\\x{1e}\\x{1f}\\x{20}\\x{85}"
+              "\\x{a0}\\x{1680}\\x{2000}\\x{2001}\\x{2002}\\x{2003}\\x{2004}\\x{2005}"
+              "\\x{2006}\\x{2007}\\x{2008}\\x{2009}\\x{200a}\\x{2028}\\x{2029}\\x{202f}"
+              "\\x{205f}\\x{3000}]")
+#: a decimal number as pandas.to_numeric and DuckDB read it alike (both round correctly)
+DECIMAL = r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)"
+UNSIGNED = r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)"
+#: date and time fields as pandas and DuckDB read them alike: DuckDB takes hour 24 as the
+#: next day's midnight and year 0 as 1 BC, pandas refuses both, so such values (and years
+#: outside 1900-2199) go to the parser
+_FIELDS = {"%Y": "(?:19|20|21)[0-9]{2}", "%m": "[0-9]{2}", "%d": "[0-9]{2}",
+           "%H": "(?:[01][0-9]|2[0-3])", "%M": "[0-5][0-9]", "%S": "[0-5][0-9]"}
+#: ISO 8601 without a UTC offset
+ISO = ("{Y}-{m}-{d}(?:[ T]{H}:{M}(?::{S}(?:\\.[0-9]{{1,6}})?)?)?"
+       .format(**{k[1]: v for k, v in _FIELDS.items()}))
+
+
+def quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+class SqlColumn(Sequence):
+    """One raw text column of a table in DuckDB (``rowid`` = position); with ``codes``,
+    the column as the mapping's codes make it (see :meth:`coded`)."""
+
+    def __init__(self, con, table: str, name: str, n: int):
+        self.con, self.table, self.name, self.n = con, table, name, n
+        self._values: list | None = None
+        self._codes: dict[str, str] | None = None
+        self._recode = None
+
+    def coded(self, codes: dict[str, str], recode) -> "SqlColumn":
+        """The column with the mapping's codes applied: ``codes`` maps each export value,
+        trimmed and lower-cased, to its meaning. SQL applies them to printable ASCII
+        values with no space around them (where trim and lower are the same as Python's);
+        ``recode`` (convert's own rule) applies them to the others."""
+        out = SqlColumn(self.con, self.table, self.name, self.n)
+        out._codes, out._recode = codes, recode
+        return out
+
+    @property
+    def ref(self) -> str:
+        return quote(self.name)
+
+    @property
+    def source(self) -> str:
+        """The rows, as SQL: ``_i`` (position), the column (coded), ``_py`` (the codes of
+        this value are Python's to apply)."""
+        c = self.ref
+        if not self._codes:
+            return f"(SELECT rowid AS _i, {c}, false AS _py FROM {self.table})"
+        plain = f"(NOT {unstripped(c)} AND {_match(c, '[ -~]*')})"
+        cases = " ".join(f"WHEN {literal(k)} THEN {literal(v)}" for k, v in self._codes.items())
+        return (f"(SELECT rowid AS _i, CASE WHEN {plain} THEN coalesce(CASE lower({c}) "
+                f"{cases} END, {c}) ELSE {c} END AS {c}, {c} <> '' AND NOT {plain} AS _py "
+                f"FROM {self.table})")
+
+    def __len__(self) -> int:
+        return self.n
+
+    def _all(self) -> list:
+        if self._values is None:
+            self._values = self._fetch("")
+        return self._values
+
+    def _fetch(self, where: str, params=()) -> list:
+        got = self.con.execute(f"SELECT coalesce({self.ref}, '') AS v, _py, _i FROM "
+                               f"{self.source}{where}", list(params)).fetchnumpy()
+        values = _in_order(got, "v", object).tolist()
+        got["_py"] = _in_order(got, "_py", bool)
+        for k in np.flatnonzero(np.asarray(got["_py"], dtype=bool)):
+            values[k] = self._recode([values[k]], self._codes)[0]
+        return values
+
+    def __getitem__(self, i):
+        return self._all()[i]
+
+    def __iter__(self):
+        return iter(self._all())
+
+    def __eq__(self, other) -> bool:
+        return list(self) == list(other) if isinstance(other, (list, SqlColumn)) else NotImplemented
+
+    __hash__ = None
+
+    def close(self) -> None:
+        """Let DuckDB's copy of the file go (the values read so far stay)."""
+        self.con.close()
+
+    def take(self, idx: np.ndarray) -> list:
+        """The values at these positions, ascending (as the Python parsers take them)."""
+        if self._values is not None or len(idx) > self.n // 20:
+            values = self._all()
+            return [values[i] for i in idx]
+        return self._fetch(" WHERE _i IN (SELECT unnest($1::BIGINT[]))",
+                           [np.asarray(idx, dtype=np.int64).tolist()])
+
+    def typed(self, simple: str, value: str, empty):
+        """(value where ``simple`` holds, as numpy; the mask of those positions). An empty
+        field is simple and yields ``empty``; a value whose codes are Python's is not."""
+        c = self.ref
+        blank = f"({c} IS NULL OR {c} = '')"
+        got = self.con.execute(
+            f"SELECT CASE WHEN s AND NOT b THEN {value} END AS v, s, _i FROM ("
+            f"SELECT {c}, _i, {blank} AS b, b OR (NOT _py AND coalesce({simple}, false)) AS s "
+            f"FROM {self.source})").fetchnumpy()
+        v = got["v"]
+        if isinstance(v, np.ma.MaskedArray):
+            got["v"] = v.filled(empty) if v.dtype != object else _filled(v, empty)
+        return _in_order(got, "v", None), _in_order(got, "s", bool)
+
+
+def _in_order(got: dict, name: str, dtype) -> np.ndarray:
+    """A fetched column put in the order of ``_i``, the rows' positions: DuckDB runs a
+    query over a large table in parallel and does not keep the table's order in every
+    plan (a 200,000-row flag column came back with chunks swapped)."""
+    values = np.asarray(got[name], dtype=dtype)
+    at = np.asarray(got["_i"], dtype=np.int64)
+    if len(at) and (at[:-1] < at[1:]).all():
+        return values
+    order = np.argsort(at, kind="stable")
+    return values[order]
+
+
+def _filled(v: np.ma.MaskedArray, empty) -> np.ndarray:
+    out = np.asarray(v.data, dtype=object).copy()
+    out[np.ma.getmaskarray(v)] = empty
+    return out
+
+
+def _match(c: str, pattern: str) -> str:
+    return f"regexp_full_match({c}, {literal(pattern)})"
+
+
+def unstripped(c: str) -> str:
+    """SQL: the text would change under str.strip()."""
+    return f"regexp_matches({c}, {literal('^' + WHITESPACE + '|' + WHITESPACE + '$')})"
+
+
+# ------------------------------------------------------------------ per parser
+def merge(col: SqlColumn, sql: tuple[str, str], empty, parse, dtype=None,
+          extra: bool = False, then=None):
+    """Values typed in SQL where ``sql``'s condition holds (``sql`` = (condition, value));
+    ``parse`` (a parser of ``convert``, given the list of the other values) decides the
+    rest. Returns what ``parse`` returns, for the whole column: (typed, bad), or with
+    ``extra`` (typed, bad, the mask ``parse`` gives third). ``then``: what the parser
+    does to the values SQL typed (a unit's factor), applied to them the same way."""
+    typed, ok = col.typed(sql[0], sql[1], empty)
+    if dtype is not None:
+        typed = typed.astype(dtype, copy=False)
+    if then is not None:
+        typed = then(typed)
+    if not typed.flags.writeable:
+        typed = typed.copy()
+    hard = np.flatnonzero(~ok)
+    bad: dict[int, str] = {}
+    more = np.zeros(col.n, bool)
+    if len(hard):
+        got = parse(col.take(hard))
+        typed[hard] = got[0]
+        bad = {int(hard[k]): why for k, why in got[1].items()}
+        if extra:
+            more[hard] = got[2]
+    return (typed, bad, more) if extra else (typed, bad)
+
+
+def number(col: SqlColumn) -> tuple[str, str]:
+    return _match(col.ref, DECIMAL), f"TRY_CAST({col.ref} AS DOUBLE)"
+
+
+def unsigned(col: SqlColumn) -> tuple[str, str]:
+    return _match(col.ref, UNSIGNED), f"TRY_CAST({col.ref} AS DOUBLE)"
+
+
+def clock(col: SqlColumn) -> tuple[str, str]:
+    """h:mm:ss with whole numbers as seconds, summed in the order _duration_seconds sums
+    them (hours, then minutes, then seconds)."""
+    part = [f"CAST(split_part({col.ref}, ':', {k}) AS DOUBLE)" for k in (1, 2, 3)]
+    return (_match(col.ref, "[0-9]{1,9}:[0-5][0-9]:[0-5][0-9]"),
+            f"({part[0]} * 3600 + {part[1]} * 60) + {part[2]}")
+
+
+def codes(col: SqlColumn, table: dict[str, float]) -> tuple[str, str]:
+    """Text codes (matched in any case, ASCII only) to their values."""
+    low = f"lower({col.ref})"
+    keys = ", ".join(literal(k) for k in table)
+    cases = " ".join(f"WHEN {literal(k)} THEN {v!r}" for k, v in table.items())
+    return (f"{_match(col.ref, '[ -~]*')} AND {low} IN ({keys})",
+            f"CAST(CASE {low} {cases} END AS DOUBLE)")
+
+
+def one_of(col: SqlColumn, wanted: list[str]) -> tuple[str, str]:
+    """Printable ASCII text with no space around it (where trim and lower are Python's),
+    compared with these lower-case values."""
+    listed = ", ".join(literal(w) for w in wanted) or "NULL"
+    return (f"NOT {unstripped(col.ref)} AND {_match(col.ref, '[ -~]*')}",
+            f"coalesce(lower({col.ref}) IN ({listed}), false)")
+
+
+def timestamp(col: SqlColumn, fmt: str | None) -> tuple[str, str] | None:
+    """ISO text without an offset, or text in a format of fixed-width numeric fields."""
+    if fmt is None:
+        return (f"{_match(col.ref, ISO)} AND TRY_CAST({col.ref} AS TIMESTAMP) IS NOT NULL",
+                f"TRY_CAST({col.ref} AS TIMESTAMP)")
+    parts = re.split(r"(%.)", fmt)
+    if any(p.startswith("%") and p not in _FIELDS for p in parts) or "%" in "".join(
+            p for p in parts if not p.startswith("%")):
+        return None
+    pattern = "".join(_FIELDS[p] if p.startswith("%") else re.escape(p) for p in parts)
+    value = f"TRY_STRPTIME({col.ref}, {literal(fmt)})"
+    return f"{_match(col.ref, pattern)} AND {value} IS NOT NULL", value
+
+
+def text(col: SqlColumn, lower: bool) -> tuple[str, str]:
+    """Text that strip() leaves as it is (lowered: ASCII text only)."""
+    simple = f"NOT {unstripped(col.ref)}"
+    if lower:
+        return f"{simple} AND {_match(col.ref, '[ -~]*')}", f"lower({col.ref})"
+    return simple, col.ref

@@ -1,0 +1,199 @@
+"""Reading and converting in DuckDB (kpi_xl.data.rawcols, readers._read_csv_duckdb) gives
+what the Python reader and parsers give, value by value, and leaves to them every file and
+value it cannot read alike.
+
+Expected values come from the Python path itself (the definition of each conversion):
+each test runs both paths on the same input and compares them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kpi_xl.data import rawcols
+from kpi_xl.data.convert import Options, convert
+from kpi_xl.data.readers import _read_csv_duckdb, _read_csv_python
+from kpi_xl.data.rejects import Rejects
+from kpi_xl.data.sources import parse_source
+
+
+def _both(tmp_path, text: str, mapping: dict, name="x.csv"):
+    """(DuckDB path, Python path): each (RawTable or None, DataFrame, accounting, rejects)."""
+    path = tmp_path / name
+    path.write_bytes(text.encode("utf-8") if isinstance(text, str) else text)
+    src = parse_source({"name": "s", "path": str(path), **mapping})
+    out = []
+    for fast in (True, False):
+        rejects = Rejects()
+        raw = _read_csv_duckdb(src) if fast else _read_csv_python(src, rejects)
+        if raw is None:
+            out.append((None, None, None, None))
+            continue
+        df, acc = convert(raw.source, raw, rejects, Options())
+        out.append((raw, df, acc, [(r.row, r.column, r.value, r.reason, r.action)
+                                   for r in rejects.items]))
+    return out
+
+
+CONTACTS = {"table": "contacts", "columns": {
+    "id": "id", "date": "date", "channel": "channel", "agent": "agent",
+    "answered": "answered", "wait": "wait", "talk": {"column": "talk", "unit": "minutes"},
+    "nps": "nps"}}
+
+# values of each column, written plainly (SQL types them) and oddly (the parser does)
+ODD = [
+    ("c1", "2026-10-01 08:12:00", "phone", "a1", "Y", "12", "3.5", "9"),
+    ("c2", "2026-10-01T08:12", "Phone ", " a2", "yes", " 7", ".5", "N/A"),
+    ("c3", "2026-10-01", "EMAIL", "a\u00a03", "TRUE", "1e1", "5.", "10"),
+    ("c4", "2026-10-01 08:12:00.25", "chat", "a4", "maybe", "-3", "1:02:03", "11"),
+    ("c5", "2026-10-01T08:12:00+02:00", "fax", "a5", "N", "abc", "-1", "nan"),
+    ("c6", "01/10/2026", "social", "", "", "", "", ""),
+    ("c7", "2026-02-30", "phone", "a7", "0", "inf", "1 5", "7.25"),
+    ("\u2003c8", "2026-10-02 23:59:59", "İphone", "a8", "y", "+4", "0", " 8 "),
+    ("c9", "  ", "email", "a9", "1.0", "0.1234567890123456789", "2", "-0"),
+    # DuckDB alone reads hour 24 as the next day and year 0 as 1 BC; pandas refuses them
+    ("c10", "2026-10-01 24:00:00", "chat", "a10", "f", "1", "2", "3"),
+    ("c11", "0000-10-01", "chat", "a11", "t", "1", "2", "3"),
+    ("c12", "1500-10-01 10:00", "chat", "a12", "no", "1", "2", "3"),
+    ("c13", "2026-10-01 10:00:00.1234567", "chat", "a13", "NO", "1", "2", "3"),
+    ("c14", "2026-10-01", "chat", "a14", "no", "-0", "-0.0", "-.0"),     # zero's sign
+]
+
+
+def _csv(rows, header=("id", "date", "channel", "agent", "answered", "wait", "talk", "nps"),
+         sep=","):
+    return "\n".join(sep.join(r) for r in [header, *rows]) + "\n"
+
+
+def _same(fast, slow):
+    raw_f, df_f, acc_f, rej_f = fast
+    raw_s, df_s, acc_s, rej_s = slow
+    assert raw_f is not None, "DuckDB should read this file"
+    assert isinstance(next(iter(raw_f.columns.values())), rawcols.SqlColumn)
+    assert list(raw_f.rows) == list(raw_s.rows) and raw_f.read == raw_s.read
+    assert raw_f.header == raw_s.header
+    assert acc_f.line() == acc_s.line()
+    assert rej_f == rej_s
+    assert list(df_f.columns) == list(df_s.columns)
+    for c in df_s.columns:
+        assert df_f[c].dtype == df_s[c].dtype, c
+        a, b = df_f[c].to_numpy(), df_s[c].to_numpy()
+        if a.dtype.kind in "fM":
+            assert np.array_equal(a, b, equal_nan=True), (c, a, b)
+            if a.dtype.kind == "f":          # -0.0 == 0.0: the sign compared too
+                assert np.array_equal(np.signbit(a), np.signbit(b)), (c, a, b)
+        else:
+            assert a.tolist() == b.tolist(), c
+
+
+def test_odd_values_are_read_as_the_python_parsers_read_them(tmp_path):
+    fast, slow = _both(tmp_path, _csv(ODD), CONTACTS)
+    _same(fast, slow)
+    assert fast[3]          # the odd values are reported (the rejects compared above)
+
+
+def test_formats_and_hours_as_the_python_parsers(tmp_path):
+    rows = [("t1", "01/10/2026 08:12", "2.5", "0:01:05"), ("t2", "1/10/2026 08:12", "x", "5"),
+            ("t6", "01/10/2026 24:00", "1", "1:00:00"), ("t7", "01/10/0000 10:00", "1", ""),
+            ("t3", "31/02/2026 08:12", "1", "0:60:00"), ("t4", "01/10/2026 8:12", "0.25",
+                                                         "12:34"),
+            ("t5", "", "3", "-0:01:00"), ("t8", "02/10/2026 08:12", "1", "0:01:05.5"),
+            ("t9", "02/10/2026 08:12", "1", "100:00:00"), ("t10", "02/10/2026", "1", "x:y:z")]
+    text = _csv(rows, header=("id", "created", "aht", "hold"))
+    mapping = {"table": "contacts", "columns": {
+        "id": "id", "created": {"column": "created", "format": "%d/%m/%Y %H:%M"},
+        "talk": {"column": "aht", "unit": "hours"},
+        "hold": {"column": "hold", "unit": "hh:mm:ss"},
+        "first_response_hours": {"column": "hold", "unit": "hh:mm:ss"}}}
+    fast, slow = _both(tmp_path, text, mapping)
+    _same(fast, slow)
+
+
+@pytest.mark.parametrize("text", [
+    # a trailing delimiter: the csv module reads a 9th field, DuckDB would drop it
+    _csv(ODD[:2]) + "c10,2026-10-01,phone,a,Y,1,1,1,\n",
+    _csv(ODD[:2]) + "c11,2026-10-01,phone\n",                       # too few fields
+    _csv(ODD[:2]) + "\nc12,2026-10-01,phone,a,Y,1,1,1\n",           # a blank line
+    _csv(ODD[:2]) + 'c13,"2026-10-01" ,phone,a,Y,1,1,1\n',          # space after a quote
+    _csv(ODD[:2]) + 'c14, "2026-10-01",phone,a,Y,1,1,1\n',          # space before a quote
+    _csv(ODD[:2]).encode("utf-8") + b"c15,2026-10-01,ph\xe9ne,a,Y,1,1,1\n",   # not UTF-8
+])
+def test_files_duckdb_would_read_otherwise_go_to_the_csv_module(tmp_path, text):
+    path = tmp_path / "x.csv"
+    path.write_bytes(text.encode("utf-8") if isinstance(text, str) else text)
+    assert _read_csv_duckdb(parse_source({"name": "s", "path": str(path), **CONTACTS})) is None
+
+
+def test_blank_rows_quoted_line_breaks_and_title_rows_keep_their_row_numbers(tmp_path):
+    text = ('Calls export\r\nOctober 2026\r\n' + _csv(ODD[:3]).replace("\n", "\r\n")
+            + ',,,,,,,\r\n"c20","2026-10-03 10:00","chat","line\nbreak","Y","1","2","3"\r\n'
+            + " , ,,,,,,\r\nc21,2026-10-03,phone,a,N,1,,\r\n")
+    fast, slow = _both(tmp_path, text, {**CONTACTS, "header_row": 3})
+    _same(fast, slow)
+    assert list(fast[0].rows) == [4, 5, 6, 8, 10]
+
+
+def test_codes_as_the_python_path_applies_them(tmp_path):
+    rows = [("k1", "AGENT", "Social media", "Open"), ("k2", " agent ", "social MEDIA", "open"),
+            ("k3", "hang", "E-Mail", "Pending Customer"), ("k4", "HANG\u00a0", "Téléphone", "x"),
+            ("k5", "other", "TÉLÉPHONE", ""), ("k6", "", "chat", "Closed "),
+            ("k7", "Weird", "e-mail ", "CLOSED"), ("k8", "NONE", "phone", "none")]
+    text = _csv(rows, header=("id", "outcome", "source", "status"))
+    mapping = {"table": "contacts", "columns": {
+        "id": "id", "date": {"value": "2026-10-01"},
+        "answered": {"column": "outcome", "codes": {"AGENT": "yes", "HANG": "no",
+                                                    " Weird ": "no", "none": ""}},
+        "channel": {"column": "source", "codes": {"Social media": "social",
+                                                  "E-Mail": "email", "Téléphone": "phone"}},
+        "state": {"column": "status", "codes": {"Open": "open", "Pending customer": "pending",
+                                                "closed": "closed", "none": "Closed"}}}}
+    fast, slow = _both(tmp_path, text, mapping)
+    _same(fast, slow)
+    assert fast[3]
+
+
+def test_exclusions_as_the_python_path_applies_them(tmp_path):
+    rows = [("1", "AGENT", "0:00:00"), ("2", "HANG", "0:00:00"), ("3", "HANG", "9:01:02"),
+            ("4", "PHANTOM", "0:00:00"), ("5", "hang ", " 0:00:00 "), ("6", "Phantom", ""),
+            ("7", "HANG\u00a0", "0:00:00"), ("8", "", "0:00:00")]
+    text = _csv(rows, header=("id", "outcome", "q_start"))
+    mapping = {"table": "contacts", "columns": {
+        "id": "id", "date": {"value": "2026-10-01"}, "channel": {"value": "phone"},
+        "answered": {"column": "outcome", "codes": {"AGENT": "yes", "HANG": "no"}}},
+        "exclude": [
+            {"column": "outcome", "values": ["PHANTOM"], "reason": "no caller"},
+            {"when": [{"column": "outcome", "values": ["HANG"]},
+                      {"column": "q_start", "values": ["0:00:00"]}],
+             "reason": "never reached the queue"}]}
+    fast, slow = _both(tmp_path, text, mapping)
+    _same(fast, slow)
+    assert fast[2].excluded == 5
+
+
+def test_a_large_file_keeps_every_value_in_its_row(tmp_path):
+    """Over several of DuckDB's row groups (122,880 rows) and threads, each typed value
+    stays in its own row (a 200,000-row flag column once came back with chunks swapped)."""
+    import duckdb
+
+    path = tmp_path / "big.csv"
+    duckdb.sql(f"""COPY (SELECT 'c' || i AS id,
+        TIMESTAMP '2026-10-01' + INTERVAL (i % 2592000) SECOND AS date,
+        ['phone', 'email', 'Chat', 'social', 'fax'][1 + (i % 5)] AS channel,
+        'agent-' || (i % 500) AS agent,
+        CASE WHEN i % 5 = 0 THEN ['Y', 'N', 'yes', 'maybe'][1 + (i // 5) % 4] END AS answered,
+        CASE WHEN i % 5 = 0 THEN CASE WHEN i % 997 = 0 THEN 'abc' ELSE (i % 60)::VARCHAR END
+             END AS wait,
+        CASE WHEN i % 5 = 0 THEN (100 + i % 300)::VARCHAR END AS talk,
+        CASE WHEN i % 7 = 0 THEN (i % 12)::VARCHAR END AS nps
+        FROM range(300000) t(i)) TO '{path.as_posix()}' (HEADER, DELIMITER ',')""")
+    fast, slow = _both(tmp_path, path.read_bytes(), CONTACTS, name="big2.csv")
+    _same(fast, slow)
+    assert len(fast[3]) > 10_000           # bad values and rows, compared one by one
+
+
+def test_the_whitespace_class_is_what_strip_removes():
+    import re
+    import sys
+
+    listed = {chr(int(h, 16)) for h in re.findall(r"\\x\{([0-9a-f]+)\}", rawcols.WHITESPACE)}
+    assert listed == {c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace()}

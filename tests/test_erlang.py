@@ -126,3 +126,50 @@ def test_agents_for_targets_refuse_junk_with_a_sentence(name, args, words):
     import kpi_xl.xl.functions as xlf
     out = getattr(xlf, name)(*args)
     assert isinstance(out, str) and out.startswith(name + ":") and words in out, out
+
+
+# -- Erlang B -------------------------------------------------------------------------------
+def erlang_b_exact(a, n: int):
+    """Independent reference: the textbook B = (A^N / N!) / Σ_{k≤N} A^k / k!, in exact
+    rational arithmetic (A given as a decimal string or an integer)."""
+    from fractions import Fraction
+    a = Fraction(a)
+    term, total = Fraction(1), Fraction(1)
+    for k in range(1, n + 1):
+        term = term * a / k
+        total += term
+    return term / total
+
+
+def test_erlang_b_published_westbay():
+    # Westbay Engineers' Erlang B calculator manual ('How much traffic can a trunk group
+    # handle?'): 15 lines at 1 % blocking carry at most 8.108 Erlangs
+    assert erlang.blocking(8.108, 15) == pytest.approx(0.01, abs=5e-6)
+    assert erlang.blocking(8.108, 15) <= 0.01 < erlang.blocking(8.109, 15)
+    assert erlang.lines_for_blocking(8.108, 0.01) == 15
+    r = compute("erlang_b_lines", calls=162.16, aht=180, target_blocking=0.01)
+    assert r.value == 15
+
+
+@pytest.mark.parametrize("a,n", [("0.5", 1), ("8.108", 15), ("10", 14), ("55.5", 60),
+                                 ("300", 320), ("1000", 1030)])
+def test_erlang_b_matches_exact_rationals(a, n):
+    exact = erlang_b_exact(a, n)
+    assert erlang.blocking(float(a), n) == pytest.approx(float(exact), rel=1e-12)
+
+
+@pytest.mark.parametrize("a", ["0.3", "1", "4.5", "10.4", "27.25", "99.9"])
+@pytest.mark.parametrize("target", ["0.001", "0.01", "0.05", "0.5"])
+def test_lines_for_blocking_is_the_smallest_n_exactly(a, target):
+    from fractions import Fraction
+    brute = next(n for n in range(1, 1000) if erlang_b_exact(a, n) <= Fraction(target))
+    assert erlang.lines_for_blocking(float(a), float(target)) == brute
+
+
+def test_erlang_b_refuses_junk_with_a_sentence():
+    import kpi_xl.xl.functions as xlf
+    assert xlf.KPI_ERLANG_B_BLOCKING(100, 180, 2.5).startswith(
+        "KPI_ERLANG_B_BLOCKING: lines must be a whole number")
+    assert "'target_blocking' must be a number from 1e-06 to 1" in \
+        xlf.KPI_ERLANG_B_LINES(100, 180, 0)
+    assert "beyond the model's range" in xlf.KPI_ERLANG_B_LINES(1e6, 1e6, 0.01)

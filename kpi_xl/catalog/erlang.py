@@ -1,4 +1,5 @@
-"""Erlang C queueing model, in plain floating point, stable up to thousands of Erlangs.
+"""Erlang B and Erlang C queueing models, in plain floating point, stable up to thousands
+of Erlangs.
 
 Notation (Call Centre Helper, "Erlang C formula - made simple"; Koole, *Call Center
 Optimization*, ch. 5): calls ``c`` arriving in an interval of ``interval`` seconds,
@@ -13,6 +14,11 @@ average handling time ``aht`` seconds, so the traffic intensity is
   of calls answered at once
 * ASA = C · aht / (N − A)
 * occupancy = A / N
+
+Erlang B (the loss model: a call that finds every line busy is blocked, not queued) is the
+blocking probability B(N, A) of the same recursion, defined for any N ≥ 0 and A ≥ 0 (no
+stability condition: blocked calls leave); :func:`lines_for_blocking` is the fewest lines
+with B ≤ a target (Westbay Engineers' "Lines" of the Erlang B calculator).
 
 When N ≤ A the queue is unstable: it grows without limit. The limits are then stated,
 never a probability above 1: P(wait) = 1, service level = 0, occupancy = 1 (every agent
@@ -49,10 +55,35 @@ def erlang_b(n: int, a: float) -> float:
     return b
 
 
-def _check_agents(n: float) -> int:
+def _check_agents(n: float, what: str = "agents") -> int:
     if n != math.floor(n) or n < 1 or n > MAX_AGENTS:
-        raise ValueError(f"agents must be a whole number from 1 to {MAX_AGENTS:,}")
+        raise ValueError(f"{what} must be a whole number from 1 to {MAX_AGENTS:,}")
     return int(n)
+
+
+def blocking(a: float, lines: float) -> float:
+    """Erlang B: the share of calls offered A Erlangs that find all ``lines`` busy."""
+    n = _check_agents(lines, "lines")
+    _check_traffic(a)
+    if a <= 0:
+        return 0.0
+    return erlang_b(n, a)
+
+
+def lines_for_blocking(a: float, target: float) -> int:
+    """Fewest lines N with B(N, A) ≤ target. B falls strictly with N (from B(0) = 1), so
+    the first N of the recursion that meets the target is the answer (O(N))."""
+    _check_traffic(a)
+    if a <= 0:
+        return 0
+    n, b = 0, 1.0
+    while b > target + 1e-15:
+        n += 1
+        b = a * b / (n + a * b)
+        if n > 10 * a + 1000:  # unreachable for targets ≥ 1e-6; a guard, not a guess
+            raise ValueError("no line count up to 10 × the traffic + 1,000 reaches the "
+                             "target blocking; check the target")
+    return n
 
 
 def _check_traffic(a: float) -> float:

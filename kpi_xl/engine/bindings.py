@@ -95,5 +95,9 @@ NOT_IN_ENGINE: Mapping[str, str] = MappingProxyType({
     "erlang_service_level": _PLANNING, "erlang_asa": _PLANNING,
     "erlang_occupancy": _PLANNING, "erlang_agents": _PLANNING,
     "erlang_agents_p_wait": _PLANNING, "erlang_agents_asa": _PLANNING,
+    "erlang_b_blocking": _PLANNING, "erlang_b_lines": _PLANNING,
+    "erlang_a_p_wait": _PLANNING, "erlang_a_p_abandon": _PLANNING,
+    "erlang_a_service_level": _PLANNING, "erlang_a_asa": _PLANNING,
+    "erlang_a_agents": _PLANNING,
     "fte_with_shrinkage": _PLANNING,
 })

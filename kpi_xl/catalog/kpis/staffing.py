@@ -1,5 +1,6 @@
 """Staffing with Erlang C: traffic, P(wait), service level, ASA, occupancy, agents (for a
-service-level, P(wait) or ASA target), FTE."""
+service-level, P(wait) or ASA target), FTE; lines with Erlang B (blocking, lines for a
+target blocking)."""
 
 from __future__ import annotations
 
@@ -108,4 +109,101 @@ FTE = Kpi(
         "Call Centre Helper, 'Shrinkage: a complete guide'",),
     examples=("=KPI_FTE_WITH_SHRINKAGE(14,0.3)",))
 
-KPIS = [TRAFFIC, P_WAIT, SL, ASA, OCC, AGENTS, AGENTS_P_WAIT, AGENTS_ASA, FTE]
+_SRC_B = (_SRC[0], "Westbay Engineers, Erlang B calculator manual, 'How much traffic can a "
+          "trunk group handle?': 15 lines at 1 % blocking carry 8.108 Erlangs "
+          "(erlang.com/calculatormanual/howmuchtrafficcanatrunkgrouphandle.htm)")
+_lines_interval = ParamSpec("interval", 3600, "Interval length in seconds (3600 = the busy "
+                            "hour).", lo=1)
+BLOCKING = _kpi(
+    "erlang_b_blocking", "Blocking probability (Erlang B)",
+    "Share of calls that find every line busy and are lost (not queued): lines, trunks or "
+    "ports for the traffic offered in the busy hour.",
+    "B(N, A): B(0) = 1, B(k) = A·B(k−1) / (k + A·B(k−1))",
+    (_calls, _aht, Input("lines", "scalar", "Lines (trunks, ports) in the group, a whole "
+                         "number ≥ 1.", lo=1)),
+    call("erlang_b_blocking", A, S("lines")), "percent", "0.00%", "lower",
+    (_lines_interval,), "=KPI_ERLANG_B_BLOCKING(162.16,180,15)", sources=_SRC_B)
+LINES = _kpi(
+    "erlang_b_lines", "Lines required (Erlang B)",
+    "Fewest lines (trunks, ports) with which at most the target share of calls is "
+    "blocked.", "smallest N with B(N, A) ≤ target blocking",
+    (_calls, _aht, Input("target_blocking", "scalar", "Highest acceptable share of calls "
+                         "blocked, 0.000001–1 (0.01 for 1 %).", lo=0.000001, hi=1)),
+    call("erlang_b_lines", A, S("target_blocking")), "count", "0", "lower",
+    (_lines_interval,), "=KPI_ERLANG_B_LINES(162.16,180,0.01)", sources=_SRC_B)
+
+# -- Erlang A (M/M/N+M): Erlang C with callers who hang up ---------------------------------
+_SRC_A = ("C. Palm, 'Research on telephone traffic carried by full availability groups', "
+          "Tele 1957 (the M/M/N+M queue)",
+          "O. Garnett, A. Mandelbaum, M. Reiman, 'Designing a call center with impatient "
+          "customers', Manufacturing & Service Operations Management 4(3), 2002",
+          "A. Mandelbaum, S. Zeltyn, 'Service engineering in action: the Palm/Erlang-A "
+          "queue, with applications to call centers', 2007")
+_patience = Input("patience", "scalar", "Mean patience in seconds: how long callers wait, on "
+                  "average, before they hang up (> 0).", lo=0, positive=True)
+_A_NOTE = (" Erlang A: callers hang up after an exponential patience, so any N ≥ 1 gives a "
+           "finite answer; as patience grows it becomes Erlang C.")
+_OVER = {"offered": "over all offered calls (an abandoned call counts as missed)",
+         "answered": "over answered calls (abandoned calls left out)"}
+
+
+def _kpi_a(key, title, description, text, inputs, values, unit, fmt, direction, params,
+           example, target=None, target_source="a model output, not a goal"):
+    """An Erlang A KPI; ``values`` maps variant name -> (doc, value node)."""
+    return Kpi(key=key, excel_name="KPI_" + key.upper(), title=title, family=FAMILY,
+               description=description + _A_NOTE, formula_text=text, unit=unit,
+               direction=direction, number_format=fmt, inputs=inputs, params=params,
+               variants=tuple(Variant(name, doc, Formula(value=value))
+                              for name, (doc, value) in values.items()),
+               target=target, target_source=target_source, sources=_SRC_A,
+               examples=(example,))
+
+
+_A_ARGS = (A, S("agents"), S("aht"), S("patience"))
+_A_INPUTS = (_calls, _aht, _agents, _patience)
+A_P_WAIT = _kpi_a(
+    "erlang_a_p_wait", "Probability of waiting (Erlang A)", "Chance a call has to queue "
+    "(whether it is answered later or hangs up).", "Σ_{k ≥ N} π_k of the M/M/N+M chain",
+    _A_INPUTS, {"erlang_a": ("M/M/N+M, stationary distribution by ratio recursion.",
+                             call("erlang_a_p_wait", *_A_ARGS))},
+    "percent", "0.0%", "lower", (_interval,), "=KPI_ERLANG_A_P_WAIT(100,180,14,120)")
+A_P_ABANDON = _kpi_a(
+    "erlang_a_p_abandon", "Probability of abandoning (Erlang A)", "Share of offered calls "
+    "that hang up before an agent answers.",
+    "Σ_j π_{N+j} · (j+1)·θ / (N·μ + (j+1)·θ) = θ · Lq / λ", _A_INPUTS,
+    {"erlang_a": ("M/M/N+M, exponential patience.", call("erlang_a_p_abandon", *_A_ARGS))},
+    "percent", "0.0%", "lower", (_interval,), "=KPI_ERLANG_A_P_ABANDON(100,180,14,120)")
+A_SL = _kpi_a(
+    "erlang_a_service_level", "Forecast service level (Erlang A)", "Share of calls answered "
+    "within T with N agents when callers hang up.",
+    "P(no wait) + Σ_j π_{N+j} · P(answered within T | j queued)", _A_INPUTS,
+    {"offered": ("Answered within T " + _OVER["offered"] + ".",
+                 call("erlang_a_service_level", A, S("agents"), Param("threshold"), S("aht"),
+                      S("patience"))),
+     "answered": ("Answered within T " + _OVER["answered"] + ".",
+                  call("erlang_a_service_level_answered", A, S("agents"), Param("threshold"),
+                       S("aht"), S("patience")))},
+    "percent", "0.0%", "higher", (_threshold, _interval),
+    "=KPI_ERLANG_A_SERVICE_LEVEL(100,180,14,120,\"offered\",20)", 0.80, "80/20 (ICMI)")
+A_ASA = _kpi_a(
+    "erlang_a_asa", "Forecast ASA (Erlang A)", "Mean wait of answered calls with N agents "
+    "when callers hang up.", "E[wait | answered] of the M/M/N+M queue", _A_INPUTS,
+    {"erlang_a": ("Mean wait of answered calls.", call("erlang_a_asa", *_A_ARGS))},
+    "seconds", '0.0" s"', "lower", (_interval,), "=KPI_ERLANG_A_ASA(100,180,14,120)")
+_a_target = ParamSpec("target", 0.8, "Target service level (0–1).", lo=0, hi=0.999999)
+A_AGENTS = _kpi_a(
+    "erlang_a_agents", "Agents required (Erlang A)", "Fewest agents whose Erlang A service "
+    "level reaches the target (and occupancy stays at or under max_occupancy).",
+    "smallest N with SL_A(N) ≥ target and A·(1 − P(abandon))/N ≤ max occupancy",
+    (_calls, _aht, _patience),
+    {"offered": ("Service level " + _OVER["offered"] + ".",
+                 call("erlang_a_agents", A, Param("threshold"), S("aht"), S("patience"),
+                      Param("target"), Param("max_occupancy"))),
+     "answered": ("Service level " + _OVER["answered"] + ".",
+                  call("erlang_a_agents_answered", A, Param("threshold"), S("aht"),
+                       S("patience"), Param("target"), Param("max_occupancy")))},
+    "agents", "0", "lower", (_threshold, _a_target, _max_occ, _interval),
+    "=KPI_ERLANG_A_AGENTS(100,180,120,\"offered\",20,0.8)")
+
+KPIS = [TRAFFIC, P_WAIT, SL, ASA, OCC, AGENTS, AGENTS_P_WAIT, AGENTS_ASA, FTE, BLOCKING, LINES,
+        A_P_WAIT, A_P_ABANDON, A_SL, A_ASA, A_AGENTS]

@@ -46,6 +46,8 @@ CANNOT: dict[tuple[str, str], str] = {
     (r, k): _ERLANG for r in ("sql", "excel_formula")
     for k in ("erlang_p_wait", "erlang_service_level", "erlang_asa", "erlang_occupancy",
               "erlang_agents", "erlang_agents_p_wait", "erlang_agents_asa",
+              "erlang_queue_length", "erlang_service_time", "erlang_call_capacity",
+              "erlang_chat_agents",
               "erlang_b_blocking", "erlang_b_lines", "erlang_a_p_wait",
               "erlang_a_p_abandon", "erlang_a_service_level", "erlang_a_asa",
               "erlang_a_agents")}

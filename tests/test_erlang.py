@@ -173,3 +173,58 @@ def test_erlang_b_refuses_junk_with_a_sentence():
     assert "'target_blocking' must be a number from 1e-06 to 1" in \
         xlf.KPI_ERLANG_B_LINES(100, 180, 0)
     assert "beyond the model's range" in xlf.KPI_ERLANG_B_LINES(1e6, 1e6, 0.01)
+
+
+# -- queue length, service time for a percentile, call capacity ----------------------------
+@pytest.mark.parametrize("a,n", [(10, 14), (10, 11), (55.5, 60), (300, 320), (2000, 2050)])
+def test_queue_length_is_littles_law_over_the_logspace_reference(a, n):
+    # Lq = λ · ASA (Little), with λ = A / AHT and ASA = C · AHT / (N − A): C · A / (N − A)
+    assert erlang.queue_length(a, n) == pytest.approx(p_wait_logspace(a, n) * a / (n - a),
+                                                      rel=1e-9)
+    assert erlang.queue_length(a, n) == pytest.approx(erlang.asa(a, n, 180) * a / 180,
+                                                      rel=1e-12)
+
+
+@pytest.mark.parametrize("a,n", [(10, 14), (10, 11), (55.5, 60), (300, 320)])
+@pytest.mark.parametrize("x", [0.5, 0.8, 0.9, 0.99])
+def test_service_time_inverts_the_service_level(a, n, x):
+    t = erlang.service_time(a, n, 180, x)
+    if 1 - p_wait_logspace(a, n) >= x:
+        assert t == 0          # x of the calls are answered at once
+    else:
+        assert t > 0 and erlang.service_level(a, n, t, 180) == pytest.approx(x, abs=1e-12)
+        assert erlang.service_level(a, n, t * 0.999, 180) < x
+
+
+@pytest.mark.parametrize("n,t,target,interval", [(14, 20, 0.8, 1800), (5, 20, 0.8, 1800),
+                                                 (60, 30, 0.9, 1800), (1, 20, 0.5, 900),
+                                                 (25, 0, 0.7, 3600)])
+def test_call_capacity_is_the_largest_whole_number_of_calls(n, t, target, interval):
+    def sl(calls):   # independent: the log-space P(wait) in the service-level formula
+        a = calls * 180 / interval
+        if a >= n:
+            return 0.0
+        return 1 - p_wait_logspace(a, n) * math.exp(-(n - a) * t / 180)
+
+    brute = next(c for c in range(0, 100_000) if sl(c + 1) < target)
+    assert erlang.call_capacity(n, t, 180, target, interval) == brute
+
+
+def test_planning_outputs_state_the_unstable_queue():
+    for key, extra in (("erlang_queue_length", {}), ("erlang_service_time", {})):
+        with pytest.raises(KpiError, match="more than the traffic of 10 Erlangs"):
+            compute(key, calls=100, aht=180, agents=10, **extra)
+    assert compute("erlang_call_capacity", aht=180, agents=1, target=0.99,
+                   threshold=0).value == 0
+
+
+# -- chat concurrency ----------------------------------------------------------------------
+@pytest.mark.parametrize("chats,aht,k", [(100, 540, 3), (100, 540, 1), (60, 1200, 2.5),
+                                         (400, 900, 1.7)])
+def test_chat_agents_is_erlang_c_on_the_effective_handle_time(chats, aht, k):
+    # Call Centre Helper's method, restated here on purpose: Erlang C with AHT / k
+    eaht = aht / k
+    expect = erlang.agents_required(chats * eaht / 1800, 60, eaht, 0.8)
+    assert compute("erlang_chat_agents", chats=chats, aht=aht, concurrency=k).value == expect
+    if k == 1:   # one chat at a time is a phone queue
+        assert expect == compute("erlang_agents", calls=chats, aht=aht, threshold=60).value

@@ -14,6 +14,12 @@ average handling time ``aht`` seconds, so the traffic intensity is
   of calls answered at once
 * ASA = C · aht / (N − A)
 * occupancy = A / N
+* queue length (mean number of calls waiting) Lq = C · A / (N − A) (= λ · ASA, Little's law)
+* service time for a percentile x: the T with service level x, from the service-level
+  formula: T = AHT / (N − A) · ln(C / (1 − x)), and 0 when at least x of the calls are
+  answered at once (C ≤ 1 − x)
+* call capacity: the most whole calls in an interval that N agents answer at the target
+  service level (SL falls as calls rise, so a bisection over calls)
 
 Erlang B (the loss model: a call that finds every line busy is blocked, not queued) is the
 blocking probability B(N, A) of the same recursion, defined for any N ≥ 0 and A ≥ 0 (no
@@ -116,6 +122,53 @@ def asa(a: float, n: float, aht: float) -> float:
     if n <= a:
         raise UnstableQueue(n, a)
     return p_wait(a, n) * aht / (n - a)
+
+
+def queue_length(a: float, n: float) -> float:
+    n = _check_agents(n)
+    if n <= a:
+        raise UnstableQueue(n, a)
+    return p_wait(a, n) * a / (n - a)
+
+
+def service_time(a: float, n: float, aht: float, percentile: float) -> float:
+    """The T (seconds) within which the share ``percentile`` of calls is answered."""
+    n = _check_agents(n)
+    if n <= a:
+        raise UnstableQueue(n, a)
+    c = p_wait(a, n)
+    if c <= 1.0 - percentile:
+        return 0.0
+    return aht / (n - a) * math.log(c / (1.0 - percentile))
+
+
+def call_capacity(n: float, t: float, aht: float, target_sl: float, interval: float) -> int:
+    """Most whole calls per interval with service level ≥ target on N agents (0 if even
+    one call misses it). Service level falls as traffic rises, so the traffic where it
+    crosses the target is bracketed by bisection (60 halvings of [0, N]) and the whole
+    number of calls is then settled by testing its neighbours."""
+    n = _check_agents(n)
+    if n > MAX_ERLANGS:
+        raise ValueError(f"call capacity covers up to {MAX_ERLANGS:,.0f} agents")
+    per_erlang = interval / aht                     # calls per interval per Erlang
+    if n * per_erlang > 1e9:
+        raise ValueError("more than 10^9 calls per interval: check AHT and interval")
+
+    def meets(a: float) -> bool:
+        return a < n and service_level(a, n, t, aht) >= target_sl - 1e-12
+
+    if not meets(1 / per_erlang):
+        return 0
+    lo, hi = 1 / per_erlang, float(n)               # lo meets, hi (A = N) never does
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if meets(mid) else (lo, mid)
+    calls = math.floor(lo * per_erlang)
+    while meets((calls + 1) / per_erlang):
+        calls += 1
+    while calls > 0 and not meets(calls / per_erlang):
+        calls -= 1
+    return calls
 
 
 def occupancy(a: float, n: float) -> float:

@@ -109,6 +109,64 @@ FTE = Kpi(
         "Call Centre Helper, 'Shrinkage: a complete guide'",),
     examples=("=KPI_FTE_WITH_SHRINKAGE(14,0.3)",))
 
+QUEUE = _kpi("erlang_queue_length", "Forecast queue length (Erlang C)", "Mean number of "
+             "calls waiting in the queue with N agents.", "Lq = C(N, A) · A / (N − A)",
+             (_calls, _aht, _agents), call("erlang_queue_length", A, S("agents")), "count",
+             "0.00", "lower", (_interval,), "=KPI_ERLANG_QUEUE_LENGTH(100,180,14)")
+SERVICE_TIME = _kpi(
+    "erlang_service_time", "Service time for a percentile (Erlang C)", "The time within "
+    "which the given share of calls is answered with N agents (0 when that share is "
+    "answered at once).", "T = AHT / (N − A) · ln(C(N, A) / (1 − x)), at least 0",
+    (_calls, _aht, _agents), call("erlang_service_time", A, S("agents"), S("aht"),
+                                  Param("percentile")),
+    "seconds", '0.0" s"', "lower",
+    (ParamSpec("percentile", 0.8, "x: the share of calls answered within the time (0–1), "
+               "0.9 for 90 %.", lo=0, hi=0.999999), _interval),
+    "=KPI_ERLANG_SERVICE_TIME(100,180,14,0.9)")
+CAPACITY = _kpi(
+    "erlang_call_capacity", "Call capacity (Erlang C)", "Most whole calls per interval that "
+    "N agents answer at the target service level.",
+    "largest calls with SL(calls × AHT / interval, N) ≥ target", (_aht, _agents),
+    call("erlang_call_capacity", S("agents"), Param("threshold"), S("aht"), Param("target"),
+         Param("interval")),
+    "count", "0", "higher",
+    (_threshold, ParamSpec("target", 0.8, "Target service level (0–1).", lo=0, hi=0.999999),
+     _interval), "=KPI_ERLANG_CALL_CAPACITY(180,14,20,0.8)")
+
+# -- chat: Erlang C on the effective handle time AHT / concurrency ---------------------------
+_EAHT = ratio(S("aht"), S("concurrency"), "a concurrency of 0 handles no chats")
+CHAT_AGENTS = Kpi(
+    key="erlang_chat_agents", excel_name="KPI_ERLANG_CHAT_AGENTS",
+    title="Agents required for chat (Erlang C with concurrency)", family=FAMILY,
+    description="Fewest agents for a chat service level when each agent runs several "
+                "conversations at once: Erlang C on the effective handle time AHT / "
+                "concurrency (Call Centre Helper's method). An approximation: it treats "
+                "an agent as one server that is concurrency times faster, so use the "
+                "concurrency factor agents really sustain (below the maximum they are "
+                "allowed: 1.7 for 2, 2.5 for 3 in Call Centre Helper's table) and the "
+                "wall-clock chat handle time measured at that concurrency.",
+    formula_text="Erlang C agents for A = chats × (AHT / k) / interval, handle time AHT / k",
+    unit="agents", direction="lower", number_format="0",
+    inputs=(Input("chats", "scalar", "Chats offered in the interval.", lo=0),
+            Input("aht", "scalar", "Average wall-clock handle time of a chat, in seconds, "
+                  "as measured when agents run chats concurrently.", lo=0, positive=True),
+            Input("concurrency", "scalar", "k: the concurrency factor, the average number "
+                  "of chats an agent effectively handles at once (≥ 1, may be fractional).",
+                  lo=1)),
+    params=(ParamSpec("threshold", 60, "T: first-response threshold in seconds.", lo=0),
+            ParamSpec("target", 0.8, "Target service level (0–1).", lo=0, hi=0.999999),
+            _max_occ, _interval),
+    variants=(Variant("effective_aht", "Erlang C with handle time AHT / concurrency.",
+                      Formula(value=call("erlang_agents",
+                                         call("erlang_traffic", S("chats"), _EAHT,
+                                              Param("interval")),
+                                         Param("threshold"), _EAHT, Param("target"),
+                                         Param("max_occupancy")))),),
+    target=None, target_source="a model output, not a goal",
+    sources=(_SRC[1], "Call Centre Helper, 'Erlang C for chat?' (effective AHT = AHT / "
+             "concurrency factor; factor table 1, 1.7, 2.5, 2.9, 3.5 for 1 to 5 chats)"),
+    examples=("=KPI_ERLANG_CHAT_AGENTS(100,540,3,20)",))
+
 _SRC_B = (_SRC[0], "Westbay Engineers, Erlang B calculator manual, 'How much traffic can a "
           "trunk group handle?': 15 lines at 1 % blocking carry 8.108 Erlangs "
           "(erlang.com/calculatormanual/howmuchtrafficcanatrunkgrouphandle.htm)")
@@ -205,5 +263,5 @@ A_AGENTS = _kpi_a(
     "agents", "0", "lower", (_threshold, _a_target, _max_occ, _interval),
     "=KPI_ERLANG_A_AGENTS(100,180,120,\"offered\",20,0.8)")
 
-KPIS = [TRAFFIC, P_WAIT, SL, ASA, OCC, AGENTS, AGENTS_P_WAIT, AGENTS_ASA, FTE, BLOCKING, LINES,
+KPIS = [TRAFFIC, P_WAIT, SL, ASA, OCC, AGENTS, AGENTS_P_WAIT, AGENTS_ASA, FTE, QUEUE, SERVICE_TIME, CAPACITY, CHAT_AGENTS, BLOCKING, LINES,
         A_P_WAIT, A_P_ABANDON, A_SL, A_ASA, A_AGENTS]

@@ -181,6 +181,10 @@ VECTORS = [
     ("erlang_chat_agents", None, {"chats": 100, "aht": 540, "concurrency": 3,
                                   "threshold": 20}, 14.0,
      "Call Centre Helper: EAHT = 540 / 3 = 180 s; worked example: 14 agents for 80/20"),
+    # patience: waits 10 (answered), 30 (abandoned), 0 (answered at once), 20 (abandoned),
+    # 40 (answered): 100 s of waiting, 2 abandons -> mean patience 50 s
+    ("mean_patience", None, {"wait": [10, 30, 0, 20, 40], "answered": [Y, N, Y, N, Y]}, 50.0,
+     "by hand: (10 + 30 + 0 + 20 + 40) / 2 abandons"),
     # -- Erlang B: Westbay Engineers' calculator manual, 'How much traffic can a trunk group
     # handle?': 15 lines at 1 % blocking carry at most 8.108 Erlangs (busy hour). Here
     # 162.16 calls x 180 s / 3600 s = 8.108 Erlangs.

@@ -102,4 +102,7 @@ NOT_IN_ENGINE: Mapping[str, str] = MappingProxyType({
     "erlang_a_service_level": _PLANNING, "erlang_a_asa": _PLANNING,
     "erlang_a_agents": _PLANNING,
     "fte_with_shrinkage": _PLANNING,
+    "mean_patience": "an input of the Erlang A model, estimated by `kpi-xl staffing --patience "
+                     "data` over the period's calls; binding it would make the queue wait "
+                     "required on every contact of the monthly run",
 })

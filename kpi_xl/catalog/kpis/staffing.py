@@ -4,7 +4,7 @@ target blocking)."""
 
 from __future__ import annotations
 
-from ..expr import Param, Scalar, call, ratio
+from ..expr import Col, Count, Param, Present, Scalar, Sum, call, ratio
 from ..spec import Formula, Input, Kpi, ParamSpec, Variant
 
 FAMILY = "staffing"
@@ -167,6 +167,40 @@ CHAT_AGENTS = Kpi(
              "concurrency factor; factor table 1, 1.7, 2.5, 2.9, 3.5 for 1 to 5 chats)"),
     examples=("=KPI_ERLANG_CHAT_AGENTS(100,540,3,20)",))
 
+# -- patience from the data: the censored-data estimate that feeds Erlang A -----------------
+_w, _ans = Col("wait"), Col("answered")
+_offered, _abandoned = Present(_ans), _ans.eq(0)
+MEAN_PATIENCE = Kpi(
+    key="mean_patience", excel_name="KPI_MEAN_PATIENCE", title="Mean patience (estimated)",
+    family=FAMILY,
+    description="How long callers are willing to wait, on average, estimated from the "
+                "queue waits of every offered call: an abandoned call's wait is a patience "
+                "that ran out, an answered call's wait a patience known to be longer "
+                "(censored). With exponential patience the maximum-likelihood estimate is "
+                "the total waiting time over the number of abandons: the patience input "
+                "of the Erlang A functions.",
+    formula_text="Σ queue wait of all offered calls / abandoned calls (= 1 / θ̂)",
+    unit="seconds", direction="neutral", number_format='0" s"',
+    inputs=(Input("wait", "duration", "Queue wait in seconds (or time values) of every "
+                  "offered call: until the answer, or until the caller hung up.", lo=0,
+                  time_unit="seconds"),
+            Input("answered", "flag", "Y/N or TRUE/FALSE per offered call (N = abandoned).")),
+    variants=(Variant("exponential_mle", "Exponential patience, censored at the answer: "
+                      "θ̂ = abandons / total waiting time, mean patience = 1 / θ̂.",
+                      Formula(value=ratio(Sum(_w, _offered), Count(_abandoned),
+                                          "no abandoned calls: nobody ran out of patience, so "
+                                          "it cannot be estimated (use Erlang C)"),
+                              n=Count(_offered),
+                              measures={"abandoned": Count(_abandoned),
+                                        "waiting time (s)": Sum(_w, _offered)})),),
+    target=None, target_source="a model input, not a goal",
+    sources=("L. Brown, N. Gans, A. Mandelbaum et al., 'Statistical analysis of a telephone "
+             "call center: a queueing-science perspective', JASA 100 (2005): θ̂ = P(abandon) "
+             "/ E[wait] under exponential patience",
+             "J. Lawless, Statistical Models and Methods for Lifetime Data (2003), §2.2: "
+             "the exponential MLE from censored data, events / total time at risk"),
+    examples=("=KPI_MEAN_PATIENCE(H2:H5001,F2:F5001)",))
+
 _SRC_B = (_SRC[0], "Westbay Engineers, Erlang B calculator manual, 'How much traffic can a "
           "trunk group handle?': 15 lines at 1 % blocking carry 8.108 Erlangs "
           "(erlang.com/calculatormanual/howmuchtrafficcanatrunkgrouphandle.htm)")
@@ -263,5 +297,5 @@ A_AGENTS = _kpi_a(
     "agents", "0", "lower", (_threshold, _a_target, _max_occ, _interval),
     "=KPI_ERLANG_A_AGENTS(100,180,120,\"offered\",20,0.8)")
 
-KPIS = [TRAFFIC, P_WAIT, SL, ASA, OCC, AGENTS, AGENTS_P_WAIT, AGENTS_ASA, FTE, QUEUE, SERVICE_TIME, CAPACITY, CHAT_AGENTS, BLOCKING, LINES,
+KPIS = [TRAFFIC, P_WAIT, SL, ASA, OCC, AGENTS, AGENTS_P_WAIT, AGENTS_ASA, FTE, QUEUE, SERVICE_TIME, CAPACITY, CHAT_AGENTS, MEAN_PATIENCE, BLOCKING, LINES,
         A_P_WAIT, A_P_ABANDON, A_SL, A_ASA, A_AGENTS]

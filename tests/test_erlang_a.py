@@ -95,6 +95,7 @@ def simulate(a, n, aht, patience, t, calls=200_000, batches=20, seed=17):
     clock = 0.0
     per = calls // batches
     stats = {k: [] for k in ("p_wait", "p_abandon", "sl", "asa")}
+    waits, answered_flags = [], []
     for _ in range(batches + 1):              # the first batch is warm-up
         waited = abandoned = within = 0
         answered_wait, answered = 0.0, 0
@@ -104,9 +105,14 @@ def simulate(a, n, aht, patience, t, calls=200_000, batches=20, seed=17):
             wait = max(0.0, first - clock)
             if wait > 0:
                 waited += 1
-            if wait > rng.expovariate(1 / patience):
+            give_up = rng.expovariate(1 / patience)
+            if wait > give_up:
                 abandoned += 1
+                waits.append(give_up)          # waited until the patience ran out
+                answered_flags.append(0.0)
                 continue
+            waits.append(wait)                 # censored: the patience was longer
+            answered_flags.append(1.0)
             heapq.heapreplace(free, clock + wait + rng.expovariate(1 / aht))
             answered += 1
             answered_wait += wait
@@ -120,6 +126,7 @@ def simulate(a, n, aht, patience, t, calls=200_000, batches=20, seed=17):
         m = sum(v) / len(v)
         sd = math.sqrt(sum((x - m) ** 2 for x in v) / (len(v) - 1))
         out[k] = (m, sd / math.sqrt(len(v)))
+    out["calls"] = (waits, answered_flags)
     return out
 
 
@@ -130,8 +137,18 @@ def test_matches_a_simulation(a, n, aht, patience, t):
              "p_abandon": erlang_a.p_abandon(a, n, aht, patience),
              "sl": erlang_a.service_level(a, n, t, aht, patience),
              "asa": erlang_a.asa(a, n, aht, patience)}
+    waits, answered = sim.pop("calls")
     for k, (mean, se) in sim.items():
         assert abs(model[k] - mean) <= 4 * se, (k, model[k], mean, se)
+    # the censored-data estimate recovers the simulated mean patience: the exponential
+    # MLE's standard error is patience / sqrt(abandons)
+    est = compute("mean_patience", wait=waits, answered=answered)
+    abandons = est.measures["abandoned"]
+    assert abs(est.value - patience) <= 4 * patience / math.sqrt(abandons), (est.value, abandons)
+    # the naive mean wait of abandoned calls alone is biased low (it ignores the censored
+    # waits of answered callers): the estimate must differ from it
+    naive = sum(w for w, a in zip(waits, answered) if a == 0) / abandons
+    assert naive < 0.8 * patience
 
 
 @pytest.mark.parametrize("a,n", [(10, 14), (10, 11), (55.5, 60), (300, 320)])

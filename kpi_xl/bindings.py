@@ -103,5 +103,14 @@ NOT_IN_ENGINE: Mapping[str, str] = MappingProxyType({
     "erlang_service_level": _PLANNING, "erlang_asa": _PLANNING,
     "erlang_occupancy": _PLANNING, "erlang_agents": _PLANNING,
     "erlang_agents_p_wait": _PLANNING, "erlang_agents_asa": _PLANNING,
+    "erlang_queue_length": _PLANNING, "erlang_service_time": _PLANNING,
+    "erlang_call_capacity": _PLANNING, "erlang_chat_agents": _PLANNING,
+    "erlang_b_blocking": _PLANNING, "erlang_b_lines": _PLANNING,
+    "erlang_a_p_wait": _PLANNING, "erlang_a_p_abandon": _PLANNING,
+    "erlang_a_service_level": _PLANNING, "erlang_a_asa": _PLANNING,
+    "erlang_a_agents": _PLANNING,
     "fte_with_shrinkage": _PLANNING,
+    "mean_patience": "an input of the Erlang A model, estimated by `kpi-xl staffing --patience "
+                     "data` over the period's calls; binding it would make the queue wait "
+                     "required on every contact of the monthly run",
 })

@@ -699,6 +699,10 @@ def _staffing_parser(sub) -> None:
                    help="service level threshold T in seconds (default: the config's, 20)")
     c.add_argument("--aht", type=float, help="AHT in seconds for the requirement (default: "
                                              "each interval's own)")
+    c.add_argument("--patience", metavar="SECONDS|data",
+                   help="add Erlang A agents (callers hang up after this mean patience) beside "
+                        "Erlang C; 'data' estimates it from the calls: total queue wait / "
+                        "abandons (service-level target only)")
     c.add_argument("--per-date", action="store_true", default=None,
                    help="one row per date and interval instead of the weekday pattern")
     c.add_argument("--out", default="workbooks",
@@ -717,7 +721,8 @@ def staffing_command(args) -> int:
     settings = staffing_settings(cfg, interval=args.interval, weekdays=args.weekdays,
                                  target_sl=args.target_sl, target_asa=args.target_asa,
                                  target_pwait=args.target_pwait, threshold=args.threshold,
-                                 aht=args.aht, per_date=args.per_date)
+                                 aht=args.aht, per_date=args.per_date,
+                                 patience=args.patience)
     run = run_staffing(cfg, Period.parse(args.month, fiscal_start=cfg.fiscal_start), settings,
                        args.out, reporter=Printer(cfg), allow_partial=args.allow_partial)
     for line in run.result.lines():

@@ -61,7 +61,7 @@ TARGETS = {"service_level": ("erlang_agents", "target"),
            "asa": ("erlang_agents_asa", "target_asa")}
 #: [staffing] settings, as the config (and the command line) names them
 SETTINGS = ("interval", "weekdays", "target_sl", "threshold", "target_asa", "target_pwait",
-            "aht", "per_date", "max_occupancy", "channels")
+            "aht", "per_date", "max_occupancy", "channels", "patience")
 _TARGET_KEYS = {"target_sl": "service_level", "target_pwait": "p_wait", "target_asa": "asa"}
 
 
@@ -75,8 +75,9 @@ class StaffingSettings:
     service_level, p_wait or asa, and its ``value``), the service level's threshold T
     (None: the config's service level threshold, 20 s by default), a given AHT in seconds
     (None: each interval's own), per date or the weekday pattern, the highest occupancy
-    the requirement may reach, and the channels counted (empty: every contact with an
-    answered flag)."""
+    the requirement may reach, the channels counted (empty: every contact with an
+    answered flag), and for an Erlang A column beside Erlang C the callers' mean patience:
+    seconds, or "data" to estimate it from the period's calls (None: no Erlang A)."""
     interval: int = 30
     weekdays: tuple[str, ...] = WEEKDAYS
     target_kind: str = "service_level"
@@ -86,6 +87,7 @@ class StaffingSettings:
     per_date: bool = False
     max_occupancy: float = 1.0
     channels: tuple[str, ...] = ()
+    patience: float | str | None = None
 
     def target_text(self, threshold: float) -> str:
         if self.target_kind == "service_level":
@@ -173,6 +175,23 @@ def parse_staffing(spec: Mapping[str, Any] | None, problems: list[str],
         else:
             problems.append(f"{where} channels must be a list of channel names such as "
                             f"[\"phone\"], got {ch!r}")
+    pt = spec.get("patience")
+    if isinstance(pt, str) and pt.strip().lower() == "data":
+        out["patience"] = "data"
+    elif pt is not None:
+        try:
+            v = float(pt) if not isinstance(pt, bool) else math.nan
+        except (TypeError, ValueError):
+            v = math.nan
+        if math.isfinite(v) and 0 < v <= 86_400:
+            out["patience"] = v
+        else:
+            problems.append(f"{where} patience must be \"data\" (estimate it from the calls) "
+                            f"or a number of seconds above 0 up to 86400, got {pt!r}")
+    if out.get("patience", s.patience) is not None and \
+            out.get("target_kind", s.target_kind) != "service_level":
+        problems.append(f"{where}: patience adds Erlang A agents for a service-level target; "
+                        "give target_sl, not a P(wait) or ASA target")
     return replace(s, **out)
 
 
@@ -203,6 +222,9 @@ class Intraday:
     threshold: float
     data_range: tuple[dt.date, dt.date]
     skipped: dict[str, str] = field(default_factory=dict)
+    #: the mean patience of the Erlang A column (seconds) and where it came from
+    patience: float | None = None
+    patience_source: str = ""
 
     @property
     def per_date(self) -> bool:
@@ -223,6 +245,9 @@ class Intraday:
                    + (f", occupancy at most {s.max_occupancy:.0%}" if s.max_occupancy < 1 else "")
                    + (f", AHT given as {s.aht:g} s." if s.aht is not None
                       else ", with each interval's own AHT."))
+        if self.patience is not None:
+            out.append(f"Erlang A agents for the same target, callers hanging up after a mean "
+                       f"patience of {self.patience:.0f} s ({self.patience_source}).")
         out.append(f"Observed service level: answered within {self.threshold:g} s, as the "
                    "config defines service level; actual agents: distinct named agents who "
                    "answered calls arriving in the interval.")
@@ -342,12 +367,36 @@ def intraday(tables: Mapping[str, Any], period: Period | str,
     ivs = sorted(set(rows["interval"]))
     lo, hi = (int(ivs[0][:2]) * 60 + int(ivs[0][3:]), int(ivs[-1][:2]) * 60 + int(ivs[-1][3:]))
     span = [_label(m) for m in range(lo, hi + 1, s.interval)]
-    table = _table(s, got, heads, span, days, threshold)
+    patience, source = _patience(s, rows)
+    table = _table(s, got, heads, span, days, threshold, patience)
     return Intraday(period, s, table, days, threshold, data_range,
-                    {k: v for k, v in res.skipped.items() if k in KPIS})
+                    {k: v for k, v in res.skipped.items() if k in KPIS}, patience, source)
 
 
-def _table(s: StaffingSettings, got, heads, span, days, threshold):
+def _patience(s: StaffingSettings, rows) -> tuple[float | None, str]:
+    """The mean patience of the Erlang A column: the setting's seconds, or the catalog's
+    ``mean_patience`` (total queue wait / abandons) over the period's chosen calls."""
+    from .render.arrays import compute
+
+    if s.patience is None:
+        return None, ""
+    if s.patience != "data":
+        return float(s.patience), "as given"
+    if "wait" not in rows:
+        raise StaffingError("patience = \"data\" needs each call's queue wait (a 'wait' "
+                            "column in the contacts data); give the patience in seconds instead")
+    try:
+        r = compute("mean_patience", wait=rows["wait"].to_numpy(dtype=float),
+                    answered=rows["answered"].to_numpy(dtype=float))
+    except KpiError as e:
+        raise StaffingError(f"the mean patience cannot be estimated from the calls: {e}; "
+                            "give it in seconds instead") from None
+    return r.value, (f"estimated from the calls: {r.measures['waiting time (s)']:,.0f} s of "
+                     f"queue wait over {r.measures['abandoned']:,.0f} abandon"
+                     + ("" if r.measures["abandoned"] == 1 else "s"))
+
+
+def _table(s: StaffingSettings, got, heads, span, days, threshold, patience=None):
     """One row per interval (per date: per date and interval) from the engine's values
     (``got``: (key, kpi) -> (value, n, note)) and the agent head counts."""
     import pandas as pd
@@ -394,11 +443,13 @@ def _table(s: StaffingSettings, got, heads, span, days, threshold):
         calls = offered / div
         aht = s.aht if s.aht is not None else rec["aht"]
         rec["traffic"], rec["required_agents"] = _erlang(s, calls, aht, threshold, notes)
+        if patience is not None:
+            rec["required_agents_a"] = _erlang_a(s, calls, aht, threshold, patience, notes)
         rec["actual_agents"] = agents
         rec["note"] = "; ".join(notes)
         recs.append(rec)
     t = pd.DataFrame.from_records(recs)
-    whole = ["required_agents"] + (["offered", "answered", "abandoned", "actual_agents"]
+    whole = ["required_agents"] + (["required_agents_a"] if patience is not None else []) + (["offered", "answered", "abandoned", "actual_agents"]
                                    if s.per_date else [])
     for c in whole:
         t[c] = t[c].round().astype("Int64")      # whole numbers; blank where the note says why
@@ -432,6 +483,25 @@ def _erlang(s: StaffingSettings, calls: float, aht: float, threshold: float,
         return math.nan, math.nan
 
 
+def _erlang_a(s: StaffingSettings, calls: float, aht: float, threshold: float,
+              patience: float, notes: list[str]) -> float:
+    """Erlang A agents (service level over offered calls) from the catalog's
+    ``erlang_a_agents``; NaN with a note where the model cannot say."""
+    from .render.arrays import compute
+
+    if calls == 0:
+        return 0.0
+    if aht != aht:
+        return math.nan           # the Erlang C note says why
+    try:
+        return compute("erlang_a_agents", calls=calls, aht=aht, patience=patience,
+                       interval=s.interval * 60, threshold=threshold, target=s.target_value,
+                       max_occupancy=s.max_occupancy).value
+    except KpiError as e:
+        notes.append(f"Erlang A: {e}")
+        return math.nan
+
+
 # ------------------------------------------------------------------ the sheet
 def _columns(result: Intraday) -> list[tuple[str, str, str]]:
     """The sheet's columns: (table column, heading, number format; the KPIs' from the
@@ -450,8 +520,10 @@ def _columns(result: Intraday) -> list[tuple[str, str, str]]:
              ("service_level", f"Service level ({result.threshold:g} s)",
               CATALOG["service_level"].number_format),
              ("traffic", "Traffic (Erlangs)", CATALOG["traffic_intensity"].number_format),
-             ("required_agents", "Agents required (Erlang C)", "0"),
-             ("actual_agents", "Actual agents" + per, "0.0" if not result.per_date else "0"),
+             ("required_agents", "Agents required (Erlang C)", "0")]
+    if result.patience is not None:
+        cols.append(("required_agents_a", "Agents required (Erlang A)", "0"))
+    cols += [("actual_agents", "Actual agents" + per, "0.0" if not result.per_date else "0"),
              ("note", "Note", "@")]
     return cols
 
@@ -520,7 +592,9 @@ def write_sheet(workbook, result: Intraday, title: str = "Intraday", centre: str
                                        defRPr=CharacterProperties(sz=800)),
                                        endParaRPr=CharacterProperties(sz=800))])
         line = LineChart()
-        for col in ("required_agents", "actual_agents"):
+        for col in ("required_agents", "required_agents_a", "actual_agents"):
+            if col not in idx:
+                continue
             line.add_data(Reference(ws, min_col=idx[col], min_row=head, max_row=last),
                           titles_from_data=True)
         for series in line.series:
@@ -604,7 +678,8 @@ def text_table(result: Intraday, rows: Sequence[dict] | None = None) -> list[str
     per = result.per_date
     head = (f"{'date':<11}{'day':<4}" if per else "") + (
         f"{'interval':<9}{'offered':>8}{'answd':>7}{'aband':>7}{'AHT s':>7}{'ASA s':>7}"
-        f"{'SL':>6}{'Erl':>7}{'req':>5}{'actual':>7}  note")
+        f"{'SL':>6}{'Erl':>7}{'req':>5}" + (f"{'req A':>6}" if result.patience is not None
+                                            else "") + f"{'actual':>7}  note")
 
     def f(v, spec):
         return "" if v is None or (isinstance(v, float) and math.isnan(v)) else format(v, spec)
@@ -617,5 +692,7 @@ def text_table(result: Intraday, rows: Sequence[dict] | None = None) -> list[str
                    f"{f(r['abandoned'], cnt):>7}{f(r['aht'], '.0f'):>7}{f(r['asa'], '.1f'):>7}"
                    f"{f(r['service_level'], '.0%'):>6}{f(r['traffic'], '.2f'):>7}"
                    f"{f(r['required_agents'], '.0f'):>5}"
-                   f"{f(r['actual_agents'], '.0f' if per else '.1f'):>7}  {r['note']}")
+                   + (f"{f(r['required_agents_a'], '.0f'):>6}" if result.patience is not None
+                      else "")
+                   + f"{f(r['actual_agents'], '.0f' if per else '.1f'):>7}  {r['note']}")
     return out

@@ -1,5 +1,6 @@
 """Regenerate README.md's generated parts: the function reference (from the catalog), the
-canonical tables (from kpi_xl.data.schema) and the presets (from kpi_xl/data/presets)."""
+canonical tables (from kpi_xl.data.schema), the presets (from kpi_xl/data/presets) and
+the Erlang C / Erlang A staffing comparison (computed by kpi_xl.catalog)."""
 
 import re
 import sys
@@ -69,9 +70,31 @@ def presets_markdown() -> str:
     return "\n".join(out) + "\n"
 
 
+def erlang_a_markdown() -> str:
+    """Where Erlang C overstaffs: agents for 80 % in 20 s (AHT 180 s) by Erlang C and by
+    Erlang A at three mean patiences, with the abandonment Erlang A forecasts there."""
+    from kpi_xl.catalog import erlang, erlang_a
+
+    out = ["| traffic (Erlangs) | mean patience | Erlang C agents | Erlang A agents (SL over "
+           "offered) | abandoned there | Erlang A agents (SL over answered) | abandoned "
+           "there | Erlang A SL (over offered) at the Erlang C staffing |",
+           "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for a in (10, 50, 200):
+        c = erlang.agents_required(a, 20, 180, 0.8)
+        for pat in (60, 180, 600):
+            n1 = erlang_a.agents_required(a, 20, 180, pat, 0.8)
+            n2 = erlang_a.agents_required(a, 20, 180, pat, 0.8, over="answered")
+            out.append(f"| {a} | {pat} s | {c} | {n1} | "
+                       f"{erlang_a.p_abandon(a, n1, 180, pat):.1%} | {n2} | "
+                       f"{erlang_a.p_abandon(a, n2, 180, pat):.1%} | "
+                       f"{erlang_a.service_level(a, c, 20, 180, pat):.1%} |")
+    return "\n".join(out) + "\n"
+
+
 def render(text: str) -> str:
     for name, md in (("reference", markdown_reference(list(CATALOG.values()))),
-                     ("tables", tables_markdown()), ("presets", presets_markdown())):
+                     ("tables", tables_markdown()), ("presets", presets_markdown()),
+                     ("erlang-a", erlang_a_markdown())):
         text = _block(name).sub(lambda m, md=md: m.group(1) + md + m.group(2), text)
     return text
 

@@ -38,13 +38,19 @@ from vectors import ERROR_VECTORS, ROUNDED, VECTORS
 
 RENDERERS = ("numpy", "excel_function", "sql", "excel_formula")
 
-_ERLANG = ("the Erlang C recursion (a loop over agent counts) has no closed form in SQL or "
-           "a worksheet formula; the staffing functions run in Python only")
+_ERLANG = ("the Erlang A/B/C recursions (loops over agent, line or queue counts) have no "
+           "closed form in SQL or a worksheet formula; the staffing functions run in "
+           "Python only")
 #: (renderer, KPI) -> why that renderer cannot express the KPI
 CANNOT: dict[tuple[str, str], str] = {
     (r, k): _ERLANG for r in ("sql", "excel_formula")
     for k in ("erlang_p_wait", "erlang_service_level", "erlang_asa", "erlang_occupancy",
-              "erlang_agents", "erlang_agents_p_wait", "erlang_agents_asa")}
+              "erlang_agents", "erlang_agents_p_wait", "erlang_agents_asa",
+              "erlang_queue_length", "erlang_service_time", "erlang_call_capacity",
+              "erlang_chat_agents",
+              "erlang_b_blocking", "erlang_b_lines", "erlang_a_p_wait",
+              "erlang_a_p_abandon", "erlang_a_service_level", "erlang_a_asa",
+              "erlang_a_agents")}
 #: (renderer, error vector) -> why that renderer cannot refuse it by itself
 CANNOT_REFUSE: dict[tuple[str, str], str] = {
     ("sql", "blank QA score"): "SQL tables hold a score's N/A as NULL, like a blank; the "

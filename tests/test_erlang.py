@@ -130,3 +130,105 @@ def test_agents_for_targets_refuse_junk_with_a_sentence(name, args, words):
     import kpi_xl.xl.functions as xlf
     out = getattr(xlf, name)(*args)
     assert isinstance(out, str) and out.startswith(name + ":") and words in out, out
+
+
+# -- Erlang B -------------------------------------------------------------------------------
+def erlang_b_exact(a, n: int):
+    """Independent reference: the textbook B = (A^N / N!) / Σ_{k≤N} A^k / k!, in exact
+    rational arithmetic (A given as a decimal string or an integer)."""
+    from fractions import Fraction
+    a = Fraction(a)
+    term, total = Fraction(1), Fraction(1)
+    for k in range(1, n + 1):
+        term = term * a / k
+        total += term
+    return term / total
+
+
+def test_erlang_b_published_westbay():
+    # Westbay Engineers' Erlang B calculator manual ('How much traffic can a trunk group
+    # handle?'): 15 lines at 1 % blocking carry at most 8.108 Erlangs
+    assert erlang.blocking(8.108, 15) == pytest.approx(0.01, abs=5e-6)
+    assert erlang.blocking(8.108, 15) <= 0.01 < erlang.blocking(8.109, 15)
+    assert erlang.lines_for_blocking(8.108, 0.01) == 15
+    r = compute("erlang_b_lines", calls=162.16, aht=180, target_blocking=0.01)
+    assert r.value == 15
+
+
+@pytest.mark.parametrize("a,n", [("0.5", 1), ("8.108", 15), ("10", 14), ("55.5", 60),
+                                 ("300", 320), ("1000", 1030)])
+def test_erlang_b_matches_exact_rationals(a, n):
+    exact = erlang_b_exact(a, n)
+    assert erlang.blocking(float(a), n) == pytest.approx(float(exact), rel=1e-12)
+
+
+@pytest.mark.parametrize("a", ["0.3", "1", "4.5", "10.4", "27.25", "99.9"])
+@pytest.mark.parametrize("target", ["0.001", "0.01", "0.05", "0.5"])
+def test_lines_for_blocking_is_the_smallest_n_exactly(a, target):
+    from fractions import Fraction
+    brute = next(n for n in range(1, 1000) if erlang_b_exact(a, n) <= Fraction(target))
+    assert erlang.lines_for_blocking(float(a), float(target)) == brute
+
+
+def test_erlang_b_refuses_junk_with_a_sentence():
+    import kpi_xl.xl.functions as xlf
+    assert xlf.KPI_ERLANG_B_BLOCKING(100, 180, 2.5).startswith(
+        "KPI_ERLANG_B_BLOCKING: lines must be a whole number")
+    assert "'target_blocking' must be a number from 1e-06 to 1" in \
+        xlf.KPI_ERLANG_B_LINES(100, 180, 0)
+    assert "beyond the model's range" in xlf.KPI_ERLANG_B_LINES(1e6, 1e6, 0.01)
+
+
+# -- queue length, service time for a percentile, call capacity ----------------------------
+@pytest.mark.parametrize("a,n", [(10, 14), (10, 11), (55.5, 60), (300, 320), (2000, 2050)])
+def test_queue_length_is_littles_law_over_the_logspace_reference(a, n):
+    # Lq = λ · ASA (Little), with λ = A / AHT and ASA = C · AHT / (N − A): C · A / (N − A)
+    assert erlang.queue_length(a, n) == pytest.approx(p_wait_logspace(a, n) * a / (n - a),
+                                                      rel=1e-9)
+    assert erlang.queue_length(a, n) == pytest.approx(erlang.asa(a, n, 180) * a / 180,
+                                                      rel=1e-12)
+
+
+@pytest.mark.parametrize("a,n", [(10, 14), (10, 11), (55.5, 60), (300, 320)])
+@pytest.mark.parametrize("x", [0.5, 0.8, 0.9, 0.99])
+def test_service_time_inverts_the_service_level(a, n, x):
+    t = erlang.service_time(a, n, 180, x)
+    if 1 - p_wait_logspace(a, n) >= x:
+        assert t == 0          # x of the calls are answered at once
+    else:
+        assert t > 0 and erlang.service_level(a, n, t, 180) == pytest.approx(x, abs=1e-12)
+        assert erlang.service_level(a, n, t * 0.999, 180) < x
+
+
+@pytest.mark.parametrize("n,t,target,interval", [(14, 20, 0.8, 1800), (5, 20, 0.8, 1800),
+                                                 (60, 30, 0.9, 1800), (1, 20, 0.5, 900),
+                                                 (25, 0, 0.7, 3600)])
+def test_call_capacity_is_the_largest_whole_number_of_calls(n, t, target, interval):
+    def sl(calls):   # independent: the log-space P(wait) in the service-level formula
+        a = calls * 180 / interval
+        if a >= n:
+            return 0.0
+        return 1 - p_wait_logspace(a, n) * math.exp(-(n - a) * t / 180)
+
+    brute = next(c for c in range(0, 100_000) if sl(c + 1) < target)
+    assert erlang.call_capacity(n, t, 180, target, interval) == brute
+
+
+def test_planning_outputs_state_the_unstable_queue():
+    for key, extra in (("erlang_queue_length", {}), ("erlang_service_time", {})):
+        with pytest.raises(KpiError, match="more than the traffic of 10 Erlangs"):
+            compute(key, calls=100, aht=180, agents=10, **extra)
+    assert compute("erlang_call_capacity", aht=180, agents=1, target=0.99,
+                   threshold=0).value == 0
+
+
+# -- chat concurrency ----------------------------------------------------------------------
+@pytest.mark.parametrize("chats,aht,k", [(100, 540, 3), (100, 540, 1), (60, 1200, 2.5),
+                                         (400, 900, 1.7)])
+def test_chat_agents_is_erlang_c_on_the_effective_handle_time(chats, aht, k):
+    # Call Centre Helper's method, restated here on purpose: Erlang C with AHT / k
+    eaht = aht / k
+    expect = erlang.agents_required(chats * eaht / 1800, 60, eaht, 0.8)
+    assert compute("erlang_chat_agents", chats=chats, aht=aht, concurrency=k).value == expect
+    if k == 1:   # one chat at a time is a phone queue
+        assert expect == compute("erlang_agents", calls=chats, aht=aht, threshold=60).value

@@ -402,3 +402,53 @@ def test_validate_checks_the_staffing_section(tmp_path, capsys):
                    '[staffing]\ninterval = 20\n', encoding="utf-8")
     assert main(["validate", "-c", str(cfg)]) != 0
     assert "[staffing] interval must be 15, 30 or 60 (minutes), got 20" in capsys.readouterr().err
+
+
+# -- Erlang A beside Erlang C: patience given or estimated from the calls -------------------
+def test_erlang_a_column_with_a_given_patience(tmp_path):
+    # the worked example's traffic (A = 10, AHT 180 s, 80/20): Erlang C 14 agents; with
+    # callers of mean patience 120 s Erlang A needs 12 (tests/test_erlang_a.py's reference:
+    # service level over offered calls 74.22 % at 11 agents, 82.56 % at 12)
+    rows = [(f"2026-10-05 09:{i * 18 // 60:02d}:{i * 18 % 60:02d}", 1.0, 0.0, 180.0, f"a{i % 14}")
+            for i in range(100)]
+    res = intraday({"contacts": _calls(rows)}, "2026-10",
+                   StaffingSettings(threshold=20, patience=120.0))
+    (r,) = res.table.itertuples()
+    assert (r.required_agents, r.required_agents_a) == (14, 12)
+    assert any("mean patience of 120 s (as given)" in line for line in res.lines())
+    ws = openpyxl.load_workbook(write_workbook(tmp_path / "i.xlsx", res)).active
+    assert "Agents required (Erlang A)" in [c.value for c in ws[len(res.lines()) + 3]]
+    # without patience the column is not there
+    plain = intraday({"contacts": _calls(rows)}, "2026-10", StaffingSettings(threshold=20))
+    assert "required_agents_a" not in plain.table
+
+
+def test_patience_estimated_from_the_calls():
+    # SMALL: queue waits 10 + 30 + 40 (abandoned) + 0 + 20 = 100 s, 1 abandon -> 100 s
+    res = intraday({"contacts": _calls(SMALL)}, "2026-10", StaffingSettings(patience="data"))
+    assert res.patience == 100.0
+    assert "100 s of queue wait over 1 abandon" in res.patience_source
+    assert res.table.required_agents_a.notna().all()
+    # no abandons: nothing to estimate from, said, not guessed
+    answered_only = [r for r in SMALL if r[1] == 1.0]
+    with pytest.raises(StaffingError, match="no abandoned calls"):
+        intraday({"contacts": _calls(answered_only)}, "2026-10",
+                 StaffingSettings(patience="data"))
+    with pytest.raises(StaffingError, match="needs each call's queue wait"):
+        intraday({"contacts": _calls(SMALL).drop(columns="wait")}, "2026-10",
+                 StaffingSettings(patience="data"))
+
+
+def test_patience_setting_is_checked():
+    class Cfg:
+        raw = {"staffing": {"patience": "data"}}
+    assert staffing_settings(Cfg()).patience == "data"
+    assert staffing_settings(Cfg(), patience="90").patience == 90.0
+    Cfg.raw = {"staffing": {"patience": -5, "target_asa": 20}}
+    with pytest.raises(ConfigError) as e:
+        staffing_settings(Cfg())
+    text = "\n".join(e.value.problems)
+    assert "patience must be \"data\" (estimate it from the calls) or a number" in text
+    Cfg.raw = {"staffing": {"patience": 90, "target_asa": 20}}
+    with pytest.raises(ConfigError, match="patience adds Erlang A agents for a service-level"):
+        staffing_settings(Cfg())

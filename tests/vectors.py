@@ -160,11 +160,71 @@ VECTORS = [
      "by hand (above): ASA(12) = 40.4 s > 20 s >= ASA(13) = 17.1 s, so 13 agents"),
     ("fte_with_shrinkage", None, {"agents": 14, "shrinkage": 0.3}, 20.0,
      "Call Centre Helper worked example: 14 / (1 - 0.30) = 20"),
+    # queue length, service time for a percentile, call capacity, from the worked example's
+    # C(14, 10) = 0.1741 (published) by the formulas: Lq = C·A/(N−A) = 0.1741·10/4 = 0.4353
+    # (Little's law from the published ASA agrees: 7.84 s × 100 / 1800 s = 0.4356);
+    # T(90 %) = 180/4 · ln(0.1741/0.10) = 24.95 s (SL(20 s) = 88.84 % < 90 %: T > 20 s);
+    # T(80 %) = 0 since 1 − C = 82.6 % are answered at once
+    ("erlang_queue_length", None, {"calls": 100, "aht": 180, "agents": 14}, 0.4353,
+     "by hand from the worked example (above)"),
+    ("erlang_service_time", None, {"calls": 100, "aht": 180, "agents": 14,
+                                   "percentile": 0.9}, 24.95,
+     "by hand from the worked example: 45 · ln(1.741) = 24.95 s"),
+    ("erlang_service_time", None, {"calls": 100, "aht": 180, "agents": 14,
+                                   "percentile": 0.8}, 0.0,
+     "by hand from the worked example: 82.6 % answered at once, so 80 % within 0 s"),
+    ("erlang_call_capacity", None, {"aht": 180, "agents": 14, "threshold": 20, "target": 0.8},
+     108.0, "log-space Erlang C of tests/test_erlang.py: SL(108 calls) = 80.85 %, "
+     "SL(109) = 79.60 %"),
+    # chat: Call Centre Helper's 'Erlang C for chat?' divides AHT by the concurrency factor;
+    # a 540 s chat at factor 3 is an effective 180 s, the worked example's traffic and AHT
+    ("erlang_chat_agents", None, {"chats": 100, "aht": 540, "concurrency": 3,
+                                  "threshold": 20}, 14.0,
+     "Call Centre Helper: EAHT = 540 / 3 = 180 s; worked example: 14 agents for 80/20"),
+    # patience: waits 10 (answered), 30 (abandoned), 0 (answered at once), 20 (abandoned),
+    # 40 (answered): 100 s of waiting, 2 abandons -> mean patience 50 s
+    ("mean_patience", None, {"wait": [10, 30, 0, 20, 40], "answered": [Y, N, Y, N, Y]}, 50.0,
+     "by hand: (10 + 30 + 0 + 20 + 40) / 2 abandons"),
+    # -- Erlang B: Westbay Engineers' calculator manual, 'How much traffic can a trunk group
+    # handle?': 15 lines at 1 % blocking carry at most 8.108 Erlangs (busy hour). Here
+    # 162.16 calls x 180 s / 3600 s = 8.108 Erlangs.
+    ("erlang_b_blocking", None, {"calls": 162.16, "aht": 180, "lines": 15}, 0.01,
+     "Westbay: 8.108 Erlangs is the most 15 lines carry at 1 % blocking, so B = 1.00 %"),
+    ("erlang_b_lines", None, {"calls": 162.16, "aht": 180, "target_blocking": 0.01}, 15.0,
+     "Westbay: 15 lines carry 8.108 Erlangs at 1 %; 14 lines carry less (B(14) > 1 %)"),
+    # -- Erlang A: Call Centre Helper's traffic (A = 10, 14 agents, T 20 s) with callers of
+    # mean patience 120 s. No published Erlang A table was found to cite; the figures come
+    # from the independent 60-digit reference in tests/test_erlang_a.py (product form from
+    # state 0, hypoexponential waits by partial fractions), which its seeded simulation
+    # agrees with: P(wait) 0.126976, P(abandon) 0.022839, SL 0.932730 (offered) and
+    # 0.954530 (answered), ASA 2.3454 s; SL over offered at 11/12 agents 74.22 % / 82.56 %,
+    # over answered at 10/11 agents 74.19 % / 81.94 %.
+    ("erlang_a_p_wait", None, {"calls": 100, "aht": 180, "agents": 14, "patience": 120},
+     0.1270, "tests/test_erlang_a.py reference: 0.126976"),
+    ("erlang_a_p_abandon", None, {"calls": 100, "aht": 180, "agents": 14, "patience": 120},
+     0.0228, "tests/test_erlang_a.py reference: 0.022839"),
+    ("erlang_a_service_level", "offered", {"calls": 100, "aht": 180, "agents": 14,
+                                           "patience": 120, "threshold": 20},
+     0.9327, "tests/test_erlang_a.py reference: 0.932730"),
+    ("erlang_a_service_level", "answered", {"calls": 100, "aht": 180, "agents": 14,
+                                            "patience": 120, "threshold": 20},
+     0.9545, "tests/test_erlang_a.py reference: 0.954530"),
+    ("erlang_a_asa", None, {"calls": 100, "aht": 180, "agents": 14, "patience": 120},
+     2.345, "tests/test_erlang_a.py reference: 2.3454 s"),
+    ("erlang_a_agents", "offered", {"calls": 100, "aht": 180, "patience": 120,
+                                    "threshold": 20, "target": 0.8},
+     12.0, "tests/test_erlang_a.py reference: SL(11) = 74.22 % < 80 % <= SL(12) = 82.56 %"),
+    ("erlang_a_agents", "answered", {"calls": 100, "aht": 180, "patience": 120,
+                                     "threshold": 20, "target": 0.8},
+     11.0, "tests/test_erlang_a.py reference: SL(10) = 74.19 % < 80 % <= SL(11) = 81.94 %"),
 ]
 
 #: Published figures are rounded; tolerance per vector: 4 significant digits there.
 ROUNDED = {"erlang_p_wait": 5e-5, "erlang_service_level": 5e-5, "erlang_asa": 5e-3,
-           "erlang_occupancy": 5e-4}
+           "erlang_occupancy": 5e-4, "erlang_b_blocking": 5e-5,
+           "erlang_queue_length": 5e-4, "erlang_service_time": 1e-3,
+           "erlang_a_p_wait": 5e-5, "erlang_a_p_abandon": 5e-5,
+           "erlang_a_service_level": 5e-5, "erlang_a_asa": 5e-3}
 
 # Inputs that break a rule of the catalog: every renderer must refuse them (the Excel
 # function with the sentence below, SQL with no value and the sentence as its note, a

@@ -1,4 +1,5 @@
-"""Erlang C queueing model, in plain floating point, stable up to thousands of Erlangs.
+"""Erlang B and Erlang C queueing models, in plain floating point, stable up to thousands
+of Erlangs.
 
 Notation (Call Centre Helper, "Erlang C formula - made simple"; Koole, *Call Center
 Optimization*, ch. 5): calls ``c`` arriving in an interval of ``interval`` seconds,
@@ -13,6 +14,17 @@ average handling time ``aht`` seconds, so the traffic intensity is
   of calls answered at once
 * ASA = C · aht / (N − A)
 * occupancy = A / N
+* queue length (mean number of calls waiting) Lq = C · A / (N − A) (= λ · ASA, Little's law)
+* service time for a percentile x: the T with service level x, from the service-level
+  formula: T = AHT / (N − A) · ln(C / (1 − x)), and 0 when at least x of the calls are
+  answered at once (C ≤ 1 − x)
+* call capacity: the most whole calls in an interval that N agents answer at the target
+  service level (SL falls as calls rise, so a bisection over calls)
+
+Erlang B (the loss model: a call that finds every line busy is blocked, not queued) is the
+blocking probability B(N, A) of the same recursion, defined for any N ≥ 0 and A ≥ 0 (no
+stability condition: blocked calls leave); :func:`lines_for_blocking` is the fewest lines
+with B ≤ a target (Westbay Engineers' "Lines" of the Erlang B calculator).
 
 When N ≤ A the queue is unstable: it grows without limit. The limits are then stated,
 never a probability above 1: P(wait) = 1, service level = 0, occupancy = 1 (every agent
@@ -49,10 +61,35 @@ def erlang_b(n: int, a: float) -> float:
     return b
 
 
-def _check_agents(n: float) -> int:
+def _check_agents(n: float, what: str = "agents") -> int:
     if n != math.floor(n) or n < 1 or n > MAX_AGENTS:
-        raise ValueError(f"agents must be a whole number from 1 to {MAX_AGENTS:,}")
+        raise ValueError(f"{what} must be a whole number from 1 to {MAX_AGENTS:,}")
     return int(n)
+
+
+def blocking(a: float, lines: float) -> float:
+    """Erlang B: the share of calls offered A Erlangs that find all ``lines`` busy."""
+    n = _check_agents(lines, "lines")
+    _check_traffic(a)
+    if a <= 0:
+        return 0.0
+    return erlang_b(n, a)
+
+
+def lines_for_blocking(a: float, target: float) -> int:
+    """Fewest lines N with B(N, A) ≤ target. B falls strictly with N (from B(0) = 1), so
+    the first N of the recursion that meets the target is the answer (O(N))."""
+    _check_traffic(a)
+    if a <= 0:
+        return 0
+    n, b = 0, 1.0
+    while b > target + 1e-15:
+        n += 1
+        b = a * b / (n + a * b)
+        if n > 10 * a + 1000:  # unreachable for targets ≥ 1e-6; a guard, not a guess
+            raise ValueError("no line count up to 10 × the traffic + 1,000 reaches the "
+                             "target blocking; check the target")
+    return n
 
 
 def _check_traffic(a: float) -> float:
@@ -86,6 +123,53 @@ def asa(a: float, n: float, aht: float) -> float:
     if n <= a:
         raise UnstableQueue(n, a)
     return p_wait(a, n) * aht / (n - a)
+
+
+def queue_length(a: float, n: float) -> float:
+    n = _check_agents(n)
+    if n <= a:
+        raise UnstableQueue(n, a)
+    return p_wait(a, n) * a / (n - a)
+
+
+def service_time(a: float, n: float, aht: float, percentile: float) -> float:
+    """The T (seconds) within which the share ``percentile`` of calls is answered."""
+    n = _check_agents(n)
+    if n <= a:
+        raise UnstableQueue(n, a)
+    c = p_wait(a, n)
+    if c <= 1.0 - percentile:
+        return 0.0
+    return aht / (n - a) * math.log(c / (1.0 - percentile))
+
+
+def call_capacity(n: float, t: float, aht: float, target_sl: float, interval: float) -> int:
+    """Most whole calls per interval with service level ≥ target on N agents (0 if even
+    one call misses it). Service level falls as traffic rises, so the traffic where it
+    crosses the target is bracketed by bisection (60 halvings of [0, N]) and the whole
+    number of calls is then settled by testing its neighbours."""
+    n = _check_agents(n)
+    if n > MAX_ERLANGS:
+        raise ValueError(f"call capacity covers up to {MAX_ERLANGS:,.0f} agents")
+    per_erlang = interval / aht                     # calls per interval per Erlang
+    if n * per_erlang > 1e9:
+        raise ValueError("more than 10^9 calls per interval: check AHT and interval")
+
+    def meets(a: float) -> bool:
+        return a < n and service_level(a, n, t, aht) >= target_sl - 1e-12
+
+    if not meets(1 / per_erlang):
+        return 0
+    lo, hi = 1 / per_erlang, float(n)               # lo meets, hi (A = N) never does
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if meets(mid) else (lo, mid)
+    calls = math.floor(lo * per_erlang)
+    while meets((calls + 1) / per_erlang):
+        calls += 1
+    while calls > 0 and not meets(calls / per_erlang):
+        calls -= 1
+    return calls
 
 
 def occupancy(a: float, n: float) -> float:

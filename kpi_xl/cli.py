@@ -520,8 +520,18 @@ def presets(name: str | None = None) -> int:
     return 0
 
 
+_display = None
+
+
 def _say(msg: str) -> None:
-    print(f"  … {msg}", file=sys.stderr, flush=True)
+    """Progress to stderr: on a terminal, a step's running count on one updating line
+    (kpi_xl.progress); in a log, plain lines."""
+    global _display
+    from .progress import Display
+
+    if _display is None or _display.stream is not sys.stderr:
+        _display = Display(sys.stderr)
+    _display(msg)
 
 
 def _config(args):
@@ -563,7 +573,7 @@ def data_command(args) -> int:
         ds = run.dataset
         print("\nThe config and the data are usable"
               + (f"; {len(ds.rejects):,} rows or values would be reported in rejects.csv."
-                 if ds.rejects.items else "; nothing would be rejected."))
+                 if ds.rejects else "; nothing would be rejected."))
         return 0
     return printer.summary(run)
 
@@ -581,7 +591,7 @@ class Printer:
         print("Data:")
         for line in ds.lines():
             print(f"  {line}")
-        if ds.rejects.items:
+        if ds.rejects:
             print("Most frequent reasons:")
             for line in ds.rejects.summary():
                 print(f"  {line}")

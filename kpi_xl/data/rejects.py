@@ -28,8 +28,8 @@ from __future__ import annotations
 
 import csv
 import os
-from dataclasses import dataclass, field
-from typing import Iterable
+from dataclasses import dataclass
+from typing import Iterable, Iterator, Mapping
 
 ROW_REJECTED, ROW_EXCLUDED, VALUE_IGNORED = "row rejected", "row excluded", "value ignored"
 LEFT_OUT = "left out of KPIs"
@@ -102,49 +102,259 @@ class Accounting:
         return s
 
 
-@dataclass
 class Rejects:
-    items: list[Reject] = field(default_factory=list)
+    """The rejects report of a run, which can be far larger than memory.
 
+    Lines are kept in an SQLite table: in memory while the report is small, moved to a
+    file in a private temporary folder (removed when the report is) once it passes
+    ``bound`` lines, so a file whose every row is bad never holds the run in memory. New
+    lines wait in a short buffer and are written in batches. Readers ask for what they
+    need, never for the whole list: :meth:`find` streams the lines of a source or action,
+    :meth:`reasons` counts them, :meth:`merge_kpis` adds KPIs to existing lines,
+    :meth:`summary` gives the top reasons and :meth:`write_csv` streams the report in
+    its order. ``items`` builds the whole list, for small reports and tests only; a
+    line taken from it is a copy (change lines with :meth:`merge_kpis`).
+    """
+
+    #: lines held in memory before the report moves to a file (a line is ~0.3-1 KB)
+    BOUND = 50_000
+    _BATCH = 5_000
+
+    def __init__(self, items: Iterable[Reject] = (), bound: int | None = None):
+        import sqlite3
+
+        self._bound = self.BOUND if bound is None else bound
+        self._db = sqlite3.connect(":memory:", check_same_thread=False)
+        self._create(self._db)
+        self._pending: list[tuple] = []
+        self._count = 0
+        self._folder: str | None = None
+        self._finalizer = None
+        self.extend(items)
+
+    @staticmethod
+    def _create(db) -> None:
+        db.execute("CREATE TABLE IF NOT EXISTS lines (seq INTEGER PRIMARY KEY, source TEXT, "
+                   "file TEXT, row INTEGER, col TEXT, value TEXT, reason TEXT, action TEXT, "
+                   "kpis TEXT, period TEXT)")
+        db.execute("CREATE INDEX IF NOT EXISTS lines_at ON lines (source, row, col)")
+
+    # -------------------------------------------------------------- writing lines
     def add(self, source: str, file: str, row: int | None, column: str, value: object,
             reason: str, action: str, kpis: str = "", period: str = "") -> None:
-        self.items.append(Reject(source, file, row, column, _show(value), reason, action, kpis,
-                                 period))
+        self._pending.append((source, file, row, column, _show(value), reason, action,
+                              kpis, period))
+        if len(self._pending) >= self._BATCH:
+            self._flush()
 
     def extend(self, items: Iterable[Reject]) -> None:
-        self.items.extend(items)
+        for r in items:
+            self._pending.append((r.source, r.file, r.row, r.column, r.value, r.reason,
+                                  r.action, r.kpis, r.period))
+            if len(self._pending) >= self._BATCH:
+                self._flush()
 
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        self._db.executemany("INSERT INTO lines (source, file, row, col, value, reason, "
+                             "action, kpis, period) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                             self._pending)
+        self._db.commit()
+        self._count += len(self._pending)
+        self._pending = []
+        if self._folder is None and self._count > self._bound:
+            self._spill()
+
+    def _spill(self) -> None:
+        """Move the table to a file: past ``bound`` lines the report lives on disk."""
+        import sqlite3
+        import tempfile
+        import weakref
+
+        self._folder = tempfile.mkdtemp(prefix="kpi-xl-rejects-")     # private (0700)
+        disk = sqlite3.connect(os.path.join(self._folder, "rejects.sqlite"),
+                               check_same_thread=False)
+        disk.execute("PRAGMA journal_mode=OFF")
+        disk.execute("PRAGMA synchronous=OFF")
+        disk.execute("PRAGMA cache_size=-16000")          # 16 MB of pages, whatever the size
+        self._db.backup(disk)
+        self._db.close()
+        self._db = disk
+        self._finalizer = weakref.finalize(self, _remove, disk, self._folder)
+
+    def _ready(self):
+        self._flush()
+        return self._db
+
+    # -------------------------------------------------------------- reading lines
     def __len__(self) -> int:
-        return len(self.items)
+        return self._count + len(self._pending)
 
+    def __bool__(self) -> bool:
+        return len(self) > 0
+
+    def __iter__(self) -> Iterator[Reject]:
+        return self.find()
+
+    @property
+    def items(self) -> list[Reject]:
+        """Every line, in the order added (builds the whole list: small reports only)."""
+        return list(self.find())
+
+    def find(self, source: str | None = None, action: str | tuple[str, ...] | None = None,
+             column: str | None = None) -> Iterator[Reject]:
+        """The lines of ``source`` (and ``action``, one or several; and ``column``), in
+        the order they were added, read in batches."""
+        where, args = _where(source, action, column)
+        cur = self._ready().execute(f"SELECT {_FIELDS} FROM lines{where} ORDER BY seq", args)
+        while True:
+            batch = cur.fetchmany(10_000)
+            if not batch:
+                return
+            for t in batch:
+                yield Reject(*t)
+
+    def rows(self, source: str, action: str) -> set:
+        """The row numbers of ``source`` with a line of ``action``."""
+        return {r for (r,) in self._ready().execute(
+            "SELECT DISTINCT row FROM lines WHERE source = ? AND action = ?", (source, action))}
+
+    def reasons(self, sources: Iterable[str], action: str,
+                periods: Iterable[str] | None = None) -> dict[str, int]:
+        """How many lines of ``action`` in ``sources`` (and ``periods``) give each reason."""
+        sources = list(sources)
+        sql = (f"SELECT reason, COUNT(*) FROM lines WHERE action = ? AND source IN "
+               f"({', '.join('?' * len(sources))})")
+        args: list = [action, *sources]
+        if periods is not None:
+            periods = list(periods)
+            sql += f" AND period IN ({', '.join('?' * len(periods))})"
+            args += periods
+        return dict(self._ready().execute(sql + " GROUP BY reason", args).fetchall())
+
+    def tally(self) -> dict[str, tuple[int, int, int]]:
+        """Per source: (values ignored, rows left out of some KPIs, rows placed), as the
+        accounting line counts them: a row is left out when it has a ``left out of KPIs``
+        line or an ignored value that leaves KPIs."""
+        out: dict[str, tuple[int, int, int]] = {}
+        for source, ignored, left, placed in self._ready().execute(
+                "SELECT source, SUM(action = ?), "
+                "COUNT(DISTINCT CASE WHEN action = ? OR (action = ? AND kpis <> '') "
+                "THEN COALESCE(row, -1) END), SUM(action = ?) FROM lines GROUP BY source",
+                (VALUE_IGNORED, LEFT_OUT, VALUE_IGNORED, ROW_PLACED)):
+            out[source] = (int(ignored), int(left), int(placed))
+        return out
+
+    # -------------------------------------------------------------- changing lines
+    def merge_kpis(self, action: str, kpis: Mapping[tuple, str]) -> set[tuple]:
+        """Add KPI titles to existing lines: ``kpis`` maps (source, row, column) — or
+        (source, row) for any column — to titles (comma-separated); each goes to the last
+        line of ``action`` with that key, after the titles it has, without repeating
+        one. Returns the keys that had a line."""
+        if not kpis:
+            return set()
+        db = self._ready()
+        by_column = len(next(iter(kpis))) == 3
+        db.execute("CREATE TEMP TABLE IF NOT EXISTS wanted (source TEXT, row INTEGER, "
+                   "col TEXT, kpis TEXT)")
+        db.execute("DELETE FROM wanted")
+        db.executemany("INSERT INTO wanted VALUES (?, ?, ?, ?)",
+                       [(k[0], k[1], k[2] if by_column else None, v) for k, v in kpis.items()])
+        on = "l.source = w.source AND l.row IS w.row" + (" AND l.col IS w.col" if by_column
+                                                         else "")
+        # with MAX(), SQLite takes the bare column (l.kpis) from the row of the maximum
+        found = db.execute(
+            f"SELECT MAX(l.seq), l.kpis, w.source, w.row, w.col, w.kpis FROM wanted w "
+            f"JOIN lines l ON {on} AND l.action = ? GROUP BY w.source, w.row, w.col, w.kpis",
+            (action,)).fetchall()
+        db.executemany("UPDATE lines SET kpis = ? WHERE seq = ?", [
+            (", ".join(dict.fromkeys([k for k in (have or "").split(", ") if k]
+                                     + [k for k in add.split(", ") if k])), seq)
+            for seq, have, _s, _r, _c, add in found])
+        db.execute("DELETE FROM wanted")
+        db.commit()
+        return {(s, r, c) if by_column else (s, r) for _q, _h, s, r, c, _k in found}
+
+    def drop_on_rejected_rows(self) -> None:
+        """A rejected row is listed as rejected only: the values ignored and the KPIs left
+        on it before it was rejected (by a later check) are dropped from the report."""
+        db = self._ready()
+        gone = db.execute(
+            "DELETE FROM lines WHERE action NOT IN (?, ?) AND EXISTS (SELECT 1 FROM lines g "
+            "WHERE g.action IN (?, ?) AND g.source = lines.source AND g.row IS lines.row)",
+            (ROW_REJECTED, ROW_EXCLUDED, ROW_REJECTED, ROW_EXCLUDED)).rowcount
+        db.commit()
+        self._count -= max(gone, 0)
+
+    # -------------------------------------------------------------- the report
     def summary(self, limit: int = 8) -> list[str]:
         """The most frequent reasons, for the run's closing summary."""
-        counts: dict[tuple[str, str, str, str], int] = {}
-        for r in self.items:
-            k = (r.file, r.action, r.reason, r.kpis)
-            counts[k] = counts.get(k, 0) + 1
-        top = sorted(counts.items(), key=lambda kv: -kv[1])[:limit]
+        top = self._ready().execute(
+            "SELECT file, action, reason, kpis, COUNT(*) AS n FROM lines "
+            "GROUP BY file, action, reason, kpis ORDER BY n DESC, MIN(seq) LIMIT ?",
+            (limit,)).fetchall()
         return [f"{n:,} × {action}{f' ({kpis})' if kpis else ''} in {file}: {reason}"
-                for (file, action, reason, kpis), n in top]
+                for file, action, reason, kpis, n in top]
 
     def write_csv(self, path: str | os.PathLike, style=None) -> str:
-        """The report as CSV (UTF-8 with a BOM so Excel shows accents). Values that a
-        spreadsheet would run as a formula are written with a leading apostrophe. The
-        field separator follows ``style`` (:mod:`kpi_xl.csv_out`); values are written as
-        the export had them."""
+        """The report as CSV (UTF-8 with a BOM so Excel shows accents), streamed from the
+        table in the report's order (source, row, column, then the order added). Values
+        that a spreadsheet would run as a formula are written with a leading apostrophe.
+        The field separator follows ``style`` (:mod:`kpi_xl.csv_out`); values are written
+        as the export had them."""
         path = os.fspath(path)
         os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
         from ..csv_out import COMMA
         from ..files import open_replacing
 
+        cur = self._ready().execute(f"SELECT {_FIELDS} FROM lines "
+                                    "ORDER BY source, row, col, seq")
         with open_replacing(path, "w", newline="", encoding="utf-8-sig") as f:
             w = csv.writer(f, delimiter=(style or COMMA).delimiter)
             w.writerow(REPORT_COLUMNS)
-            for r in sorted(self.items, key=lambda r: (r.source, r.row or 0, r.column)):
-                w.writerow([_safe(r.source), _safe(r.file), r.row if r.row is not None else "",
-                            _safe(r.column), _safe(r.value), _safe(r.reason), r.action,
-                            _safe(r.leaves)])
+            while True:
+                batch = cur.fetchmany(10_000)
+                if not batch:
+                    break
+                for t in batch:
+                    r = Reject(*t)
+                    w.writerow([_safe(r.source), _safe(r.file),
+                                r.row if r.row is not None else "", _safe(r.column),
+                                _safe(r.value), _safe(r.reason), r.action, _safe(r.leaves)])
         return path
+
+    def close(self) -> None:
+        """Remove the report's temporary file now (it goes when the report does anyway)."""
+        if self._finalizer is not None:
+            self._finalizer()
+        else:
+            self._db.close()
+
+
+_FIELDS = "source, file, row, col, value, reason, action, kpis, period"
+
+
+def _where(source, action, column) -> tuple[str, list]:
+    parts, args = [], []
+    if source is not None:
+        parts.append("source = ?")
+        args.append(source)
+    if action is not None:
+        acts = (action,) if isinstance(action, str) else tuple(action)
+        parts.append(f"action IN ({', '.join('?' * len(acts))})")
+        args.extend(acts)
+    if column is not None:
+        parts.append("col = ?")
+        args.append(column)
+    return (" WHERE " + " AND ".join(parts) if parts else ""), args
+
+
+def _remove(db, folder: str) -> None:
+    import shutil
+
+    db.close()
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def _show(value: object) -> str:

@@ -536,19 +536,9 @@ def _say(msg: str) -> None:
 
 def _config(args):
     """The config of -c FILE (or an empty one) with the --source files added."""
-    from .config import Config, read_config
-    from .data.sources import parse_source
+    from .config import config_with_sources
 
-    cfg = read_config(args.config) if args.config else Config(None)
-    for i, (preset, path) in enumerate(args.source, len(cfg.sources) + 1):
-        names = {s.name for s in cfg.sources}
-        name = preset if preset not in names else f"{preset} #{i}"
-        # the config's dimensions: a --source file's preset maps them as a [[sources]] one
-        cfg.sources.append(parse_source({"preset": preset, "path": path, "name": name},
-                                        ".", i, dimensions=cfg.load.dimensions))
-    if not cfg.sources:
-        raise ConfigError(["no data: give --config FILE or --source PRESET=PATH"])
-    return cfg
+    return config_with_sources(args.config, args.source)
 
 
 def data_command(args) -> int:
@@ -556,10 +546,6 @@ def data_command(args) -> int:
     from .run.month import run_month
 
     cfg = _config(args)
-    if cfg.guards is None:
-        from .run.guards import GuardSettings
-
-        cfg.guards = GuardSettings()
     from .run.period_flags import resolve
 
     period = resolve(args.chosen, cfg.fiscal_start)

@@ -105,39 +105,41 @@ class Accounting:
 class Rejects:
     """The rejects report of a run, which can be far larger than memory.
 
-    Lines are kept in an SQLite table: in memory while the report is small, moved to a
-    file in a private temporary folder (removed when the report is) once it passes
-    ``bound`` lines, so a file whose every row is bad never holds the run in memory. New
-    lines wait in a short buffer and are written in batches. Readers ask for what they
-    need, never for the whole list: :meth:`find` streams the lines of a source or action,
-    :meth:`reasons` counts them, :meth:`merge_kpis` adds KPIs to existing lines,
-    :meth:`summary` gives the top reasons and :meth:`write_csv` streams the report in
-    its order. ``items`` builds the whole list, for small reports and tests only; a
-    line taken from it is a copy (change lines with :meth:`merge_kpis`).
+    Lines are kept in a DuckDB table with a memory limit (``MEMORY``): past it, DuckDB
+    moves the table's blocks to a private temporary folder (removed with the report), so
+    a file whose every row is bad never holds the run in memory. New lines wait in a
+    short buffer and are written in batches. Readers ask for what they need, never for
+    the whole list: :meth:`find` streams the lines of a source or action,
+    :meth:`reasons` and :meth:`tally` count them, :meth:`merge_kpis` adds KPIs to
+    existing lines, :meth:`summary` gives the top reasons and :meth:`write_csv` streams
+    the report in its order. ``items`` builds the whole list, for small reports and
+    tests only; a line taken from it is a copy (change lines with :meth:`merge_kpis`).
+
+    Measured with 2,000,000 lines (tests/test_rejects_stream.py, bench/README.md): the
+    list this replaced peaked about 745 MB above the process's start, this about 180 MB.
     """
 
-    #: lines held in memory before the report moves to a file (a line is ~0.3-1 KB)
-    BOUND = 50_000
-    _BATCH = 5_000
+    #: what DuckDB may hold in memory before it moves the table to disk
+    MEMORY = "128MB"
+    _BATCH = 20_000
 
-    def __init__(self, items: Iterable[Reject] = (), bound: int | None = None):
-        import sqlite3
+    def __init__(self, items: Iterable[Reject] = ()):
+        import tempfile
+        import weakref
 
-        self._bound = self.BOUND if bound is None else bound
-        self._db = sqlite3.connect(":memory:", check_same_thread=False)
-        self._create(self._db)
+        import duckdb
+
+        self._folder = tempfile.mkdtemp(prefix="kpi-xl-rejects-")     # private (0700)
+        self._db = duckdb.connect(":memory:", config={
+            "memory_limit": self.MEMORY, "temp_directory": self._folder, "threads": 1})
+        self._db.execute("CREATE TABLE lines (seq BIGINT, source VARCHAR, file VARCHAR, "
+                         "row BIGINT, col VARCHAR, value VARCHAR, reason VARCHAR, "
+                         "action VARCHAR, kpis VARCHAR, period VARCHAR)")
+        self._finalizer = weakref.finalize(self, _remove, self._db, self._folder)
         self._pending: list[tuple] = []
         self._count = 0
-        self._folder: str | None = None
-        self._finalizer = None
+        self._seq = 0
         self.extend(items)
-
-    @staticmethod
-    def _create(db) -> None:
-        db.execute("CREATE TABLE IF NOT EXISTS lines (seq INTEGER PRIMARY KEY, source TEXT, "
-                   "file TEXT, row INTEGER, col TEXT, value TEXT, reason TEXT, action TEXT, "
-                   "kpis TEXT, period TEXT)")
-        db.execute("CREATE INDEX IF NOT EXISTS lines_at ON lines (source, row, col)")
 
     # -------------------------------------------------------------- writing lines
     def add(self, source: str, file: str, row: int | None, column: str, value: object,
@@ -157,31 +159,21 @@ class Rejects:
     def _flush(self) -> None:
         if not self._pending:
             return
-        self._db.executemany("INSERT INTO lines (source, file, row, col, value, reason, "
-                             "action, kpis, period) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                             self._pending)
-        self._db.commit()
-        self._count += len(self._pending)
+        import pandas as pd
+
+        batch = pd.DataFrame(self._pending, columns=_COLUMNS[1:], dtype=object)
+        # the row as a typed column: DuckDB guesses an object column's type from its
+        # first values, which may all be blank
+        batch["row"] = pd.array(batch["row"].tolist(), dtype="Int64")
+        batch.insert(0, "seq", range(self._seq, self._seq + len(batch)))
+        self._db.register("batch", batch)
+        self._db.execute("INSERT INTO lines SELECT seq, " + ", ".join(
+            f"CAST({c} AS VARCHAR)" if c != "row" else "row" for c in _COLUMNS[1:])
+            + " FROM batch")
+        self._db.unregister("batch")
+        self._seq += len(batch)
+        self._count += len(batch)
         self._pending = []
-        if self._folder is None and self._count > self._bound:
-            self._spill()
-
-    def _spill(self) -> None:
-        """Move the table to a file: past ``bound`` lines the report lives on disk."""
-        import sqlite3
-        import tempfile
-        import weakref
-
-        self._folder = tempfile.mkdtemp(prefix="kpi-xl-rejects-")     # private (0700)
-        disk = sqlite3.connect(os.path.join(self._folder, "rejects.sqlite"),
-                               check_same_thread=False)
-        disk.execute("PRAGMA journal_mode=OFF")
-        disk.execute("PRAGMA synchronous=OFF")
-        disk.execute("PRAGMA cache_size=-16000")          # 16 MB of pages, whatever the size
-        self._db.backup(disk)
-        self._db.close()
-        self._db = disk
-        self._finalizer = weakref.finalize(self, _remove, disk, self._folder)
 
     def _ready(self):
         self._flush()
@@ -207,23 +199,35 @@ class Rejects:
         """The lines of ``source`` (and ``action``, one or several; and ``column``), in
         the order they were added, read in batches."""
         where, args = _where(source, action, column)
-        cur = self._ready().execute(f"SELECT {_FIELDS} FROM lines{where} ORDER BY seq", args)
-        while True:
-            batch = cur.fetchmany(10_000)
-            if not batch:
-                return
-            for t in batch:
-                yield Reject(*t)
+        yield from self._stream(f"SELECT {_FIELDS} FROM lines{where} ORDER BY seq", args)
+
+    def _stream(self, sql: str, args=()) -> Iterator[Reject]:
+        """The lines a query gives, in batches, on a cursor of its own (so that adding
+        lines or asking other questions meanwhile does not end it)."""
+        cur = self._ready().cursor()
+        try:
+            cur.execute(sql, list(args))
+            while True:
+                batch = cur.fetchmany(10_000)
+                if not batch:
+                    return
+                for t in batch:
+                    yield Reject(*t)
+        finally:
+            cur.close()
 
     def rows(self, source: str, action: str) -> set:
         """The row numbers of ``source`` with a line of ``action``."""
         return {r for (r,) in self._ready().execute(
-            "SELECT DISTINCT row FROM lines WHERE source = ? AND action = ?", (source, action))}
+            "SELECT DISTINCT row FROM lines WHERE source = ? AND action = ?",
+            [source, action]).fetchall()}
 
     def reasons(self, sources: Iterable[str], action: str,
                 periods: Iterable[str] | None = None) -> dict[str, int]:
         """How many lines of ``action`` in ``sources`` (and ``periods``) give each reason."""
         sources = list(sources)
+        if not sources:
+            return {}
         sql = (f"SELECT reason, COUNT(*) FROM lines WHERE action = ? AND source IN "
                f"({', '.join('?' * len(sources))})")
         args: list = [action, *sources]
@@ -239,10 +243,11 @@ class Rejects:
         line or an ignored value that leaves KPIs."""
         out: dict[str, tuple[int, int, int]] = {}
         for source, ignored, left, placed in self._ready().execute(
-                "SELECT source, SUM(action = ?), "
+                "SELECT source, COUNT(*) FILTER (WHERE action = ?), "
                 "COUNT(DISTINCT CASE WHEN action = ? OR (action = ? AND kpis <> '') "
-                "THEN COALESCE(row, -1) END), SUM(action = ?) FROM lines GROUP BY source",
-                (VALUE_IGNORED, LEFT_OUT, VALUE_IGNORED, ROW_PLACED)):
+                "THEN COALESCE(row, -1) END), COUNT(*) FILTER (WHERE action = ?) "
+                "FROM lines GROUP BY source",
+                [VALUE_IGNORED, LEFT_OUT, VALUE_IGNORED, ROW_PLACED]).fetchall():
             out[source] = (int(ignored), int(left), int(placed))
         return out
 
@@ -254,38 +259,45 @@ class Rejects:
         one. Returns the keys that had a line."""
         if not kpis:
             return set()
+        import pandas as pd
+
         db = self._ready()
         by_column = len(next(iter(kpis))) == 3
-        db.execute("CREATE TEMP TABLE IF NOT EXISTS wanted (source TEXT, row INTEGER, "
-                   "col TEXT, kpis TEXT)")
-        db.execute("DELETE FROM wanted")
-        db.executemany("INSERT INTO wanted VALUES (?, ?, ?, ?)",
-                       [(k[0], k[1], k[2] if by_column else None, v) for k, v in kpis.items()])
-        on = "l.source = w.source AND l.row IS w.row" + (" AND l.col IS w.col" if by_column
-                                                         else "")
-        # with MAX(), SQLite takes the bare column (l.kpis) from the row of the maximum
+        wanted = pd.DataFrame([(k[0], k[1], k[2] if by_column else None, v)
+                               for k, v in kpis.items()],
+                              columns=["source", "row", "col", "kpis"], dtype=object)
+        db.register("wanted_df", wanted)
+        on = ("l.source = w.source AND l.row = w.row"
+              + (" AND l.col IS NOT DISTINCT FROM w.col" if by_column else ""))
         found = db.execute(
-            f"SELECT MAX(l.seq), l.kpis, w.source, w.row, w.col, w.kpis FROM wanted w "
+            "SELECT MAX(l.seq), arg_max(l.kpis, l.seq), w.source, w.row, w.col, w.kpis "
+            "FROM (SELECT CAST(source AS VARCHAR) AS source, CAST(row AS BIGINT) AS row, "
+            "CAST(col AS VARCHAR) AS col, CAST(kpis AS VARCHAR) AS kpis FROM wanted_df) w "
             f"JOIN lines l ON {on} AND l.action = ? GROUP BY w.source, w.row, w.col, w.kpis",
-            (action,)).fetchall()
-        db.executemany("UPDATE lines SET kpis = ? WHERE seq = ?", [
-            (", ".join(dict.fromkeys([k for k in (have or "").split(", ") if k]
-                                     + [k for k in add.split(", ") if k])), seq)
-            for seq, have, _s, _r, _c, add in found])
-        db.execute("DELETE FROM wanted")
-        db.commit()
+            [action]).fetchall()
+        db.unregister("wanted_df")
+        if found:
+            new = pd.DataFrame({
+                "seq": [f[0] for f in found],
+                "kpis": [", ".join(dict.fromkeys([k for k in (have or "").split(", ") if k]
+                                                 + [k for k in add.split(", ") if k]))
+                         for _q, have, _s, _r, _c, add in found]})
+            db.register("new_kpis", new)
+            db.execute("UPDATE lines SET kpis = CAST(n.kpis AS VARCHAR) FROM new_kpis n "
+                       "WHERE lines.seq = n.seq")
+            db.unregister("new_kpis")
         return {(s, r, c) if by_column else (s, r) for _q, _h, s, r, c, _k in found}
 
     def drop_on_rejected_rows(self) -> None:
         """A rejected row is listed as rejected only: the values ignored and the KPIs left
         on it before it was rejected (by a later check) are dropped from the report."""
         db = self._ready()
-        gone = db.execute(
+        db.execute(
             "DELETE FROM lines WHERE action NOT IN (?, ?) AND EXISTS (SELECT 1 FROM lines g "
-            "WHERE g.action IN (?, ?) AND g.source = lines.source AND g.row IS lines.row)",
-            (ROW_REJECTED, ROW_EXCLUDED, ROW_REJECTED, ROW_EXCLUDED)).rowcount
-        db.commit()
-        self._count -= max(gone, 0)
+            "WHERE g.action IN (?, ?) AND g.source = lines.source "
+            "AND g.row IS NOT DISTINCT FROM lines.row)",
+            [ROW_REJECTED, ROW_EXCLUDED, ROW_REJECTED, ROW_EXCLUDED])
+        self._count = db.execute("SELECT COUNT(*) FROM lines").fetchone()[0]
 
     # -------------------------------------------------------------- the report
     def summary(self, limit: int = 8) -> list[str]:
@@ -293,7 +305,7 @@ class Rejects:
         top = self._ready().execute(
             "SELECT file, action, reason, kpis, COUNT(*) AS n FROM lines "
             "GROUP BY file, action, reason, kpis ORDER BY n DESC, MIN(seq) LIMIT ?",
-            (limit,)).fetchall()
+            [limit]).fetchall()
         return [f"{n:,} × {action}{f' ({kpis})' if kpis else ''} in {file}: {reason}"
                 for file, action, reason, kpis, n in top]
 
@@ -308,31 +320,36 @@ class Rejects:
         from ..csv_out import COMMA
         from ..files import open_replacing
 
-        cur = self._ready().execute(f"SELECT {_FIELDS} FROM lines "
-                                    "ORDER BY source, row, col, seq")
-        with open_replacing(path, "w", newline="", encoding="utf-8-sig") as f:
-            w = csv.writer(f, delimiter=(style or COMMA).delimiter)
-            w.writerow(REPORT_COLUMNS)
-            while True:
-                batch = cur.fetchmany(10_000)
-                if not batch:
-                    break
-                for t in batch:
-                    r = Reject(*t)
-                    w.writerow([_safe(r.source), _safe(r.file),
-                                r.row if r.row is not None else "", _safe(r.column),
-                                _safe(r.value), _safe(r.reason), r.action, _safe(r.leaves)])
+        # a line without a row sorts first, as the 0 it stood for in a list's sort did;
+        # the kpis cell is Reject.leaves
+        cur = self._ready().cursor()
+        cur.execute("SELECT source, file, row, col, value, reason, action, CASE WHEN kpis "
+                    "<> '' THEN kpis WHEN action IN (?, ?) THEN ? ELSE '' END FROM lines "
+                    "ORDER BY source, row NULLS FIRST, col, seq",
+                    [ROW_REJECTED, ROW_EXCLUDED, ALL_KPIS])
+        try:
+            with open_replacing(path, "w", newline="", encoding="utf-8-sig") as f:
+                w = csv.writer(f, delimiter=(style or COMMA).delimiter)
+                w.writerow(REPORT_COLUMNS)
+                while True:
+                    batch = cur.fetchmany(10_000)
+                    if not batch:
+                        break
+                    w.writerows([_safe(source), _safe(file), "" if row is None else row,
+                                 _safe(col), _safe(value), _safe(reason), action, _safe(kpis)]
+                                for source, file, row, col, value, reason, action, kpis
+                                in batch)
+        finally:
+            cur.close()
         return path
 
     def close(self) -> None:
-        """Remove the report's temporary file now (it goes when the report does anyway)."""
-        if self._finalizer is not None:
-            self._finalizer()
-        else:
-            self._db.close()
+        """Remove the report's temporary files now (they go when the report does anyway)."""
+        self._finalizer()
 
 
 _FIELDS = "source, file, row, col, value, reason, action, kpis, period"
+_COLUMNS = ("seq", *_FIELDS.split(", "))
 
 
 def _where(source, action, column) -> tuple[str, list]:

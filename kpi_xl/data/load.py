@@ -94,7 +94,7 @@ def load(sources: Sequence[Source], options: LoadOptions = LoadOptions(),
     sizes = [_size(src.file) for src in sources]
     meter = Meter("reading", progress, total=sum(sizes) or None)
     rows = done = 0
-    for src, size in zip(sources, sizes):
+    for k, (src, size) in enumerate(zip(sources, sizes)):
         if progress:
             progress(f"reading {src.file} ({src.table})")
         try:
@@ -113,7 +113,8 @@ def load(sources: Sequence[Source], options: LoadOptions = LoadOptions(),
         df = _finish_source(src, df, ds, options)
         parts.setdefault(src.table, []).append(df)
         rows, done = rows + acc.read, done + size
-        meter.update(rows, done)
+        if k < len(sources) - 1:          # the last file's line is the step's last line
+            meter.update(rows, done)
     if len(sources) > 1 or rows:
         meter.finish(rows, f" from {len(sources)} file{'s' if len(sources) != 1 else ''}")
     for name, frames in parts.items():

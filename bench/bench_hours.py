@@ -28,7 +28,6 @@ def numpy_business_seconds(start, end, hours):
     """The numpy implementation kpi_xl used before the SQL one (2026-12), verbatim in
     substance: F(end) − F(start) with F a cumulative sum over a per-day table."""
     import numpy as np
-    import pandas as pd
 
     from kpi_xl.data.hours import _local
 
@@ -60,7 +59,6 @@ def numpy_business_seconds(start, end, hours):
         return before[i] + part
 
     out[ok.to_numpy()] = cumulative(e_ok) - cumulative(s_ok)
-    _ = pd
     return out
 
 

@@ -525,25 +525,25 @@ def presets(name: str | None = None) -> int:
     return 0
 
 
+_display = None
+
+
 def _say(msg: str) -> None:
-    print(f"  … {msg}", file=sys.stderr, flush=True)
+    """Progress to stderr: on a terminal, a step's running count on one updating line
+    (kpi_xl.progress); in a log, plain lines."""
+    global _display
+    from .progress import Display
+
+    if _display is None or _display.stream is not sys.stderr:
+        _display = Display(sys.stderr)
+    _display(msg)
 
 
 def _config(args):
     """The config of -c FILE (or an empty one) with the --source files added."""
-    from .config import Config, read_config
-    from .data.sources import parse_source
+    from .config import config_with_sources
 
-    cfg = read_config(args.config) if args.config else Config(None)
-    for i, (preset, path) in enumerate(args.source, len(cfg.sources) + 1):
-        names = {s.name for s in cfg.sources}
-        name = preset if preset not in names else f"{preset} #{i}"
-        # the config's dimensions: a --source file's preset maps them as a [[sources]] one
-        cfg.sources.append(parse_source({"preset": preset, "path": path, "name": name},
-                                        ".", i, dimensions=cfg.load.dimensions))
-    if not cfg.sources:
-        raise ConfigError(["no data: give --config FILE or --source PRESET=PATH"])
-    return cfg
+    return config_with_sources(args.config, args.source)
 
 
 def data_command(args) -> int:
@@ -564,7 +564,7 @@ def data_command(args) -> int:
         ds = run.dataset
         print("\nThe config and the data are usable"
               + (f"; {len(ds.rejects):,} rows or values would be reported in rejects.csv."
-                 if ds.rejects.items else "; nothing would be rejected."))
+                 if ds.rejects else "; nothing would be rejected."))
         return 0
     return printer.summary(run)
 
@@ -582,7 +582,7 @@ class Printer:
         print("Data:")
         for line in ds.lines():
             print(f"  {line}")
-        if ds.rejects.items:
+        if ds.rejects:
             print("Most frequent reasons:")
             for line in ds.rejects.summary():
                 print(f"  {line}")

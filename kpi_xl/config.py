@@ -98,6 +98,27 @@ def read_config(path: str | os.PathLike) -> Config:
     return parse_config(data, p.parent, p)
 
 
+def config_with_sources(path: str | os.PathLike | None,
+                        sources: "list[tuple[str, str]]" = ()) -> Config:
+    """The config a command line gives: the file at ``path`` (or an empty config) with
+    each ``(preset, file)`` of ``--source`` added as a source named after its preset
+    (numbered when two share one), mapped with the config's dimensions; the guards'
+    default settings where the file has no [guards]. No source at all is a ConfigError."""
+    from .run.guards import GuardSettings
+
+    cfg = read_config(path) if path else Config(None)
+    for i, (preset, file) in enumerate(sources, len(cfg.sources) + 1):
+        names = {s.name for s in cfg.sources}
+        name = preset if preset not in names else f"{preset} #{i}"
+        cfg.sources.append(parse_source({"preset": preset, "path": file, "name": name},
+                                        ".", i, dimensions=cfg.load.dimensions))
+    if not cfg.sources:
+        raise ConfigError(["no data: give --config FILE or --source PRESET=PATH"])
+    if cfg.guards is None:
+        cfg.guards = GuardSettings()
+    return cfg
+
+
 def parse_config(data: Mapping[str, Any], base_dir: str | os.PathLike = ".",
                  path: Path | None = None) -> Config:
     problems: list[str] = []

@@ -18,15 +18,18 @@ stops before writing anything).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from ..progress import Meter
+
 from .convert import DEFAULT_CHANNELS, Options, convert
 from .hours import BusinessHours, business_seconds, calendar_seconds
 from .readers import SourceError, read_source
-from .rejects import (LEFT_OUT, ROW_EXCLUDED, ROW_PLACED, ROW_REJECTED, VALUE_IGNORED,
+from .rejects import (LEFT_OUT, ROW_PLACED, ROW_REJECTED, VALUE_IGNORED,
                       Accounting, Rejects)
 from .sources import Source
 
@@ -88,7 +91,11 @@ def load(sources: Sequence[Source], options: LoadOptions = LoadOptions(),
     by_source: dict[str, Accounting] = {}
     files: dict[str, str] = {}
     srcs: dict[str, Source] = {}
-    for src in sources:
+    # rows read, their pace, and the time left by the bytes of the files still to read
+    sizes = [_size(src.file) for src in sources]
+    meter = Meter("reading", progress, total=sum(sizes) or None)
+    rows = done = 0
+    for k, (src, size) in enumerate(zip(sources, sizes)):
         if progress:
             progress(f"reading {src.file} ({src.table})")
         try:
@@ -106,6 +113,11 @@ def load(sources: Sequence[Source], options: LoadOptions = LoadOptions(),
         srcs[src.name] = src
         df = _finish_source(src, df, ds, options)
         parts.setdefault(src.table, []).append(df)
+        rows, done = rows + acc.read, done + size
+        if k < len(sources) - 1:          # the last file's line is the step's last line
+            meter.update(rows, done)
+    if len(sources) > 1 or rows:
+        meter.finish(rows, f" from {len(sources)} file{'s' if len(sources) != 1 else ''}")
     for name, frames in parts.items():
         ds.tables[name] = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     _finish_tables(ds, files, options)
@@ -116,6 +128,13 @@ def load(sources: Sequence[Source], options: LoadOptions = LoadOptions(),
     _one_action_per_row(ds)
     _recount(ds, by_source)
     return ds
+
+
+def _size(path) -> int:
+    try:
+        return os.path.getsize(path)
+    except (OSError, TypeError):
+        return 0
 
 
 # ------------------------------------------------------------------ per source
@@ -238,8 +257,7 @@ def _placed_rows_leave(src: Source, df, ds: Dataset) -> None:
     from ..bindings import BINDINGS
     from ..catalog import CATALOG
 
-    lines = {r.row: r for r in ds.rejects.items if r.source == src.name and
-             r.action == ROW_PLACED}
+    lines = ds.rejects.rows(src.name, ROW_PLACED)
     if not lines:
         return
     at = df["_row"].isin(list(lines)).to_numpy()
@@ -251,8 +269,8 @@ def _placed_rows_leave(src: Source, df, ds: Dataset) -> None:
             continue
         for j in np.flatnonzero(rows[cols].isna().all(axis=1).to_numpy()):
             leaves[j].append(CATALOG[key].title)
-    for line, titles in zip(rows["_row"], leaves):
-        lines[int(line)].kpis = ", ".join(titles)
+    ds.rejects.merge_kpis(ROW_PLACED, {(src.name, int(line)): ", ".join(titles)
+                                       for line, titles in zip(rows["_row"], leaves)})
 
 
 def _solved_without_time(src: Source, df, ds: Dataset) -> None:
@@ -267,13 +285,11 @@ def _solved_without_time(src: Source, df, ds: Dataset) -> None:
     if not done.any():
         return
     header, kpis = _header(src, "solved_at"), flow_kpis()
-    ignored = {r.row: r for r in ds.rejects.items if r.source == src.name and
-               r.action == VALUE_IGNORED and r.column == header}
+    # on the line of the ignored solved time, where there is one
+    ignored = ds.rejects.merge_kpis(VALUE_IGNORED, {(src.name, int(line), header): kpis
+                                                    for line in df["_row"][done]})
     for state, line in zip(df["state"][done], df["_row"][done]):
-        same = ignored.get(int(line))
-        if same is not None:
-            same.kpis = ", ".join(dict.fromkeys([k for k in same.kpis.split(", ") if k]
-                                                + kpis.split(", ")))
+        if (src.name, int(line), header) in ignored:
             continue
         ds.rejects.add(src.name, src.file, int(line), header, "",
                        f"'{header}' is blank on a {state} ticket: when it was solved is "
@@ -424,8 +440,6 @@ def _apply_rules(ds: Dataset, files: dict[str, str], sources: dict[str, Source],
         checks.close()
     feeds = {t: {k.title for k, _v, _p in items} for t, items in checks.plan.items()}
     feeds["contacts"] = feeds.get("contacts", set()) | feeds.get("surveys", set())
-    ignored = {(r.source, r.row, r.column): r for r in ds.rejects.items
-               if r.action == VALUE_IGNORED}
     for src_table, rows in found.items():
         if not len(rows):
             continue
@@ -449,6 +463,11 @@ def _apply_rules(ds: Dataset, files: dict[str, str], sources: dict[str, Source],
             entry = lines_of.setdefault((int(i), header), [name, int(line), value, [], []])
             entry[3].append(rule)
             entry[4].extend(k.strip() for k in kpis.split(", "))
+        # the lines left out of KPIs whose ignored value is what breaks the rule: the KPIs
+        # go on the value-ignored line
+        ignored = ds.rejects.merge_kpis(VALUE_IGNORED, {
+            (name, line, header): ", ".join(dict.fromkeys(kpis))
+            for (i, header), (name, line, _v, _r, kpis) in lines_of.items() if i not in every})
         rejected = np.zeros(len(df), bool)
         for (i, header), (name, line, value, rules, kpis) in lines_of.items():
             rule = "; ".join(dict.fromkeys(rules))
@@ -462,11 +481,7 @@ def _apply_rules(ds: Dataset, files: dict[str, str], sources: dict[str, Source],
                                    period=month if isinstance(month, str) else "")
                     rejected[i] = True
                 continue
-            same = ignored.get((name, line, header))
-            if same is not None:        # the ignored value is what breaks the rule
-                same.kpis = ", ".join(dict.fromkeys(
-                    [k for k in same.kpis.split(", ") if k] + kpis.split(", ")))
-            else:
+            if (name, line, header) not in ignored:
                 ds.rejects.add(name, files.get(name, name), line, header, value, rule,
                                LEFT_OUT, kpis)
         if rejected.any():
@@ -476,15 +491,12 @@ def _apply_rules(ds: Dataset, files: dict[str, str], sources: dict[str, Source],
 def _one_action_per_row(ds: Dataset) -> None:
     """A rejected row is listed as rejected only: the values ignored and the KPIs left
     on it before it was rejected (by a later check) are dropped from the report."""
-    gone = {(r.source, r.row) for r in ds.rejects.items
-            if r.action in (ROW_REJECTED, ROW_EXCLUDED)}
-    ds.rejects.items = [r for r in ds.rejects.items
-                        if r.action in (ROW_REJECTED, ROW_EXCLUDED)
-                        or (r.source, r.row) not in gone]
+    ds.rejects.drop_on_rejected_rows()
 
 
 def _recount(ds: Dataset, by_source: dict[str, Accounting]) -> None:
     """used = rows still in the tables; rejected = the rest (excluded stay apart)."""
+    tally = ds.rejects.tally()
     used: dict[str, int] = {}
     for df in ds.tables.values():
         for src, n in df["_source"].value_counts().items():
@@ -492,9 +504,5 @@ def _recount(ds: Dataset, by_source: dict[str, Accounting]) -> None:
     for name, acc in by_source.items():
         acc.used = used.get(name, 0)
         acc.rejected = acc.read - acc.used - acc.excluded
-        acc.values_ignored = sum(1 for r in ds.rejects.items if r.source == name and
-                                 r.action == VALUE_IGNORED)
-        acc.left_out = len({r.row for r in ds.rejects.items if r.source == name and (
-            r.action == LEFT_OUT or (r.action == VALUE_IGNORED and r.kpis))})
-        acc.placed = sum(1 for r in ds.rejects.items if r.source == name and
-                         r.action == ROW_PLACED)     # a placed row rejected later is not
+        # a placed row rejected later is not counted as placed (its line is gone)
+        acc.values_ignored, acc.left_out, acc.placed = tally.get(name, (0, 0, 0))

@@ -219,7 +219,7 @@ def _read_csv_duckdb(source: Source) -> RawTable | None:
     for parallel in ("true", "false"):
         try:
             con.execute(
-                f"CREATE OR REPLACE TABLE raw AS SELECT "
+                "CREATE OR REPLACE TABLE raw AS SELECT "
                 + "".join(f"c{i}, " for i in sorted(set(wanted.values())))
                 + f"c{width - 1} IS NULL OR c{width} IS NOT NULL AS _ragged, {empty} AS _empty "
                 f"FROM read_csv({_sql_text(source.path.as_posix())}, header = false, "

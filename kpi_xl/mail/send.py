@@ -532,11 +532,16 @@ def deliver(items: list[Item], month: str, ledger: Ledger, transport, *, retries
     ``resend``. A message carries only the reports due. ``deadline`` is a
     ``time.monotonic()`` instant after which nothing new is started. The caller holds the
     output folder's lock."""
+    from ..progress import Meter
+
     out = Outcome()
     ledger.settle()
     end = deadline if deadline is not None else math.inf
+    # recipients done, their pace and the time left, at most a line a second
+    meter = Meter("sending", progress, total=len(items), unit="recipients")
     try:
-        for recipient, reports, make in items:
+        for k, (recipient, reports, make) in enumerate(items):
+            meter.update(k)
             digests = dict(reports) if isinstance(reports, Mapping) else dict.fromkeys(reports)
             if out.stopped or time.monotonic() >= end:
                 out.stopped = out.stopped or "the run's deadline passed"
@@ -612,9 +617,9 @@ def deliver(items: list[Item], month: str, ledger: Ledger, transport, *, retries
                     break
                 ledger.record(month, due, recipient, "sent", mid, None, digests)
                 out.sent.append(recipient)
-                if progress:
-                    progress(f"sent to {recipient}")
                 break
     finally:
         transport.close()
+    if items:
+        meter.finish(len(items), f" ({len(out.sent):,} sent)")
     return out

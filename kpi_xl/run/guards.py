@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import itertools
 import statistics
 from dataclasses import dataclass, field
 from typing import Any, Mapping
@@ -196,19 +197,16 @@ def check(ds, month: "Period | str | None", settings: GuardSettings = GuardSetti
     ``dimensions``: the config's, each given a coverage line (never a refusal)."""
     period = None if month is None else as_period(month)
     rep = GuardReport(None if period is None else period.label, period=period)
-    by_source: dict[str, list] = {}            # the rejects report, read once
-    for r in ds.rejects.items:
-        by_source.setdefault(r.source, []).append(r)
-    _rejected_shares(ds, by_source, settings, rep)
+    _rejected_shares(ds, settings, rep)
     if period is None:
-        _left_out_shares(ds, by_source, None, settings, rep)
+        _left_out_shares(ds, None, settings, rep)
         return rep
     if history is None and period.grain != "month":
         history = usual_window(period)
     earlier = None if history is None else [as_period(p, period.fiscal_start) for p in history]
     place = _Place(period, (*(earlier or ()), period))
-    _left_out_shares(ds, by_source, place, settings, rep)
-    _rejected_in_month(ds, by_source, place, settings, rep)
+    _left_out_shares(ds, place, settings, rep)
+    _rejected_in_month(ds, place, settings, rep)
     _volumes(ds, place, settings, earlier, rep)
     units = _units_in_period(ds, place)         # each table's rows placed once
     _coverage(ds, place, units, settings, rep)
@@ -221,24 +219,21 @@ def _most_frequent(reasons: dict[str, int]) -> str:
     return "most frequent: " + "; ".join(f"{n:,} × {why}" for why, n in top)
 
 
-def _rejected_shares(ds, by_source, settings: GuardSettings, rep: GuardReport) -> None:
+def _rejected_shares(ds, settings: GuardSettings, rep: GuardReport) -> None:
     from ..data.rejects import ROW_REJECTED
 
     for acc, accs in _sources(ds.accounting):
         considered = acc.read - acc.excluded
         if considered <= 0 or acc.rejected / considered <= settings.max_rejected_share:
             continue
-        reasons: dict[str, int] = {}
-        for r in (r for a in accs for r in by_source.get(a.source, ())):
-            if r.action == ROW_REJECTED:
-                reasons[r.reason] = reasons.get(r.reason, 0) + 1
+        reasons = ds.rejects.reasons([a.source for a in accs], ROW_REJECTED)
         rep.refusals.append(
             f"{acc.file} ({acc.source}) rejects {acc.rejected:,} of its {considered:,} rows "
             f"({acc.rejected / considered:.0%}, more than the {settings.max_rejected_share:.0%} "
             "allowed by [guards] max_rejected_share); " + _most_frequent(reasons))
 
 
-def _rejected_in_month(ds, by_source, place: _Place, settings: GuardSettings,
+def _rejected_in_month(ds, place: _Place, settings: GuardSettings,
                        rep: GuardReport) -> None:
     """The rejected share among the rows dated in the period (rows whose date could not be
     read are judged over the whole file only): a file of a good year and a bad month
@@ -259,10 +254,7 @@ def _rejected_in_month(ds, by_source, place: _Place, settings: GuardSettings,
         if acc.table not in DATED or (whole > 0 and acc.rejected / whole >
                                       settings.max_rejected_share):
             continue                       # refused over the whole file already
-        reasons: dict[str, int] = {}
-        for r in (r for a in accs for r in by_source.get(a.source, ())):
-            if r.action == ROW_REJECTED and r.period in months:
-                reasons[r.reason] = reasons.get(r.reason, 0) + 1
+        reasons = ds.rejects.reasons([a.source for a in accs], ROW_REJECTED, months)
         rejected = sum(reasons.values())
         if not rejected:
             continue
@@ -283,17 +275,20 @@ def _rejected_in_month(ds, by_source, place: _Place, settings: GuardSettings,
             + _most_frequent(reasons))
 
 
-def _left_out_shares(ds, by_source, place: "_Place | None", settings: GuardSettings,
+def _left_out_shares(ds, place: "_Place | None", settings: GuardSettings,
                      rep: GuardReport) -> None:
     """Per source and KPI: the rows the KPI's input rules leave out (in the period, or in
     the whole file), as a share of the source's rows (in the period, or used)."""
     from ..data.rejects import LEFT_OUT, VALUE_IGNORED
 
     for acc in ds.accounting:
-        items = [r for r in by_source.get(acc.source, ()) if
-                 r.action == VALUE_IGNORED or (r.kpis and r.action == LEFT_OUT)]
-        if not items:
+        # the source's lines, streamed from the report (never all of it in memory)
+        items = (r for r in ds.rejects.find(acc.source, (VALUE_IGNORED, LEFT_OUT))
+                 if r.action == VALUE_IGNORED or r.kpis)
+        first = next(items, None)
+        if first is None:
             continue
+        items = itertools.chain([first], items)
         df = ds.tables.get(acc.table)
         if df is None or "_source" not in df or "_row" not in df:
             continue

@@ -56,7 +56,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 SECTIONS = {"centre", "business_hours", "sources", "kpis", "qa", "scorecard", "stakeholders",
-            "smtp", "output", "guards", "dimensions", "staffing"}
+            "smtp", "output", "guards", "dimensions", "staffing", "engine"}
 KPI_KEYS = {"variant", "options", "target", "min_n", "targets"}
 
 
@@ -78,6 +78,7 @@ class Config:
     pairs: list[tuple[str, str]] = field(default_factory=list)
     fiscal_start: int = 1               # [centre] fiscal_year_start: the month a fiscal year starts
     csv: Any = None                     # [output] csv: kpi_xl.csv_out.CsvStyle (None: comma)
+    engine: Any = None                  # [engine]: kpi_xl.engine.settings.EngineSettings
 
 
 def read_config(path: str | os.PathLike) -> Config:
@@ -155,6 +156,9 @@ def parse_config(data: Mapping[str, Any], base_dir: str | os.PathLike = ".",
     from .csv_out import parse_output
 
     cfg.csv = parse_output(data.get("output"), problems)
+    from .engine.settings import parse_engine
+
+    cfg.engine = parse_engine(data.get("engine"), problems)
     folder = (data.get("scorecard") or {}).get("templates")
     if folder is not None and not isinstance(folder, str):
         problems.append(f"[scorecard] templates must be a folder name (text), got {folder!r}")
@@ -183,6 +187,7 @@ _SHAPES = {"centre": (Mapping, "a table"), "business_hours": (Mapping, "a table"
            "qa": (Mapping, "a table"), "kpis": (Mapping, "a table"),
            "scorecard": (Mapping, "a table"), "smtp": (Mapping, "a table"),
            "guards": (Mapping, "a table"), "output": (Mapping, "a table"),
+           "engine": (Mapping, "a table"),
            "sources": (list, "a list of [[sources]] tables"),
            "dimensions": (list, "a list of [[dimensions]] tables"),
            "stakeholders": (list, "a list of [[stakeholders]] tables")}

@@ -175,8 +175,8 @@ class PostgresBackend(Backend):
         d = self.dialect
         types = {c: _pg_type(data[c]) for c in data.columns}
         cols = ", ".join(f"{d.ident(c)} {t}" for c, t in types.items())
+        self._drop_temp(name)
         with self.conn.cursor() as cur:
-            cur.execute(f"DROP TABLE IF EXISTS pg_temp.{name}")
             cur.execute(f"CREATE TEMPORARY TABLE {name} ({cols})")
             names = ", ".join(d.ident(c) for c in data.columns)
             with cur.copy(f"COPY {name} ({names}) FROM STDIN") as copy:
@@ -184,13 +184,24 @@ class PostgresBackend(Backend):
                     copy.write_row(row)
             cur.execute(f"ANALYZE {name}")
 
+    def _drop_temp(self, name: str) -> None:
+        """Drop the session's temporary table or view ``name`` (and the temporary views
+        over it), if any: PostgreSQL has no CREATE OR REPLACE for a view whose columns
+        change. Only the session's own temporary schema is touched."""
+        with self.conn.cursor() as cur:
+            cur.execute("SELECT relkind FROM pg_class WHERE relnamespace = "
+                        "pg_my_temp_schema() AND relname = %s", (name,))
+            row = cur.fetchone()
+            if row:
+                kind = "VIEW" if row[0] == "v" else "TABLE"
+                cur.execute(f"DROP {kind} pg_temp.{name} CASCADE")
+
     def relation(self, name: str, relation: str) -> None:
-        # PostgreSQL has no CREATE OR REPLACE for a view whose columns change: drop first
-        self.execute(f"DROP VIEW IF EXISTS pg_temp.{name}")
+        self._drop_temp(name)
         self.execute(f"CREATE TEMPORARY VIEW {name} AS SELECT * FROM {relation}")
 
     def temp_view(self, name: str, sql: str) -> None:
-        self.execute(f"DROP VIEW IF EXISTS pg_temp.{name}")
+        self._drop_temp(name)
         self.execute(f"CREATE TEMPORARY VIEW {name} AS {sql}")
 
     def columns(self, name: str) -> list[Column]:

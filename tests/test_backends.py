@@ -210,3 +210,46 @@ def test_month_on_local_spark_equals_duckdb(spark):
     expected = Engine(tables, **DEMO).compute(MONTH, 2)
     got = Engine(boolean_flags(tables), backend=spark, **DEMO).compute(MONTH, 2)
     assert_same(expected, got, "spark")
+
+
+# --------------------------------------------------------------------------- [engine]
+def test_engine_section_is_read_checked_and_described():
+    from kpi_xl.engine.settings import parse_engine
+
+    problems: list[str] = []
+    s = parse_engine({"backend": "postgres", "url_env": "KPI_XL_PG_URL"}, problems)
+    assert problems == [] and s.backend == "postgres" and not s.quantiles.any_approximate
+    spark = parse_engine({"backend": "spark", "approximate": ["time_to_resolution"]}, problems)
+    assert problems == [] and spark.quantiles.approximate("time_to_resolution")
+    assert "approximate for time_to_resolution" in spark.describe({})[1]
+    lines = s.describe({"KPI_XL_PG_URL": "postgresql://u:secret@db/x"})
+    assert "PostgreSQL, connection from $KPI_XL_PG_URL (set)" in lines[0]
+    assert not any("secret" in line for line in lines)     # the URL itself is never shown
+
+
+def test_engine_section_refuses_secrets_unknown_keys_and_silent_switches():
+    from kpi_xl.engine.settings import parse_engine
+
+    problems: list[str] = []
+    parse_engine({"backend": "oracle", "url": "postgresql://u:pw@h/db", "speed": 1}, problems)
+    text = " | ".join(problems)
+    assert "backend must be one of duckdb, postgres, spark, got 'oracle'" in text
+    assert "never go in the config file" in text
+    assert "unknown key 'speed'" in text
+    problems = []
+    parse_engine({"backend": "postgres", "url_env": "postgresql://u:pw@h/db"}, problems)
+    assert "must be the NAME of an environment variable" in problems[0]
+    problems = []
+    parse_engine({"backend": "postgres", "url_env": "PG", "quantiles": "approximate"},
+                 problems)
+    assert problems and "postgres has no approximate quantile" in problems[0]
+    problems = []
+    parse_engine({"backend": "spark", "approximate": ["no_such_kpi"]}, problems)
+    assert "'no_such_kpi' is not a KPI key" in problems[0]
+
+
+def test_connect_names_the_missing_environment_variable():
+    from kpi_xl.engine.backends import BackendError
+
+    with pytest.raises(BackendError, match="environment variable KPI_XL_NOPE is not set"):
+        connect("postgres", url_env="KPI_XL_NOPE", environ={})

@@ -30,14 +30,16 @@ import os
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from ..errors import KpiXlError
 from ..render.sql import DIALECTS, Dialect, quote_text
 
 #: the kinds of column the engine tells apart (the rest is 'other')
 BOOLEAN, NUMBER, TEXT, TIME = "boolean", "number", "text", "time"
 
 
-class BackendError(RuntimeError):
-    """A backend cannot be reached or refuses a statement: one sentence for a manager."""
+class BackendError(KpiXlError, RuntimeError):
+    """A backend cannot be reached or refuses a statement: one sentence for a manager
+    (the command line prints it and exits with code 1)."""
 
 
 @dataclass(frozen=True)
@@ -333,10 +335,18 @@ class SparkBackend(Backend):
                 for f in self.spark.table(name).schema.fields]
 
     def execute(self, sql: str) -> None:
-        self.spark.sql(sql)
+        self._run(sql)
 
     def query(self, sql: str):
-        return self.spark.sql(sql).toPandas()
+        return self._run(sql).toPandas()
+
+    def _run(self, sql: str):
+        from pyspark.errors import PySparkException
+
+        try:
+            return self.spark.sql(sql)
+        except PySparkException as e:
+            raise BackendError(f"Spark refused a statement: {_first_line(e)}") from e
 
 
 def local_spark(master: str | None = None):

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..errors import KpiXlError
 from ..render.sql import Dialect
 
 POLICIES = ("exact", "approximate")
 
 
-class QuantileError(ValueError):
+class QuantileError(KpiXlError, ValueError):
     """The quantile policy cannot run on the chosen backend."""
 
 

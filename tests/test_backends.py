@@ -58,6 +58,30 @@ def boolean_flags(tables):
     return out
 
 
+def with_rule_breaks(tables):
+    """The tables with values that break input rules (a negative queue wait and talk
+    time, as a broken ACD export writes them): they leave their KPIs, the check lists
+    them."""
+    out = dict(tables)
+    c = tables["contacts"].copy()
+    calls = c.index[c["wait"].notna()][:40]
+    c.loc[calls[:25], "wait"] = -2.0
+    c.loc[calls[25:], "talk"] = -1.5
+    out["contacts"] = c
+    return out
+
+
+def assert_same_checks(expected: dict, got: dict, label: str) -> None:
+    """The same rule breaks (row, column, value text, rule, KPIs), whatever the order."""
+    assert set(expected) == set(got), label
+    assert sum(len(f) for f in expected.values()) > 0, "a real comparison compares rule breaks"
+    for t in expected:
+        cols = ["_table", "_row", "column", "value", "rule", "kpis"]
+        a = expected[t][cols].astype(str).sort_values(cols).reset_index(drop=True)
+        b = got[t][cols].astype(str).sort_values(cols).reset_index(drop=True)
+        pd.testing.assert_frame_equal(a, b, obj=f"{label} {t}")
+
+
 def assert_same(expected, got, label: str) -> None:
     """Same rows; every number equal to 1e-9 (relative); same notes, status, flags."""
     key = ["period", "level", "key", "kpi"]
@@ -183,6 +207,19 @@ def test_postgres_relations_with_boolean_flags_are_aggregated_in_place(demo, pg)
         pg.execute("DROP SCHEMA kpi_xl_test CASCADE")
 
 
+def test_rule_breaks_on_postgres_equal_duckdb_value_text_included(pg):
+    """Issue 15: the values of rule breaks read the same on every backend. PostgreSQL
+    writes a double -2.0 as '-2' where DuckDB writes '-2.0' (this test failed so before
+    the texts were made one)."""
+    tables = with_rule_breaks(sample_tables(teams=2, agents_per_team=4,
+                                            contacts_per_month=1200))
+    duck, theirs = Engine(tables, **DEMO), Engine(tables, backend=pg, **DEMO)
+    expected = duck.check()
+    assert "-2.0" in set(expected["contacts"]["value"])
+    assert_same_checks(expected, theirs.check(), "postgres checks")
+    assert_same(duck.compute(MONTH, 2), theirs.compute(MONTH, 2), "postgres, rule breaks")
+
+
 def test_postgres_refuses_approximate_quantiles(demo, pg):
     tables, _ = demo
     with pytest.raises(QuantileError, match="set quantiles = \"exact\""):
@@ -204,12 +241,14 @@ def spark():
 
 def test_month_on_local_spark_equals_duckdb(spark):
     """A smaller centre (2 teams × 4 agents, the demo's generator; Spark's cost here is
-    planning and code generation per query, not rows) with BOOLEAN flags on Spark,
-    against the 0/1 flags on DuckDB: every level, dimension and pair, three months."""
-    tables = sample_tables(teams=2, agents_per_team=4, contacts_per_month=1200)
-    expected = Engine(tables, **DEMO).compute(MONTH, 2)
-    got = Engine(boolean_flags(tables), backend=spark, **DEMO).compute(MONTH, 2)
-    assert_same(expected, got, "spark")
+    planning and code generation per query, not rows) with BOOLEAN flags and rule breaks
+    on Spark, against the 0/1 flags on DuckDB: every level, dimension and pair, three
+    months; and the same rule breaks, value texts included."""
+    tables = with_rule_breaks(sample_tables(teams=2, agents_per_team=4,
+                                            contacts_per_month=1200))
+    duck, theirs = Engine(tables, **DEMO), Engine(boolean_flags(tables), backend=spark, **DEMO)
+    assert_same(duck.compute(MONTH, 2), theirs.compute(MONTH, 2), "spark")
+    assert_same_checks(duck.check(), theirs.check(), "spark checks")
 
 
 # --------------------------------------------------------------------------- [engine]

@@ -73,10 +73,10 @@ class Backend:
         """The answer of ``sql`` as a pandas DataFrame (NULL as NaN / None)."""
         raise NotImplementedError
 
-    def view(self, name: str, source: str) -> set[str]:
+    def view(self, name: str, source: str) -> list[Column]:
         """The TEMPORARY view ``name`` over ``source`` with BOOLEAN columns as 1.0/0.0
         (DOUBLE), so flag tests (``answered = 1.0``) read BOOLEAN and 0/1 columns alike.
-        Returns the view's column names."""
+        Returns the source's columns."""
         cols = self.columns(source)
         if any(c.kind == BOOLEAN for c in cols):
             d = self.dialect
@@ -87,13 +87,63 @@ class Backend:
         else:
             sel = "*"
         self.temp_view(name, f"SELECT {sel} FROM {source}")
-        return {c.name for c in cols}
+        return cols
 
     def temp_view(self, name: str, sql: str) -> None:
         self.execute(f"CREATE OR REPLACE TEMPORARY VIEW {name} AS {sql}")
 
     def close(self) -> None:
         pass
+
+
+def number_text(text):
+    """A number's text as every backend reports it: the shortest text that reads back as
+    the same double, whole numbers with '.0' (Python's ``repr``, which is also DuckDB's
+    ``CAST(x AS VARCHAR)``): PostgreSQL writes ``-2`` and Spark ``-1.0E20`` where DuckDB
+    writes ``-2.0`` and ``-1e+20``. Text that is not a number is returned unchanged."""
+    if not isinstance(text, str):
+        return text
+    try:
+        x = float(text)
+    except ValueError:
+        return text
+    return repr(x)
+
+
+def same_number_text(frame, kinds, value: str = "value", column: str = "column"):
+    """``frame`` (rule breaks: ``column`` names a source column, ``value`` its text) with
+    the text of numeric columns' values written as :func:`number_text` says."""
+    if frame is None or not len(frame) or value not in frame or column not in frame:
+        return frame
+    numeric = frame[column].map(lambda c: kinds.get(c) == NUMBER).to_numpy(dtype=bool)
+    if numeric.any():
+        frame = frame.copy()
+        vals = frame[value].astype(object).to_numpy()
+        frame[value] = [number_text(v) if n else v for v, n in zip(vals, numeric, strict=True)]
+    return frame
+
+
+#: canonical column types (kpi_xl.data.schema) -> the pandas type an all-blank column takes
+_BLANK_AS = {"date": "datetime64[us]", "timestamp": "datetime64[us]", "number": "float64",
+             "flag": "float64", "hours": "float64", "seconds": "float64", "score": "float64"}
+
+
+def typed_blanks(table: str, frame):
+    """``frame`` with each column that holds no value at all (pandas keeps it as an
+    untyped ``object`` column) given the type the canonical schema declares for it: a
+    roster's blank ``left`` is a date on every backend (PostgreSQL refuses ``text >=
+    date``; DuckDB guessed INTEGER)."""
+    from ..data.schema import TABLES
+
+    schema = TABLES.get(table)
+    if schema is None or isinstance(frame, (str, os.PathLike)):
+        return frame
+    names = {c.name: c.type for c in schema.columns}
+    fix = [c for c in frame.columns if frame[c].dtype == object and names.get(c) in _BLANK_AS
+           and frame[c].isna().all()]
+    if not fix:
+        return frame
+    return frame.astype({c: _BLANK_AS[names[c]] for c in fix})
 
 
 # --------------------------------------------------------------------------- DuckDB
@@ -421,4 +471,4 @@ def connect(backend: str = "duckdb", *, url: str | None = None, session=None,
 
 
 __all__ = ["BACKENDS", "Backend", "BackendError", "Column", "DuckDBBackend", "PostgresBackend",
-           "SparkBackend", "connect", "local_spark"]
+           "SparkBackend", "connect", "local_spark", "number_text", "same_number_text"]

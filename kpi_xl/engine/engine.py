@@ -27,7 +27,7 @@ from ..catalog import CATALOG
 from ..errors import KpiError
 from ..periods import Period, as_period
 from ..render.sql import DIALECTS, Dialect
-from .backends import Backend, DuckDBBackend
+from .backends import Backend, DuckDBBackend, same_number_text, typed_blanks
 from .bindings import BINDINGS
 from .plan import Item, KpiChoice, make_plan, source_of
 from .quantiles import QuantilePolicy
@@ -71,17 +71,24 @@ class Engine:
         self.pairs = tuple((str(a), str(b)) for a, b in pairs)
         self.fiscal_start = fiscal_start
         self.columns: dict[str, set[str]] = {}
+        self.kinds: dict[str, str] = {}        # column -> kind (kpi_xl.engine.backends)
         # each source as ``in_<table>`` in the backend (a loaded table, or a relation read
         # in place), and the view ``src_<table>`` the queries read over it
         for name, data in tables.items():
             if data is None:
                 continue
-            self.backend.load(f"in_{name}", data)
-            self.columns[name] = self.backend.view(f"src_{name}", f"in_{name}")
+            self.backend.load(f"in_{name}", typed_blanks(name, data))
+            self._source(name)
         for name, relation in (relations or {}).items():
             self.backend.relation(f"in_{name}", relation)
-            self.columns[name] = self.backend.view(f"src_{name}", f"in_{name}")
+            self._source(name)
         self._survey_view()
+
+    def _source(self, name: str) -> None:
+        cols = self.backend.view(f"src_{name}", f"in_{name}")
+        self.columns[name] = {c.name for c in cols}
+        for c in cols:
+            self.kinds.setdefault(c.name, c.kind)
 
     @property
     def grouping(self) -> Grouping:
@@ -248,7 +255,9 @@ class Engine:
 
     def check(self):
         """Run :meth:`check_sql`: one DataFrame of rule breaks per row table."""
-        return {t: self.backend.query(q) for t, q in self.check_sql().items()}
+        # numbers' text as every backend reports it ('-2.0', never PostgreSQL's '-2')
+        return {t: same_number_text(self.backend.query(q), self.kinds)
+                for t, q in self.check_sql().items()}
 
 
 def _dialect(name: str) -> Dialect:

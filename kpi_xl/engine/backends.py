@@ -404,13 +404,15 @@ def local_spark(master: str | None = None):
     (the answers are small), no UI."""
     from pyspark.sql import SparkSession
 
-    return (SparkSession.builder.master(master or "local[*]").appName("kpi_xl")
-            .config("spark.sql.session.timeZone", "UTC")
-            .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-            .config("spark.sql.shuffle.partitions", "4")
-            .config("spark.ui.enabled", "false")
-            .config("spark.ui.showConsoleProgress", "false")
-            .getOrCreate())
+    spark = (SparkSession.builder.master(master or "local[*]").appName("kpi_xl")
+             .config("spark.sql.session.timeZone", "UTC")
+             .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+             .config("spark.sql.shuffle.partitions", "4")
+             .config("spark.ui.enabled", "false")
+             .config("spark.ui.showConsoleProgress", "false")
+             .getOrCreate())
+    spark.sparkContext.setLogLevel("ERROR")     # the run prints its own lines
+    return spark
 
 
 def _arrow_ready(frame):

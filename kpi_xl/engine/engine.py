@@ -5,11 +5,13 @@ declares and per chosen pair of levels, each with its n.
 The engine never states a formula. For each table it asks the SQL renderer
 (``kpi_xl.render.sql``) for the aggregates of every KPI bound to that table
 (``kpi_xl.engine.bindings``), runs them in **one** ``GROUP BY GROUPING SETS`` query per
-table on an embedded DuckDB (:mod:`.queries`), and reshapes the answer into a tidy table
+table (:mod:`.queries`) on its backend (:mod:`.backends`: an embedded DuckDB by default,
+or PostgreSQL or Spark, where only the wide answers come back), and reshapes the answers
+(:meth:`Prepared.results`, from any executor) into a tidy table
 (:mod:`.results`): one row per (period, level, key, KPI) with value, n, margin, the reason
 when there is no value, target, status and a low-sample flag. The period KPIs read the
 period totals, also SQL (:mod:`.totals`). Because the SQL is standard, the same queries are
-what a warehouse or Spark SQL would run (:meth:`Engine.sql` shows all of it).
+what PostgreSQL or Spark SQL run (:meth:`Engine.sql` shows all of it).
 
 Input tables are the canonical tables of ``kpi_xl.data.schema`` (as pandas DataFrames or
 paths to Parquet files). A row table's rows are placed in periods by their ``date`` (or,

@@ -145,6 +145,14 @@ def test_sql_shows_every_statement_in_each_dialect(demo):
         assert f"{quote}nps__a0{quote}" in sql["surveys"], dialect
     with pytest.raises(ValueError, match="dialect must be one of"):
         eng.sql(MONTH, dialect="oracle")
+    # the views the statements read: one per source, and the survey answers
+    views = Engine(boolean_flags(tables), **DEMO).views_sql(dialect="spark")
+    assert set(views) == {"src_contacts", "src_qa", "src_roster", "src_business",
+                          "src_survey_rows"}
+    assert "CASE WHEN `answered` THEN 1.0 WHEN NOT `answered` THEN 0.0 END AS `answered`" \
+        in views["src_contacts"]
+    assert "`nps` IS NOT NULL" in views["src_survey_rows"]
+    assert views["src_roster"] == "SELECT * FROM in_roster"
 
 
 def test_approximate_quantiles_are_asked_for_never_switched_to(demo):

@@ -78,15 +78,7 @@ class Backend:
         (DOUBLE), so flag tests (``answered = 1.0``) read BOOLEAN and 0/1 columns alike.
         Returns the source's columns."""
         cols = self.columns(source)
-        if any(c.kind == BOOLEAN for c in cols):
-            d = self.dialect
-            sel = ", ".join(
-                f"CASE WHEN {d.ident(c.name)} THEN 1.0 WHEN NOT {d.ident(c.name)} THEN 0.0 "
-                f"END AS {d.ident(c.name)}" if c.kind == BOOLEAN else d.ident(c.name)
-                for c in cols)
-        else:
-            sel = "*"
-        self.temp_view(name, f"SELECT {sel} FROM {source}")
+        self.temp_view(name, view_sql(source, cols, self.dialect))
         return cols
 
     def temp_view(self, name: str, sql: str) -> None:
@@ -94,6 +86,17 @@ class Backend:
 
     def close(self) -> None:
         pass
+
+
+def view_sql(source: str, cols: list[Column], dialect: Dialect) -> str:
+    """The SELECT of a source's view: its columns, BOOLEAN ones as 1.0/0.0."""
+    if not any(c.kind == BOOLEAN for c in cols):
+        return f"SELECT * FROM {source}"
+    d = dialect
+    sel = ", ".join(f"CASE WHEN {d.ident(c.name)} THEN 1.0 WHEN NOT {d.ident(c.name)} THEN 0.0 "
+                    f"END AS {d.ident(c.name)}" if c.kind == BOOLEAN else d.ident(c.name)
+                    for c in cols)
+    return f"SELECT {sel} FROM {source}"
 
 
 def number_text(text):

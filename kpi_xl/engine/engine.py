@@ -29,7 +29,7 @@ from ..catalog import CATALOG
 from ..errors import KpiError
 from ..periods import Period, as_period
 from ..render.sql import DIALECTS, Dialect
-from .backends import Backend, DuckDBBackend, same_number_text, typed_blanks
+from .backends import Backend, DuckDBBackend, same_number_text, typed_blanks, view_sql
 from .bindings import BINDINGS
 from .plan import Item, KpiChoice, make_plan, source_of
 from .quantiles import QuantilePolicy
@@ -74,6 +74,7 @@ class Engine:
         self.fiscal_start = fiscal_start
         self.columns: dict[str, set[str]] = {}
         self.kinds: dict[str, str] = {}        # column -> kind (kpi_xl.engine.backends)
+        self._sources: dict[str, list] = {}     # table -> its columns (Column)
         # each source as ``in_<table>`` in the backend (a loaded table, or a relation read
         # in place), and the view ``src_<table>`` the queries read over it
         for name, data in tables.items():
@@ -88,9 +89,22 @@ class Engine:
 
     def _source(self, name: str) -> None:
         cols = self.backend.view(f"src_{name}", f"in_{name}")
+        self._sources[name] = cols
         self.columns[name] = {c.name for c in cols}
         for c in cols:
             self.kinds.setdefault(c.name, c.kind)
+
+    def views_sql(self, dialect: str | None = None) -> dict[str, str]:
+        """The TEMPORARY views the queries read, by name, written for ``dialect``
+        (default: the backend's): ``src_<table>`` over each source ``in_<table>``
+        (BOOLEAN flags as 1.0/0.0) and the survey answers ``src_survey_rows``. With
+        :meth:`sql`, everything the engine runs."""
+        d = self.dialect if dialect is None else _dialect(dialect)
+        out = {f"src_{n}": view_sql(f"in_{n}", cols, d) for n, cols in self._sources.items()}
+        survey = self._survey_sql(d)
+        if survey:
+            out["src_survey_rows"] = survey
+        return out
 
     @property
     def grouping(self) -> Grouping:
@@ -106,8 +120,19 @@ class Engine:
         """Survey answers from the surveys table and from contact rows, as one table,
         with what places them (period, date) and what cuts them (team, agent, channel and
         the dimensions)."""
+        sql = self._survey_sql(self.dialect)
+        if sql:
+            # TEMPORARY: Spark refuses a persistent view over temporary ones
+            self.backend.temp_view("src_survey_rows", sql)
+            places = [c for c in ("period", "date")
+                      if any(c in self.columns.get(n, set()) for n in ("surveys", "contacts"))]
+            cuts = ("team", "agent", "channel",
+                    *(d for d in self.dimensions if d not in LEVELS))
+            self.columns["survey_rows"] = {*places, "_table", "_row", *cuts, *SURVEY_COLUMNS}
+
+    def _survey_sql(self, d: Dialect) -> str | None:
         parts = []
-        cuts = ("team", "agent", "channel", *(d for d in self.dimensions if d not in LEVELS))
+        cuts = ("team", "agent", "channel", *(x for x in self.dimensions if x not in LEVELS))
         places = [c for c in ("period", "date")
                   if any(c in self.columns.get(n, set()) for n in ("surveys", "contacts"))]
         for name in ("surveys", "contacts"):
@@ -115,21 +140,17 @@ class Engine:
             have = [c for c in SURVEY_COLUMNS if c in cols]
             if not have or not any(c in cols for c in places):
                 continue
-            sel = [c if c in cols else f"CAST(NULL AS {'TIMESTAMP' if c == 'date' else self.dialect.text}) AS {c}"
+            sel = [c if c in cols else f"CAST(NULL AS {'TIMESTAMP' if c == 'date' else d.text}) AS {c}"
                    for c in places]
             sel += [f"'{name}' AS _table"]
             sel += ["_row" if "_row" in cols else "CAST(NULL AS BIGINT) AS _row"]
-            sel += [self.dialect.ident(c) if c in cols
-                    else f"CAST(NULL AS {self.dialect.text}) AS {self.dialect.ident(c)}"
+            sel += [d.ident(c) if c in cols else f"CAST(NULL AS {d.text}) AS {d.ident(c)}"
                     for c in cuts]
-            sel += [self.dialect.ident(c) if c in cols
-                    else f"CAST(NULL AS {self.dialect.double}) AS {c}" for c in SURVEY_COLUMNS]
-            where = " OR ".join(f"{self.dialect.ident(c)} IS NOT NULL" for c in have)
+            sel += [d.ident(c) if c in cols else f"CAST(NULL AS {d.double}) AS {c}"
+                    for c in SURVEY_COLUMNS]
+            where = " OR ".join(f"{d.ident(c)} IS NOT NULL" for c in have)
             parts.append(f"SELECT {', '.join(sel)} FROM src_{name} WHERE {where}")
-        if parts:
-            # TEMPORARY: Spark refuses a persistent view over temporary ones
-            self.backend.temp_view("src_survey_rows", " UNION ALL ".join(parts))
-            self.columns["survey_rows"] = {*places, "_table", "_row", *cuts, *SURVEY_COLUMNS}
+        return " UNION ALL ".join(parts) if parts else None
 
     # ------------------------------------------------------------------ planning
     def plan(self) -> tuple[dict[str, list[Item]], dict[str, str]]:

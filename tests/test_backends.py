@@ -300,3 +300,56 @@ def test_connect_names_the_missing_environment_variable():
 
     with pytest.raises(BackendError, match="environment variable KPI_XL_NOPE is not set"):
         connect("postgres", url_env="KPI_XL_NOPE", environ={})
+
+
+# --------------------------------------------------------------------------- command line
+def _config(tmp_path, engine: str):
+    from test_config_cli import GOOD
+
+    p = tmp_path / "kpi_xl.toml"
+    p.write_text(GOOD + "\n[engine]\n" + engine, encoding="utf-8")
+    return p
+
+
+def test_validate_says_where_it_runs_and_a_missing_variable_is_one_sentence(
+        tmp_path, capsys, monkeypatch):
+    from kpi_xl.cli import main
+
+    monkeypatch.delenv("KPI_XL_NOT_SET", raising=False)
+    p = _config(tmp_path, 'backend = "postgres"\nurl_env = "KPI_XL_NOT_SET"\n')
+    assert main(["validate", "-c", str(p)]) == 0
+    out = capsys.readouterr().out
+    assert "Engine:\n  the KPIs are computed on PostgreSQL, connection from $KPI_XL_NOT_SET " \
+           "(NOT SET)" in out
+    assert "quantiles: exact" in out
+    rc = main(["compute", "-c", str(p), "--month", "2026-10", "--history", "1",
+               "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert rc == 1 and "the environment variable KPI_XL_NOT_SET is not set" in err
+    assert "Traceback" not in err
+
+
+def test_compute_command_on_postgres_writes_the_duckdb_results(tmp_path, capsys, pg):
+    """The command line end to end with ``[engine] backend = "postgres"``: the same
+    kpi-results.csv as the embedded run, byte for byte but for the last digits."""
+    from kpi_xl.cli import main
+
+    files = {}
+    for name, engine in (("duck", ""), ("pg", 'backend = "postgres"\n'
+                                              'url_env = "KPI_XL_TEST_PG_URL"\n')):
+        folder = tmp_path / name
+        folder.mkdir()
+        rc = main(["compute", "-c", str(_config(folder, engine)), "--month", "2026-10",
+                   "--history", "1", "--out", str(folder / "out")])
+        assert rc == 0, capsys.readouterr().err
+        files[name] = pd.read_csv(folder / "out" / "2026-10" / "kpi-results.csv",
+                                  keep_default_na=False)
+    a, b = files["duck"], files["pg"]
+    assert len(a) > 50 and list(a.columns) == list(b.columns) and len(a) == len(b)
+    for c in a.columns:
+        if c in ("value", "n", "margin", "target"):
+            x = pd.to_numeric(a[c], errors="coerce").to_numpy(float)
+            y = pd.to_numeric(b[c], errors="coerce").to_numpy(float)
+            assert ((np.isnan(x) & np.isnan(y)) | np.isclose(x, y, rtol=1e-9, atol=0)).all(), c
+        else:
+            assert (a[c].astype(str) == b[c].astype(str)).all(), c

@@ -353,3 +353,17 @@ def test_compute_command_on_postgres_writes_the_duckdb_results(tmp_path, capsys,
             assert ((np.isnan(x) & np.isnan(y)) | np.isclose(x, y, rtol=1e-9, atol=0)).all(), c
         else:
             assert (a[c].astype(str) == b[c].astype(str)).all(), c
+
+
+def test_a_relation_is_a_name_and_nothing_else():
+    """A relation is spliced into SQL: only a (dotted, maybe quoted) name gets through."""
+    from kpi_xl.engine.backends import BackendError, relation_name
+
+    assert relation_name("support.contacts") == "support.contacts"
+    assert relation_name('"Support Desk"."Contacts"') == '"Support Desk"."Contacts"'
+    assert relation_name("lake.support.contacts") == "lake.support.contacts"
+    for bad in ("contacts; DROP TABLE x", "(SELECT 1)", "a.b.c.d", ""):
+        with pytest.raises(BackendError, match="is not a table or view name"):
+            relation_name(bad)
+    with pytest.raises(BackendError, match="is not a table or view name"):
+        Engine({}, relations={"contacts": "contacts --"})

@@ -27,6 +27,7 @@ added the same way.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -61,7 +62,8 @@ class Backend:
 
     def relation(self, name: str, relation: str) -> None:
         """A table or view already in the backend (``schema.table``) as ``name``."""
-        self.execute(f"CREATE OR REPLACE TEMPORARY VIEW {name} AS SELECT * FROM {relation}")
+        self.execute(f"CREATE OR REPLACE TEMPORARY VIEW {name} AS SELECT * FROM "
+                     f"{relation_name(relation)}")
 
     def columns(self, name: str) -> list[Column]:            # pragma: no cover - protocol
         raise NotImplementedError
@@ -86,6 +88,21 @@ class Backend:
 
     def close(self) -> None:
         pass
+
+
+#: a relation's name: up to three dotted parts (catalog.schema.table), each a plain
+#: identifier or one in double quotes or backticks
+_PART = r'(?:[A-Za-z_][A-Za-z0-9_$]*|"(?:[^"]|"")+"|`(?:[^`]|``)+`)'
+_RELATION = re.compile(rf"^{_PART}(?:\.{_PART}){{0,2}}$")
+
+
+def relation_name(text: str) -> str:
+    """``text`` when it is a relation's name (``support.contacts``), else a sentence: a
+    relation is spliced into SQL, so nothing but a name gets through."""
+    if not isinstance(text, str) or not _RELATION.match(text.strip()):
+        raise BackendError(f"{text!r} is not a table or view name (schema.table, e.g. "
+                           "support.contacts)")
+    return text.strip()
 
 
 def view_sql(source: str, cols: list[Column], dialect: Dialect) -> str:
@@ -253,7 +270,7 @@ class PostgresBackend(Backend):
 
     def relation(self, name: str, relation: str) -> None:
         self._drop_temp(name)
-        self.execute(f"CREATE TEMPORARY VIEW {name} AS SELECT * FROM {relation}")
+        self.execute(f"CREATE TEMPORARY VIEW {name} AS SELECT * FROM {relation_name(relation)}")
 
     def temp_view(self, name: str, sql: str) -> None:
         self._drop_temp(name)

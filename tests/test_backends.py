@@ -255,8 +255,19 @@ def test_month_on_local_spark_equals_duckdb(spark):
     tables = with_rule_breaks(sample_tables(teams=2, agents_per_team=4,
                                             contacts_per_month=1200))
     duck, theirs = Engine(tables, **DEMO), Engine(boolean_flags(tables), backend=spark, **DEMO)
-    assert_same(duck.compute(MONTH, 2), theirs.compute(MONTH, 2), "spark")
+    expected = duck.compute(MONTH, 2)
+    assert_same(expected, theirs.compute(MONTH, 2), "spark")
     assert_same_checks(duck.check(), theirs.check(), "spark checks")
+    # approximate quantiles when asked: Spark's PERCENTILE_APPROX, near the exact median
+    pol = QuantilePolicy(approximate_kpis=frozenset({"first_response_time"}))
+    approx = Engine(tables, backend=spark, quantiles=pol, **DEMO)
+    st = next(s for s in approx.prepare(MONTH, 0).statements if s.name == "contacts")
+    assert "PERCENTILE_APPROX" in st.sql
+    wide = spark.query(st.sql)
+    got = wide[(wide.level == "organisation") & (wide.period == MONTH)]
+    got = float(got["first_response_time__value"].iloc[0])
+    exact = expected.value("first_response_time")
+    assert got == pytest.approx(exact, rel=0.05)     # a data value near the median
 
 
 # --------------------------------------------------------------------------- [engine]

@@ -378,3 +378,15 @@ def test_a_relation_is_a_name_and_nothing_else():
             relation_name(bad)
     with pytest.raises(BackendError, match="is not a table or view name"):
         Engine({}, relations={"contacts": "contacts --"})
+
+
+def test_rule_break_texts_of_floats_are_made_one_and_others_left_alone():
+    """PostgreSQL writes the double -2.0 as '-2' and Spark -1e20 as '-1.0E20'; DuckDB
+    (and Python's repr) '-2.0' and '-1e+20'. Integers and text are left as they are."""
+    from kpi_xl.engine.backends import same_number_text
+
+    frame = pd.DataFrame({"column": ["wait", "wait", "weight", "agent", "wait"],
+                          "value": ["-2", "-1.0E20", "-2", "007", None]})
+    got = same_number_text(frame, {"wait": "float", "weight": "number", "agent": "text"})
+    assert got["value"].tolist()[:4] == ["-2.0", "-1e+20", "-2", "007"]
+    assert pd.isna(got["value"].iloc[4])

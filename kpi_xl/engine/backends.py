@@ -34,8 +34,9 @@ from typing import Any, Mapping
 from ..errors import KpiXlError
 from ..render.sql import DIALECTS, Dialect, quote_text
 
-#: the kinds of column the engine tells apart (the rest is 'other')
-BOOLEAN, NUMBER, TEXT, TIME = "boolean", "number", "text", "time"
+#: the kinds of column the engine tells apart (the rest is 'other'): FLOAT is a binary
+#: floating-point number, NUMBER any other (integers, decimals)
+BOOLEAN, FLOAT, NUMBER, TEXT, TIME = "boolean", "float", "number", "text", "time"
 
 
 class BackendError(KpiXlError, RuntimeError):
@@ -46,7 +47,7 @@ class BackendError(KpiXlError, RuntimeError):
 @dataclass(frozen=True)
 class Column:
     name: str
-    kind: str          # BOOLEAN, NUMBER, TEXT, TIME or 'other'
+    kind: str          # BOOLEAN, FLOAT, NUMBER, TEXT, TIME or 'other'
 
 
 class Backend:
@@ -132,10 +133,11 @@ def number_text(text):
 
 def same_number_text(frame, kinds, value: str = "value", column: str = "column"):
     """``frame`` (rule breaks: ``column`` names a source column, ``value`` its text) with
-    the text of numeric columns' values written as :func:`number_text` says."""
+    the text of floating-point columns' values written as :func:`number_text` says
+    (integers read the same everywhere already)."""
     if frame is None or not len(frame) or value not in frame or column not in frame:
         return frame
-    numeric = frame[column].map(lambda c: kinds.get(c) == NUMBER).to_numpy(dtype=bool)
+    numeric = frame[column].map(lambda c: kinds.get(c) == FLOAT).to_numpy(dtype=bool)
     if numeric.any():
         frame = frame.copy()
         vals = frame[value].astype(object).to_numpy()
@@ -209,7 +211,9 @@ def _duck_kind(t: str) -> str:
         return TIME
     if t in ("VARCHAR", "TEXT") or t.startswith("VARCHAR"):
         return TEXT
-    if t.startswith(("DOUBLE", "FLOAT", "REAL", "DECIMAL", "BIGINT", "INTEGER", "SMALLINT",
+    if t in ("DOUBLE", "FLOAT", "REAL"):
+        return FLOAT
+    if t.startswith(("DECIMAL", "BIGINT", "INTEGER", "SMALLINT",
                      "TINYINT", "HUGEINT", "UBIGINT", "UINTEGER", "USMALLINT", "UTINYINT")):
         return NUMBER
     return "other"
@@ -325,7 +329,9 @@ def _pg_type(s) -> str:
 def _pg_kind(t: str) -> str:
     if t == "bool":
         return BOOLEAN
-    if t in ("int2", "int4", "int8", "float4", "float8", "numeric"):
+    if t in ("float4", "float8"):
+        return FLOAT
+    if t in ("int2", "int4", "int8", "numeric"):
         return NUMBER
     if t in ("text", "varchar", "bpchar", "name"):
         return TEXT
@@ -457,7 +463,9 @@ def _arrow_ready(frame):
 def _spark_kind(t: str) -> str:
     if t == "boolean":
         return BOOLEAN
-    if t in ("byte", "short", "integer", "long", "float", "double") or t.startswith("decimal"):
+    if t in ("float", "double"):
+        return FLOAT
+    if t in ("byte", "short", "integer", "long") or t.startswith("decimal"):
         return NUMBER
     if t in ("string", "varchar", "char"):
         return TEXT

@@ -562,6 +562,10 @@ def data_command(args) -> int:
                     resend_uncertain=getattr(args, "resend_uncertain", False), reporter=printer)
     if args.command == "validate":
         ds = run.dataset
+        if cfg.engine is not None:
+            print("Engine:")
+            for line in cfg.engine.describe():
+                print(f"  {line}")
         print("\nThe config and the data are usable"
               + (f"; {len(ds.rejects):,} rows or values would be reported in rejects.csv."
                  if ds.rejects else "; nothing would be rejected."))

@@ -57,7 +57,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 SECTIONS = {"centre", "business_hours", "sources", "kpis", "qa", "scorecard", "stakeholders",
-            "smtp", "output", "guards", "dimensions", "staffing", "report"}
+            "smtp", "output", "guards", "dimensions", "staffing", "report", "engine"}
 KPI_KEYS = {"variant", "options", "target", "min_n", "targets"}
 
 
@@ -81,6 +81,7 @@ class Config:
     csv: Any = None                     # [output] csv: kpi_xl.csv_out.CsvStyle (None: comma)
     staffing: Any = None                # [staffing]: kpi_xl.intraday.StaffingSettings
     significance: float = DEFAULT_LEVEL  # [report] significance: the level of "larger than chance"
+    engine: Any = None                  # [engine]: kpi_xl.engine.settings.EngineSettings
 
 
 def read_config(path: str | os.PathLike) -> Config:
@@ -183,6 +184,9 @@ def parse_config(data: Mapping[str, Any], base_dir: str | os.PathLike = ".",
 
     cfg.staffing = parse_staffing(data.get("staffing"), problems)
     cfg.significance = _report(data.get("report") or {}, problems)
+    from .engine.settings import parse_engine
+
+    cfg.engine = parse_engine(data.get("engine"), problems)
     folder = (data.get("scorecard") or {}).get("templates")
     if folder is not None and not isinstance(folder, str):
         problems.append(f"[scorecard] templates must be a folder name (text), got {folder!r}")
@@ -230,6 +234,7 @@ _SHAPES = {"centre": (Mapping, "a table"), "business_hours": (Mapping, "a table"
            "scorecard": (Mapping, "a table"), "smtp": (Mapping, "a table"),
            "guards": (Mapping, "a table"), "output": (Mapping, "a table"),
            "report": (Mapping, "a table"),
+           "engine": (Mapping, "a table"),
            "sources": (list, "a list of [[sources]] tables"),
            "dimensions": (list, "a list of [[dimensions]] tables"),
            "stakeholders": (list, "a list of [[stakeholders]] tables")}

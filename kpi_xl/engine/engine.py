@@ -5,11 +5,13 @@ declares and per chosen pair of levels, each with its n.
 The engine never states a formula. For each table it asks the SQL renderer
 (``kpi_xl.render.sql``) for the aggregates of every KPI bound to that table
 (``kpi_xl.engine.bindings``), runs them in **one** ``GROUP BY GROUPING SETS`` query per
-table on an embedded DuckDB (:mod:`.queries`), and reshapes the answer into a tidy table
+table (:mod:`.queries`) on its backend (:mod:`.backends`: an embedded DuckDB by default,
+or PostgreSQL or Spark, where only the wide answers come back), and reshapes the answers
+(:meth:`Prepared.results`, from any executor) into a tidy table
 (:mod:`.results`): one row per (period, level, key, KPI) with value, n, margin, the reason
 when there is no value, target, status and a low-sample flag. The period KPIs read the
 period totals, also SQL (:mod:`.totals`). Because the SQL is standard, the same queries are
-what a warehouse or Spark SQL would run (:meth:`Engine.sql` shows all of it).
+what PostgreSQL or Spark SQL run (:meth:`Engine.sql` shows all of it).
 
 Input tables are the canonical tables of ``kpi_xl.data.schema`` (as pandas DataFrames or
 paths to Parquet files). A row table's rows are placed in periods by their ``date`` (or,
@@ -20,15 +22,17 @@ reason, never computed from blanks.
 
 from __future__ import annotations
 
-import os
+from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 from ..catalog import CATALOG
 from ..errors import KpiError
 from ..periods import Period, as_period
-from ..render.sql import DIALECTS, DUCKDB, Dialect, quote_text
+from ..render.sql import DIALECTS, Dialect
+from .backends import Backend, DuckDBBackend, same_number_text, typed_blanks, view_sql
 from .bindings import BINDINGS
 from .plan import Item, KpiChoice, make_plan, source_of
+from .quantiles import QuantilePolicy
 from .queries import LEVELS, Grouping, Queries, Window
 from .results import Results, assemble, tidy_parts
 from .totals import Totals
@@ -51,13 +55,15 @@ class Engine:
     def __init__(self, tables: Mapping[str, Any], *, choices: Mapping[str, KpiChoice] | None = None,
                  kpis: Sequence[str] | None = None, threads: int | None = None,
                  dimensions: Sequence[str] = (), pairs: Sequence[Sequence[str]] = (),
-                 fiscal_start: int = 1):
-        import duckdb  # the engine's one heavy dependency, imported where it is used
-
-        self.con = duckdb.connect()
-        self.dialect: Dialect = DUCKDB      # what the queries are written in (see sql())
-        if threads:
-            self.con.execute(f"SET threads = {int(threads)}")
+                 fiscal_start: int = 1, backend: Backend | None = None,
+                 relations: Mapping[str, str] | None = None,
+                 quantiles: QuantilePolicy | None = None):
+        # where the SQL runs (kpi_xl.engine.backends): embedded DuckDB unless told otherwise
+        self.backend: Backend = backend if backend is not None else DuckDBBackend(threads=threads)
+        self.con = getattr(self.backend, "con", None)     # the DuckDB connection, if any
+        self.dialect: Dialect = self.backend.dialect      # what the queries are written in
+        self.quantiles = quantiles or QuantilePolicy()
+        self.quantiles.check(self.dialect)
         self.choices = dict(choices or {})
         for key in self.choices:
             if key not in CATALOG:
@@ -67,18 +73,38 @@ class Engine:
         self.pairs = tuple((str(a), str(b)) for a, b in pairs)
         self.fiscal_start = fiscal_start
         self.columns: dict[str, set[str]] = {}
+        self.kinds: dict[str, str] = {}        # column -> kind (kpi_xl.engine.backends)
+        self._sources: dict[str, list] = {}     # table -> its columns (Column)
+        # each source as ``in_<table>`` in the backend (a loaded table, or a relation read
+        # in place), and the view ``src_<table>`` the queries read over it
         for name, data in tables.items():
             if data is None:
                 continue
-            view = f"src_{name}"
-            if isinstance(data, (str, os.PathLike)):
-                self.con.execute(f"CREATE VIEW {view} AS SELECT * FROM read_parquet("
-                                 f"{quote_text(os.fspath(data))})")
-            else:
-                self.con.register(view, data)
-            cols = [r[0] for r in self.con.execute(f"DESCRIBE {view}").fetchall()]
-            self.columns[name] = set(cols)
+            self.backend.load(f"in_{name}", typed_blanks(name, data))
+            self._source(name)
+        for name, relation in (relations or {}).items():
+            self.backend.relation(f"in_{name}", relation)
+            self._source(name)
         self._survey_view()
+
+    def _source(self, name: str) -> None:
+        cols = self.backend.view(f"src_{name}", f"in_{name}")
+        self._sources[name] = cols
+        self.columns[name] = {c.name for c in cols}
+        for c in cols:
+            self.kinds.setdefault(c.name, c.kind)
+
+    def views_sql(self, dialect: str | None = None) -> dict[str, str]:
+        """The TEMPORARY views the queries read, by name, written for ``dialect``
+        (default: the backend's): ``src_<table>`` over each source ``in_<table>``
+        (BOOLEAN flags as 1.0/0.0) and the survey answers ``src_survey_rows``. With
+        :meth:`sql`, everything the engine runs."""
+        d = self.dialect if dialect is None else _dialect(dialect)
+        out = {f"src_{n}": view_sql(f"in_{n}", cols, d) for n, cols in self._sources.items()}
+        survey = self._survey_sql(d)
+        if survey:
+            out["src_survey_rows"] = survey
+        return out
 
     @property
     def grouping(self) -> Grouping:
@@ -87,15 +113,26 @@ class Engine:
                         self.pairs)
 
     def queries(self, dialect: Dialect | None = None) -> Queries:
-        return Queries(self.columns, dialect or self.dialect, self.choices)
+        return Queries(self.columns, dialect or self.dialect, self.choices, self.quantiles)
 
     # ------------------------------------------------------------------ setup
     def _survey_view(self) -> None:
         """Survey answers from the surveys table and from contact rows, as one table,
         with what places them (period, date) and what cuts them (team, agent, channel and
         the dimensions)."""
+        sql = self._survey_sql(self.dialect)
+        if sql:
+            # TEMPORARY: Spark refuses a persistent view over temporary ones
+            self.backend.temp_view("src_survey_rows", sql)
+            places = [c for c in ("period", "date")
+                      if any(c in self.columns.get(n, set()) for n in ("surveys", "contacts"))]
+            cuts = ("team", "agent", "channel",
+                    *(d for d in self.dimensions if d not in LEVELS))
+            self.columns["survey_rows"] = {*places, "_table", "_row", *cuts, *SURVEY_COLUMNS}
+
+    def _survey_sql(self, d: Dialect) -> str | None:
         parts = []
-        cuts = ("team", "agent", "channel", *(d for d in self.dimensions if d not in LEVELS))
+        cuts = ("team", "agent", "channel", *(x for x in self.dimensions if x not in LEVELS))
         places = [c for c in ("period", "date")
                   if any(c in self.columns.get(n, set()) for n in ("surveys", "contacts"))]
         for name in ("surveys", "contacts"):
@@ -103,20 +140,17 @@ class Engine:
             have = [c for c in SURVEY_COLUMNS if c in cols]
             if not have or not any(c in cols for c in places):
                 continue
-            sel = [c if c in cols else f"CAST(NULL AS {'TIMESTAMP' if c == 'date' else self.dialect.text}) AS {c}"
+            sel = [c if c in cols else f"CAST(NULL AS {'TIMESTAMP' if c == 'date' else d.text}) AS {c}"
                    for c in places]
             sel += [f"'{name}' AS _table"]
             sel += ["_row" if "_row" in cols else "CAST(NULL AS BIGINT) AS _row"]
-            sel += [self.dialect.ident(c) if c in cols
-                    else f"CAST(NULL AS {self.dialect.text}) AS {self.dialect.ident(c)}"
+            sel += [d.ident(c) if c in cols else f"CAST(NULL AS {d.text}) AS {d.ident(c)}"
                     for c in cuts]
-            sel += [self.dialect.ident(c) if c in cols
-                    else f"CAST(NULL AS {self.dialect.double}) AS {c}" for c in SURVEY_COLUMNS]
-            where = " OR ".join(f"{self.dialect.ident(c)} IS NOT NULL" for c in have)
+            sel += [d.ident(c) if c in cols else f"CAST(NULL AS {d.double}) AS {c}"
+                    for c in SURVEY_COLUMNS]
+            where = " OR ".join(f"{d.ident(c)} IS NOT NULL" for c in have)
             parts.append(f"SELECT {', '.join(sel)} FROM src_{name} WHERE {where}")
-        if parts:
-            self.con.execute("CREATE VIEW src_survey_rows AS " + " UNION ALL ".join(parts))
-            self.columns["survey_rows"] = {*places, "_table", "_row", *cuts, *SURVEY_COLUMNS}
+        return " UNION ALL ".join(parts) if parts else None
 
     # ------------------------------------------------------------------ planning
     def plan(self) -> tuple[dict[str, list[Item]], dict[str, str]]:
@@ -169,37 +203,47 @@ class Engine:
         return usable
 
     # ------------------------------------------------------------------ run
-    def sql(self, period: Period | str, count: int | None = None,
-            levels: Sequence[str] | None = None, dialect: str = "duckdb") -> dict[str, str]:
-        """Everything the engine runs for a period, by table, written for ``dialect``
-        (duckdb, postgres or spark): the row-table queries and the period KPIs over the
-        period totals. It reads the views ``src_contacts``, ``src_survey_rows``,
-        ``src_qa``, ``src_business`` and ``src_roster``; on another engine, create them
-        over your tables with the canonical column names."""
-        if dialect not in DIALECTS:
-            raise ValueError(f"dialect must be one of {', '.join(DIALECTS)}, got {dialect!r}")
-        d = DIALECTS[dialect]
+    def prepare(self, period: Period | str, count: int | None = None,
+                levels: Sequence[str] | None = None, dialect: str | None = None) -> Prepared:
+        """Everything the engine runs for a period (and the ``count`` before it), written
+        for ``dialect`` (default: the backend's): one :class:`Statement` per query, and
+        what turns their answers into :class:`Results` (:meth:`Prepared.results`). Run the
+        statements anywhere (a warehouse, a notebook) and hand the answers back."""
+        d = self.dialect if dialect is None else _dialect(dialect)
         q = self.queries(d)
         window = self.window(period, count)
         grouping = self._grouping(levels)
         plan, skipped = self.plan()
         plan = self._placed(plan, skipped, window)
-        out = {}
+        statements: list[Statement] = []
         for table, items in plan.items():
             if table == "period":
                 totals = Totals(self.columns, d, window)
-                usable = self._period_items(items, {}, totals)
+                usable = self._period_items(items, skipped, totals)
                 if usable:
-                    out["period"] = q.period_sql(usable, totals.sql())[0]
+                    sql, rendered = q.period_sql(usable, totals.sql())
+                    statements.append(Statement("period", sql, rendered, scalar=True))
                 continue
             plain = [it for it in items if it[0].per is None]
             if plain:
-                out[table] = q.table_sql(table, plain, window, grouping)[0]
+                sql, rendered = q.table_sql(table, plain, window, grouping)
+                statements.append(Statement(table, sql, rendered))
             for kpi, variant, params in items:
                 if kpi.per is not None:
-                    out[f"{table}:{kpi.key}"] = q.unit_sql(table, kpi, variant, params,
-                                                           window, grouping)
-        return out
+                    sql = q.unit_sql(table, kpi, variant, params, window, grouping)
+                    statements.append(Statement(f"{table}:{kpi.key}", sql,
+                                                [(kpi, variant, None)]))
+        return Prepared(statements, window, grouping, skipped, self.choices, d.name,
+                        self.quantiles)
+
+    def sql(self, period: Period | str, count: int | None = None,
+            levels: Sequence[str] | None = None, dialect: str | None = None) -> dict[str, str]:
+        """Everything the engine runs for a period, by table, written for ``dialect``
+        (duckdb, postgres or spark; default: the backend's): the row-table queries and
+        the period KPIs over the period totals. It reads the views ``src_contacts``,
+        ``src_survey_rows``, ``src_qa``, ``src_business`` and ``src_roster``; on another
+        engine, create them over your tables with the canonical column names."""
+        return {s.name: s.sql for s in self.prepare(period, count, levels, dialect).statements}
 
     def _grouping(self, levels: Sequence[str] | None) -> Grouping:
         if levels is None:
@@ -210,47 +254,21 @@ class Engine:
                 levels: Sequence[str] | None = None, progress=None) -> Results:
         """Every planned KPI for ``period`` (a :class:`~kpi_xl.periods.Period` or its
         label: ``2026-10``, ``2026-W44``, ``2026-Q3``...) and the ``count`` periods before
-        it (default: the grain's history, 12 months before a month)."""
-        window = self.window(period, count)
-        grouping = self._grouping(levels)
-        q = self.queries()
-        plan, skipped = self.plan()
-        plan = self._placed(plan, skipped, window)
-        frames = []
-        steps = sum(len(v) if k == "period" else 1 for k, v in plan.items())
-        done = 0
-        for table, items in plan.items():
-            if table == "period":
-                totals = Totals(self.columns, self.dialect, window)
-                usable = self._period_items(items, skipped, totals)
-                if usable:
-                    sql, rendered = q.period_sql(usable, totals.sql())
-                    frames.append(tidy_parts(self.con.execute(sql).df(), rendered,
-                                             self.choices, scalar=True))
-                done += len(items)
-                continue
-            plain = [it for it in items if it[0].per is None]
-            if plain:
-                sql, rendered = q.table_sql(table, plain, window, grouping)
-                frames.append(tidy_parts(self.con.execute(sql).df(), rendered, self.choices))
-            for kpi, variant, params in items:
-                if kpi.per is not None:
-                    sql = q.unit_sql(table, kpi, variant, params, window, grouping)
-                    frames.append(tidy_parts(self.con.execute(sql).df(),
-                                             [(kpi, variant, None)], self.choices))
-            done += 1
+        it (default: the grain's history, 12 months before a month), run on the backend;
+        only the wide aggregates come back."""
+        prepared = self.prepare(period, count, levels)
+        answers = {}
+        steps = len(prepared.statements)
+        for i, st in enumerate(prepared.statements, 1):
+            answers[st.name] = self.backend.query(st.sql)
             if progress:
-                progress(done, steps, table)
-        last = window.periods[-1]
-        table = assemble([f for f in frames if f is not None], grouping.names(),
-                         window.labels)
-        return Results(table, last.label, window.labels, skipped, last.grain,
-                       last.fiscal_start)
+                progress(i, steps, st.name.split(":")[0])
+        return prepared.results(answers)
 
     def period_totals(self, period: Period | str, count: int | None = None):
         """The period totals the period KPIs read, as a DataFrame (one row per period)."""
         window = self.window(period, count)
-        return self.con.execute(Totals(self.columns, self.dialect, window).sql()).df()
+        return self.backend.query(Totals(self.columns, self.dialect, window).sql())
 
     # ------------------------------------------------------------------ input rules
     def check_sql(self, dialect: str | None = None) -> dict[str, str]:
@@ -263,7 +281,59 @@ class Engine:
 
     def check(self):
         """Run :meth:`check_sql`: one DataFrame of rule breaks per row table."""
-        return {t: self.con.execute(q).df() for t, q in self.check_sql().items()}
+        # numbers' text as every backend reports it ('-2.0', never PostgreSQL's '-2')
+        return {t: same_number_text(self.backend.query(q), self.kinds)
+                for t, q in self.check_sql().items()}
+
+
+def _dialect(name: str) -> Dialect:
+    if name not in DIALECTS:
+        raise ValueError(f"dialect must be one of {', '.join(DIALECTS)}, got {name!r}")
+    return DIALECTS[name]
+
+
+@dataclass
+class Statement:
+    """One query the engine runs: its name (the table, ``contacts:qa_score`` for a
+    per-unit KPI, ``period`` for the period KPIs), its SQL, and what its columns hold."""
+    name: str
+    sql: str
+    rendered: list
+    scalar: bool = False
+
+
+@dataclass
+class Prepared:
+    """The statements of a run and what turns their answers into results."""
+    statements: list[Statement]
+    window: Window
+    grouping: Grouping
+    skipped: dict[str, str]
+    choices: Mapping[str, KpiChoice]
+    dialect: str = "duckdb"
+    quantiles: QuantilePolicy | None = None
+
+    def results(self, answers: Mapping[str, Any]) -> Results:
+        """The tidy :class:`Results` (targets, status, low-sample flags, notes) from the
+        wide answers of the statements, by statement name, as pandas DataFrames (from
+        any executor: DuckDB, psycopg, Spark's ``toPandas()``...). Every statement must
+        have its answer."""
+        missing = [s.name for s in self.statements if s.name not in answers]
+        if missing:
+            raise ValueError(f"no answer for the statement(s) {', '.join(missing)}")
+        frames = [tidy_parts(answers[s.name], s.rendered, self.choices, scalar=s.scalar)
+                  for s in self.statements]
+        last = self.window.periods[-1]
+        table = assemble([f for f in frames if f is not None], self.grouping.names(),
+                         self.window.labels)
+        return Results(table, last.label, self.window.labels, dict(self.skipped), last.grain,
+                       last.fiscal_start)
+
+
+def results_from_wide(prepared: Prepared, answers: Mapping[str, Any]) -> Results:
+    """The tidy results from wide aggregates computed anywhere (see
+    :meth:`Prepared.results`)."""
+    return prepared.results(answers)
 
 
 def compute(tables: Mapping[str, Any], month: Period | str, *, count: int | None = None,

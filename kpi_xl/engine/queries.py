@@ -21,6 +21,7 @@ from ..periods import Period
 from ..render.sql import Dialect, KpiSql, SqlRenderer, exact_sum, quote_text
 from .bindings import BINDINGS
 from .plan import Item, KpiChoice, source_of
+from .quantiles import QuantilePolicy
 from .results import PAIR
 
 #: the built-in levels, in the order results list them
@@ -83,8 +84,9 @@ class Queries:
     """SQL over the views ``src_<table>`` whose columns are ``columns``, in ``dialect``."""
 
     def __init__(self, columns: Mapping[str, set[str]], dialect: Dialect,
-                 choices: Mapping[str, KpiChoice]):
+                 choices: Mapping[str, KpiChoice], quantiles: QuantilePolicy | None = None):
         self.columns, self.dialect, self.choices = columns, dialect, choices
+        self.quantiles = quantiles or QuantilePolicy()
 
     def q(self, name: str) -> str:
         return self.dialect.ident(name)
@@ -105,7 +107,7 @@ class Queries:
         :func:`kpi_xl.checks.kpi_renderer`."""
         return kpi_renderer(kpi, variant, params, table,
                             self.columns.get(source_of(table), set()), self.dialect,
-                            rules=rules)
+                            rules=rules, approximate=self.quantiles.approximate(kpi.key))
 
     def domain_column(self, kpi: Kpi, variant: Variant, params: dict,
                       table: str) -> tuple[SqlRenderer, str | None]:
@@ -124,7 +126,8 @@ class Queries:
             return r, None                       # no rules: the domain is short already
         col = self.q(kpi.key + "__in")
         return SqlRenderer(kpi, variant, columns=base.columns, params=params, domain=col,
-                           rules_in_domain=True, dialect=self.dialect), r.domain
+                           rules_in_domain=True, dialect=self.dialect,
+                           approximate=self.quantiles.approximate(kpi.key)), r.domain
 
     def rules(self, base: SqlRenderer, kpi: Kpi, variant: Variant,
               params: dict) -> list[tuple[str, str, str]]:

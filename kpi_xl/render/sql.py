@@ -48,6 +48,9 @@ class Dialect:
     double: str = "DOUBLE"
     text: str = "VARCHAR"
     exact: str = "HUGEINT"          # an integer type wide enough for exact sums (see exact_sum)
+    #: an approximate quantile of ``{x}`` at ``{q}``, or None where the engine has none
+    #: (kpi_xl.engine.quantiles: only ever used when the config asks for it)
+    approx_quantile: str | None = "APPROX_QUANTILE({x}, {q})"
 
     def ident(self, name: str) -> str:
         q = self.quote
@@ -56,8 +59,10 @@ class Dialect:
 
 DIALECTS = {
     "duckdb": Dialect("duckdb"),
-    "postgres": Dialect("postgres", double="DOUBLE PRECISION", exact="NUMERIC(38, 0)"),
-    "spark": Dialect("spark", quote="`", text="STRING", exact="DECIMAL(38, 0)"),
+    "postgres": Dialect("postgres", double="DOUBLE PRECISION", exact="NUMERIC(38, 0)",
+                        approx_quantile=None),
+    "spark": Dialect("spark", quote="`", text="STRING", exact="DECIMAL(38, 0)",
+                     approx_quantile="PERCENTILE_APPROX({x}, {q}, 10000)"),
 }
 DUCKDB = DIALECTS["duckdb"]
 
@@ -149,8 +154,10 @@ class SqlRenderer:
                  scalars: Mapping[str, str] | None = None,
                  params: Mapping[str, Any] | None = None, prefix: str = "",
                  where: str | None = None, domain: str | None = None,
-                 rules_in_domain: bool = False, dialect: Dialect = DUCKDB):
+                 rules_in_domain: bool = False, dialect: Dialect = DUCKDB,
+                 approximate: bool = False):
         self.kpi, self.variant = kpi, variant
+        self.approximate = approximate     # quantiles: the dialect's approximate function
         self.d = dialect
         self.columns, self.scalars = dict(columns), dict(scalars or {})
         # options not given take their defaults (the rules need every option's value)
@@ -260,6 +267,12 @@ class SqlRenderer:
             # a whole-number summand adds up exactly in any order: plain SUM
             total = f"SUM({x})" if integer_valued(n.expr) else exact_sum(x, self.d)
             sql = f"COALESCE({total}, 0.0)"
+        elif isinstance(n, Quantile) and self.approximate:
+            if self.d.approx_quantile is None:
+                raise NotRenderable(f"{self.d.name} has no approximate quantile")
+            x = (f"CASE WHEN {self.domain} AND {self.row(n.where)} THEN "
+                 f"CAST({self.row(n.expr)} AS {self.d.double}) END")
+            sql = f"CAST({self.d.approx_quantile.format(x=x, q=_num(n.q))} AS {self.d.double})"
         elif isinstance(n, Quantile):
             sql = (f"PERCENTILE_CONT({_num(n.q)}) WITHIN GROUP (ORDER BY CASE WHEN "
                    f"{self.domain} AND {self.row(n.where)} THEN {self.row(n.expr)} END)")

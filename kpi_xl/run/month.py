@@ -228,11 +228,16 @@ def member_books(cfg, res, out: Path, partial: str | None) -> list[Path]:
 
 
 def engine_for(cfg, tables):
-    """The engine for a config: its KPI choices, dimensions, pairs and fiscal year."""
+    """The engine for a config: its KPI choices, dimensions, pairs and fiscal year, on
+    the ``[engine]`` backend with its quantile policy."""
     from ..engine import Engine
 
+    settings = cfg.engine
+    backend = settings.connect() if settings is not None and settings.backend != "duckdb" \
+        else None
     return Engine(tables, choices=cfg.choices, dimensions=[d.name for d in cfg.dimensions],
-                  pairs=cfg.pairs, fiscal_start=cfg.fiscal_start)
+                  pairs=cfg.pairs, fiscal_start=cfg.fiscal_start, backend=backend,
+                  quantiles=settings.quantiles if settings is not None else None)
 
 
 def write_status(folder: Path, month: str, partial: str | None) -> None:

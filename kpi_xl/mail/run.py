@@ -103,20 +103,22 @@ def send_month(stakeholders: list[Stakeholder], out: str | Path, month: "Period 
                smtp: SmtpSettings | None, centre: str, resend: bool = False,
                resend_uncertain: bool = False, templates: str | Path | None = None,
                sleep=None, lock_wait: float = 30.0, partial: str | None = None,
-               progress: Callable[[str], None] | None = None) -> tuple[Outcome, str]:
+               progress: Callable[[str], None] | None = None,
+               layout=None) -> tuple[Outcome, str]:
     """Deliver the month's reports; returns the outcome and where to look. ``partial``:
     the run's partial-data note. A report sent as partial data is ledgered apart from the
     complete one (its key carries the mark), so the complete report, once the data is
     there, is sent by the next run as the report still due. ``month``: the period (any
     grain) or its label; the ledger keys on the label, so a week's reports and a month's
-    are ledgered apart."""
+    are ledgered apart. ``layout``: the scorecard's (the config's ``[scorecard]``; None:
+    the shipped one), whose perspective scores the organisation's messages show."""
     month = month.label if isinstance(month, Period) else as_period(month).label
     try:
         with folder_lock(out, wait=lock_wait):
             return _send_month(stakeholders, Path(out), month, smtp=smtp, centre=centre,
                                resend=resend, resend_uncertain=resend_uncertain,
                                templates=templates, sleep=sleep, progress=progress,
-                               partial=partial)
+                               partial=partial, layout=layout)
     except OutputError as e:
         raise MailError(str(e)) from None
 
@@ -126,7 +128,7 @@ PARTIAL_MARK = " (partial data)"
 
 def _send_month(stakeholders, out: Path, month: str, *, smtp, centre, resend,
                 resend_uncertain, templates, sleep, progress,
-                partial=None) -> tuple[Outcome, str]:
+                partial=None, layout=None) -> tuple[Outcome, str]:
     folder = out / month
     results = folder / "kpi-results.json"
     if not results.is_file():
@@ -152,6 +154,12 @@ def _send_month(stakeholders, out: Path, month: str, *, smtp, centre, resend,
     env = environment(templates) if templates else environment()
     period = res.period                  # with the run's grain and fiscal year start
     previous = period.shift(-1)
+    board = None                         # the scorecard's perspective scores, computed once
+    if any(d.to.scope == "organisation" and d.reports for d in deliveries):
+        from ..scorecard.build import scorecard_context
+        from ..scorecard.layout import DEFAULT
+
+        board = scorecard_context(res, centre, layout or DEFAULT)
     recipients = [d.to.email for d in deliveries if d.reports]
     run_end = time.monotonic() + (smtp.deadline if smtp else 3600.0)
     if smtp is None:
@@ -169,7 +177,8 @@ def _send_month(stakeholders, out: Path, month: str, *, smtp, centre, resend,
             keys = [k.removesuffix(mark) for k in keys]
             part = Delivery(d.to, [r for r in d.reports if r.key in keys])
             attached = [files[r.key][:2] for r in part.reports]
-            ctx = summary(table, part, period, previous, partial)
+            ctx = summary(table, part, period, previous, partial, history=res.periods,
+                          board=board)
             return build(part, ctx, attached, sender, sender_name, env, centre)
         return make
 

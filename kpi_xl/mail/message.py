@@ -50,6 +50,7 @@ from .stakeholders import Delivery
 #: how many periods the trend charts show at most (the scorecard's history: 13 months)
 TREND_PERIODS = 13
 XLSX = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+PDF = ("application", "pdf")
 #: the shipped message templates, inside the package (installed with it)
 TEMPLATES = Path(str(resources.files("kpi_xl") / "templates" / "email"))
 HEADLINE = {
@@ -265,11 +266,16 @@ def message_id(month: str, recipient: str, keys: list[str], domain: str) -> str:
     return f"<kpi-xl.{re.sub(r'[^A-Za-z0-9-]', '_', month)}.{h}@{domain}>"
 
 
-def build(delivery: Delivery, context: dict, attachments: list[tuple[str, bytes]],
+def build(delivery: Delivery, context: dict, attachments: list,
           sender: str, sender_name: str, env: SandboxedEnvironment, centre: str) -> EmailMessage:
+    """The message. ``attachments``: one entry per report of ``delivery``, each a file
+    (name, bytes) or a list of them (the workbook and its PDF copy); a file's MIME type
+    follows its name (.pdf: application/pdf, else the spreadsheet's)."""
+    groups = [a if isinstance(a, list) else [a] for a in attachments]
     ctx = {**context, "centre": centre,
-           "attachments": [{"title": r.title, "filename": name}
-                           for r, (name, _data) in zip(delivery.reports, attachments, strict=True)]}
+           "attachments": [{"title": r.title, "filename": ", ".join(n for n, _d in g),
+                            "files": [n for n, _d in g]}
+                           for r, g in zip(delivery.reports, groups, strict=True)]}
     ctx.setdefault("partial", None)
     ctx.setdefault("index", None)
     ctx.setdefault("noun", "month")
@@ -303,8 +309,9 @@ def build(delivery: Delivery, context: dict, attachments: list[tuple[str, bytes]
     msg.set_content(text)
     msg.add_alternative(html, subtype="html")
     _add_images(msg, html, ctx["images"])
-    for name, data in attachments:
-        msg.add_attachment(data, maintype=XLSX[0], subtype=XLSX[1], filename=name)
+    for name, data in (f for g in groups for f in g):
+        kind = PDF if name.lower().endswith(".pdf") else XLSX
+        msg.add_attachment(data, maintype=kind[0], subtype=kind[1], filename=name)
     return msg
 
 

@@ -151,6 +151,7 @@ def _send_month(stakeholders, out: Path, month: str, *, smtp, centre, resend,
     if problems:
         raise MailError("some reports are missing:\n  - " + "\n  - ".join(problems))
     files = _attachments(folder, month, deliveries)
+    copies = _pdf_copies(deliveries, files, progress)
     env = environment(templates) if templates else environment()
     period = res.period                  # with the run's grain and fiscal year start
     previous = period.shift(-1)
@@ -176,7 +177,9 @@ def _send_month(stakeholders, out: Path, month: str, *, smtp, centre, resend,
         def make(keys: list[str]):
             keys = [k.removesuffix(mark) for k in keys]
             part = Delivery(d.to, [r for r in d.reports if r.key in keys])
-            attached = [files[r.key][:2] for r in part.reports]
+            attached = [([files[r.key][:2]] if "xlsx" in d.to.formats else [])
+                        + ([copies[r.key]] if "pdf" in d.to.formats else [])
+                        for r in part.reports]
             ctx = summary(table, part, period, previous, partial, history=res.periods,
                           board=board)
             return build(part, ctx, attached, sender, sender_name, env, centre)
@@ -198,8 +201,8 @@ def _send_month(stakeholders, out: Path, month: str, *, smtp, centre, resend,
 
 
 def _attachments(folder: Path, month: str, deliveries: list[Delivery]
-                 ) -> dict[str, tuple[str, bytes, str]]:
-    """report key -> (file name, bytes, digest), each opened and checked: a damaged
+                 ) -> dict[str, tuple[str, bytes, str, Path]]:
+    """report key -> (file name, bytes, digest, path), each opened and checked: a damaged
     workbook stops the step before anything is sent. Agents' cuts get distinct names
     (agents a/b and a-b get two files) and are remade when their team's file is newer."""
     reports = {r.key: r for d in deliveries for r in d.reports}
@@ -217,10 +220,50 @@ def _attachments(folder: Path, month: str, deliveries: list[Delivery]
         if bad:
             damaged.append(bad)
             continue
-        out[key] = (path.name, data, workbook_digest(data))
+        out[key] = (path.name, data, workbook_digest(data), path)
     if damaged:
         raise MailError("some attachments are damaged; nothing was sent (run kpi-xl scorecard "
                         "again):\n  - " + "\n  - ".join(damaged))
+    return out
+
+
+def _pdf_copies(deliveries: list[Delivery], files: dict, progress=None
+                ) -> dict[str, tuple[str, bytes]]:
+    """report key -> (file name, bytes) of the PDF copy of each report that a stakeholder
+    asks for as a PDF (``formats = ["xlsx", "pdf"]``), printed by LibreOffice beside its
+    workbook (reused while it is not older than the workbook). Made before anything is
+    sent: without LibreOffice, or when a copy cannot be printed, nothing is sent. The PDF
+    goes out with its workbook under the workbook's report key; the ledger keeps the
+    workbook's digest (the PDF prints that content)."""
+    askers = [d for d in deliveries if "pdf" in d.to.formats and d.reports]
+    if not askers:
+        return {}
+    from ..scorecard.libreoffice import LibreOfficeError, soffice
+    from ..scorecard.pdf import is_current, pdf_copy
+
+    if soffice() is None:
+        names = ", ".join(d.to.name for d in askers)
+        raise MailError(f"{names} {'asks' if len(askers) == 1 else 'ask'} for PDF copies "
+                        "(formats = [\"xlsx\", \"pdf\"]), but LibreOffice is not installed on "
+                        "this machine, so none can be printed; nothing was sent. Install "
+                        "LibreOffice (Debian/Ubuntu: apt-get install libreoffice-calc-nogui; "
+                        "elsewhere: libreoffice.org), or take \"pdf\" out of their formats")
+    out, failed = {}, []
+    for key in dict.fromkeys(r.key for d in askers for r in d.reports):
+        name, _data, _digest, xlsx = files[key]
+        pdf = xlsx.with_suffix(".pdf")
+        if not is_current(pdf, xlsx):
+            if progress:
+                progress(f"printing {name} as PDF")
+            try:
+                pdf_copy(xlsx, pdf)
+            except (LibreOfficeError, OSError) as e:
+                failed.append(f"{name}: {e}")
+                continue
+        out[key] = (pdf.name, pdf.read_bytes())
+    if failed:
+        raise MailError("some PDF copies could not be printed; nothing was sent:\n  - "
+                        + "\n  - ".join(failed))
     return out
 
 

@@ -1,0 +1,148 @@
+"""PDF copies of the workbooks (a stakeholder's ``formats = ["xlsx", "pdf"]``), printed by
+LibreOffice headless.
+
+The workbooks' own page setup fits each sheet to one page wide, which prints the
+scorecard's 13 columns at about 6 pt. A PDF copy is printed from a copy of the workbook
+whose every sheet is set up for reading instead:
+
+* **text no smaller than 8 pt**: the print scale never goes below 8 pt ÷ the sheet's
+  smallest font (a sheet whose smallest text is 8 pt prints at 100 %, one at 9 pt at 89 %
+  or more);
+* **portrait where it fits, landscape where wide**: portrait A4 when the sheet's columns
+  fit its width at that scale, else landscape; within that, as large as fits, up to 100 %;
+* **fitted to pages**: when the columns are still wider than the page, they continue on
+  the next page (pages read across, then down) with the first column repeated, so each
+  page names its rows;
+* **header rows repeated** on every page: the rows the template names as print titles, or
+  the sheet's title rows (1–2: what it is, for whom, which period) where it names none.
+
+A4 with 0.4 in margins (0.2 in for header and footer). The workbook itself is not
+changed, nor its digest: the copy rides with its workbook under the same report in the
+send ledger.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from openpyxl.utils import get_column_letter
+
+from ..files import replacing
+from .libreoffice import LibreOfficeError, convert, soffice
+
+MIN_PT = 8.0                         # the smallest text a PDF copy prints
+A4_IN = (8.27, 11.69)                # width, height in inches (portrait)
+MARGIN_IN = 0.4
+DEFAULT_FONT_PT = 11.0               # openpyxl's (and Excel's) default font size
+TITLE_ROWS = "1:2"                   # every kpi_xl sheet: title, then scope and period
+
+
+@dataclass(frozen=True)
+class PagePlan:
+    """How one sheet prints: orientation, scale (%), whether its columns continue on
+    further pages, and the rows repeated on each page."""
+    orientation: str
+    scale: int
+    across: bool
+    title_rows: str
+    smallest_font: float
+    width_pt: float
+
+
+def column_width_pt(chars: float) -> float:
+    """Excel's column width (characters of the default font's digit, Calibri 11: 7 px)
+    in points: 7 px a character plus 5 px padding, 0.75 pt a pixel."""
+    return (math.trunc(chars * 7 + 0.5) + 5) * 0.75
+
+
+def _widths(ws) -> float:
+    default = ws.sheet_format.defaultColWidth or 8.43
+    width = {}
+    for dim in ws.column_dimensions.values():
+        for col in range(dim.min or 0, (dim.max or 0) + 1):
+            width[col] = (0.0 if dim.hidden else dim.width if dim.width else default)
+    return sum(column_width_pt(width.get(c, default)) for c in range(1, ws.max_column + 1))
+
+
+def _smallest_font(ws) -> float:
+    sizes = [float(c.font.sz) if c.font and c.font.sz else DEFAULT_FONT_PT
+             for row in ws.iter_rows() for c in row if c.value not in (None, "")]
+    return min(sizes, default=DEFAULT_FONT_PT)
+
+
+def plan(ws) -> PagePlan:
+    """The page setup of one sheet's PDF copy (see the module's docstring)."""
+    width = _widths(ws)
+    smallest = _smallest_font(ws)
+    floor = math.ceil(MIN_PT / smallest * 100)           # the least scale, in %
+    titles = ws.print_title_rows or TITLE_ROWS
+    for orientation, page_in in (("portrait", A4_IN[0]), ("landscape", A4_IN[1])):
+        printable = (page_in - 2 * MARGIN_IN) * 72
+        fit = math.floor(printable / width * 100) if width else 100
+        if fit >= floor:
+            return PagePlan(orientation, max(floor, min(100, fit)), False, titles, smallest,
+                            width)
+    return PagePlan("landscape", max(floor, min(100, floor)), True, titles, smallest, width)
+
+
+def print_ready(src: str | Path, dst: str | Path) -> dict[str, PagePlan]:
+    """A copy of workbook ``src`` at ``dst`` with every sheet's page set up by
+    :func:`plan`; returns each sheet's plan."""
+    from openpyxl import load_workbook
+
+    wb = load_workbook(src)
+    plans = {}
+    for ws in wb.worksheets:
+        p = plan(ws)
+        plans[ws.title] = p
+        ws.sheet_properties.pageSetUpPr.fitToPage = False
+        ws.page_setup.fitToWidth = ws.page_setup.fitToHeight = None
+        ws.page_setup.scale = p.scale
+        ws.page_setup.orientation = p.orientation
+        ws.page_setup.paperSize = ws.PAPERSIZE_A4
+        ws.page_setup.pageOrder = "overThenDown"
+        m = ws.page_margins
+        m.left = m.right = m.top = m.bottom = MARGIN_IN
+        m.header = m.footer = MARGIN_IN / 2
+        ws.print_title_rows = p.title_rows
+        if p.across:
+            ws.print_title_cols = "A:A"
+        ws.print_area = f"A1:{get_column_letter(ws.max_column)}{ws.max_row}"
+    wb.save(dst)
+    return plans
+
+
+def pdf_copy(xlsx: str | Path, pdf: str | Path) -> Path:
+    """The PDF copy of workbook ``xlsx``, written whole at ``pdf`` (LibreOffice prints a
+    print-ready copy; the workbook is not touched). LibreOfficeError when LibreOffice is
+    missing or could not print it."""
+    if soffice() is None:
+        raise LibreOfficeError("LibreOffice is not installed")
+    xlsx, pdf = Path(xlsx), Path(pdf)
+    with tempfile.TemporaryDirectory() as tmp:
+        ready = Path(tmp) / xlsx.name
+        print_ready(xlsx, ready)
+        try:
+            made = convert(ready, "pdf", Path(tmp) / "out")
+        except subprocess.TimeoutExpired as e:
+            raise LibreOfficeError(f"LibreOffice did not print {xlsx.name} within "
+                                   f"{e.timeout:g} s") from None
+        data = made.read_bytes()
+        if not (data.startswith(b"%PDF-") and b"%%EOF" in data[-1024:]):
+            raise LibreOfficeError(f"LibreOffice wrote no whole PDF for {xlsx.name}")
+        with replacing(pdf) as part:
+            shutil.copyfile(made, part)
+    return pdf
+
+
+def is_current(pdf: Path, xlsx: Path) -> bool:
+    """A PDF copy can be reused when it is whole and not older than its workbook."""
+    if not pdf.is_file() or pdf.stat().st_mtime_ns < xlsx.stat().st_mtime_ns:
+        return False
+    data = pdf.read_bytes()
+    return data.startswith(b"%PDF-") and b"%%EOF" in data[-1024:]

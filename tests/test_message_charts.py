@@ -220,6 +220,21 @@ def test_charts_off_gives_the_text_alone(month):
     assert ctx["headline"][0]["trend"]["text"] in msg.get_body(("plain",)).get_content()
 
 
+def test_changes_of_percentages_are_points():
+    """A change of a share is in percentage points, with the value's decimals: 64.7% →
+    69.2% is +4.5 pts (not "+4.5%", a relative change, nor "+7.0%", the relative one);
+    a score's change keeps its format (3.89 → 3.95: +0.06), seconds keep " s"."""
+    from kpi_xl.catalog.format import format_change
+
+    assert format_change(0.692 - 0.647, "0.0%") == "+4.5 pts"
+    assert format_change(0.080 - 0.091, "0.0%") == "-1.1 pts"
+    assert format_change(3.95 - 3.89, "0.00") == "+0.06"
+    assert format_change(19.4 - 14.6, '0.0" s"') == "+4.8 s"
+    assert format_change(1234, "#,##0") == "+1,234"
+    assert format_change(-0.0001, "0.0%") == "0.0 pts"          # no "-0.0"
+    assert environment().from_string('{{ d | change("0.0%") }}').render(d=0.01) == "+1.0 pts"
+
+
 # ------------------------------------------------------------------ a real browser
 def _chromium() -> str | None:
     return next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")

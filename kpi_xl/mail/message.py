@@ -39,7 +39,7 @@ from jinja2 import FileSystemLoader, StrictUndefined, select_autoescape
 from jinja2.sandbox import SandboxedEnvironment
 
 from ..catalog import CATALOG
-from ..catalog.format import format_value
+from ..catalog.format import format_change, format_value
 from ..periods import Period, as_period
 from ..scorecard.build import partial_banner, sparkline
 from ..scorecard.layout import SCORE_FORMAT, score_status
@@ -66,8 +66,12 @@ HEADLINE = {
 
 
 def environment(folder: str | Path = TEMPLATES) -> SandboxedEnvironment:
-    return SandboxedEnvironment(loader=FileSystemLoader(str(folder)), undefined=StrictUndefined,
-                                autoescape=select_autoescape(["html"]), trim_blocks=False)
+    """The templates' sandbox; filter ``change`` writes a change in a KPI's format
+    (``{{ delta | change("0.0%") }}``: "+4.5 pts")."""
+    env = SandboxedEnvironment(loader=FileSystemLoader(str(folder)), undefined=StrictUndefined,
+                               autoescape=select_autoescape(["html"]), trim_blocks=False)
+    env.filters["change"] = format_change
+    return env
 
 
 def _text(v: float | None, fmt: str) -> str:

@@ -8,10 +8,8 @@ renders the HTML part at phone width. Agents' messages point to no file they can
 
 from __future__ import annotations
 
-import base64
 import html as htmllib
 import re
-import shutil
 import subprocess
 from functools import lru_cache
 
@@ -26,6 +24,7 @@ pytest.importorskip("jinja2")
 from kpi_xl.engine import Engine, KpiChoice  # noqa: E402
 from kpi_xl.mail.chart import HEIGHT, LINE, OFF, ON, SCALE, WIDTH, trend_png  # noqa: E402
 from kpi_xl.mail.message import build, environment, summary  # noqa: E402
+from kpi_xl.mail.preview import browser_flags, chromium, inline_html, screenshot  # noqa: E402
 from kpi_xl.mail.stakeholders import Delivery, Report, Stakeholder  # noqa: E402
 from kpi_xl.png import decode, encode  # noqa: E402
 from kpi_xl.scorecard.build import scorecard_context, write_month  # noqa: E402
@@ -236,22 +235,6 @@ def test_changes_of_percentages_are_points():
 
 
 # ------------------------------------------------------------------ a real browser
-def _chromium() -> str | None:
-    return next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")
-                 if shutil.which(n)), None)
-
-
-def _inline(msg) -> str:
-    """The HTML part with each cid: replaced by its image (what a mail client does)."""
-    html = msg.get_body(("html",)).get_content()
-    for part in msg.walk():
-        if part.get_content_type() == "image/png":
-            cid = part["Content-ID"].strip("<>")
-            html = html.replace(f"cid:{cid}", "data:image/png;base64,"
-                                + base64.b64encode(part.get_content()).decode())
-    return html
-
-
 PROBE = """<!doctype html><html><body style="margin:0">
 <iframe id="m" style="width:{w}px;height:5000px;border:0" srcdoc="{doc}"></iframe>
 <script>window.addEventListener('load', () => {{
@@ -268,19 +251,18 @@ def test_html_part_renders_on_a_phone_in_chromium(month, tmp_path):
     is wider than the screen, and every chart decodes (the browser reads the PNG writer's
     bytes: 320 × 80 pixels, shown 160 px wide) and has alt text. A screenshot is kept
     beside the test's files, to look at."""
-    exe = _chromium()
+    exe = chromium()
     if exe is None:
         pytest.skip("Chromium is not installed (Debian: apt-get install chromium; "
                     ".ci/run installs it)")
     import json
 
     _d, _ctx, msg = _boss(month)
-    html = _inline(msg)
+    html = inline_html(msg)
     page = tmp_path / "probe.html"
     page.write_text(PROBE.format(w=375, doc=htmllib.escape(html, quote=True)), encoding="utf-8")
-    flags = [exe, "--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-             f"--user-data-dir={tmp_path / 'profile'}"]
-    dom = subprocess.run(flags + ["--dump-dom", page.as_uri()], capture_output=True,
+    dom = subprocess.run(browser_flags(exe, tmp_path / "profile") + ["--dump-dom", page.as_uri()],
+                         capture_output=True,
                          text=True, timeout=120, check=True).stdout
     got = re.search(r'data-probe="([^"]*)"', dom)
     assert got, dom[-500:]
@@ -290,10 +272,5 @@ def test_html_part_renders_on_a_phone_in_chromium(month, tmp_path):
     for natural_w, natural_h, shown_w, alt in probe["images"]:
         assert (natural_w, natural_h, shown_w) == (WIDTH * SCALE, HEIGHT * SCALE, WIDTH)
         assert alt > 20
-    shot = tmp_path / "phone.png"
-    message = tmp_path / "message.html"
-    message.write_text(html, encoding="utf-8")
-    subprocess.run(flags + ["--force-device-scale-factor=2", "--window-size=390,2000",
-                            f"--screenshot={shot}", message.as_uri()],
-                   capture_output=True, timeout=120, check=True)
+    shot = screenshot(html, tmp_path / "phone.png")
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

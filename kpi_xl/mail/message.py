@@ -11,8 +11,8 @@ The message's shape, which Outlook, Gmail and Apple Mail all show::
       multipart/alternative
         text/plain                 (each chart as a line of text: ▂▃▅▇ 74.1% (…) -> 68.9%)
         multipart/related
-          text/html                (<img src="cid:trend.1.service_level@kpi-xl" alt="…">)
-          image/png                (Content-ID <trend.1.service_level@kpi-xl>, inline)
+          text/html                (<img src="cid:trend.1.service_level.<tag>@kpi-xl" …>)
+          image/png                (Content-ID <trend.1.service_level.<tag>@kpi-xl>, inline)
           …
       application/vnd.openxmlformats-officedocument.spreadsheetml.sheet   (each workbook)
       application/pdf              (its PDF copy, when the stakeholder asks for one)
@@ -109,6 +109,8 @@ def summary(table, delivery: Delivery, month: "Period | str",
     rows = table[(table["level"].astype(str) == level) & (table["key"].astype(str).isin(keys))]
     headline, changes = [], []
     periods = _history(table, month, history)
+    # Content-IDs unique to the message (RFC 2392), and the same when it is sent again
+    tag = hashlib.sha256(f"{month}|{s.email.lower()}".encode()).hexdigest()[:12]
     for key in HEADLINE[s.scope]:
         for member in keys:
             cur = rows[(rows["kpi"].astype(str) == key) & (rows["period"].astype(str) == month)]
@@ -124,8 +126,8 @@ def summary(table, delivery: Delivery, month: "Period | str",
                     "status": str(r["status"]) if str(r["status"]) != "nan" else "",
                     "n_text": "" if _nan(r["n"]) else f"{float(r['n']):,.0f}",
                     "low_sample": str(r["low_sample"]).lower() in ("true", "1")}
-            item["trend"] = _trend(rows, r, member, periods, fmt, item, len(headline) + 1,
-                                   charts)
+            item["trend"] = _trend(rows, r, member, periods, fmt, item,
+                                   f"{len(headline) + 1}.{key}.{tag}", charts)
             headline.append(item)
             if previous:
                 prev = rows[(rows["kpi"].astype(str) == key) & (rows["key"].astype(str) == member)
@@ -149,7 +151,8 @@ def summary(table, delivery: Delivery, month: "Period | str",
         else [],
         "images": [(k["trend"]["cid"], k["trend"]["png"]) for k in headline
                    if k["trend"] and k["trend"]["png"]],
-        "span": f"{len(periods)} {period.noun}{'s' if len(periods) != 1 else ''}",
+        # what the charts span ("13 months"); nothing when no KPI has a trend to show
+        "span": f"{len(periods)} {period.noun}s" if any(k["trend"] for k in headline) else "",
         # the output folder's files: only the organisation's recipients work beside them
         "rejects_note": s.scope == "organisation",
         "partial": partial_banner(partial) or _named_text(delivery, "kpi_xl_partial"),
@@ -169,7 +172,7 @@ def _when(label: str) -> str:
     return p.title() if p.grain in ("month", "quarter", "year") else p.short()
 
 
-def _trend(rows, r, member: str, periods: list[str], fmt: str, item: dict, index: int,
+def _trend(rows, r, member: str, periods: list[str], fmt: str, item: dict, name: str,
            charts: bool) -> dict | None:
     """The headline KPI's trend over ``periods`` against its target: the PNG (by
     Content-ID), its alt text, and a line of text for the plain body. None when fewer
@@ -191,7 +194,7 @@ def _trend(rows, r, member: str, periods: list[str], fmt: str, item: dict, index
                                                     else "")
     png = trend_png(values, target, str(r.get("direction", "")), item["status"]) \
         if charts else None
-    return {"cid": f"trend.{index}.{key}@kpi-xl", "png": png, "alt": words,
+    return {"cid": f"trend.{name}@kpi-xl", "png": png, "alt": words,
             "text": f"{sparkline(values)}  {_text(v0, fmt)} ({_when(p0)}) -> {_text(v1, fmt)}"}
 
 
@@ -329,4 +332,5 @@ def _add_images(msg: EmailMessage, html: str, images: list[tuple[str, bytes]]) -
     part = msg.get_body(("html",))
     for cid, png in shown:
         part.add_related(png, maintype="image", subtype="png", cid=f"<{cid}>",
-                         disposition="inline", filename=cid.partition("@")[0] + ".png")
+                         disposition="inline",
+                         filename=cid.partition("@")[0].rpartition(".")[0] + ".png")

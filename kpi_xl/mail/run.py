@@ -242,9 +242,10 @@ def _pdf_copies(deliveries: list[Delivery], files: dict, progress=None
     from ..scorecard.pdf import is_current, pdf_copy
 
     if soffice() is None:
-        names = ", ".join(d.to.name for d in askers)
+        names = [d.to.name for d in askers]
+        names = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
         raise MailError(f"{names} {'asks' if len(askers) == 1 else 'ask'} for PDF copies "
-                        "(formats = [\"xlsx\", \"pdf\"]), but LibreOffice is not installed on "
+                        "(\"pdf\" in formats), but LibreOffice is not installed on "
                         "this machine, so none can be printed; nothing was sent. Install "
                         "LibreOffice (Debian/Ubuntu: apt-get install libreoffice-calc-nogui; "
                         "elsewhere: libreoffice.org), or take \"pdf\" out of their formats")

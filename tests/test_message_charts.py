@@ -206,6 +206,34 @@ def test_agents_are_not_pointed_to_files_they_cannot_see(month):
     assert "rejects.csv" in boss.get_body(("plain",)).get_content()
 
 
+def test_an_agents_figures_read_as_on_their_sheet(month, tmp_path):
+    """Every figure of an agent's message reads as the same KPI on the sheet attached
+    (its "Operational KPIs this month" rows: the cached value in the cell's own number
+    format, Agent and Target columns), so the two never disagree."""
+    from kpi_xl.catalog.format import format_value
+    from kpi_xl.scorecard.build import agent_workbook
+
+    res, table, paths = month
+    wb = openpyxl.load_workbook(paths[1], read_only=True)
+    agent = next(ws["A1"].value[4:] for ws in wb.worksheets if ws.title != "Team")
+    wb.close()
+    cut = agent_workbook(paths[1], agent, tmp_path / "cut.xlsx")
+    who = Stakeholder(agent, "agent@example.com", scope="agent", agent=agent)
+    d = Delivery(who, [Report(f"qa-agent:{agent}", "QA sheet", cut, agent=agent)])
+    ctx = summary(table, d, MONTH, PREVIOUS, history=res.periods)
+    ws = openpyxl.load_workbook(cut, data_only=True).worksheets[0]
+    shown = {}
+    for row in ws.iter_rows():
+        if isinstance(row[0].value, str) and isinstance(row[1].value, (int, float)):
+            shown.setdefault(row[0].value, (format_value(row[1].value, row[1].number_format),
+                                            "" if row[3].value is None else
+                                            format_value(row[3].value, row[3].number_format)))
+    both = [k for k in ctx["headline"] if k["title"] in shown]
+    assert len(both) >= 5, [k["title"] for k in ctx["headline"]]
+    for k in both:
+        assert (k["value_text"], k["target_text"]) == shown[k["title"]], k["title"]
+
+
 def test_charts_off_gives_the_text_alone(month):
     """Without charts (``charts=False``) the message is multipart/alternative with no
     related part, and the plain part still carries each trend line."""

@@ -88,10 +88,11 @@ MIN_BOX = MIN_PT * 1.15
 
 
 def test_column_widths_in_points():
-    """Excel's width 8.43 (the default column) is 64 px = 48 pt (ECMA-376 §18.3.1.13:
-    truncate(8.43 × 7 + 0.5) + 5 px padding, at Calibri 11's 7 px digit)."""
-    assert column_width_pt(8.43) == 48.0
-    assert column_width_pt(30) == (210 + 5) * 0.75
+    """ECMA-376 Part 1 §18.3.1.13 (col), with Calibri 11's 7-pixel digit: a stored width of
+    9.140625 (Excel's default column) is Truncate((2340 + 18) / 256 × 7) = 64 px = 48 pt;
+    30 is Truncate((7680 + 18) / 256 × 7) = 210 px = 157.5 pt."""
+    assert column_width_pt(9.140625) == 48.0
+    assert column_width_pt(30) == 157.5
 
 
 @needs_lo
@@ -101,7 +102,7 @@ def test_the_scorecard_prints_at_8_pt_or_more_with_headers_on_every_page(month_f
     scorecard = paths[0]
     ws = openpyxl.load_workbook(scorecard)["Scorecard"]
     p = plan(ws)
-    # 13 columns, 1,004 pt wide: wider than portrait A4 (538 pt inside 0.4 in margins) and
+    # 13 columns, 955.5 pt wide: wider than portrait A4 (538 pt inside 0.4 in margins) and
     # than landscape (784 pt); its smallest text (the score bars) is 8 pt, so 100 %
     assert (p.orientation, p.scale, p.across) == ("landscape", 100, True)
     assert p.title_rows == "$1:$2"                          # the template's print titles

@@ -54,14 +54,19 @@ class PagePlan:
     width_pt: float
 
 
-def column_width_pt(chars: float) -> float:
-    """Excel's column width (characters of the default font's digit, Calibri 11: 7 px)
-    in points: 7 px a character plus 5 px padding, 0.75 pt a pixel."""
-    return (math.trunc(chars * 7 + 0.5) + 5) * 0.75
+DIGIT_PX = 7                         # Calibri 11's widest digit, in pixels at 96 dpi
+DEFAULT_WIDTH = 9.140625             # a column with no width: Excel's default, 64 px
+
+
+def column_width_pt(width: float) -> float:
+    """A column's width as stored in the workbook (``<col width>``, what openpyxl reads) in
+    points: ECMA-376 Part 1 §18.3.1.13's pixels, Truncate(((256 × width +
+    Truncate(128 / 7)) / 256) × 7) for Calibri 11's 7-pixel digit, at 0.75 pt a pixel."""
+    return math.trunc((256 * width + math.trunc(128 / DIGIT_PX)) / 256 * DIGIT_PX) * 0.75
 
 
 def _widths(ws) -> float:
-    default = ws.sheet_format.defaultColWidth or 8.43
+    default = ws.sheet_format.defaultColWidth or DEFAULT_WIDTH
     width = {}
     for dim in ws.column_dimensions.values():
         for col in range(dim.min or 0, (dim.max or 0) + 1):

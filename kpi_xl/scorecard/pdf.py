@@ -56,22 +56,45 @@ class PagePlan:
 
 DIGIT_PX = 7                         # Calibri 11's widest digit, in pixels at 96 dpi
 DEFAULT_WIDTH = 9.140625             # a column with no width: Excel's default, 64 px
+#: the digit's width (share of the em) of the fonts LibreOffice may print Calibri with,
+#: from their hmtx tables: Carlito is Calibri's metric twin; DejaVu Sans is fontconfig's
+#: fallback on a Linux machine without it (columns then print a third wider)
+DIGIT_EM = {"Calibri": 7 / (11 * 96 / 72), "Carlito": 7 / (11 * 96 / 72),
+            "Liberation Sans": 0.556, "Arial": 0.556, "DejaVu Sans": 0.636}
 
 
-def column_width_pt(width: float) -> float:
+def digit_px() -> float:
+    """The width in pixels of a digit of the font LibreOffice will print the workbooks'
+    Calibri 11 with: 7 where Calibri (or Carlito) is installed or fontconfig cannot say;
+    DejaVu Sans's 9.3 on a Linux machine with neither (its fallback), and so on."""
+    exe = shutil.which("fc-match")
+    if exe is None:
+        return DIGIT_PX
+    try:
+        family = subprocess.run([exe, "-f", "%{family}", "Calibri"], capture_output=True,
+                                text=True, timeout=10, check=False).stdout
+    except (OSError, subprocess.SubprocessError):
+        return DIGIT_PX
+    family = family.split(",")[0].strip()
+    return max(DIGIT_PX, DIGIT_EM.get(family, DIGIT_EM["DejaVu Sans"]) * 11 * 96 / 72)
+
+
+def column_width_pt(width: float, digit: float = DIGIT_PX) -> float:
     """A column's width as stored in the workbook (``<col width>``, what openpyxl reads) in
     points: ECMA-376 Part 1 §18.3.1.13's pixels, Truncate(((256 × width +
-    Truncate(128 / 7)) / 256) × 7) for Calibri 11's 7-pixel digit, at 0.75 pt a pixel."""
-    return math.trunc((256 * width + math.trunc(128 / DIGIT_PX)) / 256 * DIGIT_PX) * 0.75
+    Truncate(128 / digit)) / 256) × digit), for Calibri 11's 7-pixel digit (or the
+    printing font's, :func:`digit_px`), at 0.75 pt a pixel."""
+    return math.trunc((256 * width + math.trunc(128 / digit)) / 256 * digit) * 0.75
 
 
-def _widths(ws) -> float:
+def _widths(ws, digit: float) -> float:
     default = ws.sheet_format.defaultColWidth or DEFAULT_WIDTH
     width = {}
     for dim in ws.column_dimensions.values():
         for col in range(dim.min or 0, (dim.max or 0) + 1):
             width[col] = (0.0 if dim.hidden else dim.width if dim.width else default)
-    return sum(column_width_pt(width.get(c, default)) for c in range(1, ws.max_column + 1))
+    return sum(column_width_pt(width.get(c, default), digit)
+               for c in range(1, ws.max_column + 1))
 
 
 def _smallest_font(ws) -> float:
@@ -80,9 +103,10 @@ def _smallest_font(ws) -> float:
     return min(sizes, default=DEFAULT_FONT_PT)
 
 
-def plan(ws) -> PagePlan:
-    """The page setup of one sheet's PDF copy (see the module's docstring)."""
-    width = _widths(ws)
+def plan(ws, digit: float | None = None) -> PagePlan:
+    """The page setup of one sheet's PDF copy (see the module's docstring); ``digit``:
+    the printing font's digit in pixels (None: :func:`digit_px`)."""
+    width = _widths(ws, digit_px() if digit is None else digit)
     smallest = _smallest_font(ws)
     floor = math.ceil(MIN_PT / smallest * 100)           # the least scale, in %
     titles = ws.print_title_rows or TITLE_ROWS
@@ -102,8 +126,9 @@ def print_ready(src: str | Path, dst: str | Path) -> dict[str, PagePlan]:
 
     wb = load_workbook(src)
     plans = {}
+    digit = digit_px()
     for ws in wb.worksheets:
-        p = plan(ws)
+        p = plan(ws, digit)
         plans[ws.title] = p
         ws.sheet_properties.pageSetUpPr.fitToPage = False
         ws.page_setup.fitToWidth = ws.page_setup.fitToHeight = None
@@ -115,8 +140,8 @@ def print_ready(src: str | Path, dst: str | Path) -> dict[str, PagePlan]:
         m.left = m.right = m.top = m.bottom = MARGIN_IN
         m.header = m.footer = MARGIN_IN / 2
         ws.print_title_rows = p.title_rows
-        if p.across:
-            ws.print_title_cols = "A:A"
+        # the first column names the rows: repeated on any page the columns continue on
+        ws.print_title_cols = "A:A"
         ws.print_area = f"A1:{get_column_letter(ws.max_column)}{ws.max_row}"
     wb.save(dst)
     return plans

@@ -116,13 +116,14 @@ def plan(ws, digit: float | None = None) -> PagePlan:
         if fit >= floor:
             return PagePlan(orientation, max(floor, min(100, fit)), False, titles, smallest,
                             width)
-    return PagePlan("landscape", max(floor, min(100, floor)), True, titles, smallest, width)
+    return PagePlan("landscape", floor, True, titles, smallest, width)
 
 
 def print_ready(src: str | Path, dst: str | Path) -> dict[str, PagePlan]:
     """A copy of workbook ``src`` at ``dst`` with every sheet's page set up by
     :func:`plan`; returns each sheet's plan."""
     from openpyxl import load_workbook
+    from openpyxl.worksheet.properties import PageSetupProperties
 
     wb = load_workbook(src)
     plans = {}
@@ -130,6 +131,8 @@ def print_ready(src: str | Path, dst: str | Path) -> dict[str, PagePlan]:
     for ws in wb.worksheets:
         p = plan(ws, digit)
         plans[ws.title] = p
+        if ws.sheet_properties.pageSetUpPr is None:      # a sheet that never set it up
+            ws.sheet_properties.pageSetUpPr = PageSetupProperties()
         ws.sheet_properties.pageSetUpPr.fitToPage = False
         ws.page_setup.fitToWidth = ws.page_setup.fitToHeight = None
         ws.page_setup.scale = p.scale

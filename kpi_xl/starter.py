@@ -113,6 +113,7 @@ target = 0.8
 # name = "Dana Reyes"
 # email = "dana@example.com"
 # reports = ["scorecard", "qa-team"]
+# formats = ["xlsx", "pdf"]              # a PDF copy of each too (printed by LibreOffice)
 
 # Without [smtp], mail goes to an outbox folder. The password comes from the environment
 # variable KPI_XL_SMTP_PASSWORD, never from this file.

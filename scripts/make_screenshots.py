@@ -1,5 +1,5 @@
 """Render README's screenshots (docs/*.png) from the demo month, through the same
-LibreOffice → PDF → pdftoppm path the tests use.
+LibreOffice → PDF → pdftoppm and Chromium paths the tests use.
 
     python scripts/make_screenshots.py
 """
@@ -7,6 +7,7 @@ LibreOffice → PDF → pdftoppm path the tests use.
 from __future__ import annotations
 
 import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -15,7 +16,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from kpi_xl.cli import main  # noqa: E402
+from kpi_xl.mail.preview import inline_html, screenshot  # noqa: E402
 from kpi_xl.scorecard.libreoffice import render_png  # noqa: E402
+from kpi_xl.scorecard.pdf import pdf_copy  # noqa: E402
 
 
 def run() -> None:
@@ -30,7 +33,20 @@ def run() -> None:
         agent = next((month / "agents").glob("*.xlsx"))
         pages = render_png(agent, tmp / "png2", dpi=80)
         shutil.copy(pages[0], docs / "qa-sheet.png")
-        print(f"wrote {docs / 'scorecard.png'} and {docs / 'qa-sheet.png'}")
+        # the head of service's message on a phone (Chromium, as in the tests), and the
+        # first page of the scorecard's PDF copy (formats = ["xlsx", "pdf"])
+        import email
+        import email.policy
+
+        eml = next((month / "outbox").glob("dana*.eml"))
+        msg = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
+        screenshot(inline_html(msg), docs / "message-phone.png", height=1400, scale=1)
+        pdf = pdf_copy(month / "balanced-scorecard-2026-10.xlsx", tmp / "pdf" / "scorecard.pdf")
+        subprocess.run(["pdftoppm", "-r", "60", "-png", "-f", "1", "-l", "1", str(pdf),
+                        str(tmp / "pdf" / "page")], check=True)
+        shutil.copy(next((tmp / "pdf").glob("page*.png")), docs / "scorecard-pdf.png")
+        print(f"wrote {docs / 'scorecard.png'}, {docs / 'qa-sheet.png'}, "
+              f"{docs / 'message-phone.png'} and {docs / 'scorecard-pdf.png'}")
 
 
 if __name__ == "__main__":

@@ -270,7 +270,9 @@ def test_member_scorecards_reach_only_their_manager_with_only_their_figures(mont
         body = msg.get_body(("plain",)).get_content() + msg.get_body(("html",)).get_content()
         assert not [n for n in others | teams | agents if n in body], who["name"]
         text = msg.get_body(("plain",)).get_content()
-        headline = text.split("Headline KPIs")[1].split("\n\n")[0].strip().splitlines()
+        # the KPI lines (each followed by its trend's line of text, indented)
+        headline = [ln for ln in text.split("Headline KPIs")[1].split("\n\n")[0].splitlines()
+                    if ln.startswith("- ")]
         want = []
         for key in HEADLINE["dimension"]:
             for m in who["members"]:

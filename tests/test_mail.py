@@ -352,3 +352,38 @@ def test_send_command_to_the_outbox(month_files, tmp_path, capsys):
     assert "0 sent, 1 skipped" in capsys.readouterr().out
     assert main(["send", "-c", str(cfg), "--month", "2026-09", "--out", str(work)]) == 1
     assert "no finished run for 2026-09" in capsys.readouterr().err
+
+
+def test_a_pdf_copy_arrives_over_smtp_beside_its_workbook(server, ca, month_files, monkeypatch,
+                                                          tmp_path):
+    """formats = ["xlsx", "pdf"] (issue 16 §4): the team lead's message, as the SMTP server
+    received it, carries the workbook and its PDF copy, each byte for byte as written in
+    the month's folder; the others' messages are unchanged (workbooks only)."""
+    from kpi_xl.scorecard.libreoffice import soffice
+
+    if soffice() is None:
+        pytest.skip("LibreOffice (soffice) prints the PDF copies; .ci/run installs it")
+    inbox, port = server
+    out, _tables, _res = month_files
+    out = _fresh(out, tmp_path)
+    monkeypatch.setenv("KPI_XL_SMTP_PASSWORD", PASSWORD)
+    items = [{**s, "formats": ["xlsx", "pdf"]} if s["email"] == "tom@example.com" else s
+             for s in STAKEHOLDERS]
+    problems: list[str] = []
+    people = parse_stakeholders(items, problems)
+    assert problems == []
+    outcome, _where = send_month(people, out, "2026-10", smtp=_settings(port, ca[2]),
+                                 centre="Acme Support")
+    assert sorted(outcome.sent) == sorted(s["email"] for s in STAKEHOLDERS)
+    folder = out / "2026-10"
+    for rcpts, raw in inbox.messages:
+        atts = list(_parse(raw).iter_attachments())
+        if rcpts == ["tom@example.com"]:
+            assert [(a.get_content_type(), a.get_filename()) for a in atts] == [
+                ("/".join(XLSX), "qa-Billing-2026-10.xlsx"),
+                ("application/pdf", "qa-Billing-2026-10.pdf")]
+            for a in atts:
+                assert a.get_payload(decode=True) == (folder / a.get_filename()).read_bytes()
+            assert atts[1].get_payload(decode=True).startswith(b"%PDF-")
+        else:
+            assert all(a.get_content_type() == "/".join(XLSX) for a in atts)

@@ -105,21 +105,25 @@ def send_month(stakeholders: list[Stakeholder], out: str | Path, month: "Period 
                resend_uncertain: bool = False, templates: str | Path | None = None,
                sleep=None, lock_wait: float = 30.0, partial: str | None = None,
                progress: Callable[[str], None] | None = None,
-               significance: float = DEFAULT_LEVEL) -> tuple[Outcome, str]:
+               significance: float = DEFAULT_LEVEL,
+               layout=None) -> tuple[Outcome, str]:
     """Deliver the month's reports; returns the outcome and where to look. ``partial``:
     the run's partial-data note. A report sent as partial data is ledgered apart from the
     complete one (its key carries the mark), so the complete report, once the data is
     there, is sent by the next run as the report still due. ``month``: the period (any
     grain) or its label; the ledger keys on the label, so a week's reports and a month's
     are ledgered apart. ``significance``: the confidence at which the messages call a
-    change larger than chance ([report] significance)."""
+    change larger than chance ([report] significance). ``layout``: the scorecard's (the
+    config's ``[scorecard]``; None: the shipped one), whose perspective scores the
+    organisation's messages show."""
     month = month.label if isinstance(month, Period) else as_period(month).label
     try:
         with folder_lock(out, wait=lock_wait):
             return _send_month(stakeholders, Path(out), month, smtp=smtp, centre=centre,
                                resend=resend, resend_uncertain=resend_uncertain,
                                templates=templates, sleep=sleep, progress=progress,
-                               partial=partial, significance=significance)
+                               partial=partial, significance=significance,
+                               layout=layout)
     except OutputError as e:
         raise MailError(str(e)) from None
 
@@ -129,7 +133,8 @@ PARTIAL_MARK = " (partial data)"
 
 def _send_month(stakeholders, out: Path, month: str, *, smtp, centre, resend,
                 resend_uncertain, templates, sleep, progress,
-                partial=None, significance=DEFAULT_LEVEL) -> tuple[Outcome, str]:
+                partial=None, significance=DEFAULT_LEVEL,
+                layout=None) -> tuple[Outcome, str]:
     folder = out / month
     results = folder / "kpi-results.json"
     if not results.is_file():
@@ -152,9 +157,16 @@ def _send_month(stakeholders, out: Path, month: str, *, smtp, centre, resend,
     if problems:
         raise MailError("some reports are missing:\n  - " + "\n  - ".join(problems))
     files = _attachments(folder, month, deliveries)
+    copies = _pdf_copies(deliveries, files, progress)
     env = environment(templates) if templates else environment()
     period = res.period                  # with the run's grain and fiscal year start
     previous = period.shift(-1)
+    board = None                         # the scorecard's perspective scores, computed once
+    if any(d.to.scope == "organisation" and d.reports for d in deliveries):
+        from ..scorecard.build import scorecard_context
+        from ..scorecard.layout import DEFAULT
+
+        board = scorecard_context(res, centre, layout or DEFAULT)
     recipients = [d.to.email for d in deliveries if d.reports]
     run_end = time.monotonic() + (smtp.deadline if smtp else 3600.0)
     if smtp is None:
@@ -171,8 +183,12 @@ def _send_month(stakeholders, out: Path, month: str, *, smtp, centre, resend,
         def make(keys: list[str]):
             keys = [k.removesuffix(mark) for k in keys]
             part = Delivery(d.to, [r for r in d.reports if r.key in keys])
-            attached = [files[r.key][:2] for r in part.reports]
-            ctx = summary(table, part, period, previous, partial, significance)
+            attached = [([files[r.key][:2]] if "xlsx" in d.to.formats else [])
+                        + ([copies[r.key]] if "pdf" in d.to.formats else [])
+                        for r in part.reports]
+            ctx = summary(table, part, period, previous, partial, significance,
+                          history=res.periods,
+                          board=board)
             return build(part, ctx, attached, sender, sender_name, env, centre)
         return make
 
@@ -192,8 +208,8 @@ def _send_month(stakeholders, out: Path, month: str, *, smtp, centre, resend,
 
 
 def _attachments(folder: Path, month: str, deliveries: list[Delivery]
-                 ) -> dict[str, tuple[str, bytes, str]]:
-    """report key -> (file name, bytes, digest), each opened and checked: a damaged
+                 ) -> dict[str, tuple[str, bytes, str, Path]]:
+    """report key -> (file name, bytes, digest, path), each opened and checked: a damaged
     workbook stops the step before anything is sent. Agents' cuts get distinct names
     (agents a/b and a-b get two files) and are remade when their team's file is newer."""
     reports = {r.key: r for d in deliveries for r in d.reports}
@@ -211,10 +227,51 @@ def _attachments(folder: Path, month: str, deliveries: list[Delivery]
         if bad:
             damaged.append(bad)
             continue
-        out[key] = (path.name, data, workbook_digest(data))
+        out[key] = (path.name, data, workbook_digest(data), path)
     if damaged:
         raise MailError("some attachments are damaged; nothing was sent (run kpi-xl scorecard "
                         "again):\n  - " + "\n  - ".join(damaged))
+    return out
+
+
+def _pdf_copies(deliveries: list[Delivery], files: dict, progress=None
+                ) -> dict[str, tuple[str, bytes]]:
+    """report key -> (file name, bytes) of the PDF copy of each report that a stakeholder
+    asks for as a PDF (``formats = ["xlsx", "pdf"]``), printed by LibreOffice beside its
+    workbook (reused while it is not older than the workbook). Made before anything is
+    sent: without LibreOffice, or when a copy cannot be printed, nothing is sent. The PDF
+    goes out with its workbook under the workbook's report key; the ledger keeps the
+    workbook's digest (the PDF prints that content)."""
+    askers = [d for d in deliveries if "pdf" in d.to.formats and d.reports]
+    if not askers:
+        return {}
+    from ..scorecard.libreoffice import LibreOfficeError, soffice
+    from ..scorecard.pdf import is_current, pdf_copy
+
+    if soffice() is None:
+        names = [d.to.name for d in askers]
+        names = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+        raise MailError(f"{names} {'asks' if len(askers) == 1 else 'ask'} for PDF copies "
+                        "(\"pdf\" in formats), but LibreOffice is not installed on "
+                        "this machine, so none can be printed; nothing was sent. Install "
+                        "LibreOffice (Debian/Ubuntu: apt-get install libreoffice-calc-nogui; "
+                        "elsewhere: libreoffice.org), or take \"pdf\" out of their formats")
+    out, failed = {}, []
+    for key in dict.fromkeys(r.key for d in askers for r in d.reports):
+        name, _data, _digest, xlsx = files[key]
+        pdf = xlsx.with_suffix(".pdf")
+        if not is_current(pdf, xlsx):
+            if progress:
+                progress(f"printing {name} as PDF")
+            try:
+                pdf_copy(xlsx, pdf)
+            except (LibreOfficeError, OSError) as e:
+                failed.append(f"{name}: {e}")
+                continue
+        out[key] = (pdf.name, pdf.read_bytes())
+    if failed:
+        raise MailError("some PDF copies could not be printed; nothing was sent:\n  - "
+                        + "\n  - ".join(failed))
     return out
 
 

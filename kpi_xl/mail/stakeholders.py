@@ -6,6 +6,8 @@
     role = "Head of customer service"
     scope = "organisation"                  # every team
     reports = ["scorecard", "qa-team"]      # default for this scope: ["scorecard"]
+    formats = ["xlsx", "pdf"]               # the workbooks, and a PDF copy of each
+                                            # (LibreOffice prints it); default ["xlsx"]
 
     [[stakeholders]]
     name = "Tom Berg"
@@ -38,6 +40,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+#: what a stakeholder's ``formats`` may name: the workbook, its PDF copy
+FORMATS = ("xlsx", "pdf")
 ALLOWED = {"organisation": ("scorecard", "qa-team"), "teams": ("qa-team",), "agent": ("qa-agent",),
            "dimension": ("member-scorecard",)}
 DEFAULT = {"organisation": ("scorecard",), "teams": ("qa-team",), "agent": ("qa-agent",),
@@ -56,6 +60,7 @@ class Stakeholder:
     reports: tuple[str, ...] = ()
     dimension: str | None = None            # scope "dimension": its name and members
     members: tuple[str, ...] = ()
+    formats: tuple[str, ...] = ("xlsx",)    # each report as a workbook and/or a PDF copy
 
 
 @dataclass
@@ -90,7 +95,7 @@ def parse_stakeholders(items: list[Mapping[str, Any]], problems: list[str],
         if not _EMAIL.match(email):
             problems.append(f"{where} ({name or '?'}): email {email!r} is not an address")
         known = {"name", "email", "role", "scope", "teams", "agent", "reports", "dimension",
-                 "members"}
+                 "members", "formats"}
         for k in s:
             if k not in known:
                 problems.append(f"{where}: unknown key {k!r} (keys: {', '.join(sorted(known))})")
@@ -125,8 +130,23 @@ def parse_stakeholders(items: list[Mapping[str, Any]], problems: list[str],
         seen.add(email.lower())
         out.append(Stakeholder(name, email, str(s.get("role", "")), scope, teams,
                                str(s["agent"]) if "agent" in s else None, reports,
-                               dimension, members))
+                               dimension, members, _formats(s, where, name, problems)))
     return out
+
+
+def _formats(s: Mapping[str, Any], where: str, name: str, problems: list[str]
+             ) -> tuple[str, ...]:
+    """``formats = ["xlsx", "pdf"]``: each report as its workbook, its PDF copy, or both."""
+    raw = s.get("formats", ["xlsx"])
+    if not isinstance(raw, list) or not raw or not all(isinstance(f, str) for f in raw):
+        problems.append(f"{where} ({name or '?'}): formats must list \"xlsx\", \"pdf\" or both, "
+                        f"e.g. formats = [\"xlsx\", \"pdf\"], got {raw!r}")
+        return ("xlsx",)
+    bad = [f for f in raw if f not in FORMATS]
+    if bad:
+        problems.append(f"{where} ({name or '?'}): formats: {', '.join(map(repr, bad))} is not a "
+                        "format kpi_xl sends (\"xlsx\": the workbook, \"pdf\": its PDF copy)")
+    return tuple(f for f in dict.fromkeys(raw) if f in FORMATS) or ("xlsx",)
 
 
 def _dimension_scope(s: Mapping[str, Any], where: str, scope: str,

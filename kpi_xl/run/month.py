@@ -273,4 +273,4 @@ def send(cfg, month: "Period | str", out, *, resend: bool = False,
     return send_month(cfg.stakeholders, out, period, smtp=cfg.smtp, centre=cfg.name,
                       resend=resend, resend_uncertain=resend_uncertain, progress=progress,
                       significance=cfg.significance,
-                      partial=read_status(Path(out) / month).get("partial"))
+                      partial=read_status(Path(out) / month).get("partial"), layout=cfg.layout)

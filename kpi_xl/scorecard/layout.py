@@ -177,3 +177,17 @@ DEFAULT = Layout((
 
 #: The operational KPIs on each agent's QA sheet, against the team's average and target.
 AGENT_KPIS = ("aht", "fcr", "csat", "first_response_time", "ticket_volume", "transfer_rate")
+
+
+#: the number format of a score (KPI, perspective) on the scorecard sheet
+SCORE_FORMAT = "0%"
+
+
+def score_status(score: float | None, near_target: float, some_value: bool = False) -> str:
+    """A score's status as the scorecard sheet writes it (its perspective rows:
+    ``IF(H>=1,"on target",IF(H>=near,"near target","off target"))``, and "too little
+    data" or "no data" without a score). Restated for the message, deliberately;
+    tests/test_mail_message.py holds it equal to the workbook's cached cells."""
+    if score is None:
+        return "too little data" if some_value else "no data"
+    return "on target" if score >= 1 else "near target" if score >= near_target else "off target"

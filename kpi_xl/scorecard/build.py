@@ -209,40 +209,40 @@ def qa_contexts(results: Results, qa, centre: str, *, max_score: float = 1.0,
     if roster is not None:
         for agent, team in zip(roster["agent"], roster["team"], strict=True):
             teams.setdefault(team, set()).add(agent)
-    order = [r.criterion for r in rubric]
+    order = {c: k for k, c in reversed(list(enumerate(r.criterion for r in rubric)))}
+    by_agent = _evaluations_by_agent(rows)
     out = {}
     for team in sorted(teams):
         agents_ctx, evaluations, evaluators = [], [], set()
         taken = {"Team"}
+        active: dict[str, int] = {}                # count KPIs: the team's agents with a value
         for agent in sorted(teams[team]):
-            mine = rows[rows["agent"] == agent] if rows is not None else None
             evals, items = [], []
-            if mine is not None and len(mine):
-                for eid, ev in mine.groupby("evaluation", sort=True):
-                    ev = ev.sort_values(by="criterion", key=lambda c: c.map(
-                        lambda x: order.index(x) if x in order else len(order)), kind="stable")
-                    scores = ["N/A" if s != s else float(s) for s in ev["score"]]
-                    try:
-                        score = compute("qa_score", weights=list(ev["weight"]), scores=scores,
-                                        fatal=list(ev["fatal"]), max_score=max_score).value
-                    except ValueError:
-                        score = None
-                    evaluator = _first(ev, "evaluator")
-                    date = ev["date"].min()
-                    date = date.to_pydatetime() if hasattr(date, "to_pydatetime") else date
-                    evals.append({"id": eid, "date": date, "evaluator": evaluator,
-                                  "contact": _first(ev, "contact_id"), "score": score})
-                    evaluations.append({"id": eid, "agent": agent, "evaluator": evaluator,
-                                        "score": score, "date": date})
-                    if evaluator:
-                        evaluators.add(evaluator)
-                    for r in ev.itertuples(index=False):
-                        items.append({
-                            "evaluation": eid, "section": getattr(r, "section", None) or "",
-                            "criterion": r.criterion, "weight": float(r.weight),
-                            "fatal": 1 if getattr(r, "fatal", 0) == 1 else 0,
-                            "score": "N/A" if r.score != r.score else float(r.score),
-                            "comment": getattr(r, "comment", None) or ""})
+            for eid, ev in by_agent.get(agent, ()):
+                # the rubric's order (criteria not in it after, in their rows' order)
+                ev = sorted(ev, key=lambda r: order.get(r["criterion"], len(order)))
+                scores = ["N/A" if r["score"] != r["score"] else float(r["score"]) for r in ev]
+                try:
+                    score = compute("qa_score", weights=[r["weight"] for r in ev],
+                                    scores=scores, fatal=[r["fatal"] for r in ev],
+                                    max_score=max_score).value
+                except ValueError:
+                    score = None
+                evaluator = _first(ev, "evaluator")
+                date = _earliest([r["date"] for r in ev])
+                date = date.to_pydatetime() if hasattr(date, "to_pydatetime") else date
+                evals.append({"id": eid, "date": date, "evaluator": evaluator,
+                              "contact": _first(ev, "contact_id"), "score": score})
+                evaluations.append({"id": eid, "agent": agent, "evaluator": evaluator,
+                                    "score": score, "date": date})
+                if evaluator:
+                    evaluators.add(evaluator)
+                for r, shown in zip(ev, scores, strict=True):
+                    items.append({
+                        "evaluation": eid, "section": r.get("section") or "",
+                        "criterion": r["criterion"], "weight": float(r["weight"]),
+                        "fatal": 1 if r.get("fatal", 0) == 1 else 0,
+                        "score": shown, "comment": r.get("comment") or ""})
             kpis = []
             for key in AGENT_KPIS:
                 kpi = CATALOG[key]
@@ -252,9 +252,10 @@ def qa_contexts(results: Results, qa, centre: str, *, max_score: float = 1.0,
                 team_value = t.get("value")
                 if kpi.unit_of(variant) == "count" and team_value is not None:
                     # a count's team figure is a total: the team average is per agent
-                    per = [look.get(key, "agent", other, month) for other in teams[team]]
-                    active = sum(1 for x in per if x and x.get("value") is not None)
-                    team_value = team_value / active if active else None
+                    if key not in active:
+                        per = [look.get(key, "agent", other, month) for other in teams[team]]
+                        active[key] = sum(1 for x in per if x and x.get("value") is not None)
+                    team_value = team_value / active[key] if active[key] else None
                 kpis.append({"title": kpi.title, "agent": a.get("value"), "team": team_value,
                              "target": a.get("target", t.get("target", kpi.target_of(variant))),
                              "n": a.get("n"), "number_format": kpi.format_of(variant),
@@ -291,11 +292,39 @@ def _in_period(qa, period: Period):
     return qa[((d >= pd.Timestamp(period.start)) & (d < pd.Timestamp(period.end))).to_numpy()]
 
 
-def _first(frame, column: str):
-    if column not in frame:
-        return None
-    v = frame[column].dropna()
-    return None if v.empty else v.iloc[0]
+def _evaluations_by_agent(rows) -> dict[str, list[tuple[Any, list[dict]]]]:
+    """The QA rows grouped once (not filtered once per agent): agent -> [(evaluation id,
+    its rows in their order)], the evaluations in id order; rows without an evaluation
+    id are left out, as pandas' groupby leaves them."""
+    if rows is None or not len(rows):
+        return {}
+    groups: dict[Any, dict[Any, list[dict]]] = {}
+    for r in rows.to_dict("records"):
+        eid = r["evaluation"]
+        if eid is None or eid != eid:
+            continue
+        groups.setdefault(r["agent"], {}).setdefault(eid, []).append(r)
+    return {agent: sorted(evs.items(), key=lambda kv: kv[0]) for agent, evs in groups.items()}
+
+
+def _earliest(dates: list):
+    """The earliest date, missing ones skipped (NaT when none is there), as pandas' min."""
+    import pandas as pd
+
+    known = [d for d in dates if not pd.isna(d)]
+    return min(known) if known else pd.NaT
+
+
+def _first(rows: list[dict], column: str):
+    """The first value of ``column`` in the rows that is there (None: no such column or
+    no value)."""
+    for r in rows:
+        if column not in r:
+            return None
+        v = r[column]
+        if v is not None and v == v:
+            return v
+    return None
 
 
 # ------------------------------------------------------------------ writing

@@ -89,6 +89,7 @@ class Array:
 
 
 _CELL = re.compile(r"^\$?([A-Z]{1,3})\$?(\d+)$")
+_MISSING = object()
 
 
 # ------------------------------------------------------------------ parsing
@@ -105,9 +106,32 @@ _BIN = {"^": 50, "*": 40, "/": 40, "+": 30, "-": 30, "&": 20,
 
 
 class _Parser:
-    def __init__(self, formula: str):
+    """Parses a formula into a tree of tuples: ``("lit", v)``, ``("ref", "A1:B2")``,
+    ``("neg", x)``, ``("%", x)``, ``("bin", op, a, b)``, ``("fn", NAME, (args...))``.
+
+    ``shared``, when given, makes equal subtrees one object, across all the formulas parsed
+    with it: the evaluator then computes a subtree once per sheet however many formulas
+    hold it (a catalog KPI's formula repeats its row filters in every SUMPRODUCT, and every
+    evaluation row repeats them)."""
+
+    def __init__(self, formula: str, shared: dict | None = None):
         self.toks = _tokens(formula)
         self.i = 0
+        self.shared = shared
+
+    def node(self, *parts):
+        if self.shared is None:
+            return parts
+        kind = parts[0]
+        if kind == "lit":                 # 1.0 == True: the type is part of the key
+            key = ("lit", type(parts[1]), parts[1])
+        elif kind == "ref":
+            key = parts
+        elif kind == "fn":
+            key = ("fn", parts[1], tuple(id(a) for a in parts[2]))
+        else:
+            key = (kind, *(id(x) if isinstance(x, tuple) else x for x in parts[1:]))
+        return self.shared.setdefault(key, parts)
 
     def peek(self):
         return self.toks[self.i] if self.i < len(self.toks) else None
@@ -133,42 +157,42 @@ class _Parser:
                 return left
             if t.type == Token.OP_POST and t.value == "%":
                 self.take()
-                left = ("%", left)
+                left = self.node("%", left)
                 continue
             if t.type != Token.OP_IN or _BIN.get(t.value, -1) < min_prec:
                 return left
             op = self.take().value
             prec = _BIN[op]
             right = self.expr(prec + 1)          # Excel: every operator left-associative
-            left = ("bin", op, left, right)
+            left = self.node("bin", op, left, right)
 
     def unary(self):
         t = self.peek()
         if t is not None and t.type == Token.OP_PRE:
             self.take()
             operand = self.unary()
-            return ("neg", operand) if t.value == "-" else operand
+            return self.node("neg", operand) if t.value == "-" else operand
         return self.primary()
 
     def primary(self):
         t = self.take()
         if t.type == Token.OPERAND:
             if t.subtype == Token.NUMBER:
-                return ("lit", float(t.value))
+                return self.node("lit", float(t.value))
             if t.subtype == Token.TEXT:
-                return ("lit", t.value[1:-1].replace('""', '"'))
+                return self.node("lit", t.value[1:-1].replace('""', '"'))
             if t.subtype == Token.LOGICAL:
-                return ("lit", t.value.upper() == "TRUE")
+                return self.node("lit", t.value.upper() == "TRUE")
             if t.subtype == Token.ERROR:
-                return ("lit", XlError(t.value))
-            return ("ref", t.value)
+                return self.node("lit", XlError(t.value))
+            return self.node("ref", t.value)
         if t.type == Token.FUNC and t.subtype == Token.OPEN:
             name = t.value[:-1].upper().removeprefix("_XLFN.")
             args = []
             nxt = self.peek()
             if nxt is not None and nxt.type == Token.FUNC and nxt.subtype == Token.CLOSE:
                 self.take()
-                return ("fn", name, args)
+                return self.node("fn", name, ())
             while True:
                 nxt = self.peek()
                 if nxt is None:
@@ -179,7 +203,7 @@ class _Parser:
                     args.append(self.expr(0))
                 t2 = self.take()
                 if t2.type == Token.FUNC and t2.subtype == Token.CLOSE:
-                    return ("fn", name, args)
+                    return self.node("fn", name, tuple(args))
                 if t2.type != Token.SEP:
                     raise Unsupported(f"unexpected {t2.value!r} in {name}()")
         if t.type == Token.PAREN and t.subtype == Token.OPEN:
@@ -647,6 +671,11 @@ class Evaluator:
         self.sheets = {ws.title: ws for ws in workbook.worksheets}
         self.ranges: dict[tuple[str, str], Array] = {}
         self.coords: dict[str, tuple] = {}
+        # equal subtrees of all formulas are one object (_Parser's ``shared``); the value
+        # of a compound subtree, by (its id, sheet, array): a cell's value never changes
+        # while a workbook is evaluated, so a subtree over the same cells has one value
+        self.shared: dict = {}
+        self.values: dict[tuple[int, str, bool], Any] = {}
 
     def cell(self, sheet: str, row: int, col: int) -> Any:
         key = (sheet, row, col)
@@ -701,7 +730,7 @@ class Evaluator:
     def _formula(self, text: str, sheet: str) -> Any:
         tree = self.parsed.get(text)
         if tree is None:
-            tree = _Parser(text).parse()
+            tree = _Parser(text, self.shared).parse()
             self.parsed[text] = tree
         out = _scalar(self._eval(tree, sheet, False), "the formula's result")
         return 0.0 if out is None else out          # a formula showing a blank cell shows 0
@@ -733,6 +762,13 @@ class Evaluator:
             return node[1]
         if kind == "ref":
             return self._ref(node[1], sheet)
+        key = (id(node), sheet, array)
+        hit = self.values.get(key, _MISSING)
+        if hit is _MISSING:
+            hit = self.values[key] = self._compound(node, kind, sheet, array)
+        return hit
+
+    def _compound(self, node, kind: str, sheet: str, array: bool) -> Any:
         if kind == "neg":
             return _elementwise(lambda v: (lambda x: x if isinstance(x, XlError) else -x)(_num(v)),
                                 self._eval(node[1], sheet, array), array=array)
@@ -758,6 +794,10 @@ class Evaluator:
         """(sheet, cell, value) for every formula cell, in sheet order; the value is the
         :class:`Unsupported` error for a cell that cannot be computed."""
         for ws in self.wb.worksheets:
+            # what was kept for the sheet before: its subtrees' values and ranges (the
+            # cells' values stay, for the references of later sheets)
+            self.values.clear()
+            self.ranges.clear()
             for (r, c), cell in sorted(ws._cells.items()):
                 if cell.data_type == "f" and isinstance(cell.value, str):
                     try:

@@ -17,6 +17,7 @@ that previews show numbers. The same inputs give the same bytes.
 from __future__ import annotations
 
 import math
+import weakref
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -75,6 +76,18 @@ def _clean(v: Any) -> Any:
     return v
 
 
+def _texts(column) -> list[str]:
+    """A column's values as text, as ``astype(str)`` writes them (a missing value as
+    'nan'), through the categories of a categorical column (each text made once)."""
+    if hasattr(column, "cat"):
+        cats = [str(c) for c in column.cat.categories.tolist()] + ["nan"]
+        return [cats[k] for k in column.cat.codes.tolist()]      # code -1: missing
+    return [str(v) for v in column.tolist()]
+
+
+_LOOKUP: list = [None]          # (weak reference to the results, their _Lookup)
+
+
 @dataclass
 class _Lookup:
     """Fast access to the tidy results by (kpi, level, key, period), and the variant each
@@ -84,18 +97,26 @@ class _Lookup:
 
     @classmethod
     def of(cls, results: Results) -> "_Lookup":
+        """The lookup of ``results``, made once (the scorecard, the QA workbooks and the
+        By sheets all read the same results)."""
+        last = _LOOKUP[0]
+        if last is not None and last[0]() is results:
+            return last[1]
         t = results.table
         d = {}
-        for r in zip(t["kpi"].astype(str), t["level"].astype(str), t["key"].astype(str),
-                     t["period"].astype(str), t["value"], t["n"], t["target"],
-                     t["low_sample"], t["note"].astype(str), strict=True):
+        for r in zip(_texts(t["kpi"]), _texts(t["level"]), _texts(t["key"]),
+                     _texts(t["period"]), t["value"].tolist(), t["n"].tolist(),
+                     t["target"].tolist(), t["low_sample"].tolist(), _texts(t["note"]),
+                     strict=True):
             d[r[:4]] = {"value": _clean(float(r[4])), "n": _clean(float(r[5])),
                         "target": _clean(float(r[6])), "low": bool(r[7]), "note": r[8]}
         variants = {}
         if len(t):
-            pairs = t[["kpi", "variant"]].astype(str).drop_duplicates()
-            variants = dict(zip(pairs["kpi"], pairs["variant"], strict=True))
-        return cls(d, variants)
+            pairs = dict.fromkeys(zip(_texts(t["kpi"]), _texts(t["variant"]), strict=True))
+            variants = dict(pairs)                 # each distinct pair in order, the last wins
+        out = cls(d, variants)
+        _LOOKUP[0] = (weakref.ref(results), out)
+        return out
 
     def get(self, kpi, level, key, period) -> dict | None:
         return self.rows.get((kpi, level, key, period))
@@ -372,7 +393,8 @@ def write_month(results: Results, tables: Mapping[str, Any], out: str | Path, *,
     with replacing(target) as tmp:                    # whole files only (kpi_xl/files.py)
         book = scorecard_book(Path(templates) / "balanced-scorecard.xlsx",
                               TEMPLATES / "balanced-scorecard.xlsx", ctx)
-        save_with_values(_shown(book, ctx["partial"], "balanced-scorecard.xlsx"), tmp, stamp)
+        save_with_values(_shown(book, ctx["partial"], "balanced-scorecard.xlsx"), tmp, stamp,
+                         release=True)
     written.append(target)
     qa = tables.get("qa")
     teams = {team: tctx for team, tctx in qa_contexts(
@@ -384,7 +406,8 @@ def write_month(results: Results, tables: Mapping[str, Any], out: str | Path, *,
                               f"team {team!r}")
         with replacing(target) as tmp:
             save_with_values(_shown(fill(Path(templates) / "agent-qa.xlsx", tctx).workbook,
-                                    tctx["partial"], "agent-qa.xlsx"), tmp, stamp)
+                                    tctx["partial"], "agent-qa.xlsx"), tmp, stamp,
+                             release=True)
         written.append(target)
     return written
 

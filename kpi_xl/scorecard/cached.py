@@ -86,12 +86,14 @@ def _sheet_files(z: zipfile.ZipFile) -> dict[str, str]:
     return out
 
 
-def save_with_values(workbook, path, stamp: str | None = None) -> CachedValues:
+def save_with_values(workbook, path, stamp: str | None = None, *,
+                     release: bool = False) -> CachedValues:
     """Save ``workbook`` to ``path`` with every formula's value cached; return the values
     by (sheet, cell) (the tests compare them with LibreOffice's), and in ``.refused`` the
     cells left for the spreadsheet to compute. ``stamp`` (an ISO time such as
     ``2026-11-01T00:00:00Z``) replaces the save time in the document properties, so that
-    the same inputs give the same bytes.
+    the same inputs give the same bytes. ``release``: each sheet's cells are let go once
+    the sheet is written (for a workbook that is thrown away after saving).
 
     openpyxl writes everything around the cells (styles, widths, merged cells, formats,
     validations, charts, the workbook's parts); each sheet's cells are written here, once,
@@ -109,7 +111,7 @@ def save_with_values(workbook, path, stamp: str | None = None) -> CachedValues:
     del ev                                          # its caches, before the writing
     workbook.calculation.fullCalcOnLoad = True      # refused cells are computed on open
     workbook.properties.modified = dt.datetime.now(tz=dt.timezone.utc).replace(tzinfo=None)
-    _Writer(workbook, _Archive(path, stamp), values).save()
+    _Writer(workbook, _Archive(path, stamp), values, release).save()
     return values
 
 
@@ -166,9 +168,9 @@ class _SheetWriter(WorksheetWriter):
 class _Writer(ExcelWriter):
     """openpyxl's workbook writer, each sheet written by :class:`_SheetWriter`."""
 
-    def __init__(self, workbook, archive, values):
+    def __init__(self, workbook, archive, values, release: bool = False):
         super().__init__(workbook, archive)
-        self.values = values
+        self.values, self.release = values, release
 
     def write_worksheet(self, ws):                  # as openpyxl's, with our sheet writer
         ws._drawing = SpreadsheetDrawing()
@@ -180,6 +182,8 @@ class _Writer(ExcelWriter):
         self._archive.writestr(ws.path[1:], writer.xml())
         self.manifest.append(ws)
         writer.cleanup()
+        if self.release:
+            ws._cells = {}
 
 
 _EMPTY_DATA = re.compile(rb"<sheetData\s*/>|<sheetData>\s*</sheetData>")
@@ -210,7 +214,8 @@ def sheet_data(ws, values) -> bytes:
         for r, cells in sorted(rows.items()):
             attrs = {"r": f"{r}"}
             attrs.update(dims.get(r, {}))
-            out.append("<row" + _attrs(attrs) + ">")
+            out.append("<row" + "".join(f" {k}={quoteattr(str(v))}" for k, v in attrs.items())
+                       + ">")
             for cell in cells:
                 if cell._comment is not None:
                     comments.append(CommentRecord.from_cell(cell))
@@ -231,13 +236,13 @@ def sheet_data(ws, values) -> bytes:
                         v = "<v>" + text + "</v>"
                     else:
                         v = ""
-                    out.append("<c" + _attrs(a) + "><f>" + escape(value[1:]) + "</f>" + v
+                    out.append("<c" + _attrs(a) + "><f>" + _esc(value[1:]) + "</f>" + v
                                + "</c>")
                 elif kind == "s":
                     if type(value) is not str:
                         raise _Unusual
                     space = ' xml:space="preserve"' if value != value.strip() else ""
-                    out.append("<c" + _attrs(a) + "><is><t" + space + ">" + escape(value)
+                    out.append("<c" + _attrs(a) + "><is><t" + space + ">" + _esc(value)
                                + "</t></is></c>")
                 else:
                     out.append("<c" + _attrs(a) + "><v>" + escape(safe_string(value))
@@ -252,7 +257,12 @@ def sheet_data(ws, values) -> bytes:
 
 
 def _attrs(attrs: dict) -> str:
-    return "".join(f' {k}={quoteattr(str(v))}' for k, v in attrs.items())
+    """A cell's attributes: its reference, style number and type (nothing to escape)."""
+    return "".join([f' {k}="{v}"' for k, v in attrs.items()])
+
+
+def _esc(text: str) -> str:
+    return escape(text) if ("&" in text or "<" in text or ">" in text) else text
 
 
 def patch_sheet(xml: bytes, sheet: str, values) -> bytes:

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import operator
 import re
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation
@@ -248,6 +249,8 @@ def _maybe_value(text: str) -> bool:
 
 def _num(v: Any) -> Any:
     """A scalar as a number, Excel's way (blank 0, TRUE 1, numeric text), or an error."""
+    if type(v) is float:
+        return v
     if isinstance(v, XlError):
         return v
     if v is None:
@@ -325,6 +328,11 @@ _PLAIN_TEXT = re.compile(r"[A-Za-z0-9 ]*")
 
 
 def _compare(op: str, a: Any, b: Any) -> Any:
+    if type(a) is float and type(b) is float:          # the common case, first
+        if a != b and abs(a - b) <= 1e-13 * max(abs(a), abs(b)):
+            raise Unsupported(f"comparing {a!r} with {b!r}, equal to 15 significant "
+                              "digits (Excel compares them as equal, Python does not)")
+        return _ORDER[op](a, b)
     if isinstance(a, XlError):
         return a
     if isinstance(b, XlError):
@@ -341,10 +349,19 @@ def _compare(op: str, a: Any, b: Any) -> Any:
             _PLAIN_TEXT.fullmatch(x[1]) and _PLAIN_TEXT.fullmatch(y[1])):
         raise Unsupported(f"ordering the texts {a!r} and {b!r} (Excel's collation of "
                           "punctuation and accents is not reproduced)")
-    return {"=": x == y, "<>": x != y, "<": x < y, ">": x > y, "<=": x <= y, ">=": x >= y}[op]
+    return _ORDER[op](x, y)
+
+
+_ORDER = {"=": operator.eq, "<>": operator.ne, "<": operator.lt, ">": operator.gt,
+          "<=": operator.le, ">=": operator.ge}
 
 
 def _arith(op: str, a: Any, b: Any) -> Any:
+    if type(a) is float and type(b) is float:          # the common case, first
+        if op == "*":
+            return a * b
+        if op in _ORDER:
+            return _compare(op, a, b)
     if op == "&":
         a, b = _text(a), _text(b)
         return a if isinstance(a, XlError) else b if isinstance(b, XlError) else a + b
@@ -402,6 +419,13 @@ def _elementwise(fn: Callable, *args, array: bool):
         if a.shape != (h, w):
             raise Unsupported(f"arrays of different shapes ({h}×{w} and {a.shape[0]}×"
                               f"{a.shape[1]}): Excel repeats or pads them")
+    if len(args) == 1:
+        return Array([[fn(v) for v in row] for row in args[0].rows])
+    if len(args) == 2:
+        a, b = args
+        ra = a.rows if isinstance(a, Array) else [[a] * w] * h
+        rb = b.rows if isinstance(b, Array) else [[b] * w] * h
+        return Array([[fn(x, y) for x, y in zip(xs, ys)] for xs, ys in zip(ra, rb)])
     rows = []
     for i in range(h):
         rows.append([fn(*[(a.rows[i][j] if isinstance(a, Array) else a) for a in args])

@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import pickle
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -392,6 +393,7 @@ def _sheet_loop(wb, ws, context: dict, contexts: dict, file: str) -> None:
     cell.value = None
     position = wb.worksheets.index(ws)
     taken = {s.title for s in wb.worksheets if s is not ws}
+    extras = _extras(ws)
     for k, item in enumerate(items):
         ctx = {**context, var: item}
         title = sheet_title(printable(str(_evaluate(name_expr, ctx, where, cell.coordinate))),
@@ -399,7 +401,7 @@ def _sheet_loop(wb, ws, context: dict, contexts: dict, file: str) -> None:
         taken.add(title)
         new = wb.copy_worksheet(ws)
         new.title = title
-        _copy_extras(ws, new)
+        _copy_extras(ws, new, extras)
         wb.move_sheet(new, position + k - wb.worksheets.index(new))
         contexts[title] = ctx
     wb.remove(ws)
@@ -484,17 +486,28 @@ def _column_loop(ws, ctx: dict, where: _Where) -> dict:
     return ctx
 
 
-def _copy_extras(src, dst) -> None:
+def _extras(src) -> bytes:
+    """What :func:`_copy_extras` copies from ``src`` that openpyxl's objects hold, pickled
+    once: each copy is one ``pickle.loads`` (openpyxl's own copies go through XML and
+    back, 8× slower, once per agent sheet)."""
+    return pickle.dumps(([(str(cf.sqref), rule) for cf in src.conditional_formatting
+                          for rule in cf.rules],
+                         list(src.data_validations.dataValidation), list(src._charts),
+                         src.HeaderFooter, src.sheet_properties.pageSetUpPr),
+                        protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _copy_extras(src, dst, extras: bytes | None = None) -> None:
     """What openpyxl's copy_worksheet leaves behind: conditional formats, validations,
-    charts (pointed at the copy), freeze panes, view, print titles, header and footer."""
-    for cf in src.conditional_formatting:
-        for rule in cf.rules:
-            dst.conditional_formatting.add(str(cf.sqref), copy.copy(rule))
-    for dv in src.data_validations.dataValidation:
-        dst.add_data_validation(copy.deepcopy(dv))
+    charts (pointed at the copy), freeze panes, view, print titles, header and footer.
+    ``extras``: :func:`_extras` of ``src``, when it was made already."""
+    rules, validations, charts, header, page = pickle.loads(extras or _extras(src))
+    for sqref, rule in rules:
+        dst.conditional_formatting.add(sqref, rule)
+    for dv in validations:
+        dst.add_data_validation(dv)
     old = quote_sheet(src.title)
-    for chart in src._charts:
-        c = copy.deepcopy(chart)
+    for c in charts:
         _retarget_chart(c, lambda f: f.replace(old + "!", quote_sheet(dst.title) + "!")
                         .replace(src.title + "!", quote_sheet(dst.title) + "!")
                         if f else f)
@@ -508,8 +521,8 @@ def _copy_extras(src, dst) -> None:
         dst.print_area = [str(a).split("!")[-1].replace("$", "") for a in
                           (src.print_area if isinstance(src.print_area, list) else
                            str(src.print_area).split(","))]
-    dst.HeaderFooter = copy.deepcopy(src.HeaderFooter)
-    dst.sheet_properties.pageSetUpPr = copy.copy(src.sheet_properties.pageSetUpPr)
+    dst.HeaderFooter = header
+    dst.sheet_properties.pageSetUpPr = page
 
 
 def _chart_refs(chart):

@@ -113,7 +113,7 @@ class _Lookup:
         variants = {}
         if len(t):
             pairs = dict.fromkeys(zip(_texts(t["kpi"]), _texts(t["variant"]), strict=True))
-            variants = dict(pairs)                 # each distinct pair in order, the last wins
+            variants = dict(pairs.keys())          # each distinct pair in order, the last wins
         out = cls(d, variants)
         _LOOKUP[0] = (weakref.ref(results), out)
         return out

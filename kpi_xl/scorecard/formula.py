@@ -395,6 +395,23 @@ def _arith(op: str, a: Any, b: Any) -> Any:
     raise Unsupported(f"the operator {op}")
 
 
+def _times(a: Any, b: Any) -> Any:
+    return a * b if type(a) is float and type(b) is float else _arith("*", a, b)
+
+
+def _plus(a: Any, b: Any) -> Any:
+    if type(a) is float and type(b) is float:
+        out = a + b
+        if out == 0 or abs(out) > 1e-13 * max(abs(a), abs(b)):
+            return out
+    return _arith("+", a, b)
+
+
+#: the operators of array arithmetic with a path for two numbers (the rest: _arith)
+_BINARY = {"*": _times, "+": _plus,
+           **{op: (lambda op: lambda a, b: _compare(op, a, b))(op) for op in _ORDER}}
+
+
 def _shape(v: Any) -> tuple[int, int]:
     return v.shape if isinstance(v, Array) else (1, 1)
 
@@ -801,7 +818,8 @@ class Evaluator:
                                 self._eval(node[1], sheet, array), array=array)
         if kind == "bin":
             a, b = self._eval(node[2], sheet, array), self._eval(node[3], sheet, array)
-            return _elementwise(lambda x, y: _arith(node[1], x, y), a, b, array=array)
+            return _elementwise(_BINARY.get(node[1]) or (lambda x, y: _arith(node[1], x, y)),
+                                a, b, array=array)
         if kind == "fn":
             return _fn(node[1], node[2], lambda n, arr: self._eval(n, sheet, arr), array)
         raise Unsupported(str(node))
@@ -816,16 +834,33 @@ class Evaluator:
 
     def all_values(self):
         """(sheet, cell, value) for every formula cell, in sheet order; the value is the
-        :class:`Unsupported` error for a cell that cannot be computed."""
-        for ws in self.wb.worksheets:
-            # what was kept for the sheet before: its subtrees' values and ranges (the
-            # cells' values stay, for the references of later sheets)
+        :class:`Unsupported` error for a cell that cannot be computed.
+
+        The sheets are computed first those without references to other sheets (a QA
+        workbook's agent sheets before its Team sheet), each alone: what was kept for a
+        sheet (its subtrees' values and ranges) goes when the next begins, and only the
+        cells' values stay, for the references of later sheets."""
+        def formulas(ws):
+            return [(r, c, cell) for (r, c), cell in sorted(ws._cells.items())
+                    if cell.data_type == "f" and isinstance(cell.value, str)]
+
+        def refers_out(ws):
+            return any("!" in cell.value for _r, _c, cell in formulas(ws))
+
+        for ws in sorted(self.wb.worksheets, key=refers_out):      # stable: in sheet order
             self.values.clear()
             self.ranges.clear()
-            for (r, c), cell in sorted(ws._cells.items()):
-                if cell.data_type == "f" and isinstance(cell.value, str):
-                    try:
-                        value = self.cell(ws.title, r, c)
-                    except Unsupported as e:
-                        value = e
-                    yield ws.title, cell, value
+            for r, c, _cell in formulas(ws):
+                try:
+                    self.cell(ws.title, r, c)
+                except Unsupported:
+                    pass                   # kept in the memo; given below, in order
+        self.values.clear()
+        self.ranges.clear()
+        for ws in self.wb.worksheets:
+            for r, c, cell in formulas(ws):
+                try:
+                    value = self.cell(ws.title, r, c)
+                except Unsupported as e:
+                    value = e
+                yield ws.title, cell, value

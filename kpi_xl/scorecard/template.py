@@ -280,20 +280,37 @@ _STEP = re.compile(r"\.([A-Za-z]\w*)|\[(\d+)\]")
 _MISS = object()
 
 
+_PATHS: dict[str, tuple | None] = {}
+
+
+def _path(expr: str) -> tuple | None:
+    """``a.b[0].c`` as ("a", ("b", None), (None, 0), ("c", None)), once per text; None
+    for anything else."""
+    hit = _PATHS.get(expr, _MISS)
+    if hit is _MISS:
+        hit = None
+        if _PATH.match(expr):
+            head = re.match(r"[A-Za-z]\w*", expr).group(0)
+            hit = (head, *((name, int(index) if index else None)
+                           for name, index in _STEP.findall(expr[len(head):])))
+        if len(_PATHS) > 20_000:
+            _PATHS.clear()
+        _PATHS[expr] = hit
+    return hit
+
+
 def _lookup(expr: str, ctx: Mapping[str, Any]) -> Any:
     """``a.b[0].c`` read directly (a loop evaluates thousands of them); anything else, or
     anything not plainly found in dicts and lists, goes through jinja2's sandbox."""
-    if not _PATH.match(expr):
+    path = _path(expr)
+    if path is None or path[0] not in ctx:
         return _MISS
-    head = re.match(r"[A-Za-z]\w*", expr).group(0)
-    if head not in ctx:
-        return _MISS
-    v = ctx[head]
-    for name, index in _STEP.findall(expr[len(head):]):
-        if index:
-            if not isinstance(v, (list, tuple)) or int(index) >= len(v):
+    v = ctx[path[0]]
+    for name, index in path[1:]:
+        if index is not None:
+            if not isinstance(v, (list, tuple)) or index >= len(v):
                 return _MISS
-            v = v[int(index)]
+            v = v[index]
         elif isinstance(v, dict) and name in v and not hasattr(dict, name):
             v = v[name]
         else:
@@ -759,10 +776,20 @@ def _rule_moved(rule, old: str, new: str):
     to = re.match(r"\$?([A-Z]{1,3})\$?(\d+)", new.split()[0])
     if not rule.formula or top is None or to is None or top.groups() == to.groups():
         return rule
-    moved = copy.copy(rule)
-    moved.formula = [Translator("=" + f, origin="".join(top.groups())).translate_formula(
-        "".join(to.groups()))[1:] for f in rule.formula]
+    key = (tuple(rule.formula), "".join(top.groups()), "".join(to.groups()))
+    formula = _MOVED.get(key)
+    if formula is None:
+        formula = [Translator("=" + f, origin=key[1]).translate_formula(key[2])[1:]
+                   for f in rule.formula]
+        if len(_MOVED) > 5_000:
+            _MOVED.clear()
+        _MOVED[key] = formula
+    moved = pickle.loads(pickle.dumps(rule))        # openpyxl's copy goes through XML
+    moved.formula = list(formula)
     return moved
+
+
+_MOVED: dict[tuple, list[str]] = {}     # rules' formulas moved, by (formulas, from, to)
 
 
 def _move_charts(ws, mapper: Mapper, own: str) -> None:

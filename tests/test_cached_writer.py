@@ -92,3 +92,21 @@ def test_equal_subtrees_are_shared_but_one_and_true_are_not():
     a3, a4 = ev.parsed["=SUMPRODUCT((B1:B3>1)*(B1:B3<5))"], \
         ev.parsed["=SUMPRODUCT((B1:B3>1)*(B1:B3<5)*B1:B3)"]
     assert a4[2][0][2] is a3[2][0]          # the filter of A3 is the one object inside A4
+
+
+def test_rank_next_to_a_near_tie_is_left_to_the_spreadsheet(tmp_path):
+    """Before: in a 500-agent QA workbook, RANK(C173,$C$6:$C$505) was cached as 281 where
+    LibreOffice computes 280: C97 holds 0.7214285714285715 and C173 0.7214285714285714
+    (both the same mean, summed in another order), which Excel and LibreOffice rank as a
+    tie. Such a rank is now refused (no cached value; computed on open); exact ties and
+    plain ranks are still computed."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    for k, v in enumerate((0.7214285714285715, 0.7214285714285714, 0.5, 0.5), start=1):
+        ws.cell(k, 2, v)
+    ws["A1"] = "=RANK(B2,$B$1:$B$4)"
+    ws["A2"] = "=RANK(B3,$B$1:$B$4)"            # 0.5 twice: an exact tie, rank 3
+    ws["A3"] = '=IFERROR(RANK(B2,$B$1:$B$4),"")'
+    values = save_with_values(wb, tmp_path / "rank.xlsx")
+    assert ("Sheet", "A1") in values.refused and ("Sheet", "A3") in values.refused
+    assert values[("Sheet", "A2")] == 3.0

@@ -32,6 +32,7 @@ LibreOffice then compute on open (``fullCalcOnLoad``).
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import math
 import operator
@@ -641,13 +642,23 @@ def _fn(name: str, args: list, ev, array: bool) -> Any:
             return x
         if not isinstance(vals[1], Array):
             raise Unsupported(f"{name} over something that is not a range")
-        nums = [v for v in _values([vals[1]]) if not isinstance(v, XlError)]
+        ranked = getattr(vals[1], "ranked", None)          # sorted once per range
+        if ranked is None:
+            ranked = vals[1].ranked = sorted(v for v in _values([vals[1]])
+                                             if not isinstance(v, XlError))
         order = _num(_scalar(vals[2], f"{name}'s order")) if len(vals) > 2 else 0.0
         if isinstance(order, XlError):
             return order
-        if x not in nums:
+        lo, hi = bisect.bisect_left(ranked, x), bisect.bisect_right(ranked, x)
+        if lo == hi:
             return NA
-        return float(1 + sum(1 for v in nums if (v < x if order else v > x)))
+        # a number within 15 significant digits of x sits next to x's run of equals
+        for near in (ranked[lo - 1] if lo else None, ranked[hi] if hi < len(ranked) else None):
+            if near is not None and _close(near, x):
+                raise Unsupported(f"{name} of {x!r} next to {near!r}, equal to 15 "
+                                  "significant digits (Excel ranks them as a tie, Python "
+                                  "would not)")
+        return float(1 + (lo if order else len(ranked) - hi))
     if name == "AND" or name == "OR":
         flat = [v for a in vals for v in (a.flat() if isinstance(a, Array) else [a])]
         err = _first_error(flat)

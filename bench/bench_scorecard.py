@@ -208,7 +208,8 @@ def xlsxwriter_side(data: Path, out: Path) -> dict:
 def _child(side: str, data: Path, out: Path, lxml: bool = True) -> dict:
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     env["OPENPYXL_LXML"] = "True" if lxml else "False"
-    out.mkdir(parents=True, exist_ok=True)
+    if side != "inputs":
+        out.mkdir(parents=True, exist_ok=True)
     p = subprocess.run([sys.executable, __file__, "--child", side, str(data), str(out)],
                        env=env, capture_output=True, text=True, check=False)
     if p.returncode != 0:
@@ -219,7 +220,7 @@ def _child(side: str, data: Path, out: Path, lxml: bool = True) -> dict:
 def bench(agents: int, runs: int, tmp: Path) -> dict:
     t = time.perf_counter()
     data = tmp / f"inputs-{agents}.pickle"
-    inputs(agents, data)
+    _child("inputs", Path(str(agents)), data)     # in a subprocess: the parent stays light
     print(f"{agents} agents: tables and results made in {time.perf_counter() - t:.1f} s "
           "(not timed)", flush=True)
     ours = {True: [], False: []}
@@ -263,6 +264,10 @@ def bench(agents: int, runs: int, tmp: Path) -> dict:
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         side, data, out = sys.argv[2], Path(sys.argv[3]), Path(sys.argv[4])
+        if side == "inputs":
+            inputs(int(str(data)), out)
+            print(json.dumps({}))
+            return
         r = (kpi_xl_side if side == "kpi_xl" else xlsxwriter_side)(data, out)
         print(json.dumps(r))
         return

@@ -19,6 +19,7 @@ shows its value there, and a cached value can never outlive a changed input.
 
 from __future__ import annotations
 
+import io
 import math
 import re
 import zipfile
@@ -144,8 +145,11 @@ class _SheetWriter(WorksheetWriter):
     """openpyxl's sheet writer, the cells written by :func:`sheet_data`."""
 
     def __init__(self, ws, values):
-        super().__init__(ws)
+        super().__init__(ws, out=io.BytesIO())    # in memory: no temporary file per sheet
         self.values, self.cells = values, None
+
+    def cleanup(self):
+        """Nothing to remove: the sheet was written in memory."""
 
     def write_rows(self):
         try:

@@ -17,6 +17,7 @@ that previews show numbers. The same inputs give the same bytes.
 from __future__ import annotations
 
 import math
+import weakref
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -77,6 +78,18 @@ def _clean(v: Any) -> Any:
     return v
 
 
+def _texts(column) -> list[str]:
+    """A column's values as text, as ``astype(str)`` writes them (a missing value as
+    'nan'), through the categories of a categorical column (each text made once)."""
+    if hasattr(column, "cat"):
+        cats = [str(c) for c in column.cat.categories.tolist()] + ["nan"]
+        return [cats[k] for k in column.cat.codes.tolist()]      # code -1: missing
+    return [str(v) for v in column.tolist()]
+
+
+_LOOKUP: list = [None]          # (weak reference to the results, their _Lookup)
+
+
 @dataclass
 class _Lookup:
     """Fast access to the tidy results by (kpi, level, key, period), and the variant each
@@ -86,11 +99,17 @@ class _Lookup:
 
     @classmethod
     def of(cls, results: Results) -> "_Lookup":
+        """The lookup of ``results``, made once (the scorecard, the QA workbooks and the
+        By sheets all read the same results)."""
+        last = _LOOKUP[0]
+        if last is not None and last[0]() is results:
+            return last[1]
         t = results.table
         d = {}
-        for r in zip(t["kpi"].astype(str), t["level"].astype(str), t["key"].astype(str),
-                     t["period"].astype(str), t["value"], t["n"], t["target"],
-                     t["low_sample"], t["note"].astype(str), t["margin"], strict=True):
+        for r in zip(_texts(t["kpi"]), _texts(t["level"]), _texts(t["key"]),
+                     _texts(t["period"]), t["value"].tolist(), t["n"].tolist(),
+                     t["target"].tolist(), t["low_sample"].tolist(), t["note"].tolist(),
+                     t["margin"].tolist(), strict=True):
             d[r[:4]] = {"value": _clean(float(r[4])), "n": _clean(float(r[5])),
                         "target": _clean(float(r[6])), "low": bool(r[7]),
                         # results read back from JSON hold NaN (pandas 3: astype(str) keeps it)
@@ -98,9 +117,11 @@ class _Lookup:
                         "margin": _clean(float(r[9]))}
         variants = {}
         if len(t):
-            pairs = t[["kpi", "variant"]].astype(str).drop_duplicates()
-            variants = dict(zip(pairs["kpi"], pairs["variant"], strict=True))
-        return cls(d, variants)
+            pairs = dict.fromkeys(zip(_texts(t["kpi"]), _texts(t["variant"]), strict=True))
+            variants = dict(pairs.keys())          # each distinct pair in order, the last wins
+        out = cls(d, variants)
+        _LOOKUP[0] = (weakref.ref(results), out)
+        return out
 
     def get(self, kpi, level, key, period) -> dict | None:
         return self.rows.get((kpi, level, key, period))
@@ -228,40 +249,40 @@ def qa_contexts(results: Results, qa, centre: str, *, max_score: float = 1.0,
     if roster is not None:
         for agent, team in zip(roster["agent"], roster["team"], strict=True):
             teams.setdefault(team, set()).add(agent)
-    order = [r.criterion for r in rubric]
+    order = {c: k for k, c in reversed(list(enumerate(r.criterion for r in rubric)))}
+    by_agent = _evaluations_by_agent(rows)
     out = {}
     for team in sorted(teams):
         agents_ctx, evaluations, evaluators = [], [], set()
         taken = {"Team"}
+        active: dict[str, int] = {}                # count KPIs: the team's agents with a value
         for agent in sorted(teams[team]):
-            mine = rows[rows["agent"] == agent] if rows is not None else None
             evals, items = [], []
-            if mine is not None and len(mine):
-                for eid, ev in mine.groupby("evaluation", sort=True):
-                    ev = ev.sort_values(by="criterion", key=lambda c: c.map(
-                        lambda x: order.index(x) if x in order else len(order)), kind="stable")
-                    scores = ["N/A" if s != s else float(s) for s in ev["score"]]
-                    try:
-                        score = compute("qa_score", weights=list(ev["weight"]), scores=scores,
-                                        fatal=list(ev["fatal"]), max_score=max_score).value
-                    except ValueError:
-                        score = None
-                    evaluator = _first(ev, "evaluator")
-                    date = ev["date"].min()
-                    date = date.to_pydatetime() if hasattr(date, "to_pydatetime") else date
-                    evals.append({"id": eid, "date": date, "evaluator": evaluator,
-                                  "contact": _first(ev, "contact_id"), "score": score})
-                    evaluations.append({"id": eid, "agent": agent, "evaluator": evaluator,
-                                        "score": score, "date": date})
-                    if evaluator:
-                        evaluators.add(evaluator)
-                    for r in ev.itertuples(index=False):
-                        items.append({
-                            "evaluation": eid, "section": getattr(r, "section", None) or "",
-                            "criterion": r.criterion, "weight": float(r.weight),
-                            "fatal": 1 if getattr(r, "fatal", 0) == 1 else 0,
-                            "score": "N/A" if r.score != r.score else float(r.score),
-                            "comment": getattr(r, "comment", None) or ""})
+            for eid, ev in by_agent.get(agent, ()):
+                # the rubric's order (criteria not in it after, in their rows' order)
+                ev = sorted(ev, key=lambda r: order.get(r["criterion"], len(order)))
+                scores = ["N/A" if r["score"] != r["score"] else float(r["score"]) for r in ev]
+                try:
+                    score = compute("qa_score", weights=[r["weight"] for r in ev],
+                                    scores=scores, fatal=[r["fatal"] for r in ev],
+                                    max_score=max_score).value
+                except ValueError:
+                    score = None
+                evaluator = _first(ev, "evaluator")
+                date = _earliest([r["date"] for r in ev])
+                date = date.to_pydatetime() if hasattr(date, "to_pydatetime") else date
+                evals.append({"id": eid, "date": date, "evaluator": evaluator,
+                              "contact": _first(ev, "contact_id"), "score": score})
+                evaluations.append({"id": eid, "agent": agent, "evaluator": evaluator,
+                                    "score": score, "date": date})
+                if evaluator:
+                    evaluators.add(evaluator)
+                for r, shown in zip(ev, scores, strict=True):
+                    items.append({
+                        "evaluation": eid, "section": r.get("section") or "",
+                        "criterion": r["criterion"], "weight": float(r["weight"]),
+                        "fatal": 1 if r.get("fatal", 0) == 1 else 0,
+                        "score": shown, "comment": r.get("comment") or ""})
             kpis = []
             for key in AGENT_KPIS:
                 kpi = CATALOG[key]
@@ -271,9 +292,10 @@ def qa_contexts(results: Results, qa, centre: str, *, max_score: float = 1.0,
                 team_value = t.get("value")
                 if kpi.unit_of(variant) == "count" and team_value is not None:
                     # a count's team figure is a total: the team average is per agent
-                    per = [look.get(key, "agent", other, month) for other in teams[team]]
-                    active = sum(1 for x in per if x and x.get("value") is not None)
-                    team_value = team_value / active if active else None
+                    if key not in active:
+                        per = [look.get(key, "agent", other, month) for other in teams[team]]
+                        active[key] = sum(1 for x in per if x and x.get("value") is not None)
+                    team_value = team_value / active[key] if active[key] else None
                 kpis.append({"title": kpi.title, "agent": a.get("value"), "team": team_value,
                              "target": a.get("target", t.get("target", kpi.target_of(variant))),
                              "n": a.get("n"), "number_format": kpi.format_of(variant),
@@ -310,11 +332,39 @@ def _in_period(qa, period: Period):
     return qa[((d >= pd.Timestamp(period.start)) & (d < pd.Timestamp(period.end))).to_numpy()]
 
 
-def _first(frame, column: str):
-    if column not in frame:
-        return None
-    v = frame[column].dropna()
-    return None if v.empty else v.iloc[0]
+def _evaluations_by_agent(rows) -> dict[str, list[tuple[Any, list[dict]]]]:
+    """The QA rows grouped once (not filtered once per agent): agent -> [(evaluation id,
+    its rows in their order)], the evaluations in id order; rows without an evaluation
+    id are left out, as pandas' groupby leaves them."""
+    if rows is None or not len(rows):
+        return {}
+    groups: dict[Any, dict[Any, list[dict]]] = {}
+    for r in rows.to_dict("records"):
+        eid = r["evaluation"]
+        if eid is None or eid != eid:
+            continue
+        groups.setdefault(r["agent"], {}).setdefault(eid, []).append(r)
+    return {agent: sorted(evs.items(), key=lambda kv: kv[0]) for agent, evs in groups.items()}
+
+
+def _earliest(dates: list):
+    """The earliest date, missing ones skipped (NaT when none is there), as pandas' min."""
+    import pandas as pd
+
+    known = [d for d in dates if not pd.isna(d)]
+    return min(known) if known else pd.NaT
+
+
+def _first(rows: list[dict], column: str):
+    """The first value of ``column`` in the rows that is there (None: no such column or
+    no value)."""
+    for r in rows:
+        if column not in r:
+            return None
+        v = r[column]
+        if v is not None and v == v:
+            return v
+    return None
 
 
 # ------------------------------------------------------------------ writing
@@ -364,7 +414,8 @@ def write_month(results: Results, tables: Mapping[str, Any], out: str | Path, *,
     with replacing(target) as tmp:                    # whole files only (kpi_xl/files.py)
         book = scorecard_book(Path(templates) / "balanced-scorecard.xlsx",
                               TEMPLATES / "balanced-scorecard.xlsx", ctx)
-        save_with_values(_shown(book, ctx["partial"], "balanced-scorecard.xlsx"), tmp, stamp)
+        save_with_values(_shown(book, ctx["partial"], "balanced-scorecard.xlsx"), tmp, stamp,
+                         release=True)
     written.append(target)
     qa = tables.get("qa")
     teams = {team: tctx for team, tctx in qa_contexts(
@@ -376,7 +427,8 @@ def write_month(results: Results, tables: Mapping[str, Any], out: str | Path, *,
                               f"team {team!r}")
         with replacing(target) as tmp:
             save_with_values(_shown(fill(Path(templates) / "agent-qa.xlsx", tctx).workbook,
-                                    tctx["partial"], "agent-qa.xlsx"), tmp, stamp)
+                                    tctx["partial"], "agent-qa.xlsx"), tmp, stamp,
+                             release=True)
         written.append(target)
     return written
 

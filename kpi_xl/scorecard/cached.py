@@ -3,11 +3,13 @@ and phone previews, ``openpyxl(data_only=True)``, pandas) show numbers.
 
 openpyxl writes a formula cell without its value, in a shape that depends on whether lxml
 is installed: ``<c r="D7"><f>SUM(D2:D6)</f><v /></c>`` with the standard library's
-ElementTree, ``<c r="D7"><f>SUM(D2:D6)</f><v></v></c>`` with lxml. After it has saved, each
-sheet's XML is rewritten once, cell by cell: every ``<c>`` element holding an ``<f>`` is
-read whatever its shape (the empty ``<v>`` written either way, or none; any namespace
-prefix; attributes in any order and quoting) and written back with the evaluator's result
-in ``<v>`` (and ``t="str"``, ``t="b"`` or ``t="e"`` for text, booleans and errors).
+ElementTree, ``<c r="D7"><f>SUM(D2:D6)</f><v></v></c>`` with lxml. So the cells of each
+sheet are written here (:func:`sheet_data`, as openpyxl writes them, in one pass and
+without lxml or ElementTree), each formula with the evaluator's result in ``<v>`` (and
+``t="str"``, ``t="b"`` or ``t="e"`` for text, booleans and errors); openpyxl writes the
+rest of the workbook. A sheet holding what :func:`sheet_data` does not write (array
+formulas, rich text) is written by openpyxl and its XML patched once, cell by cell
+(:func:`patch_sheet`: every ``<c>`` holding an ``<f>``, whatever its shape).
 
 A formula the evaluator refuses (:class:`~.formula.Unsupported`: it cannot be sure to get
 Excel's value) keeps no cached value at all, never a guessed one; the workbook asks Excel
@@ -22,7 +24,14 @@ import math
 import re
 import zipfile
 from posixpath import join, normpath
-from xml.sax.saxutils import escape
+from xml.sax.saxutils import escape, quoteattr
+
+from openpyxl.cell._writer import _set_attributes
+from openpyxl.comments.comment_sheet import CommentRecord
+from openpyxl.compat import safe_string
+from openpyxl.drawing.spreadsheet_drawing import SpreadsheetDrawing
+from openpyxl.worksheet._writer import WorksheetWriter
+from openpyxl.writer.excel import ExcelWriter
 
 from .formula import Evaluator, Unsupported, XlError
 
@@ -78,12 +87,21 @@ def _sheet_files(z: zipfile.ZipFile) -> dict[str, str]:
     return out
 
 
-def save_with_values(workbook, path, stamp: str | None = None) -> CachedValues:
+def save_with_values(workbook, path, stamp: str | None = None, *,
+                     release: bool = False) -> CachedValues:
     """Save ``workbook`` to ``path`` with every formula's value cached; return the values
     by (sheet, cell) (the tests compare them with LibreOffice's), and in ``.refused`` the
     cells left for the spreadsheet to compute. ``stamp`` (an ISO time such as
     ``2026-11-01T00:00:00Z``) replaces the save time in the document properties, so that
-    the same inputs give the same bytes."""
+    the same inputs give the same bytes. ``release``: each sheet's cells are let go once
+    the sheet is written (for a workbook that is thrown away after saving).
+
+    openpyxl writes everything around the cells (styles, widths, merged cells, formats,
+    validations, charts, the workbook's parts); each sheet's cells are written here, once,
+    straight into the file with their cached values (:func:`sheet_data`): no second pass
+    over the saved sheets, no copy of the file in memory."""
+    import datetime as dt
+
     ev = Evaluator(workbook)
     values = CachedValues()
     for sheet, cell, value in ev.all_values():
@@ -91,26 +109,164 @@ def save_with_values(workbook, path, stamp: str | None = None) -> CachedValues:
             values.refused[(sheet, cell.coordinate)] = str(value)
         else:
             values[(sheet, cell.coordinate)] = value
+    del ev                                          # its caches, before the writing
     workbook.calculation.fullCalcOnLoad = True      # refused cells are computed on open
-    buf = io.BytesIO()
-    workbook.save(buf)
-    buf.seek(0)
-    with zipfile.ZipFile(buf) as src:
-        files = {v: k for k, v in _sheet_files(src).items()}
-        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as dst:
-            for info in src.infolist():
-                data = src.read(info.filename)
-                sheet = files.get(info.filename)
-                if sheet is not None:
-                    data = patch_sheet(data, sheet, values)
-                elif info.filename == "docProps/core.xml" and stamp:
-                    data = re.sub(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(<)",
-                                  rb"\g<1>" + stamp.encode() + rb"\g<2>", data)
-                info2 = zipfile.ZipInfo(info.filename, date_time=(2026, 1, 1, 0, 0, 0))
-                info2.compress_type = zipfile.ZIP_DEFLATED
-                info2.external_attr = info.external_attr
-                dst.writestr(info2, data)
+    workbook.properties.modified = dt.datetime.now(tz=dt.timezone.utc).replace(tzinfo=None)
+    _Writer(workbook, _Archive(path, stamp), values, release).save()
     return values
+
+
+class _Archive(zipfile.ZipFile):
+    """The file being written: every part dated 2026-01-01 and the document's created and
+    modified times replaced by ``stamp`` (when given), so the same inputs give the same
+    bytes."""
+
+    def __init__(self, path, stamp: str | None):
+        super().__init__(path, "w", zipfile.ZIP_DEFLATED, allowZip64=True)
+        self.stamp = stamp
+
+    def writestr(self, name, data, *args, **kwargs):
+        name = name.filename if isinstance(name, zipfile.ZipInfo) else name
+        data = data.encode("utf-8") if isinstance(data, str) else data
+        if name == "docProps/core.xml" and self.stamp:
+            data = re.sub(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(<)",
+                          rb"\g<1>" + self.stamp.encode() + rb"\g<2>", data)
+        info = zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0))
+        info.compress_type = zipfile.ZIP_DEFLATED
+        info.external_attr = 0o600 << 16
+        super().writestr(info, data)
+
+    def write(self, filename, arcname=None, *args, **kwargs):
+        with open(filename, "rb") as f:
+            self.writestr(arcname or str(filename), f.read())
+
+
+class _SheetWriter(WorksheetWriter):
+    """openpyxl's sheet writer, the cells written by :func:`sheet_data`."""
+
+    def __init__(self, ws, values):
+        super().__init__(ws, out=io.BytesIO())    # in memory: no temporary file per sheet
+        self.values, self.cells = values, None
+
+    def cleanup(self):
+        """Nothing to remove: the sheet was written in memory."""
+
+    def write_rows(self):
+        try:
+            self.cells = sheet_data(self.ws, self.values)
+        except _Unusual:                     # openpyxl writes them; the values patched in
+            super().write_rows()
+            return
+        xf = self.xf.send(True)
+        with xf.element("sheetData"):
+            pass
+        self.xf.send(None)
+
+    def xml(self) -> bytes:
+        data = self.read()
+        if self.cells is None:
+            return patch_sheet(data, self.ws.title, self.values)
+        return _EMPTY_DATA.sub(lambda m: self.cells, data, count=1)
+
+
+class _Writer(ExcelWriter):
+    """openpyxl's workbook writer, each sheet written by :class:`_SheetWriter`."""
+
+    def __init__(self, workbook, archive, values, release: bool = False):
+        super().__init__(workbook, archive)
+        self.values, self.release = values, release
+
+    def write_worksheet(self, ws):                  # as openpyxl's, with our sheet writer
+        ws._drawing = SpreadsheetDrawing()
+        ws._drawing.charts = ws._charts
+        ws._drawing.images = ws._images
+        writer = _SheetWriter(ws, self.values)
+        writer.write()
+        ws._rels = writer._rels
+        self._archive.writestr(ws.path[1:], writer.xml())
+        self.manifest.append(ws)
+        writer.cleanup()
+        if self.release:
+            ws._cells = {}
+
+
+_EMPTY_DATA = re.compile(rb"<sheetData\s*/>|<sheetData>\s*</sheetData>")
+
+
+class _Unusual(Exception):
+    """A cell :func:`sheet_data` leaves to openpyxl (array and data-table formulas, rich
+    text)."""
+
+
+def sheet_data(ws, values) -> bytes:
+    """The sheet's ``<sheetData>``, as openpyxl writes it (the same rows, cells,
+    attributes and inline strings; comments and hyperlinks collected for the sheet's tail
+    the same way), with each formula's value from ``values`` (by (sheet, cell)) in its
+    ``<v>``: a formula cell without one has no ``<v>``."""
+
+    title = ws.title
+    rows: dict[int, list] = {}
+    for (r, _c), cell in sorted(ws._cells.items()):
+        rows.setdefault(r, []).append(cell)
+    for r in ws.row_dimensions.keys() - rows.keys():
+        rows[r] = []
+    dims = ws.row_dimensions
+    links = len(ws._hyperlinks)
+    comments = []
+    out = ["<sheetData>"]
+    try:
+        for r, cells in sorted(rows.items()):
+            attrs = {"r": f"{r}"}
+            attrs.update(dims.get(r, {}))
+            out.append("<row" + "".join(f" {k}={quoteattr(str(v))}" for k, v in attrs.items())
+                       + ">")
+            for cell in cells:
+                if cell._comment is not None:
+                    comments.append(CommentRecord.from_cell(cell))
+                if cell._value is None and not cell.has_style and not cell._comment:
+                    continue
+                value, a = _set_attributes(cell, cell.has_style)
+                kind = cell.data_type
+                if value is None or (type(value) is str and value == ""):
+                    out.append("<c" + _attrs(a) + "/>")
+                elif kind == "f":
+                    if type(value) is not str:
+                        raise _Unusual
+                    key = (title, a["r"])
+                    if key in values:
+                        t, text = _value_xml(values[key])
+                        if t:
+                            a["t"] = t
+                        v = "<v>" + text + "</v>"
+                    else:
+                        v = ""
+                    out.append("<c" + _attrs(a) + "><f>" + _esc(value[1:]) + "</f>" + v
+                               + "</c>")
+                elif kind == "s":
+                    if type(value) is not str:
+                        raise _Unusual
+                    space = ' xml:space="preserve"' if value != value.strip() else ""
+                    out.append("<c" + _attrs(a) + "><is><t" + space + ">" + _esc(value)
+                               + "</t></is></c>")
+                else:
+                    out.append("<c" + _attrs(a) + "><v>" + escape(safe_string(value))
+                               + "</v></c>")
+            out.append("</row>")
+    except _Unusual:
+        del ws._hyperlinks[links:]
+        raise
+    ws._comments.extend(comments)
+    out.append("</sheetData>")
+    return "".join(out).encode("utf-8")
+
+
+def _attrs(attrs: dict) -> str:
+    """A cell's attributes: its reference, style number and type (nothing to escape)."""
+    return "".join([f' {k}="{v}"' for k, v in attrs.items()])
+
+
+def _esc(text: str) -> str:
+    return escape(text) if ("&" in text or "<" in text or ">" in text) else text
 
 
 def patch_sheet(xml: bytes, sheet: str, values) -> bytes:

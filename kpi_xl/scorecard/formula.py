@@ -32,8 +32,10 @@ LibreOffice then compute on open (``fullCalcOnLoad``).
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import math
+import operator
 import re
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation
@@ -89,6 +91,7 @@ class Array:
 
 
 _CELL = re.compile(r"^\$?([A-Z]{1,3})\$?(\d+)$")
+_MISSING = object()
 
 
 # ------------------------------------------------------------------ parsing
@@ -105,9 +108,32 @@ _BIN = {"^": 50, "*": 40, "/": 40, "+": 30, "-": 30, "&": 20,
 
 
 class _Parser:
-    def __init__(self, formula: str):
+    """Parses a formula into a tree of tuples: ``("lit", v)``, ``("ref", "A1:B2")``,
+    ``("neg", x)``, ``("%", x)``, ``("bin", op, a, b)``, ``("fn", NAME, (args...))``.
+
+    ``shared``, when given, makes equal subtrees one object, across all the formulas parsed
+    with it: the evaluator then computes a subtree once per sheet however many formulas
+    hold it (a catalog KPI's formula repeats its row filters in every SUMPRODUCT, and every
+    evaluation row repeats them)."""
+
+    def __init__(self, formula: str, shared: dict | None = None):
         self.toks = _tokens(formula)
         self.i = 0
+        self.shared = shared
+
+    def node(self, *parts):
+        if self.shared is None:
+            return parts
+        kind = parts[0]
+        if kind == "lit":                 # 1.0 == True: the type is part of the key
+            key = ("lit", type(parts[1]), parts[1])
+        elif kind == "ref":
+            key = parts
+        elif kind == "fn":
+            key = ("fn", parts[1], tuple(id(a) for a in parts[2]))
+        else:
+            key = (kind, *(id(x) if isinstance(x, tuple) else x for x in parts[1:]))
+        return self.shared.setdefault(key, parts)
 
     def peek(self):
         return self.toks[self.i] if self.i < len(self.toks) else None
@@ -133,42 +159,42 @@ class _Parser:
                 return left
             if t.type == Token.OP_POST and t.value == "%":
                 self.take()
-                left = ("%", left)
+                left = self.node("%", left)
                 continue
             if t.type != Token.OP_IN or _BIN.get(t.value, -1) < min_prec:
                 return left
             op = self.take().value
             prec = _BIN[op]
             right = self.expr(prec + 1)          # Excel: every operator left-associative
-            left = ("bin", op, left, right)
+            left = self.node("bin", op, left, right)
 
     def unary(self):
         t = self.peek()
         if t is not None and t.type == Token.OP_PRE:
             self.take()
             operand = self.unary()
-            return ("neg", operand) if t.value == "-" else operand
+            return self.node("neg", operand) if t.value == "-" else operand
         return self.primary()
 
     def primary(self):
         t = self.take()
         if t.type == Token.OPERAND:
             if t.subtype == Token.NUMBER:
-                return ("lit", float(t.value))
+                return self.node("lit", float(t.value))
             if t.subtype == Token.TEXT:
-                return ("lit", t.value[1:-1].replace('""', '"'))
+                return self.node("lit", t.value[1:-1].replace('""', '"'))
             if t.subtype == Token.LOGICAL:
-                return ("lit", t.value.upper() == "TRUE")
+                return self.node("lit", t.value.upper() == "TRUE")
             if t.subtype == Token.ERROR:
-                return ("lit", XlError(t.value))
-            return ("ref", t.value)
+                return self.node("lit", XlError(t.value))
+            return self.node("ref", t.value)
         if t.type == Token.FUNC and t.subtype == Token.OPEN:
             name = t.value[:-1].upper().removeprefix("_XLFN.")
             args = []
             nxt = self.peek()
             if nxt is not None and nxt.type == Token.FUNC and nxt.subtype == Token.CLOSE:
                 self.take()
-                return ("fn", name, args)
+                return self.node("fn", name, ())
             while True:
                 nxt = self.peek()
                 if nxt is None:
@@ -179,7 +205,7 @@ class _Parser:
                     args.append(self.expr(0))
                 t2 = self.take()
                 if t2.type == Token.FUNC and t2.subtype == Token.CLOSE:
-                    return ("fn", name, args)
+                    return self.node("fn", name, tuple(args))
                 if t2.type != Token.SEP:
                     raise Unsupported(f"unexpected {t2.value!r} in {name}()")
         if t.type == Token.PAREN and t.subtype == Token.OPEN:
@@ -224,6 +250,8 @@ def _maybe_value(text: str) -> bool:
 
 def _num(v: Any) -> Any:
     """A scalar as a number, Excel's way (blank 0, TRUE 1, numeric text), or an error."""
+    if type(v) is float:
+        return v
     if isinstance(v, XlError):
         return v
     if v is None:
@@ -301,6 +329,11 @@ _PLAIN_TEXT = re.compile(r"[A-Za-z0-9 ]*")
 
 
 def _compare(op: str, a: Any, b: Any) -> Any:
+    if type(a) is float and type(b) is float:          # the common case, first
+        if a != b and abs(a - b) <= 1e-13 * max(abs(a), abs(b)):
+            raise Unsupported(f"comparing {a!r} with {b!r}, equal to 15 significant "
+                              "digits (Excel compares them as equal, Python does not)")
+        return _ORDER[op](a, b)
     if isinstance(a, XlError):
         return a
     if isinstance(b, XlError):
@@ -317,10 +350,19 @@ def _compare(op: str, a: Any, b: Any) -> Any:
             _PLAIN_TEXT.fullmatch(x[1]) and _PLAIN_TEXT.fullmatch(y[1])):
         raise Unsupported(f"ordering the texts {a!r} and {b!r} (Excel's collation of "
                           "punctuation and accents is not reproduced)")
-    return {"=": x == y, "<>": x != y, "<": x < y, ">": x > y, "<=": x <= y, ">=": x >= y}[op]
+    return _ORDER[op](x, y)
+
+
+_ORDER = {"=": operator.eq, "<>": operator.ne, "<": operator.lt, ">": operator.gt,
+          "<=": operator.le, ">=": operator.ge}
 
 
 def _arith(op: str, a: Any, b: Any) -> Any:
+    if type(a) is float and type(b) is float:          # the common case, first
+        if op == "*":
+            return a * b
+        if op in _ORDER:
+            return _compare(op, a, b)
     if op == "&":
         a, b = _text(a), _text(b)
         return a if isinstance(a, XlError) else b if isinstance(b, XlError) else a + b
@@ -354,6 +396,23 @@ def _arith(op: str, a: Any, b: Any) -> Any:
     raise Unsupported(f"the operator {op}")
 
 
+def _times(a: Any, b: Any) -> Any:
+    return a * b if type(a) is float and type(b) is float else _arith("*", a, b)
+
+
+def _plus(a: Any, b: Any) -> Any:
+    if type(a) is float and type(b) is float:
+        out = a + b
+        if out == 0 or abs(out) > 1e-13 * max(abs(a), abs(b)):
+            return out
+    return _arith("+", a, b)
+
+
+#: the operators of array arithmetic with a path for two numbers (the rest: _arith)
+_BINARY = {"*": _times, "+": _plus,
+           **{op: (lambda op: lambda a, b: _compare(op, a, b))(op) for op in _ORDER}}
+
+
 def _shape(v: Any) -> tuple[int, int]:
     return v.shape if isinstance(v, Array) else (1, 1)
 
@@ -378,6 +437,13 @@ def _elementwise(fn: Callable, *args, array: bool):
         if a.shape != (h, w):
             raise Unsupported(f"arrays of different shapes ({h}×{w} and {a.shape[0]}×"
                               f"{a.shape[1]}): Excel repeats or pads them")
+    if len(args) == 1:
+        return Array([[fn(v) for v in row] for row in args[0].rows])
+    if len(args) == 2:
+        a, b = args
+        ra = a.rows if isinstance(a, Array) else [[a] * w] * h
+        rb = b.rows if isinstance(b, Array) else [[b] * w] * h
+        return Array([[fn(x, y) for x, y in zip(xs, ys)] for xs, ys in zip(ra, rb)])
     rows = []
     for i in range(h):
         rows.append([fn(*[(a.rows[i][j] if isinstance(a, Array) else a) for a in args])
@@ -576,13 +642,23 @@ def _fn(name: str, args: list, ev, array: bool) -> Any:
             return x
         if not isinstance(vals[1], Array):
             raise Unsupported(f"{name} over something that is not a range")
-        nums = [v for v in _values([vals[1]]) if not isinstance(v, XlError)]
+        ranked = getattr(vals[1], "ranked", None)          # sorted once per range
+        if ranked is None:
+            ranked = vals[1].ranked = sorted(v for v in _values([vals[1]])
+                                             if not isinstance(v, XlError))
         order = _num(_scalar(vals[2], f"{name}'s order")) if len(vals) > 2 else 0.0
         if isinstance(order, XlError):
             return order
-        if x not in nums:
+        lo, hi = bisect.bisect_left(ranked, x), bisect.bisect_right(ranked, x)
+        if lo == hi:
             return NA
-        return float(1 + sum(1 for v in nums if (v < x if order else v > x)))
+        # a number within 15 significant digits of x sits next to x's run of equals
+        for near in (ranked[lo - 1] if lo else None, ranked[hi] if hi < len(ranked) else None):
+            if near is not None and _close(near, x):
+                raise Unsupported(f"{name} of {x!r} next to {near!r}, equal to 15 "
+                                  "significant digits (Excel ranks them as a tie, Python "
+                                  "would not)")
+        return float(1 + (lo if order else len(ranked) - hi))
     if name == "AND" or name == "OR":
         flat = [v for a in vals for v in (a.flat() if isinstance(a, Array) else [a])]
         err = _first_error(flat)
@@ -647,6 +723,11 @@ class Evaluator:
         self.sheets = {ws.title: ws for ws in workbook.worksheets}
         self.ranges: dict[tuple[str, str], Array] = {}
         self.coords: dict[str, tuple] = {}
+        # equal subtrees of all formulas are one object (_Parser's ``shared``); the value
+        # of a compound subtree, by (its id, sheet, array): a cell's value never changes
+        # while a workbook is evaluated, so a subtree over the same cells has one value
+        self.shared: dict = {}
+        self.values: dict[tuple[int, str, bool], Any] = {}
 
     def cell(self, sheet: str, row: int, col: int) -> Any:
         key = (sheet, row, col)
@@ -701,7 +782,7 @@ class Evaluator:
     def _formula(self, text: str, sheet: str) -> Any:
         tree = self.parsed.get(text)
         if tree is None:
-            tree = _Parser(text).parse()
+            tree = _Parser(text, self.shared).parse()
             self.parsed[text] = tree
         out = _scalar(self._eval(tree, sheet, False), "the formula's result")
         return 0.0 if out is None else out          # a formula showing a blank cell shows 0
@@ -733,6 +814,13 @@ class Evaluator:
             return node[1]
         if kind == "ref":
             return self._ref(node[1], sheet)
+        key = (id(node), sheet, array)
+        hit = self.values.get(key, _MISSING)
+        if hit is _MISSING:
+            hit = self.values[key] = self._compound(node, kind, sheet, array)
+        return hit
+
+    def _compound(self, node, kind: str, sheet: str, array: bool) -> Any:
         if kind == "neg":
             return _elementwise(lambda v: (lambda x: x if isinstance(x, XlError) else -x)(_num(v)),
                                 self._eval(node[1], sheet, array), array=array)
@@ -741,7 +829,8 @@ class Evaluator:
                                 self._eval(node[1], sheet, array), array=array)
         if kind == "bin":
             a, b = self._eval(node[2], sheet, array), self._eval(node[3], sheet, array)
-            return _elementwise(lambda x, y: _arith(node[1], x, y), a, b, array=array)
+            return _elementwise(_BINARY.get(node[1]) or (lambda x, y: _arith(node[1], x, y)),
+                                a, b, array=array)
         if kind == "fn":
             return _fn(node[1], node[2], lambda n, arr: self._eval(n, sheet, arr), array)
         raise Unsupported(str(node))
@@ -756,12 +845,33 @@ class Evaluator:
 
     def all_values(self):
         """(sheet, cell, value) for every formula cell, in sheet order; the value is the
-        :class:`Unsupported` error for a cell that cannot be computed."""
+        :class:`Unsupported` error for a cell that cannot be computed.
+
+        The sheets are computed first those without references to other sheets (a QA
+        workbook's agent sheets before its Team sheet), each alone: what was kept for a
+        sheet (its subtrees' values and ranges) goes when the next begins, and only the
+        cells' values stay, for the references of later sheets."""
+        def formulas(ws):
+            return [(r, c, cell) for (r, c), cell in sorted(ws._cells.items())
+                    if cell.data_type == "f" and isinstance(cell.value, str)]
+
+        def refers_out(ws):
+            return any("!" in cell.value for _r, _c, cell in formulas(ws))
+
+        for ws in sorted(self.wb.worksheets, key=refers_out):      # stable: in sheet order
+            self.values.clear()
+            self.ranges.clear()
+            for r, c, _cell in formulas(ws):
+                try:
+                    self.cell(ws.title, r, c)
+                except Unsupported:
+                    pass                   # kept in the memo; given below, in order
+        self.values.clear()
+        self.ranges.clear()
         for ws in self.wb.worksheets:
-            for (r, c), cell in sorted(ws._cells.items()):
-                if cell.data_type == "f" and isinstance(cell.value, str):
-                    try:
-                        value = self.cell(ws.title, r, c)
-                    except Unsupported as e:
-                        value = e
-                    yield ws.title, cell, value
+            for r, c, cell in formulas(ws):
+                try:
+                    value = self.cell(ws.title, r, c)
+                except Unsupported as e:
+                    value = e
+                yield ws.title, cell, value

@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import pickle
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -279,20 +280,37 @@ _STEP = re.compile(r"\.([A-Za-z]\w*)|\[(\d+)\]")
 _MISS = object()
 
 
+_PATHS: dict[str, tuple | None] = {}
+
+
+def _path(expr: str) -> tuple | None:
+    """``a.b[0].c`` as ("a", ("b", None), (None, 0), ("c", None)), once per text; None
+    for anything else."""
+    hit = _PATHS.get(expr, _MISS)
+    if hit is _MISS:
+        hit = None
+        if _PATH.match(expr):
+            head = re.match(r"[A-Za-z]\w*", expr).group(0)
+            hit = (head, *((name, int(index) if index else None)
+                           for name, index in _STEP.findall(expr[len(head):])))
+        if len(_PATHS) > 20_000:
+            _PATHS.clear()
+        _PATHS[expr] = hit
+    return hit
+
+
 def _lookup(expr: str, ctx: Mapping[str, Any]) -> Any:
     """``a.b[0].c`` read directly (a loop evaluates thousands of them); anything else, or
     anything not plainly found in dicts and lists, goes through jinja2's sandbox."""
-    if not _PATH.match(expr):
+    path = _path(expr)
+    if path is None or path[0] not in ctx:
         return _MISS
-    head = re.match(r"[A-Za-z]\w*", expr).group(0)
-    if head not in ctx:
-        return _MISS
-    v = ctx[head]
-    for name, index in _STEP.findall(expr[len(head):]):
-        if index:
-            if not isinstance(v, (list, tuple)) or int(index) >= len(v):
+    v = ctx[path[0]]
+    for name, index in path[1:]:
+        if index is not None:
+            if not isinstance(v, (list, tuple)) or index >= len(v):
                 return _MISS
-            v = v[int(index)]
+            v = v[index]
         elif isinstance(v, dict) and name in v and not hasattr(dict, name):
             v = v[name]
         else:
@@ -392,6 +410,7 @@ def _sheet_loop(wb, ws, context: dict, contexts: dict, file: str) -> None:
     cell.value = None
     position = wb.worksheets.index(ws)
     taken = {s.title for s in wb.worksheets if s is not ws}
+    extras = _extras(ws)
     for k, item in enumerate(items):
         ctx = {**context, var: item}
         title = sheet_title(printable(str(_evaluate(name_expr, ctx, where, cell.coordinate))),
@@ -399,7 +418,7 @@ def _sheet_loop(wb, ws, context: dict, contexts: dict, file: str) -> None:
         taken.add(title)
         new = wb.copy_worksheet(ws)
         new.title = title
-        _copy_extras(ws, new)
+        _copy_extras(ws, new, extras)
         wb.move_sheet(new, position + k - wb.worksheets.index(new))
         contexts[title] = ctx
     wb.remove(ws)
@@ -484,17 +503,28 @@ def _column_loop(ws, ctx: dict, where: _Where) -> dict:
     return ctx
 
 
-def _copy_extras(src, dst) -> None:
+def _extras(src) -> bytes:
+    """What :func:`_copy_extras` copies from ``src`` that openpyxl's objects hold, pickled
+    once: each copy is one ``pickle.loads`` (openpyxl's own copies go through XML and
+    back, 8× slower, once per agent sheet)."""
+    return pickle.dumps(([(str(cf.sqref), rule) for cf in src.conditional_formatting
+                          for rule in cf.rules],
+                         list(src.data_validations.dataValidation), list(src._charts),
+                         src.HeaderFooter, src.sheet_properties.pageSetUpPr),
+                        protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _copy_extras(src, dst, extras: bytes | None = None) -> None:
     """What openpyxl's copy_worksheet leaves behind: conditional formats, validations,
-    charts (pointed at the copy), freeze panes, view, print titles, header and footer."""
-    for cf in src.conditional_formatting:
-        for rule in cf.rules:
-            dst.conditional_formatting.add(str(cf.sqref), copy.copy(rule))
-    for dv in src.data_validations.dataValidation:
-        dst.add_data_validation(copy.deepcopy(dv))
+    charts (pointed at the copy), freeze panes, view, print titles, header and footer.
+    ``extras``: :func:`_extras` of ``src``, when it was made already."""
+    rules, validations, charts, header, page = pickle.loads(extras or _extras(src))
+    for sqref, rule in rules:
+        dst.conditional_formatting.add(sqref, rule)
+    for dv in validations:
+        dst.add_data_validation(dv)
     old = quote_sheet(src.title)
-    for chart in src._charts:
-        c = copy.deepcopy(chart)
+    for c in charts:
         _retarget_chart(c, lambda f: f.replace(old + "!", quote_sheet(dst.title) + "!")
                         .replace(src.title + "!", quote_sheet(dst.title) + "!")
                         if f else f)
@@ -508,8 +538,8 @@ def _copy_extras(src, dst) -> None:
         dst.print_area = [str(a).split("!")[-1].replace("$", "") for a in
                           (src.print_area if isinstance(src.print_area, list) else
                            str(src.print_area).split(","))]
-    dst.HeaderFooter = copy.deepcopy(src.HeaderFooter)
-    dst.sheet_properties.pageSetUpPr = copy.copy(src.sheet_properties.pageSetUpPr)
+    dst.HeaderFooter = header
+    dst.sheet_properties.pageSetUpPr = page
 
 
 def _chart_refs(chart):
@@ -746,10 +776,20 @@ def _rule_moved(rule, old: str, new: str):
     to = re.match(r"\$?([A-Z]{1,3})\$?(\d+)", new.split()[0])
     if not rule.formula or top is None or to is None or top.groups() == to.groups():
         return rule
-    moved = copy.copy(rule)
-    moved.formula = [Translator("=" + f, origin="".join(top.groups())).translate_formula(
-        "".join(to.groups()))[1:] for f in rule.formula]
+    key = (tuple(rule.formula), "".join(top.groups()), "".join(to.groups()))
+    formula = _MOVED.get(key)
+    if formula is None:
+        formula = [Translator("=" + f, origin=key[1]).translate_formula(key[2])[1:]
+                   for f in rule.formula]
+        if len(_MOVED) > 5_000:
+            _MOVED.clear()
+        _MOVED[key] = formula
+    moved = pickle.loads(pickle.dumps(rule))        # openpyxl's copy goes through XML
+    moved.formula = list(formula)
     return moved
+
+
+_MOVED: dict[tuple, list[str]] = {}     # rules' formulas moved, by (formulas, from, to)
 
 
 def _move_charts(ws, mapper: Mapper, own: str) -> None:

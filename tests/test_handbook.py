@@ -139,3 +139,19 @@ def test_the_page_renders_in_chromium(demo_config, tmp_path):
     _screenshot(blank.as_uri(), empty, tmp_path / "profile")
     assert shot.is_file() and empty.is_file()
     assert shot.stat().st_size > 4 * empty.stat().st_size
+
+
+def test_the_template_ships_in_the_wheel():
+    """pyproject's package-data globs cover the handbook template (else an installed
+    kpi-xl has no template to render)."""
+    import fnmatch
+    import tomllib
+    from pathlib import Path
+
+    import kpi_xl
+
+    root = Path(kpi_xl.__file__).parent
+    globs = tomllib.loads((root.parent / "pyproject.toml").read_text(encoding="utf-8"))[
+        "tool"]["setuptools"]["package-data"]["kpi_xl"]
+    files = [p.relative_to(root).as_posix() for p in (root / "templates" / "handbook").iterdir()]
+    assert files and all(any(fnmatch.fnmatch(f, g) for g in globs) for f in files)

@@ -155,3 +155,19 @@ def test_the_template_ships_in_the_wheel():
         "tool"]["setuptools"]["package-data"]["kpi_xl"]
     files = [p.relative_to(root).as_posix() for p in (root / "templates" / "handbook").iterdir()]
     assert files and all(any(fnmatch.fnmatch(f, g) for g in globs) for f in files)
+
+
+def test_source_flag_lists_what_the_export_feeds(tmp_path, capsys):
+    """--source zendesk=FILE: tickets only (the fixture, tests/fixtures/README), so the
+    ticket KPIs are there and the call KPIs (service level needs answer times of calls)
+    are not."""
+    from pathlib import Path
+
+    fixture = Path(__file__).parent / "fixtures" / "zendesk-tickets.csv"
+    out = tmp_path / "book"
+    assert main(["handbook", "--source", f"zendesk={fixture}", "--out", str(out),
+                 "--no-pdf"]) == 0
+    keys = _sections((out / "handbook.html").read_text(encoding="utf-8"))
+    assert "first_response_time" in keys and "ticket_volume" in keys
+    assert "service_level" not in keys and "asa" not in keys
+    assert not (out / "handbook.pdf").exists()

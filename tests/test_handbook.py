@@ -171,3 +171,17 @@ def test_source_flag_lists_what_the_export_feeds(tmp_path, capsys):
     assert "first_response_time" in keys and "ticket_volume" in keys
     assert "service_level" not in keys and "asa" not in keys
     assert not (out / "handbook.pdf").exists()
+
+
+def test_without_libreoffice_or_a_browser_it_says_how_to_get_a_pdf(tmp_path, monkeypatch):
+    """With neither on the PATH: the page is written, no PDF, and a sentence saying how."""
+    from kpi_xl.pdf import NoPdf, html_to_pdf
+
+    page = tmp_path / "out" / "handbook.html"
+    page.parent.mkdir()
+    page.write_text("<html><body>x</body></html>", encoding="utf-8")
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    with pytest.raises(NoPdf, match="neither LibreOffice nor a Chromium browser is installed"
+                                    r".*print it to PDF"):
+        html_to_pdf(page)
+    assert sorted(p.name for p in page.parent.iterdir()) == ["handbook.html"]

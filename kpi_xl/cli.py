@@ -46,6 +46,9 @@ examples:
   kpi-xl staffing -c kpi_xl.toml --month 2026-10 --interval 30
                                   calls per interval and the Erlang C agents they needed,
                                   next to the agents who handled them
+  kpi-xl handbook -c kpi_xl.toml --out training
+                                  a KPI handbook page (HTML, and PDF) for training agents
+                                  and team leads: the centre's KPIs, formulas, targets
   kpi-xl presets                  the shipped mappings (Zendesk, Freshdesk, Talkdesk...)
   kpi-xl presets freshdesk        one mapping in full: its columns, codes and sources
   kpi-xl templates my-templates   a copy of the workbook and message templates to restyle
@@ -121,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
             c.add_argument("--out", default="workbooks",
                            help="output folder (default workbooks/); files go to OUT/<month>/")
     _staffing_parser(sub)
+    _handbook_parser(sub)
     m = sub.add_parser("send", help="email the month's reports to the stakeholders",
                        description="Send each stakeholder of the config the month's reports "
                                    "that are theirs, with a summary. Without [smtp], messages "
@@ -202,6 +206,8 @@ def _dispatch(p, args) -> int:
             return send_command(args)
         if args.command == "staffing":
             return staffing_command(args)
+        if args.command == "handbook":
+            return handbook_command(args)
         if args.command == "kpis":
             print(reference(args.keys, args.family, args.markdown))
             return 0
@@ -735,6 +741,43 @@ def staffing_command(args) -> int:
     for line in text_table(run.result):
         print(line)
     print(f"\nWrote {run.csv}\n      {run.workbook}")
+    return 0
+
+
+def _handbook_parser(sub) -> None:
+    h = sub.add_parser(
+        "handbook", help="a KPI handbook for training agents and team leads (HTML, PDF)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=textwrap.fill(
+            "Write handbook.html into OUT: one self-contained page with every KPI the "
+            "centre's reports compute from its sources, each with what it measures, the "
+            "formula in words and as the Excel function, the variant the centre chose (or "
+            "the default) and its options, the centre's target (the config's, else the "
+            "catalog's with its source) and which way is better. It is generated from the "
+            "catalog and the config: edit those, not the page. A PDF is written beside it "
+            "when LibreOffice Writer or Chromium is installed.", 88),
+        epilog="examples:\n  kpi-xl handbook -c kpi_xl.toml\n"
+               "  kpi-xl handbook -c kpi_xl.toml --out training --no-pdf\n"
+               "  kpi-xl handbook --source zendesk=tickets.csv --out training")
+    h.add_argument("-c", "--config", help="the config file (TOML)")
+    h.add_argument("--source", action="append", default=[], metavar="PRESET=PATH",
+                   type=source_arg,
+                   help="a file read with a shipped mapping, instead of (or besides) the "
+                        "config's sources; repeat for several")
+    h.add_argument("--out", default="handbook", help="output folder (default handbook/)")
+    h.add_argument("--no-pdf", action="store_true", help="write the HTML page only")
+
+
+def handbook_command(args) -> int:
+    _need_engine()
+    from .handbook import write_handbook
+
+    book = write_handbook(_config(args), args.out, make_pdf=not args.no_pdf)
+    print(f"wrote {book.html} ({len(book.keys)} KPIs)")
+    if book.pdf is not None:
+        print(f"wrote {book.pdf}")
+    elif book.pdf_note:
+        print(book.pdf_note)
     return 0
 
 

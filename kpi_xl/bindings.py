@@ -69,6 +69,7 @@ BINDINGS: Mapping[str, Binding] = MappingProxyType({
     "escalation_rate": _b("contacts", only=("handled",), escalated="escalated"),
     "contacts_per_agent": _b("period", contacts="contacts_handled", agents="agents_active"),
     "cost_per_contact": _b("period", total_cost="total_cost", contacts="contacts_handled"),
+    "cost_per_resolution": _b("period", total_cost="total_cost", resolved="contacts_resolved"),
     "self_service_rate": _b("period", self_service="self_service_resolutions",
                             assisted="assisted_resolutions"),
     "deflection_rate": _b("period", deflected="deflected_contacts",
@@ -108,8 +109,6 @@ NOT_IN_ENGINE: Mapping[str, str] = MappingProxyType({
     "revenue_growth": "compares a period's revenue with the period before; the business "
                       "figures hold recurring revenue at the start of each month, not the "
                       "revenue earned in it",
-    "cost_per_resolution": "needs a count of resolved contacts per period, which the "
-                           "monthly totals do not derive yet; cost per contact is bound",
     "occupancy": _WFM, "utilisation": _WFM, "schedule_adherence": _WFM, "shrinkage": _WFM,
     "traffic_intensity": _PLANNING, "erlang_p_wait": _PLANNING,
     "erlang_service_level": _PLANNING, "erlang_asa": _PLANNING,

@@ -304,6 +304,8 @@ def test_period_totals_derive_counts_from_rows_and_roster(tables):
     oct_ = c[(c.period == "2026-10") & (c.handled == 1)]
     assert t.loc["2026-10", "contacts_handled"] == len(oct_)
     assert t.loc["2026-10", "agents_active"] == oct_.agent.nunique()
+    # the handled contacts marked resolved (cost per resolution's denominator)
+    assert t.loc["2026-10", "contacts_resolved"] == (oct_.resolved == 1).sum()
     # roster by hand: on 1 Sep: ana, cy, dee, eve (ben hired 15 Sep) = 4; cy leaves 30 Sep
     assert t.loc["2026-09", "headcount_start"] == 4
     assert t.loc["2026-09", "leavers"] == 1

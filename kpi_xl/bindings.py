@@ -69,6 +69,11 @@ BINDINGS: Mapping[str, Binding] = MappingProxyType({
     "escalation_rate": _b("contacts", only=("handled",), escalated="escalated"),
     "contacts_per_agent": _b("period", contacts="contacts_handled", agents="agents_active"),
     "cost_per_contact": _b("period", total_cost="total_cost", contacts="contacts_handled"),
+    "cost_per_resolution": _b("period", total_cost="total_cost", resolved="contacts_resolved"),
+    "self_service_rate": _b("period", self_service="self_service_resolutions",
+                            assisted="assisted_resolutions"),
+    "deflection_rate": _b("period", deflected="deflected_contacts",
+                          contacts="contacts_handled"),
     # quality
     "fcr": _b("contacts", resolved_first="resolved_first"),
     "resolution_rate": _b("contacts", resolved="resolved", handled="handled"),
@@ -86,6 +91,8 @@ BINDINGS: Mapping[str, Binding] = MappingProxyType({
     "cac": _b("period", cost="acquisition_cost", new_customers="customers_new"),
     "agent_turnover": _b("period", leavers="leavers", headcount_start="headcount_start",
                          headcount_end="headcount_end"),
+    "budget_variance": _b("period", actual="total_cost", budget="cost_budget"),
+    "defect_rate": _b("period", contacts="contacts_handled", orders="orders"),
 })
 
 _PLANNING = ("a staffing-planning function: it answers 'how many agents for this forecast', "
@@ -98,6 +105,10 @@ NOT_IN_ENGINE: Mapping[str, str] = MappingProxyType({
     "conversation_abandonment_rate": "needs chat-platform counts of conversations initiated "
                                      "and completed; use abandonment rate on chat contacts",
     "activation_rate": "needs product sign-up and activation counts",
+    "stickiness": "needs product usage counts (daily and monthly active users)",
+    "revenue_growth": "compares a period's revenue with the period before; the business "
+                      "figures hold recurring revenue at the start of each month, not the "
+                      "revenue earned in it",
     "occupancy": _WFM, "utilisation": _WFM, "schedule_adherence": _WFM, "shrinkage": _WFM,
     "traffic_intensity": _PLANNING, "erlang_p_wait": _PLANNING,
     "erlang_service_level": _PLANNING, "erlang_asa": _PLANNING,

@@ -111,7 +111,11 @@ def canonical_tables(seed: int = 7, n: int = 600):
         "customers_new": [40.0, 50, 5], "revenue_start": [5e5, 5.1e5, 5.2e5],
         "expansion": [1e4, 2e4, 0], "contraction": [5e3, 2e3, 1e3], "churned_revenue": [8e3, 1e4, 0],
         "total_cost": [9e4, 9.5e4, 1e5], "acquisition_cost": [2e4, 2.2e4, 0],
-        "leads": [400.0, 0, 380], "conversions": [40.0, 0, 45], "surveys_sent": [900.0, 950, 1000]})
+        "leads": [400.0, 0, 380], "conversions": [40.0, 0, 45], "surveys_sent": [900.0, 950, 1000],
+        # budget, self-service and orders (a month with none of each: the empty case)
+        "cost_budget": [1e5, 9e4, 0], "self_service_resolutions": [120.0, 0, 140],
+        "assisted_resolutions": [180.0, 0, 160], "deflected_contacts": [60.0, 75, 0],
+        "orders": [4e3, 0, 4.4e3]})
     roster = pd.DataFrame({"agent": ["ana", "ben", "cy", "dee", "eve"],
                            "team": ["North", "North", "South", "South", "South"],
                            "hired": pd.to_datetime(["2025-01-01", "2026-09-15", "2024-05-01",
@@ -269,12 +273,39 @@ def test_period_kpis_equal_excel_function(tables, key):
         assert r.value == pytest.approx(want, rel=1e-12), (key, r.period)
 
 
+def test_business_figures_feed_the_new_period_kpis(tables):
+    """Budget variance, self-service, deflection and defect rate from the business table
+    (numbers by hand from canonical_tables' business rows)."""
+    keys = ["budget_variance", "self_service_rate", "deflection_rate", "defect_rate"]
+    eng = Engine(tables, kpis=keys)
+    res = eng.compute("2026-10", count=2)
+    handled = {p: ((tables["contacts"].period == p) & (tables["contacts"].handled == 1)).sum()
+               for p in PERIODS}
+    # August: actual 90,000 against a budget of 100,000 -> 10 % under
+    assert res.value("budget_variance", period="2026-08") == pytest.approx(-0.10)
+    # August: 120 self-service of 120 + 180 resolutions
+    assert res.value("self_service_rate", period="2026-08") == pytest.approx(0.4)
+    # September: 75 deflected against the month's handled contacts
+    assert res.value("deflection_rate", period="2026-09") == pytest.approx(
+        75 / (75 + handled["2026-09"]))
+    # October: handled contacts per 4,400 orders, per 1,000
+    assert res.value("defect_rate", period="2026-10") == pytest.approx(
+        handled["2026-10"] / 4400 * 1000)
+    # empty denominators give no number, with the reason: no budget (Oct), no resolutions
+    # (Sep), no orders (Sep)
+    for key, period in (("budget_variance", "2026-10"), ("self_service_rate", "2026-09"),
+                        ("defect_rate", "2026-09")):
+        assert res.value(key, period=period) is None, (key, period)
+
+
 def test_period_totals_derive_counts_from_rows_and_roster(tables):
     t = Engine(tables).period_totals("2026-10", 2).set_index("period")
     c = tables["contacts"]
     oct_ = c[(c.period == "2026-10") & (c.handled == 1)]
     assert t.loc["2026-10", "contacts_handled"] == len(oct_)
     assert t.loc["2026-10", "agents_active"] == oct_.agent.nunique()
+    # the handled contacts marked resolved (cost per resolution's denominator)
+    assert t.loc["2026-10", "contacts_resolved"] == (oct_.resolved == 1).sum()
     # roster by hand: on 1 Sep: ana, cy, dee, eve (ben hired 15 Sep) = 4; cy leaves 30 Sep
     assert t.loc["2026-09", "headcount_start"] == 4
     assert t.loc["2026-09", "leavers"] == 1

@@ -169,6 +169,12 @@ BUSINESS = Table("business", "One row per month of business figures.", (
         ("contraction", "Contraction revenue (downgrades)."),
         ("churned_revenue", "Revenue lost to churned customers."),
         ("total_cost", "Total cost of the service operation."),
+        ("cost_budget", "Budgeted cost of the service operation (for budget variance)."),
+        ("self_service_resolutions", "Issues resolved through self-service (help centre, "
+         "bot, IVR) without an agent."),
+        ("assisted_resolutions", "Issues resolved by an agent."),
+        ("deflected_contacts", "Contacts deflected by self-service before reaching an agent."),
+        ("orders", "Orders (or another unit of business) in the month."),
         ("acquisition_cost", "Sales and marketing cost of winning customers."),
         ("leads", "Leads or sales conversations."),
         ("conversions", "Leads converted to a sale."),

@@ -36,6 +36,7 @@ from .queries import Window, timestamp
 
 #: the counts derived from the row tables and the roster, with the table each needs
 DERIVED = {"contacts_handled": "contacts", "agents_active": "contacts",
+           "contacts_resolved": "contacts",
            "survey_responses": "surveys", "headcount_start": "roster",
            "headcount_end": "roster", "leavers": "roster", "tickets_created": "contacts",
            "tickets_solved": "contacts", "tickets_open_start": "contacts",
@@ -85,6 +86,8 @@ class Totals:
         out["contacts_handled"] = None if ok_c else "no 'contacts_handled' figure was loaded"
         out["agents_active"] = None if ok_c and "agent" in contacts else \
             "no 'agents_active' figure was loaded"
+        out["contacts_resolved"] = None if ok_c and "resolved" in contacts else \
+            "no 'contacts_resolved' figure was loaded"
         surveys = self.columns.get(source_of("surveys"))
         out["survey_responses"] = None if surveys and self.window.placeable(surveys) else \
             "no 'survey_responses' figure was loaded"
@@ -163,9 +166,14 @@ class Totals:
         dbl, h = self.d.double, self.q("handled")
         agent = (f"COUNT(DISTINCT CASE WHEN {h} = 1 THEN {self.q('agent')} END)"
                  if "agent" in cols else "NULL")
+        # the handled contacts marked resolved (cost per resolution's denominator)
+        resolved = (f"COUNT(CASE WHEN {h} = 1 AND {self.q('resolved')} = 1 THEN 1 END)"
+                    if "resolved" in cols else "NULL")
         return self._rows("contacts", f"CAST(COUNT(CASE WHEN {h} = 1 THEN 1 END) AS {dbl}) "
                                       f"AS contacts_handled, CAST({agent} AS {dbl}) AS "
-                                      f"agents_active"), ["contacts_handled", "agents_active"]
+                                      f"agents_active, CAST({resolved} AS {dbl}) AS "
+                                      f"contacts_resolved"), \
+            ["contacts_handled", "agents_active", "contacts_resolved"]
 
     def _surveys(self) -> tuple[str | None, list[str]]:
         cols = self.columns.get(source_of("surveys"))

@@ -1,4 +1,5 @@
-"""Business outcomes: retention, churn, NRR, GRR, conversion, activation, CAC, turnover."""
+"""Business outcomes: retention, churn, NRR, GRR, conversion, activation, CAC, turnover,
+budget variance, revenue growth, defect rate (contacts per 1,000 orders), stickiness."""
 
 from __future__ import annotations
 
@@ -11,12 +12,13 @@ S = Scalar
 
 
 def _kpi(key, title, description, text, inputs, formula, direction, target, target_source,
-         sources, example, unit="percent", fmt=PCT, params=()):
+         sources, example, unit="percent", fmt=PCT, params=(), value_range=None):
     return Kpi(key=key, excel_name="KPI_" + key.upper(), title=title, family=FAMILY,
                description=description, formula_text=text, unit=unit, direction=direction,
                number_format=fmt, inputs=inputs, params=params,
                variants=(Variant("standard", text, formula),), target=target,
-               target_source=target_source, sources=sources, examples=(example,))
+               target_source=target_source, sources=sources, examples=(example,),
+               value_range=value_range)
 
 
 _start = count_input("start", "Customers at the start of the period.")
@@ -97,4 +99,54 @@ TURNOVER = _kpi(
                       "engine sets it from the period: 3 for a quarter).",
                       lo=1, hi=12, integer=True, period_months=True),))
 
-KPIS = [RETENTION, CHURN, NRR, GRR, CONVERSION, ACTIVATION, CAC, TURNOVER]
+BUDGET_VARIANCE = _kpi(
+    "budget_variance", "Budget variance", "How far the period's actual cost is over (+) or "
+    "under (−) its budget, as a share of the budget.", "(actual − budget) / budget",
+    (count_input("actual", "Actual cost of the period."),
+     count_input("budget", "Budgeted cost of the same period.")),
+    Formula(value=ratio(S("actual") - S("budget"), S("budget"), "no budget for the period")),
+    "lower", 0.0, "kpi_xl starting value: spend no more than the budget",
+    ("CIMA Official Terminology: a variance is the difference between an actual and a "
+     "budgeted figure; expressed as a percentage of budget, (actual − budget) / budget",),
+    "=KPI_BUDGET_VARIANCE(742000,720000)",
+    value_range=(-1.0, None))       # an actual cost of 0 is 100 % under budget
+REVENUE_GROWTH = _kpi(
+    "revenue_growth", "Revenue growth", "Change in revenue from the previous period, as a "
+    "share of the previous period's revenue.",
+    "(revenue − previous period's revenue) / previous period's revenue",
+    (count_input("revenue", "Revenue of the period."),
+     count_input("previous_revenue", "Revenue of the period before (same length).")),
+    Formula(value=ratio(S("revenue") - S("previous_revenue"), S("previous_revenue"),
+                        "no revenue in the previous period")),
+    "higher", None, "set from your business plan",
+    ("Standard period-over-period growth rate, e.g. CFI (Corporate Finance Institute), "
+     "'Revenue growth rate' = (current − prior) / prior",),
+    "=KPI_REVENUE_GROWTH(1150000,1000000)",
+    value_range=(-1.0, None))       # revenue falling to 0 is −100 %
+DEFECT_RATE = _kpi(
+    "defect_rate", "Defect rate (contacts per 1,000 orders)", "Contacts customers had to "
+    "make per 1,000 orders: each contact is a sign the product or process failed them.",
+    "contacts / orders × 1,000",
+    (count_input("contacts", "Contacts handled in the period."),
+     count_input("orders", "Orders (or another unit of business, such as active accounts) "
+                 "in the period.")),
+    Formula(value=ratio(S("contacts"), S("orders"), "no orders in the period") * 1000),
+    "lower", None, "set from your own trend: the aim is fewer contacts per order",
+    ("B. Price and D. Jaffe, 'The Best Service Is No Service' (Jossey-Bass, 2008): contacts "
+     "per order (CPO) as the measure of demand the business creates",),
+    "=KPI_DEFECT_RATE(41000,520000)", unit="ratio", fmt='0.0" per 1,000"',
+    value_range=(0.0, None))        # counts over counts: never negative
+STICKINESS = _kpi(
+    "stickiness", "Stickiness (DAU/MAU)", "Average daily active users as a share of the "
+    "month's active users: how often users come back.", "average daily active users / "
+    "monthly active users",
+    (count_input("dau", "Average daily active users over the month."),
+     count_input("mau", "Unique users active in the month.")),
+    scalar_ratio("dau", "mau", "no monthly active users"),
+    "higher", 0.20, "kpi_xl starting value; 20 % is often quoted as good for a business app",
+    ("WebmasterID analytics glossary, 'DAU/MAU stickiness ratio' = daily active users ÷ "
+     "monthly active users (DAU averaged over the period)",),
+    "=KPI_STICKINESS(3000,15000)")
+
+KPIS = [RETENTION, CHURN, NRR, GRR, CONVERSION, ACTIVATION, CAC, TURNOVER, BUDGET_VARIANCE,
+        REVENUE_GROWTH, DEFECT_RATE, STICKINESS]

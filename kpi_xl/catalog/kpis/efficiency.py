@@ -1,6 +1,6 @@
 """Efficiency: AHT, contacts per agent, occupancy, utilisation, adherence, shrinkage,
-volume, the ticket flow (created, solved, backlog), cost per contact, transfer and
-escalation rates."""
+volume, the ticket flow (created, solved, backlog), cost per contact and per resolution,
+self-service and deflection rates, transfer and escalation rates."""
 
 from __future__ import annotations
 
@@ -151,6 +151,61 @@ COST_PER_CONTACT = Kpi(
     sources=("ICMI / SQM Group: cost per contact",),
     examples=("=KPI_COST_PER_CONTACT(182000,41000)",))
 
+COST_PER_RESOLUTION = Kpi(
+    key="cost_per_resolution", excel_name="KPI_COST_PER_RESOLUTION",
+    title="Cost per resolution", family=FAMILY,
+    description="Total operating cost of the support operation divided by the contacts it "
+                "resolved.",
+    formula_text="total cost / resolved contacts", unit="currency", direction="lower",
+    number_format="#,##0.00",
+    inputs=(count_input("total_cost", "Operating cost of the period (staff, technology, "
+                        "facilities)."),
+            count_input("resolved", "Contacts or tickets resolved in the period.")),
+    variants=(Variant("standard", "Cost / resolved contacts.",
+                      scalar_ratio("total_cost", "resolved", "no contacts were resolved")),),
+    target=None, target_source="set from your budget",
+    sources=("Plecto KPI library, 'Cost per Resolution': all operating costs of the support "
+             "team divided by the number of tickets resolved",),
+    examples=("=KPI_COST_PER_RESOLUTION(182000,36500)",))
+
+
+def _scalar_share(key, title, description, text, num, num_doc, other, other_doc, empty,
+                  sources, example):
+    """num / (num + other): a share of period totals whose denominator is the sum of the
+    two inputs, so it can never pass 100 %."""
+    return Kpi(
+        key=key, excel_name="KPI_" + key.upper(), title=title, family=FAMILY,
+        description=description, formula_text=text, unit="percent", direction="higher",
+        number_format=PCT, inputs=(count_input(num, num_doc), count_input(other, other_doc)),
+        variants=(Variant("standard", text, Formula(value=ratio(
+            Scalar(num), Scalar(num) + Scalar(other), empty))),),
+        target=None, target_source="set from your channel strategy: it depends on how much "
+                                   "of the demand self-service can answer",
+        sources=sources, examples=(example,))
+
+
+SELF_SERVICE_RATE = _scalar_share(
+    "self_service_rate", "Self-service rate",
+    "Share of all resolutions that customers reached on their own (help centre, bot, IVR) "
+    "without an agent.",
+    "self-service resolutions / (self-service resolutions + assisted resolutions)",
+    "self_service", "Issues resolved through self-service in the period.",
+    "assisted", "Issues resolved by an agent in the period.", "no resolutions in the period",
+    ("Ticketboard glossary, 'Self-Service Rate': self-service resolutions / total issues; "
+     "99helpers glossary: the ratio of self-service resolutions to total resolution events",),
+    "=KPI_SELF_SERVICE_RATE(2600,5400)")
+DEFLECTION_RATE = _scalar_share(
+    "deflection_rate", "Deflection rate",
+    "Share of potential contacts that self-service absorbed before they reached an agent.",
+    "deflected / (deflected + contacts handled)",
+    "deflected", "Contacts deflected by self-service (bot or help-centre sessions resolved "
+    "without an agent) in the period.",
+    "contacts", "Contacts handled by agents in the period.", "no contacts and nothing deflected",
+    ("Kustomer glossary, 'Ticket Deflection': contacts deflected / (contacts deflected + "
+     "contacts handled)",
+     "AI CX Stack glossary, 'Ticket deflection rate': deflected / (deflected + submitted)",),
+    "=KPI_DEFLECTION_RATE(400,600)")
+
 TRANSFER_RATE = Kpi(
     key="transfer_rate", change="proportion", excel_name="KPI_TRANSFER_RATE", title="Transfer rate", family=FAMILY,
     description="Share of contacts transferred to another agent or queue.",
@@ -174,4 +229,5 @@ ESCALATION_RATE = Kpi(
 
 KPIS = [AHT, CONTACTS_PER_AGENT, OCCUPANCY, UTILISATION, SCHEDULE_ADHERENCE, SHRINKAGE,
         TICKET_VOLUME, TICKETS_CREATED, TICKETS_SOLVED, BACKLOG, COST_PER_CONTACT,
-        TRANSFER_RATE, ESCALATION_RATE]
+        COST_PER_RESOLUTION, SELF_SERVICE_RATE, DEFLECTION_RATE, TRANSFER_RATE,
+        ESCALATION_RATE]

@@ -47,10 +47,16 @@ ENPS = Kpi(
     formula_text="100 × (promoters − detractors) / responses (employees)",
     unit="score", direction="higher", number_format="0",
     inputs=(Input("scores", "number", "Employees' 0–10 answers; blanks are ignored.", lo=0, hi=10),),
-    variants=(Variant("standard", "Same cut points as NPS (9–10, 0–6).", nps_formula()),),
+    variants=(Variant("standard", "Same cut points as NPS (9–10, 0–6).", nps_formula()),
+              Variant("mean", "Agent satisfaction as a mean score: the mean of the same "
+                      "0–10 answers, with a 95 % margin from the sample s.d.",
+                      mean_of("scores", "no survey responses", margin=True),
+                      number_format="0.00", target=7.0, change="mean")),
     target=10.0, target_source="kpi_xl starting value; eNPS above 0 means more promoters than detractors",
-    sources=("Bain & Company, Net Promoter System: employee NPS",),
-    min_n=10, examples=("=KPI_ENPS(D2:D80)",), value_range=(-100.0, 100.0))
+    sources=("Bain & Company, Net Promoter System: employee NPS",
+             "Mean-score variant: employee-survey items reported as the mean answer, as in "
+             "Gallup's Q12 (item means and the 'grand mean' of its 1–5 scale)"),
+    min_n=10, examples=("=KPI_ENPS(D2:D80)", '=KPI_ENPS(D2:D80,"mean")'), value_range=(-100.0, 100.0))
 
 _csat_scores = Input("scores", "number", "Satisfaction answers on a 1-to-scale_max scale "
                      "(default 1–5); blanks are ignored.", lo=1, hi="scale_max")

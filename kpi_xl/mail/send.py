@@ -347,7 +347,9 @@ class Smtp:
         try:
             result = fn(*args)
         except (smtplib.SMTPServerDisconnected, OSError) as e:
-            if not self.wd.fired:
+            # the watchdog shut the socket, or the socket's own timeout (the same limit)
+            # came first: either way the step overran, and says so the same way
+            if not (self.wd.fired or _timed_out(e)):
                 raise
             raise self._overrun(limit, left) from e
         finally:
@@ -451,6 +453,13 @@ class Smtp:
             except (smtplib.SMTPException, OSError, DeadlinePassed):
                 pass
             self.drop()
+
+
+def _timed_out(e: BaseException) -> bool:
+    """A socket timeout, raised as it is or wrapped by smtplib ("Connection unexpectedly
+    closed: timed out")."""
+    return isinstance(e, TimeoutError) or (isinstance(e, smtplib.SMTPServerDisconnected)
+                                           and isinstance(e.__context__, TimeoutError))
 
 
 def _transient(e: BaseException) -> bool:

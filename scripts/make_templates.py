@@ -327,7 +327,7 @@ def agent_qa() -> Workbook:
     team["B7"] = "={{ agent.sheet | sheetref }}!$B$7"
     team["C7"] = "={{ agent.sheet | sheetref }}!$B$5"
     team["D7"] = "={{ agent.sheet | sheetref }}!$B$6"
-    team["E7"] = "=IFERROR(RANK(C7,$C$7:$C$7),\"\")"
+    team["E7"] = "=IF(ISNUMBER(C7),RANK(C7,$C$7:$C$7),\"no evaluations\")"
     team["F7"] = "={{ agent.sheet | sheetref }}!$B$8"
     for col in "ABCDEF":
         team[f"{col}7"].font, team[f"{col}7"].border = BODY, BOX

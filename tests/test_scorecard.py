@@ -392,3 +392,60 @@ def test_evaluator_ranges_and_conditional_sums():
     assert ev.formula("=RANK(B2,B1:B5)", "Sheet") == 2.0
     with pytest.raises(Unsupported, match="VLOOKUP"):
         ev.formula("=VLOOKUP(1,A1:B2,2,FALSE)", "Sheet")
+
+
+# ------------------------------------------------------------------ issue 16 §6: reads well
+def _team_rows(ws):
+    """The Team sheet's agent rows: (name, evaluations, QA score), header to the total."""
+    rows, r = [], 6
+    while ws.cell(r, 1).value != "Team":
+        rows.append((ws.cell(r, 1).value, ws.cell(r, 2).value, ws.cell(r, 3).value))
+        r += 1
+    return rows
+
+
+def test_qa_team_sheet_ranks_agents_by_qa_score(generated):
+    """The Team sheet says 'ranked by QA score': its rows are in score order, best first
+    (ties by name), agents without evaluations last. Expected order: the engine's
+    qa_score per agent (the number the sheet's C column shows, checked above)."""
+    tables, res, paths = generated
+    for path in paths[1:]:
+        ws = openpyxl.load_workbook(path, data_only=True)["Team"]
+        rows = _team_rows(ws)
+        assert len(rows) >= 2
+        scored = [(n, res.value("qa_score", "agent", n)) for n, _, _ in rows]
+        want = sorted(scored, key=lambda x: (x[1] is None, -(x[1] or 0), x[0]))
+        assert [n for n, _ in scored] == [n for n, _ in want], path.name
+        # the sheet's own figures agree: the rank column counts up from 1
+        assert [ws.cell(6 + i, 5).value for i in range(len(rows))] == \
+            list(range(1, len(rows) + 1))
+
+
+def test_qa_team_agent_without_evaluations_is_last_and_not_red(generated, tmp_path):
+    """A roster agent with no evaluation this month sorts last and is not shaded as
+    off target: their score cell is empty, the rule's test (ISNUMBER) is false for it,
+    and the row says 'no evaluations'."""
+    from kpi_xl.scorecard.build import qa_contexts
+    tables, res, _ = generated
+    from kpi_xl.demo_data import MAX_SCORE
+    roster = tables["roster"].copy()
+    team = sorted(set(roster["team"]))[0]
+    extra = roster[roster.team == team].iloc[:1].copy()
+    extra["agent"] = "Aaron Nobody"               # alphabetically first: must end last
+    roster = pd.concat([roster, extra], ignore_index=True)
+    ctx = qa_contexts(res, tables["qa"], "Acme Support", max_score=MAX_SCORE, roster=roster)
+    names = [a["name"] for a in ctx[team]["agents"]]
+    assert names[-1] == "Aaron Nobody" and names.index("Aaron Nobody") == len(names) - 1
+    out = tmp_path / "qa.xlsx"
+    save_with_values(fill(TEMPLATES / "agent-qa.xlsx", ctx[team]).workbook, out)
+    ws = openpyxl.load_workbook(out, data_only=True)["Team"]
+    rows = _team_rows(ws)
+    r = 6 + [n for n, _, _ in rows].index("Aaron Nobody")
+    assert ws.cell(r, 3).value in (None, "")          # no score: nothing to shade
+    assert ws.cell(r, 5).value == "no evaluations"
+    # the off-target rule applies to numbers only (ISNUMBER), so an empty score is not red
+    fws = openpyxl.load_workbook(out)["Team"]
+    rules = [rule for cf in fws.conditional_formatting for rule in cf.rules
+             if any(f"C{r}" in str(rng) or ":" in str(rng) for rng in cf.sqref.ranges)]
+    assert rules and all("ISNUMBER(" in rule.formula[0] for rule in rules
+                         if rule.dxf and rule.dxf.fill is not None)

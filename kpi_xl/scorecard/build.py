@@ -304,6 +304,12 @@ def qa_contexts(results: Results, qa, centre: str, *, max_score: float = 1.0,
             taken.add(title)
             agents_ctx.append({"name": agent, "sheet": title, "evaluations": evals,
                                "item_scores": items, "kpis": kpis})
+        # the Team sheet ranks them: by the engine's QA score, best first, ties by name,
+        # agents without a scored evaluation last
+        def by_score(a):
+            v = (look.get("qa_score", "agent", a["name"], month) or {}).get("value")
+            return (v is None, -(v if v is not None else 0), a["name"])
+        agents_ctx.sort(key=by_score)
         sections = list(dict.fromkeys(
             [r.section for r in rubric if r.section] +
             [i["section"] for a in agents_ctx for i in a["item_scores"] if i["section"]]))

@@ -307,7 +307,7 @@ def agent_qa() -> Workbook:
     team = wb.active
     team.title = "Team"
     team.sheet_view.showGridLines = False
-    for col, w in zip("ABCDEFG", (26, 12, 12, 12, 10, 12, 28)):
+    for col, w in zip("ABCDEFG", (26, 12, 12, 12, 15, 12, 28)):
         team.column_dimensions[col].width = w
     team["A1"] = "QA: {{ team }}"
     team["A1"].font = TITLE
@@ -403,7 +403,7 @@ def agent_qa() -> Workbook:
     ws["A9"], ws["B9"] = "QA target", "{{ qa_target }}"
     ws["A9"].font = ws["B9"].font = SMALL
     ws["B9"].number_format = "0%"
-    ws["C5"] = "=IF(ISNUMBER(B5),IF(B5>=$B$9,\"on target\",\"off target\"),\"no data\")"
+    ws["C5"] = "=IF(ISNUMBER(B5),IF(B5>=$B$9,\"on target\",\"off target\"),\"no evaluations\")"
     ws["C5"].alignment = CENTER
     status_colours(ws, "C5")
     ws["A10"] = "Evaluations"

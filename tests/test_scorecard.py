@@ -443,6 +443,8 @@ def test_qa_team_agent_without_evaluations_is_last_and_not_red(generated, tmp_pa
     r = 6 + [n for n, _, _ in rows].index("Aaron Nobody")
     assert ws.cell(r, 3).value in (None, "")          # no score: nothing to shade
     assert ws.cell(r, 5).value == "no evaluations"
+    own = openpyxl.load_workbook(out, data_only=True)["Aaron Nobody"]
+    assert own["B5"].value in (None, "") and own["C5"].value == "no evaluations"
     # the off-target rule applies to numbers only (ISNUMBER), so an empty score is not red
     fws = openpyxl.load_workbook(out)["Team"]
     rules = [rule for cf in fws.conditional_formatting for rule in cf.rules

@@ -430,3 +430,20 @@ def test_share_of_handled_contacts_counts_handled_contacts_only():
     assert res.value("transfer_rate") == pytest.approx(0.5)
     assert res.value("escalation_rate") == pytest.approx(0.25)
     assert res.value("fcr") == pytest.approx(3 / 8)          # over all contacts, as declared
+
+
+def test_missing_figures_are_named_in_a_managers_words():
+    """Issue 16 §6: the scorecard's note for a KPI without its figures names them in plain
+    words, once, not as canonical column names ("no 'revenue_start' figure was loaded")."""
+    c = pd.DataFrame({"period": ["2026-10"], "answered": [1.0]})
+    b = pd.DataFrame({"month": ["2026-10"], "total_cost": [1000.0]})
+    res = Engine({"contacts": c, "business": b}).compute("2026-10", 0)
+    # nrr needs revenue_start, expansion, contraction and churned_revenue: none loaded
+    assert res.skipped["nrr"] == ("no starting revenue, expansion revenue, contraction "
+                                  "revenue or churned revenue figures were loaded")
+    assert res.skipped["budget_variance"] == "no cost budget figures were loaded"
+    assert "'" not in res.skipped["self_service_rate"]
+    # every business column has its words (a new column without them fails here)
+    from kpi_xl.data.schema import BUSINESS
+    from kpi_xl.engine.totals import FIGURE_WORDS
+    assert {col.name for col in BUSINESS.columns if col.name != "month"} <= set(FIGURE_WORDS)

@@ -35,7 +35,7 @@ from .plan import Item, KpiChoice, make_plan, source_of
 from .quantiles import QuantilePolicy
 from .queries import LEVELS, Grouping, Queries, Window
 from .results import Results, assemble, tidy_parts
-from .totals import Totals
+from .totals import NOT_LOADED, Totals, not_loaded
 
 ROW_TABLES = ("contacts", "surveys", "qa")
 SURVEY_COLUMNS = ("nps", "csat", "ces")
@@ -193,9 +193,10 @@ class Engine:
             if fill:      # the period's own length: 3 for a quarter, 12 for a year
                 months = next(iter(lengths))
                 params = {**params, **{name: months for name in fill}}
-            why = [have.get(c, f"no '{c}' figure was loaded")
-                   for c in BINDINGS[kpi.key].inputs.values()]
-            why = [w for w in why if w]
+            inputs = list(BINDINGS[kpi.key].inputs.values())
+            missing = [c for c in inputs if have.get(c, NOT_LOADED) == NOT_LOADED]
+            why = ([not_loaded(missing)] if missing else []) + \
+                [w for c in inputs if (w := have.get(c, NOT_LOADED)) and w != NOT_LOADED]
             if why:
                 skipped[kpi.key] = "; ".join(dict.fromkeys(why))
             else:

@@ -47,6 +47,36 @@ def _date(day) -> str:
     return f"DATE '{day.isoformat()}'"
 
 
+#: each figure the totals can hold, in a manager's words (the one place the notes name
+#: them: "no cost budget figures were loaded", never the canonical column name)
+FIGURE_WORDS = {
+    "customers_start": "customers at the start", "customers_end": "customers at the end",
+    "customers_new": "new customers", "customers_lost": "lost customers",
+    "revenue_start": "starting revenue", "expansion": "expansion revenue",
+    "contraction": "contraction revenue", "churned_revenue": "churned revenue",
+    "total_cost": "total cost", "cost_budget": "cost budget",
+    "self_service_resolutions": "self-service resolutions",
+    "assisted_resolutions": "assisted resolutions",
+    "deflected_contacts": "deflected contacts", "orders": "orders",
+    "acquisition_cost": "acquisition cost", "leads": "leads", "conversions": "conversions",
+    "surveys_sent": "surveys sent", "contacts_handled": "handled contacts",
+    "agents_active": "active agents", "contacts_resolved": "resolved contacts",
+    "survey_responses": "survey responses", "headcount_start": "headcount",
+    "headcount_end": "headcount", "leavers": "leavers",
+}
+
+#: :meth:`Totals.available`'s reason for a figure no source loaded (``not_loaded`` words it)
+NOT_LOADED = "not loaded"
+
+
+def not_loaded(figures) -> str:
+    """The sentence for figures no source loaded, in plain words, each once:
+    ``no starting revenue or churned revenue figures were loaded``."""
+    words = list(dict.fromkeys(FIGURE_WORDS.get(f, f.replace("_", " ")) for f in figures))
+    listed = words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+    return f"no {listed} figures were loaded"
+
+
 class Totals:
     def __init__(self, columns: Mapping[str, set[str]], dialect: Dialect, window: Window):
         self.columns, self.d, self.window = columns, dialect, window
@@ -64,17 +94,18 @@ class Totals:
         return have
 
     def available(self) -> dict[str, str | None]:
-        """Each figure the totals can hold -> None when it is there, or the reason it is
-        not (a sentence ending the engine's 'skipped' line)."""
+        """Each figure the totals can hold -> None when it is there, :data:`NOT_LOADED`
+        when no source loaded it (:func:`not_loaded` words those together), or the reason
+        it is not (a sentence ending the engine's 'skipped' line)."""
         out: dict[str, str | None] = {}
         whole = all(p.months for p in self.window.periods)
         for c in BUSINESS.columns:
             if c.name == "month":
                 continue
             if "business" not in self.columns:
-                out[c.name] = f"no '{c.name}' figure was loaded"
+                out[c.name] = NOT_LOADED
             elif c.name not in self.business_columns():
-                out[c.name] = f"no '{c.name}' figure was loaded"
+                out[c.name] = NOT_LOADED
             elif not whole:
                 noun = self.window.periods[-1].noun
                 out[c.name] = (f"business figures are monthly, and a {noun} is not made of "
@@ -83,16 +114,16 @@ class Totals:
                 out[c.name] = None
         contacts = self.columns.get("contacts", set())
         ok_c = "handled" in contacts and self.window.placeable(contacts)
-        out["contacts_handled"] = None if ok_c else "no 'contacts_handled' figure was loaded"
+        out["contacts_handled"] = None if ok_c else NOT_LOADED
         out["agents_active"] = None if ok_c and "agent" in contacts else \
-            "no 'agents_active' figure was loaded"
+            NOT_LOADED
         out["contacts_resolved"] = None if ok_c and "resolved" in contacts else \
-            "no 'contacts_resolved' figure was loaded"
+            NOT_LOADED
         surveys = self.columns.get(source_of("surveys"))
         out["survey_responses"] = None if surveys and self.window.placeable(surveys) else \
-            "no 'survey_responses' figure was loaded"
+            NOT_LOADED
         for c in ("headcount_start", "headcount_end", "leavers"):
-            out[c] = None if "roster" in self.columns else f"no '{c}' figure was loaded"
+            out[c] = None if "roster" in self.columns else NOT_LOADED
         flow = self.ticket_flow_missing()
         for c in TICKET_FLOW:
             out[c] = flow

@@ -115,6 +115,11 @@ def scorecard() -> Workbook:
     for c, label in zip("ABCD", ("Perspective", "Weight", "Score", "Status")):
         cell = ws[f"{c}7"]
         cell.value, cell.font, cell.fill, cell.alignment = label, HEAD, HEAD_FILL, CENTER
+    # what the KPI columns below mean (issue 16 §6), the words of the H and I formulas
+    ws["A12"] = ("How to read the KPIs: Worst scores 0 %, Target 100 %, and an actual between "
+                 "them scores in proportion (capped to 0–100 %). Status: on target at 100 %; "
+                 "near target from the near-target threshold above; off target below it.")
+    ws["A12"].font = SMALL
     row = 14
     block_totals = []
     for p in range(4):

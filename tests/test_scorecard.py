@@ -451,3 +451,20 @@ def test_qa_team_agent_without_evaluations_is_last_and_not_red(generated, tmp_pa
              if any(f"C{r}" in str(rng) or ":" in str(rng) for rng in cf.sqref.ranges)]
     assert rules and all("ISNUMBER(" in rule.formula[0] for rule in rules
                          if rule.dxf and rule.dxf.fill is not None)
+
+
+def test_scorecard_explains_worst_and_near_target(generated):
+    """Issue 16 §6: the sheet says what the Worst column and 'near target' mean, under the
+    perspective summary, in words that match its formulas (H: (actual − worst) /
+    (target − worst) capped to 0..1; I: 'near target' from $B$5 up to below 100 %)."""
+    _, _, paths = generated
+    ws = openpyxl.load_workbook(paths[0])["Scorecard"]
+    note = ws["A12"].value
+    assert isinstance(note, str) and not note.startswith("=")
+    assert "Worst scores 0 %" in note and "Target 100 %" in note
+    assert "near target" in note and "threshold above" in note
+    # the rules it describes are the sheet's own
+    row = next(r for r in range(14, 40) if ws.cell(r, 1).value == "KPI") + 1
+    assert ws[f"H{row}"].value == (f"=IF(ISNUMBER(E{row}),MIN(1,MAX(0,(E{row}-C{row})"
+                                   f"/(D{row}-C{row}))),\"\")")
+    assert "$B$5" in ws[f"I{row}"].value and ws["A5"].value.startswith("Near-target threshold")

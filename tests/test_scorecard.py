@@ -447,10 +447,9 @@ def test_qa_team_agent_without_evaluations_is_last_and_not_red(generated, tmp_pa
     assert own["B5"].value in (None, "") and own["C5"].value == "no evaluations"
     # the off-target rule applies to numbers only (ISNUMBER), so an empty score is not red
     fws = openpyxl.load_workbook(out)["Team"]
-    rules = [rule for cf in fws.conditional_formatting for rule in cf.rules
-             if any(f"C{r}" in str(rng) or ":" in str(rng) for rng in cf.sqref.ranges)]
-    assert rules and all("ISNUMBER(" in rule.formula[0] for rule in rules
-                         if rule.dxf and rule.dxf.fill is not None)
+    shading = [rule for cf in fws.conditional_formatting for rule in cf.rules
+               if f"C{r}" in cf.sqref and rule.dxf and rule.dxf.fill is not None]
+    assert shading and all(rule.formula[0].startswith("AND(ISNUMBER(") for rule in shading)
 
 
 def test_scorecard_explains_worst_and_near_target(generated):

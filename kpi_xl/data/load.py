@@ -92,7 +92,7 @@ def load(sources: Sequence[Source], options: LoadOptions = LoadOptions(),
     files: dict[str, str] = {}
     srcs: dict[str, Source] = {}
     # rows read, their pace, and the time left by the bytes of the files still to read
-    sizes = [_size(src.file) for src in sources]
+    sizes = [_size(src.path) for src in sources]
     meter = Meter("reading", progress, total=sum(sizes) or None)
     rows = done = 0
     for k, (src, size) in enumerate(zip(sources, sizes)):

@@ -99,7 +99,9 @@ def load(sources: Sequence[Source], options: LoadOptions = LoadOptions(),
         if progress:
             progress(f"reading {src.file} ({src.table})")
         try:
-            raw = read_source(src, ds.rejects)
+            # while a long file is read: its rows and bytes so far on top of the files before
+            raw = read_source(src, ds.rejects, lambda r, b, rows=rows, done=done:
+                              meter.update(rows + r, done + min(b, size)))
         except SourceError as e:
             ds.problems.append(str(e))
             continue

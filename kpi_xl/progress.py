@@ -114,3 +114,47 @@ class Display:
                 self.open = False
             self.stream.write(text + "\n")
         self.stream.flush()
+
+
+#: what a reader says while it reads one file: ``(rows read so far, bytes of the file
+#: read so far)`` (estimates where the reader cannot count them exactly)
+Reading = Callable[[int, int], None]
+
+
+class Poll:
+    """Asks ``share()`` (how far a running step is, 0 to 1; below 0 while it has not
+    begun) every ``every`` seconds from a thread of its own and passes each answer to
+    ``report(share)``, while the ``with`` block runs (a query that runs in one call, such
+    as a DuckDB read: ``connection.query_progress()``). The thread ends when the block
+    does, whether the block returns or raises; an error in ``share`` or ``report`` ends
+    the polling and is raised again when the block ends, not lost."""
+
+    def __init__(self, share: Callable[[], float], report: Callable[[float], None],
+                 every: float = 0.25):
+        import threading
+
+        self.share, self.report, self.every = share, report, every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="kpi_xl-progress",
+                                        daemon=True)
+        self.error: BaseException | None = None
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            try:
+                s = self.share()
+                if s >= 0:
+                    self.report(min(s, 1.0))
+            except BaseException as e:      # kept, and raised in the caller's thread
+                self.error = e
+                return
+
+    def __enter__(self) -> "Poll":
+        self._thread.start()
+        return self
+
+    def __exit__(self, kind, value, tb) -> None:
+        self._stop.set()
+        self._thread.join()
+        if self.error is not None and kind is None:
+            raise self.error

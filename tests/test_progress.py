@@ -98,3 +98,131 @@ def test_the_loader_reports_rows_read(tmp_path):
     assert [s for s in said if s.startswith("reading c")] == [
         "reading c0.csv (contacts)", "reading c1.csv (contacts)", "reading c2.csv (contacts)"]
     assert any(s.startswith("reading: 300 rows from 3 files in ") for s in said)
+
+
+# ------------------------------------------------------------ progress inside one file
+# (issue 14 §1: a 2 M-row export said a start line and an end line, 70 s of silence)
+import threading  # noqa: E402
+
+import pytest  # noqa: E402
+
+from kpi_xl.data import load as load_module  # noqa: E402
+from kpi_xl.data import readers  # noqa: E402
+from kpi_xl.data.rejects import Rejects  # noqa: E402
+from kpi_xl.data.sources import parse_source  # noqa: E402
+from kpi_xl.progress import Poll  # noqa: E402
+
+MAPPING = {"table": "contacts", "columns": {"id": "id", "date": "date", "channel": "channel",
+                                            "agent": "agent", "wait": "wait"}}
+
+
+def _export(tmp_path, n: int):
+    path = tmp_path / "calls.csv"
+    with open(path, "w", newline="") as f:
+        f.write("id,date,channel,agent,wait\n")
+        for i in range(n):
+            f.write(f"c{i},2026-10-{i % 28 + 1:02d} 08:{i % 60:02d}:00,phone,a{i % 40},{i % 300}\n")
+    return path, parse_source({"name": "calls", "path": str(path), **MAPPING})
+
+
+def _no_poller() -> bool:
+    return not any(t.name == "kpi_xl-progress" for t in threading.enumerate())
+
+
+def _rising(heard):
+    rows, done = zip(*heard)
+    return list(rows) == sorted(rows) and list(done) == sorted(done)
+
+
+def test_python_reader_reports_every_block_of_rows(tmp_path, monkeypatch):
+    # 1,000 rows in blocks of 100: a report after each full block (100, 200, ... 1,000);
+    # the bytes are the reader's place in the file, so they rise to at most its size
+    monkeypatch.setattr(readers, "ROWS_PER_REPORT", 100)
+    monkeypatch.setattr(readers, "DUCKDB_FROM_BYTES", 1 << 40)     # Python's reader
+    path, src = _export(tmp_path, 1_000)
+    heard = []
+    raw = readers.read_source(src, Rejects(), lambda r, b: heard.append((r, b)))
+    assert raw.read == 1_000
+    assert [r for r, _ in heard] == list(range(100, 1_001, 100))
+    assert _rising(heard) and 0 < heard[0][1] < heard[-1][1] <= path.stat().st_size
+
+
+def test_python_reader_fault_row_number_unchanged_by_blocks(tmp_path, monkeypatch):
+    # broken quoting on the 251st record (file row 252) is named with that row, as
+    # before the rows were read in blocks (the blocks are 100 rows: it falls in the third)
+    monkeypatch.setattr(readers, "ROWS_PER_REPORT", 100)
+    monkeypatch.setattr(readers, "DUCKDB_FROM_BYTES", 1 << 40)
+    path, src = _export(tmp_path, 400)
+    lines = path.read_text().splitlines(keepends=True)
+    lines[251] = 'c250,"2026"x,phone,a1,3\n'
+    path.write_text("".join(lines))
+    with pytest.raises(readers.SourceError, match="row 252 is malformed CSV"):
+        readers.read_source(src, Rejects(), lambda r, b: None)
+
+
+def test_duckdb_reader_reports_while_its_query_runs(tmp_path, monkeypatch):
+    # DuckDB reads the whole file in one statement; a thread asks its share of the query
+    # every 5 ms: a 1,000,000-row file (~41 MB; DuckDB reports per buffer of some MB)
+    # gives several reports, rising, none past the file's size; then the thread is gone
+    monkeypatch.setattr(readers, "DUCKDB_FROM_BYTES", 0)
+    monkeypatch.setattr(readers, "POLL_SECONDS", 0.005)
+    path, src = _export(tmp_path, 1_000_000)
+    heard = []
+    raw = readers.read_source(src, Rejects(), lambda r, b: heard.append((r, b)))
+    assert type(raw.columns["id"]).__name__ == "SqlColumn"      # DuckDB did read it
+    assert raw.read == 1_000_000
+    # it moves: at least two different places inside the file (DuckDB's percent read as a
+    # share of the file, not clamped to its end)
+    assert len({b for _, b in heard if 0 < b < path.stat().st_size}) >= 2
+    assert _rising(heard) and heard[-1][1] <= path.stat().st_size
+    assert heard[-1][0] > 0
+    assert _no_poller()
+
+
+def test_load_says_lines_while_one_file_is_read(tmp_path, monkeypatch):
+    # the loader's meter on a clock that moves 1 s each time it is read: every report
+    # inside the one file becomes a line, with the rows so far and a time left by bytes
+    monkeypatch.setattr(readers, "ROWS_PER_REPORT", 100)
+    monkeypatch.setattr(readers, "DUCKDB_FROM_BYTES", 1 << 40)
+    clock = Clock()
+
+    def tick():
+        clock.t += 1.0
+        return clock.t
+
+    monkeypatch.setattr(load_module, "Meter",
+                        lambda *a, **k: Meter(*a, clock=tick, **k))
+    _, src = _export(tmp_path, 1_000)
+    said = []
+    load_module.load([src], check_rules=False, progress=said.append)
+    partial = [s for s in said if isinstance(s, Partial)]
+    counts = [int(s.split(": ")[1].split(" rows")[0].replace(",", "")) for s in partial]
+    assert len(partial) >= 5 and counts == sorted(counts) and counts[-1] <= 1_000
+    assert all("left" in s for s in partial[:-1])
+    assert said[-1].startswith("reading: 1,000 rows")
+
+
+def test_poll_stops_with_its_block_and_keeps_an_error():
+    class Boom(RuntimeError):
+        pass
+
+    shares = iter([-1.0, 0.2, 0.5])
+
+    def share():
+        try:
+            return next(shares)
+        except StopIteration:
+            raise Boom("no more") from None
+
+    heard = []
+    with pytest.raises(Boom):
+        with Poll(share, heard.append, every=0.001):
+            while not heard or len(heard) < 2:
+                threading.Event().wait(0.001)
+            threading.Event().wait(0.05)
+    assert heard == [0.2, 0.5]                        # -1 (not begun) is not reported
+    assert _no_poller()
+    with pytest.raises(KeyError):                     # the block's own error wins
+        with Poll(lambda: 0.1, heard.append, every=0.001):
+            raise KeyError("x")
+    assert _no_poller()

@@ -92,14 +92,16 @@ def load(sources: Sequence[Source], options: LoadOptions = LoadOptions(),
     files: dict[str, str] = {}
     srcs: dict[str, Source] = {}
     # rows read, their pace, and the time left by the bytes of the files still to read
-    sizes = [_size(src.file) for src in sources]
+    sizes = [_size(src.path) for src in sources]
     meter = Meter("reading", progress, total=sum(sizes) or None)
     rows = done = 0
     for k, (src, size) in enumerate(zip(sources, sizes)):
         if progress:
             progress(f"reading {src.file} ({src.table})")
         try:
-            raw = read_source(src, ds.rejects)
+            # while a long file is read: its rows and bytes so far on top of the files before
+            raw = read_source(src, ds.rejects, lambda r, b, rows=rows, done=done:
+                              meter.update(rows + r, done + min(b, size)))
         except SourceError as e:
             ds.problems.append(str(e))
             continue

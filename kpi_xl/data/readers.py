@@ -18,19 +18,23 @@ collects them so one run reports every broken file at once.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import gc
 import io
+import itertools
 import posixpath
 import re
 import zipfile
 import zlib
 from dataclasses import dataclass, field
+from typing import Callable
 from xml.etree import ElementTree
 
 import numpy as np
 
 from ..errors import KpiXlError
+from ..progress import Poll, Reading
 from .rejects import ROW_REJECTED, Rejects
 from .sources import ConfigError, Source, resolve_by_name
 
@@ -57,20 +61,23 @@ class RawTable:
     headers: dict[str, list] = field(default_factory=dict)
 
 
-def read_source(source: Source, rejects: Rejects) -> RawTable:
+def read_source(source: Source, rejects: Rejects, on_read: Reading | None = None) -> RawTable:
+    """The source's file read. ``on_read(rows, bytes)`` hears, while a CSV file is read,
+    how far it has got (about every ``ROWS_PER_REPORT`` rows on Python's reader; a few
+    times a second from DuckDB's share of its query, as estimates)."""
     from .shape import unpivot_table
 
-    raw = _read_source(source, rejects)
+    raw = _read_source(source, rejects, on_read)
     return unpivot_table(raw) if raw.source.unpivot is not None else raw
 
 
-def _read_source(source: Source, rejects: Rejects) -> RawTable:
+def _read_source(source: Source, rejects: Rejects, on_read: Reading | None = None) -> RawTable:
     if not source.path.is_file():
         raise SourceError(source, f"file not found at {source.path}")
     if source.path.stat().st_size == 0:
         raise SourceError(source, "the file is empty (not even a header row)")
     if source.format == "csv":
-        return _read_csv(source, rejects)
+        return _read_csv(source, rejects, on_read)
     if source.format == "xlsx":
         return _read_xlsx(source)
     return _read_parquet(source)
@@ -143,27 +150,36 @@ def _title_rows(source: Source, reader) -> None:
 DUCKDB_FROM_BYTES = 1 << 20
 
 
-def _read_csv(source: Source, rejects: Rejects) -> RawTable:
+def _read_csv(source: Source, rejects: Rejects, on_read: Reading | None = None) -> RawTable:
     """DuckDB reads a well-formed UTF-8 file of some size (:func:`_read_csv_duckdb`); any
     other file, or one it finds a fault in, is read by Python's csv module, which names
     each fault."""
-    fast = _read_csv_duckdb(source) if source.path.stat().st_size >= DUCKDB_FROM_BYTES \
-        else None
-    return fast if fast is not None else _read_csv_python(source, rejects)
+    fast = _read_csv_duckdb(source, on_read) \
+        if source.path.stat().st_size >= DUCKDB_FROM_BYTES else None
+    return fast if fast is not None else _read_csv_python(source, rejects, on_read)
 
 
 _HEAD_BYTES = 1 << 22
+#: Python's reader tells ``on_read`` where it is every so many rows; while DuckDB reads,
+#: its share of the query is asked for every so many seconds (the Meter says at most a
+#: line a second of either)
+ROWS_PER_REPORT = 50_000
+POLL_SECONDS = 0.25
 _NULL = "\x01"            # DuckDB's NULL text: an empty field stays '', a missing one NULL
 
 
-def _read_csv_duckdb(source: Source) -> RawTable | None:
+def _read_csv_duckdb(source: Source, on_read: Reading | None = None) -> RawTable | None:
     """The file read by DuckDB into a table of the mapping's columns (as text), or None
     where Python's reader must read it to say what is wrong (or to read it alike): not
     UTF-8, a header it cannot place, blank lines (which DuckDB skips, shifting row
     numbers), spaces around a quoted field (which DuckDB trims and the csv module
     refuses), or any record with another number of fields than the header (DuckDB
     would drop a trailing delimiter; an extra column read past the header catches it).
-    Title rows, header and row numbers are as Python's reader gives them."""
+    Title rows, header and row numbers are as Python's reader gives them.
+
+    While DuckDB reads, a thread asks it how far its query is (``query_progress``) and
+    tells ``on_read`` the bytes that share of the file is, and the rows, estimated from
+    the bytes per row of the file's head."""
     import mmap
 
     import duckdb
@@ -213,21 +229,36 @@ def _read_csv_duckdb(source: Source) -> RawTable | None:
     wanted = {n: index[n] for n in _needed(source)}
     width = len(header)
     con = duckdb.connect()
+    if on_read is not None:
+        con.execute("SET enable_progress_bar = true")          # query_progress() needs it
+        con.execute("SET enable_progress_bar_print = false")   # ... but not the bar
+        # bytes per row, from the rows of the head below the header (the whole file if
+        # it is all head)
+        head_rows = max(head.count("\n") - len(lines.taken), 1)
+        above = len("".join(lines.taken).encode())
+        per_row = max((len(head_bytes) if size > _HEAD_BYTES else size) - above, 1) / head_rows
+
+        def watching() -> Poll:
+            return Poll(lambda: con.query_progress() / 100, lambda share: on_read(
+                int(share * size / per_row), int(share * size)), POLL_SECONDS)
+    else:
+        watching = contextlib.nullcontext
     cols = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(width + 1)) + "}"
     order = list(dict.fromkeys([*wanted.values(), *range(width)]))
     empty = " AND ".join(f"regexp_full_match(c{i}, '{_ws()}*')" for i in order)
     for parallel in ("true", "false"):
         try:
-            con.execute(
-                "CREATE OR REPLACE TABLE raw AS SELECT "
-                + "".join(f"c{i}, " for i in sorted(set(wanted.values())))
-                + f"c{width - 1} IS NULL OR c{width} IS NOT NULL AS _ragged, {empty} AS _empty "
-                f"FROM read_csv({_sql_text(source.path.as_posix())}, header = false, "
-                f"skip = {len(lines.taken)}, delim = {_sql_text(delim)}, quote = '\"', "
-                f"escape = '\"', auto_detect = false, strict_mode = true, "
-                f"null_padding = true, nullstr = '{_NULL}', encoding = 'utf-8', "
-                f"parallel = {parallel}, "
-                f"columns = {cols})")
+            with watching():
+                con.execute(
+                    "CREATE OR REPLACE TABLE raw AS SELECT "
+                    + "".join(f"c{i}, " for i in sorted(set(wanted.values())))
+                    + f"c{width - 1} IS NULL OR c{width} IS NOT NULL AS _ragged, {empty} AS _empty "
+                    f"FROM read_csv({_sql_text(source.path.as_posix())}, header = false, "
+                    f"skip = {len(lines.taken)}, delim = {_sql_text(delim)}, quote = '\"', "
+                    f"escape = '\"', auto_detect = false, strict_mode = true, "
+                    f"null_padding = true, nullstr = '{_NULL}', encoding = 'utf-8', "
+                    f"parallel = {parallel}, "
+                    f"columns = {cols})")
             break
         except duckdb.Error:
             if parallel == "false":
@@ -281,7 +312,8 @@ def _ws() -> str:
     return WHITESPACE
 
 
-def _read_csv_python(source: Source, rejects: Rejects) -> RawTable:
+def _read_csv_python(source: Source, rejects: Rejects, on_read: Reading | None = None) \
+        -> RawTable:
     enc = "utf-8-sig" if source.encoding.lower().replace("_", "-") in ("utf-8", "utf8") \
         else source.encoding
     try:
@@ -302,7 +334,8 @@ def _read_csv_python(source: Source, rejects: Rejects) -> RawTable:
     # the csv module refuses a field over 131,072 characters as if the quoting were broken;
     # the whole file is in memory already, so a field as long as the file is no risk
     csv.field_size_limit(max(csv.field_size_limit(), min(len(text) + 1, 2**31 - 1)))
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim, strict=True)
+    stream = io.StringIO(text, newline="")
+    reader = csv.reader(stream, delimiter=delim, strict=True)
     _title_rows(source, reader)
     try:
         header = next(reader)
@@ -319,18 +352,31 @@ def _read_csv_python(source: Source, rejects: Rejects) -> RawTable:
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _records(source, reader, header, wanted, delim, rejects)
+        # the bytes read: the characters read, in the file's bytes per character
+        per_char = len(raw) / max(len(text), 1)
+        return _records(source, reader, header, wanted, delim, rejects, on_read,
+                        lambda: int(stream.tell() * per_char))
     finally:
         if collecting:
             gc.enable()
 
 
+
+
 def _records(source: Source, reader, header: list[str], wanted: dict[str, int], delim: str,
-             rejects: Rejects) -> RawTable:
+             rejects: Rejects, on_read: Reading | None = None,
+             where: Callable[[], int] | None = None) -> RawTable:
     records: list[list[str]] = []
     try:
-        for fields in reader:            # the csv module does the work; keep this loop bare
-            records.append(fields)
+        # the csv module does the work, a block of rows at a time (extend keeps the rows
+        # of a block read before a fault, so a fault's row number stays right)
+        while True:
+            before = len(records)
+            records.extend(itertools.islice(reader, ROWS_PER_REPORT))
+            if len(records) - before < ROWS_PER_REPORT:
+                break
+            if on_read is not None:
+                on_read(len(records), where() if where is not None else 0)
     except csv.Error as e:
         # the csv module cannot resume after broken quoting: the file is unusable
         raise SourceError(source, f"row {len(records) + 2} is malformed CSV ({e}); fix the "

@@ -312,7 +312,8 @@ def agent_qa() -> Workbook:
     team = wb.active
     team.title = "Team"
     team.sheet_view.showGridLines = False
-    for col, w in zip("ABCDEFG", (26, 12, 12, 12, 15, 12, 28)):
+    # A + … + F ≤ 86 characters: the Team sheet prints portrait at ≥ 8 pt (scorecard/pdf.py)
+    for col, w in zip("ABCDEFG", (22, 12, 12, 12, 15, 12, 28)):
         team.column_dimensions[col].width = w
     team["A1"] = "QA: {{ team }}"
     team["A1"].font = TITLE

@@ -7,7 +7,6 @@ it at a phone's width. For the tests and for README's screenshots
 from __future__ import annotations
 
 import base64
-import shutil
 import subprocess
 import tempfile
 from email.message import EmailMessage
@@ -21,9 +20,10 @@ class BrowserError(RuntimeError):
 
 
 def chromium() -> str | None:
-    """The Chromium (or Chrome) executable, if one is installed."""
-    return next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")
-                 if shutil.which(n)), None)
+    """The Chromium-family browser on the PATH (one list: :data:`kpi_xl.pdf.BROWSERS`)."""
+    from ..pdf import browser
+
+    return browser()
 
 
 def inline_html(msg: EmailMessage) -> str:

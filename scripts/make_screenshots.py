@@ -45,8 +45,14 @@ def run() -> None:
         subprocess.run(["pdftoppm", "-r", "60", "-png", "-f", "1", "-l", "1", str(pdf),
                         str(tmp / "pdf" / "page")], check=True)
         shutil.copy(next((tmp / "pdf").glob("page*.png")), docs / "scorecard-pdf.png")
+        # the top of the demo centre's KPI handbook (kpi-xl handbook), as a browser shows it
+        assert main(["handbook", "-c", str(tmp / "demo" / "kpi_xl.toml"),
+                     "--out", str(tmp / "hb"), "--no-pdf"]) == 0
+        screenshot((tmp / "hb" / "handbook.html").read_text(encoding="utf-8"),
+                   docs / "handbook.png", width=900, height=1100, scale=1)
         print(f"wrote {docs / 'scorecard.png'}, {docs / 'qa-sheet.png'}, "
-              f"{docs / 'message-phone.png'} and {docs / 'scorecard-pdf.png'}")
+              f"{docs / 'message-phone.png'}, {docs / 'scorecard-pdf.png'} and "
+              f"{docs / 'handbook.png'}")
 
 
 if __name__ == "__main__":

@@ -164,3 +164,19 @@ def test_each_workbook_is_read_once_for_all_the_messages(tmp_path_factory, monke
     again = summary(table, Delivery(people[0], board), MONTH, PREVIOUS)
     assert opened == [str(paths[0])] * 2
     assert again["index"]["note"] == "leaves out Customer"
+
+
+def test_a_long_subject_reads_back_with_single_spaces(tmp_path_factory):
+    """A subject longer than a header line is folded. With a '·' before the count of KPIs
+    off target, the fold fell before the encoded word, so mail programs showed
+    'October 2026  · 6 KPIs off target' (two spaces). The separator is now plain ASCII."""
+    import email
+    import email.policy
+
+    _res, table, paths = _month(str(tmp_path_factory.mktemp("subj")))
+    d = Delivery(BOSS, [Report("scorecard", "Balanced scorecard", paths[0])])
+    msg = _message(d, summary(table, d, MONTH, PREVIOUS, partial=NOTE))
+    raw = msg.as_bytes(policy=email.policy.SMTP)
+    subject = email.message_from_bytes(raw, policy=email.policy.default)["Subject"]
+    assert "off target" in subject and len("Subject: " + subject) > 78     # it is folded
+    assert "  " not in subject

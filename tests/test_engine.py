@@ -447,3 +447,37 @@ def test_missing_figures_are_named_in_a_managers_words():
     from kpi_xl.data.schema import BUSINESS
     from kpi_xl.engine.totals import FIGURE_WORDS
     assert {col.name for col in BUSINESS.columns if col.name != "month"} <= set(FIGURE_WORDS)
+
+
+@pytest.fixture(scope="module")
+def demo_tables():
+    from kpi_xl.demo_data import sample_tables
+    return sample_tables("2026-10")
+
+
+@pytest.mark.parametrize("key,variant", [("time_to_resolution", "mean"),
+                                         ("time_to_resolution", "median"),
+                                         ("first_response_time", "mean"),
+                                         ("ticket_volume", "count")])
+def test_per_channel_kpis_are_the_channel_level_on_the_demo(demo_tables, key, variant):
+    """Issue 17 §2: average resolution time per channel, and social-media response time
+    and volume, are time to resolution, first response time and ticket volume at the
+    channel level, not KPIs of their own. On the demo's contacts, the engine's value for
+    each channel equals the Excel function on that channel's rows (the expected numbers
+    are the numpy renderer's, held to sourced vectors in test_vectors.py)."""
+    choices = {key: KpiChoice(variant=variant)}
+    res = Engine(demo_tables, kpis=[key], choices=choices).compute("2026-10", count=0)
+    got = res.table[(res.table.kpi == key) & (res.table.level == "channel")]
+    c = demo_tables["contacts"]
+    c = c[c.period == "2026-10"]
+    (name, col), = BINDINGS[key].inputs.items()
+    channels = set()
+    for r in got.itertuples():
+        rows = [None if isinstance(x, float) and math.isnan(x) else x
+                for x in c[c.channel == r.key][col]]
+        want = compute(key, variant, **{name: rows})
+        assert r.value == pytest.approx(want.value, rel=1e-12), (key, r.key)
+        assert r.n == want.n
+        channels.add(r.key)
+    # social and email have tickets (phone calls have no resolution or first-reply time)
+    assert {"social", "email", "chat"} <= channels

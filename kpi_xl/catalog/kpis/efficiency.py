@@ -87,14 +87,22 @@ SHRINKAGE = _time_ratio(
 
 TICKET_VOLUME = Kpi(
     key="ticket_volume", change="count", excel_name="KPI_TICKET_VOLUME", title="Ticket volume", family=FAMILY,
-    description="Number of contacts or tickets in the range (non-blank ids).",
+    description="Number of contacts or tickets in the range (non-blank ids). On social "
+                "media contacts it is the social-media volume: the reports' channel level "
+                "gives it per channel (channel 'social').",
     formula_text="count of non-blank ticket ids", unit="count", direction="neutral",
     number_format="#,##0",
     inputs=(Input("ids", "category", "Ticket or contact ids; blanks are ignored."),),
     variants=(Variant("count", "Non-blank ids.",
                       Formula(value=Count(Present(Col("ids"))), n=Count(Present(Col("ids"))))),),
     target=None, target_source="volume has no target: it drives staffing",
-    sources=("Help-desk practice",), examples=("=KPI_TICKET_VOLUME(A2:A9000)",))
+    sources=("Help-desk practice",
+             "Social channels measured like the others, for comparison: ICMI, 'Successfully "
+             "Measuring Social Customer Service Performance' (2014), inbound volume per "
+             "social channel, https://www.icmi.com/resources/2014/successfully-measuring-"
+             "social-customer-service-performance"),
+    examples=("=KPI_TICKET_VOLUME(A2:A9000)",
+              '=KPI_TICKET_VOLUME(FILTER(A2:A9000,C2:C9000="social"))'))
 
 def _flow_count(key, title, description, text, name, doc, example):
     """A count of the ticket flow for the period (created, solved): one figure, checked

@@ -1,6 +1,7 @@
 """Efficiency: AHT, contacts per agent, occupancy, utilisation, adherence, shrinkage,
 volume, the ticket flow (created, solved, backlog), cost per contact and per resolution,
-self-service and deflection rates, transfer and escalation rates."""
+self-service and deflection rates, knowledge-base failed searches, transfer and escalation
+rates."""
 
 from __future__ import annotations
 
@@ -214,6 +215,26 @@ DEFLECTION_RATE = _scalar_share(
      "AI CX Stack glossary, 'Ticket deflection rate': deflected / (deflected + submitted)",),
     "=KPI_DEFLECTION_RATE(400,600)")
 
+KB_FAILED_SEARCHES = Kpi(
+    key="kb_failed_searches", excel_name="KPI_KB_FAILED_SEARCHES",
+    title="Knowledge-base failed searches", family=FAMILY,
+    description="Share of the searches in the help centre or knowledge base that found "
+                "nothing: each one is a question the articles do not answer yet.",
+    formula_text="failed searches / searches", unit="percent", direction="lower",
+    number_format=PCT,
+    inputs=(count_input("failed", "Searches that returned no result in the period."),
+            count_input("searches", "All searches in the period.")),
+    variants=(Variant("standard", "Searches with no result over all searches.",
+                      scalar_ratio("failed", "searches", "no searches in the period")),),
+    target=0.15, target_source="Helpable, 'Knowledge Base Analytics: The 3 Reports That "
+                               "Actually Matter': a zero-results rate below 15 %",
+    sources=("Helpable, 'Knowledge Base Analytics: The 3 Reports That Actually Matter': "
+             "zero-results rate = searches with no results / total searches, "
+             "https://gethelpable.com/blog/knowledge-base-analytics-reports",
+             "eGain Analytics, 'Federated Search by Search Phrase': % successful KB searches, "
+             "the searches that returned at least one knowledge-base article (the complement)"),
+    examples=("=KPI_KB_FAILED_SEARCHES(510,4230)",), value_range=(0.0, 1.0))
+
 TRANSFER_RATE = Kpi(
     key="transfer_rate", change="proportion", excel_name="KPI_TRANSFER_RATE", title="Transfer rate", family=FAMILY,
     description="Share of contacts transferred to another agent or queue.",
@@ -237,5 +258,5 @@ ESCALATION_RATE = Kpi(
 
 KPIS = [AHT, CONTACTS_PER_AGENT, OCCUPANCY, UTILISATION, SCHEDULE_ADHERENCE, SHRINKAGE,
         TICKET_VOLUME, TICKETS_CREATED, TICKETS_SOLVED, BACKLOG, COST_PER_CONTACT,
-        COST_PER_RESOLUTION, SELF_SERVICE_RATE, DEFLECTION_RATE, TRANSFER_RATE,
-        ESCALATION_RATE]
+        COST_PER_RESOLUTION, SELF_SERVICE_RATE, DEFLECTION_RATE, KB_FAILED_SEARCHES,
+        TRANSFER_RATE, ESCALATION_RATE]

@@ -158,6 +158,9 @@ VECTORS = [
      "by hand: 150,000 / 1,000,000"),
     ("revenue_growth", None, {"revenue": 900000, "previous_revenue": 1000000}, -0.10,
      "by hand: -100,000 / 1,000,000"),
+    ("revenue_growth", None, {"revenue": 120000, "previous_revenue": 100000}, 0.20,
+     "CalculatorLib 'Revenue Growth Rate Calculator' worked example: $100,000 last quarter, "
+     "$120,000 this quarter -> 20 %"),
     ("defect_rate", None, {"contacts": 41000, "orders": 520000}, 41000 / 520000 * 1000,
      "by hand: 41,000 / 520,000 x 1,000 = 78.85 contacts per 1,000 orders"),
     ("stickiness", None, {"dau": 3000, "mau": 15000}, 0.20,

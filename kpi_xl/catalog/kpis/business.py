@@ -108,8 +108,9 @@ BUDGET_VARIANCE = _kpi(
      count_input("budget", "Budgeted cost of the same period.")),
     Formula(value=ratio(S("actual") - S("budget"), S("budget"), "no budget for the period")),
     "lower", 0.0, "kpi_xl starting value: spend no more than the budget",
-    ("CIMA Official Terminology: a variance is the difference between an actual and a "
-     "budgeted figure; expressed as a percentage of budget, (actual − budget) / budget",),
+    ("APT Initiatives glossary, 'Variance': the difference between budgeted and actual "
+     "figures, as a percentage: (actual − budgeted) / budgeted × 100, "
+     "https://www.apt-initiatives.com/glossary/variance/",),
     "=KPI_BUDGET_VARIANCE(742000,720000)",
     value_range=(-1.0, None))       # an actual cost of 0 is 100 % under budget
 REVENUE_GROWTH = _kpi(
@@ -121,8 +122,9 @@ REVENUE_GROWTH = _kpi(
     Formula(value=ratio(S("revenue") - S("previous_revenue"), S("previous_revenue"),
                         "no revenue in the previous period")),
     "higher", None, "set from your business plan",
-    ("Standard period-over-period growth rate, e.g. CFI (Corporate Finance Institute), "
-     "'Revenue growth rate' = (current − prior) / prior",),
+    ("CalculatorLib, 'Revenue Growth Rate Calculator': (current revenue − prior revenue) / "
+     "prior revenue, period over period; $100,000 then $120,000 is 20 %, "
+     "https://calculatorlib.com/revenue-growth-rate-calculator",),
     "=KPI_REVENUE_GROWTH(1150000,1000000)",
     value_range=(-1.0, None))       # revenue falling to 0 is −100 %
 DEFECT_RATE = _kpi(
@@ -135,7 +137,8 @@ DEFECT_RATE = _kpi(
     Formula(value=ratio(S("contacts"), S("orders"), "no orders in the period") * 1000),
     "lower", None, "set from your own trend: the aim is fewer contacts per order",
     ("B. Price and D. Jaffe, 'The Best Service Is No Service' (Jossey-Bass, 2008): contacts "
-     "per order (CPO) as the measure of demand the business creates",),
+     "per customer order (CPO) as the measure of demand the business creates; reviewed in "
+     "the Financial Times, https://www.ft.com/content/3f719b9c-fb5b-11dc-8c3e-000077b07658",),
     "=KPI_DEFECT_RATE(41000,520000)", unit="ratio", fmt='0.0" per 1,000"',
     value_range=(0.0, None))        # counts over counts: never negative
 STICKINESS = _kpi(
@@ -147,7 +150,8 @@ STICKINESS = _kpi(
     scalar_ratio("dau", "mau", "no monthly active users"),
     "higher", 0.20, "kpi_xl starting value; 20 % is often quoted as good for a business app",
     ("WebmasterID analytics glossary, 'DAU/MAU stickiness ratio' = daily active users ÷ "
-     "monthly active users (DAU averaged over the period)",),
+     "monthly active users (DAU averaged over the period), "
+     "https://webmasterid.com/analytics-metrics/dau-to-mau-stickiness-metric",),
     "=KPI_STICKINESS(3000,15000)")
 
 _cost = count_input("cost", "Operating cost of the service operation in the period "

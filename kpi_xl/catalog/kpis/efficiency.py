@@ -174,7 +174,8 @@ COST_PER_RESOLUTION = Kpi(
                       scalar_ratio("total_cost", "resolved", "no contacts were resolved")),),
     target=None, target_source="set from your budget",
     sources=("Plecto KPI library, 'Cost per Resolution': all operating costs of the support "
-             "team divided by the number of tickets resolved",),
+             "team divided by the number of tickets resolved, "
+             "https://www.plecto.com/kpis/cost-resolution/",),
     examples=("=KPI_COST_PER_RESOLUTION(182000,36500)",))
 
 
@@ -200,8 +201,10 @@ SELF_SERVICE_RATE = _scalar_share(
     "self-service resolutions / (self-service resolutions + assisted resolutions)",
     "self_service", "Issues resolved through self-service in the period.",
     "assisted", "Issues resolved by an agent in the period.", "no resolutions in the period",
-    ("Ticketboard glossary, 'Self-Service Rate': self-service resolutions / total issues; "
-     "99helpers glossary: the ratio of self-service resolutions to total resolution events",),
+    ("Ticketboard glossary, 'Self-Service Rate': self-service resolutions / total issues, "
+     "https://ticketboard.cc/glossary/self-service-rate/; 99helpers glossary, 'Self-Service "
+     "Rate': the ratio of self-service resolutions to total resolution events, "
+     "https://99helpers.com/glossary/self-service-rate",),
     "=KPI_SELF_SERVICE_RATE(2600,5400)")
 DEFLECTION_RATE = _scalar_share(
     "deflection_rate", "Deflection rate",
@@ -211,8 +214,9 @@ DEFLECTION_RATE = _scalar_share(
     "without an agent) in the period.",
     "contacts", "Contacts handled by agents in the period.", "no contacts and nothing deflected",
     ("Kustomer glossary, 'Ticket Deflection': contacts deflected / (contacts deflected + "
-     "contacts handled)",
-     "AI CX Stack glossary, 'Ticket deflection rate': deflected / (deflected + submitted)",),
+     "contacts handled), https://www.kustomer.com/glossary/ticket-deflection/",
+     "AI CX Stack glossary, 'Ticket deflection rate': deflected / (deflected + submitted), "
+     "https://www.aicxstack.com/glossary/ticket-deflection-rate"),
     "=KPI_DEFLECTION_RATE(400,600)")
 
 KB_FAILED_SEARCHES = Kpi(

@@ -74,6 +74,7 @@ BINDINGS: Mapping[str, Binding] = MappingProxyType({
                             assisted="assisted_resolutions"),
     "deflection_rate": _b("period", deflected="deflected_contacts",
                           contacts="contacts_handled"),
+    "kb_failed_searches": _b("period", failed="kb_failed_searches", searches="kb_searches"),
     # quality
     "fcr": _b("contacts", resolved_first="resolved_first"),
     "resolution_rate": _b("contacts", resolved="resolved", handled="handled"),
@@ -93,6 +94,16 @@ BINDINGS: Mapping[str, Binding] = MappingProxyType({
                          headcount_end="headcount_end"),
     "budget_variance": _b("period", actual="total_cost", budget="cost_budget"),
     "defect_rate": _b("period", contacts="contacts_handled", orders="orders"),
+    "service_margin": _b("period", revenue="revenue", cost="total_cost"),
+    "service_roi": _b("period", benefit="service_benefit", cost="total_cost"),
+    "daily_active_users": _b("period", users="dau"),
+    "weekly_active_users": _b("period", users="wau"),
+    "monthly_active_users": _b("period", users="mau"),
+    "stickiness": _b("period", dau="dau", mau="mau"),
+    # the outbound funnel
+    "contact_rate": _b("period", leads_reached="leads_reached", leads_dialled="leads_dialled"),
+    "calls_per_lead": _b("period", calls="outbound_calls", leads_dialled="leads_dialled"),
+    "conversion_per_call": _b("period", sales="outbound_sales", calls="outbound_calls"),
 })
 
 _PLANNING = ("a staffing-planning function: it answers 'how many agents for this forecast', "
@@ -105,10 +116,13 @@ NOT_IN_ENGINE: Mapping[str, str] = MappingProxyType({
     "conversation_abandonment_rate": "needs chat-platform counts of conversations initiated "
                                      "and completed; use abandonment rate on chat contacts",
     "activation_rate": "needs product sign-up and activation counts",
-    "stickiness": "needs product usage counts (daily and monthly active users)",
-    "revenue_growth": "compares a period's revenue with the period before; the business "
-                      "figures hold recurring revenue at the start of each month, not the "
-                      "revenue earned in it",
+    "revenue_growth": "compares a period's revenue with the period before, and the monthly "
+                      "run computes each period from its own figures; use it in Excel on "
+                      "two periods' revenue",
+    "servqual_gap": "needs a SERVQUAL survey export (each respondent's expectation and "
+                    "perception answers per statement, with the statement's dimension), "
+                    "which no shipped mapping reads; use it in Excel on one dimension's "
+                    "answers",
     "occupancy": _WFM, "utilisation": _WFM, "schedule_adherence": _WFM, "shrinkage": _WFM,
     "traffic_intensity": _PLANNING, "erlang_p_wait": _PLANNING,
     "erlang_service_level": _PLANNING, "erlang_asa": _PLANNING,

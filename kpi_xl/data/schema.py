@@ -169,15 +169,35 @@ BUSINESS = Table("business", "One row per month of business figures.", (
         ("contraction", "Contraction revenue (downgrades)."),
         ("churned_revenue", "Revenue lost to churned customers."),
         ("total_cost", "Total cost of the service operation."),
+        ("revenue", "Revenue the service operation earned in the month (an outsourced "
+         "centre: what its clients were billed), for its margin."),
+        ("service_benefit", "Money the service operation brought in or saved in the month, "
+         "as your finance team values it (renewals and upsells it handled, churn it "
+         "prevented, costs self-service avoided), for its ROI."),
         ("cost_budget", "Budgeted cost of the service operation (for budget variance)."),
         ("self_service_resolutions", "Issues resolved through self-service (help centre, "
          "bot, IVR) without an agent."),
         ("assisted_resolutions", "Issues resolved by an agent."),
         ("deflected_contacts", "Contacts deflected by self-service before reaching an agent."),
         ("orders", "Orders (or another unit of business) in the month."),
+        ("kb_searches", "Searches made in the help centre or knowledge base."),
+        ("kb_failed_searches", "Knowledge-base searches that returned no result."),
+        ("dau", "Daily active users of the product, averaged over the month's days (a "
+         "quarter or year shows its last month's figure: active users do not add up).",
+         "last"),
+        ("wau", "Weekly active users of the product, averaged over the month's weeks (a "
+         "quarter or year shows its last month's figure).", "last"),
+        ("mau", "Unique users of the product active in the month (a quarter or year shows "
+         "its last month's figure).", "last"),
         ("acquisition_cost", "Sales and marketing cost of winning customers."),
         ("leads", "Leads or sales conversations."),
         ("conversions", "Leads converted to a sale."),
+        ("leads_dialled", "Outbound: leads dialled for the first time in the month (each "
+         "lead once, however many calls)."),
+        ("leads_reached", "Outbound: leads reached in a live conversation for the first time "
+         "in the month."),
+        ("outbound_calls", "Outbound: calls (dial attempts) made in the month."),
+        ("outbound_sales", "Outbound: sales made on the outbound calls."),
         ("surveys_sent", "Surveys sent."),
     )),
 ))

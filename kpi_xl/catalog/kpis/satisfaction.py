@@ -54,8 +54,10 @@ ENPS = Kpi(
                       number_format="0.00", target=7.0, change="mean")),
     target=10.0, target_source="kpi_xl starting value; eNPS above 0 means more promoters than detractors",
     sources=("Bain & Company, Net Promoter System: employee NPS",
-             "Mean-score variant: employee-survey items reported as the mean answer, as in "
-             "Gallup's Q12 (item means and the 'grand mean' of its 1–5 scale)"),
+             "Mean-score variant: employee-survey answers reported as their mean, as Gallup's "
+             "Q12 reports do (the GrandMean: the average of the 12 items on their 1–5 scale): "
+             "Gallup, 'Reading Your Results Report', copy at https://info.5y1.org/gallup-"
+             "employee-engagement-survey-questions_1_091686.html"),
     min_n=10, examples=("=KPI_ENPS(D2:D80)", '=KPI_ENPS(D2:D80,"mean")'), value_range=(-100.0, 100.0))
 
 _csat_scores = Input("scores", "number", "Satisfaction answers on a 1-to-scale_max scale "

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
-from .bindings import BINDINGS, NOT_IN_ENGINE
+from .bindings import BINDINGS, NOT_IN_ENGINE, SUMMED
 from .catalog import CATALOG
 from .catalog.rules import resolve_params
 from .catalog.spec import Kpi, Variant, formula_columns
@@ -65,6 +65,8 @@ def make_plan(keys: Sequence[str], choices: Mapping[str, KpiChoice],
         missing += [b.inputs[i.name] for i in kpi.column_inputs
                     if i.name in used and i.optional and i.default_value is None
                     and b.inputs[i.name] not in cols]
+        # a table of totals kept per row (the WFM export): every total the KPI sums
+        missing += [c for c in b.inputs.values() if b.table in SUMMED and c not in cols]
         if missing:
             skipped[key] = (f"the {b.table} data has no "
                             + " or ".join(f"'{m}'" for m in missing) + " column")

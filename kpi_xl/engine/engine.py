@@ -37,7 +37,7 @@ from .queries import LEVELS, Grouping, Queries, Window
 from .results import Results, assemble, tidy_parts
 from .totals import NOT_LOADED, Totals, not_loaded
 
-ROW_TABLES = ("contacts", "surveys", "qa")
+ROW_TABLES = ("contacts", "surveys", "qa", "wfm")
 SURVEY_COLUMNS = ("nps", "csat", "ces")
 
 

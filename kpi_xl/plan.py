@@ -31,6 +31,11 @@ class KpiChoice:
     targets: Mapping[str, float] = field(default_factory=dict)
 
 
+#: a table in a manager's words, where its name is not one ("no WFM (adherence export)
+#: data was loaded")
+TABLE_WORDS = {"wfm": "WFM (adherence export)"}
+
+
 def source_of(table: str) -> str:
     """The view a binding's table reads: survey answers come from ``survey_rows`` (the
     surveys table and the answers on contact rows, as one)."""
@@ -57,7 +62,7 @@ def make_plan(keys: Sequence[str], choices: Mapping[str, KpiChoice],
             continue
         cols = columns.get(source_of(b.table))
         if cols is None:
-            skipped[key] = f"no {b.table} data was loaded"
+            skipped[key] = f"no {TABLE_WORDS.get(b.table, b.table)} data was loaded"
             continue
         used = formula_columns(variant.formula)
         missing = [b.inputs[i.name] for i in kpi.column_inputs
@@ -68,7 +73,7 @@ def make_plan(keys: Sequence[str], choices: Mapping[str, KpiChoice],
         # a table of totals kept per row (the WFM export): every total the KPI sums
         missing += [c for c in b.inputs.values() if b.table in SUMMED and c not in cols]
         if missing:
-            skipped[key] = (f"the {b.table} data has no "
+            skipped[key] = (f"the {TABLE_WORDS.get(b.table, b.table)} data has no "
                             + " or ".join(f"'{m}'" for m in missing) + " column")
             continue
         plan.setdefault(b.table, []).append((kpi, variant, params))

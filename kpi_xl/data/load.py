@@ -255,7 +255,7 @@ def _wfm_times(src: Source, df, ds: Dataset) -> None:
     if "in_adherence" not in df and {"scheduled", "out_of_adherence"} <= set(df):
         over = (df["out_of_adherence"] > df["scheduled"]).to_numpy()
         _ignore_values(ds, df, over, src.file, _header(src, "out_of_adherence"),
-                       "out_of_adherence", df["out_of_adherence"][over].tolist(),
+                       "out_of_adherence", _clock(df["out_of_adherence"][over]),
                        f"'{_header(src, 'out_of_adherence')}' is more than "
                        f"'{_header(src, 'scheduled')}' on this day, so it is left out")
         df["in_adherence"] = (df["scheduled"] - df["out_of_adherence"]).to_numpy()
@@ -263,14 +263,14 @@ def _wfm_times(src: Source, df, ds: Dataset) -> None:
         over = (df["in_adherence"] > df["scheduled"]).to_numpy()
         head = _header(src, "in_adherence" if "in_adherence" in given else "out_of_adherence")
         _ignore_values(ds, df, over, src.file, head, "in_adherence",
-                       df["in_adherence"][over].tolist(),
+                       _clock(df["in_adherence"][over]),
                        f"time in adherence is more than the scheduled time "
                        f"('{_header(src, 'scheduled')}'), so it is left out")
     if {"paid", "handling", "available"} <= set(df):
         worked = df["handling"] + df["available"]
         over = (worked > df["paid"]).to_numpy()
         _ignore_values(ds, df, over, src.file, _header(src, "paid"), "paid",
-                       df["paid"][over].tolist(),
+                       _clock(df["paid"][over]),
                        f"'{_header(src, 'paid')}' is less than handling + available time "
                        f"('{_header(src, 'handling')}' + '{_header(src, 'available')}'), "
                        "so it is left out")
@@ -279,9 +279,18 @@ def _wfm_times(src: Source, df, ds: Dataset) -> None:
     if {"shrinkage", "paid"} <= given:
         over = (df["shrinkage"] > df["paid"]).to_numpy()
         _ignore_values(ds, df, over, src.file, _header(src, "shrinkage"), "shrinkage",
-                       df["shrinkage"][over].tolist(),
+                       _clock(df["shrinkage"][over]),
                        f"'{_header(src, 'shrinkage')}' is more than "
                        f"'{_header(src, 'paid')}', so it is left out")
+
+
+def _clock(seconds) -> list[str]:
+    """Durations as a WFM report shows them (h:mm:ss), for the rejects report."""
+    out = []
+    for x in seconds:
+        whole = int(round(float(x)))
+        out.append(f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}")
+    return out
 
 
 def flow_kpis() -> str:

@@ -118,3 +118,17 @@ def test_out_of_adherence_gives_in_adherence(tmp_path):
     assert pd.isna(w.loc["ben", "in_adherence"])     # out of adherence above scheduled
     (r,) = ds.rejects.items
     assert (r.row, r.column, r.action) == (3, "Out of Adherence", VALUE_IGNORED)
+
+
+def test_a_month_without_wfm_rows_is_refused(ds):
+    """The guards count a WFM export's agent-days like a contact export's rows: a month it
+    does not cover stops the run (the fixture has September and October only)."""
+    from kpi_xl.run.guards import check
+
+    rep = check(ds, "2026-11")
+    assert any(r.startswith("wfm-adherence.csv (generic-wfm) has no WFM agent-day rows in")
+               for r in rep.refusals), rep.refusals
+    # October has its agent-days (the fixture's bad rows are refused for what they are)
+    october = check(ds, "2026-10").refusals
+    assert not any("agent-day rows" in r for r in october)
+    assert any("rejects 3 of its 9 rows" in r for r in october)

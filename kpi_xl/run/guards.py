@@ -40,8 +40,9 @@ from ..periods import Period, as_period
 
 #: the tables whose rows are placed in a month (the roster is not; business rows are
 #: one per month, in the ``month`` column)
-DATED = ("contacts", "surveys", "qa", "business")
-NOUNS = {"contacts": "contact", "surveys": "survey", "qa": "QA", "business": "business-figures"}
+DATED = ("contacts", "surveys", "qa", "business", "wfm")
+NOUNS = {"contacts": "contact", "surveys": "survey", "qa": "QA", "business": "business-figures",
+         "wfm": "WFM agent-day"}
 #: the levels whose coverage is reported, per table
 COVERAGE_LEVELS = ("team", "agent", "channel")
 #: per grain, the earlier periods the usual volume is the median of (at least; a longer

@@ -164,3 +164,27 @@ def test_postgres_gives_the_duckdb_values():
     assert np.allclose(duck.value.to_numpy(float), pg.value.to_numpy(float), rtol=1e-12,
                        equal_nan=True)
     assert list(duck.note.fillna("")) == list(pg.note.fillna(""))
+
+
+def test_kpi_xl_map_guesses_a_wfm_export(tmp_path):
+    """``kpi-xl map`` tells an adherence export by its headers and maps its times."""
+    import tomllib
+
+    from kpi_xl.data.guess import map_file
+
+    f = tmp_path / "adherence.csv"
+    f.write_text("Agent Name,Date,Scheduled Time,Time In Adherence,Handle Time,Idle Time,"
+                 "Paid Hours\nana,2026-10-01,8:00:00,7:30:00,5:00:00,1:00:00,8:30:00\n"
+                 "ben,2026-10-01,4:00:00,3:00:00,2:00:00,0:45:00,4:00:00\n")
+    text, problems = map_file(f)
+    assert problems == []
+    src = tomllib.loads(text)["sources"][0]
+    assert src["table"] == "wfm"
+    assert {k: (v if isinstance(v, str) else v["column"]) for k, v in src["columns"].items()} \
+        == {"agent": "Agent Name", "date": "Date", "scheduled": "Scheduled Time",
+            "in_adherence": "Time In Adherence", "handling": "Handle Time",
+            "available": "Idle Time", "paid": "Paid Hours"}
+    ds = load([parse_source({**src, "path": str(f)})])
+    res = Engine(ds.tables).compute("2026-10", 0)
+    assert res.value("schedule_adherence") == pytest.approx(10.5 / 12)
+    assert res.value("shrinkage") == pytest.approx((12.5 - 7 - 1.75) / 12.5)

@@ -45,7 +45,7 @@ def test_every_row_is_used_or_rejected_with_a_reason(ds):
     assert got == {
         (6, "Agent"): (ROW_REJECTED, ""),
         (7, "Date"): (ROW_REJECTED, "2026-13-45"),
-        (8, "date"): (ROW_REJECTED, "2026-10-01"),
+        (8, "Date"): (ROW_REJECTED, "2026-10-01"),
         (4, "In Adherence"): (VALUE_IGNORED, "8:10:00"),
         (5, "Paid"): (VALUE_IGNORED, "4:00:00"),
         (9, "Handling"): (VALUE_IGNORED, "-600"),

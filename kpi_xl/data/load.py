@@ -122,7 +122,7 @@ def load(sources: Sequence[Source], options: LoadOptions = LoadOptions(),
         meter.finish(rows, f" from {len(sources)} file{'s' if len(sources) != 1 else ''}")
     for name, frames in parts.items():
         ds.tables[name] = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-    _finish_tables(ds, files, options)
+    _finish_tables(ds, files, options, srcs)
     if check_rules and ds.tables:
         if progress:
             progress("checking every row against the KPIs' input rules")
@@ -414,7 +414,8 @@ def fill_teams(df, teams: Mapping[str, Any]):
     return team.astype(object), fill
 
 
-def _finish_tables(ds: Dataset, files: dict[str, str], options: LoadOptions) -> None:
+def _finish_tables(ds: Dataset, files: dict[str, str], options: LoadOptions,
+                   sources: Mapping[str, Source] | None = None) -> None:
     import pandas as pd
 
     from ..checks.embedded import duplicates
@@ -447,7 +448,7 @@ def _finish_tables(ds: Dataset, files: dict[str, str], options: LoadOptions) -> 
                 dup[again] = True
                 df = _reject_rows(ds, df, dup, files, "id", df["id"][dup].tolist(), why)
         if name == "wfm":
-            df = _one_row_per_agent_day(ds, df, files)
+            df = _one_row_per_agent_day(ds, df, files, sources or {})
         if teams is not None and "agent" in df:
             # a row whose agent the roster does not list (a new hire) stays, with its own
             # team or none, and is counted in the coverage lines: rejecting it took the
@@ -475,7 +476,8 @@ def _finish_tables(ds: Dataset, files: dict[str, str], options: LoadOptions) -> 
                                      "the month has two rows of business figures")
 
 
-def _one_row_per_agent_day(ds: Dataset, df, files: dict[str, str]):
+def _one_row_per_agent_day(ds: Dataset, df, files: dict[str, str],
+                           sources: Mapping[str, Source]):
     """A WFM export has one row per agent and day; a second row for the same agent-day
     (an overlapping file, a report run twice) is rejected, naming the first, so that no
     time is counted twice."""
@@ -488,7 +490,9 @@ def _one_row_per_agent_day(ds: Dataset, df, files: dict[str, str]):
     why = [f"the agent already has a row for {d} ({files.get(df['_source'].iat[first[k]], '?')} "
            f"row {df['_row'].iat[first[k]]}): one row per agent and day"
            for k, d in zip(key[dup], day[dup])]
-    return _reject_rows(ds, df, dup, files, "date", day[dup].tolist(), why)
+    heads = [_header(sources[n], "date") if n in sources else "date"
+             for n in df["_source"][dup]]
+    return _reject_rows(ds, df, dup, files, heads, day[dup].tolist(), why)
 
 
 def _apply_rules(ds: Dataset, files: dict[str, str], sources: dict[str, Source],

@@ -2,9 +2,9 @@
 
 It writes what a centre would have — exports (contacts with survey answers, QA
 evaluations, the roster, business figures, a WFM adherence export) as CSV files and a
-config that maps them — into a folder, and then runs the month on them exactly as ``kpi-xl run`` would: the same
-loader (every row accounted for), engine, workbooks and mail (to an outbox: nothing leaves
-the machine). The sample is generated from a fixed seed (``kpi_xl.demo_data``), so every
+config that maps them — into a folder, and then runs the month on them exactly as
+``kpi-xl run`` would: the same loader (every row accounted for), engine, workbooks and
+mail (to an outbox: nothing leaves the machine). The sample is generated from a fixed seed (``kpi_xl.demo_data``), so every
 run gives the same files.
 """
 

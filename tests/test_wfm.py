@@ -104,8 +104,10 @@ def test_an_export_without_paid_time_gives_the_adherence_kpis_only(tmp_path):
     ds = load([parse_source({"preset": "generic-wfm", "path": str(f)})])
     res = Engine(ds.tables).compute("2026-10", 0)
     assert res.value("schedule_adherence") == pytest.approx(7 / 8)
-    assert res.skipped["occupancy"] == "the WFM (adherence export) data has no 'handling' or 'available' column"
-    assert res.skipped["shrinkage"] == "the WFM (adherence export) data has no 'shrinkage' or 'paid' column"
+    assert res.skipped["occupancy"] == ("the WFM (adherence export) data has no 'handling' "
+                                        "or 'available' column")
+    assert res.skipped["shrinkage"] == ("the WFM (adherence export) data has no 'shrinkage' "
+                                        "or 'paid' column")
 
 
 def test_out_of_adherence_gives_in_adherence(tmp_path):

@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
         epilog=MAP_EPILOG)
     mp.add_argument("file", help="the export to map (.csv, .tsv, .txt, .xlsx)")
     mp.add_argument("--sheet", help="the worksheet of an .xlsx (default: the first with data)")
-    mp.add_argument("--table", choices=("contacts", "surveys", "qa", "roster"),
+    mp.add_argument("--table", choices=("contacts", "surveys", "qa", "roster", "wfm"),
                     help="the canonical table (default: guessed from the headers)")
     mp.add_argument("--name", help="the source's name in reports (default: from the file name)")
     mp.add_argument("--rows", type=int, default=1000,

@@ -18,6 +18,7 @@ pytest.importorskip("duckdb")
 
 from kpi_xl.catalog import CATALOG  # noqa: E402
 from kpi_xl.engine import BINDINGS, NOT_IN_ENGINE, PAIR, Engine, KpiChoice, months_back  # noqa: E402
+from kpi_xl.engine.bindings import SUMMED  # noqa: E402
 from kpi_xl.errors import KpiError  # noqa: E402
 from kpi_xl.render.arrays import compute  # noqa: E402
 from kpi_xl.render.sql import NotRenderable, render_kpi  # noqa: E402
@@ -129,10 +130,35 @@ def canonical_tables(seed: int = 7, n: int = 600):
                            "hired": pd.to_datetime(["2025-01-01", "2026-09-15", "2024-05-01",
                                                     "2023-01-01", "2022-01-01"]),
                            "left": pd.to_datetime([None, None, "2026-09-30", None, "2026-10-12"])})
-    for t in (contacts, surveys, qa):
+    # a WFM export: one row per agent-day, times in seconds, blanks where a value was left
+    # out (the loader's checks between columns); eve's one day has neither handling nor
+    # available time (her occupancy has no value, with its reason)
+    days = pd.date_range("2026-08-01", "2026-10-31", freq="D")
+    wd = [(a, d) for d in days for a in ("ana", "ben", "cy", "dee") if rng.random() < 0.7]
+    k = len(wd)
+    paid = rng.choice([28800.0, 30600.0, 14400.0], k)
+    scheduled = paid - rng.choice([0.0, 1800.0], k)
+    handling = (paid * rng.uniform(0.4, 0.7, k)).round()
+    available = (paid * rng.uniform(0.05, 0.2, k)).round()
+    wfm = pd.DataFrame({
+        "date": [d for _a, d in wd], "agent": [a for a, _d in wd],
+        "scheduled": scheduled, "in_adherence": (scheduled * rng.uniform(0.8, 1.0, k)).round(),
+        "handling": handling, "available": available, "paid": paid,
+        "shrinkage": paid - handling - available})
+    wfm["team"] = wfm.agent.map({"ana": "North", "ben": "North", "cy": "South", "dee": "South"})
+    wfm.loc[rng.random(k) < 0.05, "team"] = None
+    for col in ("in_adherence", "available", "paid", "scheduled"):
+        wfm.loc[rng.random(k) < 0.04, col] = np.nan
+    wfm.loc[wfm.paid.isna(), "shrinkage"] = np.nan
+    wfm = pd.concat([wfm, pd.DataFrame({
+        "date": [pd.Timestamp("2026-10-12")], "agent": ["eve"], "team": ["South"],
+        "scheduled": [3600.0], "in_adherence": [3600.0], "handling": [0.0],
+        "available": [0.0], "paid": [3600.0], "shrinkage": [3600.0]})], ignore_index=True)
+    wfm["period"] = wfm.date.dt.strftime("%Y-%m")
+    for t in (contacts, surveys, qa, wfm):
         t["_row"] = np.arange(2, len(t) + 2)
     return {"contacts": contacts, "surveys": surveys, "qa": qa, "business": business,
-            "roster": roster}
+            "roster": roster, "wfm": wfm}
 
 
 @pytest.fixture(scope="module")
@@ -180,6 +206,9 @@ def _expected(key, variant, rows, b, params=None):
         rows = rows[rows[col].notna()]
     for name, col in b.inputs.items():
         if col not in rows:
+            continue
+        if b.table in SUMMED:        # totals kept per row (agent-days): the group's sum
+            inputs[name] = float(rows[col].sum())
             continue
         v = rows[col].to_numpy(dtype=object)
         v = [None if (x is None or (isinstance(x, float) and math.isnan(x))) else x for x in v]

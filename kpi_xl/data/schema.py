@@ -1,6 +1,6 @@
 """The canonical tables every export is mapped into.
 
-Whatever a help desk or an ACD exports, kpi_xl works on five tables with fixed column
+Whatever a help desk, an ACD or a WFM tool exports, kpi_xl works on six tables with fixed column
 names, types and units. A source's mapping (``kpi_xl.data.mapping``) says which of its
 columns feeds which canonical column; the engine's bindings (``kpi_xl.bindings``)
 say which canonical column feeds which KPI input. Neither restates a formula.
@@ -157,6 +157,33 @@ ROSTER = Table("roster", "One row per agent.", (
     C("left", "date", "Last day (blank: still here)."),
 ))
 
+WFM = Table("wfm", "One row per agent and day from a workforce-management (WFM) adherence "
+            "export: the agent's scheduled, adherent, handling, available and paid time. "
+            "Feeds occupancy, utilisation, schedule adherence and shrinkage, summed over "
+            "the agent-days of each period and level.", (
+    C("agent", "text", "Agent, as written in the other exports.", role="key", required=True,
+      filled=True),
+    C("date", "date", "The day: assigns the row to a month.", role="key", required=True,
+      filled=True),
+    C("team", "text", "Team; left unmapped, taken from the roster by agent.", role="key"),
+    C("scheduled", "seconds", "Time scheduled in activities (schedule adherence's "
+      "denominator).", lo=0),
+    C("in_adherence", "seconds", "Scheduled time the agent spent in the scheduled activity; "
+      "left unmapped, scheduled − out_of_adherence. More than 'scheduled' is an error: "
+      "the value is left out.", lo=0),
+    C("out_of_adherence", "seconds", "Scheduled time spent out of the scheduled activity "
+      "(read only to derive in_adherence).", lo=0),
+    C("handling", "seconds", "Time handling contacts: talk, hold and after-contact work.",
+      lo=0),
+    C("available", "seconds", "Time logged in, ready and waiting for a contact (idle).",
+      lo=0),
+    C("paid", "seconds", "Paid time. Less than handling + available is an error: the value "
+      "is left out.", lo=0),
+    C("shrinkage", "seconds", "Paid time not available for contacts (breaks, training, "
+      "meetings, absence, not-ready states); left unmapped, paid − handling − available. "
+      "More than 'paid' is an error: the value is left out.", lo=0),
+), date_column="date")
+
 BUSINESS = Table("business", "One row per month of business figures.", (
     C("month", "month", "The month, YYYY-MM.", role="key", required=True, filled=True),
     *(C(x[0], "number", x[1], over=x[2] if len(x) > 2 else "sum") for x in (
@@ -202,4 +229,4 @@ BUSINESS = Table("business", "One row per month of business figures.", (
     )),
 ))
 
-TABLES = {t.name: t for t in (CONTACTS, SURVEYS, QA, ROSTER, BUSINESS)}
+TABLES = {t.name: t for t in (CONTACTS, SURVEYS, QA, ROSTER, BUSINESS, WFM)}

@@ -117,6 +117,7 @@ class Alert:
     rule: str
     title: str                       # the KPI's title (and member), or "Data"
     text: str                        # one sentence in a manager's words
+    detail: str = ""                 # the figures of it, without the title and rule
     kpi: str | None = None
     level: str | None = None
     member: str | None = None
@@ -178,10 +179,11 @@ def kpi_alerts(table, level: str, members: list[str], kpis: list[str], period, p
                 ptarget = _num(prev["target"])
                 was = "" if ptarget is None or ptarget == target else \
                     f" (its target then {format_value(ptarget, fmt)})"
+                detail = (f"{v} in {period.title()} against a target of {tgt}, after {p} in "
+                          f"{previous.title()}{was}.")
                 out.append(Alert(
                     "off_target_twice", title,
-                    f"{title} is off target two {noun}s running: {v} in {period.title()} "
-                    f"against a target of {tgt}, after {p} in {previous.title()}{was}.",
+                    f"{title} is off target two {noun}s running: {detail}", detail,
                     rule_text=RULE_WORDS["off_target_twice"].format(noun=noun), **common))
             if "significant_worsening" in settings.rules:
                 c = between(key, prev, cur, before_days=previous.days, after_days=period.days,
@@ -195,6 +197,8 @@ def kpi_alerts(table, level: str, members: list[str], kpis: list[str], period, p
                         f"{title} got worse: {p} in {previous.title()} -> {v} in "
                         f"{period.title()} ({change}); {wording(c)}"
                         + (f"; target {tgt}" if tgt else "") + ".",
+                        f"{p} in {previous.title()} → {v} in {period.title()} ({change})"
+                        + (f"; target {tgt}" if tgt else "") + ".",
                         change_text=change, rule_text=wording(c), **common))
     return out
 
@@ -206,8 +210,7 @@ def guard_alert(refusals: list[str], period, went_ahead: bool = False) -> Alert:
     what = ("the reports were made from it anyway (--allow-partial) and say 'partial data'; "
             "no KPI alert was made" if went_ahead else
             "no report or KPI alert was made")
-    return Alert("guard_failure", "Data",
-                 f"The data for {period.title()} is not complete, so {what} for the "
-                 f"{noun}: " + "; ".join(refusals) + ".",
+    detail = f"The data for {period.title()} is not complete, so {what} for the {noun}:"
+    return Alert("guard_failure", "Data", detail + " " + "; ".join(refusals) + ".", detail,
                  rule_text=RULE_WORDS["guard_failure"].format(noun=noun),
                  lines=tuple(refusals))

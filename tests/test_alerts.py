@@ -303,3 +303,61 @@ def test_alert_needs_one_period(demo, capsys):
         main(["alert", "-c", str(demo / "kpi_xl.toml")])
     assert e.value.code == 2
     assert "which period?" in capsys.readouterr().err
+
+
+def _one_message(name: str = "Tom <b>Berg</b> & co"):
+    """An alert message to a team lead of team A, from the hand-made table above: FCR off
+    target two months running, and (at 90 %) worse, larger than chance."""
+    from kpi_xl.mail.alert import build_alert, context
+    from kpi_xl.mail.message import environment
+    from kpi_xl.mail.stakeholders import Stakeholder
+
+    table = pd.DataFrame([_row("A", "2026-09", 0.74, "off target", n=500),
+                          _row("A", "2026-10", 0.69, "off target", n=400)])
+    to = Stakeholder(name, "tom@example.com", scope="teams", teams=("A",))
+    found = kpi_alerts(table, "team", ["A"], ["fcr"], OCT, SEP, AlertSettings(), 0.90)
+    ctx = context(to, found, OCT, SEP, "Acme")
+    return found, build_alert(to, ctx, [a.key for a in found], "reports@acme.test", "Acme",
+                              environment())
+
+
+def test_alert_message_parts_and_escaping():
+    found, msg = _one_message()
+    assert [a.rule for a in found] == ["off_target_twice", "significant_worsening"]
+    assert msg["Subject"] == "Acme: 2 alerts for team A, October 2026"
+    assert msg.get_content_type() == "multipart/alternative"
+    assert [p.get_content_type() for p in msg.iter_parts()] == ["text/plain", "text/html"]
+    html = msg.get_body(("html",)).get_content()
+    assert "Tom &lt;b&gt;Berg&lt;/b&gt; &amp; co" in html and "<b>Berg</b>" not in html
+    text = msg.get_body(("plain",)).get_content()
+    assert "Hello Tom <b>Berg</b> & co," in text
+    assert "74.0% in September 2026 -> 69.0% in October 2026 (-5.0 points)" in text
+
+
+def test_alert_message_fits_a_phone_in_chromium(tmp_path):
+    """Headless Chromium lays the HTML part out 375 px wide: nothing is wider than the
+    screen. The screenshot is kept beside the test's files, to look at (README's
+    docs/alert-phone.png is made the same way by scripts/make_screenshots.py)."""
+    import html as htmllib
+    import json
+    import re
+    import subprocess
+
+    from kpi_xl.mail.preview import browser_flags, chromium, inline_html, screenshot
+    from test_message_charts import PROBE
+
+    exe = chromium()
+    if exe is None:
+        pytest.skip("Chromium is not installed (Debian: apt-get install chromium)")
+    _found, msg = _one_message("Tom Berg")
+    html = inline_html(msg)
+    page = tmp_path / "probe.html"
+    page.write_text(PROBE.format(w=375, doc=htmllib.escape(html, quote=True)), encoding="utf-8")
+    dom = subprocess.run(browser_flags(exe, tmp_path / "profile") + ["--dump-dom", page.as_uri()],
+                         capture_output=True, text=True, timeout=120, check=True).stdout
+    got = re.search(r'data-probe="([^"]*)"', dom)
+    assert got, dom[-500:]
+    probe = json.loads(htmllib.unescape(got.group(1)))
+    assert probe["width"] <= 375, f"the alert is {probe['width']} px wide on a 375 px phone"
+    shot = screenshot(html, tmp_path / "alert-phone.png", height=600)
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

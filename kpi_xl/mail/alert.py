@@ -30,6 +30,7 @@ def context(to: Stakeholder, alerts: list[Alert], period, previous, centre: str)
             "month": period.label, "month_label": period.title(), "noun": period.noun,
             "previous_label": previous.title(), "count": len(alerts),
             "alerts": [{"rule": a.rule, "title": a.title, "text": a.text,
+                        "detail": a.detail,
                         "rule_text": a.rule_text, "value_text": a.value_text,
                         "target_text": a.target_text, "previous_text": a.previous_text,
                         "change_text": a.change_text, "lines": list(a.lines)}

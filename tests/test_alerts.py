@@ -203,9 +203,10 @@ def test_alert_over_smtp_tells_each_stakeholder_of_their_own_scope_once(
         assert not msg.is_multipart() or not list(msg.iter_attachments())
         text, html = (msg.get_body((k,)).get_content() for k in ("plain", "html"))
         for title, now, target, before in alerts:
-            line = (f"{title} is off target two months running: {now} in October 2026 "
-                    f"against a target of {target}, after {before} in September 2026.")
-            assert line in text and line in html
+            detail = (f"{now} in October 2026 against a target of {target}, after {before} "
+                      f"in September 2026.")
+            assert f"{title} is off target two months running: {detail}" in text
+            assert f"<b>{title}</b>" in html and detail in html
         assert text.count(" is off target two months running: ") == n
         if s.scope == "teams":                # a team lead: no other team is named
             others = [t for t in TEAMS if t not in s.teams]

@@ -84,6 +84,36 @@ def test_significant_worsening_follows_the_declared_test_and_level():
     assert kpi_alerts(up, "team", ["A"], ["fcr"], OCT, SEP, rule, 0.90) == []
 
 
+def test_each_stakeholder_is_alerted_of_their_own_rows_only():
+    """Teams A and B and the organisation are all off target two months running on FCR:
+    the lead of A hears of A alone (with no member suffix: one team), the organisation of
+    the organisation's row alone, an agent with no off-target row of nothing."""
+    from types import SimpleNamespace
+
+    from kpi_xl.mail.stakeholders import parse_stakeholders
+    from kpi_xl.run.alerts import find_alerts
+
+    rows = [_row(k, p, v, "off target") for k in ("A", "B")
+            for p, v in (("2026-09", 0.70 if k == "A" else 0.60),
+                         ("2026-10", 0.71 if k == "A" else 0.61))]
+    rows += [{**_row("all", p, v, "off target"), "level": "organisation"}
+             for p, v in (("2026-09", 0.66), ("2026-10", 0.67))]
+    rows += [{**_row("Ana", p, 0.90, "on target"), "level": "agent"}
+             for p in ("2026-09", "2026-10")]
+    problems = []
+    people = parse_stakeholders([
+        {"name": "Dana", "email": "dana@example.com"},
+        {"name": "Lead A", "email": "a@example.com", "teams": ["A"]},
+        {"name": "Ana", "email": "ana@example.com", "agent": "Ana"}], problems)
+    assert problems == []
+    cfg = SimpleNamespace(stakeholders=people, alerts=None, significance=0.95)
+    found = find_alerts(cfg, pd.DataFrame(rows), OCT)
+    assert {e: [(a.level, a.member, a.value_text) for a in f] for e, f in found.items()} == {
+        "dana@example.com": [("organisation", "all", "67.0%")],
+        "a@example.com": [("team", "A", "71.0%")]}
+    assert found["a@example.com"][0].title == "First contact resolution (FCR)"
+
+
 @pytest.mark.parametrize("section, words", [
     ('[alerts]\nrule = ["off_target_twice"]', "[alerts]: unknown key 'rule'"),
     ('[alerts]\nrules = ["drop"]', "[alerts] rules: 'drop' is not a rule"),

@@ -392,3 +392,38 @@ def test_alert_message_fits_a_phone_in_chromium(tmp_path):
     assert probe["width"] <= 375, f"the alert is {probe['width']} px wide on a 375 px phone"
     shot = screenshot(html, tmp_path / "alert-phone.png", height=600)
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_alerts_wait_for_the_output_folders_lock(tmp_path):
+    """One run per output folder: while another process holds it, the alerts are not
+    sent (MailError naming the folder; `kpi-xl alert` exits 1) and nothing is written."""
+    import subprocess
+    import sys
+    from types import SimpleNamespace
+
+    from kpi_xl.mail.send import MailError
+    from kpi_xl.mail.stakeholders import parse_stakeholders
+    from kpi_xl.run.alerts import deliver_alerts
+
+    table = pd.DataFrame([_row("A", "2026-09", 0.70, "off target"),
+                          _row("A", "2026-10", 0.71, "off target")])
+    people = parse_stakeholders([{"name": "Lead A", "email": "a@example.com",
+                                  "teams": ["A"]}], [])
+    alerts = {"a@example.com": kpi_alerts(table, "team", ["A"], ["fcr"], OCT, SEP,
+                                          AlertSettings())}
+    cfg = SimpleNamespace(stakeholders=people, smtp=None, name="Acme")
+    out = tmp_path / "out"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from kpi_xl.files import folder_lock\n"
+         f"with folder_lock({str(out)!r}):\n    print('held', flush=True); time.sleep(60)"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(MailError, match="another kpi-xl run is using"):
+            deliver_alerts(cfg, OCT, alerts, out, lock_wait=0.5)
+        assert not (out / "2026-10").exists() and not (out / "outbox-ledger.sqlite").exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    outcome, where = deliver_alerts(cfg, OCT, alerts, out)
+    assert outcome.sent == ["a@example.com"] and where == str(out / "2026-10" / "alerts")

@@ -48,7 +48,7 @@ from ..scorecard.build import partial_banner, sparkline
 from ..scorecard.layout import SCORE_FORMAT, score_status
 from .chart import trend_png
 from .send import MailError
-from .stakeholders import Delivery
+from .stakeholders import Delivery, scope_rows
 
 #: how many periods the trend charts show at most (the scorecard's history: 13 months)
 TREND_PERIODS = 13
@@ -111,16 +111,7 @@ def summary(table, delivery: Delivery, month: "Period | str",
     month = period.label
     previous = None if before is None else before.label
     s = delivery.to
-    if s.scope == "organisation":
-        level, keys, label = "organisation", ["all"], "the whole centre"
-    elif s.scope == "teams":
-        level, keys = "team", list(s.teams)
-        label = ("team " if len(keys) == 1 else "teams ") + ", ".join(keys)
-    elif s.scope == "dimension":
-        level, keys = s.dimension, list(s.members)
-        label = f"{s.dimension} " + ", ".join(keys)
-    else:
-        level, keys, label = "agent", [s.agent], s.agent
+    level, keys, label = scope_rows(s)
     rows = table[(table["level"].astype(str) == level) & (table["key"].astype(str).isin(keys))]
     headline, changes = [], []
     periods = _history(table, month, history)

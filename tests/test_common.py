@@ -47,6 +47,18 @@ def test_every_variant_has_a_vector(kpi):
 
 
 @pytest.mark.parametrize("kpi", KPIS, ids=KEYS)
+def test_every_variant_ships_a_worked_example(kpi):
+    """The KPI handbook works one sourced vector through for the centre's variant: the
+    catalog ships one per variant (kpi_xl/catalog/worked.py), and it is one of VECTORS."""
+    from kpi_xl.catalog.worked import WORKED, worked_example
+
+    for v in kpi.variants:
+        example = worked_example(kpi.key, v.name)
+        assert example is not None, f"{kpi.key}/{v.name} ships no worked example"
+        assert example in WORKED and example in VECTORS
+
+
+@pytest.mark.parametrize("kpi", KPIS, ids=KEYS)
 def test_excel_functions_exist_with_docs(kpi):
     f = getattr(xlf, kpi.excel_name)
     meta = f.__xlfunc__

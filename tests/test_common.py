@@ -58,6 +58,26 @@ def test_every_variant_ships_a_worked_example(kpi):
         assert example in WORKED and example in VECTORS
 
 
+def _outside_brackets(text: str) -> str:
+    while True:
+        shorter = re.sub(r"\([^()]*\)", "", text)
+        if shorter == text:
+            return text
+        text = shorter
+
+
+@pytest.mark.parametrize("kpi", KPIS, ids=KEYS)
+def test_the_formula_in_words_reads_one_way(kpi):
+    """A count named by a comparison, in a ratio's numerator, is bracketed:
+    'responses ≥ scale_max − 1 / responses' (CSAT's words until issue 16 §5) reads as if
+    the division bound first; '(responses ≥ scale_max − 1) / responses' does not. Checked
+    in the formula's words and in every variant's (the handbook shows both)."""
+    for text in [kpi.formula_text] + [v.doc for v in kpi.variants]:
+        for clause in re.split(r"[;,:]| with | and | if | where ", _outside_brackets(text)):
+            for numerator in clause.split(" / ")[:-1]:
+                assert not re.search("[≥≤<>]", numerator), (kpi.key, text)
+
+
 @pytest.mark.parametrize("kpi", KPIS, ids=KEYS)
 def test_excel_functions_exist_with_docs(kpi):
     f = getattr(xlf, kpi.excel_name)

@@ -79,6 +79,23 @@ def test_the_formula_in_words_reads_one_way(kpi):
 
 
 @pytest.mark.parametrize("kpi", KPIS, ids=KEYS)
+def test_every_kpi_says_how_it_is_moved(kpi):
+    """The handbook says how agents and team leads move each KPI (issue 16 §5); one no one
+    aims at (a volume, occupancy, a staffing model) says who acts on it."""
+    assert len(kpi.levers) > 40 and kpi.levers.endswith("."), kpi.key
+    assert kpi.levers_source, kpi.key
+    if kpi.direction == "neutral" or kpi.family == "staffing":
+        assert re.search(r"planner|no one aims|neither way|do not aim|act on it",
+                         kpi.levers, re.I), kpi.key
+
+
+def test_every_levers_entry_names_a_kpi():
+    from kpi_xl.catalog.levers import LEVERS
+
+    assert set(LEVERS) <= set(CATALOG), sorted(set(LEVERS) - set(CATALOG))
+
+
+@pytest.mark.parametrize("kpi", KPIS, ids=KEYS)
 def test_excel_functions_exist_with_docs(kpi):
     f = getattr(xlf, kpi.excel_name)
     meta = f.__xlfunc__

@@ -62,7 +62,7 @@ class Worked:
     columns: tuple[tuple[str, tuple[str, ...]], ...]
     rows: int
     figures: tuple[tuple[str, str], ...]      # scalars and options: (name, value)
-    options: dict[str, Any]                   # every option the example runs with
+    options: dict[str, Any]                   # the options its formula reads, as run
     steps: tuple[tuple[str, str], ...]        # the numbers combined: (what, value)
     arithmetic: str | None                    # the formula with the numbers, or None
     result: str                               # in the KPI's number format
@@ -124,7 +124,6 @@ class _Speller:
 
     def spell(self, expected: float, source: str) -> Worked:
         notes: list[tuple[str, str]] = []
-        self._eval([])
         tree = self._resolve(self.var.formula.value, notes)
         leaves = list(dict.fromkeys(_leaves(tree)))
         result = self._eval(leaves + [n for n in _statics(tree) if n not in leaves])
@@ -136,7 +135,8 @@ class _Speller:
         return Worked(
             variant=self.var.name, columns=columns,
             rows=max((len(v) for _, v in columns), default=0), figures=figures,
-            options=resolve_params(self.kpi, self.var, self.inputs),
+            options={k: v for k, v in resolve_params(self.kpi, self.var, self.inputs).items()
+                     if k in _options_read(self.var)},
             steps=tuple(notes + steps), arithmetic=arithmetic,
             result=format_value(result.value, self.kpi.format_of(self.var)),
             expected=expected, value=result.value, source=source, per=self.kpi.per)
@@ -276,6 +276,18 @@ def _statics(n: Node):
             for y in x.walk():
                 if isinstance(y, Param) or (isinstance(y, BinOp) and not _has_col(y)):
                     yield y
+
+
+def _options_read(var: Variant) -> set[str]:
+    """The options a variant's formula reads (a lookup's table included)."""
+    out: set[str] = set()
+    for node in var.formula.nodes():
+        for n in node.walk():
+            if isinstance(n, Param):
+                out.add(n.name)
+            elif isinstance(n, (Lookup, Known)):
+                out.add(n.table.name)
+    return out
 
 
 def _has_col(n: Node) -> bool:

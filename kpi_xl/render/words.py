@@ -166,12 +166,12 @@ class _Speller:
             return f"{named} ({cond})" if named else f"rows with {cond}"
         if isinstance(n, Sum):
             own = isinstance(n.where, Present) and n.where.col == n.expr
-            text = "Σ " + self.row(n.expr) + ("" if own else f" over rows with "
-                                                          f"{self.cond(n.where)}")
+            text = "Σ " + self.operand(n.expr) + ("" if own else f" over rows with "
+                                                              f"{self.cond(n.where)}")
             return f"{named} ({text})" if named else text
         if isinstance(n, Quantile):
             q = "median" if n.q == 0.5 else f"{n.q * 100:g}th percentile (PERCENTILE.INC)"
-            return f"{q} of {self.row(n.expr)}"
+            return f"{q} of {self.operand(n.expr)}"
         if isinstance(n, Call):
             return self.call(n)
         return named or type(n).__name__
@@ -208,6 +208,11 @@ class _Speller:
         if isinstance(n, Known):
             return f"{_name(n.key.name)} listed in {_name(n.table.name)}"
         return self.row(n)
+
+    def operand(self, n: Node) -> str:
+        """A row expression summed or ranked: bracketed where it has an operator."""
+        text = self.row(n)
+        return f"({text})" if isinstance(n, BinOp) else text
 
     def row(self, n: Node, parent: int = 0, right: bool = False) -> str:
         """A row expression or one of its operands: columns by name, fixed numbers (an
@@ -309,6 +314,8 @@ def _num(x: Any) -> str:
     if isinstance(x, dict):
         return ", ".join(f"{k} {_num(v)}" for k, v in x.items())
     x = float(x)
+    if x < 0:
+        return "−" + _num(-x)
     if x.is_integer():
         return f"{int(x):,}"
     if abs(x) >= 1000:

@@ -14,7 +14,6 @@ is a formula. Plain data (stdlib only): the catalog still runs in xlwings Lite (
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 Y, N = "Y", "N"

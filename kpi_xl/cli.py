@@ -389,7 +389,12 @@ def _one_text(k) -> str:
            f"  formula: {k.formula_text}",
            f"  unit: {k.unit}; {k.direction} is better; format {k.number_format}",
            f"  default target: {'none' if k.target is None else format_value(k.target, k.number_format)}"
-           f" ({k.target_source})", "  arguments:"]
+           f" ({k.target_source})"]
+    if k.levers:
+        who = "who acts on it" if k.direction == "neutral" else "how to move it"
+        out += textwrap.wrap(f"{who}: {k.levers} (source: {k.levers_source})", 88,
+                             initial_indent="  ", subsequent_indent="    ")
+    out.append("  arguments:")
     for name, doc, _r in arguments(k):
         out += textwrap.wrap(f"{name}: {doc}", 88, initial_indent="    ",
                              subsequent_indent="      ")

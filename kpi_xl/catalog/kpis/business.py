@@ -88,7 +88,8 @@ CAC = _kpi(
     "=KPI_CAC(90000,120)", unit="currency", fmt="#,##0.00")
 TURNOVER = _kpi(
     "agent_turnover", "Agent turnover (annualised)", "Agents who left, per average headcount, "
-    "scaled to a year.", "leavers / ((headcount at start + at end) / 2) × 12 / months",
+    "scaled to a year.", "(leavers / average headcount) × (12 / months), average headcount "
+    "= (headcount at start + at end) / 2",
     (count_input("leavers", "Agents who left in the period."),
      count_input("headcount_start", "Agents at the start of the period."),
      count_input("headcount_end", "Agents at the end of the period.")),
@@ -130,7 +131,7 @@ REVENUE_GROWTH = _kpi(
 DEFECT_RATE = _kpi(
     "defect_rate", "Defect rate (contacts per 1,000 orders)", "Contacts customers had to "
     "make per 1,000 orders: each contact is a sign the product or process failed them.",
-    "contacts / orders × 1,000",
+    "1,000 × contacts / orders",
     (count_input("contacts", "Contacts handled in the period."),
      count_input("orders", "Orders (or another unit of business, such as active accounts) "
                  "in the period.")),

@@ -58,7 +58,7 @@ _ro = Col("reopens")
 REOPEN_RATE = Kpi(
     key="reopen_rate", change="proportion", excel_name="KPI_REOPEN_RATE", title="Reopen rate", family=FAMILY,
     description="Share of solved tickets that were reopened at least once.",
-    formula_text="tickets with reopens > 0 / solved tickets", unit="percent", direction="lower",
+    formula_text="(tickets with reopens > 0) / solved tickets", unit="percent", direction="lower",
     number_format=PCT,
     inputs=(Input("reopens", "number", "Number of reopens per solved ticket (0, 1, 2...).",
                   lo=0),),
@@ -75,8 +75,8 @@ QA_SCORE = Kpi(
     key="qa_score", excel_name="KPI_QA_SCORE", title="QA score", family=FAMILY,
     description="Weighted score of one evaluation against the QA rubric; N/A items leave "
                 "the denominator; a failed fatal (compliance) item scores the evaluation 0.",
-    formula_text="Σ weight × score / max_score over applicable items / Σ weight over "
-                 "applicable items; 0 if any fatal item scored 0",
+    formula_text="Σ (weight × score) / (max_score × Σ weight), both sums over applicable "
+                 "items; 0 if any fatal item scored 0",
     unit="percent", direction="higher", number_format=PCT,
     inputs=(Input("weights", "number", "Weight of each rubric item (≥ 0).", lo=0),
             Input("scores", "score", "Score of each item from 0 to max_score, or the text "

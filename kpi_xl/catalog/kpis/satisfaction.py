@@ -66,7 +66,7 @@ _cs = Col("scores")
 CSAT = Kpi(
     key="csat", change="proportion", excel_name="KPI_CSAT", title="Customer satisfaction (CSAT)", family=FAMILY,
     description="Share of survey answers in the top two boxes (4–5 on a 5-point scale).",
-    formula_text="responses ≥ scale_max − 1 / responses",
+    formula_text="(responses ≥ scale_max − 1) / responses",
     unit="percent", direction="higher", number_format=PCT, inputs=(_csat_scores,),
     params=(ParamSpec("scale_max", 5, "Highest point of the scale (5, 7 or 10).", lo=2, hi=10,
                       integer=True),),

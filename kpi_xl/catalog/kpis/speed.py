@@ -43,7 +43,7 @@ FIRST_RESPONSE_TIME = Kpi(
                 "media contacts it is the social-media response time: the reports' channel "
                 "level gives it per channel (channel 'social'); in Excel, pass that channel's "
                 "rows.",
-    formula_text="mean (or median, p90) of first-reply time − created time",
+    formula_text="mean (or median, p90) of (first-reply time − created time)",
     unit="hours", direction="lower", number_format='0.0" h"',
     inputs=(_hours("hours", "First response time of each ticket."),),
     variants=_time_variants("hours", "no tickets with a first response"),
@@ -75,7 +75,7 @@ TIME_TO_RESOLUTION = Kpi(
     description="Time from a ticket's creation to its resolution. The average resolution "
                 "time per channel is this KPI at the reports' channel level (one value per "
                 "channel); in Excel, pass one channel's rows.",
-    formula_text="mean (or median, p90) of solved time − created time",
+    formula_text="mean (or median, p90) of (solved time − created time)",
     unit="hours", direction="lower", number_format='0.0" h"',
     inputs=(_hours("hours", "Resolution time of each solved ticket."),),
     variants=_time_variants("hours", "no resolved tickets"),

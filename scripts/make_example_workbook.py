@@ -25,7 +25,7 @@ from kpi_xl import CATALOG, compute  # noqa: E402
 from kpi_xl.files import write_bytes  # noqa: E402
 from kpi_xl.sample import sample_month  # noqa: E402
 from kpi_xl.scorecard.spill import mark_dynamic_arrays  # noqa: E402
-from kpi_xl.xl.adapter import erlang_table  # noqa: E402
+from kpi_xl.xl.adapter import arguments, erlang_table  # noqa: E402
 
 OUT = ROOT / "workbooks" / "kpi-functions-example.xlsx"
 CALLS = 400
@@ -177,6 +177,96 @@ def _spills_sheet(wb, c, last: int) -> list[str]:
         ws.column_dimensions[col].width = w
     return [a1, a2]
 
+#: a morning's half-hours: calls offered and handle time (s), made up for the example
+INTERVALS = [("08:00", 42, 270), ("08:30", 68, 260), ("09:00", 95, 250), ("09:30", 118, 245),
+             ("10:00", 131, 240), ("10:30", 124, 245), ("11:00", 104, 250), ("11:30", 87, 255)]
+STAFFING_SETTINGS = [("Service-level target", 0.8, "0%"), ("Answered within (s)", 20, "0"),
+                     ("Callers' mean patience (s)", 120, "0")]
+
+
+def _call(key: str, variant: str | None, refs: dict[str, str]) -> str:
+    """``=KPI_...(…)`` with the arguments in the order the Excel function takes them
+    (:func:`kpi_xl.xl.adapter.arguments`), trailing optional ones left out."""
+    kpi = CATALOG[key]
+    args = [f'"{variant}"' if name == "variant" and variant else refs.get(name, "")
+            for name, _doc, _is_range in arguments(kpi)]
+    while args and args[-1] == "":
+        args.pop()
+    return f"={kpi.excel_name}({','.join(args)})"
+
+
+def _staffing_sheet(wb):
+    """Erlang A next to Erlang C on the same traffic (issue 17): per half-hour, the agents
+    each model says a service-level target needs, and what callers who hang up (mean
+    patience) change. Live formulas in D:H, kpi_xl's values for the same inputs in J:M."""
+    ws = wb.create_sheet("Staffing", 2)
+    ws["A1"] = "Staffing: Erlang A beside Erlang C on the same traffic"
+    ws["A1"].font = Font(bold=True, size=12)
+    ws["A2"] = ("Erlang C assumes nobody hangs up, so it staffs for a queue that callers "
+                "would in part leave; Erlang A counts the callers who give up after their "
+                "patience. Change the settings or the calls: the live columns follow.")
+    ws.merge_cells("A2:M2")
+    ws["A2"].alignment = Alignment(wrap_text=True, vertical="top")
+    ws.row_dimensions[2].height = 30
+    for i, (label, value, fmt) in enumerate(STAFFING_SETTINGS, 3):
+        ws.cell(i, 1, label)
+        ws.cell(i, 2, value).number_format = fmt
+    target, threshold, patience = "$B$3", "$B$4", "$B$5"
+    head = 7
+    live = [("Agents (Erlang C)", "erlang_agents", None, "0"),
+            ("Agents (Erlang A)", "erlang_a_agents", "offered", "0"),
+            ("Erlang C minus Erlang A", None, None, "0"),
+            ("Abandoning (Erlang A, at its agents)", "erlang_a_p_abandon", None, "0.0%"),
+            ("Service level (Erlang A, offered)", "erlang_a_service_level", "offered", "0.0%")]
+    header = ["Half-hour", "Calls", "AHT (s)"] + [t for t, *_ in live] + \
+        ["", "kpi_xl computed: agents (Erlang C)", "agents (Erlang A)", "abandoning",
+         "service level"]
+    for j, text in enumerate(header, 1):
+        ws.cell(head, j, text or None)
+    _header(ws, head)
+    for i, (label, calls, aht) in enumerate(INTERVALS, head + 1):
+        ws.cell(i, 1, label)
+        ws.cell(i, 2, calls)
+        ws.cell(i, 3, aht)
+        refs = {"calls": f"B{i}", "aht": f"C{i}", "threshold": threshold, "target": target,
+                "patience": patience, "agents": f"E{i}"}
+        ws.cell(i, 4, _call("erlang_agents", None, refs))
+        ws.cell(i, 5, _call("erlang_a_agents", "offered", refs))
+        ws.cell(i, 6, f"=D{i}-E{i}")
+        ws.cell(i, 7, _call("erlang_a_p_abandon", None, refs))
+        ws.cell(i, 8, _call("erlang_a_service_level", "offered", refs))
+        inputs = dict(calls=calls, aht=aht, patience=STAFFING_SETTINGS[2][1],
+                      threshold=STAFFING_SETTINGS[1][1], target=STAFFING_SETTINGS[0][1])
+        c_agents = compute("erlang_agents", **{k: inputs[k] for k in
+                                               ("calls", "aht", "threshold", "target")}).value
+        a_agents = compute("erlang_a_agents", "offered", **inputs).value
+        at_a = dict(calls=calls, aht=aht, agents=a_agents, patience=inputs["patience"])
+        values = [c_agents, a_agents, compute("erlang_a_p_abandon", **at_a).value,
+                  compute("erlang_a_service_level", "offered", threshold=inputs["threshold"],
+                          **at_a).value]
+        for j, v in enumerate(values, 10):
+            ws.cell(i, j, v)
+        for col, fmt in zip("DEFGHJKLM", [f for *_, f in live] + ["0", "0", "0.0%", "0.0%"]):
+            ws[f"{col}{i}"].number_format = fmt
+    last = head + len(INTERVALS)
+    row = last + 2
+    ws.cell(row, 1, f"What to type (row {head + 1}):").font = Font(bold=True)
+    for k, col in enumerate("DEGH", row + 1):
+        ws.cell(k, 1, ws[f"{col}{head}"].value)
+        ws.cell(k, 2, _formulatext(f"{col}{head + 1}"))
+        ws.merge_cells(start_row=k, start_column=2, end_row=k, end_column=8)
+    ws.cell(row + 6, 1, "Without kpi_xl loaded the formulas in D:H show #NAME?; J:M hold "
+            "what kpi_xl computed for the same inputs when the file was made.")
+    ws.merge_cells(start_row=row + 6, start_column=1, end_row=row + 6, end_column=13)
+    for col, w in zip("ABCDEFGHIJKLM", [30, 8, 8, 12, 12, 12, 14, 14, 3, 18, 12, 12, 12]):
+        ws.column_dimensions[col].width = w
+    for cell in ws[head]:
+        cell.alignment = Alignment(wrap_text=True, vertical="top")
+    ws.row_dimensions[head].height = 45
+    ws.freeze_panes = f"B{head + 1}"
+    ws.print_title_rows = f"{head}:{head}"
+    return ws
+
 
 def main() -> Path:
     s = sample_month("2026-10", calls=CALLS)
@@ -185,6 +275,7 @@ def main() -> Path:
     last = _calls_sheet(wb, c)
     kpis = _kpis_sheet(wb, c, last)
     spills = _spills_sheet(wb, c, last)
+    _staffing_sheet(wb)
     wb.active = wb.index(kpis)
     wb.calculation.fullCalcOnLoad = True   # FORMULATEXT and the KPI cells compute on open
     for sheet in wb.worksheets:   # print/preview: landscape, one page wide

@@ -73,15 +73,96 @@ def _kpi_formula_cells(wb):
                     yield ws, c
 
 
+def _relative(formula: str) -> str:
+    """A formula with its relative row numbers taken out: equal for a formula copied down."""
+    return re.sub(r"(?<![$\d])([A-Z]+)(\d+)", r"\1#", formula)
+
+
 def test_every_kpi_formula_has_its_formulatext_beside_it():
+    """Each formula, or the first row of a table column it was copied down from (the
+    Staffing sheet), has a FORMULATEXT cell saying what to type."""
     wb = openpyxl.load_workbook(PATH)
     found = 0
     for ws, c in _kpi_formula_cells(wb):
         found += 1
-        refs = [x for row in ws.iter_rows() for x in row
-                if x.value == f"=_xlfn.FORMULATEXT({c.coordinate})"]
-        assert refs, f"{ws.title}!{c.coordinate} has no FORMULATEXT cell"
+        texts = [re.search(r"\((\w+)\)", x.value).group(1) for row in ws.iter_rows()
+                 for x in row if str(x.value).startswith("=_xlfn.FORMULATEXT(")]
+        shown = [ws[t] for t in texts if ws[t].column == c.column]
+        assert any(t.coordinate == c.coordinate or
+                   _relative(str(t.value)) == _relative(str(c.value)) for t in shown), \
+            f"{ws.title}!{c.coordinate} has no FORMULATEXT cell"
     assert found >= 14
+
+
+def _excel_functions():
+    from kpi_xl.xl.adapter import build
+
+    def arg(*_a, **_k):
+        return lambda f: f
+    return build(lambda f: f, arg, "example")
+
+
+def _evaluate(wb, ws, formula: str, functions):
+    """A KPI_ formula as Excel with kpi_xl loaded evaluates it: each argument a literal, a
+    cell (evaluated when it holds a KPI_ formula itself) or a column range, passed in order
+    to the Excel function kpi_xl registers."""
+    name, body = re.fullmatch(r"=(KPI_\w+)\((.*)\)", formula).groups()
+
+    def value(arg: str):
+        if arg == "":
+            return None
+        if arg.startswith('"'):
+            return arg.strip('"')
+        sheet, _, ref = arg.rpartition("!")
+        target = wb[sheet] if sheet else ws
+        ref = ref.replace("$", "")
+        if ":" in ref:
+            return [c.value for row in target[ref] for c in row]
+        if re.fullmatch(r"[A-Z]+\d+", ref):
+            v = target[ref].value
+            return _evaluate(wb, target, v, functions) if str(v).startswith("=KPI_") else v
+        return float(arg)
+    return functions[name](*[value(a) for a in body.split(",")])
+
+
+def test_each_live_formula_gives_the_value_shown_beside_it():
+    """The formulas as typed, through the Excel functions (their argument order, the
+    variant's place, the references), give what the file says kpi_xl computed: on the KPIs
+    sheet column B against D; on the Staffing sheet D, E, G, H against J, K, L, M. A formula
+    passing its arguments in the wrong order fails here, not in a user's sheet."""
+    wb = openpyxl.load_workbook(PATH)
+    functions = _excel_functions()
+    pairs = [(wb["KPIs"], f"B{r}", f"D{r}") for r in range(2, wb["KPIs"].max_row + 1)
+             if str(wb["KPIs"][f"B{r}"].value).startswith("=KPI_")]
+    staffing = wb["Staffing"]
+    for r in range(1, staffing.max_row + 1):
+        if str(staffing[f"D{r}"].value).startswith("=KPI_"):
+            pairs += [(staffing, f"{a}{r}", f"{b}{r}") for a, b in zip("DEGH", "JKLM")]
+    assert len(pairs) >= 17 + 4 * 8
+    for ws, live, shown in pairs:
+        got = _evaluate(wb, ws, ws[live].value, functions)
+        assert got == pytest.approx(ws[shown].value, rel=1e-12), (ws.title, live)
+
+
+def test_the_staffing_sheet_shows_where_erlang_c_overstaffs():
+    """Issue 17: Erlang A beside Erlang C on the same traffic. With callers who hang up
+    (mean patience 120 s) Erlang A needs fewer agents than Erlang C in every half-hour for
+    the same 80/20 target, and at its agents still meets the target over offered calls
+    (the values kpi_xl computed, checked against the catalog directly)."""
+    from kpi_xl import compute
+    ws = openpyxl.load_workbook(PATH)["Staffing"]
+    target, threshold, patience = ws["B3"].value, ws["B4"].value, ws["B5"].value
+    rows = [r for r in range(1, ws.max_row + 1)
+            if str(ws[f"D{r}"].value).startswith("=KPI_")]
+    assert len(rows) == 8
+    for r in rows:
+        calls, aht, c_agents, a_agents = (ws[f"{c}{r}"].value for c in "BCJK")
+        assert a_agents < c_agents
+        assert c_agents == compute("erlang_agents", calls=calls, aht=aht,
+                                   threshold=threshold, target=target).value
+        sl = compute("erlang_a_service_level", "offered", calls=calls, aht=aht,
+                     agents=a_agents, patience=patience, threshold=threshold).value
+        assert sl >= target and ws[f"M{r}"].value == sl
 
 
 def test_each_rows_definition_is_that_of_the_variant_it_uses():

@@ -619,6 +619,7 @@ def write_sheet(workbook, result: Intraday, title: str = "Intraday", centre: str
     ws.page_setup.orientation = "landscape"
     ws.sheet_properties.pageSetUpPr.fitToPage = True          # one page wide, as tall as needed
     ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
+    ws.print_title_rows = f"1:{head}"          # what it is and the column heads, every page
     return ws
 
 

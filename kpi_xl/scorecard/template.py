@@ -39,6 +39,9 @@ The template language, for people who restyle the shipped templates in Excel:
     keeps the rows whose range equals the cell (one evaluation's items). Only cell
     references are accepted as arguments, so data cannot become formula code.
 
+Column widths are the template's, widened where a filled value would be cut by the cell
+to its right (up to 60 characters; longer text wraps): kpi_xl.scorecard.widths.
+
 Expressions run in jinja2's sandbox (no attribute access to internals, no imports). An
 error names the template, sheet and cell. Text from data that starts with ``=``, ``+``,
 ``-`` or ``@`` is written as text, never as a formula.
@@ -65,6 +68,7 @@ from ..errors import KpiXlError
 from ..text import cell_text, printable
 from ..names import sheet_title
 from .refs import Block, Mapper, map_formula, map_ranges, quote_sheet
+from .widths import fit_columns
 
 FOR = re.compile(r"^\{%-?\s*for\s+(\w+)\s+in\s+(.+?)\s*-?%\}$")
 ENDFOR = re.compile(r"^\{%-?\s*endfor\s*-?%\}$")
@@ -391,6 +395,8 @@ def fill(template: str | Path, context: Mapping[str, Any]) -> Filled:
         ctx = _column_loop(ws, ctx, _Where(path.name, ws.title))
         mappers[ws.title] = _expand_sheet(ws, ctx, _Where(path.name, ws.title))
     _cross_sheet(wb, mappers)
+    for ws in wb.worksheets:                    # no value cut by its neighbour
+        fit_columns(ws)
     wb.calculation.fullCalcOnLoad = True        # Excel recalculates on open
     return Filled(wb, mappers)
 

@@ -155,6 +155,13 @@ def test_a_long_value_widens_its_column_and_longer_text_wraps():
     assert ws.column_dimensions["C"].width == 40
     assert ws.column_dimensions["E"].width == MAX_WIDTH and ws["E3"].alignment.wrap_text
     assert not _cut(ws)
+    # a span of columns Excel saved as one <col min="7" max="9"> is split: only H widens
+    from openpyxl.worksheet.dimensions import ColumnDimension
+
+    ws.column_dimensions["G"] = ColumnDimension(ws, index="G", width=5, min=7, max=9)
+    ws["H5"], ws["I5"] = "twelve chars", 1
+    fit_columns(ws)
+    assert [ws.column_dimensions[c].width for c in "GHI"] == [5, 13, 5]
 
 
 # ------------------------------------------------------------------ header rows repeat

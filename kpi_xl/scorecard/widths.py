@@ -86,22 +86,22 @@ def fit_columns(ws, max_width: float = MAX_WIDTH) -> None:
     merged = {(r, c) for m in ws.merged_cells.ranges
               for r in range(m.min_row, m.max_row + 1)
               for c in range(m.min_col, m.max_col + 1)}
-    filled = {(c.row, c.column) for row in ws.iter_rows() for c in row
-              if c.value not in (None, "")}
+    # the cells that exist (iter_rows would make one for every empty place of the sheet)
+    cells = [c for c in ws._cells.values() if c.value not in (None, "")]
+    filled = {(c.row, c.column) for c in cells}
     need: dict[int, float] = {}
-    for row in ws.iter_rows():
-        for c in row:
-            if (c.row, c.column) in merged or (c.row, c.column + 1) not in filled:
-                continue
-            n = _needed(c)
-            if n is None:
-                continue
-            if n > max_width:
-                al = copy.copy(c.alignment)
-                al.wrap_text, al.vertical = True, al.vertical or "top"
-                c.alignment = al
-                n = max_width
-            need[c.column] = max(need.get(c.column, 0.0), n)
+    for c in cells:
+        if (c.row, c.column) in merged or (c.row, c.column + 1) not in filled:
+            continue
+        n = _needed(c)
+        if n is None:
+            continue
+        if n > max_width:
+            al = copy.copy(c.alignment)
+            al.wrap_text, al.vertical = True, al.vertical or "top"
+            c.alignment = al
+            n = max_width
+        need[c.column] = max(need.get(c.column, 0.0), n)
     default = ws.sheet_format.defaultColWidth or 9.140625
     for col, n in need.items():
         dim = _dimension(ws, col)

@@ -120,6 +120,11 @@ def scorecard() -> Workbook:
                  "them scores in proportion (capped to 0–100 %). Status: on target at 100 %; "
                  "near target from the near-target threshold above; off target below it.")
     ws["A12"].font = SMALL
+    # wrapped over A:I, the columns a PDF copy prints on its first page: spilled over
+    # empty cells instead, it was cut at that page's edge ("near target from the nea")
+    ws["A12"].alignment = Alignment(wrap_text=True, vertical="top")
+    ws.merge_cells("A12:I12")
+    ws.row_dimensions[12].height = 26          # two lines of 9 pt (a merged cell does not grow)
     row = 14
     block_totals = []
     for p in range(4):

@@ -208,6 +208,22 @@ def test_a_qa_workbook_printed_as_it_is_repeats_its_title_and_reads_weight_and_f
     assert " ".join(CATALOG["qa_score"].description.split()[-6:]) in " ".join(text.split())
 
 
+@pytest.mark.skipif(soffice() is None or not shutil.which("pdftotext"),
+                    reason="LibreOffice and poppler-utils print and read the workbook")
+def test_the_scorecards_reading_line_prints_whole_in_its_pdf_copy(demo, tmp_path):
+    """The line saying what Worst and 'near target' mean spilled over empty cells, and a
+    PDF copy (columns across pages) cut it at the first page's edge: "… near target from
+    the nea". Wrapped over the first page's columns, it ends on page 1."""
+    from kpi_xl.scorecard.pdf import pdf_copy
+
+    folder, _books = demo
+    pdf = pdf_copy(folder / f"balanced-scorecard-{MONTH}.xlsx", tmp_path / "sc.pdf")
+    first = subprocess.run(["pdftotext", "-f", "1", "-l", "1", str(pdf), "-"],
+                           capture_output=True, text=True, check=True).stdout
+    words = " ".join(first.split())
+    assert "near target from the near-target threshold above; off target below it." in words
+
+
 def test_weight_and_fatal_stay_numbers_for_the_formulas(demo):
     """The words are the cells' formats: the QA score's formula (the catalog's) still reads
     the weights and the fatal flags as numbers."""

@@ -314,6 +314,14 @@ def by_dimension(wb) -> None:
     ws.print_title_rows = "1:6"
 
 
+def running_head(ws, text: str) -> None:
+    """``text`` (filled like a cell) and the page number in the header of every printed
+    page: a page a table runs on to names whose it is above the repeated column heads."""
+    hf = ws.HeaderFooter
+    hf.oddHeader.left.text, hf.oddHeader.left.size = text, 9
+    hf.oddHeader.right.text, hf.oddHeader.right.size = "page &P of &N", 9
+
+
 # ---------------------------------------------------------------- agent QA
 def agent_qa() -> Workbook:
     wb = Workbook()
@@ -389,7 +397,10 @@ def agent_qa() -> Workbook:
     team.page_setup.orientation = "landscape"
     team.page_setup.fitToWidth, team.page_setup.fitToHeight = 1, 0
     team.sheet_properties.pageSetUpPr.fitToPage = True
-    team.print_title_rows = "1:2"          # the team and month on every printed page
+    # printed: the evaluations' column heads on every page they run on to, and the team
+    # above them in the page header
+    team.print_title_rows = "18:18"
+    running_head(team, "QA: {{ team }} · {{ month_label }}")
 
     ws = wb.create_sheet("Agent")
     ws.sheet_view.showGridLines = False
@@ -538,7 +549,10 @@ def agent_qa() -> Workbook:
     ws.page_setup.orientation = "landscape"
     ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
     ws.sheet_properties.pageSetUpPr.fitToPage = True
-    ws.print_title_rows = "1:2"            # the agent, team and month on every page
+    # printed: the item scores' column heads on every page they run on to, and the agent
+    # above them in the page header
+    ws.print_title_rows = "32:32"
+    running_head(ws, "QA: {{ agent.name }} · {{ team }} · {{ month_label }}")
     wb.properties.creator = "kpi_xl"
     return wb
 

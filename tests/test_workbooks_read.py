@@ -185,9 +185,11 @@ def test_every_sheet_names_the_rows_printed_on_every_page(demo):
 def test_a_qa_workbook_printed_as_it_is_repeats_its_title_and_reads_weight_and_fatal(
         demo, tmp_path):
     """The QA workbook printed by LibreOffice with its own page setup (not a PDF copy's):
-    every page starts with its sheet's title (before: the Team sheet's list of evaluations
-    and the agents' item scores ran on to pages without one), and the item rows say
-    '3×' and 'Fatal — fails the evaluation' (before: 3 and Y/N)."""
+    every page starts with its sheet's title in the page header, and every page has the
+    column heads of the table it prints (before: the Team sheet's list of evaluations and
+    the agents' item scores ran on to pages with neither: the title rows 1–2 repeated, no
+    column heads); the item rows say '3×' and 'Fatal — fails the evaluation' (before: 3
+    and Y/N)."""
     folder, _books = demo
     team = sorted(folder.glob(f"qa-*-{MONTH}.xlsx"))[0]
     pdf = convert(team, "pdf", tmp_path)
@@ -198,7 +200,11 @@ def test_a_qa_workbook_printed_as_it_is_repeats_its_title_and_reads_weight_and_f
     firsts = [next(ln.strip() for ln in p.splitlines() if ln.strip()) for p in pages]
     assert len(pages) > len(titles)                       # some sheets run past a page
     assert all(f.startswith("QA: ") for f in firsts), firsts
-    assert {f.split("  ")[0] for f in firsts} == titles
+    assert {f.split(" · ")[0] for f in firsts} == titles
+    # the heads of the evaluations (Team) and of the item scores (an agent's sheet)
+    heads = re.compile(r"^\s*Evaluation\s+(Evaluator\s+Agent|Section\s+Criterion)\s", re.M)
+    headless = [f for f, p in zip(firsts, pages) if not heads.search(p)]
+    assert not headless, headless
     # the demo's rubric (its config): weights 1, 2, 3; two fatal compliance items
     assert re.search(r"Verifies identity before account details\s+1×\s+Fatal — fails the "
                      r"evaluation", text), text[:3000]
@@ -300,3 +306,58 @@ def test_the_smoothing_check_finds_smoothed_and_unsaid_lines(tmp_path):
         found = smoothed(tmp_path / "c.xlsx")
         ws._charts.clear()
         assert (found[0].endswith(expected) if expected else not found), (smooth, found)
+
+
+def test_print_titles_follow_their_rows_and_the_page_header_is_filled(tmp_path):
+    """kpi_xl.scorecard.template on its own: print titles naming a table's heads below a
+    loop move with them (the loop's 3 template rows become 5 items: the heads go from row
+    5 to row 7), and the page header's {{ }} is filled, a value's '&' doubled so that it
+    prints as '&' (not as a header code)."""
+    from openpyxl import Workbook
+
+    from kpi_xl.scorecard.template import fill
+
+    wb = Workbook()
+    ws = wb.active
+    ws["A1"] = "{% for x in items %}"
+    ws["A2"] = "{{ x }}"
+    ws["A3"] = "{% endfor %}"
+    ws["A5"], ws["A6"] = "Heads", "{{ team }}"
+    ws.print_title_rows = "5:5"
+    ws.HeaderFooter.oddHeader.left.text = "QA: {{ team }}"
+    ws.HeaderFooter.oddHeader.right.text = "page &P"
+    wb.save(tmp_path / "t.xlsx")
+    out = fill(tmp_path / "t.xlsx", {"items": [1, 2, 3, 4, 5], "team": "Sales & orders"})
+    ws = out.workbook.active
+    assert [ws.cell(r, 1).value for r in range(1, 9)] == [1, 2, 3, 4, 5, None, "Heads",
+                                                          "Sales & orders"]
+    assert ws.print_title_rows == "$7:$7"
+    assert ws.HeaderFooter.oddHeader.left.text == "QA: Sales && orders"
+    assert ws.HeaderFooter.oddHeader.right.text == "page &P"
+    # a long name is cut (Excel refuses a header past 255 characters), never in an '&&'
+    for name in ("x" * 300, "x" * 60 + "&" * 40):
+        out = fill(tmp_path / "t.xlsx", {"items": [], "team": name}).workbook.active
+        left = out.HeaderFooter.oddHeader.left.text
+        assert len(left) <= 70 and left.endswith("…") and not re.search(r"(?<!&)(&&)*&…", left)
+
+
+def test_the_intraday_chart_prints_on_a_page_of_its_own(demo, tmp_path):
+    """The demo's Intraday sheet (a weekday pattern of 48 half hours: the chart below a
+    table longer than a page): a page break between the table and the chart, and
+    LibreOffice prints the chart whole on the last page. Before, it printed the chart's
+    title at the foot of the table's page and the rest on the next. (A table and chart
+    that fit one page stay on one: tests/test_intraday.py renders one.)"""
+    folder, _books = demo
+    path = folder / f"intraday-{MONTH}.xlsx"
+    ws = openpyxl.load_workbook(path)["Intraday"]
+    (chart,) = ws._charts
+    top = chart.anchor._from.row + 1          # the chart's first row (1-based)
+    last = max(r for r in range(1, top) if ws.cell(r, 1).value == "23:30")
+    assert any(last <= b.id < top for b in ws.row_breaks.brk), (last, top)
+    pdf = convert(path, "pdf", tmp_path)
+    pages = [p for p in subprocess.run(["pdftotext", "-layout", str(pdf), "-"],
+                                       capture_output=True, text=True,
+                                       check=True).stdout.split("\f") if p.strip()]
+    title = [i for i, p in enumerate(pages) if "Calls offered and agents" in p]
+    assert title == [len(pages) - 1], title                  # the chart whole, at the end
+    assert not re.search(r"^\s*23:30\s+[\d.]+\s+[\d.]+", pages[-1], re.M)  # table rows before

@@ -338,7 +338,8 @@ def test_print_titles_follow_their_rows_and_the_page_header_is_filled(tmp_path):
     for name in ("x" * 300, "x" * 60 + "&" * 40):
         out = fill(tmp_path / "t.xlsx", {"items": [], "team": name}).workbook.active
         left = out.HeaderFooter.oddHeader.left.text
-        assert len(left) <= 70 and left.endswith("…") and not re.search(r"(?<!&)(&&)*&…", left)
+        assert len(left) <= 70 and left.endswith("…")
+        assert not re.search(r"(?<!&)(&&)*&…", left), left
 
 
 def test_the_intraday_chart_prints_on_a_page_of_its_own(demo, tmp_path):

@@ -440,7 +440,8 @@ def _running_heads(ws, ctx: Mapping[str, Any], where: _Where) -> None:
             if not text or ("{{" not in text and "{%" not in text):
                 continue
             try:
-                getattr(part, side).text = _header_cut(HEADER_ENV.from_string(text).render(ctx))
+                filled = HEADER_ENV.from_string(text).render(ctx)
+                getattr(part, side).text = _header_cut(filled)
             except (JinjaError, TypeError, ValueError, AttributeError, KeyError) as e:
                 raise TemplateError(f"template {where.file}, sheet '{where.sheet}', page "
                                     f"{name[-6:].lower()} ({side}): {type(e).__name__}: {e}"

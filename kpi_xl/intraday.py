@@ -528,6 +528,25 @@ def _columns(result: Intraday) -> list[tuple[str, str, str]]:
     return cols
 
 
+CM_PT = 72 / 2.54                       # points in a centimetre (a chart's size is in cm)
+
+
+def _fits_one_page(ws, chart, above: int) -> bool:
+    """Whether rows 1..``above`` and ``chart`` below them print on one landscape A4 page
+    at the sheet's fit-to-width scale. An estimate that errs towards "no": rows of no set
+    height count 15 pt (Excel's for Calibri 11; LibreOffice's are lower), margins are the
+    sheet's; a "no" costs a page break before the chart, never a chart cut in two."""
+    from .scorecard.pdf import A4_IN, column_width_pt
+
+    m = ws.page_margins
+    page_w = (A4_IN[1] - (m.left or 0) - (m.right or 0)) * 72
+    page_h = (A4_IN[0] - (m.top or 0) - (m.bottom or 0)) * 72
+    table_w = sum(column_width_pt(d.width or 9.140625) for d in ws.column_dimensions.values())
+    scale = min(1.0, page_w / max(table_w, chart.width * CM_PT, 1.0))
+    rows_h = sum((ws.row_dimensions[r].height or 15.0) for r in range(1, above + 1))
+    return (rows_h + chart.height * CM_PT) * scale <= page_h
+
+
 def write_sheet(workbook, result: Intraday, title: str = "Intraday", centre: str = ""):
     """Add the intraday sheet to an openpyxl ``workbook``: the sentences saying what it
     is, the table, and a chart of calls offered (columns) with agents required and actual
@@ -538,11 +557,12 @@ def write_sheet(workbook, result: Intraday, title: str = "Intraday", centre: str
                                        RichTextProperties)
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
+    from openpyxl.worksheet.pagebreak import Break
 
     ws = workbook.create_sheet(title)
     ws["A1"] = cell_text(f"{centre + ': ' if centre else ''}Intraday staffing, "
                          f"{result.period.title()}")
-    ws["A1"].font = Font(bold=True, size=14)
+    ws["A1"].font = Font(name="Calibri", bold=True, size=14)
     lines = result.lines()
     for i, line in enumerate(lines, 2):
         ws.cell(i, 1, cell_text(line))
@@ -551,7 +571,7 @@ def write_sheet(workbook, result: Intraday, title: str = "Intraday", centre: str
     fill = PatternFill("solid", fgColor="1F4E78")
     for j, (_c, heading, _f) in enumerate(cols, 1):
         c = ws.cell(head, j, heading)
-        c.font = Font(bold=True, color="FFFFFF")
+        c.font = Font(name="Calibri", bold=True, color="FFFFFF")
         c.fill = fill
         c.alignment = Alignment(wrap_text=True, vertical="top")
     t = result.table
@@ -616,9 +636,14 @@ def write_sheet(workbook, result: Intraday, title: str = "Intraday", centre: str
             ws.add_chart(bar, ws.cell(head, len(cols) + 2).coordinate)
         else:
             ws.add_chart(bar, ws.cell(last + 2, 1).coordinate)    # below the table
+            if not _fits_one_page(ws, bar, last + 1):
+                # the chart on a page of its own, not cut across the table's last page and
+                # the next (LibreOffice printed its title at the foot of the table's page)
+                ws.row_breaks.append(Break(id=last))      # after the table's last row
     ws.page_setup.orientation = "landscape"
     ws.sheet_properties.pageSetUpPr.fitToPage = True          # one page wide, as tall as needed
     ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
+    ws.print_title_rows = f"1:{head}"          # what it is and the column heads, every page
     return ws
 
 

@@ -279,6 +279,8 @@ def main() -> Path:
     wb.active = wb.index(kpis)
     wb.calculation.fullCalcOnLoad = True   # FORMULATEXT and the KPI cells compute on open
     for sheet in wb.worksheets:   # print/preview: landscape, one page wide
+        # the header row (the Spills sheet: its first block's title) on every page
+        sheet.print_title_rows = sheet.print_title_rows or "1:1"
         sheet.page_setup.orientation = "landscape"
         sheet.sheet_properties.pageSetUpPr.fitToPage = True
         sheet.page_setup.fitToWidth = 1

@@ -106,7 +106,7 @@ def scorecard() -> Workbook:
     ws["B5"] = "{{ near_target }}"
     ws["B5"].number_format = "0%"
     ws["B5"].font = SMALL
-    ws["A6"] = "Scored with data for at least (share of weight)"
+    ws["A6"] = "Least weight with data to score"
     ws["A6"].font = SMALL
     ws["B6"] = "{{ min_coverage }}"
     ws["B6"].number_format = "0%"
@@ -120,12 +120,18 @@ def scorecard() -> Workbook:
                  "them scores in proportion (capped to 0–100 %). Status: on target at 100 %; "
                  "near target from the near-target threshold above; off target below it.")
     ws["A12"].font = SMALL
+    # wrapped over A:I, the columns a PDF copy prints on its first page: spilled over
+    # empty cells instead, it was cut at that page's edge ("near target from the nea")
+    ws["A12"].alignment = Alignment(wrap_text=True, vertical="top")
+    ws.merge_cells("A12:I12")
+    ws.row_dimensions[12].height = 26          # two lines of 9 pt (a merged cell does not grow)
     row = 14
     block_totals = []
     for p in range(4):
         ws.cell(row=row, column=1, value=f"{{{{ perspectives[{p}].name }}}}").font = BOLD
         ws.cell(row=row, column=2, value=f"{{{{ perspectives[{p}].weight }}}}").font = SMALL
         ws.cell(row=row, column=3, value="weight").font = SMALL
+        ws.cell(row=row, column=3).alignment = Alignment(indent=1)   # "20 weight"
         header(ws, row + 1, COLS)
         marker(ws, row + 2, f"{{% for kpi in perspectives[{p}].kpis %}}")
         r = row + 3
@@ -148,6 +154,7 @@ def scorecard() -> Workbook:
         ws[f"H{r}"].number_format = "0%"
         ws[f"J{r}"].number_format = "#,##0"
         ws[f"K{r}"].font = MONO
+        ws[f"K{r}"].alignment = Alignment(indent=1)     # apart from n, right-aligned beside
         ws[f"L{r}"].font = Font(name="DejaVu Sans", size=8, color=NAVY)
         ws[f"M{r}"].font = SMALL
         for col in "BCDEFGHIJ":
@@ -219,6 +226,7 @@ def scorecard() -> Workbook:
         if col not in "AG":
             ws[f"{col}{b}"].number_format = "0%"
     ws[f"G{b}"].font = SMALL
+    ws[f"G{b}"].alignment = Alignment(indent=1)      # apart from the index beside it
     marker(ws, b + 1, "{% endfor %}")
     # a month without a score is a blank cell: the chart leaves a gap there (no line drawn
     # through it, no zero), and draws straight lines (smoothed ones overshoot)
@@ -306,6 +314,14 @@ def by_dimension(wb) -> None:
     ws.print_title_rows = "1:6"
 
 
+def running_head(ws, text: str) -> None:
+    """``text`` (filled like a cell) and the page number in the header of every printed
+    page: a page a table runs on to names whose it is above the repeated column heads."""
+    hf = ws.HeaderFooter
+    hf.oddHeader.left.text, hf.oddHeader.left.size = text, 9
+    hf.oddHeader.right.text, hf.oddHeader.right.size = "page &P of &N", 9
+
+
 # ---------------------------------------------------------------- agent QA
 def agent_qa() -> Workbook:
     wb = Workbook()
@@ -376,10 +392,15 @@ def agent_qa() -> Workbook:
         team[f"{col}20"].font = SMALL
     team["D20"].number_format = "0.0%"
     team["E20"].number_format = "yyyy-mm-dd"
+    team["E20"].alignment = CENTER
     marker(team, 21, "{% endfor %}")
     team.page_setup.orientation = "landscape"
     team.page_setup.fitToWidth, team.page_setup.fitToHeight = 1, 0
     team.sheet_properties.pageSetUpPr.fitToPage = True
+    # printed: the evaluations' column heads on every page they run on to, and the team
+    # above them in the page header
+    team.print_title_rows = "18:18"
+    running_head(team, "QA: {{ team }} · {{ month_label }}")
 
     ws = wb.create_sheet("Agent")
     ws.sheet_view.showGridLines = False
@@ -415,7 +436,7 @@ def agent_qa() -> Workbook:
     ws["A10"] = "Evaluations"
     ws["A10"].font = BOLD
     header(ws, 11, ["Evaluation", "Date", "Evaluator", "Contact", "QA score", "Compliance",
-                    "Fatal"])
+                    "Fatal fails"])
     marker(ws, 12, "{% for e in agent.evaluations %}")
     ws["A13"], ws["B13"], ws["C13"], ws["D13"] = ("{{ e.id }}", "{{ e.date }}",
                                                   "{{ e.evaluator }}", "{{ e.contact }}")
@@ -429,11 +450,12 @@ def agent_qa() -> Workbook:
     ws["E13"] = f"=IFERROR({{{{ kpi_formula({qa}, max_score='$B$4') }}}},\"\")"
     # compliance: the points of the fatal (compliance) items only, a rubric breakdown
     ws["F13"] = (f"=IFERROR(SUMIFS($G$34:$G$34,{items},A13,$E$34:$E$34,1)"
-                 f"/($B$4*SUMIFS($H$34:$H$34,{items},A13,$E$34:$E$34,1)),\"\")")
+                 f"/SUMIFS($H$34:$H$34,{items},A13,$E$34:$E$34,1),\"\")")
     ws["G13"] = f"={{{{ kpi_formula({qa}, measure='fatal items failed') }}}}"
     for col in "ABCDEFG":
         ws[f"{col}13"].font, ws[f"{col}13"].border = BODY, BOX
     ws["B13"].number_format = "yyyy-mm-dd"
+    ws["B13"].alignment = CENTER               # apart from the evaluator beside it
     ws["E13"].number_format = ws["F13"].number_format = "0.0%"
     ws.conditional_formatting.add("G13:G13", CellIsRule(
         operator="greaterThan", formula=["0"], fill=PatternFill("solid", start_color=RED,
@@ -445,7 +467,7 @@ def agent_qa() -> Workbook:
     marker(ws, 18, "{% for section in sections %}")
     ws["A19"] = "{{ section }}"
     ws["B19"] = ("=IFERROR(SUMIFS($G$34:$G$34,$B$34:$B$34,A19)"
-                 "/($B$4*SUMIFS($H$34:$H$34,$B$34:$B$34,A19)),\"\")")
+                 "/SUMIFS($H$34:$H$34,$B$34:$B$34,A19),\"\")")
     ws["B19"].number_format = "0%"
     ws["A19"].font = ws["B19"].font = BODY
     marker(ws, 20, "{% endfor %}")
@@ -493,9 +515,17 @@ def agent_qa() -> Workbook:
         ws[f"{col}30"].border = BOX
     ws["A31"] = "Scores per item"
     ws["A31"].font = BOLD
+    ws["A31"].alignment = Alignment(vertical="top")          # level with the note
+    # the QA score's rule in the catalog's words (qa_rule), the columns' in the template's
+    ws["B31"] = ("Weight: how many times the item counts. Points: weight × score, out of "
+                 "weight × {{ max_score }} (N/A items count neither). QA score: {{ qa_rule }}")
+    ws["B31"].font = SMALL
+    ws["B31"].alignment = Alignment(wrap_text=True, vertical="top")
+    ws.merge_cells("B31:I31")                  # wrapped over the table's width
+    ws.row_dimensions[31].height = 36          # three lines of 9 pt (a merged cell does not grow)
     ws.row_dimensions[30].height = 60          # room to write; insert rows for more notes
-    header(ws, 32, ["Evaluation", "Section", "Criterion", "Weight", "Fatal", "Score", "Points",
-                    "Applicable", "Comment"])
+    header(ws, 32, ["Evaluation", "Section", "Criterion", "Weight", "Fatal item",
+                    "Score (0–{{ max_score }})", "Points", "Out of", "Comment"])
     marker(ws, 33, "{% for i in agent.item_scores %}")
     # the item rows: the formulas above point at row 34, the loop row
     for col, v in zip("ABCDEF", ("{{ i.evaluation }}", "{{ i.section }}", "{{ i.criterion }}",
@@ -503,16 +533,26 @@ def agent_qa() -> Workbook:
         ws[f"{col}34"] = v
         ws[f"{col}34"].font = SMALL
     ws["G34"] = '=IF(ISNUMBER(F34),D34*F34,"")'
-    ws["H34"] = '=IF(ISNUMBER(F34),D34,"")'
-    ws["E34"].number_format = '"Y";"Y";"N"'      # 1 fatal, 0 not: the catalog's flag
-    ws["E34"].alignment = CENTER
+    ws["H34"] = '=IF(ISNUMBER(F34),D34*$B$4,"")'
+    # the weight and the catalog's fatal flag (1 fatal, 0 not) stay numbers for the
+    # formulas above, shown in words: "3×", "Fatal — fails the evaluation" (blank when not)
+    ws["D34"].number_format = 'General"×"'
+    ws["E34"].number_format = ('"Fatal — fails the evaluation";"Fatal — fails the evaluation";'
+                               '""')
+    ws["F34"].alignment = RIGHT                # N/A beside the numbers
     ws["I34"] = "{{ i.comment }}"
+    ws["I34"].alignment = Alignment(indent=1)  # apart from the numbers beside it
     for col in "GHI":
         ws[f"{col}34"].font = SMALL
+
     marker(ws, 35, "{% endfor %}")
     ws.page_setup.orientation = "landscape"
     ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
     ws.sheet_properties.pageSetUpPr.fitToPage = True
+    # printed: the item scores' column heads on every page they run on to, and the agent
+    # above them in the page header
+    ws.print_title_rows = "32:32"
+    running_head(ws, "QA: {{ agent.name }} · {{ team }} · {{ month_label }}")
     wb.properties.creator = "kpi_xl"
     return wb
 

@@ -128,7 +128,8 @@ def test_the_scorecard_prints_at_8_pt_or_more_with_headers_on_every_page(month_f
 @needs_lo
 def test_a_qa_workbook_prints_each_sheet_the_way_it_fits(month_files, tmp_path):
     """The Team sheet is narrow (portrait, 100 %); an agent's sheet is wide (landscape,
-    across). Every page starts with its sheet's title (QA: <team or agent>)."""
+    across). Every page starts with its sheet's title (QA: <team or agent>), in the page
+    header ("QA: Ana Silva · Billing · October 2026")."""
     _out, paths = month_files
     team = paths[1]
     wb = openpyxl.load_workbook(team)
@@ -143,9 +144,10 @@ def test_a_qa_workbook_prints_each_sheet_the_way_it_fits(month_files, tmp_path):
     firsts = _first_lines(pdf, len(pages))
     assert all(ln.startswith("QA: ") for ln in firsts), firsts
     titles = {ws["A1"].value for ws in wb.worksheets}
-    assert {ln.split("  ")[0] for ln in firsts} == titles         # every sheet printed
+    named = [ln.split(" · ")[0] for ln in firsts]
+    assert set(named) == titles                                  # every sheet printed
     portrait = [i for i, (w, h) in enumerate(pages) if h > w]
-    assert portrait and all(firsts[i] == wb["Team"]["A1"].value for i in portrait)
+    assert portrait and all(named[i] == wb["Team"]["A1"].value for i in portrait)
     _look(pdf, tmp_path)
 
 

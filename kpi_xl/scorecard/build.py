@@ -317,6 +317,8 @@ def qa_contexts(results: Results, qa, centre: str, *, max_score: float = 1.0,
                      **period_words(results),
                      "max_score": int(max_score) if float(max_score).is_integer() else max_score,
                      "qa_target": qa_target, "agents": agents_ctx,
+                     # the rule in the catalog's words, for the item table's note
+                     "qa_rule": CATALOG["qa_score"].description,
                      "evaluations": sorted(evaluations, key=lambda e: (e["date"], e["id"])),
                      "evaluators": [{"name": e} for e in sorted(evaluators)],
                      "sections": sections, "partial": partial_banner(partial)}

@@ -107,7 +107,8 @@ def scorecard_book(template: Path, shipped: Path, ctx: dict):
 
 def copy_sheet(src, wb) -> None:
     """``src`` (a filled sheet of another workbook) copied into ``wb``: values, styles,
-    widths, heights, merged cells, conditional formats, freeze panes and page setup."""
+    widths, heights, merged cells, conditional formats, freeze panes, page setup and the
+    rows (and columns) printed on every page."""
     from openpyxl.worksheet.cell_range import CellRange
 
     dst = wb.create_sheet(sheet_title(src.title, set(wb.sheetnames)))
@@ -137,6 +138,8 @@ def copy_sheet(src, wb) -> None:
     dst.page_setup.fitToWidth, dst.page_setup.fitToHeight = (src.page_setup.fitToWidth,
                                                              src.page_setup.fitToHeight)
     dst.sheet_properties.pageSetUpPr = copy.copy(src.sheet_properties.pageSetUpPr)
+    dst.print_title_rows = src.print_title_rows          # header rows on every page
+    dst.print_title_cols = src.print_title_cols
 
 
 # ------------------------------------------------------------------ one member

@@ -39,6 +39,12 @@ The template language, for people who restyle the shipped templates in Excel:
     keeps the rows whose range equals the cell (one evaluation's items). Only cell
     references are accepted as arguments, so data cannot become formula code.
 
+The page header and footer take ``{{ }}`` like a cell (a value's ``&`` is doubled, so it
+prints as ``&``, not as a header code), and print titles below a loop follow their rows.
+
+Column widths are the template's, widened where a filled value would be cut by the cell
+to its right (up to 60 characters; longer text wraps): kpi_xl.scorecard.widths.
+
 Expressions run in jinja2's sandbox (no attribute access to internals, no imports). An
 error names the template, sheet and cell. Text from data that starts with ``=``, ``+``,
 ``-`` or ``@`` is written as text, never as a formula.
@@ -65,6 +71,7 @@ from ..errors import KpiXlError
 from ..text import cell_text, printable
 from ..names import sheet_title
 from .refs import Block, Mapper, map_formula, map_ranges, quote_sheet
+from .widths import fit_columns
 
 FOR = re.compile(r"^\{%-?\s*for\s+(\w+)\s+in\s+(.+?)\s*-?%\}$")
 ENDFOR = re.compile(r"^\{%-?\s*endfor\s*-?%\}$")
@@ -390,9 +397,55 @@ def fill(template: str | Path, context: Mapping[str, Any]) -> Filled:
         ctx = contexts.get(ws.title, dict(context))
         ctx = _column_loop(ws, ctx, _Where(path.name, ws.title))
         mappers[ws.title] = _expand_sheet(ws, ctx, _Where(path.name, ws.title))
+        _running_heads(ws, ctx, _Where(path.name, ws.title))
     _cross_sheet(wb, mappers)
+    for ws in wb.worksheets:                    # no value cut by its neighbour
+        fit_columns(ws)
     wb.calculation.fullCalcOnLoad = True        # Excel recalculates on open
     return Filled(wb, mappers)
+
+
+def _header_text(v: Any) -> str:
+    # '&' starts a header code (&P the page, &"font"…): a value's '&' is doubled
+    return "" if v is None or isinstance(v, _Nothing) else printable(str(v)).replace("&", "&&")
+
+
+HEADER_ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False,
+                                  finalize=_header_text)
+
+
+#: the most a filled header or footer part holds: Excel refuses (repairs) a workbook whose
+#: header or footer is longer than 255 characters, its three parts and codes together
+HEADER_PART_MAX = 70
+
+
+def _header_cut(text: str) -> str:
+    if len(text) <= HEADER_PART_MAX:
+        return text
+    cut = text[:HEADER_PART_MAX - 1]
+    if (len(cut) - len(cut.rstrip("&"))) % 2:        # not half of a doubled '&'
+        cut = cut[:-1]
+    return cut + "…"
+
+
+def _running_heads(ws, ctx: Mapping[str, Any], where: _Where) -> None:
+    """The page header's and footer's ``{{ … }}`` rendered like a cell's (the sheet's
+    title above the column heads a continued table repeats on every page)."""
+    hf = ws.HeaderFooter
+    for name in ("oddHeader", "oddFooter", "evenHeader", "evenFooter", "firstHeader",
+                 "firstFooter"):
+        part = getattr(hf, name, None)
+        for side in ("left", "center", "right"):
+            text = getattr(getattr(part, side, None), "text", None)
+            if not text or ("{{" not in text and "{%" not in text):
+                continue
+            try:
+                filled = HEADER_ENV.from_string(text).render(ctx)
+                getattr(part, side).text = _header_cut(filled)
+            except (JinjaError, TypeError, ValueError, AttributeError, KeyError) as e:
+                raise TemplateError(f"template {where.file}, sheet '{where.sheet}', page "
+                                    f"{name[-6:].lower()} ({side}): {type(e).__name__}: {e}"
+                                    ) from None
 
 
 def _sheet_loop(wb, ws, context: dict, contexts: dict, file: str) -> None:
@@ -763,6 +816,9 @@ def _move_formats(ws, fn) -> None:
     if ws.print_area:
         areas = ws.print_area if isinstance(ws.print_area, list) else str(ws.print_area).split(",")
         ws.print_area = [map_ranges(str(a).split("!")[-1].replace("$", ""), fn) for a in areas]
+    titles = re.fullmatch(r"\$?(\d+):\$?(\d+)", str(ws.print_title_rows or ""))
+    if titles:                          # a table's column heads, wherever the loops put them
+        ws.print_title_rows = f"{fn(int(titles[1]), False)}:{fn(int(titles[2]), True)}"
 
 
 def _rule_moved(rule, old: str, new: str):

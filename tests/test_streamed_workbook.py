@@ -50,8 +50,9 @@ def _digest(path: Path) -> str:
 @pytest.mark.parametrize("partial", [None, "partial data: contacts has 1,200 rows in 2026-10"])
 def test_the_same_bytes_as_the_whole_workbook(tmp_path, contexts, partial):
     """Each team's workbook, streamed and whole: byte for byte the same file (with and
-    without the partial-data banner; the other openpyxl writer is run by CI's job without
-    lxml)."""
+    without the partial-data banner), with the writer openpyxl picked at import (lxml
+    when installed; tests/test_cached_and_formula.py runs write_month, which streams,
+    under both writers)."""
     for team, ctx in contexts[partial].items():
         whole, streamed = tmp_path / f"whole-{team}.xlsx", tmp_path / f"streamed-{team}.xlsx"
         save_with_values(fill(TEMPLATES / "agent-qa.xlsx", ctx).workbook, whole, STAMP,
@@ -107,7 +108,7 @@ def test_a_cell_let_go_is_never_read_as_blank():
     ev = Evaluator(wb)
     assert [v for _c, v in ev.sheet_values(agent)] == [8.0]
     ev.let_go(agent, {(2, 1)})                       # Team reads A2 only
-    values = dict((c.coordinate, v) for c, v in ev.sheet_values(team))
+    values = {c.coordinate: v for c, v in ev.sheet_values(team)}
     assert values["A1"] == 9.0
     assert isinstance(values["A2"], Unsupported)
     assert "let go" in str(values["A2"])

@@ -35,7 +35,7 @@ from ..text import cell_text, printable
 from ..names import distinct_stems, inside, sheet_title
 from .dimensions import dimension_contexts, scorecard_book
 from .streamed import save_filled
-from .template import TemplateError, fill
+from .template import TemplateError
 
 #: the shipped templates, inside the package (importlib.resources: they install with it)
 TEMPLATES = Path(str(resources.files("kpi_xl") / "templates"))

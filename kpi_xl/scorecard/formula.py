@@ -870,7 +870,7 @@ class Evaluator:
                 kept[(title, r, c)] = self.cell(title, r, c)
             except Unsupported as e:
                 kept[(title, r, c)] = self.memo.get((title, r, c), e)
-        for (r, c), cell in ws._cells.items():
+        for r, c in ws._cells:
             self.memo.pop((title, r, c), None)
         self.memo.update(kept)
         self.gone.add(title)

@@ -37,8 +37,18 @@ from ..text import printable
 from .cached import CachedValues, _Archive, _SheetWriter, _Writer, save_with_values
 from .formula import Evaluator, Unsupported, _parse_ref
 from .refs import Mapper, _parse, _token_values, map_ref
-from .template import (SHEET, TemplateError, _column_loop, _copy_extras, _cross_sheet,
-                       _evaluate, _expand_sheet, _extras, _Where, fill)
+from .template import (
+    SHEET,
+    TemplateError,
+    _column_loop,
+    _copy_extras,
+    _cross_sheet,
+    _evaluate,
+    _expand_sheet,
+    _extras,
+    _Where,
+    fill,
+)
 
 
 def save_filled(template: str | Path, context: Mapping[str, Any], path: str | Path,

@@ -3,6 +3,7 @@ in the same run, interleaved, each run in a fresh subprocess (time and peak memo
 
     python bench/bench_scorecard.py                      # 500 and 2,000 agents, 3 runs each
     python bench/bench_scorecard.py --agents 100 --runs 1
+    python bench/bench_scorecard.py --before /tmp/base    # and an older tree, interleaved
 
 What is timed on kpi_xl's side is what ``kpi-xl run`` does for the workbooks once the data
 is loaded and the engine has computed (``kpi_xl.scorecard.build.write_month``): the
@@ -205,19 +206,22 @@ def xlsxwriter_side(data: Path, out: Path) -> dict:
 
 
 # ------------------------------------------------------------------ the rounds
-def _child(side: str, data: Path, out: Path, lxml: bool = True) -> dict:
-    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+def _child(side: str, data: Path, out: Path, lxml: bool = True, tree: Path = ROOT) -> dict:
+    """One side in a fresh process; ``tree``: the source tree it runs (``--before``: an
+    older one, with its own copy of this file)."""
+    env = dict(os.environ, PYTHONPATH=str(tree) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     env["OPENPYXL_LXML"] = "True" if lxml else "False"
     if side != "inputs":
         out.mkdir(parents=True, exist_ok=True)
-    p = subprocess.run([sys.executable, __file__, "--child", side, str(data), str(out)],
+    p = subprocess.run([sys.executable, str(tree / "bench" / Path(__file__).name), "--child",
+                        side, str(data), str(out)],
                        env=env, capture_output=True, text=True, check=False)
     if p.returncode != 0:
         raise SystemExit(f"{side} failed:\n{p.stderr}")
     return json.loads(p.stdout.strip().splitlines()[-1])
 
 
-def bench(agents: int, runs: int, tmp: Path) -> dict:
+def bench(agents: int, runs: int, tmp: Path, before: Path | None = None) -> dict:
     t = time.perf_counter()
     data = tmp / f"inputs-{agents}.pickle"
     _child("inputs", Path(str(agents)), data)     # in a subprocess: the parent stays light
@@ -225,8 +229,15 @@ def bench(agents: int, runs: int, tmp: Path) -> dict:
           "(not timed)", flush=True)
     ours = {True: [], False: []}
     theirs: list[dict] = []
+    old: list[dict] = []
     content = tmp / f"content-{agents}.pickle"
     for k in range(runs):
+        if before is not None:
+            r = _child("kpi_xl", data, tmp / f"before-{agents}-{k}", True, before)
+            old.append(r)
+            print(f"  run {k + 1}: before lxml=True   {r['seconds']:7.2f} s "
+                  f"(CPU {r['cpu']:6.2f} s)  "
+                  f"peak {r['peak_mb']:6.0f} MB (before {r['before_mb']:.0f})", flush=True)
         for lxml in (True, False):
             r = _child("kpi_xl", data, tmp / f"ours-{agents}-{k}-{lxml}", lxml)
             if r["lxml"] != lxml:
@@ -244,7 +255,8 @@ def bench(agents: int, runs: int, tmp: Path) -> dict:
         print(f"  run {k + 1}: XlsxWriter          {r['seconds']:7.2f} s "
               f"(CPU {r['cpu']:6.2f} s)  "
               f"peak {r['peak_mb']:6.0f} MB (before {r['before_mb']:.0f})", flush=True)
-    sides = (("lxml", ours[True]), ("etree", ours[False]), ("xw", theirs))
+    sides = (("lxml", ours[True]), ("etree", ours[False]), ("xw", theirs)) + (
+        (("old", old),) if old else ())
     med = {name: statistics.median(x["seconds"] for x in rs) for name, rs in sides}
     cpu = {name: statistics.median(x["cpu"] for x in rs) for name, rs in sides}
     peak = {name: max(x["peak_mb"] for x in rs) for name, rs in sides}
@@ -253,8 +265,16 @@ def bench(agents: int, runs: int, tmp: Path) -> dict:
     sheets = len(openpyxl.load_workbook(ours[True][0]["files"][-1], read_only=True).sheetnames)
     print(f"{agents} agents ({sheets} sheets in the QA workbook) + balanced scorecard, "
           f"median of {runs}:")
-    for name, label in (("lxml", "kpi_xl, lxml       "), ("etree", "kpi_xl, ElementTree"),
-                        ("xw", "XlsxWriter         ")):
+    if old:
+        import hashlib
+
+        def digests(r):
+            return [hashlib.sha256(Path(f).read_bytes()).hexdigest() for f in r["files"]]
+        print(f"  the workbooks' bytes: the same before and after: "
+              f"{digests(old[0]) == digests(ours[True][0])}", flush=True)
+    labels = (("old", "before, lxml       "),) if old else ()
+    for name, label in labels + (("lxml", "kpi_xl, lxml       "),
+                                 ("etree", "kpi_xl, ElementTree"), ("xw", "XlsxWriter         ")):
         print(f"  {label} {med[name]:7.2f} s  {med[name] / med['xw']:5.2f}×   CPU "
               f"{cpu[name]:7.2f} s  {cpu[name] / cpu['xw']:5.2f}×   peak {peak[name]:6.0f} MB",
               flush=True)
@@ -275,10 +295,13 @@ def main() -> None:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--agents", type=int, nargs="+", default=[500, 2000])
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--before", type=Path, default=None,
+                    help="an older source tree (git archive <commit> | tar -x -C DIR) whose "
+                         "kpi_xl side runs too, interleaved (with lxml)")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         for n in a.agents:
-            bench(n, a.runs, Path(tmp))
+            bench(n, a.runs, Path(tmp), a.before)
 
 
 if __name__ == "__main__":

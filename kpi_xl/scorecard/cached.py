@@ -172,14 +172,23 @@ class _SheetWriter(WorksheetWriter):
 class _Writer(ExcelWriter):
     """openpyxl's workbook writer, each sheet written by :class:`_SheetWriter`."""
 
-    def __init__(self, workbook, archive, values, release: bool = False):
+    def __init__(self, workbook, archive, values, release: bool = False, ready=None):
         super().__init__(workbook, archive)
         self.values, self.release = values, release
+        #: sheets whose XML was written ahead (kpi_xl.scorecard.streamed): ready.get(ws)
+        #: gives (its XML, its relationships) or None
+        self.ready = ready
 
     def write_worksheet(self, ws):                  # as openpyxl's, with our sheet writer
         ws._drawing = SpreadsheetDrawing()
         ws._drawing.charts = ws._charts
         ws._drawing.images = ws._images
+        hit = self.ready.get(ws) if self.ready is not None else None
+        if hit is not None:
+            xml, ws._rels = hit
+            self._archive.writestr(ws.path[1:], xml)
+            self.manifest.append(ws)
+            return
         writer = _SheetWriter(ws, self.values)
         writer.write()
         ws._rels = writer._rels

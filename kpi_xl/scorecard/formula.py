@@ -43,6 +43,7 @@ from typing import Any, Callable
 
 from openpyxl.formula.tokenizer import Token, Tokenizer, TokenizerError
 from openpyxl.utils import column_index_from_string
+from openpyxl.utils import get_column_letter as _letter
 
 from .refs import quote_sheet, unquote_sheet
 
@@ -728,6 +729,9 @@ class Evaluator:
         # while a workbook is evaluated, so a subtree over the same cells has one value
         self.shared: dict = {}
         self.values: dict[tuple[int, str, bool], Any] = {}
+        #: sheets written and let go (kpi_xl.scorecard.streamed): only the cells kept in
+        #: the memo can still be read; any other raises Unsupported, never reads as blank
+        self.gone: set[str] = set()
 
     def cell(self, sheet: str, row: int, col: int) -> Any:
         key = (sheet, row, col)
@@ -736,6 +740,9 @@ class Evaluator:
             if isinstance(out, Unsupported):
                 raise out
             return out
+        if sheet in self.gone:
+            raise Unsupported(f"{quote_sheet(sheet)}!{_letter(col)}{row} was written and let go "
+                              "before it was read", where=f"{quote_sheet(sheet)}!{_letter(col)}{row}")
         ws = self.sheets.get(sheet)
         if ws is None:
             return REF
@@ -834,6 +841,40 @@ class Evaluator:
         if kind == "fn":
             return _fn(node[1], node[2], lambda n, arr: self._eval(n, sheet, arr), array)
         raise Unsupported(str(node))
+
+    def sheet_values(self, ws):
+        """(cell, value) for every formula cell of ``ws``, computed alone (what was kept for
+        other sheets' subtrees and ranges goes first, and once it is done), the value the
+        :class:`Unsupported` error of a cell that cannot be computed."""
+        self.sheets[ws.title] = ws
+        self.values.clear()
+        self.ranges.clear()
+        out = []
+        for (r, c), cell in sorted(ws._cells.items()):
+            if cell.data_type == "f" and isinstance(cell.value, str):
+                try:
+                    out.append((cell, self.cell(ws.title, r, c)))
+                except Unsupported as e:
+                    out.append((cell, e))
+        self.values.clear()
+        self.ranges.clear()
+        return out
+
+    def let_go(self, ws, keep) -> None:
+        """Forget ``ws`` except the cells ``keep`` ((row, column) pairs: what other sheets
+        read), whose values stay in the memo; reading any other cell of it raises."""
+        title = ws.title
+        kept = {}
+        for r, c in keep:
+            try:
+                kept[(title, r, c)] = self.cell(title, r, c)
+            except Unsupported as e:
+                kept[(title, r, c)] = self.memo.get((title, r, c), e)
+        for r, c in ws._cells:
+            self.memo.pop((title, r, c), None)
+        self.memo.update(kept)
+        self.gone.add(title)
+        self.sheets.pop(title, None)
 
     def all_formulas(self):
         """(sheet, cell, value) for every formula cell, in sheet order; raises

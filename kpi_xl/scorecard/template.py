@@ -860,8 +860,9 @@ def _move_charts(ws, mapper: Mapper, own: str) -> None:
                 point.row = _final(mapper, point.row + 1) - 1
 
 
-def _cross_sheet(wb, mappers: dict[str, Mapper]) -> None:
-    """References to other sheets, mapped through how those sheets' rows moved."""
+def _cross_sheet(wb, mappers: dict[str, Mapper], sheets=None) -> None:
+    """References to other sheets, mapped through how those sheets' rows moved (in
+    ``sheets``, every sheet of ``wb`` when None)."""
     def for_sheet(own):
         def fn(sheet, row, relative, last):
             if sheet == own or sheet not in mappers or not mappers[sheet].blocks:
@@ -869,7 +870,7 @@ def _cross_sheet(wb, mappers: dict[str, Mapper]) -> None:
             return mappers[sheet].row(row, last=last)
         return fn
 
-    for ws in wb.worksheets:
+    for ws in wb.worksheets if sheets is None else sheets:
         fn = for_sheet(ws.title)
         for c in ws._cells.values():
             if c.data_type == "f" and isinstance(c.value, str) and "!" in c.value:

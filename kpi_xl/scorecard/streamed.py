@@ -46,9 +46,11 @@ from .template import (
     _evaluate,
     _expand_sheet,
     _extras,
+    _running_heads,
     _Where,
     fill,
 )
+from .widths import fit_columns
 
 
 def save_filled(template: str | Path, context: Mapping[str, Any], path: str | Path,
@@ -132,6 +134,7 @@ class _Stream:
         for s in before:
             ctx = _column_loop(s, dict(self.context), _Where(self.file, s.title))
             mappers[s.title] = _expand_sheet(s, ctx, _Where(self.file, s.title))
+            _running_heads(s, ctx, _Where(self.file, s.title))
             if self.check is not None:
                 self.check(s)
         reads = _references(before)
@@ -155,13 +158,17 @@ class _Stream:
                 wb.move_sheet(new, position + k - wb.worksheets.index(new))
                 ctx = _column_loop(new, ctx, _Where(self.file, title))
                 mappers[title] = _expand_sheet(new, ctx, _Where(self.file, title))
+                _running_heads(new, ctx, _Where(self.file, title))
                 _cross_sheet(wb, mappers, [new])
+                fit_columns(new)                # as fill() does, once its formulas are set
                 if self.check is not None:
                     self.check(new)
                 keep = _cells_read(reads.get(title, ()), title, mappers[title])
                 ready[id(new)] = self._write_one(new, ev, keep, scratch)
             wb.remove(ws)
             _cross_sheet(wb, mappers, before)
+            for s in before:
+                fit_columns(s)
             values = CachedValues()
             for s in before:
                 for cell, value in ev.sheet_values(s):

@@ -89,10 +89,13 @@ def duplicates(values) -> tuple[Any, Any]:
     import numpy as np
     import pandas as pd
 
+    from ..frames import for_duckdb
+
     con = duckdb.connect()
     try:
-        con.register("keyed", pd.DataFrame({"key": values.reset_index(drop=True),
-                                            "_pos": np.arange(len(values), dtype="int64")}))
+        con.register("keyed", for_duckdb(pd.DataFrame({
+            "key": values.reset_index(drop=True),
+            "_pos": np.arange(len(values), dtype="int64")})))
         got = con.execute(duplicate_sql("keyed", "key")).fetchnumpy()
     finally:
         con.close()

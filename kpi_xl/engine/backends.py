@@ -187,7 +187,10 @@ class DuckDBBackend(Backend):
             self.con.execute(f"CREATE OR REPLACE TEMPORARY VIEW {name} AS SELECT * FROM "
                              f"read_parquet({quote_text(os.fspath(data))})")
         else:
-            self.con.register(name, data)
+            from ..frames import for_duckdb
+
+            # Arrow text columns as Arrow: DuckDB would convert them again at every scan
+            self.con.register(name, for_duckdb(data))
 
     def columns(self, name: str) -> list[Column]:
         return [Column(r[0], _duck_kind(r[1]))

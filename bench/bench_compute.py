@@ -4,6 +4,7 @@
     python bench/bench_compute.py --rows 10000000      # issue 14's 10 M-row target
     python bench/bench_compute.py --no-pyarrow         # every side with pyarrow blocked
     python bench/bench_compute.py --profile            # + kpi_xl's cProfile by stage
+    python bench/bench_compute.py --before /tmp/old    # + compute from another tree
 
 The file is ``bench_load.py``'s 19-column contacts export (calls and tickets mixed, ticket
 times, hold, wrap-up, flags, two scores, a free-text column), one month (2026-10). Each
@@ -19,6 +20,9 @@ peak memory the child's maximum resident set (``os.wait4``). The sides are inter
   hand-written ``GROUPING SETS`` query of the same 17 KPIs (default variants) at
   organisation, team, agent and channel level for the same 13 months, to a DataFrame, as
   ``bench_engine.py`` writes it: no checks, no rejects, no tidy table.
+
+``before`` (with ``--before TREE``): ``compute`` run from another checkout (``git archive
+<commit> | tar -x -C TREE``), interleaved with the others.
 
 "same values" compares the organisation's month for every KPI both sides compute
 (relative 1e-9).
@@ -143,11 +147,17 @@ def _block_pyarrow() -> None:
     sys.meta_path.insert(0, Blocker())
 
 
-def run(side: str, path: Path, no_pyarrow: bool, env: dict, profile: str | None = None) -> dict:
-    """One side in a fresh process: wall seconds, the child's peak RSS, its answer."""
+def run(side: str, path: Path, no_pyarrow: bool, env: dict, profile: str | None = None,
+        before: Path | None = None) -> dict:
+    """One side in a fresh process: wall seconds, the child's peak RSS, its answer.
+    ``before``: the ``compute`` side of another tree (side ``before``)."""
+    script = __file__
+    if side == "before":
+        script, side = str(before / "bench" / "bench_compute.py"), "compute"
+        env = {**env, "PYTHONPATH": str(before)}
     with tempfile.TemporaryDirectory() as tmp:
         res = Path(tmp) / "side.json"
-        cmd = [sys.executable, __file__, "--side", side, "--file", str(path), "--out",
+        cmd = [sys.executable, script, "--side", side, "--file", str(path), "--out",
                str(Path(tmp) / "out"), "--result", str(res)]
         cmd += ["--no-pyarrow"] if no_pyarrow else []
         cmd += ["--profile-to", profile] if profile else []
@@ -174,6 +184,8 @@ def main() -> None:
     ap.add_argument("--rows", type=int, nargs="*", default=[1_000_000])
     ap.add_argument("--repeat", type=int, default=3, help="interleaved rounds (default 3)")
     ap.add_argument("--no-pyarrow", action="store_true", help="block pyarrow in every side")
+    ap.add_argument("--before", type=Path,
+                    help="another tree whose compute runs as side 'before' (e.g. main)")
     ap.add_argument("--profile", action="store_true",
                     help="also run compute once under cProfile and print its top costs")
     ap.add_argument("--side", choices=SIDES, help=argparse.SUPPRESS)
@@ -196,18 +208,19 @@ def main() -> None:
         for rows in a.rows:
             path = Path(tmp) / f"contacts-{rows}.csv"
             make(rows, path, 19)
-            got: dict[str, list[dict]] = {s: [] for s in SIDES}
+            sides = SIDES + (("before",) if a.before else ())
+            got: dict[str, list[dict]] = {s: [] for s in sides}
             for _ in range(a.repeat):
-                for side in SIDES:
-                    got[side].append(run(side, path, a.no_pyarrow, env))
+                for side in sides:
+                    got[side].append(run(side, path, a.no_pyarrow, env, before=a.before))
             pa = {r["pyarrow"] for rs in got.values() for r in rs}
             arrow = "loaded" if pa == {True} else "not loaded" if pa == {False} else "mixed"
             print(f"{rows:,} rows x 19 columns, {path.stat().st_size / 1e6:.0f} MB CSV; "
                   f"pyarrow {arrow}; median of {a.repeat} interleaved runs; "
                   f"load average now {os.getloadavg()[0]:.1f}")
-            med = {s: statistics.median(r["seconds"] for r in got[s]) for s in SIDES}
-            peak = {s: max(r["peak_mb"] for r in got[s]) for s in SIDES}
-            for side in SIDES:
+            med = {s: statistics.median(r["seconds"] for r in got[s]) for s in sides}
+            peak = {s: max(r["peak_mb"] for r in got[s]) for s in sides}
+            for side in sides:
                 times = ", ".join(f"{r['seconds']:.2f}" for r in got[side])
                 print(f"  {side:8s} {med[side]:7.2f} s {peak[side]:7.0f} MB  "
                       f"{got[side][0]['rows_out']:>7,} rows out  (runs: {times})")
@@ -215,6 +228,11 @@ def main() -> None:
             diff = [k for k in KPIS if k not in c or abs(h[k] - c[k]) > 1e-9 * max(1, abs(h[k]))]
             print(f"  ratio    {med['compute'] / med['hand']:7.2f} x {peak['compute'] / peak['hand']:7.2f} x"
                   f"   same values: {not diff}" + (f" (differ: {', '.join(diff)})" if diff else ""))
+            if a.before:
+                print(f"  before/hand {med['before'] / med['hand']:4.2f} x "
+                      f"{peak['before'] / peak['hand']:4.2f} x   compute/before "
+                      f"{med['compute'] / med['before']:4.2f} x "
+                      f"{peak['compute'] / peak['before']:4.2f} x")
             if a.profile:
                 prof = Path(tmp) / "compute.prof"
                 run("compute", path, a.no_pyarrow, env, profile=str(prof))

@@ -111,3 +111,36 @@ def test_month_labels_are_strftimes():
                                    pd.to_datetime(empty).dt.strftime("%Y-%m"))
     aware = pd.Series(pd.to_datetime([dt.datetime(2026, 10, 1, 0, 30)]).tz_localize("UTC"))
     pd.testing.assert_series_equal(_month_labels(aware), aware.dt.strftime("%Y-%m"))
+
+
+def test_text_read_by_duckdb_reaches_pandas_as_arrow(tmp_path):
+    """Text columns typed in DuckDB come as Arrow into pandas' ``str`` columns, never as
+    a numpy array of Python strings (before: ``fetchnumpy`` made 1 M Python strings per
+    text column, and pandas turned them back into Arrow for the DataFrame); values that
+    SQL leaves to the parser (spaces around, unknown channels) are as the parser gives
+    them, and the frame is the Python path's, value by value (tests/test_load_sql.py)."""
+    pytest.importorskip("pyarrow")
+    from kpi_xl.data import rawcols
+    from kpi_xl.data.convert import Options, convert, parse_text
+    from kpi_xl.data.readers import _read_csv_duckdb
+    from kpi_xl.data.rejects import Rejects
+    from kpi_xl.data.sources import parse_source
+
+    path = tmp_path / "c.csv"
+    path.write_text("id,date,channel,agent\nc1,2026-10-01,phone,ana\nc2,2026-10-01,FAX, ben \n"
+                    "c3,2026-10-02,Email,\n", encoding="utf-8")
+    src = parse_source({"name": "s", "path": str(path), "preset": "generic-contacts"})
+    raw = _read_csv_duckdb(src)
+    col = raw.columns["agent"]
+    typed, bad = rawcols.merge(col, rawcols.text(col, False), None,
+                               lambda vs: parse_text(vs, src.column("agent")), object,
+                               text=True)
+    assert not isinstance(typed, np.ndarray) and str(typed.dtype) == "str"
+    assert list(typed[:2]) == ["ana", "ben"] and pd.isna(typed[2]) and not bad
+    rejects = Rejects()
+    df, acc = convert(raw.source, raw, rejects, Options())
+    assert type(df["agent"].array).__name__ == "ArrowStringArray"
+    assert df["id"].tolist() == ["c1", "c3"]          # an unknown channel rejects its row
+    assert df["channel"].tolist() == ["phone", "email"]
+    assert df["agent"].tolist()[0] == "ana" and pd.isna(df["agent"].iloc[1])
+    assert [(r.row, r.value) for r in rejects.items] == [(3, "FAX")]

@@ -138,7 +138,8 @@ class Checks:
 
         df = self.tables[name]
         reads = dict.fromkeys(c for r in self.rules[name] for c in r.reads)
-        frame = pd.DataFrame({c: df[c] for c in reads})
+        # copy=False: the table's own columns, not copied into one block per type
+        frame = pd.DataFrame({c: df[c] for c in reads}, copy=False)
         frame["_row"] = np.arange(len(df), dtype="int64")
         if self.copy:
             self.con.register("_checked_frame", frame)

@@ -126,19 +126,56 @@ class SqlColumn(Sequence):
         return self._fetch(" WHERE _i IN (SELECT unnest($1::BIGINT[]))",
                            [np.asarray(idx, dtype=np.int64).tolist()])
 
-    def typed(self, simple: str, value: str, empty):
+    def typed(self, simple: str, value: str, empty, text: bool = False):
         """(value where ``simple`` holds, as numpy; the mask of those positions). An empty
-        field is simple and yields ``empty``; a value whose codes are Python's is not."""
+        field is simple and yields ``empty``; a value whose codes are Python's is not.
+        ``text`` (``value`` is text, ``empty`` None): with pyarrow installed, the values
+        come as pandas' Arrow-backed text (``str``) rather than a numpy array of Python
+        strings (see :func:`arrow_text`)."""
         c = self.ref
         blank = f"({c} IS NULL OR {c} = '')"
-        got = self.con.execute(
+        result = self.con.execute(
             f"SELECT CASE WHEN s AND NOT b THEN {value} END AS v, s, _i FROM ("
             f"SELECT {c}, _i, {blank} AS b, b OR (NOT _py AND coalesce({simple}, false)) AS s "
-            f"FROM {self.source})").fetchnumpy()
+            f"FROM {self.source})")
+        if text and empty is None and arrow_text() is not None:
+            return _arrow_in_order(result)
+        got = result.fetchnumpy()
         v = got["v"]
         if isinstance(v, np.ma.MaskedArray):
             got["v"] = v.filled(empty) if v.dtype != object else _filled(v, empty)
         return _in_order(got, "v", None), _in_order(got, "s", bool)
+
+
+def arrow_text():
+    """pandas' Arrow-backed text type (``str`` with pyarrow storage, missing as NaN: what
+    pandas makes of a column of Python strings when pyarrow is installed), or None
+    without pyarrow. Text fetched from DuckDB as Arrow goes into it without becoming
+    Python strings: on a 1 M-row export, each text column cost ~1 s as Python strings
+    and as much again when pandas turned them into Arrow for the DataFrame."""
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        return None
+    import pandas as pd
+
+    dtype = pd.StringDtype("pyarrow", na_value=np.nan)
+    return dtype if pd.Series(["x"]).dtype == dtype else None
+
+
+def _arrow_in_order(result):
+    """(the text column ``v`` as pandas' Arrow text, the mask ``s`` as numpy), in the
+    order of ``_i`` (see :func:`_in_order`)."""
+    import pandas as pd
+    import pyarrow.compute as pc
+
+    table = (result.to_arrow_table() if hasattr(result, "to_arrow_table")
+             else result.fetch_arrow_table())
+    at = table.column("_i").to_numpy()
+    if len(at) and not (at[:-1] < at[1:]).all():
+        table = table.take(pc.sort_indices(table.column("_i")))
+    values = pd.array(table.column("v"), dtype=arrow_text())
+    return values, np.asarray(table.column("s").to_numpy(), dtype=bool)
 
 
 def _in_order(got: dict, name: str, dtype) -> np.ndarray:
@@ -170,19 +207,22 @@ def unstripped(c: str) -> str:
 
 # ------------------------------------------------------------------ per parser
 def merge(col: SqlColumn, sql: tuple[str, str], empty, parse, dtype=None,
-          extra: bool = False, then=None):
+          extra: bool = False, then=None, text: bool = False):
     """Values typed in SQL where ``sql``'s condition holds (``sql`` = (condition, value));
     ``parse`` (a parser of ``convert``, given the list of the other values) decides the
     rest. Returns what ``parse`` returns, for the whole column: (typed, bad), or with
     ``extra`` (typed, bad, the mask ``parse`` gives third). ``then``: what the parser
-    does to the values SQL typed (a unit's factor), applied to them the same way."""
-    typed, ok = col.typed(sql[0], sql[1], empty)
-    if dtype is not None:
-        typed = typed.astype(dtype, copy=False)
-    if then is not None:
-        typed = then(typed)
-    if not typed.flags.writeable:
-        typed = typed.copy()
+    does to the values SQL typed (a unit's factor), applied to them the same way.
+    ``text``: the values are text: with pyarrow installed they come back as pandas'
+    Arrow-backed text rather than a numpy array (see :meth:`SqlColumn.typed`)."""
+    typed, ok = col.typed(sql[0], sql[1], empty, text=text)
+    if isinstance(typed, np.ndarray):           # (not Arrow-backed text)
+        if dtype is not None:
+            typed = typed.astype(dtype, copy=False)
+        if then is not None:
+            typed = then(typed)
+        if not typed.flags.writeable:
+            typed = typed.copy()
     hard = np.flatnonzero(~ok)
     bad: dict[int, str] = {}
     more = np.zeros(col.n, bool)

@@ -176,6 +176,40 @@ def run(side: str, path: Path, no_pyarrow: bool, env: dict, profile: str | None 
     return got
 
 
+#: kpi_xl's stages, each the cumulative time of the function(s) that do it (file, name)
+STAGES = (
+    ("read (DuckDB read_csv into text columns)", [("data/readers.py", "_read_csv")]),
+    ("convert (type every value, rejects)", [("data/convert.py", "convert")]),
+    ("derived columns (per source)", [("data/load.py", "_finish_source")]),
+    ("cross-row checks (dates, duplicates, roster)", [("data/load.py", "_finish_tables")]),
+    ("rule checks (kpi_xl.checks)", [("data/load.py", "_apply_rules")]),
+    ("guards", [("run/guards.py", "check")]),
+    ("engine registration (views, survey view)", [("engine/engine.py", "__init__")]),
+    ("engine queries", [("engine/backends.py", "query")]),
+    ("results (tidy table)", [("engine/engine.py", "results")]),
+    ("output (kpi-results.csv, rejects.csv)", [("engine/results.py", "write_csv"),
+                                               ("data/rejects.py", "write_csv")]),
+    ("summary printed", [("kpi_xl/cli.py", "results")]),
+)
+
+
+def stages(prof: str) -> None:
+    """The cProfile of one compute, by stage (cumulative seconds, share of the whole)."""
+    import pstats
+
+    st = pstats.Stats(prof).stats
+    total = max(v[3] for v in st.values())
+    print(f"  compute under cProfile: {total:.1f} s")
+    rest = total
+    for name, funcs in STAGES:
+        t = sum(v[3] for (file, _line, fn), v in st.items()
+                if any(fn == f and file.replace("\\", "/").endswith(p) for p, f in funcs))
+        rest -= t
+        print(f"    {name:46s} {t:6.1f} s {100 * t / total:4.0f} %")
+    print(f"    {'the rest (imports, config, planning)':46s} {rest:6.1f} s "
+          f"{100 * rest / total:4.0f} %")
+
+
 def main() -> None:
     from bench_load import make
 
@@ -236,9 +270,7 @@ def main() -> None:
             if a.profile:
                 prof = Path(tmp) / "compute.prof"
                 run("compute", path, a.no_pyarrow, env, profile=str(prof))
-                import pstats
-
-                pstats.Stats(str(prof)).sort_stats("cumulative").print_stats(40)
+                stages(str(prof))
 
 
 if __name__ == "__main__":

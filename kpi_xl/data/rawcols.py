@@ -134,10 +134,14 @@ class SqlColumn(Sequence):
         strings (see :func:`arrow_text`)."""
         c = self.ref
         blank = f"({c} IS NULL OR {c} = '')"
+        # as CASE, not ``b OR (NOT _py AND simple)``: DuckDB evaluates every operand of
+        # AND / OR in a select list on every row, and a failing TRY_CAST (each blank field
+        # of a timestamp column) writes an error message; a CASE branch runs only on the
+        # rows that reach it (solved_at of the 1 M-row bench export: 0.5 -> 0.05 s CPU)
         result = self.con.execute(
             f"SELECT CASE WHEN s AND NOT b THEN {value} END AS v, s, _i FROM ("
-            f"SELECT {c}, _i, {blank} AS b, b OR (NOT _py AND coalesce({simple}, false)) AS s "
-            f"FROM {self.source})")
+            f"SELECT {c}, _i, {blank} AS b, CASE WHEN b THEN true WHEN _py THEN false "
+            f"ELSE coalesce({simple}, false) END AS s FROM {self.source})")
         if text and empty is None and arrow_text() is not None:
             return _arrow_in_order(result)
         got = result.fetchnumpy()
@@ -271,15 +275,20 @@ def one_of(col: SqlColumn, wanted: list[str]) -> tuple[str, str]:
 def timestamp(col: SqlColumn, fmt: str | None) -> tuple[str, str] | None:
     """ISO text without an offset, or text in a format of fixed-width numeric fields."""
     if fmt is None:
-        return (f"{_match(col.ref, ISO)} AND TRY_CAST({col.ref} AS TIMESTAMP) IS NOT NULL",
-                f"TRY_CAST({col.ref} AS TIMESTAMP)")
+        return _checked(_match(col.ref, ISO), f"TRY_CAST({col.ref} AS TIMESTAMP)")
     parts = re.split(r"(%.)", fmt)
     if any(p.startswith("%") and p not in _FIELDS for p in parts) or "%" in "".join(
             p for p in parts if not p.startswith("%")):
         return None
     pattern = "".join(_FIELDS[p] if p.startswith("%") else re.escape(p) for p in parts)
     value = f"TRY_STRPTIME({col.ref}, {literal(fmt)})"
-    return f"{_match(col.ref, pattern)} AND {value} IS NOT NULL", value
+    return _checked(_match(col.ref, pattern), value)
+
+
+def _checked(shape: str, value: str) -> tuple[str, str]:
+    """(the text has this shape and ``value`` of it is not NULL, ``value``): the TRY_ cast
+    only on text of the shape (as CASE: see :meth:`SqlColumn.typed`)."""
+    return f"CASE WHEN {shape} THEN {value} IS NOT NULL ELSE false END", value
 
 
 def text(col: SqlColumn, lower: bool) -> tuple[str, str]:

@@ -189,13 +189,19 @@ class DuckDBBackend(Backend):
         else:
             from ..frames import for_duckdb
 
-            # copied once into a DuckDB table: the queries scan each source several times
-            # (views, survey answers, one query per table), and every scan of a registered
-            # frame or Arrow table converts its columns again. 1 M contacts with pyarrow:
-            # queries 2.4-3.7 -> 1.3-1.4 s CPU for a 1.0 s copy, peak 990 -> 810 MB.
-            # Registered as Arrow where it has Arrow text (kpi_xl.frames): read in place
+            arrow = for_duckdb(data)
+            if arrow is data:                  # no Arrow text: the frame, registered
+                self.con.register(name, data)
+                return
+            # Arrow (a frame with Arrow text): copied once into a DuckDB table. The queries
+            # scan each source several times (views, survey answers, one query per table)
+            # and every scan of a registered Arrow table converts its text again: 1 M
+            # contacts, queries 2.4-3.7 -> 1.3-1.4 s CPU for a 1.0 s copy, peak 1052 ->
+            # 820 MB. A frame of Python-object text stays registered: copying it cost more
+            # (11.6 -> 14.4 s, 792 -> 992 MB) than the scans, which read only the columns
+            # a query needs
             frame = f"{name}__frame"
-            self.con.register(frame, for_duckdb(data))
+            self.con.register(frame, arrow)
             try:
                 self.con.execute(f"CREATE OR REPLACE TEMPORARY TABLE {name} AS "
                                  f"SELECT * FROM {frame}")

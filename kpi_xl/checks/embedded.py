@@ -89,10 +89,13 @@ def duplicates(values) -> tuple[Any, Any]:
     import numpy as np
     import pandas as pd
 
+    from ..frames import for_duckdb
+
     con = duckdb.connect()
     try:
-        con.register("keyed", pd.DataFrame({"key": values.reset_index(drop=True),
-                                            "_pos": np.arange(len(values), dtype="int64")}))
+        con.register("keyed", for_duckdb(pd.DataFrame({
+            "key": values.reset_index(drop=True),
+            "_pos": np.arange(len(values), dtype="int64")})))
         got = con.execute(duplicate_sql("keyed", "key")).fetchnumpy()
     finally:
         con.close()
@@ -135,7 +138,8 @@ class Checks:
 
         df = self.tables[name]
         reads = dict.fromkeys(c for r in self.rules[name] for c in r.reads)
-        frame = pd.DataFrame({c: df[c] for c in reads})
+        # copy=False: the table's own columns, not copied into one block per type
+        frame = pd.DataFrame({c: df[c] for c in reads}, copy=False)
         frame["_row"] = np.arange(len(df), dtype="int64")
         if self.copy:
             self.con.register("_checked_frame", frame)

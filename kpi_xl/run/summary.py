@@ -39,6 +39,8 @@ def dimension_tables(results, dimensions: Sequence, kpis: Sequence[str] | None =
     """Per dimension (kpi_xl.dimensions.Dimension, or a name), the members of the reported
     period by ``kpis`` (default: the headline KPIs of a dimension member's message), each
     KPI kept when some member has a value for it."""
+    if not dimensions:          # (the message module's imports cost ~0.8 s: not for nothing)
+        return []
     from ..mail.message import HEADLINE
 
     kpis = list(kpis or HEADLINE["dimension"])

@@ -1,0 +1,41 @@
+"""A pandas DataFrame as DuckDB reads it fastest.
+
+With pyarrow installed, pandas 3 keeps text columns as Arrow arrays (``str`` dtype). DuckDB
+scans a registered pandas frame column by column through numpy, so every scan of such a
+frame turns each Arrow text column into a numpy array of Python strings again (pandas'
+``ArrowExtensionArray.to_numpy``): the engine reads its sources several times (views,
+survey answers, one query per table), and on 1 M contacts these conversions were about
+10 s of a 37 s ``kpi-xl compute`` (cProfile, bench/README.md "kpi-xl compute end to end").
+Given the same frame as a pyarrow Table instead, DuckDB scans the Arrow buffers in place:
+``pyarrow.Table.from_pandas`` takes pandas' Arrow text columns without a copy and numeric
+columns from their numpy buffers (NaN becomes NULL, as DuckDB reads NaN in a pandas frame).
+
+Without pyarrow (or for a frame with no Arrow-backed column) the frame is given as it is.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def has_arrow_columns(frame) -> bool:
+    """Some column of ``frame`` is held as Arrow arrays (pandas' pyarrow storage)."""
+    for dtype in getattr(frame, "dtypes", ()):
+        if getattr(dtype, "storage", None) == "pyarrow" or type(dtype).__name__ == "ArrowDtype":
+            return True
+    return False
+
+
+def for_duckdb(frame) -> Any:
+    """What to ``register`` with DuckDB for ``frame``: a pyarrow Table of the same columns
+    when the frame holds Arrow-backed columns, else the frame. A frame that pyarrow cannot
+    take as it is (an object column mixing numbers and text) stays a frame: DuckDB reads
+    those by value, as before."""
+    if not has_arrow_columns(frame):
+        return frame
+    import pyarrow as pa
+
+    try:
+        return pa.Table.from_pandas(frame, preserve_index=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        return frame

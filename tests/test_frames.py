@@ -1,0 +1,188 @@
+"""DuckDB reads the loader's frames as Arrow when pandas holds text as Arrow (issue 14 §1).
+
+With pyarrow installed, pandas 3 keeps text columns as Arrow arrays; DuckDB scanning a
+registered *pandas* frame turns each of them into Python strings again at every scan, and
+the engine scans its sources several times: on 1 M contacts that was about 10 s of a 37 s
+``kpi-xl compute`` (bench/README.md, "kpi-xl compute end to end"). The defect is checked in
+DuckDB's own plan (``EXPLAIN``: ``ARROW_SCAN``, not ``PANDAS_SCAN``), never by timing; the
+values DuckDB reads must be the frame's, NULL where pandas has NaN, NaT or None.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import numpy as np
+import pytest
+
+pd = pytest.importorskip("pandas")
+pytest.importorskip("duckdb")
+
+from test_engine import PERIODS, canonical_tables  # noqa: E402
+
+from kpi_xl.data.load import _month_labels  # noqa: E402
+from kpi_xl.engine import Engine  # noqa: E402
+from kpi_xl.frames import for_duckdb, has_arrow_columns  # noqa: E402
+
+
+def _scans(con, sql: str) -> list[str]:
+    def walk(n):
+        yield n
+        for c in n.get("children", []):
+            yield from walk(c)
+    roots = json.loads(con.execute("EXPLAIN (FORMAT json) " + sql).fetchall()[0][1])
+    return [n["name"] for r in roots for n in walk(r) if "SCAN" in n["name"]
+            and n["name"] != "DUMMY_SCAN"]
+
+
+def _arrow_text(df):
+    return df.astype({c: "string[pyarrow]" for c in df.columns
+                      if df[c].dtype == object or pd.api.types.is_string_dtype(df[c])})
+
+
+def test_the_engine_reads_arrow_text_as_arrow():
+    """Before: ``DuckDBBackend.load`` registered the frame itself, a PANDAS_SCAN that
+    converts every Arrow text column at each of the engine's scans. Now the frame is read
+    once, as Arrow (:func:`for_duckdb`, checked below), into a DuckDB table that every
+    query scans (before this, each query scanned the registered Arrow table and converted
+    its text again: 1 M contacts, queries 2.4-3.7 -> 1.3 s CPU, bench/README.md)."""
+    pytest.importorskip("pyarrow")
+    t = canonical_tables()
+    contacts = _arrow_text(t["contacts"])
+    assert has_arrow_columns(contacts)
+    assert _scans(_registered(for_duckdb(contacts)), "SELECT count(*) FROM f") == ["ARROW_SCAN"]
+    eng = Engine({"contacts": contacts})
+    assert _scans(eng.con, "SELECT count(*) FROM in_contacts") == ["SEQ_SCAN"]
+
+
+def test_the_engine_copies_a_frame_with_arrow_text_into_a_duckdb_table_once():
+    """A source frame with Arrow text is a temporary DuckDB table of the same rows,
+    columns and types as DuckDB read the frame (failed before: ``in_contacts`` was the
+    frame registered, not a table), and nothing else stays registered."""
+    pytest.importorskip("pyarrow")
+    t = canonical_tables()
+    contacts = _arrow_text(t["contacts"])
+    eng = Engine({"contacts": contacts})
+    tables = eng.con.execute("SELECT table_name, temporary FROM duckdb_tables()").fetchall()
+    assert ("in_contacts", True) in tables
+    assert not any(n.endswith("__frame") for (n,) in
+                   eng.con.execute("SELECT view_name FROM duckdb_views()").fetchall())
+    direct = _registered(for_duckdb(contacts))
+    assert eng.con.execute("DESCRIBE in_contacts").fetchall() == \
+        direct.execute("DESCRIBE f").fetchall()
+    assert eng.con.execute("SELECT * FROM in_contacts").fetchall() == \
+        direct.execute("SELECT * FROM f").fetchall()
+
+
+def test_a_frame_of_python_text_stays_registered():
+    """Without Arrow text the frame is scanned where it is (a copy cost more than the
+    scans: bench/README.md, "kpi-xl compute end to end")."""
+    t = canonical_tables()
+    contacts = t["contacts"].astype({c: object for c in t["contacts"].columns
+                                     if pd.api.types.is_string_dtype(t["contacts"][c])})
+    assert not has_arrow_columns(contacts)
+    eng = Engine({"contacts": contacts})
+    assert _scans(eng.con, "SELECT count(*) FROM in_contacts") == ["PANDAS_SCAN"]
+
+
+def _registered(data):
+    import duckdb
+
+    con = duckdb.connect()
+    con.register("f", data)
+    return con
+
+
+def test_the_engine_gives_the_same_results_either_way():
+    """The same rows with text as Python objects (read as a pandas scan) and as Arrow
+    arrays (an Arrow scan): every value, n and note of the results is the same."""
+    pytest.importorskip("pyarrow")
+    t = canonical_tables()
+    plain = {k: v.astype({c: object for c in v.columns if pd.api.types.is_string_dtype(v[c])})
+             for k, v in t.items() if v is not None}
+    arrow = {k: _arrow_text(v) for k, v in plain.items()}
+    a = Engine(plain).compute(PERIODS[-1], len(PERIODS) - 1).table
+    b = Engine(arrow).compute(PERIODS[-1], len(PERIODS) - 1).table
+    assert len(a) > 100
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_duckdb_reads_the_arrow_table_as_it_read_the_frame():
+    """Blanks of every kind (NaN, NaT, None) are NULL either way, and each column has the
+    type DuckDB gave the frame's."""
+    pytest.importorskip("pyarrow")
+    import duckdb
+
+    frame = pd.DataFrame({
+        "agent": pd.array(["ana", None, "ben"], dtype="string[pyarrow]"),
+        "wait": [1.5, np.nan, 3.0],
+        "date": np.array(["2026-10-01T08:00", "NaT", "2026-10-02"], dtype="datetime64[us]"),
+        "n": np.array([1, 2, 3], dtype="int64"),
+        "note": pd.Series(["x", None, "z"], dtype=object),
+    })
+    con = duckdb.connect()
+    con.register("f", frame)
+    con.register("a", for_duckdb(frame))
+    assert _scans(con, "SELECT * FROM a") == ["ARROW_SCAN"]
+    assert con.execute("DESCRIBE a").fetchall() == con.execute("DESCRIBE f").fetchall()
+    assert con.execute("SELECT * FROM a").fetchall() == con.execute("SELECT * FROM f").fetchall()
+    assert con.execute("SELECT * FROM a").fetchall()[1] == (None, None, None, 2, None)
+
+
+def test_a_frame_without_arrow_text_or_that_arrow_cannot_take_stays_a_frame():
+    frame = pd.DataFrame({"wait": [1.0, 2.0], "note": pd.Series(["x", None], dtype=object)})
+    assert for_duckdb(frame) is frame
+    pytest.importorskip("pyarrow")
+    mixed = pd.DataFrame({"agent": pd.array(["ana", "ben"], dtype="string[pyarrow]"),
+                          "odd": pd.Series([1, "two"], dtype=object)})
+    assert for_duckdb(mixed) is mixed          # pyarrow refuses the mixed column
+
+
+def test_month_labels_are_strftimes():
+    """Each row's period as pandas' strftime('%Y-%m') writes it: blank where no date,
+    same dtype, for any length (formatted once per distinct month)."""
+    dates = pd.Series(np.array(["2026-10-31T23:59:59.999999", "NaT", "1999-02-01",
+                                "2026-09-30T00:00"], dtype="datetime64[us]"), index=[5, 6, 7, 8])
+    got = _month_labels(dates)
+    want = pd.to_datetime(dates).dt.strftime("%Y-%m")
+    pd.testing.assert_series_equal(got, want)
+    assert got.tolist()[:1] == ["2026-10"] and got.isna().tolist() == [False, True, False, False]
+    empty = dates.iloc[:0]
+    pd.testing.assert_series_equal(_month_labels(empty),
+                                   pd.to_datetime(empty).dt.strftime("%Y-%m"))
+    aware = pd.Series(pd.to_datetime([dt.datetime(2026, 10, 1, 0, 30)]).tz_localize("UTC"))
+    pd.testing.assert_series_equal(_month_labels(aware), aware.dt.strftime("%Y-%m"))
+
+
+def test_text_read_by_duckdb_reaches_pandas_as_arrow(tmp_path):
+    """Text columns typed in DuckDB come as Arrow into pandas' ``str`` columns, never as
+    a numpy array of Python strings (before: ``fetchnumpy`` made 1 M Python strings per
+    text column, and pandas turned them back into Arrow for the DataFrame); values that
+    SQL leaves to the parser (spaces around, unknown channels) are as the parser gives
+    them, and the frame is the Python path's, value by value (tests/test_load_sql.py)."""
+    pytest.importorskip("pyarrow")
+    from kpi_xl.data import rawcols
+    from kpi_xl.data.convert import Options, convert, parse_text
+    from kpi_xl.data.readers import _read_csv_duckdb
+    from kpi_xl.data.rejects import Rejects
+    from kpi_xl.data.sources import parse_source
+
+    path = tmp_path / "c.csv"
+    path.write_text("id,date,channel,agent\nc1,2026-10-01,phone,ana\nc2,2026-10-01,FAX, ben \n"
+                    "c3,2026-10-02,Email,\n", encoding="utf-8")
+    src = parse_source({"name": "s", "path": str(path), "preset": "generic-contacts"})
+    raw = _read_csv_duckdb(src)
+    col = raw.columns["agent"]
+    typed, bad = rawcols.merge(col, rawcols.text(col, False), None,
+                               lambda vs: parse_text(vs, src.column("agent")), object,
+                               text=True)
+    assert not isinstance(typed, np.ndarray) and str(typed.dtype) == "str"
+    assert list(typed[:2]) == ["ana", "ben"] and pd.isna(typed[2]) and not bad
+    rejects = Rejects()
+    df, acc = convert(raw.source, raw, rejects, Options())
+    assert type(df["agent"].array).__name__ == "ArrowStringArray"
+    assert df["id"].tolist() == ["c1", "c3"]          # an unknown channel rejects its row
+    assert df["channel"].tolist() == ["phone", "email"]
+    assert df["agent"].tolist()[0] == "ana" and pd.isna(df["agent"].iloc[1])
+    assert [(r.row, r.value) for r in rejects.items] == [(3, "FAX")]

@@ -71,12 +71,19 @@ def shown(value, fmt: str | None) -> str | None:
     return str(value)
 
 
-def _needed(cell) -> float | None:
-    text = shown(cell.value, cell.number_format)
+def _look(cell) -> tuple[float, bool, bool, str]:
+    """(font size, bold, wraps, number format) of a cell: what its style says about room."""
+    size, bold = _font(cell)
+    wraps = bool(cell.alignment is not None and cell.alignment.wrap_text)
+    return size, bold, wraps, cell.number_format
+
+
+def _needed(cell, look: tuple[float, bool, bool, str] | None = None) -> float | None:
+    size, bold, wraps, fmt = look or _look(cell)
+    text = shown(cell.value, fmt)
     if not text:
         return None
-    size, bold = _font(cell)
-    if cell.alignment is not None and cell.alignment.wrap_text:
+    if wraps:
         text = max(text.split(), key=len, default="")
     return text_width(text, size, bold)
 
@@ -90,10 +97,18 @@ def fit_columns(ws, max_width: float = MAX_WIDTH) -> None:
     cells = [c for c in ws._cells.values() if c.value not in (None, "")]
     filled = {(c.row, c.column) for c in cells}
     need: dict[int, float] = {}
+    # what a style says about room, read once per distinct style: openpyxl makes a proxy
+    # object for each cell's font, alignment and format (a QA workbook's sheets share a
+    # few dozen styles over ~300 cells each, 2,000 sheets at a big centre)
+    looks: dict[tuple, tuple[float, bool, bool, str]] = {}
     for c in cells:
         if (c.row, c.column) in merged or (c.row, c.column + 1) not in filled:
             continue
-        n = _needed(c)
+        key = tuple(c._style)
+        look = looks.get(key)
+        if look is None:
+            look = looks[key] = _look(c)
+        n = _needed(c, look)
         if n is None:
             continue
         if n > max_width:

@@ -104,7 +104,7 @@ def fit_columns(ws, max_width: float = MAX_WIDTH) -> None:
     for c in cells:
         if (c.row, c.column) in merged or (c.row, c.column + 1) not in filled:
             continue
-        key = tuple(c._style)
+        key = tuple(c._style) if c._style is not None else ()   # None: the default style
         look = looks.get(key)
         if look is None:
             look = looks[key] = _look(c)

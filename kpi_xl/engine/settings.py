@@ -22,7 +22,7 @@ from typing import Any, Mapping
 from .backends import BACKENDS, Backend, connect
 from .quantiles import POLICIES, QuantilePolicy
 
-KEYS = {"backend", "url_env", "quantiles", "approximate"}
+KEYS = {"backend", "url_env", "quantiles", "approximate", "sample_rejects"}
 NAMES = {"duckdb": "embedded DuckDB (in this process)", "postgres": "PostgreSQL",
          "spark": "Spark"}
 
@@ -32,6 +32,8 @@ class EngineSettings:
     backend: str = "duckdb"
     url_env: str | None = None
     quantiles: QuantilePolicy = field(default_factory=QuantilePolicy)
+    #: sources read in place: the rejects listed per source (all are counted)
+    sample_rejects: int = 1000
 
     def connect(self, environ: Mapping[str, str] | None = None,
                 threads: int | None = None) -> Backend:
@@ -88,7 +90,13 @@ def parse_engine(spec: Any, problems: list[str]) -> EngineSettings:
         if k not in CATALOG:
             problems.append(f"[engine] approximate: {k!r} is not a KPI key (see `kpi-xl kpis`)")
     policy = QuantilePolicy(default, frozenset(k for k in approx if k in CATALOG))
-    settings = EngineSettings(backend, url_env, policy)
+    sample = spec.get("sample_rejects", 1000)
+    if isinstance(sample, bool) or not isinstance(sample, int) or not 0 <= sample <= 1_000_000:
+        problems.append(f"[engine] sample_rejects must be a whole number from 0 to 1,000,000 "
+                        f"(the rejects listed per source read in place; all are counted), "
+                        f"got {sample!r}")
+        sample = 1000
+    settings = EngineSettings(backend, url_env, policy, sample)
     from ..render.sql import DIALECTS
     from .quantiles import QuantileError
 

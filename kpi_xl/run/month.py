@@ -108,7 +108,15 @@ def load_checked(cfg, month: "Period | str | None", history: int | None, reporte
     # guards' usual volume have days in (the period's own last)
     months = None if period is None else sorted(
         {m for p in [*window, *period.back(history)] for m in p.calendar_months()})
-    ds = load(cfg.sources, cfg.load, cfg.choices, progress=reporter.progress, months=months)
+    files = [s for s in cfg.sources if s.relation is None]
+    ds = load(files, cfg.load, cfg.choices, progress=reporter.progress, months=months)
+    in_place = [s for s in cfg.sources if s.relation is not None]
+    if in_place and not ds.problems:
+        # tables or views of the [engine] backend: validated and counted where they are
+        from .relations import read_in_place
+
+        read_in_place(cfg.engine.connect(), in_place, ds, cfg.load, cfg.choices,
+                      sample=cfg.engine.sample_rejects, progress=reporter.progress)
     reporter.data(ds)
     if ds.problems:
         raise FilesUnusable(ds.problems)
@@ -187,7 +195,10 @@ def _write_and_send(cfg, run: MonthRun, step: str, period: Period, history: int,
     # until a scorecard (or run) step has made them again from the same results
     (folder / STATUS_FILE).unlink(missing_ok=True)
     reporter.progress(f"computing {month} and {history} {period.noun}s before it")
-    res = engine_for(cfg, ds.tables).compute(period, history)
+    from .relations import engine_tables, scorecard_tables
+
+    res = engine_for(cfg, engine_tables(ds), backend=ds.backend,
+                     relations=ds.relations).compute(period, history)
     run.results = res
     run.results_path = res.write_csv(folder / "kpi-results.csv", cfg.csv)
     run.rejects_path = ds.rejects.write_csv(folder / "rejects.csv", cfg.csv)
@@ -197,7 +208,7 @@ def _write_and_send(cfg, run: MonthRun, step: str, period: Period, history: int,
         from ..scorecard.layout import DEFAULT
 
         reporter.progress("writing the workbooks")
-        run.books = write_month(res, ds.tables, out, centre=cfg.name,
+        run.books = write_month(res, scorecard_tables(ds, period), out, centre=cfg.name,
                                 layout=cfg.layout or DEFAULT, max_score=cfg.max_score,
                                 rubric=cfg.load.rubric, partial=run.partial,
                                 dimensions=cfg.dimensions, significance=cfg.significance,
@@ -227,16 +238,20 @@ def member_books(cfg, res, out: Path, partial: str | None) -> list[Path]:
                               significance=cfg.significance)
 
 
-def engine_for(cfg, tables):
+def engine_for(cfg, tables, *, backend=None, relations=None):
     """The engine for a config: its KPI choices, dimensions, pairs and fiscal year, on
-    the ``[engine]`` backend with its quantile policy."""
+    the ``[engine]`` backend with its quantile policy. ``backend`` and ``relations``:
+    the connection the sources read in place were checked on, and their views of used
+    rows (kpi_xl.run.relations), which the engine computes on where they are."""
     from ..engine import Engine
 
     settings = cfg.engine
-    backend = settings.connect() if settings is not None and settings.backend != "duckdb" \
-        else None
+    if backend is None:
+        backend = settings.connect() if settings is not None and settings.backend != "duckdb" \
+            else None
     return Engine(tables, choices=cfg.choices, dimensions=[d.name for d in cfg.dimensions],
                   pairs=cfg.pairs, fiscal_start=cfg.fiscal_start, backend=backend,
+                  relations=relations or None,
                   quantiles=settings.quantiles if settings is not None else None)
 
 

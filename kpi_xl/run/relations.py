@@ -412,11 +412,11 @@ def _facts(backend: Backend, rel: Relation, rules, ds: Dataset, options: LoadOpt
         month = months.get(int(row), "") or ""
         ds.rejects.add(rel.source.name, rel.source.file, int(row), _shown(rel, column), value,
                        rule, LEFT_OUT, kpis, period=month)
-        listed[(rule, month)] = listed.get((rule, month), 0) + 1
+        listed[(rule, kpis, month)] = listed.get((rule, kpis, month), 0) + 1
     per_month = facts.groupby("period")[[f"_r{i}" for i in range(len(rules))]].sum()
     for month, row in per_month.iterrows():
         for i, r in enumerate(rules):
-            rest = int(row[f"_r{i}"]) - listed.get((r.rule, month), 0)
+            rest = int(row[f"_r{i}"]) - listed.get((r.rule, r.kpis, month), 0)
             ds.rejects.add_unlisted(rel.source.name, rel.source.file, LEFT_OUT, r.rule, rest,
                                     r.kpis, period=str(month))
 

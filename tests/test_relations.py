@@ -73,6 +73,29 @@ def test_a_relation_takes_renames_only_and_a_name_only():
                '[[sources]]\ntable = "contacts"\nrelation = "b.contacts"\n' + ENGINE)
 
 
+def test_the_report_counts_what_it_does_not_list(tmp_path):
+    """A capped sample: the lines not listed count in the reasons, the summary and the
+    report's length, and rejects.csv says how many more there are, after the source's
+    listed lines."""
+    from kpi_xl.data.rejects import LEFT_OUT, ROW_REJECTED, Rejects
+
+    r = Rejects()
+    r.add("c", "support.contacts", 5, "date", "", "no date", ROW_REJECTED, period="2026-10")
+    r.add_unlisted("c", "support.contacts", ROW_REJECTED, "no date", 1200, period="2026-10")
+    r.add_unlisted("c", "support.contacts", ROW_REJECTED, "no date", 3, period="2026-09")
+    r.add_unlisted("c", "support.contacts", LEFT_OUT, "'wait' must be >= 0", 0, "ASA")
+    assert len(r) == 1204 and r.unlisted == 1203
+    assert r.reasons(["c"], ROW_REJECTED) == {"no date": 1204}
+    assert r.reasons(["c"], ROW_REJECTED, ["2026-10"]) == {"no date": 1201}
+    assert r.summary() == ["1,204 × row rejected in support.contacts: no date"]
+    rows = list(__import__("csv").reader(open(r.write_csv(tmp_path / "rejects.csv"),
+                                              encoding="utf-8-sig")))
+    assert rows[1:] == [
+        ["c", "support.contacts", "5", "date", "", "no date", ROW_REJECTED, "all"],
+        ["c", "support.contacts", "", "", "", "1203 more not listed (counted in place, only "
+         "a sample is listed): no date", ROW_REJECTED, "all"]]
+
+
 # --------------------------------------------------------------------------- PostgreSQL
 @pytest.fixture(scope="module")
 def pg():
@@ -226,10 +249,9 @@ BLANK_DATES, DUPLICATES, PHONE_NO_ANSWER, UNKNOWN_CHANNEL = 3, 4, 2, 1
 NEGATIVE_WAITS = 30
 
 
-@pytest.fixture(scope="module")
-def small(pg):
-    """A small centre's contacts with bad rows in 2026-10, as a PostgreSQL table; and
-    the rows a correct run keeps (for DuckDB's numbers)."""
+def small_tables():
+    """A small centre's contacts with bad rows in 2026-10, and its roster; and the rows
+    a correct run keeps (for DuckDB's numbers)."""
     from kpi_xl.demo_data import sample_tables
 
     t = sample_tables(teams=2, agents_per_team=4, contacts_per_month=1200)
@@ -248,16 +270,34 @@ def small(pg):
            c.loc[month[20:20 + UNKNOWN_CHANNEL]].assign(channel="fax",
                                                        id=lambda f: f["id"] + "-fax")]
     table = pd.concat([c, *bad], ignore_index=True)
-    return {"contacts": put(pg, "small_contacts", table), "roster": put(pg, "small_roster",
-                                                                       t["roster"])}, \
-        {"contacts": keep, "roster": t["roster"]}, len(table)
+    return {"contacts": table, "roster": t["roster"]}, \
+        {"contacts": keep, "roster": t["roster"]}
+
+
+@pytest.fixture(scope="module")
+def small(pg):
+    """The small centre's tables as PostgreSQL tables."""
+    given, keep = small_tables()
+    return {t: put(pg, f"small_{t}", df) for t, df in given.items()}, keep, \
+        len(given["contacts"])
 
 
 def test_bad_rows_are_rejected_and_counted_in_place_with_a_capped_sample(small, tmp_path,
                                                                            capsys):
     names, keep, read = small
+    check_bad_rows(names, keep, read, ENGINE, tmp_path, capsys)
+    assert main(["validate", "-c", str(tmp_path / "kpi_xl.toml")]) == 0
+    printed = capsys.readouterr().out
+    assert (f"read in place on PostgreSQL: {names['contacts']}, {names['roster']}; their "
+            "rows are checked and counted there, and only the counts, up to 5 rejects listed "
+            "per source") in printed
+
+
+def check_bad_rows(names, keep, read, engine: str, tmp_path, capsys):
+    """``kpi-xl compute`` over the small centre's relations: the accounting, the rejects
+    (5 listed per source, the rest counted) and the KPIs."""
     cfg = tmp_path / "kpi_xl.toml"
-    cfg.write_text(relation_sources(names) + ENGINE + "sample_rejects = 5\n",
+    cfg.write_text(relation_sources(names) + engine + "sample_rejects = 5\n",
                    encoding="utf-8")
     out = tmp_path / "out"
     assert main(["compute", "-c", str(cfg), "--month", "2026-10", "--history", "1",
@@ -341,3 +381,92 @@ def test_the_guards_read_the_counts_of_a_relation(small, pg, tmp_path, capsys):
                    f"({n / total:.0%}) leave " in err
             assert "Service level" in err and "by their input rules" in err
         assert not (tmp_path / label).exists()
+
+
+# --------------------------------------------------------------------------- Spark
+@pytest.fixture(scope="module")
+def spark_small():
+    """The small centre's tables as views of a local Spark session (the one kpi_xl's
+    [engine] backend = "spark" finds: one session per process)."""
+    import shutil
+
+    pytest.importorskip("pyspark", reason="the Spark backend needs pyspark "
+                                          "(pip install 'kpi-xl[spark]')")
+    if not shutil.which("java") and not os.environ.get("JAVA_HOME"):
+        pytest.skip("a local Spark session needs a Java runtime (apt-get install "
+                    "default-jre-headless)")
+    from kpi_xl.engine.backends import connect, typed_blanks
+
+    backend = connect("spark", url="local[2]")
+    given, keep = small_tables()
+    names = {}
+    for t, df in given.items():
+        df = typed_blanks(t, df.drop(columns=[c for c in ("_row", "_source", "period")
+                                                if c in df]))
+        backend.load(f"small_{t}", df)
+        names[t] = f"small_{t}"
+    return names, keep, len(given["contacts"])
+
+
+def test_bad_rows_are_rejected_and_counted_in_place_on_spark(spark_small, tmp_path, capsys):
+    names, keep, read = spark_small
+    check_bad_rows(names, keep, read, '\n[engine]\nbackend = "spark"\n', tmp_path, capsys)
+
+
+def test_readme_relation_example_is_valid():
+    """README's example of sources read in place parses as it is written."""
+    tomllib = pytest.importorskip("tomllib")
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    block = next(b for b in re.findall(r"```toml\n(.*?)```", readme, re.S)
+                 if 'relation = "support.contacts"' in b)
+    cfg = parse_config(tomllib.loads(block))
+    assert [(s.table, s.relation) for s in cfg.sources] == [
+        ("contacts", "support.contacts"), ("roster", "support.roster")]
+    assert cfg.sources[0].column("date").column == "arrived_at"
+    assert cfg.engine.backend == "postgres" and cfg.engine.sample_rejects == 1000
+
+
+# --------------------------------------------------------------------------- the bank
+BANK = "anonymous-bank-1999/anonymous-bank-feb-1999.tsv"
+
+
+def _same_results(a_path: Path, b_path: Path, least: int) -> None:
+    a = pd.read_csv(a_path, keep_default_na=False)
+    b = pd.read_csv(b_path, keep_default_na=False)
+    assert len(a) >= least and list(a.columns) == list(b.columns) and len(a) == len(b)
+    for c in a.columns:
+        if c in ("value", "n", "margin", "target"):
+            x = pd.to_numeric(a[c], errors="coerce").to_numpy(float)
+            y = pd.to_numeric(b[c], errors="coerce").to_numpy(float)
+            same = (np.isnan(x) & np.isnan(y)) | np.isclose(x, y, rtol=1e-9, atol=0)
+            assert same.all(), (c, a[~same].head(3))
+        else:
+            assert (a[c].astype(str) == b[c].astype(str)).all(), c
+
+
+@pytest.mark.parametrize("period", [["--month", "1999-02"], ["--week", "1999-W08"]])
+def test_bank_export_computed_on_postgres_equals_duckdb(shared_data, pg, tmp_path, capsys,
+                                                        period):
+    """The anonymous bank's February 1999 (../shared/data): its calls as loaded by the
+    preset, as a PostgreSQL table, by month and by ISO week (rows placed by their day on
+    the server), cut by queue and priority: the embedded run's kpi-results.csv."""
+    from kpi_xl.config import parse_config as parse
+    from kpi_xl.data.load import load
+
+    head = ('[[dimensions]]\nname = "queue"\n\n[[dimensions]]\nname = "priority"\n\n'
+            '[kpis.service_level]\nvariant = "offered"\noptions = { threshold = 20 }\n\n')
+    files = head + f'[[sources]]\npreset = "anonymous-bank"\npath = "{shared_data / BANK}"\n'
+    tomllib = pytest.importorskip("tomllib")
+    cfg = parse(tomllib.loads(files))
+    ds = load(cfg.sources, cfg.load, cfg.choices)
+    rel = put(pg, "bank_contacts", ds.tables["contacts"])
+    out = {}
+    for label, text in (("duckdb", files), ("postgres", head + relation_sources(
+            {"contacts": rel}) + ENGINE)):
+        path = tmp_path / f"{label}.toml"
+        path.write_text(text, encoding="utf-8")
+        rc = main(["compute", "-c", str(path), *period, "--history", "0",
+                   "--out", str(tmp_path / label)])
+        assert rc == 0, capsys.readouterr().err
+        out[label] = tmp_path / label / period[1] / "kpi-results.csv"
+    _same_results(out["duckdb"], out["postgres"], 200)

@@ -132,6 +132,9 @@ class Rejects:
         self._folder = tempfile.mkdtemp(prefix="kpi-xl-rejects-")     # private (0700)
         self._db = duckdb.connect(":memory:", config={
             "memory_limit": self.MEMORY, "temp_directory": self._folder, "threads": 1})
+        # a query over millions of lines that takes over 2 s (a busy machine) made DuckDB
+        # draw its progress bar on stdout, inside kpi-xl's own output
+        self._db.execute("SET enable_progress_bar = false")
         self._db.execute("CREATE TABLE lines (seq BIGINT, source VARCHAR, file VARCHAR, "
                          "row BIGINT, col VARCHAR, value VARCHAR, reason VARCHAR, "
                          "action VARCHAR, kpis VARCHAR, period VARCHAR)")
@@ -258,9 +261,13 @@ class Rejects:
             periods = list(periods)
             where += f" AND period IN ({', '.join('?' * len(periods))})"
             args += periods
+        db = self._ready()
+        if not self._unlisted:
+            return {r: int(n) for r, n in db.execute(
+                f"SELECT reason, COUNT(*) FROM lines {where} GROUP BY reason", args).fetchall()}
         sql = (f"SELECT reason, SUM(n) FROM (SELECT reason, 1 AS n FROM lines {where} "
                f"UNION ALL SELECT reason, n FROM unlisted {where}) AS u GROUP BY reason")
-        return {r: int(n) for r, n in self._ready().execute(sql, args + args).fetchall()}
+        return {r: int(n) for r, n in db.execute(sql, args + args).fetchall()}
 
     def tally(self) -> dict[str, tuple[int, int, int]]:
         """Per source: (values ignored, rows left out of some KPIs, rows placed), as the
@@ -327,10 +334,12 @@ class Rejects:
     # -------------------------------------------------------------- the report
     def summary(self, limit: int = 8) -> list[str]:
         """The most frequent reasons, for the run's closing summary."""
+        lines = "lines" if not self._unlisted else (
+            "(SELECT file, action, reason, kpis, 1 AS n, seq FROM lines UNION ALL SELECT "
+            "file, action, reason, kpis, n, NULL FROM unlisted) AS u")
         top = self._ready().execute(
-            "SELECT file, action, reason, kpis, SUM(n) AS n FROM (SELECT file, action, "
-            "reason, kpis, 1 AS n, seq FROM lines UNION ALL SELECT file, action, reason, "
-            "kpis, n, NULL FROM unlisted) AS u GROUP BY file, action, reason, kpis "
+            f"SELECT file, action, reason, kpis, {'COUNT(*)' if not self._unlisted else 'SUM(n)'}"
+            f" AS n FROM {lines} GROUP BY file, action, reason, kpis "
             "ORDER BY n DESC, MIN(seq) NULLS LAST, file, reason LIMIT ?",
             [limit]).fetchall()
         return [f"{n:,} × {action}{f' ({kpis})' if kpis else ''} in {file}: {reason}"
@@ -350,16 +359,21 @@ class Rejects:
         # a line without a row sorts first, as the 0 it stood for in a list's sort did;
         # the kpis cell is Reject.leaves
         cur = self._ready().cursor()
-        # then, per source, one line per reason counted but not listed: "N more not listed"
-        leaves = f"CASE WHEN kpis <> '' THEN kpis WHEN action IN (?, ?) THEN ? ELSE '' END"
-        cur.execute(f"SELECT source, file, row, col, value, reason, action, kpis FROM ("
-                    f"SELECT source, file, row, col, value, reason, action, {leaves} AS kpis, "
-                    "0 AS part, seq FROM lines UNION ALL SELECT source, file, NULL, '', '', "
-                    "CAST(SUM(n) AS VARCHAR) || ' more not listed (counted in place, only a "
-                    "sample is listed): ' || reason, action, " + leaves + ", 1, MIN(n) "
-                    "FROM unlisted GROUP BY source, file, reason, action, kpis) AS u "
-                    "ORDER BY source, part, row NULLS FIRST, col, seq",
-                    [ROW_REJECTED, ROW_EXCLUDED, ALL_KPIS] * 2)
+        leaves = "CASE WHEN kpis <> '' THEN kpis WHEN action IN (?, ?) THEN ? ELSE '' END"
+        if not self._unlisted:
+            cur.execute(f"SELECT source, file, row, col, value, reason, action, {leaves} "
+                        "FROM lines ORDER BY source, row NULLS FIRST, col, seq",
+                        [ROW_REJECTED, ROW_EXCLUDED, ALL_KPIS])
+        else:
+            # then, per source, one line per reason counted but not listed
+            cur.execute(f"SELECT source, file, row, col, value, reason, action, kpis FROM ("
+                        f"SELECT source, file, row, col, value, reason, action, {leaves} AS "
+                        "kpis, 0 AS part, seq FROM lines UNION ALL SELECT source, file, NULL, "
+                        "'', '', CAST(SUM(n) AS VARCHAR) || ' more not listed (counted in "
+                        "place, only a sample is listed): ' || reason, action, " + leaves +
+                        ", 1, MIN(n) FROM unlisted GROUP BY source, file, reason, action, "
+                        "kpis) AS u ORDER BY source, part, row NULLS FIRST, col, seq",
+                        [ROW_REJECTED, ROW_EXCLUDED, ALL_KPIS] * 2)
         try:
             with open_replacing(path, "w", newline="", encoding="utf-8-sig") as f:
                 w = csv.writer(f, delimiter=(style or COMMA).delimiter)

@@ -19,9 +19,10 @@ from typing import Mapping
 
 @dataclass(frozen=True)
 class Binding:
-    #: 'contacts', 'surveys' (survey answers from both surveys and contacts), 'qa', or
-    #: 'period' (one row of totals per period: business figures and derived counts,
-    #: such as the ticket flow)
+    #: 'contacts', 'surveys' (survey answers from both surveys and contacts), 'qa',
+    #: 'wfm' (agent-days of a WFM export, whose KPIs' inputs are the sums of their
+    #: columns, see :data:`SUMMED`), or 'period' (one row of totals per period: business
+    #: figures and derived counts, such as the ticket flow)
     table: str
     inputs: Mapping[str, str] = field(default_factory=dict)
     #: columns a row must have to belong to the KPI at all (SLA compliance: the contacts
@@ -37,6 +38,13 @@ def _b(table: str, where: tuple[str, ...] = (), only: tuple[str, ...] = (),
        **inputs: str) -> Binding:
     return Binding(table, MappingProxyType(inputs), where, only)
 
+
+#: row tables whose KPIs take period totals (scalar inputs, such as occupancy's handle
+#: time and idle time): each total is the sum of its bound column over the rows of the
+#: group (a period at a level: the centre, a team, an agent), so a team's occupancy is
+#: its agents' handling time over their handling + available time, never a mean of the
+#: agents' percentages
+SUMMED = ("wfm",)
 
 #: the period table's ticket-flow figures, counted from each ticket's state and times
 #: (:mod:`kpi_xl.engine.totals`)
@@ -67,6 +75,15 @@ BINDINGS: Mapping[str, Binding] = MappingProxyType({
                   solved="tickets_solved"),
     "transfer_rate": _b("contacts", only=("handled",), transferred="transferred"),
     "escalation_rate": _b("contacts", only=("handled",), escalated="escalated"),
+    # the WFM export (one row per agent-day): each KPI over the days that have both of its
+    # times (a day whose paid time was left out still counts in occupancy)
+    "occupancy": _b("wfm", ("handling", "available"), handle_time="handling",
+                    idle_time="available"),
+    "utilisation": _b("wfm", ("handling", "paid"), handle_time="handling", paid_time="paid"),
+    "schedule_adherence": _b("wfm", ("in_adherence", "scheduled"),
+                             adherent_time="in_adherence", scheduled_time="scheduled"),
+    "shrinkage": _b("wfm", ("shrinkage", "paid"), shrinkage_time="shrinkage",
+                    paid_time="paid"),
     "contacts_per_agent": _b("period", contacts="contacts_handled", agents="agents_active"),
     "cost_per_contact": _b("period", total_cost="total_cost", contacts="contacts_handled"),
     "cost_per_resolution": _b("period", total_cost="total_cost", resolved="contacts_resolved"),
@@ -74,6 +91,7 @@ BINDINGS: Mapping[str, Binding] = MappingProxyType({
                             assisted="assisted_resolutions"),
     "deflection_rate": _b("period", deflected="deflected_contacts",
                           contacts="contacts_handled"),
+    "kb_failed_searches": _b("period", failed="kb_failed_searches", searches="kb_searches"),
     # quality
     "fcr": _b("contacts", resolved_first="resolved_first"),
     "resolution_rate": _b("contacts", resolved="resolved", handled="handled"),
@@ -93,23 +111,33 @@ BINDINGS: Mapping[str, Binding] = MappingProxyType({
                          headcount_end="headcount_end"),
     "budget_variance": _b("period", actual="total_cost", budget="cost_budget"),
     "defect_rate": _b("period", contacts="contacts_handled", orders="orders"),
+    "service_margin": _b("period", revenue="revenue", cost="total_cost"),
+    "service_roi": _b("period", benefit="service_benefit", cost="total_cost"),
+    "daily_active_users": _b("period", users="dau"),
+    "weekly_active_users": _b("period", users="wau"),
+    "monthly_active_users": _b("period", users="mau"),
+    "stickiness": _b("period", dau="dau", mau="mau"),
+    # the outbound funnel
+    "contact_rate": _b("period", leads_reached="leads_reached", leads_dialled="leads_dialled"),
+    "calls_per_lead": _b("period", calls="outbound_calls", leads_dialled="leads_dialled"),
+    "conversion_per_call": _b("period", sales="outbound_sales", calls="outbound_calls"),
 })
 
 _PLANNING = ("a staffing-planning function: it answers 'how many agents for this forecast', "
              "not 'how did the month go'; use it in Excel (KPI_ERLANG_*)")
-_WFM = ("needs a workforce-management export (handle, idle, paid, scheduled and shrinkage "
-        "time per agent), which the monthly run does not read yet")
 NOT_IN_ENGINE: Mapping[str, str] = MappingProxyType({
     "enps": "needs an employee survey export, which the monthly run does not read",
     "average_response_time": "needs one row per agent reply; exports give the first reply only",
     "conversation_abandonment_rate": "needs chat-platform counts of conversations initiated "
                                      "and completed; use abandonment rate on chat contacts",
     "activation_rate": "needs product sign-up and activation counts",
-    "stickiness": "needs product usage counts (daily and monthly active users)",
-    "revenue_growth": "compares a period's revenue with the period before; the business "
-                      "figures hold recurring revenue at the start of each month, not the "
-                      "revenue earned in it",
-    "occupancy": _WFM, "utilisation": _WFM, "schedule_adherence": _WFM, "shrinkage": _WFM,
+    "revenue_growth": "compares a period's revenue with the period before, and the monthly "
+                      "run computes each period from its own figures; use it in Excel on "
+                      "two periods' revenue",
+    "servqual_gap": "needs a SERVQUAL survey export (each respondent's expectation and "
+                    "perception answers per statement, with the statement's dimension), "
+                    "which no shipped mapping reads; use it in Excel on one dimension's "
+                    "answers",
     "traffic_intensity": _PLANNING, "erlang_p_wait": _PLANNING,
     "erlang_service_level": _PLANNING, "erlang_asa": _PLANNING,
     "erlang_occupancy": _PLANNING, "erlang_agents": _PLANNING,

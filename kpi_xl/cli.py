@@ -6,7 +6,8 @@ This module parses, prints and picks exit codes; the monthly run itself is
 Exit codes: 0 success; 1 the data files, config or a delivery were refused (the message
 says what, where and why); 2 the command line itself was wrong (argparse, including
 --month); 3 a needed extra is not installed; 4 the data guards found the month missing,
-thin or mostly rejected, so nothing was written or sent (--allow-partial goes ahead).
+thin or mostly rejected, so nothing was written or sent (--allow-partial goes ahead);
+5 (``alert`` only) alerts were sent, or written to the outbox without [smtp].
 """
 
 from __future__ import annotations
@@ -46,6 +47,10 @@ examples:
   kpi-xl staffing -c kpi_xl.toml --month 2026-10 --interval 30
                                   calls per interval and the Erlang C agents they needed,
                                   next to the agents who handled them
+  kpi-xl alert -c kpi_xl.toml --month 2026-10
+                                  a short message to each stakeholder whose KPIs crossed
+                                  a rule (off target two months running, significantly
+                                  worse, data incomplete); exit 5 when one was sent
   kpi-xl handbook -c kpi_xl.toml --out training
                                   a KPI handbook page (HTML, and PDF) for training agents
                                   and team leads: the centre's KPIs, formulas, targets
@@ -125,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
                            help="output folder (default workbooks/); files go to OUT/<month>/")
     _staffing_parser(sub)
     _handbook_parser(sub)
+    _alert_parser(sub)
     m = sub.add_parser("send", help="email the month's reports to the stakeholders",
                        description="Send each stakeholder of the config the month's reports "
                                    "that are theirs, with a summary. Without [smtp], messages "
@@ -170,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         epilog=MAP_EPILOG)
     mp.add_argument("file", help="the export to map (.csv, .tsv, .txt, .xlsx)")
     mp.add_argument("--sheet", help="the worksheet of an .xlsx (default: the first with data)")
-    mp.add_argument("--table", choices=("contacts", "surveys", "qa", "roster"),
+    mp.add_argument("--table", choices=("contacts", "surveys", "qa", "roster", "wfm"),
                     help="the canonical table (default: guessed from the headers)")
     mp.add_argument("--name", help="the source's name in reports (default: from the file name)")
     mp.add_argument("--rows", type=int, default=1000,
@@ -208,6 +214,8 @@ def _dispatch(p, args) -> int:
             return staffing_command(args)
         if args.command == "handbook":
             return handbook_command(args)
+        if args.command == "alert":
+            return alert_command(args)
         if args.command == "kpis":
             print(reference(args.keys, args.family, args.markdown))
             return 0
@@ -242,6 +250,12 @@ def _refused(e: KpiXlError, command: str) -> int:
                 "'partial data'):" if command != "validate" else
                 "the data is not usable as it is:")
         lines = e.refusals
+        told = getattr(e, "alerted", None)
+        if told is not None and told.outcome is not None:
+            lines = [*lines, f"the data contacts were told (alert): {told.outcome.line()} "
+                             f"→ {told.where}"]
+        elif getattr(e, "alert_error", None):
+            lines = [*lines, f"the data contacts could not be told: {e.alert_error}"]
     elif isinstance(e, MailError) and command == "run":
         head, lines = f"the workbooks are written, but mail stopped: {e}", []
     else:
@@ -375,7 +389,12 @@ def _one_text(k) -> str:
            f"  formula: {k.formula_text}",
            f"  unit: {k.unit}; {k.direction} is better; format {k.number_format}",
            f"  default target: {'none' if k.target is None else format_value(k.target, k.number_format)}"
-           f" ({k.target_source})", "  arguments:"]
+           f" ({k.target_source})"]
+    if k.levers:
+        who = "who acts on it" if k.direction == "neutral" else "how to move it"
+        out += textwrap.wrap(f"{who}: {k.levers} (source: {k.levers_source})", 88,
+                             initial_indent="  ", subsequent_indent="    ")
+    out.append("  arguments:")
     for name, doc, _r in arguments(k):
         out += textwrap.wrap(f"{name}: {doc}", 88, initial_indent="    ",
                              subsequent_indent="      ")
@@ -672,7 +691,16 @@ class Printer:
             _report(run.outcome, run.where, "  mail      ")
         else:
             print("  mail      no [[stakeholders]] in the config: nothing sent")
-        return 0 if run.outcome is None or run.outcome.ok else 1
+        alerts = run.alerts
+        if alerts is not None:
+            if alerts.outcome is None:
+                print("  alerts    no rule crossed ([alerts]): nothing to send")
+            else:
+                _report(alerts.outcome, alerts.where,
+                        f"  alerts    {alerts.count} for {len(alerts.alerts)} recipient"
+                        f"{'s' if len(alerts.alerts) != 1 else ''}: ")
+        ok = all(o is None or o.ok for o in (run.outcome, alerts and alerts.outcome))
+        return 0 if ok else 1
 
 
 def _report(outcome, where, lead: str) -> None:
@@ -780,6 +808,122 @@ def handbook_command(args) -> int:
     elif book.pdf_note:
         print(book.pdf_note)
     return 0
+
+
+#: ``kpi-xl alert``'s exit codes (the others' are in the module's docstring)
+ALERTS_SENT = 5
+ALERT_EPILOG = """\
+exit codes (for cron):
+  0  nothing to send: no rule crossed, or every alert was already sent for the period
+  5  alerts were sent (or written to OUT/<period>/alerts/ as .eml without [smtp])
+  1  the config or a file was refused, or some alert could not be delivered (the
+     message says which; a rerun sends what is still due)
+  2  the command line was wrong
+  3  a needed extra is not installed
+  4  the data guards refused the period (missing, thin or mostly rejected data): the
+     data contacts were told, and no KPI rule was applied
+
+The rules and who hears of data problems are the config's [alerts] section (README,
+"Alerts"); without one: off target two periods running, significantly worse, and the
+data guards, on each stakeholder's headline KPIs, data problems to the organisation.
+Each stakeholder hears only of their own scope. The ledger of the monthly reports keeps
+what was sent: rerun it as often as you like.
+
+examples:
+  kpi-xl alert -c kpi_xl.toml --month 2026-10
+  kpi-xl alert -c kpi_xl.toml --week 2026-W44
+
+in a crontab (% is written \\% there): last month's alerts on the 2nd at 07:00, last
+week's every Monday at 07:30
+  0 7 2 * *  kpi-xl alert -c /srv/kpi/kpi_xl.toml --out /srv/kpi/workbooks \\
+               --month $(date -d 'last month' +\\%Y-\\%m) >> /var/log/kpi-alert.log 2>&1
+  30 7 * * 1 kpi-xl alert -c /srv/kpi/kpi_xl.toml --out /srv/kpi/workbooks \\
+               --week $(date -d 'last week' +\\%G-W\\%V) >> /var/log/kpi-alert.log 2>&1
+"""
+
+
+def _alert_parser(sub) -> None:
+    a = sub.add_parser(
+        "alert", help="tell the stakeholders whose KPIs crossed a rule (for cron)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=textwrap.fill(
+            "Check the period's data, compute it and the period before, and send a short "
+            "message to each stakeholder whose own KPIs crossed a rule: off target two "
+            "periods running, or worse by more than chance (the change test of each KPI, "
+            "at [report] significance). When the data for the period is missing, thin or "
+            "mostly rejected, the data contacts are told instead. Only the stakeholders "
+            "with an alert get a message, with the monthly reports' ledger, lock and "
+            "deadline.", 88),
+        epilog=ALERT_EPILOG)
+    a.add_argument("-c", "--config", required=True, help="the config file (TOML)")
+    add_period_flags(a, required=True)
+    a.add_argument("--out", default="workbooks",
+                   help="output folder (default workbooks/): its ledger and lock are the "
+                        "monthly reports'")
+    a.add_argument("--resend", action="store_true", help="send again what was already sent")
+    a.add_argument("--resend-uncertain", action="store_true",
+                   help="send again what may have been delivered (no answer came)")
+
+
+def alert_command(args) -> int:
+    _need_engine()
+    from .config import read_config
+    from .run.alerts import run_alerts
+    from .run.period_flags import resolve
+
+    cfg = read_config(args.config)
+    period = resolve(args.chosen, cfg.fiscal_start)
+    if not cfg.stakeholders:
+        print("kpi-xl: the config lists no [[stakeholders]] to alert", file=sys.stderr)
+        return 1
+    run = run_alerts(cfg, period, args.out, resend=args.resend,
+                     resend_uncertain=args.resend_uncertain, reporter=AlertPrinter(cfg))
+    if run.refused is None:
+        print(f"\nAlerts for {period.title()}: {run.count} rule"
+              f"{'s' if run.count != 1 else ''} crossed, for {len(run.alerts)} "
+              f"stakeholder{'s' if len(run.alerts) != 1 else ''}")
+        for email, found in run.alerts.items():
+            for a in found:
+                print(f"  {email}: {a.title}: {a.rule_text}")
+    if run.outcome is not None:
+        _report(run.outcome, run.where, "  mail    ")
+    if run.refused is not None:
+        if run.outcome is None:
+            from .run.alerts import settings_of
+
+            why = ("guard_failure is not in [alerts] rules"
+                   if "guard_failure" not in settings_of(cfg).rules
+                   else "no organisation-scope stakeholder to tell")
+            run.refused.refusals.append(f"nobody was told ({why})")
+        print(f"kpi-xl: the data for the {run.refused.noun} is not complete, so no KPI rule "
+              "was applied" + (" (the data contacts were told)" if run.outcome else "") + ":",
+              file=sys.stderr)
+        for line in run.refused.refusals:
+            print(f"  - {line}", file=sys.stderr)
+        return run.refused.exit_code
+    if run.outcome is not None and not run.outcome.ok:
+        return 1
+    return ALERTS_SENT if run.outcome is not None and run.outcome.sent else 0
+
+
+class AlertPrinter:
+    """What ``kpi-xl alert`` prints while it works: the data's lines and coverage
+    (as ``run``), progress on stderr; not the KPI tables."""
+
+    def __init__(self, cfg):
+        self.p = Printer(cfg)
+
+    def progress(self, message: str) -> None:
+        _say(message)
+
+    def data(self, ds) -> None:
+        self.p.data(ds)
+
+    def guards(self, report, allowed: bool) -> None:
+        self.p.guards(report, allowed)
+
+    def results(self, run) -> None: ...
+    def workbooks(self, paths) -> None: ...
 
 
 def send_command(args) -> int:

@@ -57,7 +57,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 SECTIONS = {"centre", "business_hours", "sources", "kpis", "qa", "scorecard", "stakeholders",
-            "smtp", "output", "guards", "dimensions", "staffing", "report", "engine"}
+            "smtp", "output", "guards", "dimensions", "staffing", "report", "engine", "alerts"}
 KPI_KEYS = {"variant", "options", "target", "min_n", "targets"}
 
 
@@ -82,6 +82,7 @@ class Config:
     staffing: Any = None                # [staffing]: kpi_xl.intraday.StaffingSettings
     significance: float = DEFAULT_LEVEL  # [report] significance: the level of "larger than chance"
     engine: Any = None                  # [engine]: kpi_xl.engine.settings.EngineSettings
+    alerts: Any = None                  # [alerts]: kpi_xl.alerts.AlertSettings (None: no section)
 
 
 def read_config(path: str | os.PathLike) -> Config:
@@ -177,6 +178,9 @@ def parse_config(data: Mapping[str, Any], base_dir: str | os.PathLike = ".",
     cfg.stakeholders = parse_stakeholders(data.get("stakeholders", []), problems,
                                           dimensions=dims)
     cfg.smtp = parse_smtp(data.get("smtp"), problems)
+    from .alerts import parse_alerts
+
+    cfg.alerts = parse_alerts(data.get("alerts"), cfg.stakeholders, problems)
     from .csv_out import parse_output
 
     cfg.csv = parse_output(data.get("output"), problems)
@@ -234,7 +238,7 @@ _SHAPES = {"centre": (Mapping, "a table"), "business_hours": (Mapping, "a table"
            "qa": (Mapping, "a table"), "kpis": (Mapping, "a table"),
            "scorecard": (Mapping, "a table"), "smtp": (Mapping, "a table"),
            "guards": (Mapping, "a table"), "output": (Mapping, "a table"),
-           "report": (Mapping, "a table"),
+           "report": (Mapping, "a table"), "alerts": (Mapping, "a table"),
            "engine": (Mapping, "a table"),
            "sources": (list, "a list of [[sources]] tables"),
            "dimensions": (list, "a list of [[dimensions]] tables"),

@@ -1,10 +1,10 @@
 """``kpi-xl demo``: a whole month of a sample centre, the way a real team runs it.
 
 It writes what a centre would have — exports (contacts with survey answers, QA
-evaluations, the roster, business figures) as CSV files and a config that maps them —
-into a folder, and then runs the month on them exactly as ``kpi-xl run`` would: the same
-loader (every row accounted for), engine, workbooks and mail (to an outbox: nothing leaves
-the machine). The sample is generated from a fixed seed (``kpi_xl.demo_data``), so every
+evaluations, the roster, business figures, a WFM adherence export) as CSV files and a
+config that maps them — into a folder, and then runs the month on them exactly as
+``kpi-xl run`` would: the same loader (every row accounted for), engine, workbooks and
+mail (to an outbox: nothing leaves the machine). The sample is generated from a fixed seed (``kpi_xl.demo_data``), so every
 run gives the same files.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .demo_data import MAX_SCORE, RUBRIC, TEAMS, sample_tables
+from .demo_data import MAX_SCORE, RUBRIC, TEAMS, sample_tables, sample_wfm
 
 CONFIG = """\
 # kpi_xl config of the demo centre (written by `kpi-xl demo`; `kpi-xl init` writes a
@@ -49,6 +49,10 @@ path = "exports/roster.csv"
 [[sources]]
 preset = "generic-business"
 path = "exports/business.csv"
+
+[[sources]]
+preset = "generic-wfm"             # the WFM tool's adherence export, one row per agent-day
+path = "exports/wfm-adherence.csv"
 
 [kpis.service_level]
 variant = "offered"
@@ -103,6 +107,13 @@ def write_demo(folder: str | Path, month: str = "2026-10") -> Path:
     qa.to_csv(exports / "qa-evaluations.csv", index=False, date_format="%Y-%m-%d")
     t["roster"].to_csv(exports / "roster.csv", index=False, date_format="%Y-%m-%d")
     t["business"].to_csv(exports / "business.csv", index=False)
+    wfm = sample_wfm(t["roster"], month)
+    for col in ("scheduled", "in_adherence", "handling", "available", "paid"):
+        wfm[col] = [f"{int(x) // 3600}:{int(x) % 3600 // 60:02d}:{int(x) % 60:02d}"
+                    for x in wfm[col]]
+    wfm.columns = ["Agent", "Date", "Scheduled", "In Adherence", "Handling", "Available",
+                   "Paid"]
+    wfm.to_csv(exports / "wfm-adherence.csv", index=False, date_format="%Y-%m-%d")
     roster = t["roster"]
     leads = ""
     for team in TEAMS:

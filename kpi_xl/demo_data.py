@@ -189,6 +189,42 @@ def sample_tables(month: str = "2026-10", *, history: int = 12, teams: int = 6,
     return {"contacts": contacts, "qa": qa, "roster": roster, "business": pd.DataFrame(biz)}
 
 
+def sample_wfm(roster, month: str = "2026-10", *, history: int = 12, seed: int = 2026):
+    """A WFM adherence export for the roster's agents (``roster``: the ``roster`` table of
+    :func:`sample_tables`): one row per agent and weekday they were employed, over
+    ``month`` and ``history`` months before it, in seconds. An 8-hour paid day, all of it
+    scheduled; about 8 % of days absent (paid, nothing scheduled or worked: shrinkage);
+    on the others a share of the day in breaks, meetings and coaching (about 22 %), and of
+    the rest most handling contacts (about 84 %) and the remainder available. From a stream
+    of its own, so that it shifts no draw of :func:`sample_tables`."""
+    import pandas as pd
+
+    rng = np.random.default_rng([seed, 17])
+    paid = 8 * 3600.0
+    rows = []
+    agents = list(roster.itertuples(index=False))
+    lean = {r.agent: rng.normal(0, 1) for r in agents}     # each agent's own habits
+    for per in months_back(month, history):
+        start = pd.Timestamp(per + "-01")
+        for day in pd.date_range(start, start + pd.offsets.MonthEnd(0), freq="B"):
+            for r in agents:
+                if r.hired > day or (r.left is not None and not pd.isna(r.left)
+                                     and r.left < day):
+                    continue
+                if rng.random() < 0.08:                    # absent: paid, not worked
+                    rows.append((r.agent, day, 0.0, 0.0, 0.0, 0.0, paid))
+                    continue
+                off = float(np.clip(rng.normal(0.22, 0.05), 0.1, 0.4))
+                occ = float(np.clip(rng.normal(0.84 + 0.02 * lean[r.agent], 0.04), 0.6, 0.97))
+                adh = float(np.clip(rng.normal(0.91 + 0.02 * lean[r.agent], 0.03), 0.7, 1.0))
+                on = paid * (1 - off)
+                handling = round(on * occ)
+                rows.append((r.agent, day, paid, float(round(paid * adh)), float(handling),
+                             float(round(on) - handling), paid))
+    return pd.DataFrame(rows, columns=["agent", "date", "scheduled", "in_adherence",
+                                       "handling", "available", "paid"])
+
+
 def _queue_and_topic(rng, team, channel):
     """(queue, topic) per contact: the queue its team serves for 75 % of its calls and 55 %
     of its written contacts (social contacts: Social care, half of them), any queue

@@ -4,15 +4,15 @@ catalog and the centre's config (``kpi-xl handbook``).
 Every KPI the centre's run computes for its sources (the engine's plan over the loaded
 tables, for a monthly run) gets: what it measures, the formula in words and as the Excel
 function with the catalog's examples, the variant the centre chose (or the default) and the
-options it runs with, the centre's target (its config's, or the catalog's with its source),
-and which way is better. Nothing on the page is written by hand: the words come from the
-catalog (:mod:`kpi_xl.catalog`) and the config. The page is rendered in jinja2's sandbox
+options it runs with, a worked example of that variant (the catalog's sourced vector,
+worked through by the catalog's own evaluation: :mod:`kpi_xl.render.words`), the centre's
+target (its config's, or the catalog's with its source), which way is better and how
+agents and team leads move it (the catalog's ``levers``, with their source). Nothing on
+the page is written by hand: the words come from the catalog (:mod:`kpi_xl.catalog`) and
+the config. The page is rendered in jinja2's sandbox
 with autoescape (a centre's name is data, never markup), from the template shipped in the
 package (``kpi_xl/templates/handbook/handbook.html``); with
 LibreOffice Writer or a Chromium browser, a PDF of it is written too (:mod:`kpi_xl.pdf`).
-
-The catalog's sourced test vectors live in the test suite (``tests/vectors.py``), not in
-the package, so the worked examples shown are the catalog's ``examples`` (Excel formulas).
 """
 
 from __future__ import annotations
@@ -30,14 +30,15 @@ from .catalog import CATALOG
 from .catalog.format import format_value
 from .catalog.spec import Kpi, Variant
 from .plan import KpiChoice
+from .render.words import Worked, worked
 
 #: the shipped handbook template, inside the package (installed with it)
 TEMPLATES = Path(str(resources.files("kpi_xl") / "templates" / "handbook"))
 NAME = "handbook.html"
 #: how the page says which way is better (from the catalog's ``direction``)
 DIRECTION = {
-    "higher": "Higher is better: an agent moves it up.",
-    "lower": "Lower is better: an agent moves it down.",
+    "higher": "Higher is better.",
+    "lower": "Lower is better.",
     "neutral": "Neither way is better: it is watched, not aimed at.",
 }
 
@@ -63,6 +64,11 @@ class Entry:
     member_targets: tuple[tuple[str, str], ...]
     direction: str
     direction_text: str
+    worked: Worked | None           # the variant's worked example (None: none shipped)
+    #: options the example runs with that differ from the centre's: (name, example's, centre's)
+    worked_options: tuple[tuple[str, str, str], ...]
+    levers: str                     # how agents and team leads move it (the catalog's)
+    levers_source: str
 
 
 @dataclass(frozen=True)
@@ -105,6 +111,11 @@ def entry(kpi: Kpi, variant: Variant, params: dict, choice: KpiChoice) -> Entry:
         target, source = kpi.target_of(variant), kpi.target_source
     options = tuple((p.name, _option(params.get(p.name, p.default)), p.doc)
                     for p in kpi.params if p.name in params)
+    example = worked(kpi.key, variant.name)
+    differ = () if example is None else tuple(
+        (name, _option(example.options[name]), _option(params[name]))
+        for name in example.options
+        if name in params and _option(example.options[name]) != _option(params[name]))
     return Entry(
         key=kpi.key, title=kpi.title, family=kpi.family, description=kpi.description,
         formula_text=kpi.formula_text, excel_name=kpi.excel_name, examples=kpi.examples,
@@ -115,7 +126,9 @@ def entry(kpi: Kpi, variant: Variant, params: dict, choice: KpiChoice) -> Entry:
         target=None if target is None else format_value(target, fmt),
         target_source=source if target is not None else "",
         member_targets=tuple((name, format_value(t, fmt)) for name, t in choice.targets.items()),
-        direction=direction, direction_text=DIRECTION[direction])
+        direction=direction, direction_text=DIRECTION[direction],
+        worked=example, worked_options=differ, levers=kpi.levers,
+        levers_source=kpi.levers_source)
 
 
 def _option(value: Any) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
-from .bindings import BINDINGS, NOT_IN_ENGINE
+from .bindings import BINDINGS, NOT_IN_ENGINE, SUMMED
 from .catalog import CATALOG
 from .catalog.rules import resolve_params
 from .catalog.spec import Kpi, Variant, formula_columns
@@ -29,6 +29,11 @@ class KpiChoice:
     min_n: int | None = None
     target: float | None = None
     targets: Mapping[str, float] = field(default_factory=dict)
+
+
+#: a table in a manager's words, where its name is not one ("no WFM (adherence export)
+#: data was loaded")
+TABLE_WORDS = {"wfm": "WFM (adherence export)"}
 
 
 def source_of(table: str) -> str:
@@ -57,7 +62,7 @@ def make_plan(keys: Sequence[str], choices: Mapping[str, KpiChoice],
             continue
         cols = columns.get(source_of(b.table))
         if cols is None:
-            skipped[key] = f"no {b.table} data was loaded"
+            skipped[key] = f"no {TABLE_WORDS.get(b.table, b.table)} data was loaded"
             continue
         used = formula_columns(variant.formula)
         missing = [b.inputs[i.name] for i in kpi.column_inputs
@@ -65,8 +70,10 @@ def make_plan(keys: Sequence[str], choices: Mapping[str, KpiChoice],
         missing += [b.inputs[i.name] for i in kpi.column_inputs
                     if i.name in used and i.optional and i.default_value is None
                     and b.inputs[i.name] not in cols]
+        # a table of totals kept per row (the WFM export): every total the KPI sums
+        missing += [c for c in b.inputs.values() if b.table in SUMMED and c not in cols]
         if missing:
-            skipped[key] = (f"the {b.table} data has no "
+            skipped[key] = (f"the {TABLE_WORDS.get(b.table, b.table)} data has no "
                             + " or ".join(f"'{m}'" for m in missing) + " column")
             continue
         plan.setdefault(b.table, []).append((kpi, variant, params))

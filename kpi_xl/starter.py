@@ -89,6 +89,12 @@ path = "exports/zendesk-tickets.csv"
 # preset = "generic-business"          # headers: month, customers_start, customers_end, ...
 # path = "exports/business.csv"
 
+# A WFM adherence export, one row per agent and day (the wfm table), for occupancy,
+# utilisation, schedule adherence and shrinkage:
+# [[sources]]
+# preset = "generic-wfm"               # headers: Agent, Date, Scheduled, In Adherence, ...
+# path = "exports/wfm-adherence.csv"
+
 # Per KPI: variant, options, target, minimum n, targets per team or channel.
 # `kpi-xl kpis service_level` shows a KPI's variants and options.
 [kpis.service_level]

@@ -24,7 +24,9 @@ def tables_markdown() -> str:
 
     used: dict[tuple[str, str], list[str]] = {}
     for key, b in BINDINGS.items():
-        table = "contacts" if b.table == "surveys" else b.table
+        # survey answers come from the contacts too; the period KPIs read the business
+        # table's monthly figures (the derived counts name no business column)
+        table = {"surveys": "contacts", "period": "business"}.get(b.table, b.table)
         for col in b.inputs.values():
             used.setdefault((table, col), []).append(key)
             if b.table == "surveys":

@@ -73,6 +73,9 @@ def test_kpis_lists_and_details(capsys):
     assert main(["kpis", "service_level"]) == 0
     out = capsys.readouterr().out
     assert "exclude_short_abandons" in out and "ICMI" in out
+    # how agents and team leads move it: the catalog's levers, with their source
+    assert "how to move it: Planners: staff each interval" in out
+    assert "'How to Better Meet Your Service Level Target'" in " ".join(out.split())
 
 
 def test_unknown_kpi_is_a_sentence_not_a_trace(capsys):

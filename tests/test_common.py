@@ -47,6 +47,55 @@ def test_every_variant_has_a_vector(kpi):
 
 
 @pytest.mark.parametrize("kpi", KPIS, ids=KEYS)
+def test_every_variant_ships_a_worked_example(kpi):
+    """The KPI handbook works one sourced vector through for the centre's variant: the
+    catalog ships one per variant (kpi_xl/catalog/worked.py), and it is one of VECTORS."""
+    from kpi_xl.catalog.worked import WORKED, worked_example
+
+    for v in kpi.variants:
+        example = worked_example(kpi.key, v.name)
+        assert example is not None, f"{kpi.key}/{v.name} ships no worked example"
+        assert example in WORKED and example in VECTORS
+
+
+def _outside_brackets(text: str) -> str:
+    while True:
+        shorter = re.sub(r"\([^()]*\)", "", text)
+        if shorter == text:
+            return text
+        text = shorter
+
+
+@pytest.mark.parametrize("kpi", KPIS, ids=KEYS)
+def test_the_formula_in_words_reads_one_way(kpi):
+    """A count named by a comparison, in a ratio's numerator, is bracketed:
+    'responses ≥ scale_max − 1 / responses' (CSAT's words until issue 16 §5) reads as if
+    the division bound first; '(responses ≥ scale_max − 1) / responses' does not. Checked
+    in the formula's words and in every variant's (the handbook shows both)."""
+    for text in [kpi.formula_text] + [v.doc for v in kpi.variants]:
+        for clause in re.split(r"[;,:]| with | and | if | where ", _outside_brackets(text)):
+            for numerator in clause.split(" / ")[:-1]:
+                assert not re.search("[≥≤<>]", numerator), (kpi.key, text)
+
+
+@pytest.mark.parametrize("kpi", KPIS, ids=KEYS)
+def test_every_kpi_says_how_it_is_moved(kpi):
+    """The handbook says how agents and team leads move each KPI (issue 16 §5); one no one
+    aims at (a volume, occupancy, a staffing model) says who acts on it."""
+    assert len(kpi.levers) > 40 and kpi.levers.endswith("."), kpi.key
+    assert kpi.levers_source, kpi.key
+    if kpi.direction == "neutral" or kpi.family == "staffing":
+        assert re.search(r"planner|no one aims|neither way|do not aim|act on it",
+                         kpi.levers, re.I), kpi.key
+
+
+def test_every_levers_entry_names_a_kpi():
+    from kpi_xl.catalog.levers import LEVERS
+
+    assert set(LEVERS) <= set(CATALOG), sorted(set(LEVERS) - set(CATALOG))
+
+
+@pytest.mark.parametrize("kpi", KPIS, ids=KEYS)
 def test_excel_functions_exist_with_docs(kpi):
     f = getattr(xlf, kpi.excel_name)
     meta = f.__xlfunc__

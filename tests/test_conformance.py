@@ -34,7 +34,8 @@ from kpi_xl.render.cells import parse_column
 from kpi_xl.render.excel import render_excel
 from kpi_xl.render.sql import NotRenderable, SqlRenderer
 from kpi_xl.xl.adapter import arguments
-from vectors import ERROR_VECTORS, ROUNDED, VECTORS
+from kpi_xl.catalog.worked import tolerance
+from vectors import ERROR_VECTORS, VECTORS
 
 RENDERERS = ("numpy", "excel_function", "sql", "excel_formula")
 
@@ -59,7 +60,7 @@ CANNOT_REFUSE: dict[tuple[str, str], str] = {
 
 
 def _tol(key, expected):
-    return ROUNDED.get(key, 1e-9) * max(1.0, abs(expected))
+    return tolerance(key, expected)
 
 
 def _params(kpi, variant, inputs):

@@ -18,6 +18,7 @@ pytest.importorskip("duckdb")
 
 from kpi_xl.catalog import CATALOG  # noqa: E402
 from kpi_xl.engine import BINDINGS, NOT_IN_ENGINE, PAIR, Engine, KpiChoice, months_back  # noqa: E402
+from kpi_xl.engine.bindings import SUMMED  # noqa: E402
 from kpi_xl.errors import KpiError  # noqa: E402
 from kpi_xl.render.arrays import compute  # noqa: E402
 from kpi_xl.render.sql import NotRenderable, render_kpi  # noqa: E402
@@ -115,16 +116,49 @@ def canonical_tables(seed: int = 7, n: int = 600):
         # budget, self-service and orders (a month with none of each: the empty case)
         "cost_budget": [1e5, 9e4, 0], "self_service_resolutions": [120.0, 0, 140],
         "assisted_resolutions": [180.0, 0, 160], "deflected_contacts": [60.0, 75, 0],
-        "orders": [4e3, 0, 4.4e3]})
+        "orders": [4e3, 0, 4.4e3],
+        # margin, ROI, knowledge base, active users, outbound (months with none: the empty
+        # cases; a month whose cost exceeds its revenue and benefit: the negative cases)
+        "revenue": [1.2e5, 0, 9e4], "service_benefit": [1.35e5, 1e5, 0],
+        "kb_searches": [4000.0, 0, 4200], "kb_failed_searches": [480.0, 0, 630],
+        "dau": [3000.0, 3300, 3600], "wau": [8000.0, 8400, 8800],
+        "mau": [15000.0, 0, 16000],
+        "leads_dialled": [5000.0, 0, 5200], "leads_reached": [1800.0, 0, 2080],
+        "outbound_calls": [13500.0, 0, 14000], "outbound_sales": [540.0, 0, 700]})
     roster = pd.DataFrame({"agent": ["ana", "ben", "cy", "dee", "eve"],
                            "team": ["North", "North", "South", "South", "South"],
                            "hired": pd.to_datetime(["2025-01-01", "2026-09-15", "2024-05-01",
                                                     "2023-01-01", "2022-01-01"]),
                            "left": pd.to_datetime([None, None, "2026-09-30", None, "2026-10-12"])})
-    for t in (contacts, surveys, qa):
+    # a WFM export: one row per agent-day, times in seconds, blanks where a value was left
+    # out (the loader's checks between columns); eve's one day has neither handling nor
+    # available time (her occupancy has no value, with its reason)
+    days = pd.date_range("2026-08-01", "2026-10-31", freq="D")
+    wd = [(a, d) for d in days for a in ("ana", "ben", "cy", "dee") if rng.random() < 0.7]
+    k = len(wd)
+    paid = rng.choice([28800.0, 30600.0, 14400.0], k)
+    scheduled = paid - rng.choice([0.0, 1800.0], k)
+    handling = (paid * rng.uniform(0.4, 0.7, k)).round()
+    available = (paid * rng.uniform(0.05, 0.2, k)).round()
+    wfm = pd.DataFrame({
+        "date": [d for _a, d in wd], "agent": [a for a, _d in wd],
+        "scheduled": scheduled, "in_adherence": (scheduled * rng.uniform(0.8, 1.0, k)).round(),
+        "handling": handling, "available": available, "paid": paid,
+        "shrinkage": paid - handling - available})
+    wfm["team"] = wfm.agent.map({"ana": "North", "ben": "North", "cy": "South", "dee": "South"})
+    wfm.loc[rng.random(k) < 0.05, "team"] = None
+    for col in ("in_adherence", "available", "paid", "scheduled"):
+        wfm.loc[rng.random(k) < 0.04, col] = np.nan
+    wfm.loc[wfm.paid.isna(), "shrinkage"] = np.nan
+    wfm = pd.concat([wfm, pd.DataFrame({
+        "date": [pd.Timestamp("2026-10-12")], "agent": ["eve"], "team": ["South"],
+        "scheduled": [3600.0], "in_adherence": [3600.0], "handling": [0.0],
+        "available": [0.0], "paid": [3600.0], "shrinkage": [3600.0]})], ignore_index=True)
+    wfm["period"] = wfm.date.dt.strftime("%Y-%m")
+    for t in (contacts, surveys, qa, wfm):
         t["_row"] = np.arange(2, len(t) + 2)
     return {"contacts": contacts, "surveys": surveys, "qa": qa, "business": business,
-            "roster": roster}
+            "roster": roster, "wfm": wfm}
 
 
 @pytest.fixture(scope="module")
@@ -172,6 +206,9 @@ def _expected(key, variant, rows, b, params=None):
         rows = rows[rows[col].notna()]
     for name, col in b.inputs.items():
         if col not in rows:
+            continue
+        if b.table in SUMMED:        # totals kept per row (agent-days): the group's sum
+            inputs[name] = float(rows[col].sum())
             continue
         v = rows[col].to_numpy(dtype=object)
         v = [None if (x is None or (isinstance(x, float) and math.isnan(x))) else x for x in v]
@@ -296,6 +333,50 @@ def test_business_figures_feed_the_new_period_kpis(tables):
     for key, period in (("budget_variance", "2026-10"), ("self_service_rate", "2026-09"),
                         ("defect_rate", "2026-09")):
         assert res.value(key, period=period) is None, (key, period)
+
+
+def test_business_figures_feed_margin_roi_kb_users_and_outbound(tables):
+    """Issue 17 §2: the service operation's margin and ROI, knowledge-base failed searches,
+    active users and stickiness, and the outbound funnel from the business table (numbers
+    by hand from canonical_tables' business rows; total cost 90,000 / 95,000 / 100,000)."""
+    keys = ["service_margin", "service_roi", "kb_failed_searches", "daily_active_users",
+            "weekly_active_users", "monthly_active_users", "stickiness", "contact_rate",
+            "calls_per_lead", "conversion_per_call"]
+    res = Engine(tables, kpis=keys).compute("2026-10", count=2)
+    assert not res.skipped
+    # August: (120,000 - 90,000) / 120,000 = 25 %; October: (90,000 - 100,000) / 90,000
+    assert res.value("service_margin", period="2026-08") == pytest.approx(0.25)
+    assert res.value("service_margin", period="2026-10") == pytest.approx(-1 / 9)
+    # August: (135,000 - 90,000) / 90,000 = 50 %; October: no benefit, -100 %
+    assert res.value("service_roi", period="2026-08") == pytest.approx(0.5)
+    assert res.value("service_roi", period="2026-10") == pytest.approx(-1.0)
+    # October: 630 of 4,200 searches found nothing
+    assert res.value("kb_failed_searches", period="2026-10") == pytest.approx(0.15)
+    assert res.value("daily_active_users", period="2026-09") == 3300
+    assert res.value("weekly_active_users", period="2026-10") == 8800
+    assert res.value("stickiness", period="2026-08") == pytest.approx(0.2)
+    # October: 2,080 of 5,200 leads reached; 14,000 calls; 700 sales
+    assert res.value("contact_rate", period="2026-10") == pytest.approx(0.4)
+    assert res.value("calls_per_lead", period="2026-10") == pytest.approx(14000 / 5200)
+    assert res.value("conversion_per_call", period="2026-10") == pytest.approx(0.05)
+    # September has no revenue, no searches, no monthly actives, nothing dialled: no
+    # number, and the note says why
+    for key in ("service_margin", "kb_failed_searches", "stickiness", "contact_rate",
+                "calls_per_lead", "conversion_per_call"):
+        assert res.value(key, period="2026-09") is None, key
+
+
+def test_active_users_over_a_quarter_are_its_last_months(tables):
+    """Active users do not add up over months (the same user is active in several): a
+    quarter shows its last month's DAU, WAU and MAU, and stickiness from those. The
+    fixture's three months relabelled July to September: MAU 15,000, 0, 16,000 -> the
+    quarter's 16,000 (summed it would be 31,000); DAU 3,600 -> stickiness 3,600 / 16,000."""
+    b = tables["business"].assign(month=["2026-07", "2026-08", "2026-09"])
+    res = Engine({"business": b}, kpis=["monthly_active_users", "daily_active_users",
+                                        "stickiness"]).compute("2026-Q3", count=0)
+    assert res.value("monthly_active_users", period="2026-Q3") == 16000
+    assert res.value("daily_active_users", period="2026-Q3") == 3600
+    assert res.value("stickiness", period="2026-Q3") == pytest.approx(3600 / 16000)
 
 
 def test_period_totals_derive_counts_from_rows_and_roster(tables):
@@ -447,3 +528,37 @@ def test_missing_figures_are_named_in_a_managers_words():
     from kpi_xl.data.schema import BUSINESS
     from kpi_xl.engine.totals import FIGURE_WORDS
     assert {col.name for col in BUSINESS.columns if col.name != "month"} <= set(FIGURE_WORDS)
+
+
+@pytest.fixture(scope="module")
+def demo_tables():
+    from kpi_xl.demo_data import sample_tables
+    return sample_tables("2026-10")
+
+
+@pytest.mark.parametrize("key,variant", [("time_to_resolution", "mean"),
+                                         ("time_to_resolution", "median"),
+                                         ("first_response_time", "mean"),
+                                         ("ticket_volume", "count")])
+def test_per_channel_kpis_are_the_channel_level_on_the_demo(demo_tables, key, variant):
+    """Issue 17 §2: average resolution time per channel, and social-media response time
+    and volume, are time to resolution, first response time and ticket volume at the
+    channel level, not KPIs of their own. On the demo's contacts, the engine's value for
+    each channel equals the Excel function on that channel's rows (the expected numbers
+    are the numpy renderer's, held to sourced vectors in test_vectors.py)."""
+    choices = {key: KpiChoice(variant=variant)}
+    res = Engine(demo_tables, kpis=[key], choices=choices).compute("2026-10", count=0)
+    got = res.table[(res.table.kpi == key) & (res.table.level == "channel")]
+    c = demo_tables["contacts"]
+    c = c[c.period == "2026-10"]
+    (name, col), = BINDINGS[key].inputs.items()
+    channels = set()
+    for r in got.itertuples():
+        rows = [None if isinstance(x, float) and math.isnan(x) else x
+                for x in c[c.channel == r.key][col]]
+        want = compute(key, variant, **{name: rows})
+        assert r.value == pytest.approx(want.value, rel=1e-12), (key, r.key)
+        assert r.n == want.n
+        channels.add(r.key)
+    # social and email have tickets (phone calls have no resolution or first-reply time)
+    assert {"social", "email", "chat"} <= channels

@@ -191,9 +191,11 @@ def test_a_run_waits_for_the_folder_lock_then_says_so(demo, tmp_path):
     from kpi_xl.run.month import run_month
 
     out = tmp_path / "out"
+    # the holder keeps the lock until it is killed below: a fixed sleep ran out under load
+    # (the run loads and computes before it asks for the lock) and the test then failed
     holder = subprocess.Popen(
         [sys.executable, "-c", "import sys, time; from kpi_xl.files import folder_lock\n"
-         f"with folder_lock({str(out)!r}):\n    print('held', flush=True); time.sleep(60)"],
+         f"with folder_lock({str(out)!r}):\n    print('held', flush=True); time.sleep(3600)"],
         stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"

@@ -185,3 +185,58 @@ def test_without_libreoffice_or_a_browser_it_says_how_to_get_a_pdf(tmp_path, mon
                                     r".*print it to PDF"):
         html_to_pdf(page)
     assert sorted(p.name for p in page.parent.iterdir()) == ["handbook.html"]
+
+
+# -- worked examples (issue 16 §5: "a worked example (the sourced test vector)") ----------
+from kpi_xl.catalog.worked import WORKED  # noqa: E402
+from kpi_xl.render.words import agrees, worked  # noqa: E402
+
+
+@pytest.mark.parametrize("key,variant,expected", [(k, v, e) for k, v, _i, e, _s in WORKED],
+                         ids=[f"{k}-{v or 'default'}" for k, v, *_ in WORKED])
+def test_every_shipped_example_computes_its_sourced_value(key, variant, expected):
+    """The handbook's result of each example is the catalog's evaluation of the shipped
+    vector, and it equals the vector's sourced expected value (tests/vectors.py runs the
+    same vectors through every renderer)."""
+    w = worked(key, variant)
+    assert w is not None and w.expected == expected
+    assert agrees(w, key), (key, w.value, expected)
+    kpi = CATALOG[key]
+    assert w.result == format_value(w.value, kpi.format_of(kpi.variant(variant)))
+
+
+def test_every_kpi_of_the_demo_handbook_has_a_worked_example(demo_config, tmp_path):
+    book = write_handbook(config_with_sources(demo_config, []), tmp_path / "out",
+                          make_pdf=False)
+    page = book.html.read_text(encoding="utf-8")
+    for key in book.keys:
+        entry = page.split(f'id="{key}"')[1].split("</section>")[0]
+        assert "<dt>Worked example</dt>" in entry, key
+        assert "Source: " in entry, key
+
+
+def test_nps_example_reads_as_its_source_works_it(demo_config, tmp_path):
+    """tests/vectors.py's first NPS vector: 10 answers, one blank; its source works it as
+    'promoters 10,9,9,10 = 4, detractors 3,0,6 = 3 -> 100*(4-3)/9' = 11.1, shown in the
+    KPI's format "0" as 11. The page shows those numbers in the catalog's own shape of the
+    formula, 100 × (share of promoters − share of detractors)."""
+    page = write_handbook(config_with_sources(demo_config, []), tmp_path / "out",
+                          make_pdf=False).html.read_text(encoding="utf-8")
+    entry = page.split('id="nps"')[1].split("</section>")[0]
+    cells = re.findall(r"<td>([^<]*)</td>", entry)
+    assert cells == ["10", "9", "9", "8", "7", "3", "blank", "0", "10", "6"]
+    assert "promoters (scores ≥ 9): <b>4</b>" in entry
+    assert "detractors (scores ≤ 6): <b>3</b>" in entry
+    assert "rows with scores given: <b>9</b>" in entry
+    assert "100 × (4 / 9 − 3 / 9) = <b>11</b>" in entry
+
+
+def test_example_options_that_differ_from_the_centres_are_said(demo_config, tmp_path):
+    """The demo scores QA out of 5 (max_score = 5 in its config); the shipped QA vector
+    uses the catalog's default 1: by hand (1·1 + 3·0.5 + 1·1) / (1 × (1 + 3 + 1)) = 70 %,
+    with the item marked N/A left out. The page says the example's option differs."""
+    page = write_handbook(config_with_sources(demo_config, []), tmp_path / "out",
+                          make_pdf=False).html.read_text(encoding="utf-8")
+    entry = page.split('id="qa_score"')[1].split("</section>")[0]
+    assert "3.5 / (1 × 5) = <b>70.0%</b>" in entry
+    assert "catalog's max_score = 1 (this centre: 5)" in entry

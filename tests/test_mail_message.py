@@ -136,3 +136,47 @@ def test_an_agents_cut_workbook_keeps_no_name_of_a_removed_sheet(tmp_path_factor
     assert one.sheetnames == [wb.worksheets[1].title]
     assert dict(one.defined_names) == {}
     assert one.worksheets[0]["A3"].value == f"partial data: {NOTE}"
+
+
+def test_each_workbook_is_read_once_for_all_the_messages(tmp_path_factory, monkeypatch):
+    """The messages read the attached workbooks' named cells (index, status, note,
+    partial banner). Before, every name opened its workbook again: the demo's nine
+    messages loaded its eight workbooks 50 times (5.5 of the run's 24 s). Now each file is
+    read once, and a workbook written anew is read anew."""
+    import openpyxl as opx
+
+    _res, table, paths = _month(str(tmp_path_factory.mktemp("once")))
+    opened = []
+    real = opx.load_workbook
+    monkeypatch.setattr(opx, "load_workbook",
+                        lambda path, *a, **k: opened.append(str(path)) or real(path, *a, **k))
+    board = [Report("scorecard", "Balanced scorecard", paths[0])]
+    people = [Stakeholder(f"Boss {i}", f"boss{i}@example.com") for i in range(3)]
+    first = [summary(table, Delivery(p, board), MONTH, PREVIOUS) for p in people]
+    assert opened == [str(paths[0])]
+    assert all(c["index"] == first[0]["index"] for c in first)
+    # the same path written again (a rerun) is read again, and says what the new file says
+    wb = real(paths[0])
+    wb["Scorecard"]["E4"] = "leaves out Customer"
+    tmp = paths[0].with_suffix(".new.xlsx")
+    wb.save(tmp)
+    tmp.replace(paths[0])
+    again = summary(table, Delivery(people[0], board), MONTH, PREVIOUS)
+    assert opened == [str(paths[0])] * 2
+    assert again["index"]["note"] == "leaves out Customer"
+
+
+def test_a_long_subject_reads_back_with_single_spaces(tmp_path_factory):
+    """A subject longer than a header line is folded. With a '·' before the count of KPIs
+    off target, the fold fell before the encoded word, so mail programs showed
+    'October 2026  · 6 KPIs off target' (two spaces). The separator is now plain ASCII."""
+    import email
+    import email.policy
+
+    _res, table, paths = _month(str(tmp_path_factory.mktemp("subj")))
+    d = Delivery(BOSS, [Report("scorecard", "Balanced scorecard", paths[0])])
+    msg = _message(d, summary(table, d, MONTH, PREVIOUS, partial=NOTE))
+    raw = msg.as_bytes(policy=email.policy.SMTP)
+    subject = email.message_from_bytes(raw, policy=email.policy.default)["Subject"]
+    assert "off target" in subject and len("Subject: " + subject) > 78     # it is folded
+    assert "  " not in subject

@@ -64,7 +64,7 @@ def test_an_example_for_every_table():
     tables = {m for b in blocks for m in re.findall(r'^table = "(\w+)"', b, re.M)}
     presets = {m for b in blocks for m in re.findall(r'^preset = "([\w-]+)"', b, re.M)}
     assert {"contacts", "surveys", "qa"} <= tables
-    assert {"generic-roster", "generic-business"} <= presets
+    assert {"generic-roster", "generic-business", "generic-wfm"} <= presets
     heads = {b.splitlines()[0] for b in blocks}
     assert {"[business_hours]", "[qa]", "[scorecard]", "[[stakeholders]]", "[smtp]",
             "[output]"} <= heads
@@ -87,5 +87,5 @@ def test_each_example_uncommented_parses(tmp_path, block):
 def test_every_example_at_once(tmp_path):
     cfg = read(tmp_path, STARTER + "\n" + "\n".join(examples(STARTER)))
     assert sorted(s.table for s in cfg.sources) == [
-        "business", "contacts", "contacts", "qa", "roster", "surveys"]
+        "business", "contacts", "contacts", "qa", "roster", "surveys", "wfm"]
     assert cfg.csv.delimiter == ";" and len(cfg.load.rubric) == 2 and cfg.stakeholders

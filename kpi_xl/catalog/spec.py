@@ -161,6 +161,10 @@ class Kpi:
     #: the reports flag a period far worse than its usual level (kpi_xl.catalog.change.
     #: spike): for waiting times whose bad weeks matter more than their average
     spikes: bool = False
+    #: how agents and team leads move the KPI (who acts on it, for one no one aims at),
+    #: in a trainer's words, and where that advice comes from: the KPI handbook shows it
+    levers: str = ""
+    levers_source: str = ""
 
     # -- lookups -----------------------------------------------------------------
     @property

@@ -27,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-from ..bindings import BINDINGS
+from ..bindings import BINDINGS, SUMMED
 from ..catalog.spec import Kpi, Variant
 from ..plan import Item, source_of
 from ..render.sql import DUCKDB, Dialect, SqlRenderer, quote_text
@@ -51,7 +51,7 @@ def kpi_renderer(kpi: Kpi, variant: Variant, params: dict, table: str,
 
     def make(conds: list[str]) -> SqlRenderer:
         return SqlRenderer(kpi, variant, columns={} if table == "period" else bound,
-                           scalars=scalars, params=params,
+                           scalars=scalars, params=params, sums=table in SUMMED,
                            where=" AND ".join(conds) or None, dialect=dialect,
                            **options)
 

@@ -130,10 +130,27 @@ SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
         "hired": ("hired", "hire date", "start date", "date hired", "joined"),
         "left": ("left", "leave date", "end date", "termination date", "date left"),
     },
+    "wfm": {
+        "agent": ("agent", "agent name", "employee", "name", "user", "agent id"),
+        "date": ("date", "day", "schedule date", "shift date"),
+        "team": ("team", "group", "department", "team name"),
+        "scheduled": ("scheduled", "scheduled time", "sched time", "scheduled hours",
+                      "schedule time"),
+        "in_adherence": ("in adherence", "in adherence time", "time in adherence",
+                         "adherent time", "in adh"),
+        "out_of_adherence": ("out of adherence", "out of adherence time",
+                             "time out of adherence", "non adherent time", "out adh"),
+        "handling": ("handling", "handle time", "handling time", "handled time"),
+        "available": ("available", "available time", "avail time", "idle time",
+                      "ready time"),
+        "paid": ("paid", "paid time", "paid hours"),
+        "shrinkage": ("shrinkage", "shrinkage time"),
+    },
 }
 #: headers that say which table a file is
 TABLE_HINTS = {
     "qa": ("evaluation", "evaluator", "reviewer", "criterion", "scorecard", "audit"),
+    "wfm": ("adherence", "shrinkage", "paid time"),
     "surveys": ("response id", "survey"),
     "roster": ("hire date", "hired", "leave date", "termination"),
 }
@@ -546,7 +563,8 @@ def _table(sample: Sample) -> tuple[str, str]:
         hit = [h for h in names for w in hints if w in h]
         if hit and (table != "roster" or len(names) <= 8):
             return table, f"headers such as {hit[0]!r} are those of a {table} export"
-    return "contacts", "one row per call, ticket or chat (no QA, survey or roster headers)"
+    return "contacts", ("one row per call, ticket or chat (no QA, WFM, survey or roster "
+                        "headers)")
 
 
 TYPES_FOR = {"timestamp": {"timestamp"}, "date": {"timestamp"}, "id": {"number", "text",

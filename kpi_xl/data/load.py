@@ -127,7 +127,7 @@ def load(sources: Sequence[Source], options: LoadOptions = LoadOptions(),
         meter.finish(rows, f" from {len(sources)} file{'s' if len(sources) != 1 else ''}")
     for name, frames in parts.items():
         ds.tables[name] = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-    _finish_tables(ds, files, options)
+    _finish_tables(ds, files, options, srcs)
     if check_rules and ds.tables:
         if progress:
             progress("checking every row against the KPIs' input rules")
@@ -244,7 +244,58 @@ def _finish_source(src: Source, df, ds: Dataset, options: LoadOptions):
             _placed_rows_leave(src, df, ds)
     if src.table == "qa":
         df = _rubric(src, df, ds, options)
+    if src.table == "wfm":
+        _wfm_times(src, df, ds)
     return df
+
+
+def _wfm_times(src: Source, df, ds: Dataset) -> None:
+    """A WFM export's derived times and the checks between its columns, per row: in
+    adherence (scheduled − out of adherence, where only that is given) no more than
+    scheduled; handling + available no more than paid; shrinkage (paid − handling −
+    available, where not given) no more than paid. A value breaking one is left out
+    (reported), so the row leaves only the KPIs that read it: an agent-day whose paid time
+    is short of its handling and available time still counts in occupancy."""
+    given = set(df.columns)
+    if "in_adherence" not in df and {"scheduled", "out_of_adherence"} <= set(df):
+        over = (df["out_of_adherence"] > df["scheduled"]).to_numpy()
+        _ignore_values(ds, df, over, src.file, _header(src, "out_of_adherence"),
+                       "out_of_adherence", _clock(df["out_of_adherence"][over]),
+                       f"'{_header(src, 'out_of_adherence')}' is more than "
+                       f"'{_header(src, 'scheduled')}' on this day, so it is left out")
+        df["in_adherence"] = (df["scheduled"] - df["out_of_adherence"]).to_numpy()
+    if {"in_adherence", "scheduled"} <= set(df):
+        over = (df["in_adherence"] > df["scheduled"]).to_numpy()
+        head = _header(src, "in_adherence" if "in_adherence" in given else "out_of_adherence")
+        _ignore_values(ds, df, over, src.file, head, "in_adherence",
+                       _clock(df["in_adherence"][over]),
+                       f"time in adherence is more than the scheduled time "
+                       f"('{_header(src, 'scheduled')}'), so it is left out")
+    if {"paid", "handling", "available"} <= set(df):
+        worked = df["handling"] + df["available"]
+        over = (worked > df["paid"]).to_numpy()
+        _ignore_values(ds, df, over, src.file, _header(src, "paid"), "paid",
+                       _clock(df["paid"][over]),
+                       f"'{_header(src, 'paid')}' is less than handling + available time "
+                       f"('{_header(src, 'handling')}' + '{_header(src, 'available')}'), "
+                       "so it is left out")
+        if "shrinkage" not in df:
+            df["shrinkage"] = (df["paid"] - worked).to_numpy()
+    if {"shrinkage", "paid"} <= given:
+        over = (df["shrinkage"] > df["paid"]).to_numpy()
+        _ignore_values(ds, df, over, src.file, _header(src, "shrinkage"), "shrinkage",
+                       _clock(df["shrinkage"][over]),
+                       f"'{_header(src, 'shrinkage')}' is more than "
+                       f"'{_header(src, 'paid')}', so it is left out")
+
+
+def _clock(seconds) -> list[str]:
+    """Durations as a WFM report shows them (h:mm:ss), for the rejects report."""
+    out = []
+    for x in seconds:
+        whole = int(round(float(x)))
+        out.append(f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}")
+    return out
 
 
 def flow_kpis() -> str:
@@ -368,7 +419,8 @@ def fill_teams(df, teams: Mapping[str, Any]):
     return team.astype(object), fill
 
 
-def _finish_tables(ds: Dataset, files: dict[str, str], options: LoadOptions) -> None:
+def _finish_tables(ds: Dataset, files: dict[str, str], options: LoadOptions,
+                   sources: Mapping[str, Source] | None = None) -> None:
     import pandas as pd
 
     from ..checks.embedded import duplicates
@@ -381,7 +433,7 @@ def _finish_tables(ds: Dataset, files: dict[str, str], options: LoadOptions) -> 
                                             roster["agent"][dup].tolist(),
                                             "the agent is listed twice in the roster")
     teams = dict(zip(roster["agent"], roster["team"])) if roster is not None else None
-    for name in ("contacts", "surveys", "qa"):
+    for name in ("contacts", "surveys", "qa", "wfm"):
         df = t.get(name)
         if df is None:
             continue
@@ -400,6 +452,8 @@ def _finish_tables(ds: Dataset, files: dict[str, str], options: LoadOptions) -> 
                 dup = np.zeros(len(df), bool)
                 dup[again] = True
                 df = _reject_rows(ds, df, dup, files, "id", df["id"][dup].tolist(), why)
+        if name == "wfm":
+            df = _one_row_per_agent_day(ds, df, files, sources or {})
         if teams is not None and "agent" in df:
             # a row whose agent the roster does not list (a new hire) stays, with its own
             # team or none, and is counted in the coverage lines: rejecting it took the
@@ -425,6 +479,25 @@ def _finish_tables(ds: Dataset, files: dict[str, str], options: LoadOptions) -> 
         dup = b["month"].duplicated().to_numpy()
         t["business"] = _reject_rows(ds, b, dup, files, "month", b["month"][dup].tolist(),
                                      "the month has two rows of business figures")
+
+
+def _one_row_per_agent_day(ds: Dataset, df, files: dict[str, str],
+                           sources: Mapping[str, Source]):
+    """A WFM export has one row per agent and day; a second row for the same agent-day
+    (an overlapping file, a report run twice) is rejected, naming the first, so that no
+    time is counted twice."""
+    day = df["date"].astype("datetime64[ns]").dt.strftime("%Y-%m-%d")
+    key = df["agent"].astype(str) + "\x00" + day
+    dup = key.duplicated().to_numpy()
+    if not dup.any():
+        return df
+    first = {k: i for i, k in reversed(list(enumerate(key)))}
+    why = [f"the agent already has a row for {d} ({files.get(df['_source'].iat[first[k]], '?')} "
+           f"row {df['_row'].iat[first[k]]}): one row per agent and day"
+           for k, d in zip(key[dup], day[dup])]
+    heads = [_header(sources[n], "date") if n in sources else "date"
+             for n in df["_source"][dup]]
+    return _reject_rows(ds, df, dup, files, heads, day[dup].tolist(), why)
 
 
 def _apply_rules(ds: Dataset, files: dict[str, str], sources: dict[str, Source],

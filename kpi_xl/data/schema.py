@@ -1,6 +1,6 @@
 """The canonical tables every export is mapped into.
 
-Whatever a help desk or an ACD exports, kpi_xl works on five tables with fixed column
+Whatever a help desk, an ACD or a WFM tool exports, kpi_xl works on six tables with fixed column
 names, types and units. A source's mapping (``kpi_xl.data.mapping``) says which of its
 columns feeds which canonical column; the engine's bindings (``kpi_xl.bindings``)
 say which canonical column feeds which KPI input. Neither restates a formula.
@@ -157,6 +157,33 @@ ROSTER = Table("roster", "One row per agent.", (
     C("left", "date", "Last day (blank: still here)."),
 ))
 
+WFM = Table("wfm", "One row per agent and day from a workforce-management (WFM) adherence "
+            "export: the agent's scheduled, adherent, handling, available and paid time. "
+            "Feeds occupancy, utilisation, schedule adherence and shrinkage, summed over "
+            "the agent-days of each period and level.", (
+    C("agent", "text", "Agent, as written in the other exports.", role="key", required=True,
+      filled=True),
+    C("date", "date", "The day: assigns the row to a month.", role="key", required=True,
+      filled=True),
+    C("team", "text", "Team; left unmapped, taken from the roster by agent.", role="key"),
+    C("scheduled", "seconds", "Time scheduled in activities (schedule adherence's "
+      "denominator).", lo=0),
+    C("in_adherence", "seconds", "Scheduled time the agent spent in the scheduled activity; "
+      "left unmapped, scheduled − out_of_adherence. More than 'scheduled' is an error: "
+      "the value is left out.", lo=0),
+    C("out_of_adherence", "seconds", "Scheduled time spent out of the scheduled activity "
+      "(read only to derive in_adherence).", lo=0),
+    C("handling", "seconds", "Time handling contacts: talk, hold and after-contact work.",
+      lo=0),
+    C("available", "seconds", "Time logged in, ready and waiting for a contact (idle).",
+      lo=0),
+    C("paid", "seconds", "Paid time. Less than handling + available is an error: the value "
+      "is left out.", lo=0),
+    C("shrinkage", "seconds", "Paid time not available for contacts (breaks, training, "
+      "meetings, absence, not-ready states); left unmapped, paid − handling − available. "
+      "More than 'paid' is an error: the value is left out.", lo=0),
+), date_column="date")
+
 BUSINESS = Table("business", "One row per month of business figures.", (
     C("month", "month", "The month, YYYY-MM.", role="key", required=True, filled=True),
     *(C(x[0], "number", x[1], over=x[2] if len(x) > 2 else "sum") for x in (
@@ -169,17 +196,37 @@ BUSINESS = Table("business", "One row per month of business figures.", (
         ("contraction", "Contraction revenue (downgrades)."),
         ("churned_revenue", "Revenue lost to churned customers."),
         ("total_cost", "Total cost of the service operation."),
+        ("revenue", "Revenue the service operation earned in the month (an outsourced "
+         "centre: what its clients were billed), for its margin."),
+        ("service_benefit", "Money the service operation brought in or saved in the month, "
+         "as your finance team values it (renewals and upsells it handled, churn it "
+         "prevented, costs self-service avoided), for its ROI."),
         ("cost_budget", "Budgeted cost of the service operation (for budget variance)."),
         ("self_service_resolutions", "Issues resolved through self-service (help centre, "
          "bot, IVR) without an agent."),
         ("assisted_resolutions", "Issues resolved by an agent."),
         ("deflected_contacts", "Contacts deflected by self-service before reaching an agent."),
         ("orders", "Orders (or another unit of business) in the month."),
+        ("kb_searches", "Searches made in the help centre or knowledge base."),
+        ("kb_failed_searches", "Knowledge-base searches that returned no result."),
+        ("dau", "Daily active users of the product, averaged over the month's days (a "
+         "quarter or year shows its last month's figure: active users do not add up).",
+         "last"),
+        ("wau", "Weekly active users of the product, averaged over the month's weeks (a "
+         "quarter or year shows its last month's figure).", "last"),
+        ("mau", "Unique users of the product active in the month (a quarter or year shows "
+         "its last month's figure).", "last"),
         ("acquisition_cost", "Sales and marketing cost of winning customers."),
         ("leads", "Leads or sales conversations."),
         ("conversions", "Leads converted to a sale."),
+        ("leads_dialled", "Outbound: leads dialled for the first time in the month (each "
+         "lead once, however many calls)."),
+        ("leads_reached", "Outbound: leads reached in a live conversation for the first time "
+         "in the month."),
+        ("outbound_calls", "Outbound: calls (dial attempts) made in the month."),
+        ("outbound_sales", "Outbound: sales made on the outbound calls."),
         ("surveys_sent", "Surveys sent."),
     )),
 ))
 
-TABLES = {t.name: t for t in (CONTACTS, SURVEYS, QA, ROSTER, BUSINESS)}
+TABLES = {t.name: t for t in (CONTACTS, SURVEYS, QA, ROSTER, BUSINESS, WFM)}

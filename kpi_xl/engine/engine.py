@@ -37,7 +37,7 @@ from .queries import LEVELS, Grouping, Queries, Window
 from .results import Results, assemble, tidy_parts
 from .totals import NOT_LOADED, Totals, not_loaded
 
-ROW_TABLES = ("contacts", "surveys", "qa")
+ROW_TABLES = ("contacts", "surveys", "qa", "wfm")
 SURVEY_COLUMNS = ("nps", "csat", "ces")
 
 
@@ -242,8 +242,8 @@ class Engine:
         """Everything the engine runs for a period, by table, written for ``dialect``
         (duckdb, postgres or spark; default: the backend's): the row-table queries and
         the period KPIs over the period totals. It reads the views ``src_contacts``,
-        ``src_survey_rows``, ``src_qa``, ``src_business`` and ``src_roster``; on another
-        engine, create them over your tables with the canonical column names."""
+        ``src_survey_rows``, ``src_qa``, ``src_wfm``, ``src_business`` and ``src_roster``;
+        on another engine, create them over your tables with the canonical column names."""
         return {s.name: s.sql for s in self.prepare(period, count, levels, dialect).statements}
 
     def _grouping(self, levels: Sequence[str] | None) -> Grouping:

@@ -126,7 +126,7 @@ class Queries:
             return r, None                       # no rules: the domain is short already
         col = self.q(kpi.key + "__in")
         return SqlRenderer(kpi, variant, columns=base.columns, params=params, domain=col,
-                           rules_in_domain=True, dialect=self.dialect,
+                           rules_in_domain=True, dialect=self.dialect, sums=base.sums,
                            approximate=self.quantiles.approximate(kpi.key)), r.domain
 
     def rules(self, base: SqlRenderer, kpi: Kpi, variant: Variant,

@@ -26,6 +26,7 @@ top of both bodies; the note is given, or read from the attached workbooks' bann
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import re
@@ -47,7 +48,7 @@ from ..scorecard.build import partial_banner, sparkline
 from ..scorecard.layout import SCORE_FORMAT, score_status
 from .chart import trend_png
 from .send import MailError
-from .stakeholders import Delivery
+from .stakeholders import Delivery, scope_rows
 
 #: how many periods the trend charts show at most (the scorecard's history: 13 months)
 TREND_PERIODS = 13
@@ -110,16 +111,7 @@ def summary(table, delivery: Delivery, month: "Period | str",
     month = period.label
     previous = None if before is None else before.label
     s = delivery.to
-    if s.scope == "organisation":
-        level, keys, label = "organisation", ["all"], "the whole centre"
-    elif s.scope == "teams":
-        level, keys = "team", list(s.teams)
-        label = ("team " if len(keys) == 1 else "teams ") + ", ".join(keys)
-    elif s.scope == "dimension":
-        level, keys = s.dimension, list(s.members)
-        label = f"{s.dimension} " + ", ".join(keys)
-    else:
-        level, keys, label = "agent", [s.agent], s.agent
+    level, keys, label = scope_rows(s)
     rows = table[(table["level"].astype(str) == level) & (table["key"].astype(str).isin(keys))]
     headline, changes = [], []
     periods = _history(table, month, history)
@@ -234,18 +226,30 @@ def perspective_scores(board: dict | None) -> list[dict[str, str]]:
 
 def _named(path: Path, name: str) -> tuple[Any, str] | None:
     """(cached value, number format) of the cell a workbook names (None: no such name)."""
+    st = Path(path).stat()
+    return _names(str(path), st.st_ino, st.st_mtime_ns, st.st_size).get(name)
+
+
+@functools.lru_cache(maxsize=64)
+def _names(path: str, inode: int, mtime_ns: int, size: int) -> dict[str, tuple[Any, str]]:
+    """Every single-cell defined name of a workbook with its cached value and number
+    format, read once per file and state (``inode``, ``mtime_ns`` and ``size`` key the
+    cache: the run writes each workbook whole by renaming a new file over it, so a changed
+    file is a new key). Each message asks
+    for several names of the same workbooks; loading a workbook per name read the demo's
+    eight workbooks 50 times for its nine messages."""
     from openpyxl import load_workbook
 
-    wb = load_workbook(path, data_only=True)
+    wb = load_workbook(path, data_only=True, read_only=True)
     try:
-        dn = wb.defined_names.get(name)
-        if dn is None:
-            return None
-        for sheet, ref in dn.destinations:
-            if sheet in wb.sheetnames:
-                c = wb[sheet][ref.replace("$", "")]
-                return c.value, c.number_format
-        return None
+        out = {}
+        for name, dn in wb.defined_names.items():
+            for sheet, ref in dn.destinations:
+                if sheet in wb.sheetnames and ":" not in ref:
+                    c = wb[sheet][ref.replace("$", "")]
+                    out[name] = (c.value, c.number_format)
+                    break
+        return out
     finally:
         wb.close()
 

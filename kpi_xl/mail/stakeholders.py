@@ -81,6 +81,21 @@ class Delivery:
     reports: list[Report] = field(default_factory=list)
 
 
+def scope_rows(s: Stakeholder) -> tuple[str, list[str], str]:
+    """Where a stakeholder's figures are in the tidy results, and their scope in words:
+    (level, the keys of that level, label). The organisation is level "organisation",
+    key "all"; a team lead their teams; an agent their own key; a dimension member's
+    manager the members of that dimension."""
+    if s.scope == "organisation":
+        return "organisation", ["all"], "the whole centre"
+    if s.scope == "teams":
+        keys = list(s.teams)
+        return "team", keys, ("team " if len(keys) == 1 else "teams ") + ", ".join(keys)
+    if s.scope == "dimension":
+        return str(s.dimension), list(s.members), f"{s.dimension} " + ", ".join(s.members)
+    return "agent", [str(s.agent)], str(s.agent)
+
+
 def parse_stakeholders(items: list[Mapping[str, Any]], problems: list[str],
                        dimensions: tuple[str, ...] | None = None) -> list[Stakeholder]:
     """``dimensions``: the config's declared dimensions, which a ``dimension = ...`` scope

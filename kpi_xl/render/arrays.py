@@ -14,7 +14,7 @@ both shapes of call against numpy.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
 import numpy as np
@@ -470,7 +470,38 @@ def compute(key: str, variant: str | None = None, *, min_n: int | None = None,
     plan = _PLANS.get((key, variant)) if variant is None or type(variant) is str else None
     if plan is None or unit is not None:
         plan, unit = _plan(key, variant, unit)
-    kpi, var = plan.kpi, plan.var
+    value, n, margin, measures = _run(plan, unit, inputs)
+    if not math.isfinite(value):
+        raise KpiError(key, "", "has no finite value for these inputs")
+    if margin is not None and not math.isfinite(margin):
+        # the squares of values past ~1e154 overflow a double: such figures are not durations
+        raise KpiError(key, "", "has no finite margin of error for these inputs (values "
+                                "too large to square)")
+    kpi = plan.kpi
+    return KpiResult._fast(key, plan.var.name, float(value), n, margin, measures, *plan.meta,
+                           kpi.min_n if min_n is None else min_n, plan.target)
+
+
+def evaluate(key: str, variant: str | None, nodes: "list[Node]", *, unit: Any = None,
+             **inputs: Any) -> tuple[KpiResult, list[Any]]:
+    """:func:`compute`, and the values of ``nodes`` (aggregates and other one-number
+    expressions of the variant's formula: a count, a sum, an option, a condition) over the
+    same inputs, parsed and checked as :func:`compute` checks them. The handbook's worked
+    examples (:mod:`kpi_xl.render.words`) show these numbers; nothing here is cached."""
+    result = compute(key, variant, unit=unit, **inputs)
+    kpi = CATALOG[key]
+    var = kpi.variant(variant)
+    f = var.formula
+    probe = replace(var, formula=Formula(f.value, f.n, f.margin,
+                                         {f"#{i}": node for i, node in enumerate(nodes)}))
+    _, _, _, measures = _run(_Plan(kpi, probe), duration_unit(key, unit), inputs)
+    return result, [measures[f"#{i}"] for i in range(len(nodes))]
+
+
+def _run(plan: _Plan, unit: str | None, inputs: Mapping[str, Any]):
+    """Parse and check ``inputs`` for the plan's variant and run its compiled program:
+    (value, n, margin, measures)."""
+    key, kpi, var = plan.kpi.key, plan.kpi, plan.var
     if unit is not None and not kpi.duration_inputs:
         raise KpiError(key, "unit", f"is an option of functions with duration inputs; "
                        f"{kpi.title} has none")
@@ -531,15 +562,7 @@ def compute(key: str, variant: str | None = None, *, min_n: int | None = None,
             domain = None
     given_key = tuple(given)
     run = plan.programs.get((given_key, pkey)) or plan.program(given_key, params, pkey)
-    value, n, margin, measures = run(cols, scalars, params, domain)
-    if not math.isfinite(value):
-        raise KpiError(key, "", "has no finite value for these inputs")
-    if margin is not None and not math.isfinite(margin):
-        # the squares of values past ~1e154 overflow a double: such figures are not durations
-        raise KpiError(key, "", "has no finite margin of error for these inputs (values "
-                                "too large to square)")
-    return KpiResult._fast(key, var.name, float(value), n, margin, measures, *plan.meta,
-                           kpi.min_n if min_n is None else min_n, plan.target)
+    return run(cols, scalars, params, domain)
 
 
-__all__ = ["KpiResult", "compute", "resolve_params", "flatten"]
+__all__ = ["KpiResult", "compute", "evaluate", "resolve_params", "flatten"]

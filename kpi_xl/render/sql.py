@@ -148,15 +148,18 @@ class SqlRenderer:
     with an SQL condition the caller has computed (the engine: a boolean column per KPI,
     evaluated once per row rather than inside every aggregate). ``rules_in_domain``: that
     domain already leaves out every row breaking a row rule, so no group can hold one and
-    :meth:`render` checks only the scalar rules (a count of broken rows would be 0)."""
+    :meth:`render` checks only the scalar rules (a count of broken rows would be 0).
+    ``sums``: the scalar inputs found in ``columns`` are period totals kept one per row
+    (a WFM export's agent-days): each is the sum of its column over the domain's rows."""
 
     def __init__(self, kpi: Kpi, variant: Variant, *, columns: Mapping[str, str],
                  scalars: Mapping[str, str] | None = None,
                  params: Mapping[str, Any] | None = None, prefix: str = "",
                  where: str | None = None, domain: str | None = None,
                  rules_in_domain: bool = False, dialect: Dialect = DUCKDB,
-                 approximate: bool = False):
+                 approximate: bool = False, sums: bool = False):
         self.kpi, self.variant = kpi, variant
+        self.sums = sums
         self.approximate = approximate     # quantiles: the dialect's approximate function
         self.d = dialect
         self.columns, self.scalars = dict(columns), dict(scalars or {})
@@ -182,7 +185,8 @@ class SqlRenderer:
         bound = self.columns.keys()
         return [r for r in rules.rules(self.kpi, self.variant, self.params, bound)
                 if not (r.kind == "required" and self.kpi.input(r.input).kind == "score")
-                and (r.row or r.input in self.scalars)]
+                and (r.row or r.input in self.scalars
+                     or (self.sums and r.input in self.columns))]
 
     def row_checks(self) -> list[tuple[rules.Rule, str]]:
         """Each row rule with the SQL condition that is true on a row breaking it (a row of
@@ -292,6 +296,8 @@ class SqlRenderer:
         if isinstance(n, Lit):
             return _num(n.value)
         if isinstance(n, Scalar):
+            if self.sums and n.name in self.columns:       # a total kept per row: summed
+                return self._aggregate(Sum(Col(n.name), Present(Col(n.name))))
             if n.name not in self.scalars:
                 raise NotRenderable(f"{self.kpi.key}: scalar '{n.name}' is not bound")
             return self.scalars[n.name]

@@ -37,11 +37,13 @@ from typing import Any, Mapping
 
 from ..errors import KpiXlError
 from ..periods import Period, as_period
+from ..plan import TABLE_WORDS
 
 #: the tables whose rows are placed in a month (the roster is not; business rows are
 #: one per month, in the ``month`` column)
-DATED = ("contacts", "surveys", "qa", "business")
-NOUNS = {"contacts": "contact", "surveys": "survey", "qa": "QA", "business": "business-figures"}
+DATED = ("contacts", "surveys", "qa", "business", "wfm")
+NOUNS = {"contacts": "contact", "surveys": "survey", "qa": "QA", "business": "business-figures",
+         "wfm": "WFM agent-day"}
 #: the levels whose coverage is reported, per table
 COVERAGE_LEVELS = ("team", "agent", "channel")
 #: per grain, the earlier periods the usual volume is the median of (at least; a longer
@@ -471,10 +473,12 @@ def _coverage(ds, place: _Place, units, settings: GuardSettings, rep: GuardRepor
     for table, fill in getattr(ds, "teams", {}).items():    # where teams came from (all rows)
         rows = fill.own + fill.roster + fill.none
         if fill.roster:
-            rep.coverage.append((f"{fill.roster:,} of {rows:,} {table} rows took their team "
+            rep.coverage.append((f"{fill.roster:,} of {rows:,} {TABLE_WORDS.get(table, table)} "
+                                 "rows took their team "
                                  "from the roster (their source maps none)", False))
         if fill.unrostered:
-            rep.coverage.append((f"{fill.unrostered:,} of {rows:,} {table} rows name an agent "
+            rep.coverage.append((f"{fill.unrostered:,} of {rows:,} "
+                                 f"{TABLE_WORDS.get(table, table)} rows name an agent "
                                  "who is not in the roster (kept, with their own team or "
                                  "'(no team)'; add them to the roster)",
                                  fill.unrostered / rows > settings.max_share_without_member))

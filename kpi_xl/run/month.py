@@ -22,7 +22,7 @@ from typing import Any, Callable
 
 from ..errors import KpiXlError
 from ..periods import HISTORY, Period, as_period
-from .guards import GuardReport, GuardSettings, check, usual_window
+from .guards import DataRefused, GuardReport, GuardSettings, check, usual_window
 
 STEPS = ("validate", "compute", "scorecard", "run")
 STATUS_FILE = "run-status.json"
@@ -62,6 +62,7 @@ class MonthRun:
     rejects_path: str | None = None
     books: list[Path] = field(default_factory=list)
     outcome: Any = None                      # kpi_xl.mail.send.Outcome, when mail ran
+    alerts: Any = None                       # kpi_xl.run.alerts.AlertRun, with [alerts]
     where: str | None = None
     folder: Path | None = None
     period: Period | None = None
@@ -165,7 +166,12 @@ def run_month(cfg, step: str, month: "Period | str | None", *, history: int | No
     period = None if month is None else period_of(month, cfg.fiscal_start)
     if period is not None and history is None:
         history = HISTORY[period.grain] - 1
-    ds, report = load_checked(cfg, period, history, reporter, allow_partial)
+    try:
+        ds, report = load_checked(cfg, period, history, reporter, allow_partial)
+    except DataRefused as e:
+        if step == "run" and getattr(cfg, "alerts", None) is not None:
+            _tell_data_contacts(cfg, period, e, out, reporter, lock_wait)
+        raise
     run = MonthRun(None if period is None else period.label, step, ds, report, period=period)
     if step == "validate":
         report.raise_if_refused()
@@ -176,6 +182,27 @@ def run_month(cfg, step: str, month: "Period | str | None", *, history: int | No
         _write_and_send(cfg, run, step, period, history, Path(out), resend, resend_uncertain,
                         reporter)
     return run
+
+
+def _tell_data_contacts(cfg, period: Period, e: DataRefused, out, reporter: Reporter,
+                       lock_wait: float) -> None:
+    """``run`` with ``[alerts]`` whose guards refused the period: the data contacts get
+    the guard alert (kpi_xl.run.alerts), and the refusal says how that went
+    (``e.alerted``: the alert run, or ``e.alert_error``: why mail stopped); the refusal
+    stays the run's outcome."""
+    from ..mail.send import MailError
+    from .alerts import AlertRun, send_guard_alert, settings_of
+
+    if "guard_failure" not in settings_of(cfg).rules:
+        return
+    try:
+        alerts, outcome, where = send_guard_alert(cfg, period, e.refusals, out,
+                                                  progress=reporter.progress,
+                                                  lock_wait=lock_wait)
+    except MailError as m:
+        e.alert_error = str(m)
+        return
+    e.alerted = AlertRun(period, alerts, outcome, where, e)
 
 
 def period_of(value: "Period | str", fiscal_start: int = 1) -> Period:
@@ -237,6 +264,13 @@ def _write_and_send(cfg, run: MonthRun, step: str, period: Period, history: int,
         run.outcome, run.where = send(cfg, period, out, resend=resend,
                                       resend_uncertain=resend_uncertain,
                                       progress=reporter.progress)
+    if step == "run" and getattr(cfg, "alerts", None) is not None:
+        from .alerts import send_alerts
+
+        reporter.progress("sending the alerts")
+        run.alerts = send_alerts(cfg, res, period, out,
+                                 partial=run.guards.refusals if run.partial else None,
+                                 progress=reporter.progress)
 
 
 def member_books(cfg, res, out: Path, partial: str | None) -> list[Path]:

@@ -1,6 +1,7 @@
 """Efficiency: AHT, contacts per agent, occupancy, utilisation, adherence, shrinkage,
 volume, the ticket flow (created, solved, backlog), cost per contact and per resolution,
-self-service and deflection rates, transfer and escalation rates."""
+self-service and deflection rates, knowledge-base failed searches, transfer and escalation
+rates."""
 
 from __future__ import annotations
 
@@ -87,14 +88,22 @@ SHRINKAGE = _time_ratio(
 
 TICKET_VOLUME = Kpi(
     key="ticket_volume", change="count", excel_name="KPI_TICKET_VOLUME", title="Ticket volume", family=FAMILY,
-    description="Number of contacts or tickets in the range (non-blank ids).",
+    description="Number of contacts or tickets in the range (non-blank ids). On social "
+                "media contacts it is the social-media volume: the reports' channel level "
+                "gives it per channel (channel 'social').",
     formula_text="count of non-blank ticket ids", unit="count", direction="neutral",
     number_format="#,##0",
     inputs=(Input("ids", "category", "Ticket or contact ids; blanks are ignored."),),
     variants=(Variant("count", "Non-blank ids.",
                       Formula(value=Count(Present(Col("ids"))), n=Count(Present(Col("ids"))))),),
     target=None, target_source="volume has no target: it drives staffing",
-    sources=("Help-desk practice",), examples=("=KPI_TICKET_VOLUME(A2:A9000)",))
+    sources=("Help-desk practice",
+             "Social channels measured like the others, for comparison: ICMI, 'Successfully "
+             "Measuring Social Customer Service Performance' (2014), inbound volume per "
+             "social channel, https://www.icmi.com/resources/2014/successfully-measuring-"
+             "social-customer-service-performance"),
+    examples=("=KPI_TICKET_VOLUME(A2:A9000)",
+              '=KPI_TICKET_VOLUME(FILTER(A2:A9000,C2:C9000="social"))'))
 
 def _flow_count(key, title, description, text, name, doc, example):
     """A count of the ticket flow for the period (created, solved): one figure, checked
@@ -165,7 +174,8 @@ COST_PER_RESOLUTION = Kpi(
                       scalar_ratio("total_cost", "resolved", "no contacts were resolved")),),
     target=None, target_source="set from your budget",
     sources=("Plecto KPI library, 'Cost per Resolution': all operating costs of the support "
-             "team divided by the number of tickets resolved",),
+             "team divided by the number of tickets resolved, "
+             "https://www.plecto.com/kpis/cost-resolution/",),
     examples=("=KPI_COST_PER_RESOLUTION(182000,36500)",))
 
 
@@ -191,8 +201,10 @@ SELF_SERVICE_RATE = _scalar_share(
     "self-service resolutions / (self-service resolutions + assisted resolutions)",
     "self_service", "Issues resolved through self-service in the period.",
     "assisted", "Issues resolved by an agent in the period.", "no resolutions in the period",
-    ("Ticketboard glossary, 'Self-Service Rate': self-service resolutions / total issues; "
-     "99helpers glossary: the ratio of self-service resolutions to total resolution events",),
+    ("Ticketboard glossary, 'Self-Service Rate': self-service resolutions / total issues, "
+     "https://ticketboard.cc/glossary/self-service-rate/; 99helpers glossary, 'Self-Service "
+     "Rate': the ratio of self-service resolutions to total resolution events, "
+     "https://99helpers.com/glossary/self-service-rate",),
     "=KPI_SELF_SERVICE_RATE(2600,5400)")
 DEFLECTION_RATE = _scalar_share(
     "deflection_rate", "Deflection rate",
@@ -202,9 +214,30 @@ DEFLECTION_RATE = _scalar_share(
     "without an agent) in the period.",
     "contacts", "Contacts handled by agents in the period.", "no contacts and nothing deflected",
     ("Kustomer glossary, 'Ticket Deflection': contacts deflected / (contacts deflected + "
-     "contacts handled)",
-     "AI CX Stack glossary, 'Ticket deflection rate': deflected / (deflected + submitted)",),
+     "contacts handled), https://www.kustomer.com/glossary/ticket-deflection/",
+     "AI CX Stack glossary, 'Ticket deflection rate': deflected / (deflected + submitted), "
+     "https://www.aicxstack.com/glossary/ticket-deflection-rate"),
     "=KPI_DEFLECTION_RATE(400,600)")
+
+KB_FAILED_SEARCHES = Kpi(
+    key="kb_failed_searches", excel_name="KPI_KB_FAILED_SEARCHES",
+    title="Knowledge-base failed searches", family=FAMILY,
+    description="Share of the searches in the help centre or knowledge base that found "
+                "nothing: each one is a question the articles do not answer yet.",
+    formula_text="failed searches / searches", unit="percent", direction="lower",
+    number_format=PCT,
+    inputs=(count_input("failed", "Searches that returned no result in the period."),
+            count_input("searches", "All searches in the period.")),
+    variants=(Variant("standard", "Searches with no result over all searches.",
+                      scalar_ratio("failed", "searches", "no searches in the period")),),
+    target=0.15, target_source="Helpable, 'Knowledge Base Analytics: The 3 Reports That "
+                               "Actually Matter': a zero-results rate below 15 %",
+    sources=("Helpable, 'Knowledge Base Analytics: The 3 Reports That Actually Matter': "
+             "zero-results rate = searches with no results / total searches, "
+             "https://gethelpable.com/blog/knowledge-base-analytics-reports",
+             "eGain Analytics, 'Federated Search by Search Phrase': % successful KB searches, "
+             "the searches that returned at least one knowledge-base article (the complement)"),
+    examples=("=KPI_KB_FAILED_SEARCHES(510,4230)",), value_range=(0.0, 1.0))
 
 TRANSFER_RATE = Kpi(
     key="transfer_rate", change="proportion", excel_name="KPI_TRANSFER_RATE", title="Transfer rate", family=FAMILY,
@@ -229,5 +262,5 @@ ESCALATION_RATE = Kpi(
 
 KPIS = [AHT, CONTACTS_PER_AGENT, OCCUPANCY, UTILISATION, SCHEDULE_ADHERENCE, SHRINKAGE,
         TICKET_VOLUME, TICKETS_CREATED, TICKETS_SOLVED, BACKLOG, COST_PER_CONTACT,
-        COST_PER_RESOLUTION, SELF_SERVICE_RATE, DEFLECTION_RATE, TRANSFER_RATE,
-        ESCALATION_RATE]
+        COST_PER_RESOLUTION, SELF_SERVICE_RATE, DEFLECTION_RATE, KB_FAILED_SEARCHES,
+        TRANSFER_RATE, ESCALATION_RATE]

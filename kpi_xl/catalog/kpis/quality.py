@@ -1,10 +1,10 @@
-"""Resolution and quality: FCR, resolution rate, reopen rate, QA score."""
+"""Resolution and quality: FCR, resolution rate, reopen rate, QA score, SERVQUAL gap."""
 
 from __future__ import annotations
 
 from ..expr import Col, Count, If, Param, Present, Sum, ratio
 from ..spec import Formula, Input, Kpi, ParamSpec, Variant
-from ._common import PCT, flag_rate, share
+from ._common import PCT, flag_rate, mean_of, share
 
 FAMILY = "quality"
 
@@ -58,7 +58,7 @@ _ro = Col("reopens")
 REOPEN_RATE = Kpi(
     key="reopen_rate", change="proportion", excel_name="KPI_REOPEN_RATE", title="Reopen rate", family=FAMILY,
     description="Share of solved tickets that were reopened at least once.",
-    formula_text="tickets with reopens > 0 / solved tickets", unit="percent", direction="lower",
+    formula_text="(tickets with reopens > 0) / solved tickets", unit="percent", direction="lower",
     number_format=PCT,
     inputs=(Input("reopens", "number", "Number of reopens per solved ticket (0, 1, 2...).",
                   lo=0),),
@@ -75,8 +75,8 @@ QA_SCORE = Kpi(
     key="qa_score", excel_name="KPI_QA_SCORE", title="QA score", family=FAMILY,
     description="Weighted score of one evaluation against the QA rubric; N/A items leave "
                 "the denominator; a failed fatal (compliance) item scores the evaluation 0.",
-    formula_text="Σ weight × score / max_score over applicable items / Σ weight over "
-                 "applicable items; 0 if any fatal item scored 0",
+    formula_text="Σ (weight × score) / (max_score × Σ weight), both sums over applicable "
+                 "items; 0 if any fatal item scored 0",
     unit="percent", direction="higher", number_format=PCT,
     inputs=(Input("weights", "number", "Weight of each rubric item (≥ 0).", lo=0),
             Input("scores", "score", "Score of each item from 0 to max_score, or the text "
@@ -101,4 +101,38 @@ QA_SCORE = Kpi(
              "ICMI, 'Quality monitoring: building the form'"),
     examples=("=KPI_QA_SCORE(B2:B20,C2:C20)", "=KPI_QA_SCORE(B2:B20,C2:C20,D2:D20,5)"))
 
-KPIS = [FCR, RESOLUTION_RATE, REOPEN_RATE, QA_SCORE]
+_exp, _per = Col("expectation"), Col("perception")
+_paired = Present(_exp) & Present(_per)
+SERVQUAL_GAP = Kpi(
+    key="servqual_gap", change="mean", excel_name="KPI_SERVQUAL_GAP",
+    title="SERVQUAL gap", family=FAMILY,
+    description="How far customers' perception of the service falls short of (below 0) or "
+                "exceeds (above 0) what they expected, on one SERVQUAL dimension (reliability, "
+                "responsiveness, assurance, empathy or tangibles): pass the answers to that "
+                "dimension's statements.",
+    formula_text="mean of (perception − expectation) over the paired answers",
+    unit="score", direction="higher", number_format="0.00",
+    inputs=(Input("expectation", "number", "Expectation answers (what an excellent company "
+                  "would do), one per respondent and statement, on the 1-to-scale_max scale; "
+                  "a blank next to a perception answer is an error.", lo=1, hi="scale_max"),
+            Input("perception", "number", "Perception answers (what this company does), on "
+                  "the same rows and scale; a blank next to an expectation answer is an "
+                  "error.", lo=1, hi="scale_max")),
+    params=(ParamSpec("scale_max", 7, "Highest point of the agreement scale (7 in "
+                      "SERVQUAL).", lo=2, hi=10, integer=True),),
+    variants=(Variant("unweighted", "The mean gap score P − E over every paired answer of "
+                      "the dimension, with a 95 % margin from the sample s.d. of the gaps "
+                      "(SERVQUAL's sign: negative means the service falls short).",
+                      mean_of(_per - _exp, "no paired expectation and perception answers",
+                              margin=True, where=_paired)),),
+    target=0.0, target_source="SERVQUAL: a gap of 0 means perceptions meet expectations",
+    sources=("A. Parasuraman, V. A. Zeithaml and L. L. Berry, 'SERVQUAL: A Multiple-Item "
+             "Scale for Measuring Consumer Perceptions of Service Quality', Journal of "
+             "Retailing 64(1), 1988: 22 paired expectation/perception statements on a 7-point "
+             "scale, five dimensions, gap = perception − expectation",
+             "SERVQUAL scoring steps (gap score P − E per statement, averaged per dimension): "
+             "inArtifex, 'SERVQUAL in practice', https://www.inartifexyou.com/servqual-in-"
+             "practice-how-to-measure-and-close-service-quality-gaps.html"),
+    examples=("=KPI_SERVQUAL_GAP(C2:C400,D2:D400)",))
+
+KPIS = [FCR, RESOLUTION_RATE, REOPEN_RATE, QA_SCORE, SERVQUAL_GAP]

@@ -54,8 +54,10 @@ ENPS = Kpi(
                       number_format="0.00", target=7.0, change="mean")),
     target=10.0, target_source="kpi_xl starting value; eNPS above 0 means more promoters than detractors",
     sources=("Bain & Company, Net Promoter System: employee NPS",
-             "Mean-score variant: employee-survey items reported as the mean answer, as in "
-             "Gallup's Q12 (item means and the 'grand mean' of its 1–5 scale)"),
+             "Mean-score variant: employee-survey answers reported as their mean, as Gallup's "
+             "Q12 reports do (the GrandMean: the average of the 12 items on their 1–5 scale): "
+             "Gallup, 'Reading Your Results Report', copy at https://info.5y1.org/gallup-"
+             "employee-engagement-survey-questions_1_091686.html"),
     min_n=10, examples=("=KPI_ENPS(D2:D80)", '=KPI_ENPS(D2:D80,"mean")'), value_range=(-100.0, 100.0))
 
 _csat_scores = Input("scores", "number", "Satisfaction answers on a 1-to-scale_max scale "
@@ -64,7 +66,7 @@ _cs = Col("scores")
 CSAT = Kpi(
     key="csat", change="proportion", excel_name="KPI_CSAT", title="Customer satisfaction (CSAT)", family=FAMILY,
     description="Share of survey answers in the top two boxes (4–5 on a 5-point scale).",
-    formula_text="responses ≥ scale_max − 1 / responses",
+    formula_text="(responses ≥ scale_max − 1) / responses",
     unit="percent", direction="higher", number_format=PCT, inputs=(_csat_scores,),
     params=(ParamSpec("scale_max", 5, "Highest point of the scale (5, 7 or 10).", lo=2, hi=10,
                       integer=True),),

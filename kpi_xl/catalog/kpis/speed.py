@@ -39,15 +39,23 @@ def _hours(name: str, doc: str) -> Input:
 FIRST_RESPONSE_TIME = Kpi(
     key="first_response_time", spikes=True, excel_name="KPI_FIRST_RESPONSE_TIME",
     title="First response time", family=FAMILY,
-    description="Time from a ticket's creation to the first reply by an agent.",
-    formula_text="mean (or median, p90) of first-reply time − created time",
+    description="Time from a ticket's creation to the first reply by an agent. On social "
+                "media contacts it is the social-media response time: the reports' channel "
+                "level gives it per channel (channel 'social'); in Excel, pass that channel's "
+                "rows.",
+    formula_text="mean (or median, p90) of (first-reply time − created time)",
     unit="hours", direction="lower", number_format='0.0" h"',
     inputs=(_hours("hours", "First response time of each ticket."),),
     variants=_time_variants("hours", "no tickets with a first response"),
     target=4.0, target_source="kpi_xl starting value (email first reply within 4 business hours)",
     sources=("Zendesk Benchmark / help-desk practice: first reply time = first public agent "
-             "comment − ticket created",),
-    examples=("=KPI_FIRST_RESPONSE_TIME(F2:F900)", '=KPI_FIRST_RESPONSE_TIME(F2:F900,"p90")'))
+             "comment − ticket created",
+             "Social channels measured like the others, for comparison: ICMI, 'Successfully "
+             "Measuring Social Customer Service Performance' (2014), response time and "
+             "inbound volume per social channel, https://www.icmi.com/resources/2014/"
+             "successfully-measuring-social-customer-service-performance"),
+    examples=("=KPI_FIRST_RESPONSE_TIME(F2:F900)", '=KPI_FIRST_RESPONSE_TIME(F2:F900,"p90")',
+              '=KPI_FIRST_RESPONSE_TIME(FILTER(F2:F900,C2:C900="social"))'))
 
 AVERAGE_RESPONSE_TIME = Kpi(
     key="average_response_time", change="mean", excel_name="KPI_AVERAGE_RESPONSE_TIME",
@@ -64,14 +72,17 @@ AVERAGE_RESPONSE_TIME = Kpi(
 TIME_TO_RESOLUTION = Kpi(
     key="time_to_resolution", spikes=True, excel_name="KPI_TIME_TO_RESOLUTION",
     title="Time to resolution (MTTR)", family=FAMILY,
-    description="Time from a ticket's creation to its resolution.",
-    formula_text="mean (or median, p90) of solved time − created time",
+    description="Time from a ticket's creation to its resolution. The average resolution "
+                "time per channel is this KPI at the reports' channel level (one value per "
+                "channel); in Excel, pass one channel's rows.",
+    formula_text="mean (or median, p90) of (solved time − created time)",
     unit="hours", direction="lower", number_format='0.0" h"',
     inputs=(_hours("hours", "Resolution time of each solved ticket."),),
     variants=_time_variants("hours", "no resolved tickets"),
     target=24.0, target_source="kpi_xl starting value (resolve within one day)",
     sources=("ITIL 4 / help-desk practice: mean time to resolve",),
-    examples=("=KPI_TIME_TO_RESOLUTION(H2:H900)",))
+    examples=("=KPI_TIME_TO_RESOLUTION(H2:H900)",
+              '=KPI_TIME_TO_RESOLUTION(FILTER(H2:H900,C2:C900="email"))'))
 
 _ANSWERED_OPT = Input("answered", "flag", "Optional: Y/N or TRUE/FALSE, answered or not. "
                       "Left out, every row with a wait counts as answered.",

@@ -73,6 +73,21 @@ def test_a_relation_takes_renames_only_and_a_name_only():
                '[[sources]]\ntable = "contacts"\nrelation = "b.contacts"\n' + ENGINE)
 
 
+def test_a_wfm_relation_is_refused_with_a_sentence():
+    """A WFM export's times are derived and checked against each other by the loader
+    (in adherence from out of adherence, shrinkage from paid; a contradicting value left
+    out and reported; one row per agent-day): read in place none of that would happen,
+    so the relation is refused, saying what to do, rather than computed unchecked (before
+    the fix, the config parsed and the run stopped on a KeyError)."""
+    with pytest.raises(ConfigError) as e:
+        _parse('[[sources]]\nname = "adherence"\ntable = "wfm"\nrelation = "wfm.days"\n'
+               + ENGINE)
+    (line,) = e.value.problems
+    assert line.startswith("source 'adherence': the wfm table (a WFM adherence export) "
+                           "cannot be read in place")
+    assert 'preset = "generic-wfm"' in line and "the other sources may stay relations" in line
+
+
 def test_the_report_counts_what_it_does_not_list(tmp_path):
     """A capped sample: the lines not listed count in the reasons, the summary and the
     report's length, and rejects.csv says how many more there are, after the source's
@@ -166,7 +181,8 @@ def test_validate_names_a_missing_relation_and_each_missing_column(pg, tmp_path,
 def demo_runs(pg, tmp_path_factory):
     """The demo month run twice with ``kpi-xl run``: from its exports on the embedded
     DuckDB, and from its canonical tables as PostgreSQL tables (the loader's, so both
-    runs read the same rows) with ``[engine] backend = "postgres"``."""
+    runs read the same rows) with ``[engine] backend = "postgres"``; its WFM export
+    stays a file in both (a file and relations in one run)."""
     from kpi_xl.config import read_config
     from kpi_xl.data.load import load
     from kpi_xl.demo import write_demo
@@ -175,10 +191,17 @@ def demo_runs(pg, tmp_path_factory):
     config = write_demo(base / "demo", "2026-10")
     cfg = read_config(config)
     ds = load(cfg.sources, cfg.load, cfg.choices)
-    names = {t: put(pg, f"demo_{t}", df) for t, df in ds.tables.items()}
+    # the WFM export is not read in place (refused: test_a_wfm_relation_is_refused...):
+    # it stays a file, loaded here into the backend next to the relations
+    assert "wfm" in ds.tables
+    names = {t: put(pg, f"demo_{t}", df) for t, df in ds.tables.items() if t != "wfm"}
     text = config.read_text(encoding="utf-8")
     # the file sources out, the relations in
-    text = re.sub(r'\[\[sources\]\]\npreset = "generic-\w+".*?\n\n', "", text, flags=re.S)
+    text = re.sub(r'\[\[sources\]\]\npreset = "generic-(?!wfm)\w+".*?\n\n', "", text,
+                  flags=re.S)
+    wfm = (config.parent / "exports" / "wfm-adherence.csv").as_posix()
+    assert text.count('path = "exports/wfm-adherence.csv"') == 1
+    text = text.replace('path = "exports/wfm-adherence.csv"', f'path = "{wfm}"')
     text = text.replace("[kpis.service_level]", relation_sources(names)
                         + "[kpis.service_level]") + ENGINE
     in_place = base / "pg.toml"

@@ -286,6 +286,17 @@ def parse_source(spec: Mapping[str, Any], base_dir: str | os.PathLike = ".",
 _PART = r'(?:[A-Za-z_][A-Za-z0-9_$]*|"(?:[^"]|"")+"|`(?:[^`]|``)+`)'
 RELATION_NAME = re.compile(rf"^{_PART}(?:\.{_PART}){{0,2}}$")
 
+#: the tables that cannot be read in place, and why (the loader derives and checks what
+#: the SQL path does not): the sentence a config naming one gets
+NOT_IN_PLACE = {
+    "wfm": "the wfm table (a WFM adherence export) cannot be read in place: its times are "
+           "derived and checked against each other row by row (in adherence from out of "
+           "adherence, shrinkage from paid time, a value contradicting another left out and "
+           "reported, one row per agent and day) by the loader only; export it to a file "
+           "and give it as path (preset = \"generic-wfm\"); the other sources may stay "
+           "relations",
+}
+
 #: the settings a relation source takes (everything else describes a file)
 RELATION_KEYS = ("name", "table", "relation", "columns", "notes", "description")
 
@@ -309,6 +320,8 @@ def _relation_source(spec: Mapping[str, Any], index: int,
     table = spec.get("table")
     if table not in TABLES:
         problems.append(f"{where}: 'table' must be one of {', '.join(TABLES)}, got {table!r}")
+    elif table in NOT_IN_PLACE:
+        problems.append(f"{where}: {NOT_IN_PLACE[table]}")
     relation = spec.get("relation")
     if not isinstance(relation, str) or not RELATION_NAME.match(relation.strip()):
         problems.append(f"{where}: 'relation' must name a table or view (schema.table, "

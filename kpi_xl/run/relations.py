@@ -292,6 +292,8 @@ def read_in_place(backend: Backend, sources: Sequence[Any], ds: Dataset,
         if rel.table in ("roster", "business"):
             ds.tables[rel.table] = backend.query(f"SELECT * FROM {rel.view}").drop(
                 columns=["_row"])
+    if "roster" in ds.relations:
+        _file_rows_take_roster_teams(ds)
     # the input rules, over the used rows, with every table of the run in the plan
     columns = {t: set(map(str, df.columns)) for t, df in ds.tables.items()
                if t not in ds.relations}
@@ -302,6 +304,22 @@ def read_in_place(backend: Backend, sources: Sequence[Any], ds: Dataset,
     for rel in rels:
         if rel.table in ROW_TABLES:
             _facts(backend, rel, rules.get(rel.table, []), ds, options, sample)
+
+
+def _file_rows_take_roster_teams(ds: Dataset) -> None:
+    """The rows of the files read with a roster read in place take their agent's team
+    from it where they have none (the loader's rule, :func:`kpi_xl.data.load.fill_teams`,
+    which ran before the roster was here): a WFM export, which names no team, would
+    otherwise have no team level."""
+    from ..data.load import fill_teams
+
+    roster = ds.tables["roster"]
+    teams = dict(zip(roster["agent"], roster["team"]))
+    for name in ("contacts", "surveys", "qa", "wfm"):
+        df = ds.tables.get(name)
+        if df is None or name in ds.relations or "agent" not in df:
+            continue
+        df["team"], ds.teams[name] = fill_teams(df, teams)
 
 
 def _account(backend: Backend, rel: Relation, acc: Accounting, ds: Dataset,

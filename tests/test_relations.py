@@ -1,21 +1,27 @@
 """Sources read in place (issue 15): ``[[sources]] relation = "schema.table"`` on a real
-PostgreSQL server.
+PostgreSQL server and a local Spark session.
 
-* The config: a relation needs a backend that holds it, takes renames only, and
-  ``kpi-xl validate`` names a relation that is not there and each missing column.
+* The config: a relation needs a backend that holds it, takes renames only (a WFM export
+  not at all), and ``kpi-xl validate`` names a relation that is not there and each
+  missing column.
 * The demo's month run end to end (``kpi-xl run``: results, workbooks, outbox) with its
-  canonical tables as PostgreSQL tables gives the embedded run's files: every cell of
-  ``kpi-results.csv``, every cached value of every workbook, every message.
+  canonical tables as PostgreSQL tables (its WFM export a file) gives the embedded run's
+  files: every cell of ``kpi-results.csv``, every cached value of every workbook, every
+  message. The same on Spark, with one month of history.
 * Bad rows are rejected and counted where they are: the counts per reason are the ones
   built into the table here (so many blank dates, duplicate ids...), only a capped sample
   is listed, and ``rejects.csv`` says how many more there are. The KPIs equal DuckDB's
-  over the rows the test keeps by construction.
+  over the rows the test keeps by construction. On PostgreSQL and on Spark.
 * The guards read the counts: a thin month and a KPI losing too many rows stop the run.
+* The anonymous bank's export (../shared/data) as a relation: ``kpi-xl run`` by month and
+  by ISO week on PostgreSQL, by month on Spark, writes the embedded run's results and
+  workbooks.
 
 Expected KPI values are the embedded DuckDB engine's (held to numpy and sourced vectors
 by test_engine.py); expected counts are those of the rows each test writes.
-PostgreSQL comes from ``KPI_XL_TEST_PG_URL`` (``.ci/run`` starts one); without it these
-tests skip, saying so.
+PostgreSQL comes from ``KPI_XL_TEST_PG_URL`` (``.ci/run`` starts one); without it, or
+without pyspark or Java for Spark, or without ../shared/data for the bank, these tests
+skip, saying so.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ from kpi_xl.data.sources import ConfigError  # noqa: E402
 PG_URL = os.environ.get("KPI_XL_TEST_PG_URL")
 SCHEMA = "kpi_xl_rel_test"
 ENGINE = '\n[engine]\nbackend = "postgres"\nurl_env = "KPI_XL_TEST_PG_URL"\n'
+SPARK = '\n[engine]\nbackend = "spark"\n'
 
 
 # --------------------------------------------------------------------------- config
@@ -177,24 +184,25 @@ def test_validate_names_a_missing_relation_and_each_missing_column(pg, tmp_path,
 
 
 # --------------------------------------------------------------------------- the demo
-@pytest.fixture(scope="module")
-def demo_runs(pg, tmp_path_factory):
+def demo_in_place(base: Path, load_into, engine: str, history: list[str] = ()) -> dict:
     """The demo month run twice with ``kpi-xl run``: from its exports on the embedded
-    DuckDB, and from its canonical tables as PostgreSQL tables (the loader's, so both
-    runs read the same rows) with ``[engine] backend = "postgres"``; its WFM export
-    stays a file in both (a file and relations in one run)."""
+    DuckDB, and from its canonical tables (the loader's, so both runs read the same rows)
+    put on a backend by ``load_into(table, frame) -> relation``, with ``engine``; its WFM
+    export stays a file in both (a file and relations in one run). ``history``: the
+    ``--history`` flag of both runs (default: the month's 12)."""
     from kpi_xl.config import read_config
     from kpi_xl.data.load import load
     from kpi_xl.demo import write_demo
 
-    base = tmp_path_factory.mktemp("relations")
     config = write_demo(base / "demo", "2026-10")
     cfg = read_config(config)
     ds = load(cfg.sources, cfg.load, cfg.choices)
     # the WFM export is not read in place (refused: test_a_wfm_relation_is_refused...):
-    # it stays a file, loaded here into the backend next to the relations
+    # it stays a file, loaded by the run into the backend next to the relations; its rows
+    # take their team from the roster read in place (before the fix they had none, and
+    # the WFM KPIs' team level was missing: 29,357 result rows against 29,669)
     assert "wfm" in ds.tables
-    names = {t: put(pg, f"demo_{t}", df) for t, df in ds.tables.items() if t != "wfm"}
+    names = {t: load_into(t, df) for t, df in ds.tables.items() if t != "wfm"}
     text = config.read_text(encoding="utf-8")
     # the file sources out, the relations in
     text = re.sub(r'\[\[sources\]\]\npreset = "generic-(?!wfm)\w+".*?\n\n', "", text,
@@ -203,31 +211,34 @@ def demo_runs(pg, tmp_path_factory):
     assert text.count('path = "exports/wfm-adherence.csv"') == 1
     text = text.replace('path = "exports/wfm-adherence.csv"', f'path = "{wfm}"')
     text = text.replace("[kpis.service_level]", relation_sources(names)
-                        + "[kpis.service_level]") + ENGINE
-    in_place = base / "pg.toml"
+                        + "[kpis.service_level]") + engine
+    in_place = base / "in-place.toml"
     in_place.write_text(text, encoding="utf-8")
-    out = {}
-    for label, path in (("duckdb", config), ("postgres", in_place)):
-        folder = base / f"out-{label}"
-        assert main(["run", "-c", str(path), "--month", "2026-10", "--out", str(folder)]) == 0
+    out = {"configs": {"duckdb": config, "in place": in_place}}
+    for label, path in out["configs"].items():
+        folder = base / f"out-{label.replace(' ', '-')}"
+        assert main(["run", "-c", str(path), "--month", "2026-10", *history,
+                     "--out", str(folder)]) == 0
         out[label] = folder / "2026-10"
     return out
 
 
+@pytest.fixture(scope="module")
+def demo_runs(pg, tmp_path_factory):
+    """The demo's month run from its exports and from PostgreSQL tables."""
+    return demo_in_place(tmp_path_factory.mktemp("relations"),
+                         lambda t, df: put(pg, f"demo_{t}", df), ENGINE)
+
+
 def test_demo_run_with_relations_writes_the_embedded_results(demo_runs):
-    a = pd.read_csv(demo_runs["duckdb"] / "kpi-results.csv", keep_default_na=False)
-    b = pd.read_csv(demo_runs["postgres"] / "kpi-results.csv", keep_default_na=False)
-    assert len(a) > 20_000 and list(a.columns) == list(b.columns) and len(a) == len(b)
-    for c in a.columns:
-        if c in ("value", "n", "margin", "target"):
-            x = pd.to_numeric(a[c], errors="coerce").to_numpy(float)
-            y = pd.to_numeric(b[c], errors="coerce").to_numpy(float)
-            same = (np.isnan(x) & np.isnan(y)) | np.isclose(x, y, rtol=1e-9, atol=0)
-            assert same.all(), (c, a[~same].head(3))
-        else:
-            assert (a[c].astype(str) == b[c].astype(str)).all(), c
+    _same_results(demo_runs["duckdb"] / "kpi-results.csv",
+                  demo_runs["in place"] / "kpi-results.csv", 20_000)
+    # the WFM KPIs at every level, from the file next to the relations
+    got = pd.read_csv(demo_runs["in place"] / "kpi-results.csv", keep_default_na=False)
+    wfm = got[got["kpi"] == "occupancy"]
+    assert {"organisation", "team", "agent"} <= set(wfm["level"])
     # every row of the demo's tables is used on both sides: nothing rejected
-    assert pd.read_csv(demo_runs["postgres"] / "rejects.csv").empty
+    assert pd.read_csv(demo_runs["in place"] / "rejects.csv").empty
     assert pd.read_csv(demo_runs["duckdb"] / "rejects.csv").empty
 
 
@@ -240,11 +251,36 @@ def _cached(path: Path) -> dict:
 
 
 def test_demo_run_with_relations_writes_the_same_workbooks_and_messages(demo_runs):
-    books = sorted(p.name for p in demo_runs["duckdb"].glob("*.xlsx"))
-    assert len(books) >= 8
-    assert books == sorted(p.name for p in demo_runs["postgres"].glob("*.xlsx"))
+    same_books_and_messages(demo_runs["duckdb"], demo_runs["in place"])
+
+
+def test_alerts_with_relations_are_the_embedded_alerts(demo_runs, tmp_path, capsys):
+    """``kpi-xl alert`` over relations computes where the relations are, as ``run`` does:
+    the same rules crossed for the same stakeholders, the same messages, as the embedded
+    run's (before the fix it computed over the counts the guards read, not the rows)."""
+    said, mails = {}, {}
+    for label, config in demo_runs["configs"].items():
+        folder = tmp_path / label.replace(" ", "-")
+        rc = main(["alert", "-c", str(config), "--month", "2026-10", "--out", str(folder)])
+        out = capsys.readouterr().out
+        said[label] = rc, [line for line in out[out.find("Alerts for"):].splitlines()
+                           if "→" not in line]
+        mails[label] = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.eml"))
+    rc, lines = said["duckdb"]
+    assert rc == 5 and re.match(r"Alerts for October 2026: [1-9]\d* rules? crossed", lines[0]), \
+        lines
+    assert said["in place"] == said["duckdb"]
+    assert mails["duckdb"] and mails["in place"] == mails["duckdb"]
+
+
+def same_books_and_messages(a_dir: Path, b_dir: Path, least: int = 8,
+                            messages: int = 9) -> None:
+    """Every workbook's cached values and every message's text and attachments' names."""
+    books = sorted(p.name for p in a_dir.glob("*.xlsx"))
+    assert len(books) >= least
+    assert books == sorted(p.name for p in b_dir.glob("*.xlsx"))
     for name in books:
-        a, b = _cached(demo_runs["duckdb"] / name), _cached(demo_runs["postgres"] / name)
+        a, b = _cached(a_dir / name), _cached(b_dir / name)
         assert a.keys() == b.keys(), name
         for k, x in a.items():
             y = b[k]
@@ -252,13 +288,13 @@ def test_demo_run_with_relations_writes_the_same_workbooks_and_messages(demo_run
                 assert x == pytest.approx(y, rel=1e-9, abs=1e-12), (name, k)
             else:
                 assert x == y, (name, k)
-    mails = sorted(p.name for p in (demo_runs["duckdb"] / "outbox").glob("*.eml"))
-    assert len(mails) == 9
-    assert mails == sorted(p.name for p in (demo_runs["postgres"] / "outbox").glob("*.eml"))
+    mails = sorted(p.name for p in (a_dir / "outbox").glob("*.eml"))
+    assert len(mails) == messages
+    assert mails == sorted(p.name for p in (b_dir / "outbox").glob("*.eml"))
     for name in mails:
         texts = []
-        for side in ("duckdb", "postgres"):
-            msg = email.message_from_bytes((demo_runs[side] / "outbox" / name).read_bytes())
+        for side in (a_dir, b_dir):
+            msg = email.message_from_bytes((side / "outbox" / name).read_bytes())
             texts.append([(p.get_content_type(), p.get_filename()) if p.get_filename()
                           else p.get_payload(decode=True) for p in msg.walk()
                           if p.get_content_type() in ("text/plain",) or p.get_filename()])
@@ -408,9 +444,9 @@ def test_the_guards_read_the_counts_of_a_relation(small, pg, tmp_path, capsys):
 
 # --------------------------------------------------------------------------- Spark
 @pytest.fixture(scope="module")
-def spark_small():
-    """The small centre's tables as views of a local Spark session (the one kpi_xl's
-    [engine] backend = "spark" finds: one session per process)."""
+def spark():
+    """The local Spark session kpi_xl's [engine] backend = "spark" finds (one per
+    process), as a backend."""
     import shutil
 
     pytest.importorskip("pyspark", reason="the Spark backend needs pyspark "
@@ -418,22 +454,47 @@ def spark_small():
     if not shutil.which("java") and not os.environ.get("JAVA_HOME"):
         pytest.skip("a local Spark session needs a Java runtime (apt-get install "
                     "default-jre-headless)")
-    from kpi_xl.engine.backends import connect, typed_blanks
+    from kpi_xl.engine.backends import connect
 
     backend = connect("spark", url="local[2]")
+    backend.spark.sparkContext.setLogLevel("ERROR")
+    return backend
+
+
+def on_spark(spark, name: str, table: str, frame) -> str:
+    """``frame`` as the view ``name`` of the Spark session."""
+    from kpi_xl.engine.backends import typed_blanks
+
+    spark.load(name, typed_blanks(table, frame.drop(
+        columns=[c for c in ("_row", "_source", "period") if c in frame])))
+    return name
+
+
+@pytest.fixture(scope="module")
+def spark_small(spark):
+    """The small centre's tables as views of the local Spark session."""
     given, keep = small_tables()
-    names = {}
-    for t, df in given.items():
-        df = typed_blanks(t, df.drop(columns=[c for c in ("_row", "_source", "period")
-                                                if c in df]))
-        backend.load(f"small_{t}", df)
-        names[t] = f"small_{t}"
+    names = {t: on_spark(spark, f"small_{t}", t, df) for t, df in given.items()}
     return names, keep, len(given["contacts"])
 
 
 def test_bad_rows_are_rejected_and_counted_in_place_on_spark(spark_small, tmp_path, capsys):
     names, keep, read = spark_small
-    check_bad_rows(names, keep, read, '\n[engine]\nbackend = "spark"\n', tmp_path, capsys)
+    check_bad_rows(names, keep, read, SPARK, tmp_path, capsys)
+
+
+def test_demo_run_with_relations_on_spark_writes_the_embedded_results(spark, tmp_path):
+    """``kpi-xl run`` end to end on a local Spark session: the demo's canonical tables as
+    views of the session, read in place, its WFM export as a file; with one month of
+    history (every level, dimension and pair of the month and the month before: Spark's
+    start-up and its per-query cost on 2 cores make the full year a CI burden). The
+    results, workbooks and messages are the embedded run's with the same history."""
+    out = demo_in_place(tmp_path, lambda t, df: on_spark(spark, f"demo_{t}", t, df),
+                        SPARK, ["--history", "1"])
+    _same_results(out["duckdb"] / "kpi-results.csv", out["in place"] / "kpi-results.csv",
+                  4_000)
+    assert pd.read_csv(out["in place"] / "rejects.csv").empty
+    same_books_and_messages(out["duckdb"], out["in place"])
 
 
 def test_readme_relation_example_is_valid():
@@ -467,29 +528,53 @@ def _same_results(a_path: Path, b_path: Path, least: int) -> None:
             assert (a[c].astype(str) == b[c].astype(str)).all(), c
 
 
-@pytest.mark.parametrize("period", [["--month", "1999-02"], ["--week", "1999-W08"]])
-def test_bank_export_computed_on_postgres_equals_duckdb(shared_data, pg, tmp_path, capsys,
-                                                        period):
-    """The anonymous bank's February 1999 (../shared/data): its calls as loaded by the
-    preset, as a PostgreSQL table, by month and by ISO week (rows placed by their day on
-    the server), cut by queue and priority: the embedded run's kpi-results.csv."""
+def bank_in_place(data: Path, load_into, engine: str, period: list[str], tmp_path: Path,
+                  capsys) -> dict:
+    """``kpi-xl run`` on the anonymous bank's February 1999 (../shared/data), cut by queue
+    and priority: from the export with its preset on the embedded DuckDB, and from its
+    calls as loaded by the preset put on a backend by ``load_into`` (rows placed by their
+    day on the server). Returns each run's folder."""
     from kpi_xl.config import parse_config as parse
     from kpi_xl.data.load import load
 
     head = ('[[dimensions]]\nname = "queue"\n\n[[dimensions]]\nname = "priority"\n\n'
             '[kpis.service_level]\nvariant = "offered"\noptions = { threshold = 20 }\n\n')
-    files = head + f'[[sources]]\npreset = "anonymous-bank"\npath = "{shared_data / BANK}"\n'
+    files = head + f'[[sources]]\npreset = "anonymous-bank"\npath = "{data / BANK}"\n'
     tomllib = pytest.importorskip("tomllib")
     cfg = parse(tomllib.loads(files))
     ds = load(cfg.sources, cfg.load, cfg.choices)
-    rel = put(pg, "bank_contacts", ds.tables["contacts"])
+    rel = load_into("contacts", ds.tables["contacts"])
     out = {}
-    for label, text in (("duckdb", files), ("postgres", head + relation_sources(
-            {"contacts": rel}) + ENGINE)):
-        path = tmp_path / f"{label}.toml"
+    for label, text in (("duckdb", files), ("in place", head + relation_sources(
+            {"contacts": rel}) + engine)):
+        path = tmp_path / f"{label.replace(' ', '-')}.toml"
         path.write_text(text, encoding="utf-8")
-        rc = main(["compute", "-c", str(path), *period, "--history", "0",
-                   "--out", str(tmp_path / label)])
+        folder = tmp_path / label.replace(" ", "-")
+        rc = main(["run", "-c", str(path), *period, "--history", "0", "--out", str(folder)])
         assert rc == 0, capsys.readouterr().err
-        out[label] = tmp_path / label / period[1] / "kpi-results.csv"
-    _same_results(out["duckdb"], out["postgres"], 200)
+        out[label] = folder / period[1]
+    # the bank's rows on the server were the loader's used rows: nothing more rejected
+    assert pd.read_csv(out["in place"] / "rejects.csv").empty
+    return out
+
+
+@pytest.mark.parametrize("period", [["--month", "1999-02"], ["--week", "1999-W08"]])
+def test_bank_export_computed_on_postgres_equals_duckdb(shared_data, pg, tmp_path, capsys,
+                                                        period):
+    """The bank's calls as a PostgreSQL table, by month and by ISO week: the embedded
+    run's kpi-results.csv and workbooks (the config names no stakeholders: no mail)."""
+    out = bank_in_place(shared_data, lambda t, df: put(pg, "bank_contacts", df), ENGINE,
+                        period, tmp_path, capsys)
+    _same_results(out["duckdb"] / "kpi-results.csv", out["in place"] / "kpi-results.csv",
+                  200)
+    same_books_and_messages(out["duckdb"], out["in place"], least=1, messages=0)
+
+
+def test_bank_export_computed_on_spark_equals_duckdb(shared_data, spark, tmp_path, capsys):
+    """The bank's calls as a view of the local Spark session, by month: the embedded
+    run's kpi-results.csv and workbooks."""
+    out = bank_in_place(shared_data, lambda t, df: on_spark(spark, "bank_contacts", t, df),
+                        SPARK, ["--month", "1999-02"], tmp_path, capsys)
+    _same_results(out["duckdb"] / "kpi-results.csv", out["in place"] / "kpi-results.csv",
+                  200)
+    same_books_and_messages(out["duckdb"], out["in place"], least=1, messages=0)

@@ -589,7 +589,8 @@ def data_command(args) -> int:
         ds = run.dataset
         if cfg.engine is not None:
             print("Engine:")
-            for line in cfg.engine.describe():
+            for line in cfg.engine.describe(relations=tuple(
+                    s.relation for s in cfg.sources if s.relation is not None)):
                 print(f"  {line}")
         print("\nThe config and the data are usable"
               + (f"; {len(ds.rejects):,} rows or values would be reported in rejects.csv."

@@ -191,6 +191,7 @@ def parse_config(data: Mapping[str, Any], base_dir: str | os.PathLike = ".",
     from .engine.settings import parse_engine
 
     cfg.engine = parse_engine(data.get("engine"), problems)
+    problems += relation_problems(cfg.sources, cfg.engine.backend)
     folder = (data.get("scorecard") or {}).get("templates")
     if folder is not None and not isinstance(folder, str):
         problems.append(f"[scorecard] templates must be a folder name (text), got {folder!r}")
@@ -465,3 +466,25 @@ def _target_in_range(where: str, kpi, variant, options, name: str, t: float) -> 
 
 
 __all__ = ["Config", "ConfigError", "parse_config", "read_config"]
+
+
+def relation_problems(sources, backend: str) -> list[str]:
+    """Sources read in place (``relation =``) need a backend holding them, and each table
+    comes either from files or from one relation (the loader's checks across the rows of
+    a table, duplicate ids for one, would otherwise straddle two places)."""
+    out = []
+    relations = [s for s in sources if s.relation is not None]
+    if relations and backend == "duckdb":
+        out.append(f"source '{relations[0].name}': relation = \"{relations[0].relation}\" is a "
+                   "table or view of a database, so [engine] backend must be \"postgres\" or "
+                   "\"spark\" (the embedded DuckDB holds no tables of yours: give a file as "
+                   "path instead)")
+    for table in dict.fromkeys(s.table for s in relations):
+        mine = [s for s in sources if s.table == table]
+        if len(mine) > 1:
+            out.append(f"the {table} table comes from a relation ('{mine[0].name}' and "
+                       f"{len(mine) - 1} other source{'s' if len(mine) > 2 else ''}): a table "
+                       "read in place comes from that one relation only (a UNION ALL view "
+                       "in your database joins several)")
+    return out
+

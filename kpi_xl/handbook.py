@@ -83,18 +83,17 @@ def planned_kpis(cfg) -> list[tuple[Kpi, Variant, dict]]:
     """The KPIs a monthly run of ``cfg`` computes for its sources, in catalog order, with
     their variant and resolved options: the engine's plan over the loaded tables, less
     what it skips (a column or a business figure the sources lack)."""
-    from .data.load import load
     from .data.sources import ConfigError
     from .periods import as_period
-    from .run.month import FilesUnusable, engine_for
+    from .run.month import FilesUnusable, engine_of, load_sources
 
     if not cfg.sources:
         raise ConfigError(["there are no sources to take the KPIs from: give the config "
                            "(-c kpi_xl.toml) or a file with --source PRESET=PATH"])
-    ds = load(cfg.sources, cfg.load, cfg.choices)
+    ds = load_sources(cfg)
     if ds.problems:
         raise FilesUnusable(ds.problems)
-    engine = engine_for(cfg, ds.tables)
+    engine = engine_of(cfg, ds)
     plan, _ = engine.plan()
     prepared = engine.prepare(as_period(date.today().strftime("%Y-%m"), cfg.fiscal_start), 0)
     items = {kpi.key: (kpi, variant, params) for table in plan.values()

@@ -681,6 +681,15 @@ def run_staffing(cfg, period: Period | str, settings: StaffingSettings | None = 
     from .files import folder_lock
     from .run.month import Reporter, load_checked
 
+    from .data.sources import ConfigError
+
+    in_place = [s for s in cfg.sources if s.relation is not None]
+    if in_place:
+        # the intraday table reads each call's arrival time: rows, not counts
+        raise ConfigError([f"source '{in_place[0].name}': kpi-xl staffing reads the calls "
+                           "from files; a relation read in place (relation = ...) gives the "
+                           "monthly run its KPIs, not yet the intraday table: export the "
+                           "month's calls to a file and give it with --source"])
     reporter = reporter or Reporter()
     period = as_period(period, cfg.fiscal_start)
     settings = settings or staffing_settings(cfg)

@@ -17,7 +17,7 @@ from typing import Any, Mapping, Sequence
 
 from ..bindings import BINDINGS
 from ..plan import Item, KpiChoice, make_plan, source_of
-from ..render.sql import DUCKDB
+from ..render.sql import DUCKDB, Dialect
 from .sql import RowRule, duplicate_sql, scan_sql, table_rules
 
 #: the row tables the rules are checked on
@@ -61,7 +61,8 @@ def plan(columns: Mapping[str, set[str]], choices: Mapping[str, KpiChoice] | Non
 
 
 def source_rules(planned: Mapping[str, Sequence[Item]],
-                 columns: Mapping[str, set[str]]) -> dict[str, list[RowRule]]:
+                 columns: Mapping[str, set[str]],
+                 dialect: Dialect = DUCKDB) -> dict[str, list[RowRule]]:
     """Per table holding rows (contacts, surveys, qa), every row rule of the planned KPIs
     that read it, in plan order: a KPI bound to surveys reads each table of
     :func:`survey_sources`, judged on that table's own columns."""
@@ -74,7 +75,7 @@ def source_rules(planned: Mapping[str, Sequence[Item]],
             cols = columns.get(src)
             if cols is None:
                 continue
-            rules = table_rules(table, items, cols, DUCKDB)
+            rules = table_rules(table, items, cols, dialect)
             if rules:
                 out.setdefault(src, []).extend(rules)
     return out

@@ -61,6 +61,11 @@ class Dataset:
     problems: list[str] = field(default_factory=list)
     #: per row table, where each row's team came from (see :func:`fill_teams`)
     teams: dict[str, "TeamFill"] = field(default_factory=dict)
+    #: sources read in place (kpi_xl.run.relations): table -> the backend's view of its
+    #: used rows, the backend, and per source what the guards read of its counts
+    relations: dict[str, str] = field(default_factory=dict)
+    backend: Any = None
+    counted: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:

@@ -132,9 +132,18 @@ class Rejects:
         self._folder = tempfile.mkdtemp(prefix="kpi-xl-rejects-")     # private (0700)
         self._db = duckdb.connect(":memory:", config={
             "memory_limit": self.MEMORY, "temp_directory": self._folder, "threads": 1})
+        # a query over millions of lines that takes over 2 s (a busy machine) made DuckDB
+        # draw its progress bar on stdout, inside kpi-xl's own output
+        self._db.execute("SET enable_progress_bar = false")
         self._db.execute("CREATE TABLE lines (seq BIGINT, source VARCHAR, file VARCHAR, "
                          "row BIGINT, col VARCHAR, value VARCHAR, reason VARCHAR, "
                          "action VARCHAR, kpis VARCHAR, period VARCHAR)")
+        # lines counted but not listed (a capped sample of a relation read in place,
+        # kpi_xl.run.relations): how many more of each reason
+        self._db.execute("CREATE TABLE unlisted (source VARCHAR, file VARCHAR, "
+                         "action VARCHAR, reason VARCHAR, kpis VARCHAR, period VARCHAR, "
+                         "n BIGINT)")
+        self._unlisted = 0
         self._finalizer = weakref.finalize(self, _remove, self._db, self._folder)
         self._pending: list[tuple] = []
         self._count = 0
@@ -148,6 +157,23 @@ class Rejects:
                               kpis, period))
         if len(self._pending) >= self._BATCH:
             self._flush()
+
+    def add_unlisted(self, source: str, file: str, action: str, reason: str, n: int,
+                     kpis: str = "", period: str = "") -> None:
+        """``n`` more lines of ``action`` and ``reason`` that are counted, not listed (a
+        relation read in place sends back a capped sample of its rejects with the full
+        count of each reason): :meth:`reasons` and :meth:`summary` count them, and the
+        report says "N more not listed"."""
+        if n <= 0:
+            return
+        self._db.execute("INSERT INTO unlisted VALUES (?, ?, ?, ?, ?, ?, ?)",
+                         [source, file, action, reason, kpis, period or "", int(n)])
+        self._unlisted += int(n)
+
+    @property
+    def unlisted(self) -> int:
+        """How many lines are counted but not listed (see :meth:`add_unlisted`)."""
+        return self._unlisted
 
     def extend(self, items: Iterable[Reject]) -> None:
         for r in items:
@@ -181,7 +207,8 @@ class Rejects:
 
     # -------------------------------------------------------------- reading lines
     def __len__(self) -> int:
-        return self._count + len(self._pending)
+        """The lines the report stands for: those listed and those only counted."""
+        return self._count + len(self._pending) + self._unlisted
 
     def __bool__(self) -> bool:
         return len(self) > 0
@@ -228,14 +255,19 @@ class Rejects:
         sources = list(sources)
         if not sources:
             return {}
-        sql = (f"SELECT reason, COUNT(*) FROM lines WHERE action = ? AND source IN "
-               f"({', '.join('?' * len(sources))})")
+        where = f"WHERE action = ? AND source IN ({', '.join('?' * len(sources))})"
         args: list = [action, *sources]
         if periods is not None:
             periods = list(periods)
-            sql += f" AND period IN ({', '.join('?' * len(periods))})"
+            where += f" AND period IN ({', '.join('?' * len(periods))})"
             args += periods
-        return dict(self._ready().execute(sql + " GROUP BY reason", args).fetchall())
+        db = self._ready()
+        if not self._unlisted:
+            return {r: int(n) for r, n in db.execute(
+                f"SELECT reason, COUNT(*) FROM lines {where} GROUP BY reason", args).fetchall()}
+        sql = (f"SELECT reason, SUM(n) FROM (SELECT reason, 1 AS n FROM lines {where} "
+               f"UNION ALL SELECT reason, n FROM unlisted {where}) AS u GROUP BY reason")
+        return {r: int(n) for r, n in db.execute(sql, args + args).fetchall()}
 
     def tally(self) -> dict[str, tuple[int, int, int]]:
         """Per source: (values ignored, rows left out of some KPIs, rows placed), as the
@@ -302,9 +334,13 @@ class Rejects:
     # -------------------------------------------------------------- the report
     def summary(self, limit: int = 8) -> list[str]:
         """The most frequent reasons, for the run's closing summary."""
+        lines = "lines" if not self._unlisted else (
+            "(SELECT file, action, reason, kpis, 1 AS n, seq FROM lines UNION ALL SELECT "
+            "file, action, reason, kpis, n, NULL FROM unlisted) AS u")
         top = self._ready().execute(
-            "SELECT file, action, reason, kpis, COUNT(*) AS n FROM lines "
-            "GROUP BY file, action, reason, kpis ORDER BY n DESC, MIN(seq) LIMIT ?",
+            f"SELECT file, action, reason, kpis, {'COUNT(*)' if not self._unlisted else 'SUM(n)'}"
+            f" AS n FROM {lines} GROUP BY file, action, reason, kpis "
+            "ORDER BY n DESC, MIN(seq) NULLS LAST, file, reason LIMIT ?",
             [limit]).fetchall()
         return [f"{n:,} × {action}{f' ({kpis})' if kpis else ''} in {file}: {reason}"
                 for file, action, reason, kpis, n in top]
@@ -323,10 +359,21 @@ class Rejects:
         # a line without a row sorts first, as the 0 it stood for in a list's sort did;
         # the kpis cell is Reject.leaves
         cur = self._ready().cursor()
-        cur.execute("SELECT source, file, row, col, value, reason, action, CASE WHEN kpis "
-                    "<> '' THEN kpis WHEN action IN (?, ?) THEN ? ELSE '' END FROM lines "
-                    "ORDER BY source, row NULLS FIRST, col, seq",
-                    [ROW_REJECTED, ROW_EXCLUDED, ALL_KPIS])
+        leaves = "CASE WHEN kpis <> '' THEN kpis WHEN action IN (?, ?) THEN ? ELSE '' END"
+        if not self._unlisted:
+            cur.execute(f"SELECT source, file, row, col, value, reason, action, {leaves} "
+                        "FROM lines ORDER BY source, row NULLS FIRST, col, seq",
+                        [ROW_REJECTED, ROW_EXCLUDED, ALL_KPIS])
+        else:
+            # then, per source, one line per reason counted but not listed
+            cur.execute(f"SELECT source, file, row, col, value, reason, action, kpis FROM ("
+                        f"SELECT source, file, row, col, value, reason, action, {leaves} AS "
+                        "kpis, 0 AS part, seq FROM lines UNION ALL SELECT source, file, NULL, "
+                        "'', '', CAST(SUM(n) AS VARCHAR) || ' more not listed (counted in "
+                        "place, only a sample is listed): ' || reason, action, " + leaves +
+                        ", 1, MIN(n) FROM unlisted GROUP BY source, file, reason, action, "
+                        "kpis) AS u ORDER BY source, part, row NULLS FIRST, col, seq",
+                        [ROW_REJECTED, ROW_EXCLUDED, ALL_KPIS] * 2)
         try:
             with open_replacing(path, "w", newline="", encoding="utf-8-sig") as f:
                 w = csv.writer(f, delimiter=(style or COMMA).delimiter)

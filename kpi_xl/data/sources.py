@@ -41,6 +41,7 @@ Every problem in a source's description is reported at once, with the source's n
 from __future__ import annotations
 
 import os
+import re
 import sys
 from dataclasses import dataclass
 from importlib import resources
@@ -139,6 +140,9 @@ class Source:
     #: where open or pending tickets without a date are placed: "latest" (the latest time
     #: in the file) or an ISO date/time; None: a row without a date is rejected
     undated: str | None = None
+    #: a table or view of the ``[engine]`` backend (``support.contacts``) read in place
+    #: instead of a file (:mod:`kpi_xl.run.relations`); None: a file
+    relation: str | None = None
 
     def column(self, target: str) -> ColumnMap | None:
         for c in self.columns:
@@ -148,7 +152,7 @@ class Source:
 
     @property
     def file(self) -> str:
-        return self.path.name
+        return self.relation if self.relation is not None else self.path.name
 
 
 def preset_names() -> list[str]:
@@ -182,6 +186,8 @@ def parse_source(spec: Mapping[str, Any], base_dir: str | os.PathLike = ".",
     columns (``kpi_xl.dimensions``)."""
     problems: list[str] = []
     spec = dict(spec)
+    if "relation" in spec:
+        return _relation_source(spec, index, dimensions)
     preset = spec.get("preset")
     offered: set[str] = set()       # columns only the preset maps, not the user
     if preset:
@@ -273,6 +279,79 @@ def parse_source(spec: Mapping[str, Any], base_dir: str | os.PathLike = ".",
                   notes=str(spec.get("notes") or spec.get("description") or ""),
                   by_name=by_name, paths=patterns, unpivot=unpivot, **layout, undated=undated)
 
+
+#: a relation's name: up to three dotted parts (catalog.schema.table), each a plain
+#: identifier or one in double quotes or backticks. It is spliced into SQL, so nothing
+#: but a name gets through (the engine's backends check it again).
+_PART = r'(?:[A-Za-z_][A-Za-z0-9_$]*|"(?:[^"]|"")+"|`(?:[^`]|``)+`)'
+RELATION_NAME = re.compile(rf"^{_PART}(?:\.{_PART}){{0,2}}$")
+
+#: the tables that cannot be read in place, and why (the loader derives and checks what
+#: the SQL path does not): the sentence a config naming one gets
+NOT_IN_PLACE = {
+    "wfm": "the wfm table (a WFM adherence export) cannot be read in place: its times are "
+           "derived and checked against each other row by row (in adherence from out of "
+           "adherence, shrinkage from paid time, a value contradicting another left out and "
+           "reported, one row per agent and day) by the loader only; export it to a file "
+           "and give it as path (preset = \"generic-wfm\"); the other sources may stay "
+           "relations",
+}
+
+#: the settings a relation source takes (everything else describes a file)
+RELATION_KEYS = ("name", "table", "relation", "columns", "notes", "description")
+
+
+def _relation_source(spec: Mapping[str, Any], index: int,
+                     dimensions: tuple[str, ...]) -> Source:
+    """A source that is a table or view of the ``[engine]`` backend, read in place
+    (``relation = "support.contacts"``). Its columns are the canonical ones; ``columns``
+    may rename them (``agent = "agent_name"``: the relation's column, by name). What a
+    file's mapping converts (codes, units, formats, two columns made one, a fixed value)
+    and the file settings (path, preset, exclude...) have no meaning here and are refused,
+    each with a sentence."""
+    name = str(spec.get("name") or f"source {index}")
+    where = f"source '{name}'"
+    problems = []
+    for k in spec:
+        if k not in RELATION_KEYS:
+            problems.append(f"{where}: '{k}' does not apply to a relation read in place "
+                            f"(a relation's settings: {', '.join(RELATION_KEYS)}); convert "
+                            "the values in a view of your database, or export a file")
+    table = spec.get("table")
+    if table not in TABLES:
+        problems.append(f"{where}: 'table' must be one of {', '.join(TABLES)}, got {table!r}")
+    elif table in NOT_IN_PLACE:
+        problems.append(f"{where}: {NOT_IN_PLACE[table]}")
+    relation = spec.get("relation")
+    if not isinstance(relation, str) or not RELATION_NAME.match(relation.strip()):
+        problems.append(f"{where}: 'relation' must name a table or view (schema.table, "
+                        f"e.g. support.contacts), got {relation!r}")
+        relation = ""
+    raw = spec.get("columns", {}) or {}
+    columns = []
+    if not isinstance(raw, Mapping):
+        problems.append(f"{where}: 'columns' must rename canonical columns to the "
+                        "relation's (agent = \"agent_name\")")
+        raw = {}
+    schema = TABLES.get(table)
+    for target, m in raw.items():
+        dimension = target in dimensions and table in ("contacts", "surveys", "qa")
+        if schema is not None and target not in schema.names and not dimension:
+            problems.append(f"{where}: '{target}' is not a column of the {table} table "
+                            f"(columns: {', '.join(schema.names)})")
+        elif not isinstance(m, str) or not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", m):
+            problems.append(f"{where}, column '{target}': a relation's column is renamed "
+                            f"by its plain name (e.g. {target} = \"{target}_col\"); "
+                            f"conversions (codes, unit, format, date + time, value) are "
+                            f"for files: do them in a view of your database; got {m!r}")
+        else:
+            columns.append(ColumnMap(target, column=m))
+    if problems:
+        raise ConfigError(problems)
+    return Source(name=name, table=table, path=Path(relation.strip()), format="relation",
+                  columns=tuple(columns), notes=str(spec.get("notes") or
+                                                   spec.get("description") or ""),
+                  relation=relation.strip())
 
 
 UNDATED_LATEST = "latest"

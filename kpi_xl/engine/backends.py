@@ -27,10 +27,10 @@ added the same way.
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from ..data.sources import RELATION_NAME
 from ..errors import KpiXlError
 from ..render.sql import DIALECTS, Dialect, quote_text
 
@@ -91,10 +91,8 @@ class Backend:
         pass
 
 
-#: a relation's name: up to three dotted parts (catalog.schema.table), each a plain
-#: identifier or one in double quotes or backticks
-_PART = r'(?:[A-Za-z_][A-Za-z0-9_$]*|"(?:[^"]|"")+"|`(?:[^`]|``)+`)'
-_RELATION = re.compile(rf"^{_PART}(?:\.{_PART}){{0,2}}$")
+#: a relation's name (kpi_xl.data.sources: the config checks it too)
+_RELATION = RELATION_NAME
 
 
 def relation_name(text: str) -> str:
@@ -300,13 +298,16 @@ class PostgresBackend(Backend):
         self.execute(f"CREATE TEMPORARY VIEW {name} AS {sql}")
 
     def columns(self, name: str) -> list[Column]:
-        with self.conn.cursor() as cur:
-            cur.execute(f"SELECT * FROM {name} LIMIT 0")
-            out = []
-            for c in cur.description:
-                tname = self.conn.adapters.types.get(c.type_code)
-                out.append(Column(c.name, _pg_kind(tname.name if tname else "")))
-            return out
+        try:
+            with self.conn.cursor() as cur:
+                cur.execute(f"SELECT * FROM {name} LIMIT 0")
+                out = []
+                for c in cur.description:
+                    tname = self.conn.adapters.types.get(c.type_code)
+                    out.append(Column(c.name, _pg_kind(tname.name if tname else "")))
+                return out
+        except self._psycopg.Error as e:
+            raise BackendError(f"PostgreSQL cannot read {name}: {_first_line(e)}") from e
 
     def execute(self, sql: str) -> None:
         try:
@@ -410,6 +411,11 @@ class SparkBackend(Backend):
             raise BackendError("the Spark backend needs pyspark (and Java for a local "
                                "session): pip install 'kpi-xl[spark]'") from None
         self.spark = session if session is not None else local_spark(master)
+        # Catalyst's constraint propagation grows with every OR of a CASE: over the
+        # in-place views' aggregate of rule breaks (kpi_xl.run.relations) it planned for
+        # over 40 minutes on a 16,000-row table without running a task. The results do not
+        # depend on it (an optimisation that infers filters).
+        self.spark.conf.set("spark.sql.constraintPropagation.enabled", "false")
         self.where = f"Spark {self.spark.version} ({self.spark.sparkContext.master})" \
             if hasattr(self.spark, "sparkContext") else f"Spark {self.spark.version}"
 
@@ -426,8 +432,13 @@ class SparkBackend(Backend):
         df.createOrReplaceTempView(name)
 
     def columns(self, name: str) -> list[Column]:
-        return [Column(f.name, _spark_kind(f.dataType.typeName()))
-                for f in self.spark.table(name).schema.fields]
+        from pyspark.errors import PySparkException
+
+        try:
+            fields = self.spark.table(name).schema.fields
+        except PySparkException as e:
+            raise BackendError(f"Spark cannot read {name}: {_first_line(e)}") from e
+        return [Column(f.name, _spark_kind(f.dataType.typeName())) for f in fields]
 
     def execute(self, sql: str) -> None:
         self._run(sql)

@@ -6,6 +6,7 @@ policy.
     url_env = "KPI_XL_PG_URL"        # the environment variable holding the connection
     quantiles = "exact"              # or "approximate" (kpi_xl.engine.quantiles)
     approximate = ["time_to_resolution"]   # KPIs computed approximately anyway
+    sample_rejects = 1000            # sources read in place: rejects listed per source
 
 The connection URL (with its password) is read from the environment variable named by
 ``url_env`` when the run starts, never from the file. For Spark, ``url_env`` is optional
@@ -22,7 +23,7 @@ from typing import Any, Mapping
 from .backends import BACKENDS, Backend, connect
 from .quantiles import POLICIES, QuantilePolicy
 
-KEYS = {"backend", "url_env", "quantiles", "approximate"}
+KEYS = {"backend", "url_env", "quantiles", "approximate", "sample_rejects"}
 NAMES = {"duckdb": "embedded DuckDB (in this process)", "postgres": "PostgreSQL",
          "spark": "Spark"}
 
@@ -32,21 +33,31 @@ class EngineSettings:
     backend: str = "duckdb"
     url_env: str | None = None
     quantiles: QuantilePolicy = field(default_factory=QuantilePolicy)
+    #: sources read in place: the rejects listed per source (all are counted)
+    sample_rejects: int = 1000
 
     def connect(self, environ: Mapping[str, str] | None = None,
                 threads: int | None = None) -> Backend:
         return connect(self.backend, url_env=self.url_env, environ=environ, threads=threads)
 
-    def describe(self, environ: Mapping[str, str] | None = None) -> list[str]:
-        """What will run where, for ``kpi-xl validate`` (no connection is made)."""
+    def describe(self, environ: Mapping[str, str] | None = None,
+                 relations: tuple[str, ...] = ()) -> list[str]:
+        """What will run where, for ``kpi-xl validate`` (no connection is made);
+        ``relations``: the sources read in place (``schema.table``)."""
         env = os.environ if environ is None else environ
         where = NAMES[self.backend]
         if self.url_env:
             state = "set" if env.get(self.url_env) else "NOT SET"
             where += f", connection from ${self.url_env} ({state})"
-        lines = [f"the KPIs are computed on {where}; the data files are read and checked "
-                 "here, and only the results come back" if self.backend != "duckdb" else
-                 f"the KPIs are computed on {where}"]
+        files = ("the data files (if any) are read and checked here" if relations else
+                 "the data files are read and checked here")
+        lines = [f"the KPIs are computed on {where}; {files}, and only the results come "
+                 "back" if self.backend != "duckdb" else f"the KPIs are computed on {where}"]
+        if relations:
+            lines.append(f"read in place on {NAMES[self.backend]}: {', '.join(relations)}; "
+                         "their rows are checked and counted there, and only the counts, "
+                         f"up to {self.sample_rejects:,} rejects listed per source ([engine] "
+                         "sample_rejects; every one counted) and the results come back")
         lines.append(self.quantiles.describe())
         return lines
 
@@ -88,7 +99,13 @@ def parse_engine(spec: Any, problems: list[str]) -> EngineSettings:
         if k not in CATALOG:
             problems.append(f"[engine] approximate: {k!r} is not a KPI key (see `kpi-xl kpis`)")
     policy = QuantilePolicy(default, frozenset(k for k in approx if k in CATALOG))
-    settings = EngineSettings(backend, url_env, policy)
+    sample = spec.get("sample_rejects", 1000)
+    if isinstance(sample, bool) or not isinstance(sample, int) or not 0 <= sample <= 1_000_000:
+        problems.append(f"[engine] sample_rejects must be a whole number from 0 to 1,000,000 "
+                        f"(the rejects listed per source read in place; all are counted), "
+                        f"got {sample!r}")
+        sample = 1000
+    settings = EngineSettings(backend, url_env, policy, sample)
     from ..render.sql import DIALECTS
     from .quantiles import QuantileError
 

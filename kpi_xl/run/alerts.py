@@ -31,7 +31,7 @@ from ..mail.message import HEADLINE
 from ..mail.stakeholders import scope_rows
 from ..periods import Period
 from .guards import DataRefused
-from .month import Reporter, engine_for, load_checked, output_folder, period_of
+from .month import Reporter, engine_of, load_checked, output_folder, period_of
 
 #: the alerts' outbox, inside the period's folder (the reports' is ``outbox``)
 OUTBOX = "alerts"
@@ -92,7 +92,7 @@ def run_alerts(cfg, period: "Period | str", out: str | Path = "workbooks", *,
                 progress=reporter.progress, lock_wait=lock_wait)
         return run
     reporter.progress(f"computing {period.label} and the {period.noun} before it")
-    res = engine_for(cfg, ds.tables).compute(period, 1)
+    res = engine_of(cfg, ds).compute(period, 1)
     run = AlertRun(period, find_alerts(cfg, res.table, period))
     run.outcome, run.where = deliver_alerts(cfg, period, run.alerts, out, resend=resend,
                                             resend_uncertain=resend_uncertain,

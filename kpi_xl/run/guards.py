@@ -148,6 +148,19 @@ class GuardReport:
             raise DataRefused(self.refusals, *((p.noun, flag_of(p)) if p else ()))
 
 
+def _size(df, mask=None) -> int:
+    """How many rows ``df`` stands for (where ``mask`` holds): its rows, or the sum of
+    their ``_n`` for the counts of a source read in place (kpi_xl.run.relations: one row
+    per month, day, team, channel..., weighted by the rows it counts)."""
+    import numpy as np
+
+    weights = df["_n"].to_numpy() if "_n" in df else None
+    if mask is None:
+        return int(weights.sum()) if weights is not None else len(df)
+    m = np.asarray(mask, bool)
+    return int(weights[m].sum()) if weights is not None else int(m.sum())
+
+
 def _periods(df, table: str):
     col = "month" if table == "business" else "period"
     return df[col].astype(str) if col in df else None
@@ -265,8 +278,8 @@ def _rejected_in_month(ds, place: _Place, settings: GuardSettings,
         if df is not None and "_source" in df:
             periods = _periods(df, acc.table)
             if periods is not None:
-                used = int((df["_source"].isin([a.source for a in accs]).to_numpy()
-                            & periods.isin(months).to_numpy()).sum())
+                used = _size(df, df["_source"].isin([a.source for a in accs]).to_numpy()
+                             & periods.isin(months).to_numpy())
         considered = used + rejected
         if rejected / considered <= settings.max_rejected_share:
             continue
@@ -284,6 +297,9 @@ def _left_out_shares(ds, place: "_Place | None", settings: GuardSettings,
     from ..data.rejects import LEFT_OUT, VALUE_IGNORED
 
     for acc in ds.accounting:
+        if acc.source in getattr(ds, "counted", {}):
+            _left_out_counted(ds, acc, place, settings, rep)
+            continue
         # the source's lines, streamed from the report (never all of it in memory)
         items = (r for r in ds.rejects.find(acc.source, (VALUE_IGNORED, LEFT_OUT))
                  if r.action == VALUE_IGNORED or r.kpis)
@@ -328,24 +344,63 @@ def _left_out_shares(ds, place: "_Place | None", settings: GuardSettings,
             if len(lost_rows) / total > settings.max_rejected_share:
                 groups.setdefault(frozenset(lost_rows), []).append(kpi)
         where = f" in {in_words(place.period)}" if place is not None else ""
-        for column, bad in sorted(ignored.items()):
-            n = len(bad)
-            if n / total <= settings.max_rejected_share:
-                continue
-            rep.refusals.append(
-                f"{acc.file} ({acc.source}): {n:,} of its {total:,} rows{where} "
-                f"({n / total:.0%}) have their '{column}' value ignored (more than the "
-                f"{settings.max_rejected_share:.0%} allowed by [guards] max_rejected_share; "
-                "the KPIs that read it would be computed from the rest); "
-                + _most_frequent(why["'" + column]))
-        for lost_rows, kpis in sorted(groups.items(), key=lambda g: (-len(g[0]), g[1])):
-            n = len(lost_rows)
-            rep.refusals.append(
-                f"{acc.file} ({acc.source}): {n:,} of its {total:,} rows{where} ({n / total:.0%})"
-                f" leave {', '.join(sorted(kpis))} by their input rules (more than the "
-                f"{settings.max_rejected_share:.0%} allowed by [guards] max_rejected_share; "
-                "the rows that stay would give a value of the rest only); "
-                + _most_frequent(why[kpis[0]]))
+        _left_out_lines(acc, total, where, {tuple(kpis): len(rows_lost)
+                                            for rows_lost, kpis in groups.items()},
+                        why, settings, rep, ignored)
+
+
+def _left_out_counted(ds, acc, place: "_Place | None", settings: GuardSettings,
+                      rep: GuardReport) -> None:
+    """:func:`_left_out_shares` for a source read in place, from its counts: per KPI,
+    the rows (in the period, or all) breaking one of its rules. KPIs losing rows by the
+    same rules lose the same rows, and are named together."""
+    counted = ds.counted[acc.source]
+    df = ds.tables.get(acc.table)
+    if df is None or not counted.lost:
+        return
+    mine = df[(df["_source"] == acc.source).to_numpy()]
+    if place is not None:
+        periods = place.labels(mine, acc.table)
+        if periods is None:
+            return
+        mine = mine[(periods == place.period.label).to_numpy()]
+    total = _size(mine)
+    if total == 0:
+        return
+    why = {kpi: {counted.texts[c]: int(mine[c].sum()) for c in cols if mine[c].sum()}
+           for kpi, cols in counted.rules.items()}
+    groups: dict[tuple, list[str]] = {}
+    lost = {kpi: int(mine[col].sum()) for kpi, col in counted.lost.items()}
+    for kpi, n in lost.items():
+        if n / total > settings.max_rejected_share:
+            groups.setdefault(tuple(counted.rules[kpi]), []).append(kpi)
+    where = f" in {in_words(place.period)}" if place is not None else ""
+    _left_out_lines(acc, total, where, {tuple(kpis): lost[kpis[0]] for kpis in groups.values()},
+                    why, settings, rep)
+
+
+def _left_out_lines(acc, total: int, where: str, groups: dict, why: dict,
+                    settings: GuardSettings, rep: GuardReport, ignored=None) -> None:
+    """The refusals of one source: the columns whose values are ignored in too many of
+    its ``total`` rows, and the KPIs (``groups``: the KPIs losing the same rows -> how
+    many they lose) that lose too many to their input rules."""
+    for column, bad in sorted((ignored or {}).items()):
+        n = len(bad)
+        if n / total <= settings.max_rejected_share:
+            continue
+        rep.refusals.append(
+            f"{acc.file} ({acc.source}): {n:,} of its {total:,} rows{where} "
+            f"({n / total:.0%}) have their '{column}' value ignored (more than the "
+            f"{settings.max_rejected_share:.0%} allowed by [guards] max_rejected_share; "
+            "the KPIs that read it would be computed from the rest); "
+            + _most_frequent(why["'" + column]))
+    for kpis, n in sorted(groups.items(), key=lambda g: (-g[1], list(g[0]))):
+        rep.refusals.append(
+            f"{acc.file} ({acc.source}): {n:,} of its {total:,} rows{where} ({n / total:.0%})"
+            f" leave {', '.join(sorted(kpis))} by their input rules (more than the "
+            f"{settings.max_rejected_share:.0%} allowed by [guards] max_rejected_share; "
+            "the rows that stay would give a value of the rest only); "
+            + _most_frequent(why[kpis[0]]))
 
 
 def _sources(accounting) -> list[tuple[Any, list]]:
@@ -387,8 +442,12 @@ def _volumes(ds, place: _Place, settings: GuardSettings, history: list[Period] |
             periods = place.labels(df, acc.table)
             if periods is None:
                 continue
-            mine = periods[df["_source"].isin([a.source for a in accs]).to_numpy()]
-            counts = {str(k): int(v) for k, v in mine.value_counts().items()}
+            at = df["_source"].isin([a.source for a in accs]).to_numpy()
+            if "_n" in df:          # counted in place: rows weighted by what they count
+                mine = df["_n"][at].groupby(periods[at].to_numpy()).sum()
+            else:
+                mine = periods[at].value_counts()
+            counts = {str(k): int(v) for k, v in mine.items()}
         rows = counts.get(month, 0)
         earlier = [counts[p] for p in (labels if labels is not None else sorted(counts))
                    if (labels is not None or p < month) and counts.get(p, 0) > 0]
@@ -427,9 +486,10 @@ def _coverage(ds, place: _Place, units, settings: GuardSettings, rep: GuardRepor
             rep.coverage.append((f"{fill.differs:,} {table} rows keep their own team, which "
                                  "differs from their agent's team in the roster", False))
     for table, noun, in_month in units:
-        total = len(in_month)
+        total = _size(in_month)
         for level in COVERAGE_LEVELS[:2] if table == "qa" else COVERAGE_LEVELS:
-            missing = total if level not in in_month else int(in_month[level].isna().sum())
+            missing = total if level not in in_month else _size(in_month,
+                                                                in_month[level].isna())
             if missing == 0:
                 continue
             share = missing / total
@@ -453,6 +513,8 @@ def _units_in_period(ds, place: _Place) -> list[tuple[str, str, Any]]:
         rows = df[(labels == place.period.label).to_numpy()]
         if table == "qa" and "evaluation" in rows:
             rows = rows.drop_duplicates("evaluation")
+            if "_n" in rows:       # counted in place: an evaluation counts once
+                rows = rows.assign(_n=1)
         if len(rows):
             out.append((table, "evaluations" if table == "qa" else table, rows))
     return out
@@ -467,9 +529,9 @@ def _dimension_coverage(place: _Place, units, dimensions: tuple[str, ...],
     where = in_words(place.period)
     for dim in dimensions:
         for _table, noun, in_month in units:
-            total = len(in_month)
+            total = _size(in_month)
             mapped = dim in in_month and in_month[dim].notna().any()
-            missing = total if dim not in in_month else int(in_month[dim].isna().sum())
+            missing = total if dim not in in_month else _size(in_month, in_month[dim].isna())
             if missing == 0:
                 line = f"every one of the {total:,} {noun} in {where} has a {dim}"
             else:

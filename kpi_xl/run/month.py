@@ -94,7 +94,6 @@ def load_checked(cfg, month: "Period | str | None", history: int | None, reporte
     anything is written, when a file cannot be read, a target names nothing in the data,
     or (unless ``allow_partial``) the guards refuse the period (a month, or a period of
     any grain)."""
-    from ..data.load import load
     from ..data.sources import ConfigError
 
     period = None if month is None else period_of(month, cfg.fiscal_start)
@@ -109,7 +108,7 @@ def load_checked(cfg, month: "Period | str | None", history: int | None, reporte
     # guards' usual volume have days in (the period's own last)
     months = None if period is None else sorted(
         {m for p in [*window, *period.back(history)] for m in p.calendar_months()})
-    ds = load(cfg.sources, cfg.load, cfg.choices, progress=reporter.progress, months=months)
+    ds = load_sources(cfg, reporter.progress, months)
     reporter.data(ds)
     if ds.problems:
         raise FilesUnusable(ds.problems)
@@ -122,6 +121,31 @@ def load_checked(cfg, month: "Period | str | None", history: int | None, reporte
     if not allow_partial:
         report.raise_if_refused()
     return ds, report
+
+
+def load_sources(cfg, progress=None, months=None):
+    """Every source of the config: files read and checked here (:func:`kpi_xl.data.load.
+    load`), tables or views of the ``[engine]`` backend validated and counted where they
+    are (:func:`kpi_xl.run.relations.read_in_place`), into one dataset."""
+    from ..data.load import load
+
+    files = [s for s in cfg.sources if s.relation is None]
+    ds = load(files, cfg.load, cfg.choices, progress=progress, months=months)
+    in_place = [s for s in cfg.sources if s.relation is not None]
+    if in_place and not ds.problems:
+        from .relations import read_in_place
+
+        read_in_place(cfg.engine.connect(), in_place, ds, cfg.load, cfg.choices,
+                      sample=cfg.engine.sample_rejects, progress=progress)
+    return ds
+
+
+def engine_of(cfg, ds):
+    """The engine over a loaded dataset: its file tables loaded on the backend, its
+    relations read where they are."""
+    from .relations import engine_tables
+
+    return engine_for(cfg, engine_tables(ds), backend=ds.backend, relations=ds.relations)
 
 
 def run_month(cfg, step: str, month: "Period | str | None", *, history: int | None = None,
@@ -214,7 +238,9 @@ def _write_and_send(cfg, run: MonthRun, step: str, period: Period, history: int,
     # until a scorecard (or run) step has made them again from the same results
     (folder / STATUS_FILE).unlink(missing_ok=True)
     reporter.progress(f"computing {month} and {history} {period.noun}s before it")
-    res = engine_for(cfg, ds.tables).compute(period, history)
+    from .relations import scorecard_tables
+
+    res = engine_of(cfg, ds).compute(period, history)
     run.results = res
     run.results_path = res.write_csv(folder / "kpi-results.csv", cfg.csv)
     run.rejects_path = ds.rejects.write_csv(folder / "rejects.csv", cfg.csv)
@@ -224,7 +250,7 @@ def _write_and_send(cfg, run: MonthRun, step: str, period: Period, history: int,
         from ..scorecard.layout import DEFAULT
 
         reporter.progress("writing the workbooks")
-        run.books = write_month(res, ds.tables, out, centre=cfg.name,
+        run.books = write_month(res, scorecard_tables(ds, period), out, centre=cfg.name,
                                 layout=cfg.layout or DEFAULT, max_score=cfg.max_score,
                                 rubric=cfg.load.rubric, partial=run.partial,
                                 dimensions=cfg.dimensions, significance=cfg.significance,
@@ -261,16 +287,20 @@ def member_books(cfg, res, out: Path, partial: str | None) -> list[Path]:
                               significance=cfg.significance)
 
 
-def engine_for(cfg, tables):
+def engine_for(cfg, tables, *, backend=None, relations=None):
     """The engine for a config: its KPI choices, dimensions, pairs and fiscal year, on
-    the ``[engine]`` backend with its quantile policy."""
+    the ``[engine]`` backend with its quantile policy. ``backend`` and ``relations``:
+    the connection the sources read in place were checked on, and their views of used
+    rows (kpi_xl.run.relations), which the engine computes on where they are."""
     from ..engine import Engine
 
     settings = cfg.engine
-    backend = settings.connect() if settings is not None and settings.backend != "duckdb" \
-        else None
+    if backend is None:
+        backend = settings.connect() if settings is not None and settings.backend != "duckdb" \
+            else None
     return Engine(tables, choices=cfg.choices, dimensions=[d.name for d in cfg.dimensions],
                   pairs=cfg.pairs, fiscal_start=cfg.fiscal_start, backend=backend,
+                  relations=relations or None,
                   quantiles=settings.quantiles if settings is not None else None)
 
 

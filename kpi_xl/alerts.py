@@ -32,13 +32,13 @@ rows.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from .catalog import CATALOG
 from .catalog.change import DEFAULT_LEVEL
 from .catalog.format import format_change, format_value
+from .changes import number
 
 RULES = ("off_target_twice", "significant_worsening", "guard_failure")
 #: what each rule is called in a message
@@ -135,14 +135,6 @@ class Alert:
         return f"alert:{self.rule}:{self.kpi}:{self.level}:{self.member}"
 
 
-def _num(v: Any) -> float | None:
-    try:
-        x = float(v)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(x) else x
-
-
 def _low(row: Mapping[str, Any]) -> bool:
     return str(row.get("low_sample", False)).lower() in ("true", "1")
 
@@ -164,19 +156,19 @@ def kpi_alerts(table, level: str, members: list[str], kpis: list[str], period, p
         k = CATALOG[key]
         for member in members:
             cur, prev = rows.get((key, member, now)), rows.get((key, member, before))
-            if cur is None or prev is None or _num(cur["value"]) is None \
-                    or _num(prev["value"]) is None:
+            if cur is None or prev is None or number(cur["value"]) is None \
+                    or number(prev["value"]) is None:
                 continue
             fmt = str(cur["number_format"])
             title = k.title + (f" ({member})" if len(members) > 1 else "")
             v, p = format_value(float(cur["value"]), fmt), format_value(float(prev["value"]), fmt)
-            target = _num(cur["target"])
+            target = number(cur["target"])
             tgt = "" if target is None else format_value(target, fmt)
             common = {"kpi": key, "level": level, "member": member, "value_text": v,
                       "target_text": tgt, "previous_text": p}
             if "off_target_twice" in settings.rules and str(cur["status"]) == "off target" \
                     and str(prev["status"]) == "off target" and not (_low(cur) or _low(prev)):
-                ptarget = _num(prev["target"])
+                ptarget = number(prev["target"])
                 was = "" if ptarget is None or ptarget == target else \
                     f" (its target then {format_value(ptarget, fmt)})"
                 detail = (f"{v} in {period.title()} against a target of {tgt}, after {p} in "

@@ -21,7 +21,9 @@ from .catalog.change import DEFAULT_LEVEL, Change, Sample, compare, spike
 from .catalog.format import format_change, format_value
 
 
-def _num(v: Any) -> float | None:
+def number(v: Any) -> float | None:
+    """A result cell's figure as a float; None when blank, not a number or NaN (results
+    read back from CSV or JSON hold text and NaN). The alerts read cells the same way."""
     try:
         x = float(v)
     except (TypeError, ValueError):
@@ -39,7 +41,7 @@ def between(kpi: str, before: Mapping[str, Any], after: Mapping[str, Any], *,
     rate). A change the KPI's number format rounds to 0 is "unchanged". A period flagged low-sample by the results (below the KPI's or the config's
     minimum n) makes the change a small sample whatever the test says."""
     k = CATALOG[kpi]
-    a, b = _num(before.get("value")), _num(after.get("value"))
+    a, b = number(before.get("value")), number(after.get("value"))
     if a is None or b is None:
         return None
     name = after.get("variant")
@@ -47,8 +49,8 @@ def between(kpi: str, before: Mapping[str, Any], after: Mapping[str, Any], *,
     low = any(str(r.get("low_sample", r.get("low", False))).lower() in ("true", "1")
               for r in (before, after))
     c = compare(k.change_of(variant), k.direction_of(variant),
-                Sample(a, _num(before.get("n")), _num(before.get("margin")), before_days),
-                Sample(b, _num(after.get("n")), _num(after.get("margin")), after_days),
+                Sample(a, number(before.get("n")), number(before.get("margin")), before_days),
+                Sample(b, number(after.get("n")), number(after.get("margin")), after_days),
                 level=level, min_n=k.min_n, low_sample=low)
     text = format_change(c.delta, k.unit_of(variant), k.format_of(variant))
     if not any(ch in "123456789" for ch in text):
@@ -132,7 +134,7 @@ def spikes(rows, month: str, members: list[str], history: int = 12, noun: str = 
             now = r[r["period"].astype(str) == month]
             if now.empty:
                 continue
-            found = spike_of(key, [_num(values.get(p)) for p in before] + [_num(values[month])],
+            found = spike_of(key, [number(values.get(p)) for p in before] + [number(values[month])],
                              str(now.iloc[0]["variant"]), noun)
             if found:
                 title = CATALOG[key].title + (f" ({member})" if len(members) > 1 else "")

@@ -37,7 +37,7 @@ from typing import Any, Mapping
 
 from .catalog import CATALOG
 from .catalog.change import DEFAULT_LEVEL
-from .catalog.format import format_change, format_value
+from .catalog.format import format_value
 from .changes import number
 
 RULES = ("off_target_twice", "significant_worsening", "guard_failure")
@@ -144,7 +144,7 @@ def kpi_alerts(table, level: str, members: list[str], kpis: list[str], period, p
     """The alerts of ``members`` of ``level`` (their rows of the tidy results alone) for
     ``period`` against ``previous`` (Periods of one grain), KPI by KPI in ``kpis``'
     order."""
-    from .changes import between, wording
+    from .changes import between, describe
 
     now, before = period.label, previous.label
     t = table[(table["level"].astype(str) == level) & (table["key"].astype(str).isin(members))
@@ -181,17 +181,16 @@ def kpi_alerts(table, level: str, members: list[str], kpis: list[str], period, p
                 c = between(key, prev, cur, before_days=previous.days, after_days=period.days,
                             level=significance)
                 if c is not None and c.direction == "worse" and c.significant:
-                    v_ = k.variant(str(cur["variant"]) if str(cur["variant"]) in k.variant_names
-                                   else None)
-                    change = format_change(c.delta, k.unit_of(v_), k.format_of(v_))
+                    said = describe(key, c, str(cur["variant"]))
+                    change = said["change_text"]
                     out.append(Alert(
                         "significant_worsening", title,
                         f"{title} got worse: {p} in {previous.title()} -> {v} in "
-                        f"{period.title()} ({change}); {wording(c)}"
+                        f"{period.title()} ({change}); {said['wording']}"
                         + (f"; target {tgt}" if tgt else "") + ".",
                         f"{p} in {previous.title()} → {v} in {period.title()} ({change})"
                         + (f"; target {tgt}" if tgt else "") + ".",
-                        change_text=change, rule_text=wording(c), **common))
+                        change_text=change, rule_text=said["wording"], **common))
     return out
 
 

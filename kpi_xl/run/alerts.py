@@ -60,6 +60,9 @@ def find_alerts(cfg, table, period: Period) -> dict[str, list[Alert]]:
     stakeholders with none are left out."""
     settings = settings_of(cfg)
     previous = period.shift(-1)
+    # the two periods' rows, taken once: the results hold 13 periods, and each
+    # stakeholder's rows are looked up among these
+    table = table[table["period"].astype(str).isin([period.label, previous.label])]
     out = {}
     for s in cfg.stakeholders:
         level, keys, _label = scope_rows(s)

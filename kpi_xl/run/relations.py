@@ -143,17 +143,10 @@ def describe(backend: Backend, source, dimensions: Sequence[str] = ()) -> tuple[
     return (None if problems else Relation(source, out)), problems
 
 
-def _select(rel: Relation, d: Dialect, channels: Sequence[str]) -> list[str]:
+def _select(rel: Relation, d: Dialect) -> list[str]:
     """The canonical columns of the relation, read for the engine."""
     q = d.ident
-    out = []
-    for name, (theirs, kind) in rel.columns.items():
-        x = q(theirs)
-        if kind == BOOLEAN:
-            x = f"CASE WHEN {x} THEN 1.0 WHEN NOT {x} THEN 0.0 END"
-        elif name in ("channel", "state") and kind == TEXT:
-            x = f"LOWER(TRIM({x}))"
-        out.append(f"{x} AS {q(name)}")
+    out = [f"{_read(rel, name, d)} AS {q(name)}" for name in rel.columns]
     cols = rel.columns
     if rel.table == "contacts":
         if "date" not in cols:
@@ -207,7 +200,7 @@ def views_sql(rel: Relation, d: Dialect, channels: Sequence[str]) -> tuple[str, 
     rejected; the SQL of ``kx_<table>``: the rows used)."""
     q = d.ident
     table = rel.table
-    raw = f"SELECT {', '.join(_select(rel, d, channels))} FROM {rel.source.relation}"
+    raw = f"SELECT {', '.join(_select(rel, d))} FROM {rel.source.relation}"
     names = list(rel.columns) + [c for c in ("date", "handled") if table == "contacts"
                                  and c not in rel.columns]
     have = set(names)
@@ -376,18 +369,14 @@ def _facts(backend: Backend, rel: Relation, rules, ds: Dataset, options: LoadOpt
     q = d.ident
     have = set(rel.columns) | {"date"}
     keys = ["period", f"CAST({q('date')} AS DATE) AS {q('date')}"]
-    names = ["period", "date"]
     for c in ("team", "channel"):
         if c in have:
             keys.append(q(c))
-            names.append(c)
     for c in ("agent", *options.dimensions):
         if c in have:
             keys.append(f"CASE WHEN {q(c)} IS NULL THEN NULL ELSE 'x' END AS {q(c)}")
-            names.append(c)
     if rel.table == "qa" and "evaluation" in have:
         keys.append(q("evaluation"))
-        names.append("evaluation")
     flag = [f"COALESCE(({r.cond}), FALSE)" for r in rules]
     sums = ["COUNT(*) AS _n"]
     counted = Counted()

@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .demo_data import MAX_SCORE, RUBRIC, TEAMS, sample_tables, sample_wfm
+from .text import clock
 
 CONFIG = """\
 # kpi_xl config of the demo centre (written by `kpi-xl demo`; `kpi-xl init` writes a
@@ -109,8 +110,7 @@ def write_demo(folder: str | Path, month: str = "2026-10") -> Path:
     t["business"].to_csv(exports / "business.csv", index=False)
     wfm = sample_wfm(t["roster"], month)
     for col in ("scheduled", "in_adherence", "handling", "available", "paid"):
-        wfm[col] = [f"{int(x) // 3600}:{int(x) % 3600 // 60:02d}:{int(x) % 60:02d}"
-                    for x in wfm[col]]
+        wfm[col] = [clock(x) for x in wfm[col]]
     wfm.columns = ["Agent", "Date", "Scheduled", "In Adherence", "Handling", "Available",
                    "Paid"]
     wfm.to_csv(exports / "wfm-adherence.csv", index=False, date_format="%Y-%m-%d")

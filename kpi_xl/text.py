@@ -39,3 +39,9 @@ def cell_text(text: str) -> str:
         return text
     note = _CUT_NOTE.format(n=len(text))
     return text[:EXCEL_CELL_LIMIT - len(note)] + note
+
+
+def clock(seconds: float) -> str:
+    """A duration as a WFM report or a cell shows it: h:mm:ss (whole seconds, rounded)."""
+    whole = int(round(float(seconds)))
+    return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"

@@ -25,6 +25,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ..progress import Meter
+from ..text import clock
 
 from .convert import DEFAULT_CHANNELS, Options, convert
 from .hours import BusinessHours, business_seconds, calendar_seconds
@@ -291,11 +292,7 @@ def _wfm_times(src: Source, df, ds: Dataset) -> None:
 
 def _clock(seconds) -> list[str]:
     """Durations as a WFM report shows them (h:mm:ss), for the rejects report."""
-    out = []
-    for x in seconds:
-        whole = int(round(float(x)))
-        out.append(f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}")
-    return out
+    return [clock(x) for x in seconds]
 
 
 def flow_kpis() -> str:
@@ -421,8 +418,6 @@ def fill_teams(df, teams: Mapping[str, Any]):
 
 def _finish_tables(ds: Dataset, files: dict[str, str], options: LoadOptions,
                    sources: Mapping[str, Source] | None = None) -> None:
-    import pandas as pd
-
     from ..checks.embedded import duplicates
 
     t = ds.tables

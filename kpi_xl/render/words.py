@@ -30,6 +30,7 @@ from ..catalog.expr import (And, BinOp, Blank, Call, Cmp, Col, Count, Div, If, K
 from ..catalog.format import format_value
 from ..catalog.spec import Kpi, Variant
 from ..catalog.worked import tolerance, worked_example
+from ..text import clock
 from .arrays import evaluate, resolve_params
 
 #: how a formula's named functions read in words (the other renderers spell them as SQL
@@ -333,8 +334,7 @@ def _cell(v: Any) -> str:
     if isinstance(v, dt.time):
         return f"{v.hour}:{v.minute:02d}:{v.second:02d}"
     if isinstance(v, dt.timedelta):
-        s = int(v.total_seconds())
-        return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
+        return clock(int(v.total_seconds()))
     if isinstance(v, (list, tuple)):
         return ", ".join(" ".join(_cell(x) for x in item) if isinstance(item, (list, tuple))
                          else _cell(item) for item in v)

@@ -230,11 +230,8 @@ def _staffing_sheet(wb):
         ws.cell(i, 3, aht)
         refs = {"calls": f"B{i}", "aht": f"C{i}", "threshold": threshold, "target": target,
                 "patience": patience, "agents": f"E{i}"}
-        ws.cell(i, 4, _call("erlang_agents", None, refs))
-        ws.cell(i, 5, _call("erlang_a_agents", "offered", refs))
-        ws.cell(i, 6, f"=D{i}-E{i}")
-        ws.cell(i, 7, _call("erlang_a_p_abandon", None, refs))
-        ws.cell(i, 8, _call("erlang_a_service_level", "offered", refs))
+        for j, (_title, key, variant, _fmt) in enumerate(live, 4):
+            ws.cell(i, j, _call(key, variant, refs) if key else f"=D{i}-E{i}")
         inputs = dict(calls=calls, aht=aht, patience=STAFFING_SETTINGS[2][1],
                       threshold=STAFFING_SETTINGS[1][1], target=STAFFING_SETTINGS[0][1])
         c_agents = compute("erlang_agents", **{k: inputs[k] for k in

@@ -494,7 +494,8 @@ def _marker(ws, pattern: re.Pattern):
 
 def _sheet_loop(wb, ws, context: dict, contexts: dict, file: str) -> None:
     """The sheet loop of ``ws``, if it has one: a sheet per item in its place (each
-    item's context in ``contexts``, by the sheet's title), and ``ws`` gone."""
+    item's context in ``contexts``, by the name the loop gave its sheet), and ``ws``
+    gone."""
     found = _marker(ws, SHEET)
     if found is None:
         return

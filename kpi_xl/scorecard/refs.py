@@ -139,6 +139,30 @@ def map_formula(formula: str, own: str, fn) -> str:
     return "=" + "".join(parts) if changed else formula
 
 
+def retitle(formula: str, old: str, new: str) -> str:
+    """``formula`` with its references to sheet ``old`` (compared as Excel compares
+    titles, ignoring case) made references to sheet ``new``; anything else kept."""
+    from ..names import same_title
+
+    parts, changed = [], False
+    for is_ref, text in _token_values(formula):
+        if is_ref and "!" in text:
+            sheet, _bang, cells = text.rpartition("!")
+            if same_title(unquote_sheet(sheet), old):
+                text, changed = quote_sheet(new) + "!" + cells, True
+        parts.append(text)
+    return "=" + "".join(parts) if changed else formula
+
+
+def names_sheet(formula: str, title: str) -> bool:
+    """Whether ``formula`` has a reference to sheet ``title`` (as Excel compares)."""
+    from ..names import same_title
+
+    return any(is_ref and "!" in text and same_title(unquote_sheet(text.rpartition("!")[0]),
+                                                      title)
+               for is_ref, text in _token_values(formula))
+
+
 def map_ranges(sqref: str, fn_rows) -> str:
     """A space-separated range list (A1:B5 D7) with rows mapped by ``fn_rows(row, last)``."""
     out = []

@@ -204,8 +204,8 @@ def test_every_formula_names_an_existing_sheet(written):
 
 
 def _team_rows(wb) -> dict[str, int]:
-    """Agent name -> its row on the Team sheet (one row per agent from A6, where the loop put them; an agent may
-    be called "Team", like the total's row below them)."""
+    """Agent name -> its row on the Team sheet (one row per agent from A6, where the loop
+    put them; an agent may be called "Team", like the total's row below them)."""
     team = wb["Team"]
     rows = {team.cell(r, 1).value: r for r in range(6, 6 + len(HOSTILE))}
     assert team.cell(6 + len(HOSTILE), 1).value == "Team"
@@ -345,3 +345,14 @@ def test_a_template_sheet_named_elsewhere_keeps_its_title_from_an_agent(tmp_path
     # below the loop (row 5 is row 4 once the markers went): still 'Agent', no sheet now,
     # so #REF! in Excel, never another agent's figure
     assert wb["Team"]["A4"].value == "='Agent'!B1"
+
+
+def test_a_sheetref_to_a_name_two_sheets_were_given_is_refused(tmp_path):
+    """Two items whose sheets are named alike ("Ann" twice): each has its sheet ("Ann",
+    "Ann (2)"), but a formula naming "Ann" could mean either, so it is refused with the
+    template, sheet and cell, never pointed at one of them."""
+    from kpi_xl.scorecard.template import TemplateError
+
+    ctx = {"agents": [{"name": "Ann", "value": 3}, {"name": "Ann", "value": 5}]}
+    with pytest.raises(TemplateError, match=r"sheet 'Team', cell B2: .*two sheets .*'Ann'"):
+        fill(_small_template(tmp_path / "t.xlsx", False), ctx)

@@ -572,8 +572,10 @@ def _loop_sheets(wb, ws, cell, match, context: dict, file: str):
         title = taken.add(printable(name))
         asked[name] = None if name in asked else title
         made.append((ctx, title))
-    if isinstance(context.get(LOOP_SHEETS), dict):
-        context[LOOP_SHEETS].update(asked)
+    known = context.get(LOOP_SHEETS)
+    if isinstance(known, dict):                     # a name two loops gave: neither's
+        for name, title in asked.items():
+            known[name] = None if name in known else title
     # ws meanwhile: a title no item has, nor the copies' first ones (openpyxl's "… Copy")
     hold = taken.add("Template")
     while any(t.lower().startswith(f"{hold} copy".lower()) for _c, t in made):

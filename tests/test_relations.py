@@ -483,6 +483,26 @@ def test_bad_rows_are_rejected_and_counted_in_place_on_spark(spark_small, tmp_pa
     check_bad_rows(names, keep, read, SPARK, tmp_path, capsys)
 
 
+def test_the_spark_session_keeps_its_own_settings(spark):
+    """kpi_xl may run on the user's session (a notebook's, from ``getOrCreate``): the
+    constraint propagation it turns off while its statements run (see
+    ``SparkBackend._planning``) is the session's own setting again afterwards, for a
+    backend made on that session and for each statement."""
+    from kpi_xl.engine.backends import CONSTRAINT_PROPAGATION, SparkBackend
+
+    conf = spark.spark.conf
+    before = conf.get(CONSTRAINT_PROPAGATION)
+    try:
+        conf.set(CONSTRAINT_PROPAGATION, "true")
+        mine = SparkBackend(session=spark.spark)
+        assert conf.get(CONSTRAINT_PROPAGATION) == "true"
+        assert mine.query("SELECT 1 AS x")["x"].tolist() == [1]
+        mine.execute("CREATE OR REPLACE TEMPORARY VIEW kx_settings AS SELECT 1 AS x")
+        assert conf.get(CONSTRAINT_PROPAGATION) == "true"
+    finally:
+        conf.set(CONSTRAINT_PROPAGATION, before)
+
+
 def test_demo_run_with_relations_on_spark_writes_the_embedded_results(spark, tmp_path):
     """``kpi-xl run`` end to end on a local Spark session: the demo's canonical tables as
     views of the session, read in place, its WFM export as a file; with one month of

@@ -234,6 +234,13 @@ def parse_column(kpi: str, name: str, kind: str, data: Any, *,
     otherwise (which is what Excel hands over). For durations, ``unit`` (one of
     :data:`~kpi_xl.catalog.spec.TIME_UNITS`) says what unit plain numbers are in; they
     are converted to the input's ``time_unit``. Time values convert exactly either way."""
+    if type(data) is list and len(data) <= 256 and kind != "category" \
+            and (unit is None or unit == time_unit or kind != "duration"):
+        types = set(map(type, data))
+        if _PLAIN_NUMBERS.issuperset(types):   # (no cell is a list: no flattening)
+            col = _few_numbers(kind, data, type(None) in types)
+            if col is not None:
+                return col
     if kind == "category":
         return _parse_category(kpi, name, flatten(kpi, name, data))
     factor = 1.0
@@ -371,6 +378,47 @@ def _finite_sum(xs: list) -> bool:
         return False
 
 
+def _few_numbers(kind: str, seq: list, blanks: bool) -> Column | None:
+    """A few cells (up to 256) of plain numbers and blanks, in their own unit, checked by
+    Python's own list operations, which beat numpy calls on a few cells. None where a
+    cell breaks a rule, is NaN or infinite, or does not fit a float: the longer paths
+    then find which cell and say why."""
+    try:
+        values = np.array(seq, np.float64)
+    except OverflowError:
+        return None
+    n = len(seq)
+    if kind == "flag":
+        # every cell is 1, 0 or blank when the counts add up (no cell equals two of them;
+        # NaN equals none); the counts of 1 and 0 are the formula's (Column.count_eq),
+        # so no mask is made for them. A blank is None, the only cell that becomes NaN.
+        ones, zeros = seq.count(1.0), seq.count(0.0)
+        nblank = seq.count(None) if blanks else 0
+        if ones + zeros + nblank != n:
+            return None
+        col = Column(values, np.isnan(values) if nblank else _shared(n, False))
+        col.cache = {"nblank": nblank, "npresent": n - nblank, ("#", 1.0): ones,
+                     ("#", 0.0): zeros}
+        return col
+    filled = [v for v in seq if v is not None] if blanks else seq
+    if not _finite_sum(filled):   # finite only if every number is (or it overflowed)
+        return None
+    nblank = n - len(filled)
+    # no NaN among the numbers (the sum is finite): the blanks are the Nones
+    col = Column(values, np.isnan(values) if nblank else _shared(n, False),
+                 _shared(n, False) if kind == "score" else None)
+    # no N/A among numbers; the least and greatest value let range rules skip their
+    # test (sorted: one pass on a few cells, cheaper than min and max; only their
+    # comparisons with a bound are read, so -0.0 for 0.0 changes nothing)
+    col.cache = {"nblank": nblank, "npresent": n - nblank}
+    if filled:
+        order = sorted(filled) if n <= 32 else None
+        col.cache["extremes"] = (order[0], order[-1]) if order else (min(filled), max(filled))
+    if kind == "score":
+        col.cache["no N/A"] = True
+    return col
+
+
 def _parse_plain_numbers(kpi: str, name: str, kind: str, seq: list, factor: float
                          ) -> Column | None:
     """The fast path for a list of plain numbers and blanks (None, NaN): one conversion
@@ -382,34 +430,6 @@ def _parse_plain_numbers(kpi: str, name: str, kind: str, seq: list, factor: floa
     except OverflowError:
         return None
     n = values.shape[0]
-    if n <= 256 and kind == "flag":
-        # a few cells: Python's own counts beat numpy calls. Every cell is 1, 0 or blank
-        # when the three counts add up (no cell equals two of them; NaN equals none), and
-        # the counts of 1 and 0 are the formula's (Column.count_eq), so no mask is made
-        # for them. A blank is None here, the only cell that becomes NaN.
-        ones, zeros = seq.count(1.0), seq.count(0.0)
-        nblank = 0 if ones + zeros == n else seq.count(None)
-        if ones + zeros + nblank == n:
-            col = Column(values, np.isnan(values) if nblank else _shared(n, False))
-            col.cache = {"nblank": nblank, "npresent": n - nblank, ("#", 1.0): ones,
-                         ("#", 0.0): zeros}
-            return col
-    elif n <= 256:
-        filled = seq if None not in seq else [v for v in seq if v is not None]
-        # the sum is finite only if every number is (or it overflowed: the long way)
-        if factor == 1.0 and _finite_sum(filled):
-            nblank = n - len(filled)
-            # no NaN among the numbers (the sum is finite): the blanks are the Nones
-            col = Column(values, np.isnan(values) if nblank else _shared(n, False),
-                         _shared(n, False) if kind == "score" else None)
-            cache = col.cache
-            cache["nblank"] = nblank
-            cache["npresent"] = n - nblank   # no N/A among numbers
-            if filled:
-                cache["extremes"] = (min(filled), max(filled))
-            if kind == "score":
-                cache["no N/A"] = True
-            return col
     if kind != "flag" and factor == 1.0 and _count(np.isfinite(values)) == n:
         col = Column(values, np.zeros(n, bool), np.zeros(n, bool) if kind == "score" else None)
         col.cache["nblank"] = 0

@@ -210,6 +210,23 @@ class _Compiler:
             return self.in_domain(n.a) and self.in_domain(n.b)
         return False
 
+    def selected(self, node: Node, m: str) -> str:
+        """A row node's values on the rows of mask ``m``, in order (what ``x[m]`` gives):
+        the square of a node as the square of its selection, anything else selected
+        from its full rows; each selection once (a sum and a sum of squares over the same
+        rows select once). Arithmetic is per row, so selecting before or after it gives
+        the same numbers; a selection costs a fresh array and a pass over the rows."""
+        key = ("selected", node, m)
+        name = self.memo.get(key)
+        if name is None:
+            if isinstance(node, BinOp) and node.op == "*" and node.a == node.b:
+                a = self.selected(node.a, m)
+                name = self.var(f"_multiply({a}, {a})")
+            else:
+                name = self.var(f"_sel({self(node)}, {m})")
+            self.memo[key] = name
+        return name
+
     def _mask(self, where: Node) -> str:
         """``where`` on the domain's rows (computed once per node, as the nodes are)."""
         if self.in_domain(where):
@@ -256,9 +273,10 @@ class _Compiler:
         if isinstance(n, Count):
             return self.var(f"float(_cnz({self._mask(n.where)}))")
         if isinstance(n, Sum):
-            x, m = self(n.expr), self._mask(n.where)
-            return self.var(f"float(_sum({x}[{m}]))" if _is_row(n.expr)
-                            else f"float({x}) * _cnz({m})")
+            m = self._mask(n.where)
+            if _is_row(n.expr):
+                return self.var(f"float(_sum({self.selected(n.expr, m)}))")
+            return self.var(f"float({self(n.expr)}) * _cnz({m})")
         if isinstance(n, Quantile):
             x, m = self(n.expr), self._mask(n.where)
             return self.var(f"_quantile({x}[{m}], {n.q!r})")
@@ -388,6 +406,11 @@ def broken_col(n: Node) -> Col:
     return n
 
 
+def _sel(x: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """``x[m]``, without the copy where ``m`` holds every row."""
+    return x if _count(m) == m.shape[0] else x[m]
+
+
 def _quantile(x: np.ndarray, q: float) -> float:
     return float(np.quantile(x, q)) if x.size else math.nan
 
@@ -441,7 +464,7 @@ def _fail(key: str, rule: rules.Rule, broken: Any, domain: np.ndarray | None,
                    more=len(bad) - 1 if rule.kind == "range" else 0)
 
 
-_RUNTIME = {"_cnz": _count, "_sum": np.add.reduce, "_add": np.add,
+_RUNTIME = {"_cnz": _count, "_sum": np.add.reduce, "_sel": _sel, "_add": np.add,
             "_subtract": np.subtract, "_multiply": np.multiply, "_quantile": _quantile,
             "_lookup": _lookup, "_known": _known, "_call": _call, "_fail": _fail,
             "_Error": KpiError}

@@ -267,12 +267,28 @@ def parse_column(kpi: str, name: str, kind: str, data: Any, *,
                 col.cache.update({("=", 1.0): eq1, ("=", 0.0): eq0, "nblank": 0,
                                   ("#", 1.0): ones, ("#", 0.0): zeros})
                 return col
+        elif n:
+            # no blank and no infinity: two reductions say so without a mask (minimum and
+            # maximum are NaN where any value is), and they are the extremes that range
+            # rules read (Column.extremes)
+            lo, hi = _minimum(values), _maximum(values)
+            if -math.inf < lo and hi < math.inf:
+                col = Column(values, np.zeros(n, bool),
+                             np.zeros(n, bool) if kind == "score" else None)
+                col.cache.update({"nblank": 0, "npresent": n, "extremes": (lo, hi)})
+                if kind == "score":   # no N/A in an array: present is not blank
+                    col.cache["no N/A"] = True
+                return col
         blank = np.isnan(values)
-        inf = np.isinf(values)
-        if inf.any():   # no cell holds one; an array may
-            i = int(np.flatnonzero(inf)[0])
+        # an infinity (no cell holds one; an array may) is one of the extremes, which
+        # skip blanks (NaN where every value is blank)
+        extremes = (np.fmin.reduce(values), np.fmax.reduce(values)) if n else None
+        if extremes and (extremes[0] == -math.inf or extremes[1] == math.inf):
+            i = int(np.flatnonzero(np.isinf(values))[0])
             raise KpiError(kpi, name, "must be a finite number", float(values[i]), row=i + 1)
         col = Column(values, blank, np.zeros(n, bool) if kind == "score" else None)
+        if extremes:
+            col.cache["extremes"] = extremes
         nblank = col.nblank
         if kind == "score":   # no N/A in an array: present is not blank
             col.cache["no N/A"] = True
@@ -364,6 +380,7 @@ def zero_d(value: float) -> np.ndarray:
 #: public function where a numpy lacks either
 _count = (getattr(getattr(getattr(np, "_core", None), "multiarray", None), "count_nonzero", None)
           or getattr(np.count_nonzero, "_implementation", np.count_nonzero))
+_minimum, _maximum = np.minimum.reduce, np.maximum.reduce
 #: the types of a range that holds nothing but numbers and blanks, as Excel hands it over
 _PLAIN_NUMBERS = frozenset({float, int, type(None), np.float64})
 
@@ -430,13 +447,16 @@ def _parse_plain_numbers(kpi: str, name: str, kind: str, seq: list, factor: floa
     except OverflowError:
         return None
     n = values.shape[0]
-    if kind != "flag" and factor == 1.0 and _count(np.isfinite(values)) == n:
-        col = Column(values, np.zeros(n, bool), np.zeros(n, bool) if kind == "score" else None)
-        col.cache["nblank"] = 0
-        if kind == "score":   # no N/A here: present is not blank
-            col.cache["no N/A"] = True
-            col.cache["npresent"] = n
-        return col
+    if kind != "flag" and factor == 1.0 and n:
+        # no blank and no infinity (see parse_column's arrays), and the extremes
+        lo, hi = _minimum(values), _maximum(values)
+        if -math.inf < lo and hi < math.inf:
+            col = Column(values, np.zeros(n, bool),
+                         np.zeros(n, bool) if kind == "score" else None)
+            col.cache.update({"nblank": 0, "npresent": n, "extremes": (lo, hi)})
+            if kind == "score":   # no N/A here: present is not blank
+                col.cache["no N/A"] = True
+            return col
     blank = np.isnan(values)
     nblank = int(_count(blank))
     if kind == "flag":

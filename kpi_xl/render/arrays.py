@@ -210,20 +210,25 @@ class _Compiler:
             return self.in_domain(n.a) and self.in_domain(n.b)
         return False
 
-    def selected(self, node: Node, m: str) -> str:
-        """A row node's values on the rows of mask ``m``, in order (what ``x[m]`` gives):
-        the square of a node as the square of its selection, anything else selected
-        from its full rows; each selection once (a sum and a sum of squares over the same
-        rows select once). Arithmetic is per row, so selecting before or after it gives
-        the same numbers; a selection costs a fresh array and a pass over the rows."""
-        key = ("selected", node, m)
+    def selected(self, node: Node, where: Node) -> str:
+        """A row node's values on the domain's rows where ``where`` holds, in order (what
+        ``x[mask]`` gives): the square of a node as the square of its selection, anything
+        else selected from its full rows; each selection once (a sum and a sum of squares
+        over the same rows select once). Arithmetic is per row, so selecting before or
+        after it gives the same numbers; a selection costs a fresh array and a pass over
+        the rows, and is skipped where every row is selected (a given column's Present
+        is not even made then)."""
+        key = ("selected", node, where)
         name = self.memo.get(key)
         if name is None:
             if isinstance(node, BinOp) and node.op == "*" and node.a == node.b:
-                a = self.selected(node.a, m)
+                a = self.selected(node.a, where)
                 name = self.var(f"_multiply({a}, {a})")
+            elif isinstance(where, Present) and self.in_domain(where):
+                c = self.col(where.col.name)
+                name = self.var(f"_sel_present({self(node)}, {c})")
             else:
-                name = self.var(f"_sel({self(node)}, {m})")
+                name = self.var(f"_sel({self(node)}, {self._mask(where)})")
             self.memo[key] = name
         return name
 
@@ -273,10 +278,9 @@ class _Compiler:
         if isinstance(n, Count):
             return self.var(f"float(_cnz({self._mask(n.where)}))")
         if isinstance(n, Sum):
-            m = self._mask(n.where)
             if _is_row(n.expr):
-                return self.var(f"float(_sum({self.selected(n.expr, m)}))")
-            return self.var(f"float({self(n.expr)}) * _cnz({m})")
+                return self.var(f"float(_sum({self.selected(n.expr, n.where)}))")
+            return self.var(f"float({self(n.expr)}) * _cnz({self._mask(n.where)})")
         if isinstance(n, Quantile):
             x, m = self(n.expr), self._mask(n.where)
             return self.var(f"_quantile({x}[{m}], {n.q!r})")
@@ -411,6 +415,11 @@ def _sel(x: np.ndarray, m: np.ndarray) -> np.ndarray:
     return x if _count(m) == m.shape[0] else x[m]
 
 
+def _sel_present(x: np.ndarray, col: Column) -> np.ndarray:
+    """``x[col.present]``, without the copy (or the mask) where every row is present."""
+    return x if col.npresent == x.shape[0] else x[col.present]
+
+
 def _quantile(x: np.ndarray, q: float) -> float:
     return float(np.quantile(x, q)) if x.size else math.nan
 
@@ -464,7 +473,8 @@ def _fail(key: str, rule: rules.Rule, broken: Any, domain: np.ndarray | None,
                    more=len(bad) - 1 if rule.kind == "range" else 0)
 
 
-_RUNTIME = {"_cnz": _count, "_sum": np.add.reduce, "_sel": _sel, "_add": np.add,
+_RUNTIME = {"_cnz": _count, "_sum": np.add.reduce, "_sel": _sel,
+            "_sel_present": _sel_present, "_add": np.add,
             "_subtract": np.subtract, "_multiply": np.multiply, "_quantile": _quantile,
             "_lookup": _lookup, "_known": _known, "_call": _call, "_fail": _fail,
             "_Error": KpiError}

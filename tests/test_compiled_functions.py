@@ -251,7 +251,13 @@ def test_shortcuts_give_what_the_long_ways_give(data):
         if data.draw(st.booleans()):
             inputs[p.name] = None
     arrays._PLANS.clear()
+    before = {k: (v.copy() if isinstance(v, np.ndarray) else list(v) if isinstance(v, list)
+                  else v) for k, v in inputs.items()}
     fast = _result(kpi.key, variant, inputs)
+    for k, v in before.items():   # nothing is written into the caller's ranges
+        now = inputs[k]
+        assert (now.tobytes() == v.tobytes()) if isinstance(v, np.ndarray) else \
+            repr(now) == repr(v), k
     arrays._PLANS.clear()
     try:
         with pytest.MonkeyPatch.context() as mp:

@@ -14,6 +14,7 @@ both shapes of call against numpy.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
@@ -97,6 +98,7 @@ class KpiResult:
 
 
 _new, _setattr = object.__new__, object.__setattr__
+_multiply_ufunc = np.multiply
 
 
 def resolve_params(kpi: Kpi, variant: Variant, given: Mapping[str, Any]) -> dict[str, Any]:
@@ -128,6 +130,10 @@ class _Compiler:
         self.cols: dict[str, str] = {}
         self.indent = 1
         self.k = 0
+        #: selections (var -> the full rows' var) and squares of them (line, var): see
+        #: _square_in_place
+        self.selections: dict[str, str] = {}
+        self.squares: list[tuple[int, str]] = []
 
     # -- emitting ----------------------------------------------------------------
     def emit(self, line: str) -> None:
@@ -224,11 +230,14 @@ class _Compiler:
             if isinstance(node, BinOp) and node.op == "*" and node.a == node.b:
                 a = self.selected(node.a, where)
                 name = self.var(f"_multiply({a}, {a})")
+                self.squares.append((len(self.lines) - 1, a))
             elif isinstance(where, Present) and self.in_domain(where):
                 c = self.col(where.col.name)
                 name = self.var(f"_sel_present({self(node)}, {c})")
+                self.selections[name] = self(node)
             else:
                 name = self.var(f"_sel({self(node)}, {self._mask(where)})")
+                self.selections[name] = self(node)
             self.memo[key] = name
         return name
 
@@ -348,6 +357,18 @@ class _Compiler:
         col = self.col(broken_col(broken).name)
         return f"(e := {col}.extremes) is None or {' or '.join(parts)}"
 
+    def _square_in_place(self) -> None:
+        """A selection squared for a sum of squares and read nowhere after: square it in
+        its own array (no fresh one of its size), unless the selection is the full rows
+        themselves (every row selected), which are the caller's or a column's."""
+        for i, a in self.squares:
+            full = self.selections.get(a)
+            word = re.compile(rf"\b{a}\b")
+            if full is None or any(word.search(line) for line in self.lines[i + 1:]):
+                continue
+            self.lines[i] = self.lines[i].replace(f"_multiply({a}, {a})",
+                                                  f"_square_in_place({a}, {full})")
+
     # -- a whole program -----------------------------------------------------------
     def program(self, formula: Formula, checks: list[rules.Rule]):
         for i, rule in enumerate(checks):
@@ -379,6 +400,7 @@ class _Compiler:
             self.branch(lambda: self.emit(f"{margin} = {self(formula.margin)}"))
         measures = ", ".join(f"{k!r}: {self(v)}" for k, v in formula.measures.items())
         self.emit(f"return {value}, {n}, {margin}, {{{measures}}}")
+        self._square_in_place()
         head = ["def run(C, S, P, D):"]
         head += [f"    {c} = C[{name!r}]" for name, c in self.cols.items()]
         source = "\n".join(head + self.lines) + "\n"
@@ -413,6 +435,12 @@ def broken_col(n: Node) -> Col:
 def _sel(x: np.ndarray, m: np.ndarray) -> np.ndarray:
     """``x[m]``, without the copy where ``m`` holds every row."""
     return x if _count(m) == m.shape[0] else x[m]
+
+
+def _square_in_place(s: np.ndarray, full: np.ndarray) -> np.ndarray:
+    """``s * s``, written over ``s`` where ``s`` is a selection of its own (not ``full``
+    itself): the same numbers without a fresh array."""
+    return _multiply_ufunc(s, s) if s is full else _multiply_ufunc(s, s, out=s)
 
 
 def _sel_present(x: np.ndarray, col: Column) -> np.ndarray:
@@ -474,7 +502,7 @@ def _fail(key: str, rule: rules.Rule, broken: Any, domain: np.ndarray | None,
 
 
 _RUNTIME = {"_cnz": _count, "_sum": np.add.reduce, "_sel": _sel,
-            "_sel_present": _sel_present, "_add": np.add,
+            "_sel_present": _sel_present, "_square_in_place": _square_in_place, "_add": np.add,
             "_subtract": np.subtract, "_multiply": np.multiply, "_quantile": _quantile,
             "_lookup": _lookup, "_known": _known, "_call": _call, "_fail": _fail,
             "_Error": KpiError}

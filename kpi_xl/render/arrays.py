@@ -134,6 +134,8 @@ class _Compiler:
         #: _square_in_place
         self.selections: dict[str, str] = {}
         self.squares: list[tuple[int, str]] = []
+        #: row arithmetic's results (var -> line), fresh arrays: see _reuse_temporaries
+        self.fresh: dict[str, int] = {}
 
     # -- emitting ----------------------------------------------------------------
     def emit(self, line: str) -> None:
@@ -296,7 +298,9 @@ class _Compiler:
         if isinstance(n, BinOp):
             if _is_row(n):
                 a, b = self.operand(n.a), self.operand(n.b)
-                return self.var(f"{_UFUNC[n.op]}({a}, {b})")
+                name = self.var(f"{_UFUNC[n.op]}({a}, {b})")
+                self.fresh[name] = len(self.lines) - 1
+                return name
             a, b = self(n.a), self(n.b)
             return self.var(f"{a} {n.op} {b}")
         if isinstance(n, Cmp):
@@ -369,6 +373,21 @@ class _Compiler:
             self.lines[i] = self.lines[i].replace(f"_multiply({a}, {a})",
                                                   f"_square_in_place({a}, {full})")
 
+    def _reuse_temporaries(self) -> None:
+        """Row arithmetic on the result of earlier row arithmetic that nothing reads
+        after (talk + hold, then + acw) writes into that result instead of a fresh array
+        of its size (see _into)."""
+        for name, i in self.fresh.items():
+            line = self.lines[i]
+            args = line.split("(", 1)[1].rstrip(")").split(", ")
+            for a in args:
+                if a in self.fresh and self.fresh[a] < i and not any(
+                        re.search(rf"\b{a}\b", later) for later in self.lines[i + 1:]):
+                    fn = line.split(" = ", 1)[1].split("(", 1)[0]
+                    self.lines[i] = line.replace(f"{fn}({', '.join(args)})",
+                                                 f"_into({fn}, {', '.join(args)}, {a})")
+                    break
+
     # -- a whole program -----------------------------------------------------------
     def program(self, formula: Formula, checks: list[rules.Rule]):
         for i, rule in enumerate(checks):
@@ -401,6 +420,7 @@ class _Compiler:
         measures = ", ".join(f"{k!r}: {self(v)}" for k, v in formula.measures.items())
         self.emit(f"return {value}, {n}, {margin}, {{{measures}}}")
         self._square_in_place()
+        self._reuse_temporaries()
         head = ["def run(C, S, P, D):"]
         head += [f"    {c} = C[{name!r}]" for name, c in self.cols.items()]
         source = "\n".join(head + self.lines) + "\n"
@@ -435,6 +455,15 @@ def broken_col(n: Node) -> Col:
 def _sel(x: np.ndarray, m: np.ndarray) -> np.ndarray:
     """``x[m]``, without the copy where ``m`` holds every row."""
     return x if _count(m) == m.shape[0] else x[m]
+
+
+def _into(ufunc: np.ufunc, a: Any, b: Any, out: np.ndarray) -> np.ndarray:
+    """``ufunc(a, b)`` written over ``out`` (a or b: a fresh row array that the program
+    reads no more) where that holds the result's type, on more than a few rows (on a few,
+    a fresh array is cheaper than the check); the same numbers either way."""
+    if out.shape[0] > 256 and np.result_type(a, b) == out.dtype and out.ndim == 1:
+        return ufunc(a, b, out=out)
+    return ufunc(a, b)
 
 
 def _square_in_place(s: np.ndarray, full: np.ndarray) -> np.ndarray:
@@ -492,9 +521,10 @@ def _fail(key: str, rule: rules.Rule, broken: Any, domain: np.ndarray | None,
     """Raise the rule's sentence at the first domain row (or the scalar) that breaks it."""
     if not rule.row:
         raise KpiError(key, rule.input, rule.sentence, values[rule.input])
-    bad = np.flatnonzero(broken if domain is None else broken & domain)
-    if not bad.size:
+    broken = broken if domain is None else broken & domain
+    if not _count(broken):   # (broken only off the domain: cheaper than listing none)
         return
+    bad = np.flatnonzero(broken)
     i = int(bad[0])
     value = None if rule.kind == "required" else values[rule.input].values[i]
     raise KpiError(key, rule.input, rule.sentence, value, row=i + 1,
@@ -502,7 +532,8 @@ def _fail(key: str, rule: rules.Rule, broken: Any, domain: np.ndarray | None,
 
 
 _RUNTIME = {"_cnz": _count, "_sum": np.add.reduce, "_sel": _sel,
-            "_sel_present": _sel_present, "_square_in_place": _square_in_place, "_add": np.add,
+            "_sel_present": _sel_present, "_square_in_place": _square_in_place,
+            "_into": _into, "_add": np.add,
             "_subtract": np.subtract, "_multiply": np.multiply, "_quantile": _quantile,
             "_lookup": _lookup, "_known": _known, "_call": _call, "_fail": _fail,
             "_Error": KpiError}

@@ -217,7 +217,7 @@ def _result(key, variant, inputs):
     except KpiError as e:
         return str(e)
     hexed = [None if v is None else float(v).hex() for v in (r.value, r.n, r.margin)]
-    return hexed, {k: float(v).hex() for k, v in r.measures.items()}
+    return hexed, {k: None if v is None else float(v).hex() for k, v in r.measures.items()}
 
 
 @pytest.fixture

@@ -42,13 +42,14 @@ class Column:
 
     def __init__(self, values: np.ndarray | None, blank: np.ndarray,
                  na: np.ndarray | None = None, codes: np.ndarray | None = None,
-                 keys: np.ndarray | None = None):
+                 keys: np.ndarray | None = None, cache: dict[Any, Any] | None = None):
         self._values, self.blank, self.na = values, blank, na
         #: categories: code of each row into ``keys``; label per code as written (None =
         #: blank)
         self._codes, self._keys = codes, keys
-        #: masks computed once per call and shared by validation and the formula
-        self.cache: dict[Any, Any] = {}
+        #: masks and counts computed once per call and shared by validation and the
+        #: formula (a parse may hand over what it found on the way)
+        self.cache: dict[Any, Any] = {} if cache is None else cache
         self.parse: Any = None
 
     def _parsed(self) -> None:
@@ -238,7 +239,7 @@ def parse_column(kpi: str, name: str, kind: str, data: Any, *,
             and (unit is None or unit == time_unit or kind != "duration"):
         types = set(map(type, data))
         if _PLAIN_NUMBERS.issuperset(types):   # (no cell is a list: no flattening)
-            col = _few_numbers(kind, data, type(None) in types)
+            col = _few_numbers(kind, data, _NONE_TYPE in types)
             if col is not None:
                 return col
     if kind == "category":
@@ -345,17 +346,17 @@ def parse_column(kpi: str, name: str, kind: str, data: Any, *,
     return Column(values, blank, na)
 
 
-_SHARED: dict[tuple[int, bool], np.ndarray] = {}
+_SHARED: dict[bool, dict[int, np.ndarray]] = {False: {}, True: {}}
 
 
 def _shared(n: int, value: bool) -> np.ndarray:
     """A mask of ``n`` rows all ``value`` (n <= 256), read-only and shared by every call
     (a column's blanks where none is blank, cheaper than a fresh array of a few cells)."""
-    m = _SHARED.get((n, value))
+    m = _SHARED[value].get(n)
     if m is None:
         m = np.full(n, value)
         m.flags.writeable = False
-        _SHARED[(n, value)] = m
+        _SHARED[value][n] = m
     return m
 
 
@@ -383,6 +384,7 @@ _count = (getattr(getattr(getattr(np, "_core", None), "multiarray", None), "coun
 _minimum, _maximum = np.minimum.reduce, np.maximum.reduce
 #: the types of a range that holds nothing but numbers and blanks, as Excel hands it over
 _PLAIN_NUMBERS = frozenset({float, int, type(None), np.float64})
+_NONE_TYPE = type(None)
 
 
 def _finite_sum(xs: list) -> bool:
@@ -413,27 +415,30 @@ def _few_numbers(kind: str, seq: list, blanks: bool) -> Column | None:
         nblank = seq.count(None) if blanks else 0
         if ones + zeros + nblank != n:
             return None
-        col = Column(values, np.isnan(values) if nblank else _shared(n, False))
-        col.cache = {"nblank": nblank, "npresent": n - nblank, ("#", 1.0): ones,
-                     ("#", 0.0): zeros}
-        return col
+        return Column(values, np.isnan(values) if nblank else _shared(n, False), None,
+                      None, None, {"nblank": nblank, "npresent": n - nblank,
+                                   ("#", 1.0): ones, ("#", 0.0): zeros})
     filled = [v for v in seq if v is not None] if blanks else seq
-    if not _finite_sum(filled):   # finite only if every number is (or it overflowed)
+    try:   # the exact sum is finite only if every number is (see _finite_sum)
+        if not math.isfinite(math.fsum(filled)):
+            return None
+    except (OverflowError, ValueError):
         return None
     nblank = n - len(filled)
     # no NaN among the numbers (the sum is finite): the blanks are the Nones
-    col = Column(values, np.isnan(values) if nblank else _shared(n, False),
-                 _shared(n, False) if kind == "score" else None)
     # no N/A among numbers; the least and greatest value let range rules skip their
     # test (sorted: one pass on a few cells, cheaper than min and max; only their
     # comparisons with a bound are read, so -0.0 for 0.0 changes nothing)
-    col.cache = {"nblank": nblank, "npresent": n - nblank}
+    cache = {"nblank": nblank, "npresent": n - nblank}
     if filled:
         order = sorted(filled) if n <= 32 else None
-        col.cache["extremes"] = (order[0], order[-1]) if order else (min(filled), max(filled))
+        cache["extremes"] = (order[0], order[-1]) if order else (min(filled), max(filled))
     if kind == "score":
-        col.cache["no N/A"] = True
-    return col
+        cache["no N/A"] = True
+        return Column(values, np.isnan(values) if nblank else _shared(n, False),
+                      _shared(n, False), None, None, cache)
+    return Column(values, np.isnan(values) if nblank else _shared(n, False), None, None,
+                  None, cache)
 
 
 def _parse_plain_numbers(kpi: str, name: str, kind: str, seq: list, factor: float

@@ -19,6 +19,7 @@ the catalog cites (budget variance, (actual − budget) / budget, APT Initiative
 from __future__ import annotations
 
 import csv
+import re
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -75,6 +76,22 @@ def test_only_the_outbound_funnel_is_not_computed(demo):
     assert [line.split(":")[0].strip() for line in listed] == list(OUTBOUND), listed
     # each says why in a manager's words: the figures of an outbound campaign are absent
     assert all("leads dialled" in line or "outbound calls" in line for line in listed)
+
+
+def test_a_long_title_does_not_run_into_its_value(demo):
+    """The KPI table's columns are as wide as their longest entry. Before, the demo's
+    first long title printed as "Defect rate (contacts per 1,000 orders)101.0 per 1,000":
+    the title column was 36 characters whatever the titles."""
+    _, out, res = demo
+    table = [x for x in out[out.index("organisation level"):out.index("Not computed:")]
+             .splitlines()[2:] if x]
+    (line,) = [x for x in table if x.startswith("Defect rate (contacts per 1,000 orders)")]
+    assert re.match(r"Defect rate \(contacts per 1,000 orders\)  +\d", line), line
+    # every value ends under the header's "value" (right-aligned), after every title
+    header = out[out.index("organisation level"):].splitlines()[1]
+    end = header.index("value") + len("value")
+    for row in table:
+        assert row[end - 1] != " " and row[end:end + 2] == "  ", (header, row)
 
 
 def test_the_ticket_flow_is_the_one_counted_from_the_export(demo):

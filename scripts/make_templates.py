@@ -440,17 +440,20 @@ def agent_qa() -> Workbook:
     marker(ws, 12, "{% for e in agent.evaluations %}")
     ws["A13"], ws["B13"], ws["C13"], ws["D13"] = ("{{ e.id }}", "{{ e.date }}",
                                                   "{{ e.evaluator }}", "{{ e.contact }}")
-    # each evaluation's QA score, and its failed fatal items, written by the catalog's
-    # Excel renderer over the evaluation's item rows below (kpi_formula): the template
-    # says where the inputs are, the catalog how they combine (N/A items leave the
-    # denominator, a failed fatal item scores the evaluation 0)
-    items = "$A$34:$A$34"
-    qa = ("'qa_score', weights='$D$34:$D$34', scores='$F$34:$F$34', fatal='$E$34:$E$34', "
-          f"where={{'{items}': 'A13'}}")
-    ws["E13"] = f"=IFERROR({{{{ kpi_formula({qa}, max_score='$B$4') }}}},\"\")"
-    # compliance: the points of the fatal (compliance) items only, a rubric breakdown
-    ws["F13"] = (f"=IFERROR(SUMIFS($G$34:$G$34,{items},A13,$E$34:$E$34,1)"
-                 f"/SUMIFS($H$34:$H$34,{items},A13,$E$34:$E$34,1),\"\")")
+    # each evaluation's QA score, its compliance and its failed fatal items, and each
+    # section's score, written by the catalog's Excel renderer over the item rows below
+    # (kpi_formula): the template says where the inputs are and which rows to use, the
+    # catalog how they combine (N/A items leave the denominator, a failed fatal item
+    # scores the evaluation 0; its measure 'points share' is the same weighted mean
+    # without the fatal rule, for the breakdowns: the compliance (fatal) items, a section)
+    items = "'$A$34:$A$34'"
+    inputs = ("'qa_score', weights='$D$34:$D$34', scores='$F$34:$F$34', "
+              "fatal='$E$34:$E$34', max_score='$B$4'")
+    qa = f"{inputs}, where={{{items}: 'A13'}}"
+    ws["E13"] = f"=IFERROR({{{{ kpi_formula({qa}) }}}},\"\")"
+    # compliance: the points share of the evaluation's fatal (compliance) items
+    ws["F13"] = (f"=IFERROR({{{{ kpi_formula({inputs}, measure='points share', "
+                 f"where={{{items}: 'A13', '$E$34:$E$34': 1}}) }}}},\"\")")
     ws["G13"] = f"={{{{ kpi_formula({qa}, measure='fatal items failed') }}}}"
     for col in "ABCDEFG":
         ws[f"{col}13"].font, ws[f"{col}13"].border = BODY, BOX
@@ -466,8 +469,10 @@ def agent_qa() -> Workbook:
     header(ws, 17, ["Section", "Score"])
     marker(ws, 18, "{% for section in sections %}")
     ws["A19"] = "{{ section }}"
-    ws["B19"] = ("=IFERROR(SUMIFS($G$34:$G$34,$B$34:$B$34,A19)"
-                 "/SUMIFS($H$34:$H$34,$B$34:$B$34,A19),\"\")")
+    # a section's score: the points share of the agent's items in it over the month
+    # (the fatal rule is each evaluation's, in its QA score above)
+    ws["B19"] = (f"=IFERROR({{{{ kpi_formula({inputs}, measure='points share', "
+                 "where={'$B$34:$B$34': 'A19'}) }},\"\")")
     ws["B19"].number_format = "0%"
     ws["A19"].font = ws["B19"].font = BODY
     marker(ws, 20, "{% endfor %}")

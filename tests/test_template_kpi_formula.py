@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+import re
 
 import pytest
 
@@ -164,3 +165,155 @@ def test_agent_sheet_status_is_the_engines(tmp_path_factory):
                     assert row[4].value == str(mine.loc[title, "status"]), (agent, title)
                     checked += 1
     assert checked > 20
+
+
+# ---------------------------------------------------------------------------------------
+# The QA sheet's rubric breakdowns (the compliance items of an evaluation, a rubric section
+# over the month) are the catalog's "points share" of qa_score: points earned / points
+# possible over the applicable items, without the fatal rule. They were SUMIFS written in
+# make_templates.py (a restatement of the QA score's arithmetic).
+
+# (evaluation, section, weight, score, fatal); out of 5
+_ITEMS = [("e1", "Open", 1, 5, 0), ("e1", "Comp", 2, 4, 1), ("e1", "Comp", 1, "N/A", 1),
+          ("e2", "Open", 1, 5, 0), ("e2", "Comp", 1, 0, 1), ("e2", "Comp", 2, 5, 1)]
+# by hand, points share = Σ weight × score / (5 × Σ weight), over the applicable items:
+#   e1's compliance (fatal) items: 2·4 / (5·2) = 0.8   (the N/A one leaves the denominator)
+#   e2's compliance items: (1·0 + 2·5) / (5·(1 + 2)) = 2/3   (its QA score is 0: the fatal
+#     rule; the compliance figure is the points share, as the sheet always showed)
+#   section Comp over both evaluations: (8 + 0 + 10) / (5·(2 + 1 + 2)) = 18/25
+#   section Open: (5 + 5) / (5·2) = 1
+_HAND = {("eval", "e1"): 0.8, ("eval", "e2"): 2 / 3, ("section", "Comp"): 18 / 25,
+         ("section", "Open"): 1.0}
+
+
+def _share(items) -> float | None:
+    r = compute("qa_score", weights=[i[2] for i in items], scores=[i[3] for i in items],
+                fatal=[i[4] for i in items], max_score=5)
+    return r.measures["points share"]
+
+
+def test_points_share_is_a_measure_of_the_qa_score():
+    """The Python side of the breakdowns: the catalog's measure, on the hand-derived
+    figures above; a ratio with nothing applicable has no value (None, never 0)."""
+    for (kind, key), want in _HAND.items():
+        col = 0 if kind == "eval" else 1
+        sel = [i for i in _ITEMS if i[col] == key and (kind == "section" or i[4] == 1)]
+        assert _share(sel) == pytest.approx(want, rel=1e-12), key
+    e2 = [i for i in _ITEMS if i[0] == "e2"]
+    r = compute("qa_score", weights=[i[2] for i in e2], scores=[i[3] for i in e2],
+                fatal=[i[4] for i in e2], max_score=5)
+    assert r.value == 0.0 and r.measures["points share"] == pytest.approx(15 / 20)
+    # a failed fatal item of weight 0 with the rest N/A: the QA score is 0 (the fatal
+    # rule), the points share 0/0: no value, and the score is not turned into an error
+    r = compute("qa_score", weights=[0, 1], scores=[0, "N/A"], fatal=[1, 0])
+    assert r.value == 0.0 and r.measures["points share"] is None
+
+
+def test_breakdown_formulas_give_the_catalogs_points_share(tmp_path):
+    """kpi_formula(measure='points share', where=...) over a sheet of items: the cached
+    value (kpi_xl's evaluator) and LibreOffice's recalculation are the hand figures."""
+    from kpi_xl.scorecard.libreoffice import recalculated_values, soffice
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    for r, row in enumerate(_ITEMS, 1):
+        for c, v in enumerate(row, 1):
+            ws.cell(r, c, v)
+    ws["H1"], ws["H2"], ws["H3"], ws["H4"] = "e1", "e2", "Comp", "Open"
+    share = ("'qa_score', measure='points share', weights='$C$1:$C$6', scores='$D$1:$D$6', "
+             "fatal='$E$1:$E$6', max_score=5")
+    for r in (1, 2):
+        ws[f"I{r}"] = ("=IFERROR({{ kpi_formula(" + share + ", where={'$A$1:$A$6': 'H"
+                       + str(r) + "', '$E$1:$E$6': 1}) }},\"\")")
+    for r in (3, 4):
+        ws[f"I{r}"] = ("=IFERROR({{ kpi_formula(" + share + ", where={'$B$1:$B$6': 'H"
+                       + str(r) + "'}) }},\"\")")
+    p = tmp_path / "t.xlsx"
+    wb.save(p)
+    filled = fill(p, {}).workbook
+    out = tmp_path / "o.xlsx"
+    values = save_with_values(filled, out)
+    want = dict(zip(("I1", "I2", "I3", "I4"), _HAND.values()))
+    for cell, v in want.items():
+        assert values[("Sheet", cell)] == pytest.approx(v, rel=1e-12), cell
+    if soffice() is not None:
+        lo = recalculated_values(out)
+        for cell, v in want.items():
+            assert lo[("Sheet", cell)] == pytest.approx(v, rel=1e-9), cell
+
+
+def test_the_qa_template_restates_no_rubric_arithmetic():
+    """Every formula of the shipped Agent sheet that reads the item table (row 34, the
+    loop row) is the catalog's, through kpi_formula: no SUMIFS or SUMPRODUCT over the
+    items, no hand-written points / points possible. Row 34 itself (each item's points
+    and out-of, shown in the table) is the only arithmetic on the items."""
+    ws = openpyxl.load_workbook(TEMPLATES / "agent-qa.xlsx")["Agent"]
+    catalog_only = re.compile(r'^=(IFERROR\()?\{\{ kpi_formula\([^{}]*(\{[^{}]*\})?[^{}]*\) \}\}'
+                              r'(,""\))?$')
+    reading = []
+    for row in ws.iter_rows():
+        for c in row:
+            if isinstance(c.value, str) and c.value.startswith("=") and "34" in c.value \
+                    and c.row != 34:
+                reading.append(c.coordinate)
+                assert catalog_only.match(c.value), (c.coordinate, c.value)
+    assert {"E13", "F13", "G13", "B19"} <= set(reading)
+    text = (ROOT / "scripts" / "make_templates.py").read_text(encoding="utf-8")
+    assert "SUMIFS($G$34" not in text and "SUMIFS($H$34" not in text
+
+
+def test_generated_breakdowns_are_the_catalogs_points_share(tmp_path_factory):
+    """In generated QA workbooks, each evaluation's compliance and each section's score
+    (cached values) are compute('qa_score').measures['points share'] over the source rows
+    of that evaluation's fatal items / of the agent's month in that section."""
+    from scorecard_data import month
+
+    tables, _res, paths = month(str(tmp_path_factory.mktemp("wb")))
+    qa = tables["qa"]
+    oct_ = qa[qa.period == "2026-10"]
+
+    def share(items):
+        scores = ["N/A" if math.isnan(s) else s for s in items.score]
+        return compute("qa_score", weights=list(items.weight), scores=scores,
+                       fatal=list(items.fatal), max_score=5).measures["points share"]
+
+    checked = {"compliance": 0, "section": 0, "items": 0}
+    for path in paths[1:]:
+        wb = openpyxl.load_workbook(path, data_only=True)
+        for ws in wb.worksheets[1:]:
+            agent = ws["A1"].value.removeprefix("QA: ")
+            mine = oct_[oct_.agent == agent]
+            # the item table's Points and Out of columns (a deliberate restatement of
+            # weight × score, weight × max score, for reading): an evaluation's sums are
+            # the catalog's points share of its items
+            top = next(r for r in range(30, ws.max_row + 1)
+                       if ws.cell(r, 1).value == "Evaluation") + 1
+            sums: dict[str, list[float]] = {}
+            for r in range(top, ws.max_row + 1):
+                eid, points, out_of = (ws.cell(r, c).value for c in (1, 7, 8))
+                if isinstance(out_of, (int, float)):
+                    s = sums.setdefault(eid, [0.0, 0.0])
+                    s[0], s[1] = s[0] + points, s[1] + out_of
+            for eid, (points, out_of) in sums.items():
+                want = share(mine[mine.evaluation == eid])
+                assert points / out_of == pytest.approx(want, rel=1e-12), eid
+                checked["items"] += 1
+            head = next(r for r in range(1, 40) if ws.cell(r, 1).value == "Section")
+            for r in range(12, head):
+                eid = ws.cell(r, 1).value
+                if not (isinstance(eid, str) and eid.startswith("QA-")):
+                    continue
+                want = share(mine[(mine.evaluation == eid) & (mine.fatal == 1)])
+                got = ws.cell(r, 6).value
+                assert (got == "" if want is None else got == pytest.approx(want, rel=1e-12)), eid
+                checked["compliance"] += 1
+            r = head + 1
+            while ws.cell(r, 1).value:
+                section = ws.cell(r, 1).value
+                want = share(mine[mine.section == section])
+                got = ws.cell(r, 2).value
+                assert (got == "" if want is None else got == pytest.approx(want, rel=1e-12)), \
+                    (agent, section)
+                checked["section"] += 1
+                r += 1
+    assert min(checked.values()) > 20, checked

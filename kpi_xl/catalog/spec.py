@@ -101,7 +101,8 @@ class ParamSpec:
 @dataclass(frozen=True)
 class Formula:
     """How the aggregates combine. ``measures`` are named aggregates or scalars shown in a
-    breakdown (promoters, detractors...); ``value`` is the KPI; ``n`` its sample size;
+    breakdown (promoters, detractors...; a ratio, such as the QA score's points share, has
+    no value where its denominator is 0); ``value`` is the KPI; ``n`` its sample size;
     ``margin`` the half-width of its 95 % confidence interval, where one applies."""
     value: Node
     n: Node | None = None

@@ -38,7 +38,7 @@ class KpiResult:
     value: float
     n: float | None
     margin: float | None
-    measures: Mapping[str, float] = field(default_factory=dict)
+    measures: Mapping[str, float | None] = field(default_factory=dict)
     unit: str = ""
     number_format: str = "General"
     direction: str = "neutral"
@@ -47,7 +47,7 @@ class KpiResult:
 
     @classmethod
     def of(cls, kpi: Kpi, variant: Variant, value: float, n: float | None = None,
-           margin: float | None = None, measures: Mapping[str, float] | None = None,
+           margin: float | None = None, measures: Mapping[str, float | None] | None = None,
            min_n: int | None = None) -> "KpiResult":
         """A result carrying the declaration's unit, format, direction and target."""
         return cls(kpi.key, variant.name, float(value), n, margin, dict(measures or {}),
@@ -285,6 +285,16 @@ class _Compiler:
         col = self.col(broken_col(broken).name)
         return f"(e := {col}.extremes) is None or {' or '.join(parts)}"
 
+    def measure(self, node: Node) -> str:
+        """A measure's value. A measure that is a ratio (the QA score's points share) has
+        none (None, as a margin where n ≤ 1) where its denominator is 0: the KPI's own value
+        may stand without it (a failed fatal item scores an evaluation 0 whatever its
+        points), so it neither raises nor shows a number there."""
+        if not isinstance(node, Div):
+            return self(node)
+        num, den = self(node.a), self(node.b)
+        return self.var(f"{num} / {den} if {den} != 0 else None")
+
     # -- a whole program -----------------------------------------------------------
     def program(self, formula: Formula, checks: list[rules.Rule]):
         for i, rule in enumerate(checks):
@@ -305,6 +315,11 @@ class _Compiler:
                 self.emit(f"if _cnz({b}):")
                 self.emit(f"    _fail(KPI, R[{i}], {b}, D, C)")
             self.branch(check)
+        # ratio measures first, at the top level: their sums are then computed once, for
+        # them and for the value (the QA score's points share is its value but for a fatal
+        # fail); they cannot raise (see measure), so no error changes its order
+        ratios = {k: self.measure(v) for k, v in formula.measures.items()
+                  if isinstance(v, Div)}
         value = self(formula.value)
         n = self(formula.n) if formula.n is not None else "None"
         margin = "None"
@@ -314,7 +329,8 @@ class _Compiler:
             self.emit(f"{margin} = None")
             self.emit(f"if {n} > 1:")
             self.branch(lambda: self.emit(f"{margin} = {self(formula.margin)}"))
-        measures = ", ".join(f"{k!r}: {self(v)}" for k, v in formula.measures.items())
+        measures = ", ".join(f"{k!r}: {ratios.get(k) or self.measure(v)}"
+                             for k, v in formula.measures.items())
         self.emit(f"return {value}, {n}, {margin}, {{{measures}}}")
         head = ["def run(C, S, P, D):"]
         head += [f"    {c} = C[{name!r}]" for name, c in self.cols.items()]

@@ -35,8 +35,9 @@ The template language, for people who restyle the shipped templates in Excel:
     renderer (``kpi_xl.render.excel``): the template states where the inputs are, never
     the KPI's formula. Inputs take ranges (column inputs) or cells (period totals);
     options take numbers or cells; ``variant=`` picks a variant, ``measure=`` one of the
-    declaration's measures (``'fatal items failed'``) or ``'n'``; ``where={range: cell}``
-    keeps the rows whose range equals the cell (one evaluation's items). Only cell
+    declaration's measures (``'fatal items failed'``, ``'points share'``) or ``'n'``;
+    ``where={range: cell or number, ...}`` keeps the rows whose ranges equal them (one
+    evaluation's items; its fatal items: ``'$E$34:$E$34': 1``). Only cell
     references are accepted as arguments, so data cannot become formula code.
 
 The page header and footer take ``{{ }}`` like a cell (a value's ``&`` is doubled, so it

@@ -71,6 +71,13 @@ REOPEN_RATE = Kpi(
 _qw, _qs, _qf = Col("weights"), Col("scores"), Col("fatal")
 _applicable = Present(_qs)
 _fatal_failed = _qf.eq(1) & _qs.eq(0)
+#: points earned / points possible over the applicable items, without the fatal rule: the
+#: QA score of an evaluation no fatal item failed, and (its measure "points share") the QA
+#: sheets' rubric breakdowns: the compliance (fatal) items of an evaluation, and a rubric
+#: section over the month's evaluations, which show where the points are lost (zeroed by
+#: the fatal rule, they would show nothing but the fail the fatal-fails column counts)
+_points_share = ratio(Sum(_qw * _qs, _applicable), Param("max_score") * Sum(_qw, _applicable),
+                      "every item is N/A or has weight 0")
 QA_SCORE = Kpi(
     key="qa_score", excel_name="KPI_QA_SCORE", title="QA score", family=FAMILY,
     description="Weighted score of one evaluation against the QA rubric; N/A items leave "
@@ -87,14 +94,14 @@ QA_SCORE = Kpi(
                   default_value=0.0, required_when=False)),
     params=(ParamSpec("max_score", 1, "Full marks for an item (1 for yes/no rubrics, 5 "
                       "for 0–5 points).", lo=0.000001),),
-    variants=(Variant("weighted", "Weighted mean over applicable items; fatal fail = 0.",
-                      Formula(value=If(Count(_fatal_failed) > 0, 0.0,
-                                       ratio(Sum(_qw * _qs, _applicable),
-                                             Param("max_score") * Sum(_qw, _applicable),
-                                             "every item is N/A or has weight 0")),
+    variants=(Variant("weighted", "Weighted mean over applicable items; fatal fail = 0. The "
+                      "QA workbooks' compliance and section scores are the same mean "
+                      "without the fatal rule (the measure 'points share').",
+                      Formula(value=If(Count(_fatal_failed) > 0, 0.0, _points_share),
                               n=Count(_applicable),
                               measures={"applicable items": Count(_applicable),
-                                        "fatal items failed": Count(_fatal_failed)})),),
+                                        "fatal items failed": Count(_fatal_failed),
+                                        "points share": _points_share})),),
     per="evaluation",
     target=0.85, target_source="kpi_xl starting value (85 % is a common QA pass mark)",
     sources=("COPC CX Standard: transaction monitoring with critical (fatal) errors",

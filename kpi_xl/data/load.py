@@ -418,8 +418,6 @@ def fill_teams(df, teams: Mapping[str, Any]):
 
 def _finish_tables(ds: Dataset, files: dict[str, str], options: LoadOptions,
                    sources: Mapping[str, Source] | None = None) -> None:
-    from ..checks.embedded import duplicates
-
     t = ds.tables
     roster = t.get("roster")
     if roster is not None:
@@ -439,14 +437,10 @@ def _finish_tables(ds: Dataset, files: dict[str, str], options: LoadOptions,
                                   "has no date to place it in a month")
             df["period"] = _month_labels(df["date"])
         if "id" in df and name != "qa":
-            again, first = duplicates(df["id"])          # SQL: kpi_xl.checks
-            if len(again):
-                why = [f"duplicate id: first seen in "
-                       f"{files.get(df['_source'].iat[f], '?')} row {df['_row'].iat[f]}"
-                       for f in first]
-                dup = np.zeros(len(df), bool)
-                dup[again] = True
-                df = _reject_rows(ds, df, dup, files, "id", df["id"][dup].tolist(), why)
+            dup, seen = _repeats(df, df["id"], files)
+            if dup.any():
+                df = _reject_rows(ds, df, dup, files, "id", df["id"][dup].tolist(),
+                                  [f"duplicate id: first seen in {s}" for s in seen])
         if name == "wfm":
             df = _one_row_per_agent_day(ds, df, files, sources or {})
         if teams is not None and "agent" in df:
@@ -492,20 +486,31 @@ def _month_labels(dates):
     return pd.Series(out, index=dates.index, dtype=pd.Series(["x"]).dtype)
 
 
+def _repeats(df, key, files: dict[str, str]) -> tuple[Any, list[str]]:
+    """(a mask of the rows of ``df`` whose ``key`` an earlier row holds, where that
+    earlier row is for each: ``<file> row <n>``), in row order. The check is
+    :func:`kpi_xl.checks.embedded.duplicates` (SQL on DuckDB), for ids and agent-days
+    alike."""
+    from ..checks.embedded import duplicates
+
+    again, first = duplicates(key)
+    dup = np.zeros(len(df), bool)
+    dup[again] = True
+    return dup, [f"{files.get(df['_source'].iat[f], '?')} row {df['_row'].iat[f]}"
+                 for f in first]
+
+
 def _one_row_per_agent_day(ds: Dataset, df, files: dict[str, str],
                            sources: Mapping[str, Source]):
     """A WFM export has one row per agent and day; a second row for the same agent-day
     (an overlapping file, a report run twice) is rejected, naming the first, so that no
     time is counted twice."""
     day = df["date"].astype("datetime64[ns]").dt.strftime("%Y-%m-%d")
-    key = df["agent"].astype(str) + "\x00" + day
-    dup = key.duplicated().to_numpy()
+    dup, seen = _repeats(df, df["agent"].astype(str) + "\x00" + day, files)
     if not dup.any():
         return df
-    first = {k: i for i, k in reversed(list(enumerate(key)))}
-    why = [f"the agent already has a row for {d} ({files.get(df['_source'].iat[first[k]], '?')} "
-           f"row {df['_row'].iat[first[k]]}): one row per agent and day"
-           for k, d in zip(key[dup], day[dup])]
+    why = [f"the agent already has a row for {d} ({s}): one row per agent and day"
+           for d, s in zip(day[dup], seen)]
     heads = [_header(sources[n], "date") if n in sources else "date"
              for n in df["_source"][dup]]
     return _reject_rows(ds, df, dup, files, heads, day[dup].tolist(), why)

@@ -10,18 +10,17 @@ digest to the ledger, which reports a workbook changed since it was sent.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Callable
 
 from ..catalog.change import DEFAULT_LEVEL
 from ..engine.results import read_results_json
 from ..periods import Period, as_period
-from ..files import OutputError, check_workbook, folder_lock, workbook_digest
+from ..files import check_workbook, workbook_digest
 from ..scorecard.build import agent_workbook
 from ..names import distinct_stems, inside
 from .message import build, environment, summary
-from .send import Ledger, MailError, Outbox, Outcome, Smtp, SmtpSettings, deliver
+from .send import MailError, Outcome, SmtpSettings, output_lock, run_delivery, sender_of
 from .stakeholders import Delivery, Stakeholder, plan
 
 
@@ -117,15 +116,11 @@ def send_month(stakeholders: list[Stakeholder], out: str | Path, month: "Period 
     config's ``[scorecard]``; None: the shipped one), whose perspective scores the
     organisation's messages show."""
     month = month.label if isinstance(month, Period) else as_period(month).label
-    try:
-        with folder_lock(out, wait=lock_wait):
-            return _send_month(stakeholders, Path(out), month, smtp=smtp, centre=centre,
-                               resend=resend, resend_uncertain=resend_uncertain,
-                               templates=templates, sleep=sleep, progress=progress,
-                               partial=partial, significance=significance,
-                               layout=layout)
-    except OutputError as e:
-        raise MailError(str(e)) from None
+    with output_lock(out, lock_wait):
+        return _send_month(stakeholders, Path(out), month, smtp=smtp, centre=centre,
+                           resend=resend, resend_uncertain=resend_uncertain,
+                           templates=templates, sleep=sleep, progress=progress,
+                           partial=partial, significance=significance, layout=layout)
 
 
 PARTIAL_MARK = " (partial data)"
@@ -167,17 +162,7 @@ def _send_month(stakeholders, out: Path, month: str, *, smtp, centre, resend,
         from ..scorecard.layout import DEFAULT
 
         board = scorecard_context(res, centre, layout or DEFAULT)
-    recipients = [d.to.email for d in deliveries if d.reports]
-    run_end = time.monotonic() + (smtp.deadline if smtp else 3600.0)
-    if smtp is None:
-        transport, where = Outbox(folder / "outbox", recipients), str(folder / "outbox")
-        ledger = Ledger(out / "outbox-ledger.sqlite")
-        sender, sender_name = "reports@kpi-xl.invalid", "kpi_xl"
-    else:
-        ledger = Ledger(out / "send-ledger.sqlite")
-        transport, where = Smtp(smtp, run_end=run_end), \
-            f"{smtp.host} (ledger: {out / 'send-ledger.sqlite'})"
-        sender, sender_name = smtp.sender, smtp.sender_name
+    sender, sender_name = sender_of(smtp)
 
     def maker(d: Delivery):
         def make(keys: list[str]):
@@ -195,16 +180,8 @@ def _send_month(stakeholders, out: Path, month: str, *, smtp, centre, resend,
     mark = PARTIAL_MARK if partial else ""
     items = [(d.to.email, {r.key + mark: files[r.key][2] for r in d.reports}, maker(d))
              for d in deliveries if d.reports]
-    kwargs = {"retries": smtp.retries, "backoff": smtp.backoff} if smtp else {}
-    if sleep is not None:
-        kwargs["sleep"] = sleep
-    try:
-        outcome = deliver(items, month, ledger, transport, resend=resend,
-                          resend_uncertain=resend_uncertain, deadline=run_end,
-                          progress=progress, **kwargs)
-    finally:
-        ledger.close()
-    return outcome, where
+    return run_delivery(items, month, out, smtp, folder / "outbox", resend=resend,
+                        resend_uncertain=resend_uncertain, progress=progress, sleep=sleep)
 
 
 def _attachments(folder: Path, month: str, deliveries: list[Delivery]

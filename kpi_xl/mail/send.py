@@ -30,6 +30,7 @@ is lost and nothing is sent twice.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import math
 import os
@@ -46,7 +47,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from ..errors import KpiXlError
-from ..files import Claims, write_bytes
+from ..files import Claims, OutputError, folder_lock, write_bytes
 from ..names import distinct_stems, inside
 
 
@@ -632,3 +633,55 @@ def deliver(items: list[Item], month: str, ledger: Ledger, transport, *, retries
     if items:
         meter.finish(len(items), f" ({len(out.sent):,} sent)")
     return out
+
+
+# ------------------------------------------------------------------ a delivery run
+#: who an outbox's messages are from (address, name): without [smtp] nothing is sent
+OUTBOX_SENDER = ("reports@kpi-xl.invalid", "kpi_xl")
+
+
+def sender_of(smtp: SmtpSettings | None) -> tuple[str, str]:
+    """(address, name) the messages are from: ``[smtp]``'s sender, or the outbox's."""
+    return (smtp.sender, smtp.sender_name) if smtp is not None else OUTBOX_SENDER
+
+
+@contextlib.contextmanager
+def output_lock(out: str | Path, wait: float):
+    """The output folder's lock (:func:`kpi_xl.files.folder_lock`) held for a delivery
+    step; an output problem (the lock held by another run, a file that cannot be
+    written) is a MailError, with its sentence."""
+    try:
+        with folder_lock(out, wait=wait):
+            yield
+    except OutputError as e:
+        raise MailError(str(e)) from None
+
+
+def run_delivery(items: list[Item], label: str, out: Path, smtp: SmtpSettings | None,
+                 outbox: Path, *, resend: bool = False, resend_uncertain: bool = False,
+                 progress: Callable[[str], None] | None = None,
+                 sleep: Callable[[float], None] | None = None) -> tuple[Outcome, str]:
+    """:func:`deliver` the ``items`` of period ``label`` as the monthly reports and the
+    alerts are delivered: with ``[smtp]`` (``smtp``), over SMTP, ledgered in
+    ``out/send-ledger.sqlite``, within its ``deadline``, ``retries`` and ``backoff``;
+    without, as .eml files in ``outbox``, ledgered in ``out/outbox-ledger.sqlite``.
+    (outcome, where to look). The caller holds the output folder's lock
+    (:func:`output_lock`)."""
+    run_end = time.monotonic() + (smtp.deadline if smtp else 3600.0)
+    if smtp is None:
+        transport = Outbox(outbox, [recipient for recipient, _r, _m in items])
+        ledger, where = Ledger(out / "outbox-ledger.sqlite"), str(outbox)
+    else:
+        ledger = Ledger(out / "send-ledger.sqlite")
+        transport = Smtp(smtp, run_end=run_end)
+        where = f"{smtp.host} (ledger: {out / 'send-ledger.sqlite'})"
+    kwargs: dict[str, Any] = {"retries": smtp.retries, "backoff": smtp.backoff} if smtp else {}
+    if sleep is not None:
+        kwargs["sleep"] = sleep
+    try:
+        outcome = deliver(items, label, ledger, transport, resend=resend,
+                          resend_uncertain=resend_uncertain, deadline=run_end,
+                          progress=progress, **kwargs)
+    finally:
+        ledger.close()
+    return outcome, where

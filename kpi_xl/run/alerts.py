@@ -21,7 +21,6 @@ Nothing is printed here: what happens is told to the monthly run's Reporter.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -138,48 +137,28 @@ def deliver_alerts(cfg, period: Period, alerts: dict[str, list[Alert]], out: str
     uncertain only with ``resend_uncertain``; sent only with ``resend``), one message
     each, under the output folder's lock: (outcome, where). (None, None) when no
     stakeholder has an alert."""
-    from ..files import OutputError, folder_lock
     from ..mail.alert import build_alert, context
     from ..mail.message import environment
-    from ..mail.send import Ledger, MailError, Outbox, Smtp, deliver
+    from ..mail.send import output_lock, run_delivery, sender_of
 
     if not alerts:
         return None, None
     people = {s.email: s for s in cfg.stakeholders}
     previous = period.shift(-1)
     out = Path(out)
-    smtp = cfg.smtp
     env = environment()
-    try:
-        with folder_lock(out, wait=lock_wait):
-            folder = out / period.label
-            run_end = time.monotonic() + (smtp.deadline if smtp else 3600.0)
-            if smtp is None:
-                transport = Outbox(folder / OUTBOX, list(alerts))
-                ledger, where = Ledger(out / "outbox-ledger.sqlite"), str(folder / OUTBOX)
-                sender, sender_name = "reports@kpi-xl.invalid", "kpi_xl"
-            else:
-                ledger = Ledger(out / "send-ledger.sqlite")
-                transport = Smtp(smtp, run_end=run_end)
-                where = f"{smtp.host} (ledger: {out / 'send-ledger.sqlite'})"
-                sender, sender_name = smtp.sender, smtp.sender_name
+    sender, sender_name = sender_of(cfg.smtp)
 
-            def maker(email: str):
-                def make(keys: list[str]):
-                    due = [a for a in alerts[email] if a.key in keys]
-                    ctx = context(people[email], due, period, previous, cfg.name)
-                    return build_alert(people[email], ctx, keys, sender, sender_name, env)
-                return make
+    def maker(email: str):
+        def make(keys: list[str]):
+            due = [a for a in alerts[email] if a.key in keys]
+            ctx = context(people[email], due, period, previous, cfg.name)
+            return build_alert(people[email], ctx, keys, sender, sender_name, env)
+        return make
 
-            items = [(email, dict.fromkeys(a.key for a in found), maker(email))
-                     for email, found in alerts.items()]
-            kwargs = {"retries": smtp.retries, "backoff": smtp.backoff} if smtp else {}
-            try:
-                outcome = deliver(items, period.label, ledger, transport, resend=resend,
-                                  resend_uncertain=resend_uncertain, deadline=run_end,
-                                  progress=progress, **kwargs)
-            finally:
-                ledger.close()
-    except OutputError as e:
-        raise MailError(str(e)) from None
-    return outcome, where
+    items = [(email, dict.fromkeys(a.key for a in found), maker(email))
+             for email, found in alerts.items()]
+    with output_lock(out, lock_wait):
+        return run_delivery(items, period.label, out, cfg.smtp, out / period.label / OUTBOX,
+                            resend=resend, resend_uncertain=resend_uncertain,
+                            progress=progress)

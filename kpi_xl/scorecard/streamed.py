@@ -28,29 +28,21 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from openpyxl import load_workbook
 from openpyxl.drawing.spreadsheet_drawing import SpreadsheetDrawing
 from openpyxl.styles.differential import DifferentialStyle
 
-from ..names import sheet_title
-from ..text import printable
 from .cached import CachedValues, _Archive, _SheetWriter, _Writer, save_with_values
 from .formula import Evaluator, Unsupported, _parse_ref
 from .refs import Mapper, _parse, _token_values, map_ref
 from .template import (
     SHEET,
-    TemplateError,
-    _column_loop,
-    _copy_extras,
-    _cross_sheet,
-    _evaluate,
-    _expand_sheet,
-    _extras,
-    _running_heads,
-    _Where,
-    fill,
+    _fill_sheet,
+    _finish_sheets,
+    _loop_sheets,
+    _marker,
+    fill_workbook,
+    open_template,
 )
-from .widths import fit_columns
 
 
 def save_filled(template: str | Path, context: Mapping[str, Any], path: str | Path,
@@ -60,13 +52,10 @@ def save_filled(template: str | Path, context: Mapping[str, Any], path: str | Pa
     at a time. ``check(ws)`` is called on every sheet once filled (before it is written),
     in the workbook's order; it may raise to refuse the workbook.""" 
     template = Path(template)
-    try:
-        wb = load_workbook(template)
-    except (OSError, KeyError, ValueError) as e:
-        raise TemplateError(f"template {template.name} cannot be opened: {e}") from None
+    wb = open_template(template)
     loop = _streamable(wb)
-    if loop is None:
-        filled = fill(template, context).workbook
+    if loop is None:                            # filled whole, from the workbook opened
+        filled = fill_workbook(wb, context, template.name).workbook
         if check is not None:
             for ws in filled.worksheets:
                 check(ws)
@@ -94,12 +83,7 @@ def _fewer_collections():
 def _streamable(wb):
     """(the loop's sheet, its marker cell, the marker's match) when the workbook can be
     written a loop sheet at a time; else None."""
-    found = []
-    for ws in wb.worksheets:
-        for _key, c in sorted(ws._cells.items()):
-            if isinstance(c.value, str) and "{%" in c.value and SHEET.match(c.value.strip()):
-                found.append((ws, c, SHEET.match(c.value.strip())))
-                break
+    found = [(ws, *m) for ws in wb.worksheets if (m := _marker(ws, SHEET)) is not None]
     if len(found) != 1:
         return None
     ws = found[0][0]
@@ -121,20 +105,13 @@ class _Stream:
         import datetime as dt
 
         wb, ws = self.wb, self.ws
-        where = _Where(self.file, ws.title)
-        var, items_expr, name_expr = self.match.groups()
-        items = list(_evaluate(items_expr, self.context, where, self.marker.coordinate) or [])
-        self.marker.value = None
-        position = wb.worksheets.index(ws)
-        taken = {s.title for s in wb.worksheets if s is not ws}
-        extras = _extras(ws)
+        # the loop's items evaluated (its sheets are made one at a time, below)
+        sheets = _loop_sheets(wb, ws, self.marker, self.match, self.context, self.file)
         # the sheets before the loop's, filled as fill() fills them
-        before = wb.worksheets[:position]
+        before = wb.worksheets[:wb.worksheets.index(ws)]
         mappers: dict[str, Mapper] = {}
         for s in before:
-            ctx = _column_loop(s, dict(self.context), _Where(self.file, s.title))
-            mappers[s.title] = _expand_sheet(s, ctx, _Where(self.file, s.title))
-            _running_heads(s, ctx, _Where(self.file, s.title))
+            mappers[s.title] = _fill_sheet(s, dict(self.context), self.file)
             if self.check is not None:
                 self.check(s)
         reads = _references(before)
@@ -147,28 +124,15 @@ class _Stream:
         ev = Evaluator(wb)
         ready: dict[int, tuple[int, int, Any]] = {}
         with tempfile.TemporaryFile(dir=path.parent) as scratch:
-            for k, item in enumerate(items):
-                ctx = {**self.context, var: item}
-                title = sheet_title(printable(str(_evaluate(name_expr, ctx, where,
-                                                            self.marker.coordinate))), taken)
-                taken.add(title)
-                new = wb.copy_worksheet(ws)
-                new.title = title
-                _copy_extras(ws, new, extras)
-                wb.move_sheet(new, position + k - wb.worksheets.index(new))
-                ctx = _column_loop(new, ctx, _Where(self.file, title))
-                mappers[title] = _expand_sheet(new, ctx, _Where(self.file, title))
-                _running_heads(new, ctx, _Where(self.file, title))
-                _cross_sheet(wb, mappers, [new])
-                fit_columns(new)                # as fill() does, once its formulas are set
+            for new, title, ctx in sheets:      # each made once the one before is written
+                mappers[title] = _fill_sheet(new, ctx, self.file)
+                _finish_sheets(wb, mappers, [new])
                 if self.check is not None:
                     self.check(new)
                 keep = _cells_read(reads.get(title, ()), title, mappers[title])
                 ready[id(new)] = self._write_one(new, ev, keep, scratch)
             wb.remove(ws)
-            _cross_sheet(wb, mappers, before)
-            for s in before:
-                fit_columns(s)
+            _finish_sheets(wb, mappers, before)
             values = CachedValues()
             for s in before:
                 for cell, value in ev.sheet_values(s):

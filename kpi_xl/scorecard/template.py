@@ -387,24 +387,48 @@ class Filled:
 def fill(template: str | Path, context: Mapping[str, Any]) -> Filled:
     """The template filled with ``context``; formulas are left for the caller to cache."""
     path = Path(template)
+    return fill_workbook(open_template(path), context, path.name)
+
+
+def open_template(path: Path):
+    """The template's workbook; one that cannot be opened is a TemplateError naming it."""
     try:
-        wb = load_workbook(path)
+        return load_workbook(path)
     except (OSError, KeyError, ValueError) as e:
         raise TemplateError(f"template {path.name} cannot be opened: {e}") from None
+
+
+def fill_workbook(wb, context: Mapping[str, Any], file: str) -> Filled:
+    """:func:`fill` of a template already opened (``file``: its name, for messages)."""
     contexts: dict[str, dict] = {}
     for ws in list(wb.worksheets):
-        _sheet_loop(wb, ws, dict(context), contexts, path.name)
+        _sheet_loop(wb, ws, dict(context), contexts, file)
     mappers: dict[str, Mapper] = {}
     for ws in wb.worksheets:
-        ctx = contexts.get(ws.title, dict(context))
-        ctx = _column_loop(ws, ctx, _Where(path.name, ws.title))
-        mappers[ws.title] = _expand_sheet(ws, ctx, _Where(path.name, ws.title))
-        _running_heads(ws, ctx, _Where(path.name, ws.title))
-    _cross_sheet(wb, mappers)
-    for ws in wb.worksheets:                    # no value cut by its neighbour
-        fit_columns(ws)
+        mappers[ws.title] = _fill_sheet(ws, contexts.get(ws.title, dict(context)), file)
+    _finish_sheets(wb, mappers, wb.worksheets)
     wb.calculation.fullCalcOnLoad = True        # Excel recalculates on open
     return Filled(wb, mappers)
+
+
+def _fill_sheet(ws, ctx: dict, file: str) -> Mapper:
+    """One sheet filled in ``ctx``: its column loop, its cells and row loops, its page
+    header and footer; how its rows moved (for the other sheets' references to it).
+    :func:`fill` and the streamed writer (:mod:`.streamed`) fill every sheet this way."""
+    where = _Where(file, ws.title)
+    ctx = _column_loop(ws, ctx, where)
+    mapper = _expand_sheet(ws, ctx, where)
+    _running_heads(ws, ctx, where)
+    return mapper
+
+
+def _finish_sheets(wb, mappers: dict[str, Mapper], sheets) -> None:
+    """``sheets``, filled: their references to other sheets moved with those sheets' rows
+    (``mappers``: the sheets filled so far), then their columns widened where a value
+    would be cut by its neighbour."""
+    _cross_sheet(wb, mappers, sheets)
+    for ws in sheets:
+        fit_columns(ws)
 
 
 def _header_text(v: Any) -> str:
@@ -457,33 +481,61 @@ def _running_heads(ws, ctx: Mapping[str, Any], where: _Where) -> None:
                                     ) from None
 
 
-def _sheet_loop(wb, ws, context: dict, contexts: dict, file: str) -> None:
-    where = _Where(file, ws.title)
-    found = None
+def _marker(ws, pattern: re.Pattern):
+    """(cell, match) of the sheet's first cell, in row order, that is ``pattern``'s marker
+    (``SHEET``, ``COLUMNS``); None when none is."""
     for _key, c in sorted(ws._cells.items()):
-        if isinstance(c.value, str) and "{%" in c.value and SHEET.match(c.value.strip()):
-            found = (c, SHEET.match(c.value.strip()))
-            break
-    if not found:
+        v = c.value
+        if isinstance(v, str) and "{%" in v:
+            m = pattern.match(v.strip())
+            if m:
+                return c, m
+    return None
+
+
+def _sheet_loop(wb, ws, context: dict, contexts: dict, file: str) -> None:
+    """The sheet loop of ``ws``, if it has one: a sheet per item in its place (each
+    item's context in ``contexts``, by the name the loop gave its sheet), and ``ws``
+    gone."""
+    found = _marker(ws, SHEET)
+    if found is None:
         return
-    cell, m = found
-    var, items_expr, name_expr = m.groups()
+    for _new, title, ctx in _loop_sheets(wb, ws, *found, context, file):
+        contexts[title] = ctx
+    wb.remove(ws)
+
+
+def _loop_sheets(wb, ws, cell, match, context: dict, file: str):
+    """The sheet loop whose marker is ``cell`` of ``ws`` (``match``: its ``SHEET``
+    match). Its items are evaluated and the marker cleared now; the iterator returned
+    makes each item's sheet when asked, after the last one's: a copy of ``ws`` with its
+    :func:`_copy_extras`, named by the loop's expression (a valid sheet name, unique in
+    the workbook) and moved to the item's place; (the sheet, that name, the item's
+    context). The caller removes ``ws`` after the last. :func:`fill` makes them all
+    before filling any; the streamed writer fills and writes each before the next is
+    made. (The name is yielded because the sheet may not bear it: openpyxl renames a
+    copy named like ``ws`` itself, still in the workbook, ``Agent`` to ``Agent1``.)"""
+    where = _Where(file, ws.title)
+    var, items_expr, name_expr = match.groups()
     items = list(_evaluate(items_expr, context, where, cell.coordinate) or [])
     cell.value = None
     position = wb.worksheets.index(ws)
     taken = {s.title for s in wb.worksheets if s is not ws}
     extras = _extras(ws)
-    for k, item in enumerate(items):
-        ctx = {**context, var: item}
-        title = sheet_title(printable(str(_evaluate(name_expr, ctx, where, cell.coordinate))),
-                            taken)
-        taken.add(title)
-        new = wb.copy_worksheet(ws)
-        new.title = title
-        _copy_extras(ws, new, extras)
-        wb.move_sheet(new, position + k - wb.worksheets.index(new))
-        contexts[title] = ctx
-    wb.remove(ws)
+
+    def sheets():
+        for k, item in enumerate(items):
+            ctx = {**context, var: item}
+            title = sheet_title(printable(str(_evaluate(name_expr, ctx, where,
+                                                        cell.coordinate))), taken)
+            taken.add(title)
+            new = wb.copy_worksheet(ws)
+            new.title = title
+            _copy_extras(ws, new, extras)
+            wb.move_sheet(new, position + k - wb.worksheets.index(new))
+            yield new, title, ctx
+
+    return sheets()
 
 
 _JINJA = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.S)
@@ -496,12 +548,8 @@ def _column_loop(ws, ctx: dict, where: _Where) -> dict:
     from openpyxl.formula.translate import Translator
     from openpyxl.utils import column_index_from_string, get_column_letter
 
-    found = None
-    for _key, c in sorted(ws._cells.items()):
-        if isinstance(c.value, str) and "{%" in c.value and COLUMNS.match(c.value.strip()):
-            found = (c, COLUMNS.match(c.value.strip()))
-            break
-    if not found:
+    found = _marker(ws, COLUMNS)
+    if found is None:
         return ctx
     cell, m = found
     first, last = column_index_from_string(m.group(1)), column_index_from_string(m.group(2))

@@ -633,13 +633,20 @@ class Printer:
         org = res.frame("organisation", month)
         print(f"\n{self.cfg.name}, {month}: organisation level"
               + (" (PARTIAL DATA)" if run.partial else ""))
-        print(f"{'KPI':<36}{'value':>12}  {'target':>10}  {'n':>8}  status")
+        rows = []
         for r in org.itertuples():
             value = "—" if r.value != r.value else format_value(r.value, r.number_format)
             tgt = "" if r.target != r.target else format_value(r.target, r.number_format)
             n = "" if r.n != r.n else f"{r.n:,.0f}"
             extra = f" ({r.note})" if r.note else " (low sample)" if r.low_sample else ""
-            print(f"{r.title:<36}{value:>12}  {tgt:>10}  {n:>8}  {r.status}{extra}")
+            rows.append((r.title, value, tgt, n, f"{r.status}{extra}"))
+        # the columns as wide as their longest entry ("Defect rate (contacts per 1,000
+        # orders)", "101.0 per 1,000"), so that a title never runs into its value
+        wt = max([36, *(len(x[0]) + 2 for x in rows)])
+        wv, wg = (max([w, *(len(x[i]) for x in rows)]) for i, w in ((1, 12), (2, 10)))
+        print(f"{'KPI':<{wt}}{'value':>{wv}}  {'target':>{wg}}  {'n':>8}  status")
+        for title, value, tgt, n, status in rows:
+            print(f"{title:<{wt}}{value:>{wv}}  {tgt:>{wg}}  {n:>8}  {status}")
         if res.skipped:
             print("\nNot computed:")
             for key, why in res.skipped.items():

@@ -1,18 +1,21 @@
 """``kpi-xl demo``: a whole month of a sample centre, the way a real team runs it.
 
-It writes what a centre would have — exports (contacts with survey answers, QA
-evaluations, the roster, business figures, a WFM adherence export) as CSV files and a
-config that maps them — into a folder, and then runs the month on them exactly as
-``kpi-xl run`` would: the same loader (every row accounted for), engine, workbooks and
-mail (to an outbox: nothing leaves the machine). The sample is generated from a fixed seed (``kpi_xl.demo_data``), so every
-run gives the same files.
+It writes what a centre would have — exports (contacts with survey answers and the help
+desk's ticket status, QA evaluations, the roster, business figures, a WFM adherence
+export) as CSV files and a config that maps them — into a folder, and then runs the month
+on them exactly as ``kpi-xl run`` would: the same loader (every row accounted for),
+engine, workbooks and mail (to an outbox: nothing leaves the machine). The sample is
+generated from a fixed seed (``kpi_xl.demo_data``), so every run gives the same files.
+Every KPI a support centre has data for is computed; only the outbound funnel (contact
+rate, calls per lead, conversion per call) is not: the demo centre runs no outbound
+campaign, and the run says so.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from .demo_data import MAX_SCORE, RUBRIC, TEAMS, sample_tables, sample_wfm
+from .demo_data import MAX_SCORE, RUBRIC, STATUSES, TEAMS, sample_tables, sample_wfm
 from .text import clock
 
 CONFIG = """\
@@ -36,7 +39,13 @@ name = "topic"
 [[sources]]
 preset = "generic-contacts"       # headers named like kpi_xl's columns (README: tables)
 path = "exports/contacts.csv"
-columns = {{ queue = "queue", topic = "topic" }}
+[sources.columns]
+queue = "queue"
+topic = "topic"
+# the help desk's ticket status: kept in its words ('status', read by its name) and
+# mapped with codes to kpi_xl's states, which give the ticket flow and the backlog
+# (README: Tickets); a status the codes do not map is reported in rejects.csv
+state = {{ column = "status", codes = {{ {codes} }} }}
 
 [[sources]]
 preset = "generic-qa"
@@ -99,7 +108,8 @@ def write_demo(folder: str | Path, month: str = "2026-10") -> Path:
     exports = folder / "exports"
     exports.mkdir(parents=True, exist_ok=True)
     t = sample_tables(month)
-    contacts = t["contacts"].drop(columns=["_row", "_source", "period"])
+    # the export has the help desk's status; its state comes from the config's codes
+    contacts = t["contacts"].drop(columns=["_row", "_source", "period", "state"])
     contacts.to_csv(exports / "contacts.csv", index=False, date_format="%Y-%m-%d %H:%M:%S")
     qa = t["qa"].drop(columns=["_row", "_source", "period"])
     qa["score"] = qa["score"].map(lambda s: "N/A" if s != s else f"{s:g}")
@@ -125,7 +135,9 @@ def write_demo(folder: str | Path, month: str = "2026-10") -> Path:
     rubric = "".join(f'  {{ criterion = "{i.criterion}", weight = {i.weight:g}, section = '
                      f'"{i.section}"{", fatal = true" if i.fatal else ""} }},\n' for i in RUBRIC)
     config = folder / "kpi_xl.toml"
+    codes = ", ".join(f'"{status}" = "{state}"' for status, state in STATUSES.items())
     config.write_text(CONFIG.format(folder=folder, month=month, max_score=MAX_SCORE,
+                                    codes=codes,
                                     rubric=rubric, leads=leads, agent=agent,
                                     agent_email=agent.lower().replace(" ", ".") +
                                     "@northwind.example"), encoding="utf-8")

@@ -1,7 +1,9 @@
 """A realistic, deterministic sample centre as canonical tables: a mid-size operation with
-teams, agents, four channels, 13 months of contacts, surveys on a share of them, QA
-evaluations against a sectioned rubric, a roster with hires and leavers, and monthly
-business figures.
+teams, agents, four channels, 13 months of contacts (the e-mails, chats and social
+messages are tickets, with the help desk's status and solved time), surveys on a share of
+them, QA evaluations against a sectioned rubric, a roster with hires and leavers, and
+monthly business figures (customers, revenue, cost and its budget, self-service, orders,
+the help centre's searches, the product's active users).
 
 Generated with numpy's PCG64 from a fixed seed: the same arguments always give the same
 tables. The shapes are those of real operations (long-tailed waits, abandons growing with
@@ -58,6 +60,15 @@ RUBRIC = (
     Item("Closing", "Summarises and offers further help", 1),
 )
 MAX_SCORE = 5
+
+#: a help desk's ticket statuses (Zendesk's words, as its ticket export writes them) and
+#: kpi_xl's state for each (README, "Tickets"): the demo's config maps one to the other
+#: with these codes, so the demo shows the codes mapping a real help-desk export needs
+STATUSES = {"New": "open", "Open": "open", "Pending": "pending", "On-hold": "pending",
+            "Solved": "solved", "Closed": "closed"}
+#: a solved ticket is closed this many days after it was solved (Zendesk's default
+#: automation, "Close ticket 4 days after status is set to solved")
+CLOSE_AFTER_DAYS = 4
 
 
 def sample_tables(month: str = "2026-10", *, history: int = 12, teams: int = 6,
@@ -164,6 +175,10 @@ def sample_tables(month: str = "2026-10", *, history: int = 12, teams: int = 6,
                                     "weight": item.weight, "fatal": float(item.fatal),
                                     "score": score, "comment": "", "period": per})
     contacts = pd.concat(contacts, ignore_index=True)
+    # the tickets' status as the help desk saw it when the month was exported (the first
+    # moment of the next month), from a stream of its own: no draw above moves
+    _ticket_status(np.random.default_rng([seed, 13]), contacts,
+                   pd.Timestamp(periods[-1] + "-01") + pd.offsets.MonthBegin(1))
     contacts["_row"] = np.arange(2, len(contacts) + 2)
     contacts["_source"] = "sample"
     qa = pd.DataFrame(qa_rows)
@@ -186,7 +201,81 @@ def sample_tables(month: str = "2026-10", *, history: int = 12, teams: int = 6,
                     "contraction": 38_000.0, "churned_revenue": 60_000.0 - 800 * k,
                     "total_cost": contacts_per_month * (6.9 - 0.04 * k), "acquisition_cost": 410_000.0,
                     "leads": 9000.0, "conversions": 1300.0 + 10 * k, "surveys_sent": 4000.0})
+    _more_business(np.random.default_rng([seed, 23]), biz, contacts)
     return {"contacts": contacts, "qa": qa, "roster": roster, "business": pd.DataFrame(biz)}
+
+
+def _ticket_status(rng, contacts, as_of) -> None:
+    """The help desk's ``status`` of each ticket (the e-mail, chat and social contacts;
+    calls have none), kpi_xl's ``state`` for it (:data:`STATUSES`) and its ``solved_at``,
+    as exported at ``as_of``: a ticket is solved ``resolution_hours`` after it was
+    created (its ``date``), so one whose solved time falls after ``as_of`` is still open
+    then. Such a ticket has no solved time, no resolution time and is not resolved (yet,
+    so neither on first contact); it is "New" when no agent had replied by ``as_of``
+    (then no first response time either), else "Open", "Pending" (waiting for the
+    customer) or "On-hold" (waiting for a third party), drawn 50/40/10 from ``rng``. A
+    solved ticket is "Closed" once :data:`CLOSE_AFTER_DAYS` have passed, else "Solved".
+    Changes ``contacts`` in place."""
+    import pandas as pd
+
+    n = len(contacts)
+    ticket = (contacts["channel"] != "phone").to_numpy()
+    created = contacts["date"]
+    solved = (created + pd.to_timedelta(contacts["resolution_hours"] * 3600, unit="s")) \
+        .dt.round("s")
+    replied = created + pd.to_timedelta(contacts["first_response_hours"] * 3600, unit="s")
+    waiting = rng.choice(["Open", "Pending", "On-hold"], n, p=[0.5, 0.4, 0.1])
+    still_open = ticket & (solved >= as_of).to_numpy()
+    new = still_open & (replied >= as_of).to_numpy()
+    closed = (solved < as_of - pd.Timedelta(days=CLOSE_AFTER_DAYS)).to_numpy()
+    status = np.where(~ticket, None, np.where(closed, "Closed", "Solved")).astype(object)
+    status[still_open] = waiting[still_open]
+    status[new] = "New"
+    contacts["status"] = status
+    contacts["state"] = [STATUSES.get(s) for s in status]
+    contacts["solved_at"] = solved.where(ticket & ~still_open)
+    contacts.loc[still_open, ["resolution_hours", "resolved", "resolved_first"]] = \
+        [np.nan, 0.0, 0.0]
+    contacts.loc[new, ["first_response_hours", "response_seconds"]] = np.nan
+
+
+def _more_business(rng, biz: list[dict], contacts) -> None:
+    """The month's figures beyond customers and revenue retention, in ``biz`` (one dict
+    per month, the oldest first), on the scale of the figures there (a total cost of
+    about 40,000 a month for some 5,800 contacts handled, 48,000 to 52,000 customers):
+    a flat cost budget of 40,000; the centre bills 7.50 per contact handled (its
+    revenue); its benefit, as a finance team would value it, is 30 % of the expansion
+    revenue (the upsells it handled) and 6.00 per self-service resolution (the contact
+    avoided); the contacts it resolved are the assisted resolutions, and self-service,
+    deflection and the help centre's searches grow over the year as failed searches
+    fall; orders about 1.15 per customer; and the product's monthly active users about
+    78 % of the customers, a fifth of them on a typical day. Drawn from ``rng`` (a
+    stream of its own, so that no figure of :func:`sample_tables` moves)."""
+    handled = contacts[contacts["handled"] == 1].groupby("period").size()
+    resolved = contacts[contacts["resolved"] == 1].groupby("period").size()
+
+    def noisy(x: float, sd: float) -> float:
+        return float(round(x * (1 + rng.normal(0, sd))))
+
+    for k, row in enumerate(biz):
+        per = row["month"]
+        self_service = noisy(2200 + 60 * k, 0.03)
+        searches = noisy(18_000 + 300 * k, 0.03)
+        mau = noisy(0.78 * row["customers_end"], 0.01)
+        row.update({
+            "cost_budget": 40_000.0,
+            "revenue": 7.5 * float(handled.get(per, 0)),
+            "service_benefit": float(round(0.3 * row["expansion"] + 6.0 * self_service)),
+            "self_service_resolutions": self_service,
+            "assisted_resolutions": float(resolved.get(per, 0)),
+            "deflected_contacts": noisy(1100 + 40 * k, 0.04),
+            "orders": noisy(1.15 * row["customers_start"], 0.02),
+            "kb_searches": searches,
+            "kb_failed_searches": float(round(searches * (0.18 - 0.004 * k
+                                                          + rng.normal(0, 0.005)))),
+            "dau": float(round(mau * (0.19 + 0.003 * k + rng.normal(0, 0.004)))),
+            "wau": float(round(mau * (0.52 + rng.normal(0, 0.01)))),
+            "mau": mau})
 
 
 def sample_wfm(roster, month: str = "2026-10", *, history: int = 12, seed: int = 2026):

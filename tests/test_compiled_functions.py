@@ -72,8 +72,15 @@ def _outcome(kind, data, unit):
     except KpiError as e:
         return str(e)
     na = None if c.na is None else c.na.tolist()
+    # the counts a flag's parse notes (Column.count_eq) are those of its masks, and the
+    # extremes a parse notes are the least and greatest value (compared as range rules do)
+    counts = [(c.count_eq(v), int(np.count_nonzero(c.values == v))) for v in (0.0, 1.0)]
+    assert all(a == b for a, b in counts)
+    e = c.cache.get("extremes")
+    if e is not None and c.npresent:
+        assert e[0] == np.nanmin(c.values) and e[1] == np.nanmax(c.values)
     return (np.asarray(c.values).tolist(), c.blank.tolist(), na, int(c.nblank),
-            int(np.count_nonzero(c.present)))
+            int(np.count_nonzero(c.present)), counts)
 
 
 @settings(max_examples=300, deadline=None)
@@ -181,3 +188,102 @@ def test_a_result_is_the_dataclass_it_claims_to_be():
     assert dataclasses.asdict(r) == dataclasses.asdict(same)
     with pytest.raises(dataclasses.FrozenInstanceError):
         r.value = 0.0
+
+
+# -- the shortcut of a call and the compiler's shortcuts give what the long ways give ------
+COLUMN_KPIS = [k for k in arrays.CATALOG.values() if k.column_inputs]
+_CELL = {
+    "flag": st.sampled_from([0, 1, 0.0, 1.0, 1.0, None, None, math.nan, 2, "Y", True]),
+    "score": st.one_of(st.integers(0, 10).map(float), st.sampled_from([None, "N/A", 11.0,
+                                                                       -1.0, math.inf])),
+    "category": st.sampled_from(["phone", "chat", "email", "Phone", None, "", "fax", 3]),
+}
+_NUMBER = st.one_of(st.floats(0, 500), st.integers(0, 90), st.sampled_from(
+    [None, None, math.nan, -1.0, math.inf, 1e308, 0.0, "12"]))
+
+
+def _cells(draw, kind, size):
+    cells = draw(st.lists(_CELL.get(kind, _NUMBER), min_size=size, max_size=size))
+    if kind != "category" and draw(st.booleans()):   # as pandas or the engine hand them
+        return np.array([c if isinstance(c, float) else math.nan if c is None else
+                         float(c) if isinstance(c, int) and not isinstance(c, bool) else 0.5
+                         for c in cells], float)
+    return cells
+
+
+def _result(key, variant, inputs):
+    try:
+        r = compute(key, variant, **inputs)
+    except KpiError as e:
+        return str(e)
+    hexed = [None if v is None else float(v).hex() for v in (r.value, r.n, r.margin)]
+    return hexed, {k: None if v is None else float(v).hex() for k, v in r.measures.items()}
+
+
+@pytest.fixture
+def fresh_programs():
+    arrays._PLANS.clear()
+    yield
+    arrays._PLANS.clear()
+
+
+# 1e308 among the cells: numpy warns where a sum or square overflows, then the call says
+# "has no finite value/margin" (on either way); the warning is numpy's, not the test's
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
+@settings(max_examples=400, deadline=None)
+@given(data=st.data())
+def test_shortcuts_give_what_the_long_ways_give(data):
+    """A call naming every input its formula reads takes a shortcut (_run_given); the
+    compiler leaves out ``& D`` where a condition holds only on domain rows, counts a
+    flag's 1s once at the parse, selects rows once for a sum and a sum of squares (and
+    squares them in place), and writes row arithmetic over a temporary it no longer reads.
+    Each must give the very same numbers (to the last bit) or sentence as the general
+    path with none of that: every KPI, variant, blanks, junk, options left None as Excel
+    leaves them, and ranges long enough (300) for the array paths."""
+    kpi = data.draw(st.sampled_from(COLUMN_KPIS), label="kpi")
+    variant = data.draw(st.sampled_from([None, *kpi.variant_names]), label="variant")
+    size = data.draw(st.sampled_from([0, 1, 2, 3, 5, 10, 300]), label="size")
+    inputs = {}
+    for inp in kpi.inputs:
+        if inp.is_column:
+            if inp.optional and data.draw(st.booleans()):
+                continue
+            inputs[inp.name] = _cells(data.draw, inp.kind, size)
+        else:
+            inputs[inp.name] = data.draw(st.sampled_from([12.0, 3, None, 0.0]))
+    for p in kpi.params:   # Excel passes every argument, None where the cell is empty
+        if data.draw(st.booleans()):
+            inputs[p.name] = None
+    arrays._PLANS.clear()
+    before = {k: (v.copy() if isinstance(v, np.ndarray) else list(v) if isinstance(v, list)
+                  else v) for k, v in inputs.items()}
+    fast = _result(kpi.key, variant, inputs)
+    for k, v in before.items():   # nothing is written into the caller's ranges
+        now = inputs[k]
+        assert (now.tobytes() == v.tobytes()) if isinstance(v, np.ndarray) else \
+            repr(now) == repr(v), k
+    arrays._PLANS.clear()
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(arrays._Plan, "shape", lambda self, names: False)
+            mp.setattr(arrays._Compiler, "in_domain", lambda self, n: False)
+            mp.setattr(arrays._Compiler, "selected", lambda self, node, where:
+                       self.var(f"{self(node)}[{self._mask(where)}]"))
+            mp.setattr(arrays._Compiler, "_reuse_temporaries", lambda self: None)
+            slow = _result(kpi.key, variant, inputs)
+    finally:
+        arrays._PLANS.clear()   # no program made without the shortcuts outlives the test
+    assert slow == fast
+
+
+def test_excel_leaves_options_none_and_still_takes_the_shortcut(fresh_programs):
+    """The Excel function passes every argument, None for an empty one: that is the
+    default, so it takes the same shortcut and program as leaving the option out."""
+    # the catalog's worked example: answered within 20 s: 5 and 3 -> 2 of 6 offered
+    args = dict(wait=[5, 25, 3, None, 8, 40], answered=[1, 1, 1, 0, 0, 0])
+    a = compute("service_level", **args)
+    plan = arrays._PLANS[("service_level", None)]
+    b = compute("service_level", **args, threshold=None)
+    shape = plan.shapes[("wait", "answered", "threshold")]
+    assert shape and shape.run is plan.shapes[("wait", "answered")].run
+    assert a == b and a.value == 2 / 6

@@ -26,6 +26,7 @@ added the same way.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from typing import Any, Mapping
@@ -397,6 +398,10 @@ def _first_line(e: BaseException) -> str:
 
 
 # --------------------------------------------------------------------------- Spark
+#: see :meth:`SparkBackend._planning`
+CONSTRAINT_PROPAGATION = "spark.sql.constraintPropagation.enabled"
+
+
 class SparkBackend(Backend):
     """A SparkSession: the one given, or a local one (``local[*]``, UTC session time
     zone) built on first use. Tables kpi_xl loaded become temporary views; relations
@@ -411,11 +416,6 @@ class SparkBackend(Backend):
             raise BackendError("the Spark backend needs pyspark (and Java for a local "
                                "session): pip install 'kpi-xl[spark]'") from None
         self.spark = session if session is not None else local_spark(master)
-        # Catalyst's constraint propagation grows with every OR of a CASE: over the
-        # in-place views' aggregate of rule breaks (kpi_xl.run.relations) it planned for
-        # over 40 minutes on a 16,000-row table without running a task. The results do not
-        # depend on it (an optimisation that infers filters).
-        self.spark.conf.set("spark.sql.constraintPropagation.enabled", "false")
         self.where = f"Spark {self.spark.version} ({self.spark.sparkContext.master})" \
             if hasattr(self.spark, "sparkContext") else f"Spark {self.spark.version}"
 
@@ -441,10 +441,29 @@ class SparkBackend(Backend):
         return [Column(f.name, _spark_kind(f.dataType.typeName())) for f in fields]
 
     def execute(self, sql: str) -> None:
-        self._run(sql)
+        with self._planning():
+            self._run(sql)
 
     def query(self, sql: str):
-        return self._run(sql).toPandas()
+        with self._planning():
+            return self._run(sql).toPandas()
+
+    @contextlib.contextmanager
+    def _planning(self):
+        """Catalyst's constraint propagation off while a statement of kpi_xl's is planned
+        and run, and the session's own setting back afterwards (the session may be the
+        user's: a notebook's, from ``getOrCreate``). Over the list of rule breaks a
+        relation's rows make (:func:`kpi_xl.checks.sql.scan_sql`: a flag per rule, then
+        the rows where any holds) it grows with every flag, and planned a 16,000-row
+        table for over 40 minutes without running a task. The results do not depend on
+        it: it only infers extra filters."""
+        conf = self.spark.conf
+        before = conf.get(CONSTRAINT_PROPAGATION)
+        conf.set(CONSTRAINT_PROPAGATION, "false")
+        try:
+            yield
+        finally:
+            conf.set(CONSTRAINT_PROPAGATION, before)
 
     def _run(self, sql: str):
         from pyspark.errors import PySparkException

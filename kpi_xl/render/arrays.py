@@ -14,6 +14,7 @@ both shapes of call against numpy.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
@@ -55,15 +56,21 @@ class KpiResult:
                    kpi.min_n if min_n is None else min_n, kpi.target_of(variant))
 
     @classmethod
-    def _fast(cls, key, variant, value, n, margin, measures, unit, number_format, direction,
-              min_n, target) -> "KpiResult":
+    def _fields(cls, kpi: Kpi, variant: Variant) -> dict[str, Any]:
+        """A result's fields in order, those of the declaration filled as :meth:`of` fills
+        them: :func:`compute` copies this per call and sets the rest (see :meth:`_made`)."""
+        return {"key": kpi.key, "variant": variant.name, "value": None, "n": None,
+                "margin": None, "measures": None, "unit": kpi.unit_of(variant),
+                "number_format": kpi.format_of(variant),
+                "direction": kpi.direction_of(variant), "min_n": kpi.min_n,
+                "target": kpi.target_of(variant)}
+
+    @classmethod
+    def _made(cls, fields: dict[str, Any]) -> "KpiResult":
         """A result without the frozen dataclass's per-field ``object.__setattr__`` (a
-        tenth of a 10-cell call); the fields as :meth:`of` sets them."""
-        self = object.__new__(cls)
-        object.__setattr__(self, "__dict__", {
-            "key": key, "variant": variant, "value": value, "n": n, "margin": margin,
-            "measures": measures, "unit": unit, "number_format": number_format,
-            "direction": direction, "min_n": min_n, "target": target})
+        tenth of a 10-cell call) from every field, in order (:meth:`_fields`)."""
+        self = _new(cls)
+        _setattr(self, "__dict__", fields)
         return self
 
     @property
@@ -90,6 +97,10 @@ class KpiResult:
         return rows
 
 
+_new, _setattr = object.__new__, object.__setattr__
+_multiply_ufunc = np.multiply
+
+
 def resolve_params(kpi: Kpi, variant: Variant, given: Mapping[str, Any]) -> dict[str, Any]:
     """:func:`kpi_xl.catalog.rules.resolve_params`, reading options as a worksheet gives
     them (one-cell ranges, time values, two-column ranges)."""
@@ -109,14 +120,22 @@ class _Compiler:
     are checked in order, then the formula's value, n, margin (only where n > 1) and
     measures are returned."""
 
-    def __init__(self, kpi: Kpi, params: Mapping[str, Any]):
+    def __init__(self, kpi: Kpi, params: Mapping[str, Any], given: tuple[str, ...] = ()):
         self.kpi, self.params = kpi, params
+        #: the column inputs the call gave, and their kinds (see :meth:`in_domain`)
+        self.given = {i.name: i.kind for i in kpi.column_inputs if i.name in given}
         self.lines: list[str] = []
         self.consts: list[Any] = []
         self.memo: dict[Any, str] = {}
         self.cols: dict[str, str] = {}
         self.indent = 1
         self.k = 0
+        #: selections (var -> the full rows' var) and squares of them (line, var): see
+        #: _square_in_place
+        self.selections: dict[str, str] = {}
+        self.squares: list[tuple[int, str]] = []
+        #: row arithmetic's results (var -> line), fresh arrays: see _reuse_temporaries
+        self.fresh: dict[str, int] = {}
 
     # -- emitting ----------------------------------------------------------------
     def emit(self, line: str) -> None:
@@ -178,8 +197,56 @@ class _Compiler:
             return self.const(zero_d(float(v)))
         return self(node)
 
+    def in_domain(self, n: Node) -> bool:
+        """Whether a row condition is false on every row outside the domain, so that
+        ``n & D`` is ``n`` itself and need not be computed. The domain holds every row
+        where a given column is not blank, so such a condition is: a given column's
+        Present, a comparison (other than <>) of a given number column with a number
+        fixed for the program (a blank is NaN, and NaN compares false), and an And with
+        one such side or an Or of two."""
+        if isinstance(n, Present):
+            return n.col.name in self.given
+        if isinstance(n, Cmp):
+            if n.op == "<>" or not isinstance(n.a, Col) or \
+                    self.given.get(n.a.name, "category") == "category":
+                return False
+            v = self.static(n.b)
+            return v is not None and math.isfinite(v)
+        if isinstance(n, And):
+            return self.in_domain(n.a) or self.in_domain(n.b)
+        if isinstance(n, Or):
+            return self.in_domain(n.a) and self.in_domain(n.b)
+        return False
+
+    def selected(self, node: Node, where: Node) -> str:
+        """A row node's values on the domain's rows where ``where`` holds, in order (what
+        ``x[mask]`` gives): the square of a node as the square of its selection, anything
+        else selected from its full rows; each selection once (a sum and a sum of squares
+        over the same rows select once). Arithmetic is per row, so selecting before or
+        after it gives the same numbers; a selection costs a fresh array and a pass over
+        the rows, and is skipped where every row is selected (a given column's Present
+        is not even made then)."""
+        key = ("selected", node, where)
+        name = self.memo.get(key)
+        if name is None:
+            if isinstance(node, BinOp) and node.op == "*" and node.a == node.b:
+                a = self.selected(node.a, where)
+                name = self.var(f"_multiply({a}, {a})")
+                self.squares.append((len(self.lines) - 1, a))
+            elif isinstance(where, Present) and self.in_domain(where):
+                c = self.col(where.col.name)
+                name = self.var(f"_sel_present({self(node)}, {c})")
+                self.selections[name] = self(node)
+            else:
+                name = self.var(f"_sel({self(node)}, {self._mask(where)})")
+                self.selections[name] = self(node)
+            self.memo[key] = name
+        return name
+
     def _mask(self, where: Node) -> str:
         """``where`` on the domain's rows (computed once per node, as the nodes are)."""
+        if self.in_domain(where):
+            return self(where)
         key = ("domain", where)
         name = self.memo.get(key)
         if name is None:
@@ -208,23 +275,32 @@ class _Compiler:
         if isinstance(n, Lookup):
             return self.var(f"_lookup(KPI, {n.key.name!r}, P[{n.table.name!r}], "
                             f"{self.col(n.key.name)})")
+        if isinstance(n, Count) and isinstance(n.where, Present) and self.in_domain(n.where):
+            return self.var(f"float({self.col(n.where.col.name)}.npresent)")
         if isinstance(n, Count) and isinstance(n.where, Present):
             c = self.col(n.where.col.name)
             return self.var(f"float({c}.npresent) if D is None else "
                             f"float(_cnz({c}.present & D))")
+        if isinstance(n, Count) and isinstance(n.where, Cmp) and n.where.op == "=" \
+                and isinstance(n.where.a, Col) and isinstance(n.where.b, Lit) \
+                and self.in_domain(n.where):
+            c, k = self.col(n.where.a.name), self.const(n.where.b.value)
+            return self.var(f"float({c}.count_eq({k}))")
         if isinstance(n, Count):
             return self.var(f"float(_cnz({self._mask(n.where)}))")
         if isinstance(n, Sum):
-            x, m = self(n.expr), self._mask(n.where)
-            return self.var(f"float(_sum({x}[{m}]))" if _is_row(n.expr)
-                            else f"float({x}) * _cnz({m})")
+            if _is_row(n.expr):
+                return self.var(f"float(_sum({self.selected(n.expr, n.where)}))")
+            return self.var(f"float({self(n.expr)}) * _cnz({self._mask(n.where)})")
         if isinstance(n, Quantile):
             x, m = self(n.expr), self._mask(n.where)
             return self.var(f"_quantile({x}[{m}], {n.q!r})")
         if isinstance(n, BinOp):
             if _is_row(n):
                 a, b = self.operand(n.a), self.operand(n.b)
-                return self.var(f"{_UFUNC[n.op]}({a}, {b})")
+                name = self.var(f"{_UFUNC[n.op]}({a}, {b})")
+                self.fresh[name] = len(self.lines) - 1
+                return name
             a, b = self(n.a), self(n.b)
             return self.var(f"{a} {n.op} {b}")
         if isinstance(n, Cmp):
@@ -285,6 +361,33 @@ class _Compiler:
         col = self.col(broken_col(broken).name)
         return f"(e := {col}.extremes) is None or {' or '.join(parts)}"
 
+    def _square_in_place(self) -> None:
+        """A selection squared for a sum of squares and read nowhere after: square it in
+        its own array (no fresh one of its size), unless the selection is the full rows
+        themselves (every row selected), which are the caller's or a column's."""
+        for i, a in self.squares:
+            full = self.selections.get(a)
+            word = re.compile(rf"\b{a}\b")
+            if full is None or any(word.search(line) for line in self.lines[i + 1:]):
+                continue
+            self.lines[i] = self.lines[i].replace(f"_multiply({a}, {a})",
+                                                  f"_square_in_place({a}, {full})")
+
+    def _reuse_temporaries(self) -> None:
+        """Row arithmetic on the result of earlier row arithmetic that nothing reads
+        after (talk + hold, then + acw) writes into that result instead of a fresh array
+        of its size (see _into)."""
+        for name, i in self.fresh.items():
+            line = self.lines[i]
+            args = line.split("(", 1)[1].rstrip(")").split(", ")
+            for a in args:
+                if a in self.fresh and self.fresh[a] < i and not any(
+                        re.search(rf"\b{a}\b", later) for later in self.lines[i + 1:]):
+                    fn = line.split(" = ", 1)[1].split("(", 1)[0]
+                    self.lines[i] = line.replace(f"{fn}({', '.join(args)})",
+                                                 f"_into({fn}, {', '.join(args)}, {a})")
+                    break
+
     def measure(self, node: Node) -> str:
         """A measure's value. A measure that is a ratio (the QA score's points share) has
         none (None, as a margin where n ≤ 1) where its denominator is 0: the KPI's own value
@@ -332,6 +435,8 @@ class _Compiler:
         measures = ", ".join(f"{k!r}: {ratios.get(k) or self.measure(v)}"
                              for k, v in formula.measures.items())
         self.emit(f"return {value}, {n}, {margin}, {{{measures}}}")
+        self._square_in_place()
+        self._reuse_temporaries()
         head = ["def run(C, S, P, D):"]
         head += [f"    {c} = C[{name!r}]" for name, c in self.cols.items()]
         source = "\n".join(head + self.lines) + "\n"
@@ -361,6 +466,31 @@ def broken_col(n: Node) -> Col:
     while not isinstance(n, Col):
         n = n.children()[0]
     return n
+
+
+def _sel(x: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """``x[m]``, without the copy where ``m`` holds every row."""
+    return x if _count(m) == m.shape[0] else x[m]
+
+
+def _into(ufunc: np.ufunc, a: Any, b: Any, out: np.ndarray) -> np.ndarray:
+    """``ufunc(a, b)`` written over ``out`` (a or b: a fresh row array that the program
+    reads no more) where that holds the result's type, on more than a few rows (on a few,
+    a fresh array is cheaper than the check); the same numbers either way."""
+    if out.shape[0] > 256 and np.result_type(a, b) == out.dtype and out.ndim == 1:
+        return ufunc(a, b, out=out)
+    return ufunc(a, b)
+
+
+def _square_in_place(s: np.ndarray, full: np.ndarray) -> np.ndarray:
+    """``s * s``, written over ``s`` where ``s`` is a selection of its own (not ``full``
+    itself): the same numbers without a fresh array."""
+    return _multiply_ufunc(s, s) if s is full else _multiply_ufunc(s, s, out=s)
+
+
+def _sel_present(x: np.ndarray, col: Column) -> np.ndarray:
+    """``x[col.present]``, without the copy (or the mask) where every row is present."""
+    return x if col.npresent == x.shape[0] else x[col.present]
 
 
 def _quantile(x: np.ndarray, q: float) -> float:
@@ -407,16 +537,19 @@ def _fail(key: str, rule: rules.Rule, broken: Any, domain: np.ndarray | None,
     """Raise the rule's sentence at the first domain row (or the scalar) that breaks it."""
     if not rule.row:
         raise KpiError(key, rule.input, rule.sentence, values[rule.input])
-    bad = np.flatnonzero(broken if domain is None else broken & domain)
-    if not bad.size:
+    broken = broken if domain is None else broken & domain
+    if not _count(broken):   # (broken only off the domain: cheaper than listing none)
         return
+    bad = np.flatnonzero(broken)
     i = int(bad[0])
     value = None if rule.kind == "required" else values[rule.input].values[i]
     raise KpiError(key, rule.input, rule.sentence, value, row=i + 1,
                    more=len(bad) - 1 if rule.kind == "range" else 0)
 
 
-_RUNTIME = {"_cnz": _count, "_sum": np.add.reduce, "_add": np.add,
+_RUNTIME = {"_cnz": _count, "_sum": np.add.reduce, "_sel": _sel,
+            "_sel_present": _sel_present, "_square_in_place": _square_in_place,
+            "_into": _into, "_add": np.add,
             "_subtract": np.subtract, "_multiply": np.multiply, "_quantile": _quantile,
             "_lookup": _lookup, "_known": _known, "_call": _call, "_fail": _fail,
             "_Error": KpiError}
@@ -438,21 +571,54 @@ class _Plan:
         self.param_names = frozenset(p.name for p in kpi.params)
         self.defaults = rules.resolve_params(kpi, var, {})
         self.used = frozenset(formula_columns(var.formula))
-        self.meta = (kpi.unit_of(var), kpi.format_of(var), kpi.direction_of(var))
-        self.target = kpi.target_of(var)
+        self.fields = KpiResult._fields(kpi, var)
         self.inputs = tuple((i.name, i.kind, i.time_unit, i.is_column) for i in kpi.inputs)
         self.programs: dict[Any, Any] = {}
+        #: per tuple of argument names as a call gives them: what :func:`_run_given` needs
+        #: (False: such a call takes the general path of :func:`_run`)
+        self.shapes: dict[tuple[str, ...], Any] = {}
+
+    def shape(self, names: tuple[str, ...]) -> "_Shape | bool":
+        """The :class:`_Shape` of calls naming ``names``, or False where such a call
+        needs the general path: an unknown name, a scalar input or a column the formula
+        reads left out (each an error or a default the general path gives)."""
+        shape = self.shapes.get(names)
+        if shape is None:
+            given = set(names)
+            ok = given <= self.known and all(
+                name in given for name, _, _, is_column in self.inputs
+                if not is_column or name in self.used)
+            shape = _Shape(self, names) if ok else False
+            if len(self.shapes) >= self.MAX_PROGRAMS:
+                self.shapes.clear()
+            self.shapes[names] = shape
+        return shape
 
     def program(self, given: tuple[str, ...], params: dict[str, Any], pkey: Any):
         key = (given, pkey)
         run = self.programs.get(key)
         if run is None:
             checks = rules.rules(self.kpi, self.var, params, given)
-            run = _Compiler(self.kpi, params).program(self.var.formula, checks)
+            run = _Compiler(self.kpi, params, given).program(self.var.formula, checks)
             if len(self.programs) >= self.MAX_PROGRAMS:
                 self.programs.clear()
             self.programs[key] = run
         return run
+
+
+class _Shape:
+    """Calls of one plan that name the same arguments, every input the general path
+    would read among them (:meth:`_Plan.shape`): the inputs to parse in the plan's order,
+    the options named (each must be None, the default, for this path), and the program
+    for their column inputs with the default options, once compiled."""
+
+    __slots__ = ("inputs", "options", "given", "run")
+
+    def __init__(self, plan: _Plan, names: tuple[str, ...]):
+        self.inputs = tuple(i for i in plan.inputs if i[0] in names)
+        self.options = tuple(n for n in names if n in plan.param_names)
+        self.given = tuple(i[0] for i in self.inputs if i[3])
+        self.run = None
 
 
 _PLANS: dict[tuple[str, str | None], _Plan] = {}
@@ -468,8 +634,7 @@ def _plan(key: str, variant: Any, unit: Any) -> tuple[_Plan, str | None]:
     kpi = CATALOG[key]
     unit = duration_unit(key, unit)
     if unit is not None and not kpi.duration_inputs:
-        raise KpiError(key, "unit", f"is an option of functions with duration inputs; "
-                       f"{kpi.title} has none")
+        _no_unit(kpi)
     plan = _Plan(kpi, kpi.variant(variant))
     if cacheable and len(_PLANS) < 4096:   # variant names come from cells: bound them
         _PLANS[(key, variant)] = plan
@@ -486,16 +651,27 @@ def compute(key: str, variant: str | None = None, *, min_n: int | None = None,
     plan = _PLANS.get((key, variant)) if variant is None or type(variant) is str else None
     if plan is None or unit is not None:
         plan, unit = _plan(key, variant, unit)
-    value, n, margin, measures = _run(plan, unit, inputs)
+    # _run, inlined: a call on a few cells takes microseconds, and a call costs a tenth of one
+    if unit is not None and not plan.kpi.duration_inputs:
+        _no_unit(plan.kpi)
+    names = tuple(inputs)
+    shape = plan.shapes.get(names)
+    if shape is None:
+        shape = plan.shape(names)
+    out = _run_given(plan, shape, unit, inputs) if shape else None
+    value, n, margin, measures = out or _run_general(plan, unit, inputs)
     if not math.isfinite(value):
         raise KpiError(key, "", "has no finite value for these inputs")
     if margin is not None and not math.isfinite(margin):
         # the squares of values past ~1e154 overflow a double: such figures are not durations
         raise KpiError(key, "", "has no finite margin of error for these inputs (values "
                                 "too large to square)")
-    kpi = plan.kpi
-    return KpiResult._fast(key, plan.var.name, float(value), n, margin, measures, *plan.meta,
-                           kpi.min_n if min_n is None else min_n, plan.target)
+    fields = plan.fields.copy()
+    fields["value"], fields["n"], fields["margin"], fields["measures"] = \
+        float(value), n, margin, measures
+    if min_n is not None:
+        fields["min_n"] = min_n
+    return KpiResult._made(fields)
 
 
 def evaluate(key: str, variant: str | None, nodes: "list[Node]", *, unit: Any = None,
@@ -517,10 +693,77 @@ def evaluate(key: str, variant: str | None, nodes: "list[Node]", *, unit: Any = 
 def _run(plan: _Plan, unit: str | None, inputs: Mapping[str, Any]):
     """Parse and check ``inputs`` for the plan's variant and run its compiled program:
     (value, n, margin, measures)."""
+    if unit is not None and not plan.kpi.duration_inputs:
+        _no_unit(plan.kpi)
+    shape = plan.shapes.get(tuple(inputs))
+    if shape is None:
+        shape = plan.shape(tuple(inputs))
+    if shape:
+        out = _run_given(plan, shape, unit, inputs)
+        if out is not None:
+            return out
+    return _run_general(plan, unit, inputs)
+
+
+def _no_unit(kpi: Kpi):
+    raise KpiError(kpi.key, "unit", f"is an option of functions with duration inputs; "
+                   f"{kpi.title} has none")
+
+
+def _run_given(plan: _Plan, shape: _Shape, unit: str | None, inputs: Mapping[str, Any]):
+    """:func:`_run_general` for a call whose shape leaves no option set and no input to
+    fill or refuse for its absence: the same parses in the same order, the same domain and
+    program, without working out which is which per call. None where an argument is None
+    after all (the general path then reads it as left out)."""
+    for name in shape.options:
+        if inputs[name] is not None:
+            return None
+    key = plan.kpi.key
+    cols: dict[str, Column] = {}
+    scalars: dict[str, float] = {}
+    for name, kind, time_unit, is_column in shape.inputs:
+        data = inputs[name]
+        if data is None:
+            return None
+        if is_column:
+            cols[name] = parse_column(key, name, kind, data, time_unit=time_unit, unit=unit)
+        else:
+            scalars[name] = parse_scalar(key, name, data)
+    given = shape.given
+    domain = None
+    if len(given) == 1:
+        col = cols[given[0]]
+        if col.nblank:
+            domain = col.not_blank
+    elif given:
+        domain = _domain(key, cols, given)
+    run = shape.run
+    if run is None:
+        run = shape.run = plan.program(given, plan.defaults, None)
+    return run(cols, scalars, plan.defaults, domain)
+
+
+def _domain(key: str, cols: Mapping[str, Column], given: tuple[str, ...] | list[str]):
+    """Rows where at least one of two or more given inputs holds something (blank rows
+    are ignored); None where that is every row. First the ranges' lengths are checked."""
+    given_cols = [cols[g] for g in given]
+    size = given_cols[0].blank.shape[0]
+    for col in given_cols:
+        if col.blank.shape[0] != size:
+            raise KpiError(key, "", "needs ranges of the same length: " +
+                           ", ".join(f"'{g}' has {len(cols[g])}" for g in given))
+    for col in given_cols:
+        if not col.nblank:
+            return None
+    domain = np.zeros(size, bool)
+    for col in given_cols:
+        domain |= col.not_blank
+    return None if domain.all() else domain
+
+
+def _run_general(plan: _Plan, unit: str | None, inputs: Mapping[str, Any]):
+    """:func:`_run` for any call: unknown names, options, inputs left out."""
     key, kpi, var = plan.kpi.key, plan.kpi, plan.var
-    if unit is not None and not kpi.duration_inputs:
-        raise KpiError(key, "unit", f"is an option of functions with duration inputs; "
-                       f"{kpi.title} has none")
     if not plan.known.issuperset(inputs):
         for name in inputs:
             if name not in plan.known:
@@ -546,13 +789,14 @@ def _run(plan: _Plan, unit: str | None, inputs: Mapping[str, Any]):
             continue
         cols[name] = parse_column(key, name, kind, data, time_unit=time_unit, unit=unit)
         given.append(name)
-    if given:
-        size = cols[given[0]].blank.shape[0]
-        if len(given) > 1 and any(cols[g].blank.shape[0] != size for g in given):
-            raise KpiError(key, "", "needs ranges of the same length: " +
-                           ", ".join(f"'{g}' has {len(cols[g])}" for g in given))
-    else:
-        size = 0
+    domain = None
+    if len(given) == 1:
+        col = cols[given[0]]
+        if col.nblank:
+            domain = col.not_blank
+    elif given:
+        domain = _domain(key, cols, given)
+    size = cols[given[0]].blank.shape[0] if given else 0
     if not used.issubset(cols):
         for inp in kpi.column_inputs:
             if inp.name in cols:
@@ -563,19 +807,6 @@ def _run(plan: _Plan, unit: str | None, inputs: Mapping[str, Any]):
                 raise KpiError(key, inp.name, f"is needed by the variant '{var.name}'")
             if inp.name in used:
                 cols[inp.name] = Column(np.full(size, inp.default_value), np.zeros(size, bool))
-    # domain: rows where at least one given input holds something (blank rows are ignored);
-    # None where that is every row
-    domain = None
-    if len(given) == 1:
-        col = cols[given[0]]
-        if col.nblank:
-            domain = col.not_blank
-    elif given and all([cols[name].nblank for name in given]):
-        domain = np.zeros(size, bool)
-        for name in given:
-            domain |= cols[name].not_blank
-        if domain.all():
-            domain = None
     given_key = tuple(given)
     run = plan.programs.get((given_key, pkey)) or plan.program(given_key, params, pkey)
     return run(cols, scalars, params, domain)

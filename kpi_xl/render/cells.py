@@ -42,13 +42,14 @@ class Column:
 
     def __init__(self, values: np.ndarray | None, blank: np.ndarray,
                  na: np.ndarray | None = None, codes: np.ndarray | None = None,
-                 keys: np.ndarray | None = None):
+                 keys: np.ndarray | None = None, cache: dict[Any, Any] | None = None):
         self._values, self.blank, self.na = values, blank, na
         #: categories: code of each row into ``keys``; label per code as written (None =
         #: blank)
         self._codes, self._keys = codes, keys
-        #: masks computed once per call and shared by validation and the formula
-        self.cache: dict[Any, Any] = {}
+        #: masks and counts computed once per call and shared by validation and the
+        #: formula (a parse may hand over what it found on the way)
+        self.cache: dict[Any, Any] = {} if cache is None else cache
         self.parse: Any = None
 
     def _parsed(self) -> None:
@@ -89,7 +90,9 @@ class Column:
     def present(self) -> np.ndarray:
         m = self.cache.get("present")
         if m is None:
-            m = self.not_blank if self.na is None else ~(self.blank | self.na)
+            # "no N/A": a score column parsed from numbers, whose ``na`` is all False
+            m = self.not_blank if self.na is None or "no N/A" in self.cache \
+                else ~(self.blank | self.na)
             self.cache["present"] = m
         return m
 
@@ -114,7 +117,9 @@ class Column:
     def not_blank(self) -> np.ndarray:
         m = self.cache.get("not_blank")
         if m is None:
-            m = self.cache["not_blank"] = ~self.blank
+            n = self.blank.shape[0]
+            m = self.cache["not_blank"] = ~self.blank if n > 256 or self.nblank \
+                else _shared(n, True)
         return m
 
     @property
@@ -133,6 +138,13 @@ class Column:
         if m is None:
             m = self.cache[("=", value)] = self.values == zero_d(value)
         return m
+
+    def count_eq(self, value: float) -> int:
+        """How many rows equal ``value`` (the parse of a flag column notes its 1s and 0s)."""
+        k = self.cache.get(("#", value))
+        if k is None:
+            k = self.cache[("#", value)] = int(_count(self.equals(value)))
+        return k
 
     def __len__(self) -> int:
         return len(self.blank)
@@ -223,12 +235,21 @@ def parse_column(kpi: str, name: str, kind: str, data: Any, *,
     otherwise (which is what Excel hands over). For durations, ``unit`` (one of
     :data:`~kpi_xl.catalog.spec.TIME_UNITS`) says what unit plain numbers are in; they
     are converted to the input's ``time_unit``. Time values convert exactly either way."""
+    if type(data) is list and len(data) <= 256 and kind != "category" \
+            and (unit is None or unit == time_unit or kind != "duration"):
+        types = set(map(type, data))
+        if _PLAIN_NUMBERS.issuperset(types):   # (no cell is a list: no flattening)
+            col = _few_numbers(kind, data, _NONE_TYPE in types)
+            if col is not None:
+                return col
     if kind == "category":
         return _parse_category(kpi, name, flatten(kpi, name, data))
     factor = 1.0
     if kind == "duration" and unit is not None and unit != time_unit:
         factor = TIME_UNITS[unit] / TIME_UNITS[time_unit]
-    seq = flatten(kpi, name, data)
+    # one column or row as xlwings hands it over needs no flattening (see flatten)
+    seq = data if type(data) is list and (not data or type(data[0]) not in (list, tuple)) \
+        else flatten(kpi, name, data)
     if type(seq) is list and _PLAIN_NUMBERS.issuperset(map(type, seq)):
         col = _parse_plain_numbers(kpi, name, kind, seq, factor)
         if col is not None:
@@ -241,22 +262,41 @@ def parse_column(kpi: str, name: str, kind: str, data: Any, *,
         n = values.shape[0]
         if kind == "flag":   # every value 1 or 0: valid, and neither blank nor infinite
             eq1, eq0 = values == zero_d(1.0), values == zero_d(0.0)
-            if _count(eq1) + _count(eq0) == n:
+            ones, zeros = int(_count(eq1)), int(_count(eq0))
+            if ones + zeros == n:
                 col = Column(values, np.zeros(n, bool))
-                col.cache.update({("=", 1.0): eq1, ("=", 0.0): eq0, "nblank": 0})
+                col.cache.update({("=", 1.0): eq1, ("=", 0.0): eq0, "nblank": 0,
+                                  ("#", 1.0): ones, ("#", 0.0): zeros})
+                return col
+        elif n:
+            # no blank and no infinity: two reductions say so without a mask (minimum and
+            # maximum are NaN where any value is), and they are the extremes that range
+            # rules read (Column.extremes)
+            lo, hi = _minimum(values), _maximum(values)
+            if -math.inf < lo and hi < math.inf:
+                col = Column(values, np.zeros(n, bool),
+                             np.zeros(n, bool) if kind == "score" else None)
+                col.cache.update({"nblank": 0, "npresent": n, "extremes": (lo, hi)})
+                if kind == "score":   # no N/A in an array: present is not blank
+                    col.cache["no N/A"] = True
                 return col
         blank = np.isnan(values)
-        inf = np.isinf(values)
-        if inf.any():   # no cell holds one; an array may
-            i = int(np.flatnonzero(inf)[0])
+        # an infinity (no cell holds one; an array may) is one of the extremes, which
+        # skip blanks (NaN where every value is blank)
+        extremes = (np.fmin.reduce(values), np.fmax.reduce(values)) if n else None
+        if extremes and (extremes[0] == -math.inf or extremes[1] == math.inf):
+            i = int(np.flatnonzero(np.isinf(values))[0])
             raise KpiError(kpi, name, "must be a finite number", float(values[i]), row=i + 1)
         col = Column(values, blank, np.zeros(n, bool) if kind == "score" else None)
+        if extremes:
+            col.cache["extremes"] = extremes
         nblank = col.nblank
         if kind == "score":   # no N/A in an array: present is not blank
-            col.cache["present"] = col.not_blank
+            col.cache["no N/A"] = True
             col.cache["npresent"] = n - nblank
         if kind == "flag":
-            col.cache.update({("=", 1.0): eq1, ("=", 0.0): eq0})
+            col.cache.update({("=", 1.0): eq1, ("=", 0.0): eq0, ("#", 1.0): ones,
+                              ("#", 0.0): zeros})
             _check_flags(kpi, name, col)
         return col
     n = len(seq)
@@ -306,6 +346,20 @@ def parse_column(kpi: str, name: str, kind: str, data: Any, *,
     return Column(values, blank, na)
 
 
+_SHARED: dict[bool, dict[int, np.ndarray]] = {False: {}, True: {}}
+
+
+def _shared(n: int, value: bool) -> np.ndarray:
+    """A mask of ``n`` rows all ``value`` (n <= 256), read-only and shared by every call
+    (a column's blanks where none is blank, cheaper than a fresh array of a few cells)."""
+    m = _SHARED[value].get(n)
+    if m is None:
+        m = np.full(n, value)
+        m.flags.writeable = False
+        _SHARED[value][n] = m
+    return m
+
+
 _ZERO_D: dict[float, np.ndarray] = {}
 
 
@@ -323,10 +377,14 @@ def zero_d(value: float) -> np.ndarray:
 
 
 #: count_nonzero without numpy's dispatch layer (a tenth of a 10-cell call is dispatch)
-_count = getattr(np.count_nonzero, "_implementation", np.count_nonzero)
+#: nor its Python wrapper (which calls this C function when no axis is given); the
+#: public function where a numpy lacks either
+_count = (getattr(getattr(getattr(np, "_core", None), "multiarray", None), "count_nonzero", None)
+          or getattr(np.count_nonzero, "_implementation", np.count_nonzero))
+_minimum, _maximum = np.minimum.reduce, np.maximum.reduce
 #: the types of a range that holds nothing but numbers and blanks, as Excel hands it over
 _PLAIN_NUMBERS = frozenset({float, int, type(None), np.float64})
-_ZERO_ONE = frozenset({0, 1})
+_NONE_TYPE = type(None)
 
 
 def _finite_sum(xs: list) -> bool:
@@ -337,6 +395,50 @@ def _finite_sum(xs: list) -> bool:
         return math.isfinite(math.fsum(xs))
     except (OverflowError, ValueError):   # an overflow on the way; inf + -inf
         return False
+
+
+def _few_numbers(kind: str, seq: list, blanks: bool) -> Column | None:
+    """A few cells (up to 256) of plain numbers and blanks, in their own unit, checked by
+    Python's own list operations, which beat numpy calls on a few cells. None where a
+    cell breaks a rule, is NaN or infinite, or does not fit a float: the longer paths
+    then find which cell and say why."""
+    try:
+        values = np.array(seq, np.float64)
+    except OverflowError:
+        return None
+    n = len(seq)
+    if kind == "flag":
+        # every cell is 1, 0 or blank when the counts add up (no cell equals two of them;
+        # NaN equals none); the counts of 1 and 0 are the formula's (Column.count_eq),
+        # so no mask is made for them. A blank is None, the only cell that becomes NaN.
+        ones, zeros = seq.count(1.0), seq.count(0.0)
+        nblank = seq.count(None) if blanks else 0
+        if ones + zeros + nblank != n:
+            return None
+        return Column(values, np.isnan(values) if nblank else _shared(n, False), None,
+                      None, None, {"nblank": nblank, "npresent": n - nblank,
+                                   ("#", 1.0): ones, ("#", 0.0): zeros})
+    filled = [v for v in seq if v is not None] if blanks else seq
+    try:   # the exact sum is finite only if every number is (see _finite_sum)
+        if not math.isfinite(math.fsum(filled)):
+            return None
+    except (OverflowError, ValueError):
+        return None
+    nblank = n - len(filled)
+    # no NaN among the numbers (the sum is finite): the blanks are the Nones
+    # no N/A among numbers; the least and greatest value let range rules skip their
+    # test (sorted: one pass on a few cells, cheaper than min and max; only their
+    # comparisons with a bound are read, so -0.0 for 0.0 changes nothing)
+    cache = {"nblank": nblank, "npresent": n - nblank}
+    if filled:
+        order = sorted(filled) if n <= 32 else None
+        cache["extremes"] = (order[0], order[-1]) if order else (min(filled), max(filled))
+    if kind == "score":
+        cache["no N/A"] = True
+        return Column(values, np.isnan(values) if nblank else _shared(n, False),
+                      _shared(n, False), None, None, cache)
+    return Column(values, np.isnan(values) if nblank else _shared(n, False), None, None,
+                  None, cache)
 
 
 def _parse_plain_numbers(kpi: str, name: str, kind: str, seq: list, factor: float
@@ -350,36 +452,22 @@ def _parse_plain_numbers(kpi: str, name: str, kind: str, seq: list, factor: floa
     except OverflowError:
         return None
     n = values.shape[0]
-    if n <= 256:   # a few cells: Python's own checks beat numpy calls
-        filled = seq if None not in seq else [v for v in seq if v is not None]
-        if kind == "flag":   # all valid (NaN and infinity are not in the set)
-            clean = _ZERO_ONE.issuperset(filled)
-        else:   # the sum is finite only if every number is (or it overflowed: the long way)
-            clean = factor == 1.0 and _finite_sum(filled)
-        if clean:
-            nblank = n - len(filled)
-            blank = np.array([v is None for v in seq], bool) if nblank else np.zeros(n, bool)
-            col = Column(values, blank, np.zeros(n, bool) if kind == "score" else None)
-            col.cache["nblank"] = nblank
-            if filled and kind != "flag":   # flags have no range rule
-                col.cache["extremes"] = (min(filled), max(filled))
-            if kind == "score":
-                col.cache["present"] = col.not_blank
-                col.cache["npresent"] = n - nblank
+    if kind != "flag" and factor == 1.0 and n:
+        # no blank and no infinity (see parse_column's arrays), and the extremes
+        lo, hi = _minimum(values), _maximum(values)
+        if -math.inf < lo and hi < math.inf:
+            col = Column(values, np.zeros(n, bool),
+                         np.zeros(n, bool) if kind == "score" else None)
+            col.cache.update({"nblank": 0, "npresent": n, "extremes": (lo, hi)})
+            if kind == "score":   # no N/A here: present is not blank
+                col.cache["no N/A"] = True
             return col
-    if kind != "flag" and factor == 1.0 and _count(np.isfinite(values)) == n:
-        col = Column(values, np.zeros(n, bool), np.zeros(n, bool) if kind == "score" else None)
-        col.cache["nblank"] = 0
-        if kind == "score":   # no N/A here: present is not blank
-            col.cache["present"] = col.not_blank
-            col.cache["npresent"] = n
-        return col
     blank = np.isnan(values)
     nblank = int(_count(blank))
     if kind == "flag":
         col = Column(values, blank)
         col.cache["nblank"] = nblank
-        if _count(col.equals(1.0)) + _count(col.equals(0.0)) + nblank != n:
+        if col.count_eq(1.0) + col.count_eq(0.0) + nblank != n:
             i = int(np.flatnonzero(~(blank | col.equals(0.0) | col.equals(1.0)))[0])
             v = float(values[i])
             if math.isinf(v):
@@ -397,16 +485,14 @@ def _parse_plain_numbers(kpi: str, name: str, kind: str, seq: list, factor: floa
     col = Column(values, blank, np.zeros(n, bool) if kind == "score" else None)
     col.cache["nblank"] = nblank
     if kind == "score":   # no N/A here: present is not blank
-        col.cache["present"] = col.not_blank
+        col.cache["no N/A"] = True
         col.cache["npresent"] = n - nblank
     return col
 
 
 def _check_flags(kpi: str, name: str, col: Column) -> None:
     """Every non-blank value is 0 or 1; the ==0 / ==1 masks stay cached for the formula."""
-    ok = (np.count_nonzero(col.equals(1.0)) + np.count_nonzero(col.equals(0.0))
-          + np.count_nonzero(col.blank))
-    if ok != len(col):
+    if col.count_eq(1.0) + col.count_eq(0.0) + col.nblank != len(col):
         bad = ~(col.blank | col.equals(0.0) | col.equals(1.0))
         i = int(np.flatnonzero(bad)[0])
         raise KpiError(kpi, name, f"must be 1 or 0 when numeric ({_EXPECT['flag']})",

@@ -377,23 +377,33 @@ def _facts(backend: Backend, rel: Relation, rules, ds: Dataset, options: LoadOpt
             keys.append(f"CASE WHEN {q(c)} IS NULL THEN NULL ELSE 'x' END AS {q(c)}")
     if rel.table == "qa" and "evaluation" in have:
         keys.append(q("evaluation"))
-    flag = [f"COALESCE(({r.cond}), FALSE)" for r in rules]
+    # each rule's break as a 0/1 column of an inner SELECT, computed once per row; the sums
+    # read those columns (written into each sum that needs it, a rule's condition came
+    # 2 + k times into the one aggregate: its own count, each KPI it leaves, "any")
+    flags = ", ".join(f"CASE WHEN {r.cond} THEN 1 ELSE 0 END AS _f{i}"
+                      for i, r in enumerate(rules))
+    source = f"(SELECT *, {flags} FROM {rel.view}) AS t" if rules else rel.view
+
+    def broken(which: list[int]) -> str:
+        """SQL: the rows breaking any of these rules, counted."""
+        if len(which) == 1:
+            return f"SUM(_f{which[0]})"
+        return f"SUM(CASE WHEN {' + '.join(f'_f{i}' for i in which)} > 0 THEN 1 ELSE 0 END)"
+
     sums = ["COUNT(*) AS _n"]
     counted = Counted()
-    for i, (r, f) in enumerate(zip(rules, flag, strict=True)):
-        sums.append(f"SUM(CASE WHEN {f} THEN 1 ELSE 0 END) AS _r{i}")
+    for i, r in enumerate(rules):
+        sums.append(f"{broken([i])} AS _r{i}")
         counted.texts[f"_r{i}"] = r.rule
     titles = list(dict.fromkeys(k.strip() for r in rules for k in r.kpis.split(", ")))
     for j, title in enumerate(titles):
         mine = [i for i, r in enumerate(rules) if title in [k.strip() for k in r.kpis.split(", ")]]
-        sums.append(f"SUM(CASE WHEN {' OR '.join(flag[i] for i in mine)} THEN 1 ELSE 0 END) "
-                    f"AS _k{j}")
+        sums.append(f"{broken(mine)} AS _k{j}")
         counted.lost[title] = f"_k{j}"
         counted.rules[title] = [f"_r{i}" for i in mine]
-    sums.append(f"SUM(CASE WHEN {' OR '.join(flag)} THEN 1 ELSE 0 END) AS _any" if flag
-                else "0 AS _any")
+    sums.append(f"{broken(list(range(len(rules))))} AS _any" if rules else "0 AS _any")
     group = ", ".join(k.rsplit(" AS ", 1)[0] for k in keys)
-    facts = backend.query(f"SELECT {', '.join(keys)}, {', '.join(sums)} FROM {rel.view} "
+    facts = backend.query(f"SELECT {', '.join(keys)}, {', '.join(sums)} FROM {source} "
                           f"GROUP BY {group}")
     for c in facts.columns:
         if c.startswith("_"):

@@ -14,20 +14,69 @@ _RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)),
              *(f"LPT{i}" for i in range(1, 10))}
 
 
-def sheet_title(name: str, taken: set[str] = frozenset()) -> str:
-    """Excel's rules: at most 31 characters, none of ``[]:*?/\\``, not starting or
-    ending with an apostrophe, not 'History', unique (case-insensitively)."""
-    t = _SHEET_BAD.sub("-", " ".join(str(name).split())).strip("'").strip() or "Sheet"
-    if t.lower() == "history":
-        t = "History (data)"
-    t = t[:31]
-    lower = {x.lower() for x in taken}
-    base, k = t, 2
-    while t.lower() in lower:
-        suffix = f" ({k})"
-        t = base[:31 - len(suffix)] + suffix
-        k += 1
-    return t
+#: Excel's longest sheet title, in UTF-16 units (how Excel counts: an emoji is two)
+SHEET_TITLE_MAX = 31
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _units(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _cut(text: str, units: int) -> str:
+    """``text`` cut to at most ``units`` UTF-16 units (never inside a character), with no
+    apostrophe or space left at its end."""
+    while _units(text) > units:
+        text = text[:-1]
+    return text.rstrip("' ")
+
+
+def _folds(title: str) -> tuple[str, str]:
+    """The forms under which two titles are one to Excel (it compares them ignoring case;
+    where its case rule is not documented, full case mapping or a final sigma, both forms
+    are kept, so a title is given a suffix rather than refused by Excel)."""
+    return title.lower(), title.upper().lower()
+
+
+def sheet_title(name: str, taken=frozenset()) -> str:
+    """A valid Excel sheet title for ``name``, not one of ``taken``: at most 31 UTF-16
+    units, none of ``[]:*?/\\`` (each becomes ``-``) nor control characters (``?``),
+    no apostrophe first or last, not 'History' (Excel keeps it), and unique compared as
+    Excel compares titles (ignoring case): ``ann`` after ``ANN`` is ``ann (2)``."""
+    return SheetTitles(taken).add(name)
+
+
+def same_title(a: str, b: str) -> bool:
+    """Whether Excel takes sheet titles ``a`` and ``b`` for one (see ``_folds``)."""
+    return bool(set(_folds(a)) & set(_folds(b)))
+
+
+class SheetTitles:
+    """The titles of one workbook's sheets, as they are given: :meth:`add` makes the next
+    one (:func:`sheet_title`'s rules) and keeps it, so a loop of 2,000 agent sheets
+    compares each new title with a set, not with every title before it."""
+
+    def __init__(self, taken=()):
+        self._seen: set[str] = set()
+        for t in taken:
+            self._seen.update(_folds(t))
+
+    def __contains__(self, title: str) -> bool:
+        return any(f in self._seen for f in _folds(title))
+
+    def add(self, name: str) -> str:
+        """The title for ``name`` (valid, and none of the titles given before), kept."""
+        t = _CONTROL.sub("?", _SHEET_BAD.sub("-", " ".join(str(name).split())))
+        t = _cut(t.strip("' "), SHEET_TITLE_MAX) or "Sheet"
+        if t.lower() == "history":
+            t = "History (data)"
+        base, k = t, 2
+        while t in self:
+            suffix = f" ({k})"
+            t = (_cut(base, SHEET_TITLE_MAX - len(suffix)) or "Sheet") + suffix
+            k += 1
+        self._seen.update(_folds(t))
+        return t
 
 
 def file_stem(name: str) -> str:

@@ -32,7 +32,7 @@ from .cached import save_with_values
 from ..files import Claims, replacing
 from .layout import AGENT_KPIS, DEFAULT, Layout, kpi_score, weighted
 from ..text import cell_text, printable
-from ..names import distinct_stems, inside, sheet_title
+from ..names import SheetTitles, distinct_stems, inside
 from .dimensions import dimension_contexts, scorecard_book
 from .streamed import save_filled
 from .template import TemplateError
@@ -282,7 +282,9 @@ def qa_contexts(results: Results, qa, centre: str, *, max_score: float = 1.0,
     out = {}
     for team in sorted(teams):
         agents_ctx, evaluations, evaluators = [], [], set()
-        taken = {"Team"}
+        # each agent's sheet name: valid and unique (the sheet loop makes the titles, and
+        # keeps any formula naming an agent's sheet on it; these are its names already)
+        taken = SheetTitles({"Team"})
         active: dict[str, int] = {}                # count KPIs: the team's agents with a value
         for agent in sorted(teams[team]):
             evals, items = [], []
@@ -328,8 +330,7 @@ def qa_contexts(results: Results, qa, centre: str, *, max_score: float = 1.0,
                              "target": a.get("target", t.get("target", kpi.target_of(variant))),
                              "n": a.get("n"), "number_format": kpi.format_of(variant),
                              "direction": kpi.direction_of(variant)})
-            title = sheet_title(printable(agent), taken)
-            taken.add(title)
+            title = taken.add(printable(agent))
             agents_ctx.append({"name": agent, "sheet": title, "evaluations": evals,
                                "item_scores": items, "kpis": kpis})
         # the Team sheet ranks them: by the engine's QA score, best first, ties by name,

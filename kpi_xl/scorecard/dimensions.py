@@ -28,7 +28,7 @@ from typing import Sequence
 from ..catalog.change import DEFAULT_LEVEL
 from ..engine.results import Results
 from ..text import cell_text
-from ..names import sheet_title
+from ..names import SheetTitles, sheet_title
 
 #: the template sheet's marker: a sheet loop over ``dimensions``
 _MARKER = "in dimensions named"
@@ -50,7 +50,7 @@ def dimension_contexts(results: Results, scorecard: dict, dimensions: Sequence) 
     look = _Lookup.of(results)
     month = results.month
     t = results.table
-    out, taken = [], {"Scorecard"}
+    out, taken = [], SheetTitles({"Scorecard"})
     for d in dimensions:
         if not getattr(d, "sheet", True):
             continue
@@ -73,8 +73,7 @@ def dimension_contexts(results: Results, scorecard: dict, dimensions: Sequence) 
                 cells.append({"value": got.get("value"), "n": got.get("n"),
                               "low": bool(got.get("low"))})
             rows.append({"name": cell_text(m), "cells": cells})
-        title = sheet_title(f"By {d.title}", taken)
-        taken.add(title)
+        title = taken.add(f"By {d.title}")
         out.append({"name": d.name, "title": d.title, "noun": d.title.lower(),
                     "sheet": title, "blank": blank, "members": rows, "kpis": kpis})
     return out

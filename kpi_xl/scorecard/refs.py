@@ -139,6 +139,30 @@ def map_formula(formula: str, own: str, fn) -> str:
     return "=" + "".join(parts) if changed else formula
 
 
+def retitle(formula: str, old: str, new: str) -> str:
+    """``formula`` with its references to sheet ``old`` (compared as Excel compares
+    titles, ignoring case) made references to sheet ``new``; anything else kept. A
+    formula the tokenizer cannot read (a template's, before it is filled) has the text
+    ``old!`` or ``'old'!`` replaced where no other name ends in it."""
+    from openpyxl.formula.tokenizer import TokenizerError
+
+    from ..names import same_title
+
+    try:
+        tokens = _token_values(formula)
+    except TokenizerError:
+        pattern = rf"(?<![\w.'])(?:{re.escape(quote_sheet(old))}|{re.escape(old)})!"
+        return re.sub(pattern, lambda _m: quote_sheet(new) + "!", formula, flags=re.I)
+    parts, changed = [], False
+    for is_ref, text in tokens:
+        if is_ref and "!" in text:
+            sheet, _bang, cells = text.rpartition("!")
+            if same_title(unquote_sheet(sheet), old):
+                text, changed = quote_sheet(new) + "!" + cells, True
+        parts.append(text)
+    return "=" + "".join(parts) if changed else formula
+
+
 def map_ranges(sqref: str, fn_rows) -> str:
     """A space-separated range list (A1:B5 D7) with rows mapped by ``fn_rows(row, last)``."""
     out = []

@@ -42,6 +42,7 @@ from .template import (
     _marker,
     fill_workbook,
     open_template,
+    with_loop_sheets,
 )
 
 
@@ -62,7 +63,8 @@ def save_filled(template: str | Path, context: Mapping[str, Any], path: str | Pa
         save_with_values(filled, path, stamp, release=True)
         return
     with _fewer_collections():
-        _Stream(wb, loop, dict(context), template.name, check).save(Path(path), stamp)
+        _Stream(wb, loop, with_loop_sheets(context), template.name, check).save(Path(path),
+                                                                               stamp)
 
 
 @contextlib.contextmanager

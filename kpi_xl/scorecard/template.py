@@ -17,7 +17,11 @@ The template language, for people who restyle the shipped templates in Excel:
 ``{% sheet for agent in agents named agent.name %}`` in any cell
     the sheet is repeated once per item, named by the expression (made a valid, unique
     sheet name), with every chart, conditional format and data validation of the template
-    sheet; the template sheet goes.
+    sheet; the template sheet goes. A name that is not a valid sheet name as it stands
+    (``Ann/Lee``, more than 31 characters, ``Team`` when there is a Team sheet, ``ann``
+    after ``ANN``) gets one that is (``Ann-Lee``, cut, ``Team (2)``, ``ann (2)``), and
+    ``{{ name | sheetref }}`` in any formula is the sheet the loop made for that name; the
+    template sheet's own name (``Agent``) is free for an item to take.
 ``{% columns D:E for member in dimension.members %}`` in any cell
     columns D to E (the block) are repeated once per item, side by side (D:E, F:G, ...),
     with their styles, widths and conditional formats; in each copy, ``member`` inside
@@ -28,8 +32,8 @@ The template language, for people who restyle the shipped templates in Excel:
     different units (a percentage on one row, seconds on the next).
 ``={{ x }}`` in a formula
     numbers are written as numbers, text as an Excel string literal ("..."), and
-    ``{{ agent.sheet | sheetref }}`` as a quoted sheet name: data never becomes formula
-    code.
+    ``{{ agent.sheet | sheetref }}`` as a quoted sheet name (of the sheet a sheet loop
+    made for that name, when one did): data never becomes formula code.
 ``=IFERROR({{ kpi_formula('qa_score', weights='$D$34:$D$34', scores='$F$34:$F$34', fatal='$E$34:$E$34', max_score='$B$4', where={'$A$34:$A$34': 'A13'}) }},"")``
     a catalog KPI as a live formula over the given ranges, written by the catalog's Excel
     renderer (``kpi_xl.render.excel``): the template states where the inputs are, never
@@ -62,7 +66,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from jinja2 import StrictUndefined, Undefined
+from jinja2 import StrictUndefined, Undefined, pass_context
 from jinja2 import TemplateError as JinjaError
 from jinja2.sandbox import SandboxedEnvironment
 from openpyxl import load_workbook
@@ -71,8 +75,8 @@ from openpyxl.worksheet.cell_range import MultiCellRange
 
 from ..errors import KpiXlError
 from ..text import cell_text, printable
-from ..names import sheet_title
-from .refs import Block, Mapper, map_formula, map_ranges, quote_sheet
+from ..names import SheetTitles
+from .refs import Block, Mapper, map_formula, map_ranges, quote_sheet, retitle
 from .widths import fit_columns
 
 FOR = re.compile(r"^\{%-?\s*for\s+(\w+)\s+in\s+(.+?)\s*-?%\}$")
@@ -89,6 +93,24 @@ class TemplateError(KpiXlError, ValueError):
 
 class SheetRef(str):
     """A sheet name to be written into a formula, quoted."""
+
+
+#: the context's key for the sheets the sheet loops made: the name each item asked for
+#: -> the title its sheet has (None: two items asked for that name)
+LOOP_SHEETS = "kpi_xl_loop_sheets"
+
+
+def _loop_sheet(titles: Mapping[str, str | None] | None, name: SheetRef) -> str:
+    """The title of the sheet a sheet loop made for ``name`` (``name`` itself when no loop
+    made one: a sheet of the template)."""
+    if not titles or name not in titles:
+        return str(name)
+    title = titles[name]
+    if title is None:
+        raise ValueError(f"sheetref: two sheets of a sheet loop are named {str(name)!r}, so "
+                         "a formula cannot tell which one it means; name each item's sheet "
+                         "by something unique (agent.sheet)")
+    return title
 
 
 class _Empty:
@@ -238,9 +260,12 @@ def _num_text(v: float) -> str:
 
 
 def _env(formula: bool) -> SandboxedEnvironment:
-    def finalize(v):
+    @pass_context
+    def finalize(jctx, v):
         if isinstance(v, _Code):
             return str(v)
+        if isinstance(v, SheetRef):
+            v = SheetRef(_loop_sheet(jctx.get(LOOP_SHEETS), v))
         return "" if isinstance(v, _Nothing) else _formula_literal(v)
 
     env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False,
@@ -401,6 +426,7 @@ def open_template(path: Path):
 def fill_workbook(wb, context: Mapping[str, Any], file: str) -> Filled:
     """:func:`fill` of a template already opened (``file``: its name, for messages)."""
     contexts: dict[str, dict] = {}
+    context = with_loop_sheets(context)
     for ws in list(wb.worksheets):
         _sheet_loop(wb, ws, dict(context), contexts, file)
     mappers: dict[str, Mapper] = {}
@@ -409,6 +435,12 @@ def fill_workbook(wb, context: Mapping[str, Any], file: str) -> Filled:
     _finish_sheets(wb, mappers, wb.worksheets)
     wb.calculation.fullCalcOnLoad = True        # Excel recalculates on open
     return Filled(wb, mappers)
+
+
+def with_loop_sheets(context: Mapping[str, Any]) -> dict:
+    """``context`` with room for the titles the sheet loops give (``LOOP_SHEETS``, read by
+    ``sheetref``): every sheet of one workbook is filled in a context made from it."""
+    return {**context, LOOP_SHEETS: {}}
 
 
 def _fill_sheet(ws, ctx: dict, file: str) -> Mapper:
@@ -507,35 +539,101 @@ def _sheet_loop(wb, ws, context: dict, contexts: dict, file: str) -> None:
 
 def _loop_sheets(wb, ws, cell, match, context: dict, file: str):
     """The sheet loop whose marker is ``cell`` of ``ws`` (``match``: its ``SHEET``
-    match). Its items are evaluated and the marker cleared now; the iterator returned
-    makes each item's sheet when asked, after the last one's: a copy of ``ws`` with its
-    :func:`_copy_extras`, named by the loop's expression (a valid sheet name, unique in
-    the workbook) and moved to the item's place; (the sheet, that name, the item's
-    context). The caller removes ``ws`` after the last. :func:`fill` makes them all
-    before filling any; the streamed writer fills and writes each before the next is
-    made. (The name is yielded because the sheet may not bear it: openpyxl renames a
-    copy named like ``ws`` itself, still in the workbook, ``Agent`` to ``Agent1``.)"""
+    match). Its items and their sheets' titles are decided now, and the marker cleared;
+    the iterator returned makes each item's sheet when asked, after the last one's: a
+    copy of ``ws`` with its :func:`_copy_extras`, titled and moved to the item's place;
+    (the sheet, its title, the item's context). The caller removes ``ws`` after the last.
+    :func:`fill` makes them all before filling any; the streamed writer fills and writes
+    each before the next is made.
+
+    The titles are made here and only here (kpi_xl.names.SheetTitles): valid, and unique
+    among the workbook's other sheets and each other as Excel compares them. The name
+    each item asked for -> its title goes into ``context[LOOP_SHEETS]`` (when the caller
+    put a dict there), which ``sheetref`` reads, so a formula naming an item's sheet names
+    the one made for it even when its title is not the name asked for. ``ws`` is renamed
+    while the copies are made, so its title is free for an item (an agent called "Agent":
+    openpyxl named that copy "Agent1", and the Team sheet's formulas pointed at no sheet),
+    unless something outside ``ws`` names it (:func:`_named_elsewhere`): that reference
+    would then read an item's sheet. In each copy, references to ``ws`` itself (formulas,
+    hyperlinks) name the copy, as charts' do."""
     where = _Where(file, ws.title)
     var, items_expr, name_expr = match.groups()
     items = list(_evaluate(items_expr, context, where, cell.coordinate) or [])
     cell.value = None
     position = wb.worksheets.index(ws)
-    taken = {s.title for s in wb.worksheets if s is not ws}
+    own = ws.title
+    taken = SheetTitles([s.title for s in wb.worksheets if s is not ws]
+                        + ([own] if _named_elsewhere(wb, ws, own) else []))
+    made = []                                       # (the item's context, its title)
+    asked: dict[str, str | None] = {}
+    for item in items:
+        ctx = {**context, var: item}
+        name = str(_evaluate(name_expr, ctx, where, cell.coordinate))
+        title = taken.add(printable(name))
+        asked[name] = None if name in asked else title
+        made.append((ctx, title))
+    known = context.get(LOOP_SHEETS)
+    if isinstance(known, dict):                     # a name two loops gave: neither's
+        for name, title in asked.items():
+            known[name] = None if name in known else title
+    # ws meanwhile: a title no item has, nor the copies' first ones (openpyxl's "… Copy")
+    hold = taken.add("Template")
+    while any(t.lower().startswith(f"{hold} copy".lower()) for _c, t in made):
+        hold = taken.add("Template")
+    ws.title = hold
     extras = _extras(ws)
 
     def sheets():
-        for k, item in enumerate(items):
-            ctx = {**context, var: item}
-            title = sheet_title(printable(str(_evaluate(name_expr, ctx, where,
-                                                        cell.coordinate))), taken)
-            taken.add(title)
+        for k, (ctx, title) in enumerate(made):
             new = wb.copy_worksheet(ws)
             new.title = title
-            _copy_extras(ws, new, extras)
+            if new.title != title:                  # openpyxl renamed it: never let it pass
+                raise where.error(cell.coordinate, f"the sheet for {title!r} was named "
+                                  f"{new.title!r}; rename the template's sheets")
+            _copy_extras(ws, new, extras, own)
+            _retitle_own(new, own)
             wb.move_sheet(new, position + k - wb.worksheets.index(new))
             yield new, title, ctx
 
     return sheets()
+
+
+def _names(text: Any, title: str) -> bool:
+    """Whether ``text`` (a formula, a hyperlink's place, a defined name) may name sheet
+    ``title``: read generously (a template's formula may not parse before it is filled),
+    so a title is kept from an item rather than lent to one a reference meant otherwise."""
+    if not isinstance(text, str) or "!" not in text:
+        return False
+    low = text.lower()
+    return any(f.lower() + "!" in low for f in (title, quote_sheet(title)))
+
+
+def _named_elsewhere(wb, ws, title: str) -> bool:
+    """Whether a formula, hyperlink or defined name outside ``ws`` names sheet ``title``."""
+    for dn in wb.defined_names.values():
+        if _names(dn.attr_text, title):
+            return True
+    for s in wb.worksheets:
+        if s is ws:
+            continue
+        if any(_names(dn.attr_text, title) for dn in s.defined_names.values()):
+            return True
+        for c in s._cells.values():
+            link = getattr(c, "_hyperlink", None)           # merged cells have none
+            if _names(c._value, title) or (link is not None and _names(link.location, title)):
+                return True
+    return False
+
+
+def _retitle_own(new, title: str) -> None:
+    """The copy ``new`` of sheet ``title``: its formulas' and hyperlinks' references to
+    that sheet made references to itself (``='Agent'!B5`` in "Ann"'s sheet reads Ann's)."""
+    for c in new._cells.values():
+        if c.data_type == "f" and _names(c._value, title):
+            c._value = retitle(c._value, title, new.title)
+        link = getattr(c, "_hyperlink", None)
+        if link is not None and _names(link.location, title):
+            link.location = retitle("=" + link.location, title, new.title)[1:]
 
 
 _JINJA = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.S)
@@ -624,19 +722,21 @@ def _extras(src) -> bytes:
                         protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def _copy_extras(src, dst, extras: bytes | None = None) -> None:
+def _copy_extras(src, dst, extras: bytes | None = None, title: str | None = None) -> None:
     """What openpyxl's copy_worksheet leaves behind: conditional formats, validations,
     charts (pointed at the copy), freeze panes, view, print titles, header and footer.
-    ``extras``: :func:`_extras` of ``src``, when it was made already."""
+    ``extras``: :func:`_extras` of ``src``, when it was made already; ``title``: the title
+    ``src``'s charts name it by (its own when None)."""
     rules, validations, charts, header, page = pickle.loads(extras or _extras(src))
     for sqref, rule in rules:
         dst.conditional_formatting.add(sqref, rule)
     for dv in validations:
         dst.add_data_validation(dv)
-    old = quote_sheet(src.title)
+    title = src.title if title is None else title
+    old = quote_sheet(title)
     for c in charts:
         _retarget_chart(c, lambda f: f.replace(old + "!", quote_sheet(dst.title) + "!")
-                        .replace(src.title + "!", quote_sheet(dst.title) + "!")
+                        .replace(title + "!", quote_sheet(dst.title) + "!")
                         if f else f)
         dst.add_chart(c)
     dst.freeze_panes = src.freeze_panes

@@ -474,14 +474,29 @@ class MissingExtra(Exception):
     pass
 
 
-def _need_engine() -> None:
+#: what each extra holds that the commands import (pyproject.toml's optional dependencies)
+EXTRAS = {"engine": ("duckdb", "pandas", "python_calamine"),
+          "workbooks": ("openpyxl", "jinja2")}
+
+
+def _need(*extras: str) -> None:
+    """Refuse, naming what to install, when a module of these extras is missing: before
+    anything is read or written, not as a traceback halfway (``kpi-xl run`` with only
+    [engine] installed stopped at the first message's jinja2 import)."""
     import importlib.util
 
-    missing = [m for m in ("duckdb", "pandas", "python_calamine")
-               if importlib.util.find_spec(m) is None]
+    def installed(module: str) -> bool:
+        try:
+            return importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):      # blocked, or half-imported and broken
+            return False
+
+    missing = {e: [m for m in EXTRAS[e] if not installed(m)] for e in extras}
+    missing = {e: ms for e, ms in missing.items() if ms}
     if missing:
-        raise MissingExtra(f"this command needs {', '.join(missing)}: install them with "
-                           "pip install 'kpi-xl[engine]'")
+        raise MissingExtra(
+            f"this command needs {', '.join(m for ms in missing.values() for m in ms)}: "
+            f"install them with pip install 'kpi-xl[{','.join(missing)}]'")
 
 
 MAP_EPILOG = """\
@@ -572,7 +587,7 @@ def _config(args):
 
 
 def data_command(args) -> int:
-    _need_engine()
+    _need("engine", *(("workbooks",) if args.command in ("scorecard", "run") else ()))
     from .run.month import run_month
 
     cfg = _config(args)
@@ -759,7 +774,7 @@ def _staffing_parser(sub) -> None:
 
 
 def staffing_command(args) -> int:
-    _need_engine()
+    _need("engine", "workbooks")
     from .intraday import run_staffing, staffing_settings, text_table
     from .periods import Period
 
@@ -805,7 +820,7 @@ def _handbook_parser(sub) -> None:
 
 
 def handbook_command(args) -> int:
-    _need_engine()
+    _need("engine", "workbooks")
     from .handbook import write_handbook
 
     book = write_handbook(_config(args), args.out, make_pdf=not args.no_pdf)
@@ -873,7 +888,7 @@ def _alert_parser(sub) -> None:
 
 
 def alert_command(args) -> int:
-    _need_engine()
+    _need("engine", "workbooks")
     from .config import read_config
     from .run.alerts import run_alerts
     from .run.period_flags import resolve
@@ -934,7 +949,7 @@ class AlertPrinter:
 
 
 def send_command(args) -> int:
-    _need_engine()
+    _need("engine", "workbooks")
     from .config import read_config
     from .run.month import send
 
@@ -955,7 +970,7 @@ def demo(month: str, folder: str = "demo", out: str = "workbooks",
          week: str | None = None) -> int:
     """Write the sample centre's exports and config, then run the month (or the ISO
     week: its data then ends with the week's month) on them."""
-    _need_engine()
+    _need("engine", "workbooks")
     import time
 
     from .demo import write_demo

@@ -26,7 +26,7 @@ from kpi_xl.catalog import CATALOG  # noqa: E402
 from kpi_xl.cli import ALERTS_SENT, main  # noqa: E402
 from kpi_xl.config import parse_config, read_config  # noqa: E402
 from kpi_xl.data.sources import ConfigError  # noqa: E402
-from kpi_xl.mail.message import HEADLINE  # noqa: E402
+from kpi_xl.mail.stakeholders import HEADLINE  # noqa: E402
 from kpi_xl.mail.stakeholders import scope_rows  # noqa: E402
 from kpi_xl.periods import Period  # noqa: E402
 

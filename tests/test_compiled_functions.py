@@ -38,7 +38,8 @@ def test_a_repeated_call_walks_no_formula_tree(monkeypatch):
 def test_programs_are_cached_per_variant_inputs_and_options():
     compute("qa_score", weights=[1, 2], scores=[1, 0])
     plan = arrays._PLANS[("qa_score", None)]
-    plan.programs.clear()                   # other tests may have made the ones below
+    plan.programs.clear()                   # other tests may have made the ones below,
+    plan.shapes.clear()                     # and the call shapes that hold them
     compute("qa_score", weights=[1, 2], scores=[1, 0])
     before = dict(plan.programs)
     compute("qa_score", weights=[3, 2, 1], scores=[0, 0, 1])

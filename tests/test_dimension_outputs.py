@@ -28,7 +28,7 @@ from kpi_xl.catalog import CATALOG  # noqa: E402
 from kpi_xl.catalog.format import format_value  # noqa: E402
 from kpi_xl.dimensions import Dimension  # noqa: E402
 from kpi_xl.engine import Engine, KpiChoice  # noqa: E402
-from kpi_xl.mail.message import HEADLINE  # noqa: E402
+from kpi_xl.mail.stakeholders import HEADLINE  # noqa: E402
 from kpi_xl.mail.run import send_month  # noqa: E402
 from kpi_xl.mail.send import MailError  # noqa: E402
 from kpi_xl.mail.stakeholders import parse_stakeholders  # noqa: E402

@@ -48,7 +48,7 @@ from ..scorecard.build import partial_banner, sparkline
 from ..scorecard.layout import SCORE_FORMAT, score_status
 from .chart import trend_png
 from .send import MailError
-from .stakeholders import Delivery, scope_rows
+from .stakeholders import HEADLINE, Delivery, scope_rows
 
 #: how many periods the trend charts show at most (the scorecard's history: 13 months)
 TREND_PERIODS = 13
@@ -56,16 +56,6 @@ XLSX = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 PDF = ("application", "pdf")
 #: the shipped message templates, inside the package (installed with it)
 TEMPLATES = Path(str(resources.files("kpi_xl") / "templates" / "email"))
-HEADLINE = {
-    "organisation": ("service_level", "asa", "abandonment_rate", "aht", "fcr", "csat", "nps",
-                     "first_response_time", "qa_score", "cost_per_contact"),
-    "teams": ("service_level", "aht", "fcr", "csat", "first_response_time", "qa_score",
-              "ticket_volume"),
-    "agent": ("aht", "fcr", "csat", "first_response_time", "qa_score", "ticket_volume"),
-    # a member of a dimension (a queue, a topic): also what `kpi-xl compute` prints per member
-    "dimension": ("ticket_volume", "service_level", "asa", "aht", "fcr", "csat", "nps",
-                  "first_response_time", "qa_score"),
-}
 
 
 def change_filter(delta: float | None, number_format: str, unit: str | None = None) -> str:

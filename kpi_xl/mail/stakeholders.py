@@ -40,6 +40,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+
+#: the headline KPIs of each scope's message (and, for a member of a dimension, what
+#: `kpi-xl compute` prints per member): here, apart from the message module, whose
+#: imports (jinja2, the charts) neither `compute` nor its extra needs
+HEADLINE = {
+    "organisation": ("service_level", "asa", "abandonment_rate", "aht", "fcr", "csat", "nps",
+                     "first_response_time", "qa_score", "cost_per_contact"),
+    "teams": ("service_level", "aht", "fcr", "csat", "first_response_time", "qa_score",
+              "ticket_volume"),
+    "agent": ("aht", "fcr", "csat", "first_response_time", "qa_score", "ticket_volume"),
+    # a member of a dimension (a queue, a topic): also what `kpi-xl compute` prints per member
+    "dimension": ("ticket_volume", "service_level", "asa", "aht", "fcr", "csat", "nps",
+                  "first_response_time", "qa_score"),
+}
+
 #: what a stakeholder's ``formats`` may name: the workbook, its PDF copy
 FORMATS = ("xlsx", "pdf")
 ALLOWED = {"organisation": ("scorecard", "qa-team"), "teams": ("qa-team",), "agent": ("qa-agent",),

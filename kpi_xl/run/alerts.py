@@ -26,8 +26,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..alerts import Alert, AlertSettings, data_contacts, guard_alert, kpi_alerts
-from ..mail.message import HEADLINE
-from ..mail.stakeholders import scope_rows
+from ..mail.stakeholders import HEADLINE, scope_rows
 from ..periods import Period
 from .guards import DataRefused
 from .month import Reporter, engine_of, load_checked, output_folder, period_of

@@ -11,6 +11,7 @@ from typing import Sequence
 
 from ..catalog import CATALOG
 from ..catalog.format import format_value
+from ..mail.stakeholders import HEADLINE
 
 
 @dataclass
@@ -39,10 +40,8 @@ def dimension_tables(results, dimensions: Sequence, kpis: Sequence[str] | None =
     """Per dimension (kpi_xl.dimensions.Dimension, or a name), the members of the reported
     period by ``kpis`` (default: the headline KPIs of a dimension member's message), each
     KPI kept when some member has a value for it."""
-    if not dimensions:          # (the message module's imports cost ~0.8 s: not for nothing)
+    if not dimensions:
         return []
-    from ..mail.message import HEADLINE
-
     kpis = list(kpis or HEADLINE["dimension"])
     month = results.month
     out = []

@@ -40,7 +40,7 @@ def _folds(title: str) -> tuple[str, str]:
 
 def sheet_title(name: str, taken=frozenset()) -> str:
     """A valid Excel sheet title for ``name``, not one of ``taken``: at most 31 UTF-16
-    units, none of ``[]:*?/\\`` (each becomes ``-``) nor control characters (``?``),
+    units, none of ``[]:*?/\\`` nor control characters (each becomes ``-``),
     no apostrophe first or last, not 'History' (Excel keeps it), and unique compared as
     Excel compares titles (ignoring case): ``ann`` after ``ANN`` is ``ann (2)``."""
     return SheetTitles(taken).add(name)
@@ -66,7 +66,7 @@ class SheetTitles:
 
     def add(self, name: str) -> str:
         """The title for ``name`` (valid, and none of the titles given before), kept."""
-        t = _CONTROL.sub("?", _SHEET_BAD.sub("-", " ".join(str(name).split())))
+        t = _CONTROL.sub("-", _SHEET_BAD.sub("-", " ".join(str(name).split())))
         t = _cut(t.strip("' "), SHEET_TITLE_MAX) or "Sheet"
         if t.lower() == "history":
             t = "History (data)"

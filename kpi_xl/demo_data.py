@@ -67,7 +67,8 @@ MAX_SCORE = 5
 STATUSES = {"New": "open", "Open": "open", "Pending": "pending", "On-hold": "pending",
             "Solved": "solved", "Closed": "closed"}
 #: a solved ticket is closed this many days after it was solved (Zendesk's default
-#: automation, "Close ticket 4 days after status is set to solved")
+#: automation, "Close ticket 4 days after status is set to solved": Zendesk, "About the
+#: standard automations", support.zendesk.com/hc/en-us/articles/4408835051546)
 CLOSE_AFTER_DAYS = 4
 
 

@@ -730,13 +730,7 @@ def _run_given(plan: _Plan, shape: _Shape, unit: str | None, inputs: Mapping[str
         else:
             scalars[name] = parse_scalar(key, name, data)
     given = shape.given
-    domain = None
-    if len(given) == 1:
-        col = cols[given[0]]
-        if col.nblank:
-            domain = col.not_blank
-    elif given:
-        domain = _domain(key, cols, given)
+    domain = _domain(key, cols, given)
     run = shape.run
     if run is None:
         run = shape.run = plan.program(given, plan.defaults, None)
@@ -744,8 +738,12 @@ def _run_given(plan: _Plan, shape: _Shape, unit: str | None, inputs: Mapping[str
 
 
 def _domain(key: str, cols: Mapping[str, Column], given: tuple[str, ...] | list[str]):
-    """Rows where at least one of two or more given inputs holds something (blank rows
-    are ignored); None where that is every row. First the ranges' lengths are checked."""
+    """Rows where at least one of the given inputs holds something (blank rows are
+    ignored); None where that is every row (or nothing is given). With two or more, first
+    the ranges' lengths are checked."""
+    if len(given) <= 1:
+        col = cols[given[0]] if given else None
+        return col.not_blank if col is not None and col.nblank else None
     given_cols = [cols[g] for g in given]
     size = given_cols[0].blank.shape[0]
     for col in given_cols:
@@ -789,13 +787,7 @@ def _run_general(plan: _Plan, unit: str | None, inputs: Mapping[str, Any]):
             continue
         cols[name] = parse_column(key, name, kind, data, time_unit=time_unit, unit=unit)
         given.append(name)
-    domain = None
-    if len(given) == 1:
-        col = cols[given[0]]
-        if col.nblank:
-            domain = col.not_blank
-    elif given:
-        domain = _domain(key, cols, given)
+    domain = _domain(key, cols, given)
     size = cols[given[0]].blank.shape[0] if given else 0
     if not used.issubset(cols):
         for inp in kpi.column_inputs:

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kpi_xl.catalog.expr import Node
+from kpi_xl.catalog.expr import Blank, Col, Count, Node, Present
+from kpi_xl.catalog.spec import Formula, Input, Kpi, Variant
 from kpi_xl.errors import KpiError
 from kpi_xl.render import arrays
 from kpi_xl.render.arrays import compute
@@ -288,3 +289,69 @@ def test_excel_leaves_options_none_and_still_takes_the_shortcut(fresh_programs):
     shape = plan.shapes[("wait", "answered", "threshold")]
     assert shape and shape.run is plan.shapes[("wait", "answered")].run
     assert a == b and a.value == 2 / 6
+
+
+# -- in_domain: a condition the compiler leaves unmasked must be false off the domain -------
+# No catalog formula has a <> on a number column, an Or with one side off the domain, or a
+# Present of a left-out optional input, so nothing above can catch a loosened
+# _Compiler.in_domain: a made-up KPI has all three. x and y are given, z is an optional
+# input left out (filled with its default, 1, on every row, blank or not); y is optional
+# too (default 0) for a call giving x alone.
+def _probe_kpi():
+    x, y, z = Col("x"), Col("y"), Col("z")
+    formula = Formula(value=Count(x.ne(5)), measures={
+        "x <> 5": Count(x.ne(5)),
+        "x > 6 or y blank": Count((x > 6) | Blank(y)),
+        "y blank or x > 6": Count(Blank(y) | (x > 6)),
+        "z present": Count(Present(z)),
+    })
+    inputs = (Input("x", "number", "x", required_when=False),
+              Input("y", "number", "y", optional=True, default_value=0.0,
+                    required_when=False),
+              Input("z", "number", "z", optional=True, default_value=1.0,
+                    required_when=False))
+    return Kpi(key="probe", excel_name="KPI.PROBE", title="Probe", family="test",
+               description="a probe of the compiler", formula_text="", unit="count",
+               direction="neutral", number_format="0", inputs=inputs,
+               variants=(Variant("count", "", formula),), target=None, target_source="",
+               sources=())
+
+
+def _probe(inputs, shortcuts=True):
+    kpi = _probe_kpi()
+    with pytest.MonkeyPatch.context() as mp:
+        if not shortcuts:   # the long way, as test_shortcuts_give_what_the_long_ways_give
+            mp.setattr(arrays._Compiler, "in_domain", lambda self, n: False)
+        value, _, _, measures = arrays._run(arrays._Plan(kpi, kpi.default_variant), None,
+                                            inputs)
+    return value, measures
+
+
+def test_no_shortcut_counts_a_row_blank_in_every_given_input():
+    """Row 4 is blank in x and in y, so outside the call's domain: no count may include
+    it, though there NaN <> 5 is True, 'y blank' is True and z holds its default. Expected
+    counts by hand over rows 1, 2, 3, 5 (x = 1, 5, 7, 5; y = 2, -, 3, 4): x <> 5 on rows
+    1 and 3 (2); x > 6 or y blank on rows 2 and 3 (2); z present on the 4 rows."""
+    inputs = dict(x=[1, 5, 7, None, 5], y=[2, None, 3, None, 4])
+    value, measures = _probe(inputs)
+    assert value == 2
+    assert measures == {"x <> 5": 2, "x > 6 or y blank": 2, "y blank or x > 6": 2,
+                        "z present": 4}
+    assert _probe(inputs, shortcuts=False) == (value, measures)
+    # x alone: its own blanks make the domain, and y is 0 (never blank) on every row:
+    # x <> 5 on rows 1 and 3, x > 6 on row 3, z present on the 4 rows
+    value, measures = _probe(dict(x=[1, 5, 7, None, 5]))
+    assert measures == {"x <> 5": 2, "x > 6 or y blank": 1, "y blank or x > 6": 1,
+                        "z present": 4}
+    assert _probe(dict(x=[1, 5, 7, None, 5]), shortcuts=False) == (value, measures)
+
+
+def test_the_probe_reaches_each_decision_of_in_domain():
+    """What the probe above stands on: with x and y given, a comparison of x with a
+    number and Present(x) are taken as in the domain (no ``& D``), and the three
+    conditions it counts are not."""
+    x, y, z = Col("x"), Col("y"), Col("z")
+    c = arrays._Compiler(_probe_kpi(), {}, ("x", "y"))
+    assert c.in_domain(x > 6) and c.in_domain(Present(x)) and c.in_domain((x > 6) & Blank(y))
+    assert not any(c.in_domain(n) for n in (x.ne(5), (x > 6) | Blank(y), Blank(y) | (x > 6),
+                                            Present(z)))

@@ -66,16 +66,15 @@ class ExcelRenderer:
             self.domain = f"{self.domain}*{rows}" if self.domain else rows
 
     def render(self, node: Node | None = None) -> ExcelFormula:
-        """The formula of ``node`` (default: the KPI's value; else one of its measures or
-        its n). It is #N/A when any domain row (or scalar cell) breaks one of the
-        catalog's input rules (:func:`kpi_xl.catalog.rules.rules`), as the Excel function
-        then refuses the whole call: its measures with its value (a QA sheet's compliance
-        over a score above the rubric's maximum would be a figure past 100 %)."""
+        """The formula of ``node`` (default: the KPI's value). The KPI's value is #N/A
+        when any domain row (or scalar cell) breaks one of the catalog's input rules
+        (:func:`kpi_xl.catalog.rules.rules`), as the Excel function then refuses."""
         text = self.scalar(node if node is not None else self.variant.formula.value)
-        broken = [f"SUMPRODUCT({self._mask(r.broken)})>0" if r.row else self.scalar(r.broken)
-                  for r in self.rules()]
-        if broken:
-            text = f"IF(OR({','.join(broken)}),NA(),{text})"
+        if node is None:
+            broken = [f"SUMPRODUCT({self._mask(r.broken)})>0" if r.row else self.scalar(r.broken)
+                      for r in self.rules()]
+            if broken:
+                text = f"IF(OR({','.join(broken)}),NA(),{text})"
         return ExcelFormula("=" + text, self.array)
 
     def rules(self) -> list[rules.Rule]:

@@ -205,6 +205,7 @@ def _dispatch(p, args) -> int:
         if args.command == "map":
             return map_command(args)
         if args.command == "templates":
+            _need("workbooks")
             return templates(args.folder, args.force)
         if args.command in ("validate", "compute", "scorecard", "run"):
             return data_command(args)
@@ -494,9 +495,12 @@ def _need(*extras: str) -> None:
     missing = {e: [m for m in EXTRAS[e] if not installed(m)] for e in extras}
     missing = {e: ms for e, ms in missing.items() if ms}
     if missing:
+        parts = [f"{e} ({', '.join(EXTRAS[e])})" for e in missing]
         raise MissingExtra(
-            f"this command needs {', '.join(m for ms in missing.values() for m in ms)}: "
-            f"install them with pip install 'kpi-xl[{','.join(missing)}]'")
+            f"this command needs kpi_xl's {' and '.join(parts)} "
+            f"extra{'s' if len(missing) > 1 else ''}, not installed here "
+            f"({', '.join(m for ms in missing.values() for m in ms)} missing): "
+            f"pip install 'kpi-xl[{','.join(missing)}]'")
 
 
 MAP_EPILOG = """\
@@ -536,6 +540,7 @@ README, "Mapping a new export", lists every source option.
 
 
 def map_command(args) -> int:
+    _need("engine")
     from .data.guess import map_file
 
     text, problems = map_file(args.file, sheet=args.sheet, table=args.table, name=args.name,

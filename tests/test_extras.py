@@ -72,3 +72,18 @@ def test_demo_missing_the_workbooks_extra_says_which_to_install(tmp_path):
     assert got.returncode == 3, got.stderr
     assert "Traceback" not in got.stderr
     assert "openpyxl" in got.stderr and "pip install 'kpi-xl[workbooks]'" in got.stderr
+
+
+def test_map_and_templates_say_which_extra_they_need(tmp_path):
+    """`kpi-xl map` reads the export with pandas ([engine]); `kpi-xl templates` copies
+    the templates through the workbook writer ([workbooks]). Before, both stopped with a
+    ModuleNotFoundError traceback."""
+    export = tmp_path / "calls.csv"
+    export.write_text("Call ID,Date,Agent\nc1,2026-10-01 09:00,Ann\n", encoding="utf-8")
+    got = kpi_xl("pandas", "map", str(export), cwd=tmp_path)
+    assert got.returncode == 3 and "Traceback" not in got.stderr, got.stderr
+    assert "pip install 'kpi-xl[engine]'" in got.stderr
+    got = kpi_xl("openpyxl", "templates", str(tmp_path / "mine"), cwd=tmp_path)
+    assert got.returncode == 3 and "Traceback" not in got.stderr, got.stderr
+    assert "pip install 'kpi-xl[workbooks]'" in got.stderr
+    assert not (tmp_path / "mine").exists()

@@ -499,6 +499,9 @@ def test_the_spark_session_keeps_its_own_settings(spark):
         mine = SparkBackend(session=spark.spark)
         assert conf.get(CONSTRAINT_PROPAGATION) == "true"
         assert mine.query("SELECT 1 AS x")["x"].tolist() == [1]
+        # off while kpi_xl's statement runs (else the 40-minute plans come back)
+        assert mine.query(f"SET {CONSTRAINT_PROPAGATION}")["value"].tolist() == ["false"]
+        assert conf.get(CONSTRAINT_PROPAGATION) == "true"
         mine.execute("CREATE OR REPLACE TEMPORARY VIEW kx_settings AS SELECT 1 AS x")
         assert conf.get(CONSTRAINT_PROPAGATION) == "true"
     finally:

@@ -308,14 +308,11 @@ def _left_out_shares(ds, place: "_Place | None", settings: GuardSettings,
             continue
         items = itertools.chain([first], items)
         df = ds.tables.get(acc.table)
-        if df is None or "_source" not in df or "_row" not in df:
+        if df is None or "_row" not in df:
             continue
-        mine = df[(df["_source"] == acc.source).to_numpy()]
-        if place is not None:
-            periods = place.labels(mine, acc.table)
-            if periods is None:
-                continue
-            mine = mine[(periods == place.period.label).to_numpy()]
+        mine = _source_rows(df, acc, place)
+        if mine is None:
+            continue
         total = len(mine)
         if total == 0:
             continue
@@ -349,6 +346,21 @@ def _left_out_shares(ds, place: "_Place | None", settings: GuardSettings,
                         why, settings, rep, ignored)
 
 
+def _source_rows(df, acc, place: "_Place | None"):
+    """The rows of ``df`` (a table, or a relation's counts) from ``acc``'s source, in
+    ``place``'s period when one is given; None where they cannot be told apart (no
+    ``_source``, or no way to place the table's rows in a period)."""
+    if "_source" not in df:
+        return None
+    mine = df[(df["_source"] == acc.source).to_numpy()]
+    if place is not None:
+        periods = place.labels(mine, acc.table)
+        if periods is None:
+            return None
+        mine = mine[(periods == place.period.label).to_numpy()]
+    return mine
+
+
 def _left_out_counted(ds, acc, place: "_Place | None", settings: GuardSettings,
                       rep: GuardReport) -> None:
     """:func:`_left_out_shares` for a source read in place, from its counts: per KPI,
@@ -358,12 +370,9 @@ def _left_out_counted(ds, acc, place: "_Place | None", settings: GuardSettings,
     df = ds.tables.get(acc.table)
     if df is None or not counted.lost:
         return
-    mine = df[(df["_source"] == acc.source).to_numpy()]
-    if place is not None:
-        periods = place.labels(mine, acc.table)
-        if periods is None:
-            return
-        mine = mine[(periods == place.period.label).to_numpy()]
+    mine = _source_rows(df, acc, place)
+    if mine is None:
+        return
     total = _size(mine)
     if total == 0:
         return

@@ -137,16 +137,6 @@ def side_compute(path: Path, out: Path, profile: str | None = None) -> dict:
     return {"rows_out": len(rows), "sample": sample}
 
 
-def _block_pyarrow() -> None:
-    class Blocker:
-        def find_spec(self, name, path=None, target=None):
-            if name == "pyarrow" or name.startswith("pyarrow."):
-                raise ImportError(f"{name} blocked by bench_compute --no-pyarrow")
-            return None
-
-    sys.meta_path.insert(0, Blocker())
-
-
 def run(side: str, path: Path, no_pyarrow: bool, env: dict, profile: str | None = None,
         before: Path | None = None) -> dict:
     """One side in a fresh process: wall seconds, the child's peak RSS, its answer.
@@ -230,6 +220,8 @@ def main() -> None:
     a = ap.parse_args()
     if a.side:
         if a.no_pyarrow:
+            from bench_load import _block_pyarrow
+
             _block_pyarrow()
         got = (side_hand(Path(a.file), Path(a.out)) if a.side == "hand"
                else side_compute(Path(a.file), Path(a.out), a.profile_to))

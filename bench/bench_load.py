@@ -76,7 +76,7 @@ def _block_pyarrow() -> None:
     class Blocker:
         def find_spec(self, name, path=None, target=None):
             if name == "pyarrow" or name.startswith("pyarrow."):
-                raise ImportError(f"{name} blocked by bench_load --no-pyarrow")
+                raise ImportError(f"{name} blocked (--no-pyarrow)")
             return None
 
     sys.meta_path.insert(0, Blocker())

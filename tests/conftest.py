@@ -23,6 +23,22 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+@pytest.fixture(scope="module")
+def postgres():
+    """The engine's PostgreSQL backend on the test server (``KPI_XL_TEST_PG_URL``; ``.ci/run``
+    starts one), one connection per test module; skipped, saying so, without a server or
+    psycopg."""
+    url = os.environ.get("KPI_XL_TEST_PG_URL")
+    if not url:
+        pytest.skip("no PostgreSQL server: set KPI_XL_TEST_PG_URL (eval \"$(scripts/"
+                    "pg_test_server.sh)\" starts one on 127.0.0.1)")
+    pytest.importorskip("psycopg", reason="the PostgreSQL backend needs psycopg "
+                                          "(pip install 'kpi-xl[postgres]')")
+    from kpi_xl.engine.backends import connect
+
+    backend = connect("postgres", url=url)
+    yield backend
+    backend.close()
 
 
 # CI explores the same examples every run (a red CI must be reproducible); locally,

@@ -179,15 +179,8 @@ def test_approximate_quantiles_are_asked_for_never_switched_to(demo):
 
 # --------------------------------------------------------------------------- PostgreSQL
 @pytest.fixture(scope="module")
-def pg():
-    if not PG_URL:
-        pytest.skip("no PostgreSQL server: set KPI_XL_TEST_PG_URL (eval \"$(scripts/"
-                    "pg_test_server.sh)\" starts one on 127.0.0.1)")
-    pytest.importorskip("psycopg", reason="the PostgreSQL backend needs psycopg "
-                                          "(pip install 'kpi-xl[postgres]')")
-    backend = connect("postgres", url=PG_URL)
-    yield backend
-    backend.close()
+def pg(postgres):
+    return postgres                      # (tests/conftest.py)
 
 
 def test_demo_month_on_postgres_equals_duckdb(demo, pg):

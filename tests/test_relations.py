@@ -120,15 +120,9 @@ def test_the_report_counts_what_it_does_not_list(tmp_path):
 
 # --------------------------------------------------------------------------- PostgreSQL
 @pytest.fixture(scope="module")
-def pg():
-    if not PG_URL:
-        pytest.skip("no PostgreSQL server: set KPI_XL_TEST_PG_URL (eval \"$(scripts/"
-                    "pg_test_server.sh)\" starts one on 127.0.0.1)")
-    pytest.importorskip("psycopg", reason="the PostgreSQL backend needs psycopg "
-                                          "(pip install 'kpi-xl[postgres]')")
-    from kpi_xl.engine.backends import connect
-
-    backend = connect("postgres", url=PG_URL)
+def pg(postgres):
+    """The test server (tests/conftest.py) with this module's schema."""
+    backend = postgres
     backend.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
     backend.execute(f"CREATE SCHEMA {SCHEMA}")
     yield backend

@@ -137,17 +137,10 @@ def test_a_month_without_wfm_rows_is_refused(ds):
     assert any("rejects 3 of its 9 rows" in r for r in october)
 
 
-def test_postgres_gives_the_duckdb_values():
+def test_postgres_gives_the_duckdb_values(postgres):
     """The WFM KPIs' SQL (sums of times per group, guarded ratios) on a real PostgreSQL
     server, against embedded DuckDB, on the engine tests' agent-days (three months, every
     level, blanks and an agent-day with neither handling nor available time)."""
-    import os
-
-    url = os.environ.get("KPI_XL_TEST_PG_URL")
-    if not url:
-        pytest.skip("no PostgreSQL server: set KPI_XL_TEST_PG_URL")
-    pytest.importorskip("psycopg")
-    from kpi_xl.engine.backends import connect
     from test_engine import canonical_tables
 
     t = canonical_tables()
@@ -155,11 +148,7 @@ def test_postgres_gives_the_duckdb_values():
     keys = ["occupancy", "utilisation", "schedule_adherence", "shrinkage"]
     cols = ["period", "level", "key", "kpi"]
     duck = Engine(tables, kpis=keys).compute("2026-10", 2).table.sort_values(cols)
-    backend = connect("postgres", url=url)
-    try:
-        pg = Engine(tables, kpis=keys, backend=backend).compute("2026-10", 2).table
-    finally:
-        backend.close()
+    pg = Engine(tables, kpis=keys, backend=postgres).compute("2026-10", 2).table
     pg = pg.sort_values(cols)
     assert len(duck) == len(pg) > 4 * 3 * 4
     assert (duck[cols].to_numpy() == pg[cols].to_numpy()).all()

@@ -41,6 +41,24 @@ def postgres():
     backend.close()
 
 
+@pytest.fixture(scope="session")
+def spark():
+    """A local Spark session (``local[2]``) as the engine's backend, one for the whole run
+    (starting Spark costs seconds); skipped, saying so, without pyspark or Java."""
+    import shutil
+
+    pytest.importorskip("pyspark", reason="the Spark backend needs pyspark "
+                                          "(pip install 'kpi-xl[spark]')")
+    if not shutil.which("java") and not os.environ.get("JAVA_HOME"):
+        pytest.skip("a local Spark session needs a Java runtime (apt-get install "
+                    "default-jre-headless)")
+    from kpi_xl.engine.backends import connect
+
+    backend = connect("spark", url="local[2]")
+    backend.spark.sparkContext.setLogLevel("ERROR")
+    return backend
+
+
 # CI explores the same examples every run (a red CI must be reproducible); locally,
 # hypothesis explores new ones each time.
 from hypothesis import settings  # noqa: E402

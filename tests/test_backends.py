@@ -16,7 +16,6 @@ test (module fixture): its start-up is the slow part.
 from __future__ import annotations
 
 import os
-import shutil
 
 import numpy as np
 import pytest
@@ -228,18 +227,6 @@ def test_postgres_refuses_approximate_quantiles(demo, pg):
 
 
 # --------------------------------------------------------------------------- Spark
-@pytest.fixture(scope="module")
-def spark():
-    pytest.importorskip("pyspark", reason="the Spark backend needs pyspark "
-                                          "(pip install 'kpi-xl[spark]')")
-    if not shutil.which("java") and not os.environ.get("JAVA_HOME"):
-        pytest.skip("a local Spark session needs a Java runtime (apt-get install "
-                    "default-jre-headless)")
-    backend = connect("spark", url="local[2]")
-    backend.spark.sparkContext.setLogLevel("ERROR")
-    yield backend
-
-
 def test_month_on_local_spark_equals_duckdb(spark):
     """A smaller centre (2 teams × 4 agents, the demo's generator; Spark's cost here is
     planning and code generation per query, not rows) with BOOLEAN flags and rule breaks

@@ -439,24 +439,6 @@ def test_the_guards_read_the_counts_of_a_relation(small, pg, tmp_path, capsys):
 
 
 # --------------------------------------------------------------------------- Spark
-@pytest.fixture(scope="module")
-def spark():
-    """The local Spark session kpi_xl's [engine] backend = "spark" finds (one per
-    process), as a backend."""
-    import shutil
-
-    pytest.importorskip("pyspark", reason="the Spark backend needs pyspark "
-                                          "(pip install 'kpi-xl[spark]')")
-    if not shutil.which("java") and not os.environ.get("JAVA_HOME"):
-        pytest.skip("a local Spark session needs a Java runtime (apt-get install "
-                    "default-jre-headless)")
-    from kpi_xl.engine.backends import connect
-
-    backend = connect("spark", url="local[2]")
-    backend.spark.sparkContext.setLogLevel("ERROR")
-    return backend
-
-
 def on_spark(spark, name: str, table: str, frame) -> str:
     """``frame`` as the view ``name`` of the Spark session."""
     from kpi_xl.engine.backends import typed_blanks

@@ -15,7 +15,6 @@ test (module fixture): its start-up is the slow part.
 
 from __future__ import annotations
 
-import os
 
 import numpy as np
 import pytest
@@ -40,7 +39,6 @@ DEMO = dict(choices={"qa_score": KpiChoice(params={"max_score": MAX_SCORE}),
 #: the canonical flag columns (kpi_xl.data.schema, kind 'flag')
 FLAGS = ("answered", "handled", "resolved", "resolved_first", "transferred", "escalated",
          "fatal")
-PG_URL = os.environ.get("KPI_XL_TEST_PG_URL")
 
 
 def boolean_flags(tables):

@@ -27,7 +27,6 @@ skip, saying so.
 from __future__ import annotations
 
 import email
-import os
 import re
 from pathlib import Path
 
@@ -41,7 +40,6 @@ from kpi_xl.cli import main  # noqa: E402
 from kpi_xl.config import parse_config  # noqa: E402
 from kpi_xl.data.sources import ConfigError  # noqa: E402
 
-PG_URL = os.environ.get("KPI_XL_TEST_PG_URL")
 SCHEMA = "kpi_xl_rel_test"
 ENGINE = '\n[engine]\nbackend = "postgres"\nurl_env = "KPI_XL_TEST_PG_URL"\n'
 SPARK = '\n[engine]\nbackend = "spark"\n'

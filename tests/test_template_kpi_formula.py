@@ -317,3 +317,56 @@ def test_generated_breakdowns_are_the_catalogs_points_share(tmp_path_factory):
                 checked["section"] += 1
                 r += 1
     assert min(checked.values()) > 20, checked
+
+
+# ---------------------------------------------------------------------------------------
+# A measure cell's guard (issue: the QA sheet's compliance read past 100 % beside a blank
+# QA score; the fix of 03fefa3 gave every measure the value's whole guard and turned the
+# fatal-fails totals into #N/A, reverted in cb57ee1). A measure is refused by the input
+# rules of what it reads, on the rows where it reads them, as the catalog declares it.
+
+def test_each_measure_of_the_qa_score_is_guarded_by_the_rules_of_what_it_reads():
+    """The rules of each measure of qa_score, derived by hand from its declaration in
+    kpi_xl/catalog/kpis/quality.py:
+
+    * the inputs' rules (``Input`` there; ``kpi_xl.catalog.rules.rules``): weights
+      ``lo=0`` and required (the default ``required_when=True``): ``weights < 0``,
+      ``weights`` blank; scores ``lo=0, hi="max_score"``, required: ``scores < 0 or
+      scores > max_score``, ``scores`` blank; fatal is a flag (no range) with
+      ``required_when=False``: no rule;
+    * what each measure reads: ``points share`` = Σ weight × score over applicable items
+      / (max_score × Σ weight over them), applicable = score present: the scores on every
+      row, the weights where the score is present; ``fatal items failed`` = count of
+      fatal = 1 and score = 0: the scores of the fatal items (the flags where the score
+      is 0, which have no rule); ``n`` and ``applicable items`` = count of scores present:
+      the scores on every row;
+    * the value keeps every rule (the Excel function refuses the whole call)."""
+    from kpi_xl.catalog import rules
+    from kpi_xl.catalog.expr import And, Blank, Cmp, Col, Lit, Or, Param, Present
+
+    kpi = CATALOG["qa_score"]
+    var = kpi.default_variant
+    w, s, f = Col("weights"), Col("scores"), Col("fatal")
+    w_range, w_blank = ("weights", "range", Cmp("<", w, Lit(0.0))), ("weights", "required", Blank(w))
+    s_range = ("scores", "range", Or(Cmp("<", s, Lit(0.0)), Cmp(">", s, Param("max_score"))))
+    s_blank = ("scores", "required", Blank(s))
+
+    def on(rule, rows):
+        return rule[0], rule[1], And(rule[2], rows)
+
+    want = {
+        None: [w_range, w_blank, s_range, s_blank],
+        "points share": [on(w_range, Present(s)), on(w_blank, Present(s)), s_range, s_blank],
+        "fatal items failed": [on(s_range, f.eq(1)), on(s_blank, f.eq(1))],
+        "applicable items": [s_range, s_blank],
+        "n": [s_range, s_blank],
+    }
+    assert set(want) - {None, "n"} == set(var.formula.measures)
+    params = rules.resolve_params(kpi, var, {})
+    params["max_score"] = "$B$1"
+    for measure, expected in want.items():
+        node = (None if measure is None else var.formula.n if measure == "n"
+                else var.formula.measures[measure])
+        got = rules.rules_read(kpi, var, node, params, ("weights", "scores", "fatal"),
+                               symbolic=("max_score",))
+        assert [(r.input, r.kind, r.broken) for r in got] == expected, measure

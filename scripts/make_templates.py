@@ -454,15 +454,20 @@ def agent_qa() -> Workbook:
     # compliance: the points share of the evaluation's fatal (compliance) items
     ws["F13"] = (f"=IFERROR({{{{ kpi_formula({inputs}, measure='points share', "
                  f"where={{{items}: 'A13', '$E$34:$E$34': 1}}) }}}},\"\")")
-    ws["G13"] = f"={{{{ kpi_formula({qa}, measure='fatal items failed') }}}}"
+    # failed fatal items: blank, as the QA score beside it, where a fatal item's score
+    # breaks a rule (its guard reads the fatal items' scores only); the agent's total
+    # (B8, SUM) and the team's then add up the other evaluations, as B5 averages their
+    # QA scores, instead of turning #N/A
+    ws["G13"] = f"=IFERROR({{{{ kpi_formula({qa}, measure='fatal items failed') }}}},\"\")"
     for col in "ABCDEFG":
         ws[f"{col}13"].font, ws[f"{col}13"].border = BODY, BOX
     ws["B13"].number_format = "yyyy-mm-dd"
     ws["B13"].alignment = CENTER               # apart from the evaluator beside it
     ws["E13"].number_format = ws["F13"].number_format = "0.0%"
-    ws.conditional_formatting.add("G13:G13", CellIsRule(
-        operator="greaterThan", formula=["0"], fill=PatternFill("solid", start_color=RED,
-                                                                end_color=RED)))
+    # a blank (refused) count is text, which Excel and LibreOffice rank above any number
+    ws.conditional_formatting.add("G13:G13", FormulaRule(
+        formula=["AND(ISNUMBER(G13),G13>0)"],
+        fill=PatternFill("solid", start_color=RED, end_color=RED)))
     marker(ws, 14, "{% endfor %}")
     ws["A16"] = "Score by rubric section"
     ws["A16"].font = BOLD

@@ -370,3 +370,129 @@ def test_each_measure_of_the_qa_score_is_guarded_by_the_rules_of_what_it_reads()
         got = rules.rules_read(kpi, var, node, params, ("weights", "scores", "fatal"),
                                symbolic=("max_score",))
         assert [(r.input, r.kind, r.broken) for r in got] == expected, measure
+
+
+def test_a_measure_cell_is_refused_by_the_rules_of_what_it_reads():
+    """The formulas kpi_formula writes: each measure is #N/A where a row it reads breaks
+    a rule of an input it reads, and only there (before: no measure had a guard, and a
+    score of 7 out of 5 gave a compliance of 140 % beside a blank QA score)."""
+    from kpi_xl.scorecard.template import kpi_formula
+
+    args = dict(weights="$D$2:$D$9", scores="$F$2:$F$9", fatal="$E$2:$E$9", max_score="$B$1")
+
+    def guard(measure=None):
+        text = str(kpi_formula("qa_score", measure=measure, **args))
+        return text[:text.index(",NA(),")] if text.startswith("IF(OR(") else ""
+
+    too_high, blank = "($F$2:$F$9>$B$1)", '($F$2:$F$9="")'
+    negative_weight, blank_weight = "($D$2:$D$9<0)", '($D$2:$D$9="")'
+    fatal_rows, applicable = "($E$2:$E$9=1)", "ISNUMBER($F$2:$F$9)"
+    value = guard()
+    assert all(x in value for x in (too_high, blank, negative_weight, blank_weight))
+    share = guard("points share")
+    assert all(x in share for x in (too_high, blank, negative_weight, blank_weight, applicable))
+    fatal = guard("fatal items failed")
+    assert too_high in fatal and blank in fatal and fatal_rows in fatal
+    assert negative_weight not in fatal and blank_weight not in fatal
+    for m in ("n", "applicable items"):
+        g = guard(m)
+        assert too_high in g and blank in g and negative_weight not in g and fatal_rows not in g
+
+
+def _qa_sheet_cells(ws):
+    """Where things are on a filled Agent sheet: the evaluation rows, the section rows and
+    the item rows (first, last)."""
+    heads: dict = {}
+    for r in range(1, ws.max_row + 1):
+        heads.setdefault(ws.cell(r, 1).value, r)
+    evals = [r for r in range(heads["Evaluation"] + 1, heads["Section"])
+             if str(ws.cell(r, 1).value or "").startswith("QA-")]
+    sections = {}
+    r = heads["Section"] + 1
+    while ws.cell(r, 1).value:
+        sections[ws.cell(r, 1).value] = r
+        r += 1
+    top = next(r for r in range(heads["Section"], ws.max_row + 1)
+               if ws.cell(r, 1).value == "Evaluation") + 1
+    items = [r for r in range(top, ws.max_row + 1)
+             if str(ws.cell(r, 1).value or "").startswith("QA-")]
+    return evals, sections, items
+
+
+@pytest.mark.skipif(not __import__("shutil").which("soffice"), reason="LibreOffice not installed")
+@pytest.mark.parametrize("edit", ["fatal item above the maximum", "non-fatal score cleared",
+                                  "fatal item's score cleared"])
+def test_one_bad_score_blanks_its_evaluation_and_no_total(tmp_path_factory, edit):
+    """The real thing: a generated QA workbook, one score edited by a user (openpyxl),
+    recalculated by LibreOffice. The edited evaluation's QA score is blank (the value's
+    guard); its compliance and fatal fails are blank where they read the bad score (a
+    fatal item's) and unchanged where they do not (a non-fatal item's); the agent's and
+    the team's fatal totals stay numbers, summed over the other evaluations as the QA
+    score's mean is taken over them; every other formula cell of the workbook is as
+    before. Before: a score of 7 out of 5 on a compliance item showed a compliance of
+    120 % beside the blank QA score, and a cleared compliance score a compliance and a
+    fatal count as if the item were N/A; with the value's whole guard on every measure
+    (03fefa3) the fatal totals turned #N/A."""
+    from scorecard_data import month, same_cell
+    from kpi_xl.scorecard.libreoffice import recalculated_values
+
+    _t, _res, paths = month(str(tmp_path_factory.mktemp("wb")))
+    wb = openpyxl.load_workbook(paths[1])
+    team, ws = wb["Team"], wb.worksheets[1]
+    evals, sections, items = _qa_sheet_cells(ws)
+    fatal = edit.startswith("fatal")
+    # the first evaluation with a scored item of the kind to edit (a fatal item that
+    # passed, so that on main its failed-fatal count is the same number)
+    item = next(r for r in items if ws.cell(r, 5).value == (1 if fatal else 0)
+                and isinstance(ws.cell(r, 6).value, (int, float)) and ws.cell(r, 6).value > 0)
+    row = next(r for r in evals if ws.cell(r, 1).value == ws.cell(item, 1).value)
+    section = sections[ws.cell(item, 2).value]
+    agent_row = next(r for r in range(6, team.max_row + 1) if team.cell(r, 1).value == ws.title)
+    total_row = next(r for r in range(agent_row, team.max_row + 1)
+                     if team.cell(r, 1).value == "Team")
+    base = tmp_path_factory.mktemp("lo") / "base.xlsx"
+    wb.save(base)
+    ws.cell(item, 6).value = 7 if edit == "fatal item above the maximum" else None
+    edited = base.with_name("edited.xlsx")
+    wb.save(edited)
+    before, after = recalculated_values(base), recalculated_values(edited)
+
+    a, t = ws.title, "Team"
+    blank = lambda v: v in (None, "")  # noqa: E731
+    # the edited evaluation: QA score blank; compliance and fatal fails blank where they
+    # read the edited score (its compliance is of the fatal items), else unchanged
+    assert isinstance(before[(a, f"E{row}")], float) and blank(after[(a, f"E{row}")])
+    for col in "FG":
+        if fatal:
+            assert blank(after[(a, f"{col}{row}")]), (edit, col, after[(a, f"{col}{row}")])
+        else:
+            assert same_cell(after[(a, f"{col}{row}")], before[(a, f"{col}{row}")]), (edit, col)
+    # the section of the edited item reads its score: blank, as the QA score
+    assert blank(after[(a, f"B{section}")])
+    # the agent's figures: over the other evaluations
+    others = [r for r in evals if r != row]
+    mean = lambda col: sum(after[(a, f"{col}{r}")] for r in others) / len(others)  # noqa: E731
+    assert after[(a, "B5")] == pytest.approx(mean("E"), rel=1e-12)
+    assert after[(a, "B7")] == before[(a, "B7")] - 1
+    fails = sum(after[(a, f"G{r}")] for r in others) + (0 if fatal else after[(a, f"G{row}")])
+    assert isinstance(after[(a, "B8")], (int, float)) and after[(a, "B8")] == fails
+    if fatal:
+        assert after[(a, "B6")] == pytest.approx(mean("F"), rel=1e-12)
+    # the team's fatal totals stay numbers: the agent's row and the team's
+    assert after[(t, f"F{agent_row}")] == fails
+    assert isinstance(after[(t, f"F{total_row}")], (int, float))
+    assert after[(t, f"F{total_row}")] == before[(t, f"F{total_row}")] \
+        - before[(t, f"F{agent_row}")] + fails
+    # the evaluations counted, by the agent and the team: one fewer (the QA score's count)
+    assert after[(t, f"B{total_row}")] == before[(t, f"B{total_row}")] - 1
+    assert not [k for k, v in after.items() if isinstance(v, str) and v.startswith("#")]
+    # nothing else changed: the item's own points, the agent's figures and the team's
+    # row of the agent (and the ranks, which read the agent's QA score) aside
+    moved = {(a, f"{c}{row}") for c in "EFG"} | {(a, f"B{section}"), (a, f"G{item}"),
+                                                (a, f"H{item}")}
+    moved |= {(a, c) for c in ("B5", "B6", "B7", "B8", "C5")}
+    moved |= {(t, f"{c}{agent_row}") for c in "BCDF"} | {(t, f"{c}{total_row}") for c in "BDF"}
+    moved |= {k for k in before if k[0] == t and k[1][0] == "E" and k[1][1:].isdigit()
+              and int(k[1][1:]) < total_row}
+    changed = {k for k in before if k not in moved and not same_cell(before[k], after[k])}
+    assert not changed, sorted(changed)[:10]

@@ -41,7 +41,10 @@ The template language, for people who restyle the shipped templates in Excel:
     options take numbers or cells; ``variant=`` picks a variant, ``measure=`` one of the
     declaration's measures (``'fatal items failed'``, ``'points share'``) or ``'n'``;
     ``where={range: cell or number, ...}`` keeps the rows whose ranges equal them (one
-    evaluation's items; its fatal items: ``'$E$34:$E$34': 1``). Only cell
+    evaluation's items; its fatal items: ``'$E$34:$E$34': 1``). The value is #N/A where
+    a row breaks one of the KPI's input rules; a measure where a row it reads breaks a
+    rule of an input it reads (``kpi_xl.catalog.rules.rules_read``): wrap it in
+    IFERROR(...,"") as the value, so SUM and AVERAGE over its cells take the rest. Only cell
     references are accepted as arguments, so data cannot become formula code.
 
 The page header and footer take ``{{ }}`` like a cell (a value's ``&`` is doubled, so it

@@ -372,6 +372,47 @@ def test_each_measure_of_the_qa_score_is_guarded_by_the_rules_of_what_it_reads()
         assert [(r.input, r.kind, r.broken) for r in got] == expected, measure
 
 
+def test_a_rule_over_two_inputs_is_kept_whole_when_a_measure_reads_either():
+    """A required-when rule spans two inputs (resolution_rate, kpis/quality.py: 'resolved'
+    must not be blank where handled = 1; 'handled' must not be blank, the default
+    ``required_when=True``; both flags, no range). The measure 'handled' =
+    count(handled = 1) reads only 'handled', on every row, yet keeps the rule on
+    'resolved' whole (conservative: a blank resolution beside handled = 1 refuses the
+    handled count). The measure 'resolved' = count(resolved = 1 & handled = 1) reads
+    'resolved' where handled = 1 and 'handled' where resolved = 1: each rule is judged
+    on the rows where either of its inputs is read."""
+    from kpi_xl.catalog import rules
+    from kpi_xl.catalog.expr import And, Blank, Col, Or
+
+    kpi = CATALOG["resolution_rate"]
+    var = kpi.variant("handled")
+    r, h = Col("resolved"), Col("handled")
+    r_blank = ("resolved", "required", And(h.eq(1), Blank(r)))
+    h_blank = ("handled", "required", Blank(h))
+    params = rules.resolve_params(kpi, var, {})
+
+    def got(measure):
+        return [(x.input, x.kind, x.broken) for x in rules.rules_read(
+            kpi, var, var.formula.measures[measure], params, ("resolved", "handled"))]
+
+    assert got("handled") == [r_blank, h_blank]
+    assert got("resolved") == [
+        ("resolved", "required", And(r_blank[2], Or(h.eq(1), r.eq(1)))),
+        ("handled", "required", And(h_blank[2], r.eq(1)))]
+
+
+def test_reads_a_count_by_the_domain_when_its_condition_holds_on_blanks():
+    """A count whose condition can hold where its own column is blank (a blank, a
+    negation) counts rows of the domain, which every column input decides: reads says
+    so (DOMAIN), and such a measure keeps every rule. No catalog KPI has one today."""
+    from kpi_xl.catalog.expr import DOMAIN, Blank, Col, Count, Not, Present, reads
+
+    assert reads(Count(Blank(Col("a")))) == {DOMAIN: True, "a": True}
+    assert reads(Count(Not(Present(Col("a"))) & Col("b").eq(1))) == {
+        "a": Col("b").eq(1), "b": Not(Present(Col("a")))}
+    assert reads(Count(Not(Present(Col("a")))))[DOMAIN] is True
+
+
 def test_a_measure_cell_is_refused_by_the_rules_of_what_it_reads():
     """The formulas kpi_formula writes: each measure is #N/A where a row it reads breaks
     a rule of an input it reads, and only there (before: no measure had a guard, and a

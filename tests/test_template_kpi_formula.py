@@ -71,6 +71,9 @@ def test_kpi_formula_is_the_renderers_formula(tmp_path):
     ("'qa_score', weights='$B$1:$B$5'", "qa_score needs scores"),
     ("'qa_score', weights='$B$1:$B$5', scores='$C$1:$C$5', colour='$A$1'", "no input or option 'colour'"),
     ("'qa_score', weights='$B$1:$B$5', scores='$C$1:$C$5', measure='x'", "no measure 'x'"),
+    # before: the value's formula, written where the sample size was asked for
+    ("'occupancy', handle_time='$A$1', idle_time='$A$2', measure='n'",
+     r"occupancy has no measure 'n' \(measures: none\)"),
     ("'first_response_time', variant='median', hours='$A$1:$A$5'", "needs an array formula"),
     ("'qa_score', weights='$B$1:$B$5', scores='$C$1:$C$5', where={'$A$1:$A$5': name}",
      "where must be a cell or range reference"),

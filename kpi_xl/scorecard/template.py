@@ -237,15 +237,15 @@ def kpi_formula(key: str, variant: str | None = None, measure: str | None = None
             return _num_text(v) if number else _reference("where", v)
         rows = "*".join(f"({_reference('where', r)}={equals(v)})" for r, v in where.items())
     renderer = ExcelRenderer(kpi, var, ranges=ranges, cells=cells, params=resolved, rows=rows)
+    known = {**({"n": var.formula.n} if var.formula.n is not None else {}),
+             **var.formula.measures}
     if measure is None:
         node = None
-    elif measure == "n":
-        node = var.formula.n
-    elif measure in var.formula.measures:
-        node = var.formula.measures[measure]
-    else:
-        raise ValueError(f"kpi_formula: {key} has no measure {measure!r} (measures: n, "
-                         f"{', '.join(var.formula.measures)})")
+    elif measure in known:
+        node = known[measure]
+    else:       # 'n' of a KPI without one (a formula on period totals) included
+        raise ValueError(f"kpi_formula: {key} has no measure {measure!r} (measures: "
+                         f"{', '.join(known) or 'none'})")
     f = renderer.render(node)
     if f.array:
         raise ValueError(f"kpi_formula: {key} needs an array formula (a quantile), which "

@@ -386,8 +386,12 @@ def agent_qa() -> Workbook:
     team["A17"].font = BOLD
     header(team, 18, ["Evaluation", "Evaluator", "Agent", "QA score", "Date"])
     marker(team, 19, "{% for e in evaluations %}")
+    # the QA score as the agent's sheet computes it (the evaluation's place in the QA
+    # score column of its evaluations, which the agent's loop makes E13:E<last>), so a
+    # score corrected there moves the team's QA score and the calibration too
     for col, v in zip("ABCDE", ("{{ e.id }}", "{{ e.evaluator }}", "{{ e.agent }}",
-                                "{{ e.score }}", "{{ e.date }}")):
+                                "=INDEX({{ e.sheet | sheetref }}!$E$13:$E$13,"
+                                "{{ e.index + 1 }})", "{{ e.date }}")):
         team[f"{col}20"] = v
         team[f"{col}20"].font = SMALL
     team["D20"].number_format = "0.0%"

@@ -115,6 +115,8 @@ def template(request, folder):
     team = wb["Team"]
     for col in "BCDF":
         team[f"{col}7"] = team[f"{col}7"].value.replace("agent.sheet", "agent.name")
+    # the table of every evaluation reads each one's score from its agent's sheet
+    team["D20"] = team["D20"].value.replace("e.sheet", "e.agent")
     path = folder / "restyled-agent-qa.xlsx"
     wb.save(path)
     return path

@@ -538,5 +538,16 @@ def test_one_bad_score_blanks_its_evaluation_and_no_total(tmp_path_factory, edit
     moved |= {(t, f"{c}{agent_row}") for c in "BCDF"} | {(t, f"{c}{total_row}") for c in "BDF"}
     moved |= {k for k in before if k[0] == t and k[1][0] == "E" and k[1][1:].isdigit()
               and int(k[1][1:]) < total_row}
+    # the Team sheet reads each evaluation's QA score from its agent's sheet: the edited
+    # one's row of its table (blank, as there), so the team's QA score and the evaluator
+    # calibration (each evaluator's mean and the team mean beside it) move too
+    table = next(r for r in range(total_row, team.max_row + 1)
+                 if team.cell(r, 1).value == "Evaluation" and team.cell(r, 2).value == "Evaluator")
+    listed = next(r for r in range(table + 1, team.max_row + 1)
+                  if team.cell(r, 1).value == ws.cell(row, 1).value)
+    assert blank(after[(t, f"D{listed}")])
+    calibration = range(total_row + 1, table)
+    moved |= {(t, f"C{total_row}"), (t, f"D{listed}")}
+    moved |= {(t, f"{c}{r}") for r in calibration for c in "CDE"}
     changed = {k for k in before if k not in moved and not same_cell(before[k], after[k])}
     assert not changed, sorted(changed)[:10]

@@ -540,3 +540,42 @@ def test_one_bad_score_blanks_its_evaluation_and_no_total(tmp_path_factory, edit
               and int(k[1][1:]) < total_row}
     changed = {k for k in before if k not in moved and not same_cell(before[k], after[k])}
     assert not changed, sorted(changed)[:10]
+
+
+@pytest.mark.skipif(not __import__("shutil").which("soffice"), reason="LibreOffice not installed")
+def test_a_measure_is_refused_where_two_bad_inputs_hide_each_other(tmp_path):
+    """Review of h-guard2: a measure reading two inputs each only where the other holds
+    (count of rows with a = 1 and c = 1) narrowed each input's rules by the other input's
+    value, read from the same bad row. Inputs a and c both 0 to 3 (``Input(lo=0, hi=3)``);
+    one row a = 9, c = 9: both break their range, yet a's rule was judged only where
+    c = 1 and c's only where a = 1, so the guard stayed silent and the count showed 0,
+    a confident number: corrected to a = 1, c = 1 (both in range) the count is 1. The
+    row's a and c must not decide where each other's rules apply while they break a rule
+    themselves: the measure is #N/A. Recalculated by LibreOffice."""
+    from kpi_xl.catalog.expr import Col, Count, Present
+    from kpi_xl.catalog.spec import Formula, Input, Kpi, Variant
+    from kpi_xl.render.excel import ExcelRenderer
+    from kpi_xl.scorecard.libreoffice import recalculated_values
+
+    a, c = Col("a"), Col("c")
+    both = Count(a.eq(1) & c.eq(1))
+    kpi = Kpi(key="two_flags", excel_name="KPI_TWO_FLAGS", title="t", family="test",
+              description="", formula_text="", unit="count", direction="neutral",
+              number_format="0",
+              inputs=(Input("a", "number", "", lo=0, hi=3, required_when=False),
+                      Input("c", "number", "", lo=0, hi=3, required_when=False)),
+              variants=(Variant("v", "", Formula(value=Count(Present(a)),
+                                                 measures={"both": both})),),
+              target=None, target_source="", sources=("test",))
+    f = ExcelRenderer(kpi, kpi.default_variant,
+                      ranges={"a": "$A$2:$A$3", "c": "$B$2:$B$3"}).render(both)
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws["A1"], ws["B1"] = "a", "c"
+    ws["A2"], ws["B2"] = 9, 9           # both out of 0..3: a typo for 1 and 1?
+    ws["A3"], ws["B3"] = 0, 2           # a valid row, not counted
+    ws["D1"] = f.text
+    path = tmp_path / "two.xlsx"
+    wb.save(path)
+    got = recalculated_values(path)[(ws.title, "D1")]
+    assert isinstance(got, str) and got.startswith("#N/A"), (got, f.text)

@@ -399,9 +399,11 @@ def test_a_rule_over_two_inputs_is_kept_whole_when_a_measure_reads_either():
             kpi, var, var.formula.measures[measure], params, ("resolved", "handled"))]
 
     assert got("handled") == [r_blank, h_blank]
+    # each also where the other input breaks its own rule (review of h-guard2: a bad
+    # value must not decide where another input's rules apply)
     assert got("resolved") == [
-        ("resolved", "required", And(r_blank[2], Or(h.eq(1), r.eq(1)))),
-        ("handled", "required", And(h_blank[2], r.eq(1)))]
+        ("resolved", "required", And(r_blank[2], Or(Or(h.eq(1), r.eq(1)), h_blank[2]))),
+        ("handled", "required", And(h_blank[2], Or(r.eq(1), r_blank[2])))]
 
 
 def test_reads_a_count_by_the_domain_when_its_condition_holds_on_blanks():

@@ -581,3 +581,39 @@ def test_a_measure_is_refused_where_two_bad_inputs_hide_each_other(tmp_path):
     wb.save(path)
     got = recalculated_values(path)[(ws.title, "D1")]
     assert isinstance(got, str) and got.startswith("#N/A"), (got, f.text)
+
+
+@pytest.mark.xfail(strict=True, reason="review of h-guard2: a refused evaluation's failed "
+                   "fatal items drop out of the agent's and team's fatal totals")
+@pytest.mark.skipif(not __import__("shutil").which("soffice"), reason="LibreOffice not installed")
+def test_a_failed_fatal_item_stays_in_the_fatal_totals(tmp_path_factory):
+    """Review of h-guard2. A QA lead scores one compliance (fatal) item of an evaluation 0
+    (a failed fatal item) and clears the score of the evaluation's other fatal item (to
+    fill in later). The item table then shows a failed fatal item; the agent's 'Fatal
+    items failed' (B8) and the Team sheet's fatal fails must count it: at least 1. On
+    a72c487 (main before h-guard2) they do (1: the unguarded count of the fatal items'
+    zeros); on h-guard2 the evaluation's fatal-fails cell is refused (blank, as it reads
+    the cleared fatal score) and SUM drops it: the agent shows 0 fatal fails, 100 %
+    compliance and a QA score on target, as if the failure had not happened."""
+    from scorecard_data import month
+    from kpi_xl.scorecard.libreoffice import recalculated_values
+
+    _t, _res, paths = month(str(tmp_path_factory.mktemp("wb")))
+    wb = openpyxl.load_workbook(paths[1])
+    team, ws = wb["Team"], wb.worksheets[1]
+    evals, _sections, items = _qa_sheet_cells(ws)
+    # the first evaluation with two scored fatal items that passed
+    by_eval: dict = {}
+    for r in items:
+        if ws.cell(r, 5).value == 1 and isinstance(ws.cell(r, 6).value, (int, float)) \
+                and ws.cell(r, 6).value > 0:
+            by_eval.setdefault(ws.cell(r, 1).value, []).append(r)
+    failed, cleared = next(v for v in by_eval.values() if len(v) >= 2)[:2]
+    ws.cell(failed, 6).value = 0
+    ws.cell(cleared, 6).value = None
+    agent_row = next(r for r in range(6, team.max_row + 1) if team.cell(r, 1).value == ws.title)
+    edited = tmp_path_factory.mktemp("lo") / "edited.xlsx"
+    wb.save(edited)
+    after = recalculated_values(edited)
+    assert after[(ws.title, "B8")] >= 1, after[(ws.title, "B8")]
+    assert after[("Team", f"F{agent_row}")] >= 1

@@ -364,7 +364,7 @@ def agent_qa() -> Workbook:
     # rule, as the engine computes it), not the mean of the agents' means
     team["C9"] = "=IFERROR(AVERAGE($D$20:$D$20),\"\")"
     team["D9"] = "=IFERROR(AVERAGE(D7:D7),\"\")"
-    team["F9"] = "=SUM(F7:F7)"
+    team["F9"] = '=IF(COUNT(F7:F7)<COUNTA(A7:A7),"",SUM(F7:F7))'
     for col in "ABCDF":
         team[f"{col}9"].font, team[f"{col}9"].fill = BOLD, BAND
     team["C9"].number_format = team["D9"].number_format = "0.0%"
@@ -386,8 +386,12 @@ def agent_qa() -> Workbook:
     team["A17"].font = BOLD
     header(team, 18, ["Evaluation", "Evaluator", "Agent", "QA score", "Date"])
     marker(team, 19, "{% for e in evaluations %}")
+    # the QA score as the agent's sheet computes it (the evaluation's place in the QA
+    # score column of its evaluations, which the agent's loop makes E13:E<last>), so a
+    # score corrected there moves the team's QA score and the calibration too
     for col, v in zip("ABCDE", ("{{ e.id }}", "{{ e.evaluator }}", "{{ e.agent }}",
-                                "{{ e.score }}", "{{ e.date }}")):
+                                "=INDEX({{ e.sheet | sheetref }}!$E$13:$E$13,"
+                                "{{ e.index + 1 }})", "{{ e.date }}")):
         team[f"{col}20"] = v
         team[f"{col}20"].font = SMALL
     team["D20"].number_format = "0.0%"
@@ -424,7 +428,9 @@ def agent_qa() -> Workbook:
     ws["B5"] = "=IFERROR(AVERAGE(E13:E13),\"\")"
     ws["B6"] = "=IFERROR(AVERAGE(F13:F13),\"\")"
     ws["B7"] = "=COUNT(E13:E13)"
-    ws["B8"] = "=SUM(G13:G13)"
+    # a total, unlike a mean, is wrong without every evaluation: blank (refused) when one
+    # evaluation's fatal fails are (a score its rubric refuses), not a count short of it
+    ws["B8"] = '=IF(COUNT(G13:G13)<COUNTA(A13:A13),"",SUM(G13:G13))'
     ws["B5"].number_format = ws["B6"].number_format = "0.0%"
     ws["B5"].font = Font(name="Calibri", size=14, bold=True, color=NAVY)
     ws["A9"], ws["B9"] = "QA target", "{{ qa_target }}"
@@ -454,15 +460,20 @@ def agent_qa() -> Workbook:
     # compliance: the points share of the evaluation's fatal (compliance) items
     ws["F13"] = (f"=IFERROR({{{{ kpi_formula({inputs}, measure='points share', "
                  f"where={{{items}: 'A13', '$E$34:$E$34': 1}}) }}}},\"\")")
-    ws["G13"] = f"={{{{ kpi_formula({qa}, measure='fatal items failed') }}}}"
+    # failed fatal items: blank, as the QA score beside it, where a fatal item's score
+    # breaks a rule (its guard reads the fatal items' scores only); the agent's total
+    # (B8, SUM) and the team's then add up the other evaluations, as B5 averages their
+    # QA scores, instead of turning #N/A
+    ws["G13"] = f"=IFERROR({{{{ kpi_formula({qa}, measure='fatal items failed') }}}},\"\")"
     for col in "ABCDEFG":
         ws[f"{col}13"].font, ws[f"{col}13"].border = BODY, BOX
     ws["B13"].number_format = "yyyy-mm-dd"
     ws["B13"].alignment = CENTER               # apart from the evaluator beside it
     ws["E13"].number_format = ws["F13"].number_format = "0.0%"
-    ws.conditional_formatting.add("G13:G13", CellIsRule(
-        operator="greaterThan", formula=["0"], fill=PatternFill("solid", start_color=RED,
-                                                                end_color=RED)))
+    # a blank (refused) count is text, which Excel and LibreOffice rank above any number
+    ws.conditional_formatting.add("G13:G13", FormulaRule(
+        formula=["AND(ISNUMBER(G13),G13>0)"],
+        fill=PatternFill("solid", start_color=RED, end_color=RED)))
     marker(ws, 14, "{% endfor %}")
     ws["A16"] = "Score by rubric section"
     ws["A16"].font = BOLD

@@ -71,6 +71,9 @@ def test_kpi_formula_is_the_renderers_formula(tmp_path):
     ("'qa_score', weights='$B$1:$B$5'", "qa_score needs scores"),
     ("'qa_score', weights='$B$1:$B$5', scores='$C$1:$C$5', colour='$A$1'", "no input or option 'colour'"),
     ("'qa_score', weights='$B$1:$B$5', scores='$C$1:$C$5', measure='x'", "no measure 'x'"),
+    # before: the value's formula, written where the sample size was asked for
+    ("'occupancy', handle_time='$A$1', idle_time='$A$2', measure='n'",
+     r"occupancy has no measure 'n' \(measures: none\)"),
     ("'first_response_time', variant='median', hours='$A$1:$A$5'", "needs an array formula"),
     ("'qa_score', weights='$B$1:$B$5', scores='$C$1:$C$5', where={'$A$1:$A$5': name}",
      "where must be a cell or range reference"),
@@ -317,3 +320,322 @@ def test_generated_breakdowns_are_the_catalogs_points_share(tmp_path_factory):
                 checked["section"] += 1
                 r += 1
     assert min(checked.values()) > 20, checked
+
+
+# ---------------------------------------------------------------------------------------
+# A measure cell's guard (issue: the QA sheet's compliance read past 100 % beside a blank
+# QA score; the fix of 03fefa3 gave every measure the value's whole guard and turned the
+# fatal-fails totals into #N/A, reverted in cb57ee1). A measure is refused by the input
+# rules of what it reads, on the rows where it reads them, as the catalog declares it.
+
+def test_each_measure_of_the_qa_score_is_guarded_by_the_rules_of_what_it_reads():
+    """The rules of each measure of qa_score, derived by hand from its declaration in
+    kpi_xl/catalog/kpis/quality.py:
+
+    * the inputs' rules (``Input`` there; ``kpi_xl.catalog.rules.rules``): weights
+      ``lo=0`` and required (the default ``required_when=True``): ``weights < 0``,
+      ``weights`` blank; scores ``lo=0, hi="max_score"``, required: ``scores < 0 or
+      scores > max_score``, ``scores`` blank; fatal is a flag (no range) with
+      ``required_when=False``: no rule;
+    * what each measure reads: ``points share`` = Σ weight × score over applicable items
+      / (max_score × Σ weight over them), applicable = score present: the scores on every
+      row, the weights where the score is present; ``fatal items failed`` = count of
+      fatal = 1 and score = 0: the scores of the fatal items (the flags where the score
+      is 0, which have no rule); ``n`` and ``applicable items`` = count of scores present:
+      the scores on every row;
+    * the value keeps every rule (the Excel function refuses the whole call)."""
+    from kpi_xl.catalog import rules
+    from kpi_xl.catalog.expr import And, Blank, Cmp, Col, Lit, Or, Param, Present
+
+    kpi = CATALOG["qa_score"]
+    var = kpi.default_variant
+    w, s, f = Col("weights"), Col("scores"), Col("fatal")
+    w_range, w_blank = ("weights", "range", Cmp("<", w, Lit(0.0))), ("weights", "required", Blank(w))
+    s_range = ("scores", "range", Or(Cmp("<", s, Lit(0.0)), Cmp(">", s, Param("max_score"))))
+    s_blank = ("scores", "required", Blank(s))
+
+    def on(rule, rows):
+        return rule[0], rule[1], And(rule[2], rows)
+
+    want = {
+        None: [w_range, w_blank, s_range, s_blank],
+        "points share": [on(w_range, Present(s)), on(w_blank, Present(s)), s_range, s_blank],
+        "fatal items failed": [on(s_range, f.eq(1)), on(s_blank, f.eq(1))],
+        "applicable items": [s_range, s_blank],
+        "n": [s_range, s_blank],
+    }
+    assert set(want) - {None, "n"} == set(var.formula.measures)
+    params = rules.resolve_params(kpi, var, {})
+    params["max_score"] = "$B$1"
+    for measure, expected in want.items():
+        node = (None if measure is None else var.formula.n if measure == "n"
+                else var.formula.measures[measure])
+        got = rules.rules_read(kpi, var, node, params, ("weights", "scores", "fatal"),
+                               symbolic=("max_score",))
+        assert [(r.input, r.kind, r.broken) for r in got] == expected, measure
+
+
+def test_a_rule_over_two_inputs_is_kept_whole_when_a_measure_reads_either():
+    """A required-when rule spans two inputs (resolution_rate, kpis/quality.py: 'resolved'
+    must not be blank where handled = 1; 'handled' must not be blank, the default
+    ``required_when=True``; both flags, no range). The measure 'handled' =
+    count(handled = 1) reads only 'handled', on every row, yet keeps the rule on
+    'resolved' whole (conservative: a blank resolution beside handled = 1 refuses the
+    handled count). The measure 'resolved' = count(resolved = 1 & handled = 1) reads
+    'resolved' where handled = 1 and 'handled' where resolved = 1: each rule is judged
+    on the rows where either of its inputs is read."""
+    from kpi_xl.catalog import rules
+    from kpi_xl.catalog.expr import And, Blank, Col, Or
+
+    kpi = CATALOG["resolution_rate"]
+    var = kpi.variant("handled")
+    r, h = Col("resolved"), Col("handled")
+    r_blank = ("resolved", "required", And(h.eq(1), Blank(r)))
+    h_blank = ("handled", "required", Blank(h))
+    params = rules.resolve_params(kpi, var, {})
+
+    def got(measure):
+        return [(x.input, x.kind, x.broken) for x in rules.rules_read(
+            kpi, var, var.formula.measures[measure], params, ("resolved", "handled"))]
+
+    assert got("handled") == [r_blank, h_blank]
+    # each also where the other input breaks its own rule (review of h-guard2: a bad
+    # value must not decide where another input's rules apply)
+    assert got("resolved") == [
+        ("resolved", "required", And(r_blank[2], Or(Or(h.eq(1), r.eq(1)), h_blank[2]))),
+        ("handled", "required", And(h_blank[2], Or(r.eq(1), r_blank[2])))]
+
+
+def test_reads_a_count_by_the_domain_when_its_condition_holds_on_blanks():
+    """A count whose condition can hold where its own column is blank (a blank, a
+    negation) counts rows of the domain, which every column input decides: reads says
+    so (DOMAIN), and such a measure keeps every rule. No catalog KPI has one today."""
+    from kpi_xl.catalog.expr import DOMAIN, Blank, Col, Count, Not, Present, reads
+
+    assert reads(Count(Blank(Col("a")))) == {DOMAIN: True, "a": True}
+    assert reads(Count(Not(Present(Col("a"))) & Col("b").eq(1))) == {
+        "a": Col("b").eq(1), "b": Not(Present(Col("a")))}
+    assert reads(Count(Not(Present(Col("a")))))[DOMAIN] is True
+
+
+def test_a_measure_cell_is_refused_by_the_rules_of_what_it_reads():
+    """The formulas kpi_formula writes: each measure is #N/A where a row it reads breaks
+    a rule of an input it reads, and only there (before: no measure had a guard, and a
+    score of 7 out of 5 gave a compliance of 140 % beside a blank QA score)."""
+    from kpi_xl.scorecard.template import kpi_formula
+
+    args = dict(weights="$D$2:$D$9", scores="$F$2:$F$9", fatal="$E$2:$E$9", max_score="$B$1")
+
+    def guard(measure=None):
+        text = str(kpi_formula("qa_score", measure=measure, **args))
+        return text[:text.index(",NA(),")] if text.startswith("IF(OR(") else ""
+
+    too_high, blank = "($F$2:$F$9>$B$1)", '($F$2:$F$9="")'
+    negative_weight, blank_weight = "($D$2:$D$9<0)", '($D$2:$D$9="")'
+    fatal_rows, applicable = "($E$2:$E$9=1)", "ISNUMBER($F$2:$F$9)"
+    value = guard()
+    assert all(x in value for x in (too_high, blank, negative_weight, blank_weight))
+    share = guard("points share")
+    assert all(x in share for x in (too_high, blank, negative_weight, blank_weight, applicable))
+    fatal = guard("fatal items failed")
+    assert too_high in fatal and blank in fatal and fatal_rows in fatal
+    assert negative_weight not in fatal and blank_weight not in fatal
+    for m in ("n", "applicable items"):
+        g = guard(m)
+        assert too_high in g and blank in g and negative_weight not in g and fatal_rows not in g
+
+
+def _qa_sheet_cells(ws):
+    """Where things are on a filled Agent sheet: the evaluation rows, the section rows and
+    the item rows (first, last)."""
+    heads: dict = {}
+    for r in range(1, ws.max_row + 1):
+        heads.setdefault(ws.cell(r, 1).value, r)
+    evals = [r for r in range(heads["Evaluation"] + 1, heads["Section"])
+             if str(ws.cell(r, 1).value or "").startswith("QA-")]
+    sections = {}
+    r = heads["Section"] + 1
+    while ws.cell(r, 1).value:
+        sections[ws.cell(r, 1).value] = r
+        r += 1
+    top = next(r for r in range(heads["Section"], ws.max_row + 1)
+               if ws.cell(r, 1).value == "Evaluation") + 1
+    items = [r for r in range(top, ws.max_row + 1)
+             if str(ws.cell(r, 1).value or "").startswith("QA-")]
+    return evals, sections, items
+
+
+@pytest.mark.skipif(not __import__("shutil").which("soffice"), reason="LibreOffice not installed")
+@pytest.mark.parametrize("edit", ["fatal item above the maximum", "non-fatal score cleared",
+                                  "fatal item's score cleared"])
+def test_one_bad_score_blanks_its_evaluation_and_no_total(tmp_path_factory, edit):
+    """The real thing: a generated QA workbook, one score edited by a user (openpyxl),
+    recalculated by LibreOffice. The edited evaluation's QA score is blank (the value's
+    guard); its compliance and fatal fails are blank where they read the bad score (a
+    fatal item's) and unchanged where they do not (a non-fatal item's); the agent's and
+    the team's fatal totals stay numbers, summed over the other evaluations as the QA
+    score's mean is taken over them; every other formula cell of the workbook is as
+    before. Before: a score of 7 out of 5 on a compliance item showed a compliance of
+    120 % beside the blank QA score, and a cleared compliance score a compliance and a
+    fatal count as if the item were N/A; with the value's whole guard on every measure
+    (03fefa3) the fatal totals turned #N/A."""
+    from scorecard_data import month, same_cell
+    from kpi_xl.scorecard.libreoffice import recalculated_values
+
+    _t, _res, paths = month(str(tmp_path_factory.mktemp("wb")))
+    wb = openpyxl.load_workbook(paths[1])
+    team, ws = wb["Team"], wb.worksheets[1]
+    evals, sections, items = _qa_sheet_cells(ws)
+    fatal = edit.startswith("fatal")
+    # the first evaluation with a scored item of the kind to edit (a fatal item that
+    # passed, so that on main its failed-fatal count is the same number)
+    item = next(r for r in items if ws.cell(r, 5).value == (1 if fatal else 0)
+                and isinstance(ws.cell(r, 6).value, (int, float)) and ws.cell(r, 6).value > 0)
+    row = next(r for r in evals if ws.cell(r, 1).value == ws.cell(item, 1).value)
+    section = sections[ws.cell(item, 2).value]
+    agent_row = next(r for r in range(6, team.max_row + 1) if team.cell(r, 1).value == ws.title)
+    total_row = next(r for r in range(agent_row, team.max_row + 1)
+                     if team.cell(r, 1).value == "Team")
+    base = tmp_path_factory.mktemp("lo") / "base.xlsx"
+    wb.save(base)
+    ws.cell(item, 6).value = 7 if edit == "fatal item above the maximum" else None
+    edited = base.with_name("edited.xlsx")
+    wb.save(edited)
+    before, after = recalculated_values(base), recalculated_values(edited)
+
+    a, t = ws.title, "Team"
+    blank = lambda v: v in (None, "")  # noqa: E731
+    # the edited evaluation: QA score blank; compliance and fatal fails blank where they
+    # read the edited score (its compliance is of the fatal items), else unchanged
+    assert isinstance(before[(a, f"E{row}")], float) and blank(after[(a, f"E{row}")])
+    for col in "FG":
+        if fatal:
+            assert blank(after[(a, f"{col}{row}")]), (edit, col, after[(a, f"{col}{row}")])
+        else:
+            assert same_cell(after[(a, f"{col}{row}")], before[(a, f"{col}{row}")]), (edit, col)
+    # the section of the edited item reads its score: blank, as the QA score
+    assert blank(after[(a, f"B{section}")])
+    # the agent's figures: over the other evaluations
+    others = [r for r in evals if r != row]
+    mean = lambda col: sum(after[(a, f"{col}{r}")] for r in others) / len(others)  # noqa: E731
+    assert after[(a, "B5")] == pytest.approx(mean("E"), rel=1e-12)
+    assert after[(a, "B7")] == before[(a, "B7")] - 1
+    if fatal:
+        assert after[(a, "B6")] == pytest.approx(mean("F"), rel=1e-12)
+        # a total is wrong without every evaluation (review of h-guard2: SUM dropped the
+        # refused evaluation's failed fatal items): the agent's and the team's fatal
+        # totals are refused with it, blank, never a count short of the truth
+        assert blank(after[(a, "B8")]) and blank(after[(t, f"F{agent_row}")])
+        assert blank(after[(t, f"F{total_row}")])
+    else:
+        # the edited score is not a fatal item's: the fatal fails stand, and so do totals
+        fails = sum(after[(a, f"G{r}")] for r in evals)
+        assert isinstance(after[(a, "B8")], (int, float)) and after[(a, "B8")] == fails
+        assert after[(t, f"F{agent_row}")] == fails
+        assert isinstance(after[(t, f"F{total_row}")], (int, float))
+        assert after[(t, f"F{total_row}")] == before[(t, f"F{total_row}")] \
+            - before[(t, f"F{agent_row}")] + fails
+    # the evaluations counted, by the agent and the team: one fewer (the QA score's count)
+    assert after[(t, f"B{total_row}")] == before[(t, f"B{total_row}")] - 1
+    assert not [k for k, v in after.items() if isinstance(v, str) and v.startswith("#")]
+    # nothing else changed: the item's own points, the agent's figures and the team's
+    # row of the agent (and the ranks, which read the agent's QA score) aside
+    moved = {(a, f"{c}{row}") for c in "EFG"} | {(a, f"B{section}"), (a, f"G{item}"),
+                                                (a, f"H{item}")}
+    moved |= {(a, c) for c in ("B5", "B6", "B7", "B8", "C5")}
+    moved |= {(t, f"{c}{agent_row}") for c in "BCDF"} | {(t, f"{c}{total_row}") for c in "BDF"}
+    moved |= {k for k in before if k[0] == t and k[1][0] == "E" and k[1][1:].isdigit()
+              and int(k[1][1:]) < total_row}
+    # the Team sheet reads each evaluation's QA score from its agent's sheet: the edited
+    # one's row of its table (blank, as there), so the team's QA score and the evaluator
+    # calibration (each evaluator's mean and the team mean beside it) move too
+    table = next(r for r in range(total_row, team.max_row + 1)
+                 if team.cell(r, 1).value == "Evaluation" and team.cell(r, 2).value == "Evaluator")
+    listed = next(r for r in range(table + 1, team.max_row + 1)
+                  if team.cell(r, 1).value == ws.cell(row, 1).value)
+    assert blank(after[(t, f"D{listed}")])
+    calibration = range(total_row + 1, table)
+    moved |= {(t, f"C{total_row}"), (t, f"D{listed}")}
+    moved |= {(t, f"{c}{r}") for r in calibration for c in "CDE"}
+    changed = {k for k in before if k not in moved and not same_cell(before[k], after[k])}
+    assert not changed, sorted(changed)[:10]
+
+
+@pytest.mark.skipif(not __import__("shutil").which("soffice"), reason="LibreOffice not installed")
+def test_a_measure_is_refused_where_two_bad_inputs_hide_each_other(tmp_path):
+    """Review of h-guard2: a measure reading two inputs each only where the other holds
+    (count of rows with a = 1 and c = 1) narrowed each input's rules by the other input's
+    value, read from the same bad row. Inputs a and c both 0 to 3 (``Input(lo=0, hi=3)``);
+    one row a = 9, c = 9: both break their range, yet a's rule was judged only where
+    c = 1 and c's only where a = 1, so the guard stayed silent and the count showed 0,
+    a confident number: corrected to a = 1, c = 1 (both in range) the count is 1. The
+    row's a and c must not decide where each other's rules apply while they break a rule
+    themselves: the measure is #N/A. Recalculated by LibreOffice."""
+    from kpi_xl.catalog.expr import Col, Count, Present
+    from kpi_xl.catalog.spec import Formula, Input, Kpi, Variant
+    from kpi_xl.render.excel import ExcelRenderer
+    from kpi_xl.scorecard.libreoffice import recalculated_values
+
+    a, c = Col("a"), Col("c")
+    both = Count(a.eq(1) & c.eq(1))
+    kpi = Kpi(key="two_flags", excel_name="KPI_TWO_FLAGS", title="t", family="test",
+              description="", formula_text="", unit="count", direction="neutral",
+              number_format="0",
+              inputs=(Input("a", "number", "", lo=0, hi=3, required_when=False),
+                      Input("c", "number", "", lo=0, hi=3, required_when=False)),
+              variants=(Variant("v", "", Formula(value=Count(Present(a)),
+                                                 measures={"both": both})),),
+              target=None, target_source="", sources=("test",))
+    f = ExcelRenderer(kpi, kpi.default_variant,
+                      ranges={"a": "$A$2:$A$3", "c": "$B$2:$B$3"}).render(both)
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws["A1"], ws["B1"] = "a", "c"
+    ws["A2"], ws["B2"] = 9, 9           # both out of 0..3: a typo for 1 and 1?
+    ws["A3"], ws["B3"] = 0, 2           # a valid row, not counted
+    ws["D1"] = f.text
+    path = tmp_path / "two.xlsx"
+    wb.save(path)
+    got = recalculated_values(path)[(ws.title, "D1")]
+    assert isinstance(got, str) and got.startswith("#N/A"), (got, f.text)
+
+
+@pytest.mark.skipif(not __import__("shutil").which("soffice"), reason="LibreOffice not installed")
+def test_a_failed_fatal_item_stays_in_the_fatal_totals(tmp_path_factory):
+    """Review of h-guard2. A QA lead scores one compliance (fatal) item of an evaluation 0
+    (a failed fatal item) and clears the score of the evaluation's other fatal item (to
+    fill in later). The item table then shows a failed fatal item; the agent's 'Fatal
+    items failed' (B8) and the Team sheet's fatal fails must not say fewer than 1. On
+    a72c487 (main before h-guard2) they say 1 (the unguarded count of the fatal items'
+    zeros); on h-guard2 the evaluation's fatal-fails cell is refused (blank, as it reads
+    the cleared fatal score) and SUM dropped it: the agent showed 0 fatal fails, as if
+    the failure had not happened. Now a total over a refused evaluation is refused too
+    (blank): how many fatal items failed is not known until the score is filled in."""
+    from scorecard_data import month
+    from kpi_xl.scorecard.libreoffice import recalculated_values
+
+    _t, _res, paths = month(str(tmp_path_factory.mktemp("wb")))
+    wb = openpyxl.load_workbook(paths[1])
+    team, ws = wb["Team"], wb.worksheets[1]
+    evals, _sections, items = _qa_sheet_cells(ws)
+    # the first evaluation with two scored fatal items that passed
+    by_eval: dict = {}
+    for r in items:
+        if ws.cell(r, 5).value == 1 and isinstance(ws.cell(r, 6).value, (int, float)) \
+                and ws.cell(r, 6).value > 0:
+            by_eval.setdefault(ws.cell(r, 1).value, []).append(r)
+    failed, cleared = next(v for v in by_eval.values() if len(v) >= 2)[:2]
+    ws.cell(failed, 6).value = 0
+    ws.cell(cleared, 6).value = None
+    agent_row = next(r for r in range(6, team.max_row + 1) if team.cell(r, 1).value == ws.title)
+    edited = tmp_path_factory.mktemp("lo") / "edited.xlsx"
+    wb.save(edited)
+    after = recalculated_values(edited)
+    # refused (blank) with the evaluation, or at least 1: never fewer than the items
+    # failed in plain sight (the fix: a total over a refused evaluation is refused too)
+    for key in ((ws.title, "B8"), ("Team", f"F{agent_row}")):
+        got = after[key]
+        assert got in (None, "") or got >= 1, (key, got)
+    total = next(r for r in range(agent_row, team.max_row + 1) if team.cell(r, 1).value == "Team")
+    got = after[("Team", f"F{total}")]
+    assert got in (None, "") or got >= 1, got

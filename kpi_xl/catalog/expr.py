@@ -276,3 +276,92 @@ def columns(node: Node) -> list[str]:
         if isinstance(n, Col):
             seen.setdefault(n.name)
     return list(seen)
+
+
+#: :func:`reads`' key for "which rows form the domain": an aggregate whose condition can
+#: hold on a row where none of its columns is present depends on every column's presence
+DOMAIN = "*"
+
+
+def reads(node: Node) -> dict[str, "Node | bool"]:
+    """The inputs a tree's value depends on, each with the rows where it does: a
+    row-level condition, or True (every domain row; always for a :class:`Scalar` input).
+    Read from the tree, so a measure's input rules can be the rules of what it reads:
+
+    * ``Count(where)``: a column matters on the rows where it can change ``where``;
+      ``Sum(expr, where)``, ``Quantile(expr, q, where)``: besides, ``expr``'s columns
+      on the rows where ``where`` holds;
+    * in ``a & b`` a column only ``a`` reads matters where ``b`` holds (elsewhere the row
+      is out whatever ``a`` says), in ``a | b`` where ``b`` does not; a column both sides
+      read matters wherever the whole does (one side's change can flip the other's);
+    * every other node (comparisons, arithmetic, presence, lookups; at the scalar level
+      Div, If, Call) reads what its parts read, where they read it;
+    * an aggregate whose condition can hold where none of its columns is present (a
+      :class:`Not`, a :class:`Blank`, a literal) counts rows by the domain, so by every
+      column's presence: :data:`DOMAIN` is then read on every row.
+
+    ``Count(fatal = 1 & score = 0)`` reads the scores where fatal = 1 and the fatal flags
+    where score = 0; ``Sum(w × s, present(s))`` the scores everywhere and the weights where
+    the score is present."""
+    found: dict[str, list] = {}
+
+    def add(name: str, rows: "Node | bool") -> None:
+        have = found.setdefault(name, [])
+        if rows is True:
+            have[:] = [True]
+        elif True not in have and rows not in have:
+            have.append(rows)
+
+    def within(ctx: "Node | bool", cond: Node) -> Node:
+        return cond if ctx is True else And(ctx, cond)
+
+    def row(n: Node, ctx: "Node | bool", skip: frozenset = frozenset()) -> None:
+        if isinstance(n, Col):
+            if n.name not in skip:
+                add(n.name, ctx)
+        elif isinstance(n, (And, Or)):
+            both = frozenset(columns(n.a)) & frozenset(columns(n.b))
+            for side, other in ((n.a, n.b), (n.b, n.a)):
+                row(side, within(ctx, other if isinstance(n, And) else Not(other)),
+                    skip | both)
+            for c in both - skip:
+                add(c, ctx)
+        else:
+            for c in n.children():
+                row(c, ctx, skip)
+
+    def scalar(n: Node) -> None:
+        if isinstance(n, Scalar):
+            add(n.name, True)
+        elif isinstance(n, AGGREGATES):
+            if not _strict(n.where):
+                add(DOMAIN, True)
+            row(n.where, True)
+            if not isinstance(n, Count):
+                row(n.expr, n.where)
+        else:
+            for c in n.children():
+                scalar(c)
+
+    scalar(node)
+    return {k: True if v == [True] else v[0] if len(v) == 1 else _any(v)
+            for k, v in found.items()}
+
+
+def _any(conds: list[Node]) -> Node:
+    out = conds[0]
+    for c in conds[1:]:
+        out = Or(out, c)
+    return out
+
+
+def _strict(where: Node) -> bool:
+    """False on every row where the columns it reads are all blank (a comparison on a
+    blank is false): such a condition picks the same rows whichever rows form the domain."""
+    if isinstance(where, (Cmp, Present, Known)):
+        return bool(columns(where))
+    if isinstance(where, And):
+        return _strict(where.a) or _strict(where.b)
+    if isinstance(where, Or):
+        return _strict(where.a) and _strict(where.b)
+    return False

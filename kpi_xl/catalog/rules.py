@@ -27,8 +27,8 @@ from numbers import Real
 from typing import Any, Callable, Iterable, Mapping
 
 from ..errors import KpiError
-from .expr import (Blank, Cmp, Col, Count, Div, Known, Lit, Node, Not, Or, Param, Present,
-                   Scalar, Sum)
+from .expr import (DOMAIN, And, Blank, Cmp, Col, Count, Div, Known, Lit, Node, Not, Or, Param,
+                   Present, Scalar, Sum, columns, reads)
 from .spec import Input, Kpi, ParamSpec, Variant
 
 #: read(kpi key, option name, kind, raw value) -> float, kind 'number' or 'duration'
@@ -225,8 +225,58 @@ def rules(kpi: Kpi, variant: Variant, params: Mapping[str, Any],
     return out
 
 
+def rules_read(kpi: Kpi, variant: Variant, node: Node | None, params: Mapping[str, Any],
+               given: Iterable[str], symbolic: Iterable[str] = ()) -> list[Rule]:
+    """The rules of the inputs ``node`` (a measure of the variant, its n; None: its value)
+    reads, each judged only on the rows where ``node`` reads them
+    (:func:`kpi_xl.catalog.expr.reads`). The value keeps every rule, as the Excel function
+    refuses a whole call. A measure drops the rules of inputs it does not read and the rows
+    it does not read: the QA score's fatal-fails count reads the fatal items' scores, so a
+    score of 7 out of 5 on a non-fatal item leaves it a number, as its points share leaves
+    the weights of N/A items unjudged. A rule that spans several inputs (a required-when
+    rule names the input that decides where it applies) is kept whole when ``node`` reads
+    any of them, on the rows where it reads any (conservative: a measure reading only the
+    deciding input is still refused by a blank in the other). The inputs that decide
+    where another is read are trusted only where they keep their own rules: in
+    count(a = 1 & c = 1) a row a = 9, c = 9 breaks both ranges, and each is judged
+    there (not only where the other is 1)."""
+    every = rules(kpi, variant, params, given, symbolic)
+    if node is None:
+        return every
+    read = reads(node)
+    out = []
+    for r in every:
+        if not r.row:
+            if r.input in read:
+                out.append(r)
+            continue
+        if DOMAIN in read:
+            out.append(r)
+            continue
+        names = dict.fromkeys([r.input, *columns(r.broken)])
+        rows = list(dict.fromkeys(read[c] for c in names if c in read))
+        if not rows:
+            continue
+        if True in rows:
+            out.append(r)
+            continue
+        where = rows[0]
+        for w in rows[1:]:
+            where = Or(where, w)
+        # the other inputs that decide where this one is read are trusted only on rows
+        # where they keep their own rules: one = 1 & other = 1 with both 9 on a row (a
+        # typo for 1 and 1?) must not judge each input only where the other is 1. An
+        # input read on every row is judged there already.
+        for c in columns(where):
+            if c != r.input and read.get(c) is not True:
+                for b in (x.broken for x in every if x.row and x.input == c):
+                    where = Or(where, b)
+        out.append(Rule(r.input, r.kind, And(r.broken, where), r.sentence, r.row))
+    return out
+
+
 __all__ = ["Rule", "bounds", "describe_rule", "one_of_rule", "range_rule", "read_plain",
-           "required_when", "resolve_params", "rules", "to_float"]
+           "required_when", "resolve_params", "rules", "rules_read", "to_float"]
 
 
 # ------------------------------------------------------------------------ value ranges

@@ -66,22 +66,27 @@ class ExcelRenderer:
             self.domain = f"{self.domain}*{rows}" if self.domain else rows
 
     def render(self, node: Node | None = None) -> ExcelFormula:
-        """The formula of ``node`` (default: the KPI's value). The KPI's value is #N/A
-        when any domain row (or scalar cell) breaks one of the catalog's input rules
-        (:func:`kpi_xl.catalog.rules.rules`), as the Excel function then refuses."""
+        """The formula of ``node`` (default: the KPI's value; else one of its measures or
+        its n). It is #N/A when a domain row (or scalar cell) breaks one of the catalog's
+        input rules (:func:`kpi_xl.catalog.rules.rules`): the value on any rule, as the
+        Excel function then refuses the whole call; a measure on the rules of the inputs
+        it reads, on the rows where it reads them (:func:`kpi_xl.catalog.rules.rules_read`):
+        the QA sheet's compliance is refused by a score above the maximum on a compliance
+        item (a figure past 100 % otherwise), its fatal-fails count by a fatal item's bad
+        score but not by another item's."""
         text = self.scalar(node if node is not None else self.variant.formula.value)
-        if node is None:
-            broken = [f"SUMPRODUCT({self._mask(r.broken)})>0" if r.row else self.scalar(r.broken)
-                      for r in self.rules()]
-            if broken:
-                text = f"IF(OR({','.join(broken)}),NA(),{text})"
+        broken = [f"SUMPRODUCT({self._mask(r.broken)})>0" if r.row else self.scalar(r.broken)
+                  for r in self.rules(node)]
+        if broken:
+            text = f"IF(OR({','.join(broken)}),NA(),{text})"
         return ExcelFormula("=" + text, self.array)
 
-    def rules(self) -> list[rules.Rule]:
-        """The catalog's input rules over the inputs that have ranges or cells."""
+    def rules(self, node: Node | None = None) -> list[rules.Rule]:
+        """The catalog's input rules over the inputs that have ranges or cells: all of them
+        for the value (``node`` None), those ``node`` reads for a measure."""
         text = [k for k, v in self.params.items() if isinstance(v, str)]   # cell references
-        return [r for r in rules.rules(self.kpi, self.variant, self.params, self.ranges.keys(),
-                                       symbolic=text)
+        return [r for r in rules.rules_read(self.kpi, self.variant, node, self.params,
+                                            self.ranges.keys(), symbolic=text)
                 if r.row or r.input in self.cells]
 
     def _param(self, name: str) -> str:

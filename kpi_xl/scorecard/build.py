@@ -288,6 +288,7 @@ def qa_contexts(results: Results, qa, centre: str, *, max_score: float = 1.0,
         active: dict[str, int] = {}                # count KPIs: the team's agents with a value
         for agent in sorted(teams[team]):
             evals, items = [], []
+            title = taken.add(printable(agent))
             for eid, ev in by_agent.get(agent, ()):
                 # the rubric's order (criteria not in it after, in their rows' order)
                 ev = sorted(ev, key=lambda r: order.get(r["criterion"], len(order)))
@@ -303,8 +304,11 @@ def qa_contexts(results: Results, qa, centre: str, *, max_score: float = 1.0,
                 date = date.to_pydatetime() if hasattr(date, "to_pydatetime") else date
                 evals.append({"id": eid, "date": date, "evaluator": evaluator,
                               "contact": _first(ev, "contact_id"), "score": score})
+                # where its QA score is on the agent's sheet (the Team sheet reads it there,
+                # so a score corrected on that sheet moves the team's figures too)
                 evaluations.append({"id": eid, "agent": agent, "evaluator": evaluator,
-                                    "score": score, "date": date})
+                                    "score": score, "date": date, "sheet": title,
+                                    "index": len(evals) - 1})
                 if evaluator:
                     evaluators.add(evaluator)
                 for r, shown in zip(ev, scores, strict=True):
@@ -330,7 +334,6 @@ def qa_contexts(results: Results, qa, centre: str, *, max_score: float = 1.0,
                              "target": a.get("target", t.get("target", kpi.target_of(variant))),
                              "n": a.get("n"), "number_format": kpi.format_of(variant),
                              "direction": kpi.direction_of(variant)})
-            title = taken.add(printable(agent))
             agents_ctx.append({"name": agent, "sheet": title, "evaluations": evals,
                                "item_scores": items, "kpis": kpis})
         # the Team sheet ranks them: by the engine's QA score, best first, ties by name,

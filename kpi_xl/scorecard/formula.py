@@ -12,7 +12,7 @@ comparison (blank is 0 or "", text compares case-insensitively, numbers sort bef
 ``&`` (numbers joined to text as Excel writes them: 15 significant digits), ``%``, ranges
 and cross-sheet references, array arithmetic inside SUMPRODUCT, and SUM, SUMPRODUCT, SUMIFS,
 COUNTIFS, AVERAGEIFS, AVERAGE, COUNT, COUNTA, MIN, MAX, IF, IFERROR, AND, OR, NOT, ISNUMBER,
-ISBLANK, ROUND, ABS, REPT, RANK, TEXT-free.
+ISBLANK, ROUND, ABS, REPT, RANK, INDEX (of a range, by position), TEXT-free.
 
 What it cannot compute exactly as Excel does, it refuses: it raises :class:`Unsupported`,
 whose message names the formula (and the cell, when evaluating a workbook) and what is not
@@ -571,7 +571,7 @@ ARITY = {"IF": (1, 3), "IFERROR": (2, 2), "ISNUMBER": (1, 1), "ISBLANK": (1, 1),
          "COUNT": (1, _MANY), "COUNTA": (1, _MANY), "SUMPRODUCT": (1, _MANY),
          "SUMIFS": (3, _MANY), "COUNTIFS": (2, _MANY), "AVERAGEIFS": (3, _MANY),
          "AND": (1, _MANY), "OR": (1, _MANY), "NOT": (1, 1), "ABS": (1, 1), "ROUND": (2, 2),
-         "REPT": (2, 2), "RANK": (2, 3), "RANK.EQ": (2, 3), "NA": (0, 0)}
+         "REPT": (2, 2), "RANK": (2, 3), "RANK.EQ": (2, 3), "NA": (0, 0), "INDEX": (2, 3)}
 KNOWN = set(ARITY)
 
 
@@ -660,6 +660,8 @@ def _fn(name: str, args: list, ev, array: bool) -> Any:
                                   "significant digits (Excel ranks them as a tie, Python "
                                   "would not)")
         return float(1 + (lo if order else len(ranked) - hi))
+    if name == "INDEX":
+        return _index(vals)
     if name == "AND" or name == "OR":
         flat = [v for a in vals for v in (a.flat() if isinstance(a, Array) else [a])]
         err = _first_error(flat)
@@ -693,6 +695,37 @@ def _fn(name: str, args: list, ev, array: bool) -> Any:
     if name == "NA":
         return NA
     raise Unsupported(f"the function {name}")
+
+
+def _index(vals: list) -> Any:
+    """INDEX(range, row[, column]): the one cell at that position of the range, as a
+    reference to it (a blank cell shows as 0, as a plain reference does). A range of one
+    row takes its one index as the column's. Past the range: #REF!; an index below 1:
+    #VALUE!; 0 (a whole row or column, which Excel spills) and one index into a range of
+    several rows and columns are refused."""
+    area = vals[0]
+    if not isinstance(area, Array):
+        raise Unsupported("INDEX of something that is not a range")
+    at = []
+    for v in vals[1:]:
+        x = _num(_scalar(v, "INDEX's position"))
+        if isinstance(x, XlError):
+            return x
+        at.append(int(x))                 # Excel truncates the position
+    rows, cols = area.shape
+    if len(at) == 1:
+        if rows > 1 and cols > 1:
+            raise Unsupported("INDEX with one index into a range of several rows and "
+                              "columns")
+        at = [1, at[0]] if rows == 1 else [at[0], 1]
+    if any(x < 0 for x in at):
+        return VALUE
+    if 0 in at:
+        raise Unsupported("INDEX of a whole row or column (position 0): Excel would spill it")
+    r, c = at
+    if r > rows or c > cols:
+        return REF
+    return Array([[area.rows[r - 1][c - 1]]])
 
 
 # ------------------------------------------------------------------ workbook

@@ -41,7 +41,10 @@ The template language, for people who restyle the shipped templates in Excel:
     options take numbers or cells; ``variant=`` picks a variant, ``measure=`` one of the
     declaration's measures (``'fatal items failed'``, ``'points share'``) or ``'n'``;
     ``where={range: cell or number, ...}`` keeps the rows whose ranges equal them (one
-    evaluation's items; its fatal items: ``'$E$34:$E$34': 1``). Only cell
+    evaluation's items; its fatal items: ``'$E$34:$E$34': 1``). The value is #N/A where
+    a row breaks one of the KPI's input rules; a measure where a row it reads breaks a
+    rule of an input it reads (``kpi_xl.catalog.rules.rules_read``): wrap it in
+    IFERROR(...,"") as the value, so SUM and AVERAGE over its cells take the rest. Only cell
     references are accepted as arguments, so data cannot become formula code.
 
 The page header and footer take ``{{ }}`` like a cell (a value's ``&`` is doubled, so it
@@ -234,15 +237,15 @@ def kpi_formula(key: str, variant: str | None = None, measure: str | None = None
             return _num_text(v) if number else _reference("where", v)
         rows = "*".join(f"({_reference('where', r)}={equals(v)})" for r, v in where.items())
     renderer = ExcelRenderer(kpi, var, ranges=ranges, cells=cells, params=resolved, rows=rows)
+    known = {**({"n": var.formula.n} if var.formula.n is not None else {}),
+             **var.formula.measures}
     if measure is None:
         node = None
-    elif measure == "n":
-        node = var.formula.n
-    elif measure in var.formula.measures:
-        node = var.formula.measures[measure]
-    else:
-        raise ValueError(f"kpi_formula: {key} has no measure {measure!r} (measures: n, "
-                         f"{', '.join(var.formula.measures)})")
+    elif measure in known:
+        node = known[measure]
+    else:       # 'n' of a KPI without one (a formula on period totals) included
+        raise ValueError(f"kpi_formula: {key} has no measure {measure!r} (measures: "
+                         f"{', '.join(known) or 'none'})")
     f = renderer.render(node)
     if f.array:
         raise ValueError(f"kpi_formula: {key} needs an array formula (a quantile), which "
@@ -723,16 +726,24 @@ def _extras(src) -> bytes:
 
 
 def _copy_extras(src, dst, extras: bytes | None = None, title: str | None = None) -> None:
-    """What openpyxl's copy_worksheet leaves behind: conditional formats, validations,
-    charts (pointed at the copy), freeze panes, view, print titles, header and footer.
+    """What openpyxl's copy_worksheet leaves behind: conditional formats and validations
+    (their references to ``src`` pointed at the copy), charts (pointed at the copy),
+    freeze panes, view, print titles, header and footer.
     ``extras``: :func:`_extras` of ``src``, when it was made already; ``title``: the title
     ``src``'s charts name it by (its own when None)."""
     rules, validations, charts, header, page = pickle.loads(extras or _extras(src))
+    title = src.title if title is None else title
+
+    def own(f):                 # a formula naming the template sheet names the copy
+        return retitle("=" + f, title, dst.title)[1:] if _names(f, title) else f
+
     for sqref, rule in rules:
+        if rule.formula:
+            rule.formula = [own(f) for f in rule.formula]
         dst.conditional_formatting.add(sqref, rule)
     for dv in validations:
+        dv.formula1, dv.formula2 = own(dv.formula1), own(dv.formula2)
         dst.add_data_validation(dv)
-    title = src.title if title is None else title
     old = quote_sheet(title)
     for c in charts:
         _retarget_chart(c, lambda f: f.replace(old + "!", quote_sheet(dst.title) + "!")

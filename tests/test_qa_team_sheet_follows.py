@@ -1,0 +1,87 @@
+"""The QA workbook's Team sheet follows a score a QA lead corrects on an agent's sheet.
+
+The workbook is live: each evaluation's QA score on the agent's sheet is a formula over
+its item rows. Before, the Team sheet's table of every evaluation held the scores as
+numbers written when the workbook was made, and the team's QA score and the evaluator
+calibration were computed from those: after a correction the agent's own figure moved and
+the team's did not, two different numbers in one workbook for the same evaluation."""
+
+from __future__ import annotations
+
+import shutil
+import statistics
+import sys
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+pytestmark = pytest.mark.skipif(shutil.which("soffice") is None,
+                                reason="LibreOffice (soffice) is not installed; .ci/run installs it")
+
+
+def _row(ws, first: int, test) -> int:
+    return next(r for r in range(first, ws.max_row + 2) if test(r))
+
+
+def test_the_team_sheet_follows_a_corrected_score(tmp_path_factory):
+    from scorecard_data import month
+
+    from kpi_xl.scorecard.libreoffice import recalculated_values
+
+    _t, _res, paths = month(str(tmp_path_factory.mktemp("wb")))
+    wb = openpyxl.load_workbook(paths[1])
+    team, ws = wb["Team"], wb.worksheets[1]
+    a = ws.title
+    # the agent's sheet: its first evaluation, and a non-fatal item of it scored above 0
+    first = _row(ws, 12, lambda r: str(ws.cell(r, 1).value or "").startswith("QA-"))
+    evaluation = ws.cell(first, 1).value
+    items = _row(ws, first + 1, lambda r: ws.cell(r, 1).value == "Evaluation") + 1
+    item = _row(ws, items, lambda r: ws.cell(r, 1).value == evaluation
+                and ws.cell(r, 5).value == 0 and isinstance(ws.cell(r, 6).value, (int, float))
+                and ws.cell(r, 6).value > 0)
+    # the Team sheet: its row of the team, and its table of every evaluation
+    total = _row(team, 6, lambda r: team.cell(r, 1).value == "Team")
+    head = _row(team, total, lambda r: team.cell(r, 1).value == "Evaluation"
+                and team.cell(r, 2).value == "Evaluator")
+    table = list(range(head + 1, _row(team, head + 1, lambda r: not team.cell(r, 1).value)))
+    mine = next(r for r in table if team.cell(r, 1).value == evaluation)
+    evaluator = team.cell(mine, 2).value
+    calibration = _row(team, 12, lambda r: team.cell(r, 1).value == evaluator)
+
+    base = tmp_path_factory.mktemp("lo") / "base.xlsx"
+    wb.save(base)
+    ws.cell(item, 6).value = 0                     # the QA lead's correction
+    edited = base.with_name("edited.xlsx")
+    wb.save(edited)
+    lo_before, lo_after = recalculated_values(base), recalculated_values(edited)
+
+    def value(values):
+        """LibreOffice's value of a formula cell; a cell of data as it was written."""
+        return lambda k: values[k] if k in values else wb[k[0]][k[1]].value
+    before, after = value(lo_before), value(lo_after)
+
+    assert after((a, f"E{first}")) < before((a, f"E{first}"))          # the agent's sheet
+    # the Team sheet's table reads the agent's sheet ...
+    assert after(("Team", f"D{mine}")) == pytest.approx(after((a, f"E{first}")), rel=1e-12)
+    scores = [after(("Team", f"D{r}")) for r in table
+              if isinstance(after(("Team", f"D{r}")), (int, float))]
+    assert len(scores) == len(table) - sum(1 for r in table if after(("Team", f"D{r}")) in
+                                           (None, ""))
+    # ... and so the team's QA score (the mean of its evaluations) and the calibration move
+    assert after(("Team", f"C{total}")) == pytest.approx(statistics.fmean(scores), rel=1e-12)
+    assert after(("Team", f"C{total}")) < before(("Team", f"C{total}"))
+    given = [after(("Team", f"D{r}")) for r in table if team.cell(r, 2).value == evaluator
+             and isinstance(after(("Team", f"D{r}")), (int, float))]
+    assert after(("Team", f"C{calibration}")) == pytest.approx(statistics.fmean(given),
+                                                                 rel=1e-12)
+    # unedited, the table shows what the agents' sheets show (the stored values too)
+    for r in table:
+        sheet = next(s for s in wb.worksheets[1:] if any(
+            s.cell(k, 1).value == team.cell(r, 1).value for k in range(12, 40)))
+        k = _row(sheet, 12, lambda k: sheet.cell(k, 1).value == team.cell(r, 1).value)
+        shown, own = before(("Team", f"D{r}")), before((sheet.title, f"E{k}"))
+        assert (shown in (None, "") and own in (None, "")) or shown == pytest.approx(
+            own, rel=1e-12), (r, shown, own)

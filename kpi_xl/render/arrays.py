@@ -344,6 +344,10 @@ class _Compiler:
         only if the column's least (greatest) value passes the bound (Column.extremes;
         None where finding them costs more than the check). The exact check runs only
         when this holds."""
+        if isinstance(broken, Blank) and broken.col.name in self.given:
+            # a given column is blank on every row off the domain (there every given
+            # column is), so its blanks on the domain are its blanks less the rows off it
+            return f"{self.col(broken.col.name)}.nblank > {self.off_domain()}"
         if isinstance(broken, Blank):
             return f"{self.col(broken.col.name)}.nblank"
         if isinstance(broken, And) and isinstance(broken.b, Blank):
@@ -355,11 +359,18 @@ class _Compiler:
                 todo += [n.b, n.a]
             elif isinstance(n, Cmp) and n.op in _EXTREME and isinstance(n.a, Col) \
                     and isinstance(n.b, Lit):
-                parts.append(f"e[{_EXTREME[n.op]}] {n.op} {self.const(n.b.value)}")
+                parts.append(f"{self.col(n.a.name)}.may({n.op!r}, {self.const(n.b.value)})")
             else:
                 return None
-        col = self.col(broken_col(broken).name)
-        return f"(e := {col}.extremes) is None or {' or '.join(parts)}"
+        return " or ".join(parts)
+
+    def off_domain(self) -> str:
+        """How many rows are off the domain (0 where D is None), counted once."""
+        name = self.memo.get(("off domain",))
+        if name is None:
+            name = self.memo[("off domain",)] = self.var(
+                "0 if D is None else D.shape[0] - _cnz(D)")
+        return name
 
     def _square_in_place(self) -> None:
         """A selection squared for a sum of squares and read nowhere after: square it in
@@ -753,10 +764,11 @@ def _domain(key: str, cols: Mapping[str, Column], given: tuple[str, ...] | list[
     for col in given_cols:
         if not col.nblank:
             return None
-    domain = np.zeros(size, bool)
-    for col in given_cols:
-        domain |= col.not_blank
-    return None if domain.all() else domain
+    # the rows blank in every given input, then the rest: one mask, written in place
+    off = given_cols[0].blank & given_cols[1].blank
+    for col in given_cols[2:]:
+        np.logical_and(off, col.blank, out=off)
+    return None if not _count(off) else np.logical_not(off, out=off)
 
 
 def _run_general(plan: _Plan, unit: str | None, inputs: Mapping[str, Any]):

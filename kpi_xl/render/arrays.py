@@ -340,10 +340,11 @@ class _Compiler:
 
     def _precheck(self, broken: Node) -> str | None:
         """A cheaper condition that holds wherever the rule may be broken, or None: a
-        blank-value rule cannot be broken in a column without blanks, and a range rule
-        only if the column's least (greatest) value passes the bound (Column.extremes;
-        None where finding them costs more than the check). The exact check runs only
-        when this holds."""
+        blank-value rule cannot be broken in a column without blanks (nor, for a given
+        column, with no blank on the domain), and a range rule only if the column's
+        least (greatest) value passes the bound, or where the column cannot tell
+        (Column.may: no value is below 0 in a column the parse found none negative in).
+        The exact check runs only when this holds."""
         if isinstance(broken, Blank) and broken.col.name in self.given:
             # a given column is blank on every row off the domain (there every given
             # column is), so its blanks on the domain are its blanks less the rows off it
@@ -359,7 +360,12 @@ class _Compiler:
                 todo += [n.b, n.a]
             elif isinstance(n, Cmp) and n.op in _EXTREME and isinstance(n.a, Col) \
                     and isinstance(n.b, Lit):
-                parts.append(f"{self.col(n.a.name)}.may({n.op!r}, {self.const(n.b.value)})")
+                # the extremes a few cells' parse noted, read inline (a method call is a
+                # tenth of a 10-cell call); else what the column knows (Column.may)
+                c, k = self.col(n.a.name), self.const(n.b.value)
+                i = _EXTREME[n.op]
+                parts.append(f"((e := {c}.cache.get('extremes')) and e[{i}] {n.op} {k} "
+                             f"or e is None and {c}.may({n.op!r}, {k}))")
             else:
                 return None
         return " or ".join(parts)

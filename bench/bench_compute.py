@@ -21,6 +21,11 @@ peak memory the child's maximum resident set (``os.wait4``). The sides are inter
   organisation, team, agent and channel level for the same 13 months, to a DataFrame, as
   ``bench_engine.py`` writes it: no checks, no rejects, no tidy table.
 
+``floor`` (with ``--floor memory`` or ``--floor file``): ``store_floor.py``'s prototype of the
+structural change issue 14 §1 names (the contacts typed in one SQL pass into DuckDB, the
+engine reading them there, nothing in pandas, no rejects report, no rule checks or guards):
+the time and memory that change cannot go below.
+
 ``before`` (with ``--before TREE``): ``compute`` run from another checkout (``git archive
 <commit> | tar -x -C TREE``), interleaved with the others.
 
@@ -45,6 +50,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 SIDES = ("hand", "compute")
+ALL_SIDES = SIDES + ("floor",)
 MONTH = "2026-10"
 MONTHS = [f"{2025 + (9 + i) // 12}-{(9 + i) % 12 + 1:02d}" for i in range(13)]  # 2025-10..2026-10
 
@@ -138,7 +144,7 @@ def side_compute(path: Path, out: Path, profile: str | None = None) -> dict:
 
 
 def run(side: str, path: Path, no_pyarrow: bool, env: dict, profile: str | None = None,
-        before: Path | None = None) -> dict:
+        before: Path | None = None, floor: str | None = None) -> dict:
     """One side in a fresh process: wall seconds, the child's peak RSS, its answer.
     ``before``: the ``compute`` side of another tree (side ``before``)."""
     script = __file__
@@ -151,6 +157,7 @@ def run(side: str, path: Path, no_pyarrow: bool, env: dict, profile: str | None 
                str(Path(tmp) / "out"), "--result", str(res)]
         cmd += ["--no-pyarrow"] if no_pyarrow else []
         cmd += ["--profile-to", profile] if profile else []
+        cmd += ["--floor", floor] if side == "floor" else []
         t0 = time.perf_counter()
         p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         _, status, usage = os.wait4(p.pid, 0)
@@ -212,7 +219,10 @@ def main() -> None:
                     help="another tree whose compute runs as side 'before' (e.g. main)")
     ap.add_argument("--profile", action="store_true",
                     help="also run compute once under cProfile and print its top costs")
-    ap.add_argument("--side", choices=SIDES, help=argparse.SUPPRESS)
+    ap.add_argument("--floor", choices=("memory", "file"),
+                    help="also run store_floor.py's prototype of the structural change, its "
+                         "DuckDB database in memory or in a file with a memory limit")
+    ap.add_argument("--side", choices=ALL_SIDES, help=argparse.SUPPRESS)
     ap.add_argument("--file", help=argparse.SUPPRESS)
     ap.add_argument("--out", help=argparse.SUPPRESS)
     ap.add_argument("--result", help=argparse.SUPPRESS)
@@ -223,8 +233,13 @@ def main() -> None:
             from bench_load import _block_pyarrow
 
             _block_pyarrow()
-        got = (side_hand(Path(a.file), Path(a.out)) if a.side == "hand"
-               else side_compute(Path(a.file), Path(a.out), a.profile_to))
+        if a.side == "floor":
+            from store_floor import side_floor
+
+            got = side_floor(Path(a.file), Path(a.out), MONTH, a.floor)
+        else:
+            got = (side_hand(Path(a.file), Path(a.out)) if a.side == "hand"
+                   else side_compute(Path(a.file), Path(a.out), a.profile_to))
         got["pyarrow"] = "pyarrow" in sys.modules
         Path(a.result).write_text(json.dumps(got))
         return
@@ -234,11 +249,12 @@ def main() -> None:
         for rows in a.rows:
             path = Path(tmp) / f"contacts-{rows}.csv"
             make(rows, path, 19)
-            sides = SIDES + (("before",) if a.before else ())
+            sides = SIDES + (("before",) if a.before else ()) + (("floor",) if a.floor else ())
             got: dict[str, list[dict]] = {s: [] for s in sides}
             for _ in range(a.repeat):
                 for side in sides:
-                    got[side].append(run(side, path, a.no_pyarrow, env, before=a.before))
+                    got[side].append(run(side, path, a.no_pyarrow, env, before=a.before,
+                                         floor=a.floor))
             pa = {r["pyarrow"] for rs in got.values() for r in rs}
             arrow = "loaded" if pa == {True} else "not loaded" if pa == {False} else "mixed"
             print(f"{rows:,} rows x 19 columns, {path.stat().st_size / 1e6:.0f} MB CSV; "
@@ -254,6 +270,14 @@ def main() -> None:
             diff = [k for k in KPIS if k not in c or abs(h[k] - c[k]) > 1e-9 * max(1, abs(h[k]))]
             print(f"  ratio    {med['compute'] / med['hand']:7.2f} x {peak['compute'] / peak['hand']:7.2f} x"
                   f"   same values: {not diff}" + (f" (differ: {', '.join(diff)})" if diff else ""))
+            if a.floor:
+                f = got["floor"][0]["sample"]
+                diff = [k for k in KPIS if k not in f or abs(h[k] - f[k]) > 1e-9 * max(1, abs(h[k]))]
+                print(f"  floor/hand {med['floor'] / med['hand']:5.2f} x "
+                      f"{peak['floor'] / peak['hand']:4.2f} x   compute/floor "
+                      f"{med['compute'] / med['floor']:4.2f} x "
+                      f"{peak['compute'] / peak['floor']:4.2f} x   same values: {not diff}"
+                      + (f" (differ: {', '.join(diff)})" if diff else ""))
             if a.before:
                 print(f"  before/hand {med['before'] / med['hand']:4.2f} x "
                       f"{peak['before'] / peak['hand']:4.2f} x   compute/before "

@@ -16,7 +16,9 @@ _RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)),
 
 #: Excel's longest sheet title, in UTF-16 units (how Excel counts: an emoji is two)
 SHEET_TITLE_MAX = 31
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+#: control characters (C0, DEL, C1), and what XML 1.0 does not allow in a document (an
+#: .xlsx is XML: U+FFFE, U+FFFF, a lone surrogate from text decoded badly)
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 
 
 def _units(text: str) -> int:
@@ -40,7 +42,8 @@ def _folds(title: str) -> tuple[str, str]:
 
 def sheet_title(name: str, taken=frozenset()) -> str:
     """A valid Excel sheet title for ``name``, not one of ``taken``: at most 31 UTF-16
-    units, none of ``[]:*?/\\`` nor control characters (each becomes ``-``),
+    units, none of ``[]:*?/\\``, control characters nor characters XML does not allow
+    (each becomes ``-``),
     no apostrophe first or last, not 'History' (Excel keeps it), and unique compared as
     Excel compares titles (ignoring case): ``ann`` after ``ANN`` is ``ann (2)``."""
     return SheetTitles(taken).add(name)

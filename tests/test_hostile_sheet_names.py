@@ -30,7 +30,7 @@ openpyxl = pytest.importorskip("openpyxl")
 pytest.importorskip("duckdb")
 pytest.importorskip("jinja2")
 
-from kpi_xl.names import sheet_title  # noqa: E402
+from kpi_xl.names import SheetTitles, sheet_title  # noqa: E402
 from kpi_xl.scorecard.build import TEMPLATES, qa_contexts  # noqa: E402
 from kpi_xl.scorecard.cached import save_with_values  # noqa: E402
 from kpi_xl.scorecard.libreoffice import recalculated_values, soffice  # noqa: E402
@@ -268,10 +268,37 @@ def test_libreoffice_gives_each_agent_its_own_figures(streamed, hostile_context)
     ("\U0001F600" * 20, set(), "\U0001F600" * 15),    # 30 of 31 UTF-16 units
     ("a\x00b\x07c", set(), "a-b-c"),            # not "?": Excel refuses it in a title
     ("History", set(), "History (data)"),
+    # characters XML 1.0 does not allow (an .xlsx is XML): Excel refuses the file
+    ("a\ufffeb\uffff", set(), "a-b-"),
+    ("z\ud800y\udfff", set(), "z-y-"),          # lone surrogates (text decoded badly)
+    ("e\x80f\x9fg", set(), "e-f-g"),             # C1 control characters
 ])
 def test_sheet_title_rules(name, taken, title):
     assert sheet_title(name, taken) == title
-    assert not re.search(r"[\[\]:*?/\\\x00-\x1f\x7f]", title)   # what Excel refuses
+    assert not re.search(r"[\[\]:*?/\\\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]",
+                         title)   # what Excel refuses, and what XML 1.0 does not allow
+
+
+def test_every_cleaned_title_is_saved_and_read_back(tmp_path):
+    """A title of each kind of hostile character goes into a real .xlsx whose workbook
+    part a strict XML parser reads, and comes back as it was given (before: U+FFFE went
+    into the file, and a lone surrogate raised UnicodeEncodeError)."""
+    import zipfile
+
+    from openpyxl import Workbook, load_workbook
+    from xml.etree import ElementTree
+
+    names = ["a\ufffeb", "x\uffff", "z\ud800y", "e\x80f\x9fg", "c\x85d", "t\tu"]
+    titles = SheetTitles()
+    wb = Workbook()
+    got = [titles.add(n) for n in names]
+    for t in got:
+        wb.create_sheet(t)
+    path = tmp_path / "titles.xlsx"
+    wb.save(path)
+    with zipfile.ZipFile(path) as z:
+        ElementTree.fromstring(z.read("xl/workbook.xml"))     # well-formed XML 1.0
+    assert load_workbook(path).sheetnames[1:] == got
 
 
 def test_a_dimension_titled_like_the_template_sheet_gets_its_by_sheet(tmp_path):

@@ -218,6 +218,16 @@ class _Compiler:
             return self.in_domain(n.a) and self.in_domain(n.b)
         return False
 
+    def zero_side(self, where: Node) -> Cmp | None:
+        """For a count of rows where ``a & b`` holds: a side that is a column equal to a
+        number (``fatal = 1``), whose count alone may show that no row holds; else None."""
+        if isinstance(where, And):
+            for side in (where.a, where.b):
+                if isinstance(side, Cmp) and side.op == "=" and isinstance(side.a, Col) \
+                        and isinstance(side.b, Lit):
+                    return side
+        return None
+
     def selected(self, node: Node, where: Node) -> str:
         """A row node's values on the domain's rows where ``where`` holds, in order (what
         ``x[mask]`` gives): the square of a node as the square of its selection, anything
@@ -286,6 +296,18 @@ class _Compiler:
                 and self.in_domain(n.where):
             c, k = self.col(n.where.a.name), self.const(n.where.b.value)
             return self.var(f"float({c}.count_eq({k}))")
+        if isinstance(n, Count) and (side := self.zero_side(n.where)) is not None:
+            # no row where one side holds, none where both do: the side's count (noted by
+            # a flag's parse) first, the mask of both only where it is not 0 (the QA
+            # score's fatal fails: most evaluations have no fatal item marked)
+            c, k = self.col(side.a.name), self.const(side.b.value)
+            self.k += 1
+            out = f"v{self.k}"
+            self.emit(f"if {c}.count_eq({k}) == 0:")
+            self.emit(f"    {out} = 0.0")
+            self.emit("else:")
+            self.branch(lambda: self.emit(f"{out} = float(_cnz({self._mask(n.where)}))"))
+            return out
         if isinstance(n, Count):
             return self.var(f"float(_cnz({self._mask(n.where)}))")
         if isinstance(n, Sum):

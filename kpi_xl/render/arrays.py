@@ -370,7 +370,9 @@ class _Compiler:
         if isinstance(broken, Blank) and broken.col.name in self.given:
             # a given column is blank on every row off the domain (there every given
             # column is), so its blanks on the domain are its blanks less the rows off it
-            return f"{self.col(broken.col.name)}.nblank > {self.off_domain()}"
+            # (counted only where the column has blanks: a few cells' call pays nothing)
+            c = self.col(broken.col.name)
+            return f"{c}.nblank and {c}.nblank > (0 if D is None else D.shape[0] - _cnz(D))"
         if isinstance(broken, Blank):
             return f"{self.col(broken.col.name)}.nblank"
         if isinstance(broken, And) and isinstance(broken.b, Blank):
@@ -391,14 +393,6 @@ class _Compiler:
             else:
                 return None
         return " or ".join(parts)
-
-    def off_domain(self) -> str:
-        """How many rows are off the domain (0 where D is None), counted once."""
-        name = self.memo.get(("off domain",))
-        if name is None:
-            name = self.memo[("off domain",)] = self.var(
-                "0 if D is None else D.shape[0] - _cnz(D)")
-        return name
 
     def _square_in_place(self) -> None:
         """A selection squared for a sum of squares and read nowhere after: square it in

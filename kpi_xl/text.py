@@ -17,8 +17,10 @@ import re
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 EXCEL_CELL_LIMIT = 32_767
 _CUT_NOTE = " [… cut: {n:,} characters, longer than Excel's 32,767 per cell]"
-# the characters openpyxl refuses (IllegalCharacterError): C0 controls but tab, LF, CR
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+# the characters openpyxl refuses (IllegalCharacterError): C0 controls but tab, LF, CR; and
+# those XML 1.0 does not allow in a document, which openpyxl writes as they are (U+FFFE and
+# U+FFFF: valid UTF-8 in a CSV; a lone surrogate: text decoded with surrogateescape)
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 def csv_safe(text: str) -> str:

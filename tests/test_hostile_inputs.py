@@ -220,6 +220,31 @@ def test_text_past_excels_cell_limit_is_cut_with_a_note():
     assert "cut: 40,000 characters" in cell.value
 
 
+def test_text_xml_does_not_allow_is_shown_as_a_question_mark(tmp_path):
+    """A name holding U+FFFE or U+FFFF (valid UTF-8 in a CSV) or a lone surrogate went
+    into the cell's XML as it was: the saved file was not XML 1.0 (Excel refuses it) or
+    saving raised UnicodeEncodeError. Now each is '?', like a control character."""
+    import zipfile
+    from xml.etree import ElementTree
+
+    from openpyxl import Workbook
+
+    from kpi_xl.scorecard.template import put
+
+    wb = Workbook()
+    names = ["Non\ufffechar", "Non\uffffchar", "Bad\ud800surrogate", "Ctl\x01bell"]
+    for i, name in enumerate(names, start=1):
+        put(wb.active.cell(i, 1), name)
+    path = tmp_path / "names.xlsx"
+    wb.save(path)
+    with zipfile.ZipFile(path) as z:
+        for part in z.namelist():
+            if part.endswith(".xml"):
+                ElementTree.fromstring(z.read(part))       # well-formed XML 1.0
+    assert [wb.active.cell(i, 1).value for i in range(1, 5)] == [
+        "Non?char", "Non?char", "Bad?surrogate", "Ctl?bell"]
+
+
 def test_both_csv_escapes_cover_full_width_formula_starts():
     from kpi_xl.data.rejects import _safe
     from kpi_xl.text import csv_safe as _safe_text

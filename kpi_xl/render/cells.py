@@ -424,9 +424,10 @@ _SIGN_BIT = np.uint64(0x8000000000000000)
 
 def _nonneg_with_blanks(kpi: str, name: str, kind: str, values: np.ndarray) -> Column:
     """A float array none of whose values has its sign bit set, with NaN (blanks) or
-    +inf among them: the blanks' mask and the greatest value (blanks skipped) in two
-    passes, where the general path makes four (least and greatest with and without
-    blanks). No value is below +0.0, so range rules need not look for one (Column.may)."""
+    +inf among them: the blanks' mask and the greatest value (blanks skipped), two
+    passes after the bits' reduction that found this, where the old way made five (least
+    and greatest value with and without blanks, the blanks' mask). No value is below
+    +0.0, so range rules need not look for one (Column.may)."""
     n = values.shape[0]
     blank = np.isnan(values)
     hi = np.fmax.reduce(values)   # (see _extremes)

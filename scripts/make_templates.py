@@ -364,7 +364,7 @@ def agent_qa() -> Workbook:
     # rule, as the engine computes it), not the mean of the agents' means
     team["C9"] = "=IFERROR(AVERAGE($D$20:$D$20),\"\")"
     team["D9"] = "=IFERROR(AVERAGE(D7:D7),\"\")"
-    team["F9"] = "=SUM(F7:F7)"
+    team["F9"] = '=IF(COUNT(F7:F7)<COUNTA(A7:A7),"",SUM(F7:F7))'
     for col in "ABCDF":
         team[f"{col}9"].font, team[f"{col}9"].fill = BOLD, BAND
     team["C9"].number_format = team["D9"].number_format = "0.0%"
@@ -428,7 +428,9 @@ def agent_qa() -> Workbook:
     ws["B5"] = "=IFERROR(AVERAGE(E13:E13),\"\")"
     ws["B6"] = "=IFERROR(AVERAGE(F13:F13),\"\")"
     ws["B7"] = "=COUNT(E13:E13)"
-    ws["B8"] = "=SUM(G13:G13)"
+    # a total, unlike a mean, is wrong without every evaluation: blank (refused) when one
+    # evaluation's fatal fails are (a score its rubric refuses), not a count short of it
+    ws["B8"] = '=IF(COUNT(G13:G13)<COUNTA(A13:A13),"",SUM(G13:G13))'
     ws["B5"].number_format = ws["B6"].number_format = "0.0%"
     ws["B5"].font = Font(name="Calibri", size=14, bold=True, color=NAVY)
     ws["A9"], ws["B9"] = "QA target", "{{ qa_target }}"

@@ -362,6 +362,42 @@ def test_a_loop_sheet_naming_itself_names_each_copy(tmp_path):
     assert [wb["Team"][f"B{r}"].value for r in (1, 2)] == ["='Ann'!B2", "='Bo'!B2"]
 
 
+@pytest.mark.parametrize("writer", ["whole", "streamed"])
+def test_a_loop_sheets_formats_and_validations_naming_it_name_each_copy(tmp_path, writer):
+    """A conditional format and a validation list of the template sheet that name the
+    sheet itself (a user's template: red where B1 is under the sheet's own target cell,
+    a drop-down of the sheet's own list) name the copy in each copy. Before: they kept
+    'Agent', a sheet the loop removes (the rule never applied; the list was #REF!)."""
+    from openpyxl.formatting.rule import FormulaRule
+    from openpyxl.styles import PatternFill
+    from openpyxl.worksheet.datavalidation import DataValidation
+
+    path = _small_template(tmp_path / "t.xlsx", False)
+    wb = openpyxl.load_workbook(path)
+    agent = wb["Agent"]
+    agent["C1"] = 4
+    agent.conditional_formatting.add("B1", FormulaRule(
+        formula=["'Agent'!$B$1<'Agent'!$C$1"], fill=PatternFill("solid", start_color="FFC7CE")))
+    dv = DataValidation(type="list", formula1="'Agent'!$E$1:$E$3")
+    dv.add("D1")
+    agent.add_data_validation(dv)
+    wb.save(path)
+    ctx = {"agents": [{"name": "Ann", "value": 3}, {"name": "Bo", "value": 5}]}
+    out = tmp_path / "out.xlsx"
+    if writer == "whole":
+        save_with_values(fill(path, ctx).workbook, out, STAMP)
+    else:
+        save_filled(path, ctx, out, STAMP)
+    back = openpyxl.load_workbook(out)
+    assert back.sheetnames == ["Team", "Ann", "Bo"]
+    for name in ("Ann", "Bo"):
+        ws = back[name]
+        rules = [(str(cf.sqref), r.formula) for cf in ws.conditional_formatting for r in cf.rules]
+        assert rules == [("B1", [f"'{name}'!$B$1<'{name}'!$C$1"])], rules
+        assert [v.formula1 for v in ws.data_validations.dataValidation] == [
+            f"'{name}'!$E$1:$E$3"]
+
+
 def test_a_template_sheet_named_elsewhere_keeps_its_title_from_an_agent(tmp_path):
     """The Team sheet reads the template sheet 'Agent' itself (``='Agent'!B1``): were an
     agent called "Agent" given that title, the formula would read that agent's figure as

@@ -399,9 +399,11 @@ def test_a_rule_over_two_inputs_is_kept_whole_when_a_measure_reads_either():
             kpi, var, var.formula.measures[measure], params, ("resolved", "handled"))]
 
     assert got("handled") == [r_blank, h_blank]
+    # each also where the other input breaks its own rule (review of h-guard2: a bad
+    # value must not decide where another input's rules apply)
     assert got("resolved") == [
-        ("resolved", "required", And(r_blank[2], Or(h.eq(1), r.eq(1)))),
-        ("handled", "required", And(h_blank[2], r.eq(1)))]
+        ("resolved", "required", And(r_blank[2], Or(Or(h.eq(1), r.eq(1)), h_blank[2]))),
+        ("handled", "required", And(h_blank[2], Or(r.eq(1), r_blank[2])))]
 
 
 def test_reads_a_count_by_the_domain_when_its_condition_holds_on_blanks():
@@ -518,15 +520,21 @@ def test_one_bad_score_blanks_its_evaluation_and_no_total(tmp_path_factory, edit
     mean = lambda col: sum(after[(a, f"{col}{r}")] for r in others) / len(others)  # noqa: E731
     assert after[(a, "B5")] == pytest.approx(mean("E"), rel=1e-12)
     assert after[(a, "B7")] == before[(a, "B7")] - 1
-    fails = sum(after[(a, f"G{r}")] for r in others) + (0 if fatal else after[(a, f"G{row}")])
-    assert isinstance(after[(a, "B8")], (int, float)) and after[(a, "B8")] == fails
     if fatal:
         assert after[(a, "B6")] == pytest.approx(mean("F"), rel=1e-12)
-    # the team's fatal totals stay numbers: the agent's row and the team's
-    assert after[(t, f"F{agent_row}")] == fails
-    assert isinstance(after[(t, f"F{total_row}")], (int, float))
-    assert after[(t, f"F{total_row}")] == before[(t, f"F{total_row}")] \
-        - before[(t, f"F{agent_row}")] + fails
+        # a total is wrong without every evaluation (review of h-guard2: SUM dropped the
+        # refused evaluation's failed fatal items): the agent's and the team's fatal
+        # totals are refused with it, blank, never a count short of the truth
+        assert blank(after[(a, "B8")]) and blank(after[(t, f"F{agent_row}")])
+        assert blank(after[(t, f"F{total_row}")])
+    else:
+        # the edited score is not a fatal item's: the fatal fails stand, and so do totals
+        fails = sum(after[(a, f"G{r}")] for r in evals)
+        assert isinstance(after[(a, "B8")], (int, float)) and after[(a, "B8")] == fails
+        assert after[(t, f"F{agent_row}")] == fails
+        assert isinstance(after[(t, f"F{total_row}")], (int, float))
+        assert after[(t, f"F{total_row}")] == before[(t, f"F{total_row}")] \
+            - before[(t, f"F{agent_row}")] + fails
     # the evaluations counted, by the agent and the team: one fewer (the QA score's count)
     assert after[(t, f"B{total_row}")] == before[(t, f"B{total_row}")] - 1
     assert not [k for k, v in after.items() if isinstance(v, str) and v.startswith("#")]
@@ -551,3 +559,83 @@ def test_one_bad_score_blanks_its_evaluation_and_no_total(tmp_path_factory, edit
     moved |= {(t, f"{c}{r}") for r in calibration for c in "CDE"}
     changed = {k for k in before if k not in moved and not same_cell(before[k], after[k])}
     assert not changed, sorted(changed)[:10]
+
+
+@pytest.mark.skipif(not __import__("shutil").which("soffice"), reason="LibreOffice not installed")
+def test_a_measure_is_refused_where_two_bad_inputs_hide_each_other(tmp_path):
+    """Review of h-guard2: a measure reading two inputs each only where the other holds
+    (count of rows with a = 1 and c = 1) narrowed each input's rules by the other input's
+    value, read from the same bad row. Inputs a and c both 0 to 3 (``Input(lo=0, hi=3)``);
+    one row a = 9, c = 9: both break their range, yet a's rule was judged only where
+    c = 1 and c's only where a = 1, so the guard stayed silent and the count showed 0,
+    a confident number: corrected to a = 1, c = 1 (both in range) the count is 1. The
+    row's a and c must not decide where each other's rules apply while they break a rule
+    themselves: the measure is #N/A. Recalculated by LibreOffice."""
+    from kpi_xl.catalog.expr import Col, Count, Present
+    from kpi_xl.catalog.spec import Formula, Input, Kpi, Variant
+    from kpi_xl.render.excel import ExcelRenderer
+    from kpi_xl.scorecard.libreoffice import recalculated_values
+
+    a, c = Col("a"), Col("c")
+    both = Count(a.eq(1) & c.eq(1))
+    kpi = Kpi(key="two_flags", excel_name="KPI_TWO_FLAGS", title="t", family="test",
+              description="", formula_text="", unit="count", direction="neutral",
+              number_format="0",
+              inputs=(Input("a", "number", "", lo=0, hi=3, required_when=False),
+                      Input("c", "number", "", lo=0, hi=3, required_when=False)),
+              variants=(Variant("v", "", Formula(value=Count(Present(a)),
+                                                 measures={"both": both})),),
+              target=None, target_source="", sources=("test",))
+    f = ExcelRenderer(kpi, kpi.default_variant,
+                      ranges={"a": "$A$2:$A$3", "c": "$B$2:$B$3"}).render(both)
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws["A1"], ws["B1"] = "a", "c"
+    ws["A2"], ws["B2"] = 9, 9           # both out of 0..3: a typo for 1 and 1?
+    ws["A3"], ws["B3"] = 0, 2           # a valid row, not counted
+    ws["D1"] = f.text
+    path = tmp_path / "two.xlsx"
+    wb.save(path)
+    got = recalculated_values(path)[(ws.title, "D1")]
+    assert isinstance(got, str) and got.startswith("#N/A"), (got, f.text)
+
+
+@pytest.mark.skipif(not __import__("shutil").which("soffice"), reason="LibreOffice not installed")
+def test_a_failed_fatal_item_stays_in_the_fatal_totals(tmp_path_factory):
+    """Review of h-guard2. A QA lead scores one compliance (fatal) item of an evaluation 0
+    (a failed fatal item) and clears the score of the evaluation's other fatal item (to
+    fill in later). The item table then shows a failed fatal item; the agent's 'Fatal
+    items failed' (B8) and the Team sheet's fatal fails must not say fewer than 1. On
+    a72c487 (main before h-guard2) they say 1 (the unguarded count of the fatal items'
+    zeros); on h-guard2 the evaluation's fatal-fails cell is refused (blank, as it reads
+    the cleared fatal score) and SUM dropped it: the agent showed 0 fatal fails, as if
+    the failure had not happened. Now a total over a refused evaluation is refused too
+    (blank): how many fatal items failed is not known until the score is filled in."""
+    from scorecard_data import month
+    from kpi_xl.scorecard.libreoffice import recalculated_values
+
+    _t, _res, paths = month(str(tmp_path_factory.mktemp("wb")))
+    wb = openpyxl.load_workbook(paths[1])
+    team, ws = wb["Team"], wb.worksheets[1]
+    evals, _sections, items = _qa_sheet_cells(ws)
+    # the first evaluation with two scored fatal items that passed
+    by_eval: dict = {}
+    for r in items:
+        if ws.cell(r, 5).value == 1 and isinstance(ws.cell(r, 6).value, (int, float)) \
+                and ws.cell(r, 6).value > 0:
+            by_eval.setdefault(ws.cell(r, 1).value, []).append(r)
+    failed, cleared = next(v for v in by_eval.values() if len(v) >= 2)[:2]
+    ws.cell(failed, 6).value = 0
+    ws.cell(cleared, 6).value = None
+    agent_row = next(r for r in range(6, team.max_row + 1) if team.cell(r, 1).value == ws.title)
+    edited = tmp_path_factory.mktemp("lo") / "edited.xlsx"
+    wb.save(edited)
+    after = recalculated_values(edited)
+    # refused (blank) with the evaluation, or at least 1: never fewer than the items
+    # failed in plain sight (the fix: a total over a refused evaluation is refused too)
+    for key in ((ws.title, "B8"), ("Team", f"F{agent_row}")):
+        got = after[key]
+        assert got in (None, "") or got >= 1, (key, got)
+    total = next(r for r in range(agent_row, team.max_row + 1) if team.cell(r, 1).value == "Team")
+    got = after[("Team", f"F{total}")]
+    assert got in (None, "") or got >= 1, got

@@ -236,7 +236,10 @@ def rules_read(kpi: Kpi, variant: Variant, node: Node | None, params: Mapping[st
     the weights of N/A items unjudged. A rule that spans several inputs (a required-when
     rule names the input that decides where it applies) is kept whole when ``node`` reads
     any of them, on the rows where it reads any (conservative: a measure reading only the
-    deciding input is still refused by a blank in the other)."""
+    deciding input is still refused by a blank in the other). The inputs that decide
+    where another is read are trusted only where they keep their own rules: in
+    count(a = 1 & c = 1) a row a = 9, c = 9 breaks both ranges, and each is judged
+    there (not only where the other is 1)."""
     every = rules(kpi, variant, params, given, symbolic)
     if node is None:
         return every
@@ -260,6 +263,14 @@ def rules_read(kpi: Kpi, variant: Variant, node: Node | None, params: Mapping[st
         where = rows[0]
         for w in rows[1:]:
             where = Or(where, w)
+        # the other inputs that decide where this one is read are trusted only on rows
+        # where they keep their own rules: one = 1 & other = 1 with both 9 on a row (a
+        # typo for 1 and 1?) must not judge each input only where the other is 1. An
+        # input read on every row is judged there already.
+        for c in columns(where):
+            if c != r.input and read.get(c) is not True:
+                for b in (x.broken for x in every if x.row and x.input == c):
+                    where = Or(where, b)
         out.append(Rule(r.input, r.kind, And(r.broken, where), r.sentence, r.row))
     return out
 

@@ -218,6 +218,16 @@ class _Compiler:
             return self.in_domain(n.a) and self.in_domain(n.b)
         return False
 
+    def zero_side(self, where: Node) -> Cmp | None:
+        """For a count of rows where ``a & b`` holds: a side that is a column equal to a
+        number (``fatal = 1``), whose count alone may show that no row holds; else None."""
+        if isinstance(where, And):
+            for side in (where.a, where.b):
+                if isinstance(side, Cmp) and side.op == "=" and isinstance(side.a, Col) \
+                        and isinstance(side.b, Lit):
+                    return side
+        return None
+
     def selected(self, node: Node, where: Node) -> str:
         """A row node's values on the domain's rows where ``where`` holds, in order (what
         ``x[mask]`` gives): the square of a node as the square of its selection, anything
@@ -286,6 +296,18 @@ class _Compiler:
                 and self.in_domain(n.where):
             c, k = self.col(n.where.a.name), self.const(n.where.b.value)
             return self.var(f"float({c}.count_eq({k}))")
+        if isinstance(n, Count) and (side := self.zero_side(n.where)) is not None:
+            # no row where one side holds, none where both do: the side's count (noted by
+            # a flag's parse) first, the mask of both only where it is not 0 (the QA
+            # score's fatal fails: most evaluations have no fatal item marked)
+            c, k = self.col(side.a.name), self.const(side.b.value)
+            self.k += 1
+            out = f"v{self.k}"
+            self.emit(f"if {c}.count_eq({k}) == 0:")
+            self.emit(f"    {out} = 0.0")
+            self.emit("else:")
+            self.branch(lambda: self.emit(f"{out} = float(_cnz({self._mask(n.where)}))"))
+            return out
         if isinstance(n, Count):
             return self.var(f"float(_cnz({self._mask(n.where)}))")
         if isinstance(n, Sum):
@@ -340,10 +362,17 @@ class _Compiler:
 
     def _precheck(self, broken: Node) -> str | None:
         """A cheaper condition that holds wherever the rule may be broken, or None: a
-        blank-value rule cannot be broken in a column without blanks, and a range rule
-        only if the column's least (greatest) value passes the bound (Column.extremes;
-        None where finding them costs more than the check). The exact check runs only
-        when this holds."""
+        blank-value rule cannot be broken in a column without blanks (nor, for a given
+        column, with no blank on the domain), and a range rule only if the column's
+        least (greatest) value passes the bound, or where the column cannot tell
+        (Column.may: no value is below 0 in a column the parse found none negative in).
+        The exact check runs only when this holds."""
+        if isinstance(broken, Blank) and broken.col.name in self.given:
+            # a given column is blank on every row off the domain (there every given
+            # column is), so its blanks on the domain are its blanks less the rows off it
+            # (counted only where the column has blanks: a few cells' call pays nothing)
+            c = self.col(broken.col.name)
+            return f"{c}.nblank and {c}.nblank > (0 if D is None else D.shape[0] - _cnz(D))"
         if isinstance(broken, Blank):
             return f"{self.col(broken.col.name)}.nblank"
         if isinstance(broken, And) and isinstance(broken.b, Blank):
@@ -355,11 +384,15 @@ class _Compiler:
                 todo += [n.b, n.a]
             elif isinstance(n, Cmp) and n.op in _EXTREME and isinstance(n.a, Col) \
                     and isinstance(n.b, Lit):
-                parts.append(f"e[{_EXTREME[n.op]}] {n.op} {self.const(n.b.value)}")
+                # the extremes a few cells' parse noted, read inline (a method call is a
+                # tenth of a 10-cell call); else what the column knows (Column.may)
+                c, k = self.col(n.a.name), self.const(n.b.value)
+                i = _EXTREME[n.op]
+                parts.append(f"((e := {c}.cache.get('extremes')) and e[{i}] {n.op} {k} "
+                             f"or e is None and {c}.may({n.op!r}, {k}))")
             else:
                 return None
-        col = self.col(broken_col(broken).name)
-        return f"(e := {col}.extremes) is None or {' or '.join(parts)}"
+        return " or ".join(parts)
 
     def _square_in_place(self) -> None:
         """A selection squared for a sum of squares and read nowhere after: square it in
@@ -753,10 +786,11 @@ def _domain(key: str, cols: Mapping[str, Column], given: tuple[str, ...] | list[
     for col in given_cols:
         if not col.nblank:
             return None
-    domain = np.zeros(size, bool)
-    for col in given_cols:
-        domain |= col.not_blank
-    return None if domain.all() else domain
+    # the rows blank in every given input, then the rest: one mask, written in place
+    off = given_cols[0].blank & given_cols[1].blank
+    for col in given_cols[2:]:
+        np.logical_and(off, col.blank, out=off)
+    return None if not _count(off) else np.logical_not(off, out=off)
 
 
 def _run_general(plan: _Plan, unit: str | None, inputs: Mapping[str, Any]):

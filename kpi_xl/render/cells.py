@@ -126,12 +126,35 @@ class Column:
     def extremes(self) -> tuple[float, float] | None:
         """(least, greatest) of the values, blanks skipped (NaN where all are blank), for
         range rules to skip their row-by-row test; None where finding them would cost more
-        than that test (a few cells whose parse did not note them)."""
+        than that test (a few cells whose parse did not note them). A greatest value the
+        parse noted ("hi") is not looked for again."""
         e = self.cache.get("extremes")
         if e is None and self.values.shape[0] > 256:
-            v = self.values
-            e = self.cache["extremes"] = (np.fmin.reduce(v), np.fmax.reduce(v))
+            lo, hi = _extremes(self.values, self.cache.get("hi"))
+            e = self.cache["extremes"] = (lo, hi)
         return e
+
+    def may(self, op: str, bound: float) -> bool:
+        """Whether some value may compare ``op`` ("<", "<=", ">", ">=") with ``bound``: a
+        range rule's precheck, which runs the rule's row-by-row test only where this
+        holds. False only where the facts the parse noted say no value does: none is
+        negative ("nonneg", see parse_column), the greatest value ("hi"), both extremes;
+        True where nothing is known (a few cells whose parse noted no extremes)."""
+        cache = self.cache
+        if op[0] == "<":
+            if "nonneg" in cache and (bound < 0.0 or (bound == 0.0 and op == "<")):
+                return False
+            e = cache.get("extremes") or self.extremes
+            if e is None:
+                return True
+            return bool(e[0] < bound) if op == "<" else bool(e[0] <= bound)
+        e = cache.get("hi")
+        if e is None:
+            e = cache.get("extremes") or self.extremes
+            if e is None:
+                return True
+            e = e[1]
+        return bool(e > bound) if op == ">" else bool(e >= bound)
 
     def equals(self, value: float) -> np.ndarray:
         m = self.cache.get(("=", value))
@@ -260,15 +283,27 @@ def parse_column(kpi: str, name: str, kind: str, data: Any, *,
             with np.errstate(over="ignore"):   # an overflow is refused just below
                 values = values * factor
         n = values.shape[0]
-        if kind == "flag":   # every value 1 or 0: valid, and neither blank nor infinite
-            eq1, eq0 = values == zero_d(1.0), values == zero_d(0.0)
-            ones, zeros = int(_count(eq1)), int(_count(eq0))
-            if ones + zeros == n:
-                col = Column(values, np.zeros(n, bool))
-                col.cache.update({("=", 1.0): eq1, ("=", 0.0): eq0, "nblank": 0,
-                                  ("#", 1.0): ones, ("#", 0.0): zeros})
+        if kind == "flag":
+            return _flag_array(kpi, name, values)
+        if n:
+            # one reduction over the values' bits as unsigned integers: below those of +inf
+            # where every value is +0.0 or a positive finite number (a sign bit, NaN or an
+            # infinity gives more), and then it is the greatest value's bits (the order of
+            # such bits is the order of the values). Most inputs of a KPI are never
+            # negative: no blank, no infinity and the greatest value in one pass.
+            top = _maximum(values.view(np.uint64))
+            if top < _INF_BITS:
+                col = Column(values, np.zeros(n, bool),
+                             np.zeros(n, bool) if kind == "score" else None)
+                col.cache.update({"nblank": 0, "npresent": n, "nonneg": True,
+                                  "hi": top.view(np.float64)})
+                if kind == "score":   # no N/A in an array: present is not blank
+                    col.cache["no N/A"] = True
                 return col
-        elif n:
+            if top < _SIGN_BIT:
+                # no value has its sign bit set: blanks (NaN) or +inf among values >= +0.0;
+                # the greatest value says whether one is +inf (blanks skipped)
+                return _nonneg_with_blanks(kpi, name, kind, values)
             # no blank and no infinity: two reductions say so without a mask (minimum and
             # maximum are NaN where any value is), and they are the extremes that range
             # rules read (Column.extremes)
@@ -283,7 +318,7 @@ def parse_column(kpi: str, name: str, kind: str, data: Any, *,
         blank = np.isnan(values)
         # an infinity (no cell holds one; an array may) is one of the extremes, which
         # skip blanks (NaN where every value is blank)
-        extremes = (np.fmin.reduce(values), np.fmax.reduce(values)) if n else None
+        extremes = _extremes(values) if n else None
         if extremes and (extremes[0] == -math.inf or extremes[1] == math.inf):
             i = int(np.flatnonzero(np.isinf(values))[0])
             raise KpiError(kpi, name, "must be a finite number", float(values[i]), row=i + 1)
@@ -294,10 +329,6 @@ def parse_column(kpi: str, name: str, kind: str, data: Any, *,
         if kind == "score":   # no N/A in an array: present is not blank
             col.cache["no N/A"] = True
             col.cache["npresent"] = n - nblank
-        if kind == "flag":
-            col.cache.update({("=", 1.0): eq1, ("=", 0.0): eq0, ("#", 1.0): ones,
-                              ("#", 0.0): zeros})
-            _check_flags(kpi, name, col)
         return col
     n = len(seq)
     values = np.empty(n, np.float64)
@@ -344,6 +375,72 @@ def parse_column(kpi: str, name: str, kind: str, data: Any, *,
         else:
             raise KpiError(kpi, name, f"holds a {type(v).__name__}, but {expected}", row=i + 1)
     return Column(values, blank, na)
+
+
+def _flag_array(kpi: str, name: str, values: np.ndarray) -> Column:
+    """A float array of a yes/no input: every value 1, 0 or blank (NaN), else a
+    sentence: at the first infinity if there is one, else at the first number other
+    than 1 and 0. The counts of 1s and 0s are the formula's (Column.count_eq); where
+    they and the blanks add up to every row, no value is infinite, so the least and
+    greatest value are not looked for (two passes over the values fewer than before).
+    (Counting the values' nonzero bits instead of comparing with 0 measured the same.)"""
+    n = values.shape[0]
+    eq1, eq0 = values == zero_d(1.0), values == zero_d(0.0)
+    ones, zeros = int(_count(eq1)), int(_count(eq0))
+    if ones + zeros == n:   # valid, neither blank nor infinite
+        col = Column(values, np.zeros(n, bool))
+        col.cache.update({("=", 1.0): eq1, ("=", 0.0): eq0, "nblank": 0,
+                          ("#", 1.0): ones, ("#", 0.0): zeros})
+        return col
+    blank = np.isnan(values)
+    col = Column(values, blank)
+    col.cache.update({("=", 1.0): eq1, ("=", 0.0): eq0, ("#", 1.0): ones,
+                      ("#", 0.0): zeros})
+    if ones + zeros + col.nblank == n:   # valid, with blanks, none infinite
+        return col
+    # an infinity (no cell holds one; an array may) is one of the extremes, which skip
+    # blanks
+    lo, hi = _extremes(values)
+    if lo == -math.inf or hi == math.inf:
+        i = int(np.flatnonzero(np.isinf(values))[0])
+        raise KpiError(kpi, name, "must be a finite number", float(values[i]), row=i + 1)
+    col.cache["extremes"] = (lo, hi)
+    _check_flags(kpi, name, col)
+    return col
+
+
+def _extremes(values: np.ndarray, hi: Any = None) -> tuple[Any, Any]:
+    """(least, greatest) of the values, blanks (NaN) skipped: NaN where every value is
+    blank; ``hi`` where already known. (numpy's fmin and fmax reductions misjudge a
+    signalling NaN, whose bits lie between +inf's and the NaN numpy, pandas and DuckDB
+    make; no reader hands one over.)"""
+    return np.fmin.reduce(values), np.fmax.reduce(values) if hi is None else hi
+
+
+#: the bits of +inf and of the sign, as unsigned integers (see parse_column's arrays)
+_INF_BITS = np.uint64(0x7FF0000000000000)
+_SIGN_BIT = np.uint64(0x8000000000000000)
+
+
+def _nonneg_with_blanks(kpi: str, name: str, kind: str, values: np.ndarray) -> Column:
+    """A float array none of whose values has its sign bit set, with NaN (blanks) or
+    +inf among them: the blanks' mask and the greatest value (blanks skipped), two
+    passes after the bits' reduction that found this, where the old way made five (least
+    and greatest value with and without blanks, the blanks' mask). No value is below
+    +0.0, so range rules need not look for one (Column.may)."""
+    n = values.shape[0]
+    blank = np.isnan(values)
+    hi = np.fmax.reduce(values)   # (see _extremes)
+    if hi == math.inf:   # the first infinity, as the general path names it
+        i = int(np.flatnonzero(np.isinf(values))[0])
+        raise KpiError(kpi, name, "must be a finite number", float(values[i]), row=i + 1)
+    col = Column(values, blank, np.zeros(n, bool) if kind == "score" else None)
+    col.cache.update({"nonneg": True, "hi": hi})
+    nblank = col.nblank
+    if kind == "score":   # no N/A in an array: present is not blank
+        col.cache["no N/A"] = True
+        col.cache["npresent"] = n - nblank
+    return col
 
 
 _SHARED: dict[bool, dict[int, np.ndarray]] = {False: {}, True: {}}

@@ -726,16 +726,24 @@ def _extras(src) -> bytes:
 
 
 def _copy_extras(src, dst, extras: bytes | None = None, title: str | None = None) -> None:
-    """What openpyxl's copy_worksheet leaves behind: conditional formats, validations,
-    charts (pointed at the copy), freeze panes, view, print titles, header and footer.
+    """What openpyxl's copy_worksheet leaves behind: conditional formats and validations
+    (their references to ``src`` pointed at the copy), charts (pointed at the copy),
+    freeze panes, view, print titles, header and footer.
     ``extras``: :func:`_extras` of ``src``, when it was made already; ``title``: the title
     ``src``'s charts name it by (its own when None)."""
     rules, validations, charts, header, page = pickle.loads(extras or _extras(src))
+    title = src.title if title is None else title
+
+    def own(f):                 # a formula naming the template sheet names the copy
+        return retitle("=" + f, title, dst.title)[1:] if _names(f, title) else f
+
     for sqref, rule in rules:
+        if rule.formula:
+            rule.formula = [own(f) for f in rule.formula]
         dst.conditional_formatting.add(sqref, rule)
     for dv in validations:
+        dv.formula1, dv.formula2 = own(dv.formula1), own(dv.formula2)
         dst.add_data_validation(dv)
-    title = src.title if title is None else title
     old = quote_sheet(title)
     for c in charts:
         _retarget_chart(c, lambda f: f.replace(old + "!", quote_sheet(dst.title) + "!")

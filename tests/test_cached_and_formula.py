@@ -162,6 +162,15 @@ REFUSED = [
     ("=INDEX(A1:B3,2)", "one index"),                          # a 2-D range needs both
     ("=INDEX(B1:B6,0)", "whole"),                              # Excel: the column (spills)
     ("=INDEX(B1:B6,-1)", None),                                # Excel: #VALUE!
+    # a position a hair below a whole number: LibreOffice rounds it to 15 significant
+    # digits before truncating (B2 here, 2 for 2.999999999999999), Python's int() did not
+    # (B1); which one Excel does is not documented
+    ("=INDEX(B1:B6,1.9999999999999998)", "15 significant digits"),
+    ("=INDEX(B1:B6,2.999999999999999)", "15 significant digits"),
+    ("=INDEX(B1:B6,3-4E-16)", "15 significant digits"),
+    # a position past 2^31 - 1: LibreOffice #VALUE!, the evaluator gave #REF!
+    ("=INDEX(B1:B6,2147483648)", "2,147,483,647"),
+    ("=INDEX(C1:E1,1,1E+20)", "2,147,483,647"),
 ]
 
 
@@ -192,6 +201,9 @@ COMPUTED = [
     # INDEX (the QA workbook's Team sheet reads each evaluation's score with it)
     ("=INDEX(B1:B6,2)", 2.0),
     ("=INDEX(B1:B6,2.9)", 2.0),                   # the index is truncated
+    ("=INDEX(B1:B6,2.9999999999999)", 2.0),       # 15 digits: still below 3 (LibreOffice: 2)
+    ("=INDEX(B1:B6,6.000000000000001)", 6.0),
+    ("=INDEX(B1:B6,2147483647)", "#REF!"),        # the largest position LibreOffice takes
     ("=INDEX(B1:B6,2)+INDEX(B1:B6,6)", 8.0),
     ("=INDEX(A1:A6,1)", "apple"),
     ("=INDEX(E1:E3,3)", 0.0),                     # a blank cell shows as 0, as =E3

@@ -702,7 +702,9 @@ def _index(vals: list) -> Any:
     reference to it (a blank cell shows as 0, as a plain reference does). A range of one
     row takes its one index as the column's. Past the range: #REF!; an index below 1:
     #VALUE!; 0 (a whole row or column, which Excel spills) and one index into a range of
-    several rows and columns are refused."""
+    several rows and columns are refused, and so are a position a hair below a whole number
+    (LibreOffice rounds it to 15 significant digits before truncating: 2.999999999999999
+    is 3 there) and one past 2,147,483,647 (LibreOffice: #VALUE!)."""
     area = vals[0]
     if not isinstance(area, Array):
         raise Unsupported("INDEX of something that is not a range")
@@ -711,6 +713,13 @@ def _index(vals: list) -> Any:
         x = _num(_scalar(v, "INDEX's position"))
         if isinstance(x, XlError):
             return x
+        if x >= 2 ** 31:
+            raise Unsupported(f"INDEX's position {x!r}: more than 2,147,483,647 "
+                              "(LibreOffice gives #VALUE!, the range's end says #REF!)")
+        if x != int(x) and math.trunc(float(f"{x:.15g}")) != math.trunc(x):
+            raise Unsupported(f"INDEX's position {x!r}, a hair from a whole number: "
+                              "LibreOffice rounds it to 15 significant digits before "
+                              "truncating, Python would not")
         at.append(int(x))                 # Excel truncates the position
     rows, cols = area.shape
     if len(at) == 1:

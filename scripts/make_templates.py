@@ -388,10 +388,13 @@ def agent_qa() -> Workbook:
     marker(team, 19, "{% for e in evaluations %}")
     # the QA score as the agent's sheet computes it (the evaluation's place in the QA
     # score column of its evaluations, which the agent's loop makes E13:E<last>), so a
-    # score corrected there moves the team's QA score and the calibration too
+    # score corrected there moves the team's QA score and the calibration too; #N/A
+    # where that place holds another evaluation (a restyled agent sheet listing them in
+    # another order), never another evaluation's score
+    here = "{{ e.sheet | sheetref }}!$COL$13:$COL$13,{{ e.index + 1 }}"
     for col, v in zip("ABCDE", ("{{ e.id }}", "{{ e.evaluator }}", "{{ e.agent }}",
-                                "=INDEX({{ e.sheet | sheetref }}!$E$13:$E$13,"
-                                "{{ e.index + 1 }})", "{{ e.date }}")):
+                                f"=IF(INDEX({here.replace('COL', 'A')})=A20,"
+                                f"INDEX({here.replace('COL', 'E')}),NA())", "{{ e.date }}")):
         team[f"{col}20"] = v
         team[f"{col}20"].font = SMALL
     team["D20"].number_format = "0.0%"

@@ -85,3 +85,55 @@ def test_the_team_sheet_follows_a_corrected_score(tmp_path_factory):
         shown, own = before(("Team", f"D{r}")), before((sheet.title, f"E{k}"))
         assert (shown in (None, "") and own in (None, "")) or shown == pytest.approx(
             own, rel=1e-12), (r, shown, own)
+
+
+def test_a_restyled_agent_sheet_listing_evaluations_otherwise_is_refused_not_misread(
+        tmp_path_factory):
+    """Review: the Team table reads each evaluation's score by its place on its agent's
+    sheet. A restyled template whose agent sheet lists the evaluations in another order
+    (``| reverse``) showed another evaluation's score beside each id, and a wrong
+    evaluator calibration, with no error. Each row now checks the id at that place: where
+    it is another evaluation, the row is #N/A (refused), never another's score."""
+    from scorecard_data import month
+
+    from kpi_xl.scorecard.build import TEMPLATES
+    from kpi_xl.scorecard.libreoffice import recalculated_values
+    from kpi_xl.scorecard.template import fill
+    from kpi_xl.scorecard.cached import save_with_values
+    import kpi_xl.scorecard.build as build
+
+    folder = tmp_path_factory.mktemp("restyled")
+    wb = openpyxl.load_workbook(TEMPLATES / "agent-qa.xlsx")
+    agent = wb["Agent"]
+    loop = next(c for row in agent.iter_rows() for c in row
+                if isinstance(c.value, str) and "for e in agent.evaluations" in c.value)
+    loop.value = loop.value.replace("agent.evaluations", "agent.evaluations | reverse")
+    template = folder / "agent-qa.xlsx"
+    wb.save(template)
+    captured = {}
+    original = build.qa_contexts
+
+    def keep(*a, **k):
+        captured.update(original(*a, **k))
+        return captured
+    build.qa_contexts = keep
+    try:
+        month(str(folder / "wb"))
+    finally:
+        build.qa_contexts = original
+    ctx = next(iter(captured.values()))
+    path = folder / "restyled.xlsx"
+    save_with_values(fill(template, ctx).workbook, path)
+    lo = recalculated_values(path)
+    team = openpyxl.load_workbook(path)["Team"]
+    head = _row(team, 6, lambda r: team.cell(r, 1).value == "Evaluation"
+                and team.cell(r, 2).value == "Evaluator")
+    table = list(range(head + 1, _row(team, head + 1, lambda r: not team.cell(r, 1).value)))
+    want = {e["id"]: e["score"] for e in ctx["evaluations"]}
+    shown = {team.cell(r, 1).value: lo[("Team", f"D{r}")] for r in table}
+    for eid, got in shown.items():
+        # the right score, or refused: never another evaluation's
+        assert (isinstance(got, str) and got.startswith("#N/A")) or \
+            got == pytest.approx(want[eid], rel=1e-12), (eid, got, want[eid])
+    # with four evaluations per agent, reversed, only a middle pair could land right
+    assert sum(1 for g in shown.values() if isinstance(g, str)) >= len(shown) // 2

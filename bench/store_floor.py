@@ -1,4 +1,4 @@
-"""A prototype of issue 14 §1's structural change, to measure its floor (not the product).
+"""A prototype of issue 14 §1's structural change, to measure where it lands (not the product).
 
 ``bench_compute.py --floor`` runs it as the side ``floor``: the canonical contacts table
 made by DuckDB in one SQL pass from the file, and the engine reading that table where it
@@ -18,8 +18,11 @@ What it does, for ``bench_load.py``'s 19-column export only:
 
 What it leaves out, and the real change would add: the Python parsers for the values SQL
 leaves (a second read of those rows), the rejects report and the accounting counts, the
-catalog's input rules, the guards, ``kpi-results.csv``. So its time is a floor: the change
-cannot be faster than this on the same machine. ``store``: ``memory`` (an in-memory
+catalog's input rules, the guards. So it is a floor for the change *as designed*, with the
+loader's typing SQL; a cheaper typing pass (DuckDB's typed reader is ~2 s of CPU per
+million rows cheaper, but not exact: bench/README.md) would go below it. Its rules are the
+loader's for this file's columns only; ``side_floor`` refuses a file with values for the
+Python parsers or duplicate ids rather than give other figures. ``store``: ``memory`` (an in-memory
 database) or ``file`` (a database file in the output folder with a memory limit, so that
 DuckDB's buffer manager keeps memory flat and writes the table out).
 """
@@ -71,17 +74,23 @@ def typed_sql(path: Path, channels=("phone", "email", "chat", "social")) -> str:
         leftover.append(f"CASE WHEN NOT {blank} AND NOT coalesce({simple}, false) "
                         f"THEN {1 << k} ELSE 0 END")
     known = ", ".join(literal(c) for c in channels)
-    solved = "CASE WHEN solved_at < created THEN NULL ELSE solved_at END"
-    return f"""SELECT id, date, channel, agent, team, state, created, first_reply_at,
+    # the loader's timestamp-order rules, in its order (load._finish_source): a first
+    # reply before the created time, then a solved time before the created time or before
+    # the first reply left (each left out)
+    reply = "CASE WHEN first_reply_at < created THEN NULL ELSE first_reply_at END"
+    solved = (f"CASE WHEN solved_at < created OR solved_at < ({reply}) THEN NULL "
+              "ELSE solved_at END")
+    return f"""SELECT id, date, channel, agent, team, state, created, {reply} AS first_reply_at,
   {solved} AS solved_at, answered, resolved, transferred, wait,
   CASE WHEN answered = 0 THEN NULL ELSE talk END AS talk,
   CASE WHEN answered = 0 THEN NULL ELSE hold END AS hold,
   CASE WHEN answered = 0 THEN NULL ELSE acw END AS acw, nps, csat,
-  date_diff('microsecond', created, first_reply_at) / 3.6e9 AS first_response_hours,
+  date_diff('microsecond', created, {reply}) / 3.6e9 AS first_response_hours,
   date_diff('microsecond', created, {solved}) / 3.6e9 AS resolution_hours,
-  CASE WHEN answered IS NULL AND channel <> 'phone' THEN 1.0 ELSE answered END AS handled,
+  CASE WHEN answered IS NULL AND channel IS DISTINCT FROM 'phone' THEN 1.0
+       ELSE answered END AS handled,
   CASE WHEN answered = 1 THEN wait WHEN answered IS NULL THEN
-       date_diff('microsecond', created, first_reply_at) / 1e6 END AS response_seconds,
+       date_diff('microsecond', created, {reply}) / 1e6 END AS response_seconds,
   strftime(date, '%Y-%m') AS period, _py,
   CASE WHEN date IS NULL THEN 'no date' WHEN channel NOT IN ({known}) THEN 'channel'
        WHEN channel = 'phone' AND answered IS NULL THEN 'answered' END AS _reject

@@ -29,7 +29,6 @@ DuckDB's buffer manager keeps memory flat and writes the table out).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 #: bench_load.py's columns, by the loader's parser kind (and whether text is lowered)

@@ -422,3 +422,33 @@ def test_a_sheetref_to_a_name_two_sheets_were_given_is_refused(tmp_path):
     ctx = {"agents": [{"name": "Ann", "value": 3}, {"name": "Ann", "value": 5}]}
     with pytest.raises(TemplateError, match=r"sheet 'Team', cell B2: .*two sheets .*'Ann'"):
         fill(_small_template(tmp_path / "t.xlsx", False), ctx)
+
+
+@pytest.mark.parametrize("name", ["Ctl\x01bell", "Non\ufffechar", "Bad\ud800surrogate",
+                                  "Ann/Lee", "[Ops]"])
+def test_a_sheetref_to_a_name_no_loop_made_and_no_title_could_be_is_refused(tmp_path, name):
+    """A restyled template naming sheets by something the loops were not named by
+    (``agent.name | sheetref`` where the loop names its sheets by ``agent.sheet``): a
+    name no loop made went into the formula as it was, so a control character stopped
+    the run with IllegalCharacterError, U+FFFE gave a file Excel refuses, and '/' a
+    reference to no sheet (review). Such a name, which no sheet can have, is refused with
+    the template, sheet and cell."""
+    from openpyxl.utils.exceptions import IllegalCharacterError
+
+    from kpi_xl.scorecard.template import TemplateError
+
+    path = _small_template(tmp_path / "t.xlsx", False)
+    wb = openpyxl.load_workbook(path)
+    wb["Agent"]["J1"] = "{% sheet for agent in agents named agent.sheet %}"
+    wb.save(path)
+    ctx = {"agents": [{"name": name, "sheet": "S1", "value": 3}]}
+    try:
+        filled = fill(path, ctx)
+        save_with_values(filled.workbook, tmp_path / "out.xlsx", STAMP)
+    except TemplateError as e:
+        assert "sheet 'Team', cell B2" in str(e) and "sheetref" in str(e), str(e)
+    except (IllegalCharacterError, UnicodeEncodeError, ValueError) as e:
+        pytest.fail(f"not refused by name: {type(e).__name__}: {e}")
+    else:
+        pytest.fail(f"{name!r} was written into a formula: "
+                    f"{filled.workbook['Team']['B2'].value!r}")

@@ -105,8 +105,13 @@ LOOP_SHEETS = "kpi_xl_loop_sheets"
 
 def _loop_sheet(titles: Mapping[str, str | None] | None, name: SheetRef) -> str:
     """The title of the sheet a sheet loop made for ``name`` (``name`` itself when no loop
-    made one: a sheet of the template)."""
+    made one: a sheet of the template, whose title it must be able to be)."""
     if not titles or name not in titles:
+        if SheetTitles().add(str(name)) != str(name):
+            raise ValueError(f"sheetref: {printable(str(name))!r} is not the name of a sheet "
+                             "a sheet loop made, and no sheet can have that title; name the "
+                             "loop's sheets by what the formula names (named agent.sheet "
+                             "with agent.sheet | sheetref)")
         return str(name)
     title = titles[name]
     if title is None:

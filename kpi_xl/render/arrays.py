@@ -517,8 +517,11 @@ def _into(ufunc: np.ufunc, a: Any, b: Any, out: np.ndarray) -> np.ndarray:
 
 def _square_in_place(s: np.ndarray, full: np.ndarray) -> np.ndarray:
     """``s * s``, written over ``s`` where ``s`` is a selection of its own (not ``full``
-    itself): the same numbers without a fresh array."""
-    return _multiply_ufunc(s, s) if s is full else _multiply_ufunc(s, s, out=s)
+    itself): the same numbers without a fresh array. A square past the largest double is
+    inf, which :func:`compute` refuses in words (no finite margin): numpy's overflow
+    warning would only add a line on stderr (an Excel function's log)."""
+    with np.errstate(over="ignore"):
+        return _multiply_ufunc(s, s) if s is full else _multiply_ufunc(s, s, out=s)
 
 
 def _sel_present(x: np.ndarray, col: Column) -> np.ndarray:

@@ -98,6 +98,11 @@ _NO_INDEX = ("No matching distribution found", "Could not find a version",
 
 
 def _pip(args, **kw):
+    # without PYTHONPATH: a source tree on it (pytest run with PYTHONPATH=., after an
+    # editable install left kpi_xl.egg-info there) makes pip take kpi-xl as installed
+    # already, and skip the wheel
+    kw.setdefault("env", {k: v for k, v in os.environ.items()
+                          if k not in ("PYTHONPATH", "PYTHONHOME")})
     r = subprocess.run(args, capture_output=True, text=True, timeout=900, **kw)
     if r.returncode and any(s in r.stdout + r.stderr for s in _NO_INDEX):
         last = (r.stderr.strip() or r.stdout.strip()).splitlines()[-1]

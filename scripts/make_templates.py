@@ -559,6 +559,25 @@ def agent_qa() -> Workbook:
     ws["E34"].number_format = ('"Fatal — fails the evaluation";"Fatal — fails the evaluation";'
                                '""')
     ws["F34"].alignment = RIGHT                # N/A beside the numbers
+    # what a QA lead may type in an item row: what the formulas above read as meant ("Y"
+    # in the fatal column would make the item silently not fatal, text in a weight 0)
+    for ref, dv in (
+            ("D34", DataValidation(type="decimal", operator="greaterThanOrEqual",
+                                   formula1="0", error="A weight is a number, 0 or more "
+                                   "(how many times the item counts).")),
+            ("E34", DataValidation(type="whole", operator="between", formula1="0",
+                                   formula2="1", error="1 for a fatal (compliance) item, "
+                                   "which fails the evaluation when scored 0; 0 for the "
+                                   "others.")),
+            ("F34", DataValidation(type="custom",
+                                   formula1='OR(F34="N/A",AND(ISNUMBER(F34),F34>=0,'
+                                            'F34<=$B$4))',
+                                   error="A score from 0 to the maximum per item (B4), or "
+                                         "N/A where the item does not apply."))):
+        dv.allow_blank, dv.showErrorMessage, dv.errorStyle = True, True, "stop"
+        dv.errorTitle = "Scores per item"
+        ws.add_data_validation(dv)
+        dv.add(ref)
     ws["I34"] = "{{ i.comment }}"
     ws["I34"].alignment = Alignment(indent=1)  # apart from the numbers beside it
     for col in "GHI":

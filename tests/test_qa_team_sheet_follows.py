@@ -137,3 +137,63 @@ def test_a_restyled_agent_sheet_listing_evaluations_otherwise_is_refused_not_mis
             got == pytest.approx(want[eid], rel=1e-12), (eid, got, want[eid])
     # with four evaluations per agent, reversed, only a middle pair could land right
     assert sum(1 for g in shown.values() if isinstance(g, str)) >= len(shown) // 2
+
+
+@pytest.mark.parametrize("writer", ["whole", "streamed"])
+def test_the_item_table_refuses_what_its_formulas_would_misread(tmp_path_factory, writer):
+    """Review of h-guard2: a QA lead typing "Y" in the fatal column (the formulas read a
+    fatal item as the number 1: "Y" made the item silently not fatal, a QA score of 90 %
+    where the fatal rule gives 0), text in a weight (read as 0) or a score above the
+    rubric's maximum. Each item row now validates what is typed, as Excel's data
+    validation does (stop): fatal 0 or 1, weight a number >= 0, score N/A or a number
+    from 0 to the sheet's maximum (B4), on every item row of every agent's sheet."""
+    from openpyxl.worksheet.cell_range import CellRange
+
+    from scorecard_data import month
+
+    _t, _res, paths = month(str(tmp_path_factory.mktemp(writer)))
+    path = paths[1]
+    if writer == "whole":     # write_month streams: the same context filled whole
+        from kpi_xl.scorecard.build import TEMPLATES
+        from kpi_xl.scorecard.cached import save_with_values
+        from kpi_xl.scorecard.template import fill
+        import kpi_xl.scorecard.build as build
+
+        captured = {}
+        original = build.qa_contexts
+
+        def keep(*a, **k):
+            captured.update(original(*a, **k))
+            return captured
+        build.qa_contexts = keep
+        try:
+            month(str(tmp_path_factory.mktemp("again")))
+        finally:
+            build.qa_contexts = original
+        path = tmp_path_factory.mktemp("whole") / "qa.xlsx"
+        save_with_values(fill(TEMPLATES / "agent-qa.xlsx",
+                              next(iter(captured.values()))).workbook, path)
+    wb = openpyxl.load_workbook(path)
+    for ws in wb.worksheets[1:]:
+        items = [r for r in range(1, ws.max_row + 1)
+                 if str(ws.cell(r, 1).value or "").startswith("QA-")
+                 and isinstance(ws.cell(r, 4).value, (int, float))]
+        assert items, ws.title
+        rules = {}
+        for dv in ws.data_validations.dataValidation:
+            for rng in str(dv.sqref).split():
+                rules.setdefault(CellRange(rng).min_col, []).append((CellRange(rng), dv))
+        for col, check in ((4, lambda dv: dv.type == "decimal" and dv.operator ==
+                            "greaterThanOrEqual" and dv.formula1 == "0"),
+                           (5, lambda dv: dv.type == "whole" and dv.operator == "between"
+                            and (dv.formula1, dv.formula2) == ("0", "1")),
+                           (6, lambda dv: dv.type == "custom" and "$B$4" in dv.formula1
+                            and '"N/A"' in dv.formula1)):
+            found = [(r, dv) for r, dv in rules.get(col, []) if check(dv)]
+            assert found, (ws.title, col)
+            rng, dv = found[0]
+            assert rng.min_row <= items[0] and rng.max_row >= items[-1], (ws.title, col, rng)
+            assert dv.showErrorMessage and dv.errorStyle in (None, "stop") and dv.error
+            if col == 6:    # read from the range's first cell: that cell, not the template's
+                assert f"F{rng.min_row}=" in dv.formula1 and "F34" not in dv.formula1, \
+                    dv.formula1

@@ -75,11 +75,15 @@ def _validation(dv):
 def test_qa_follow_up_status_validation_shows_its_error_alert():
     """Excel shows a validation's error message only with showErrorMessage set; without it
     the list accepts any text silently."""
-    (dv,) = openpyxl.load_workbook(TEMPLATES / "agent-qa.xlsx")["Agent"] \
+    dvs = openpyxl.load_workbook(TEMPLATES / "agent-qa.xlsx")["Agent"] \
         .data_validations.dataValidation
+    (dv,) = [d for d in dvs if d.type == "list"]
     assert dv.formula1 == '"Open,In progress,Done"'
     assert dv.showErrorMessage is True and dv.errorStyle == "stop"
     assert dv.error == "Choose Open, In progress or Done"
+    # and the item table's (weight, fatal flag, score): each with its error alert too
+    assert len(dvs) == 4 and all(d.showErrorMessage and d.errorStyle == "stop" and d.error
+                                 for d in dvs)
 
 
 def test_templates_load_without_warnings():
@@ -168,7 +172,9 @@ def test_sheet_per_item_keeps_charts_formats_and_validations(generated):
     template = openpyxl.load_workbook(TEMPLATES / "agent-qa.xlsx")["Agent"]
     want = (len(template._charts), len(list(template.conditional_formatting)),
             len(template.data_validations.dataValidation))
-    assert want == (1, 3, 1)
+    # a chart; three conditional formats; the follow-up status and the item table's
+    # weight, fatal flag and score validations
+    assert want == (1, 3, 4)
     for path in paths[1:]:
         wb = openpyxl.load_workbook(path)
         agents = [ws for ws in wb.worksheets if ws.title != "Team"]
@@ -177,7 +183,8 @@ def test_sheet_per_item_keeps_charts_formats_and_validations(generated):
             got = (len(ws._charts), len(list(ws.conditional_formatting)),
                    len(ws.data_validations.dataValidation))
             assert got == want, ws.title
-            assert ws.data_validations.dataValidation[0].showErrorMessage, ws.title
+            assert all(dv.showErrorMessage for dv in ws.data_validations.dataValidation), \
+                ws.title
             f = ws._charts[0].series[0].val.numRef.f
             assert f.startswith("'" + ws.title.replace("'", "''") + "'!"), f
 

@@ -984,8 +984,16 @@ def _move_formats(ws, fn) -> None:
                 new.add(sqref, _rule_moved(rule, str(cf.sqref), sqref))
     ws.conditional_formatting = new
     for dv in ws.data_validations.dataValidation:
-        sq = map_ranges(str(dv.sqref), fn)
+        was = str(dv.sqref)
+        sq = map_ranges(was, fn)
         dv.sqref = MultiCellRange(sq) if sq else MultiCellRange()
+        # like a conditional format's rule, a validation's formula is read from the
+        # range's top-left cell (a score's own cell, F34, is F40 once the rows moved)
+        for attr in ("formula1", "formula2"):
+            f = getattr(dv, attr)
+            moved = _formulas_moved([f], was, sq) if f else None
+            if moved is not None:
+                setattr(dv, attr, moved[0])
     if ws.print_area:
         areas = ws.print_area if isinstance(ws.print_area, list) else str(ws.print_area).split(",")
         ws.print_area = [map_ranges(str(a).split("!")[-1].replace("$", ""), fn) for a in areas]
@@ -999,23 +1007,33 @@ def _rule_moved(rule, old: str, new: str):
     references from the range's top-left cell, so when a loop's marker row goes and the
     range starts a row higher, the references move with it (a rule on loop row 7 that
     said C7 says C6 when the body lands on row 6), as Excel does on deleting a row."""
-    from openpyxl.formula.translate import Translator
-
-    top = re.match(r"\$?([A-Z]{1,3})\$?(\d+)", old.split()[0])
-    to = re.match(r"\$?([A-Z]{1,3})\$?(\d+)", new.split()[0])
-    if not rule.formula or top is None or to is None or top.groups() == to.groups():
-        return rule
-    key = (tuple(rule.formula), "".join(top.groups()), "".join(to.groups()))
-    formula = _MOVED.get(key)
+    formula = _formulas_moved(rule.formula, old, new)
     if formula is None:
-        formula = [Translator("=" + f, origin=key[1]).translate_formula(key[2])[1:]
-                   for f in rule.formula]
-        if len(_MOVED) > 5_000:
-            _MOVED.clear()
-        _MOVED[key] = formula
+        return rule
     moved = pickle.loads(pickle.dumps(rule))        # openpyxl's copy goes through XML
     moved.formula = list(formula)
     return moved
+
+
+def _formulas_moved(formulas, old: str, new: str) -> list[str] | None:
+    """``formulas`` (a conditional format's or a validation's, read from the top-left
+    cell of range ``old``) read from the top-left cell of ``new`` instead; None where
+    nothing moves."""
+    from openpyxl.formula.translate import Translator
+
+    top = re.match(r"\$?([A-Z]{1,3})\$?(\d+)", old.split()[0]) if old else None
+    to = re.match(r"\$?([A-Z]{1,3})\$?(\d+)", new.split()[0]) if new else None
+    if not formulas or top is None or to is None or top.groups() == to.groups():
+        return None
+    key = (tuple(formulas), "".join(top.groups()), "".join(to.groups()))
+    formula = _MOVED.get(key)
+    if formula is None:
+        formula = [Translator("=" + f, origin=key[1]).translate_formula(key[2])[1:]
+                   for f in formulas]
+        if len(_MOVED) > 5_000:
+            _MOVED.clear()
+        _MOVED[key] = formula
+    return formula
 
 
 _MOVED: dict[tuple, list[str]] = {}     # rules' formulas moved, by (formulas, from, to)

@@ -26,6 +26,23 @@ def _row(ws, first: int, test) -> int:
     return next(r for r in range(first, ws.max_row + 2) if test(r))
 
 
+def _month_context():
+    """The first team's QA context of the test month (tests/scorecard_data.py's month),
+    for filling a template other than write_month's (a restyled one, or filled whole)."""
+    from kpi_xl.data.load import RubricItem
+    from kpi_xl.demo_data import MAX_SCORE, RUBRIC, sample_tables
+    from kpi_xl.engine import Engine, KpiChoice
+    from kpi_xl.scorecard.build import qa_contexts
+
+    tables = sample_tables(teams=2, agents_per_team=4, contacts_per_month=1200)
+    res = Engine(tables, choices={"qa_score": KpiChoice(params={"max_score": MAX_SCORE})}
+                 ).compute("2026-10")
+    rubric = tuple(RubricItem(i.criterion, i.weight, i.fatal, i.section) for i in RUBRIC)
+    contexts = qa_contexts(res, tables["qa"], "Acme Support", max_score=MAX_SCORE,
+                           roster=tables.get("roster"), rubric=rubric)
+    return contexts[sorted(contexts)[0]]
+
+
 def test_the_team_sheet_follows_a_corrected_score(tmp_path_factory):
     from scorecard_data import month
 
@@ -94,13 +111,10 @@ def test_a_restyled_agent_sheet_listing_evaluations_otherwise_is_refused_not_mis
     (``| reverse``) showed another evaluation's score beside each id, and a wrong
     evaluator calibration, with no error. Each row now checks the id at that place: where
     it is another evaluation, the row is #N/A (refused), never another's score."""
-    from scorecard_data import month
-
     from kpi_xl.scorecard.build import TEMPLATES
+    from kpi_xl.scorecard.cached import save_with_values
     from kpi_xl.scorecard.libreoffice import recalculated_values
     from kpi_xl.scorecard.template import fill
-    from kpi_xl.scorecard.cached import save_with_values
-    import kpi_xl.scorecard.build as build
 
     folder = tmp_path_factory.mktemp("restyled")
     wb = openpyxl.load_workbook(TEMPLATES / "agent-qa.xlsx")
@@ -110,18 +124,7 @@ def test_a_restyled_agent_sheet_listing_evaluations_otherwise_is_refused_not_mis
     loop.value = loop.value.replace("agent.evaluations", "agent.evaluations | reverse")
     template = folder / "agent-qa.xlsx"
     wb.save(template)
-    captured = {}
-    original = build.qa_contexts
-
-    def keep(*a, **k):
-        captured.update(original(*a, **k))
-        return captured
-    build.qa_contexts = keep
-    try:
-        month(str(folder / "wb"))
-    finally:
-        build.qa_contexts = original
-    ctx = next(iter(captured.values()))
+    ctx = _month_context()
     path = folder / "restyled.xlsx"
     save_with_values(fill(template, ctx).workbook, path)
     lo = recalculated_values(path)
@@ -157,22 +160,9 @@ def test_the_item_table_refuses_what_its_formulas_would_misread(tmp_path_factory
         from kpi_xl.scorecard.build import TEMPLATES
         from kpi_xl.scorecard.cached import save_with_values
         from kpi_xl.scorecard.template import fill
-        import kpi_xl.scorecard.build as build
 
-        captured = {}
-        original = build.qa_contexts
-
-        def keep(*a, **k):
-            captured.update(original(*a, **k))
-            return captured
-        build.qa_contexts = keep
-        try:
-            month(str(tmp_path_factory.mktemp("again")))
-        finally:
-            build.qa_contexts = original
         path = tmp_path_factory.mktemp("whole") / "qa.xlsx"
-        save_with_values(fill(TEMPLATES / "agent-qa.xlsx",
-                              next(iter(captured.values()))).workbook, path)
+        save_with_values(fill(TEMPLATES / "agent-qa.xlsx", _month_context()).workbook, path)
     wb = openpyxl.load_workbook(path)
     for ws in wb.worksheets[1:]:
         items = [r for r in range(1, ws.max_row + 1)

@@ -640,8 +640,14 @@ def _retitle_own(new, title: str) -> None:
         if c.data_type == "f" and _names(c._value, title):
             c._value = retitle(c._value, title, new.title)
         link = getattr(c, "_hyperlink", None)
-        if link is not None and _names(link.location, title):
-            link.location = retitle("=" + link.location, title, new.title)[1:]
+        if link is not None:
+            link.location = _to_copy(link.location, title, new.title)
+
+
+def _to_copy(text: str | None, title: str, copy: str) -> str | None:
+    """A reference without its '=' (a hyperlink's place, a conditional format's or a
+    validation's formula) naming sheet ``title`` made to name ``copy``; else as it was."""
+    return retitle("=" + text, title, copy)[1:] if _names(text, title) else text
 
 
 _JINJA = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.S)
@@ -738,16 +744,13 @@ def _copy_extras(src, dst, extras: bytes | None = None, title: str | None = None
     ``src``'s charts name it by (its own when None)."""
     rules, validations, charts, header, page = pickle.loads(extras or _extras(src))
     title = src.title if title is None else title
-
-    def own(f):                 # a formula naming the template sheet names the copy
-        return retitle("=" + f, title, dst.title)[1:] if _names(f, title) else f
-
     for sqref, rule in rules:
         if rule.formula:
-            rule.formula = [own(f) for f in rule.formula]
+            rule.formula = [_to_copy(f, title, dst.title) for f in rule.formula]
         dst.conditional_formatting.add(sqref, rule)
     for dv in validations:
-        dv.formula1, dv.formula2 = own(dv.formula1), own(dv.formula2)
+        dv.formula1 = _to_copy(dv.formula1, title, dst.title)
+        dv.formula2 = _to_copy(dv.formula2, title, dst.title)
         dst.add_data_validation(dv)
     old = quote_sheet(title)
     for c in charts:

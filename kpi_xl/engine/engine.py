@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 from ..catalog import CATALOG
+from ..checks.embedded import survey_columns
 from ..errors import KpiError
 from ..frames import only_columns
 from ..periods import Period, as_period
@@ -54,8 +55,7 @@ ROW_TABLES = ("contacts", "surveys", "qa", "wfm")
 #: the tables whose rows hold survey answers (the view ``src_survey_rows``, in this order)
 SURVEY_SOURCES = ("surveys", "contacts")
 #: the survey answers: the columns the KPIs bound to the survey answers read
-SURVEY_COLUMNS = tuple(dict.fromkeys(c for b in BINDINGS.values() if b.table == "surveys"
-                                     for c in b.inputs.values()))
+SURVEY_COLUMNS = survey_columns()
 #: a row's identity: its position in its source (``_row``, added by the loader), and the
 #: table it comes from where a source holds several (``_table``); the checks list rows
 #: by them (:func:`kpi_xl.checks.check_sql`), the survey answers carry ``_row``

@@ -43,9 +43,9 @@ def for_duckdb(frame) -> Any:
 
 def only_columns(frame, names) -> Any:
     """``frame`` with only its columns named in ``names``, in the frame's order, their
-    data not copied (each column is the frame's own array: pandas 2 as pandas 3): the
-    engine's copy of a source holds the columns it reads and nothing else. The frame
-    itself when every column is named, or none is."""
+    data not copied (a frame of the same column arrays, not consolidated into new
+    blocks): the engine loads the columns it reads and nothing else. The frame itself
+    when every column is named, or none is."""
     keep = [c for c in frame.columns if c in names]
     if not keep or len(keep) == len(frame.columns):
         return frame

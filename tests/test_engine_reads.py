@@ -22,6 +22,7 @@ from kpi_xl.bindings import Binding  # noqa: E402
 from kpi_xl.data.schema import TABLES  # noqa: E402
 from kpi_xl.engine import BINDINGS, DuckDBBackend, Engine  # noqa: E402
 from kpi_xl.engine import engine as engine_module  # noqa: E402
+from kpi_xl.frames import only_columns  # noqa: E402
 
 from test_backends import assert_same, assert_same_checks  # noqa: E402
 from test_engine import canonical_tables  # noqa: E402
@@ -192,3 +193,13 @@ def test_a_level_the_engine_does_not_cut_by_is_refused():
     with pytest.raises(ValueError, match="'priority' is not a level of this engine"):
         Engine({"contacts": t["contacts"].assign(priority="high")}).compute(
             "2026-10", 0, levels=["organisation", "priority"])
+
+
+def test_only_columns_takes_the_frames_own_arrays():
+    """The engine's selection of a frame's columns copies none of their data (a copy of
+    2 M rows would cost what leaving the columns out saves)."""
+    df = wide_tables()["contacts"]
+    kept = only_columns(df, {"wait", "agent", "nothing"})
+    assert list(kept.columns) == ["agent", "wait"]
+    assert np.shares_memory(kept["wait"].to_numpy(), df["wait"].to_numpy())
+    assert only_columns(df, set(df.columns)) is df and only_columns(df, {"nothing"}) is df

@@ -25,11 +25,12 @@ places a row in a period, the survey answers, what the period totals count and t
 identity (the checks list rows by it). It copies (or registers) no other column of a
 frame, and its view ``src_<table>`` of a Parquet file or a relation read in place names
 no other; :attr:`Engine.columns` are the columns it holds. A column it does not read
-changes nothing it computes or skips (the free text of an export, the loader's
-``_source``, the ticket times that the loader made into hours): 2 M contacts, bench/README.md.
-The roster and the business figures (a row per agent, per month) are held whole.
+changes nothing it computes or skips. The roster and the business figures (a row per
+agent, per month) are held whole. On the bench export (bench/README.md, "kpi-xl compute
+end to end") the loader's contacts have 25 columns, of which the engine holds 23 (not the
+loader's ``_source``, nor ``first_reply_at``, which the loader turned into
+``first_response_hours``); the export's free text never reaches the engine.
 """
-
 
 from __future__ import annotations
 

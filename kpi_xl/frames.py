@@ -39,3 +39,16 @@ def for_duckdb(frame) -> Any:
         return pa.Table.from_pandas(frame, preserve_index=False)
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
         return frame
+
+
+def only_columns(frame, names) -> Any:
+    """``frame`` with only its columns named in ``names``, in the frame's order, their
+    data not copied (a frame of the same column arrays, not consolidated into new
+    blocks): the engine loads the columns it reads and nothing else. The frame itself
+    when every column is named, or none is."""
+    keep = [c for c in frame.columns if c in names]
+    if not keep or len(keep) == len(frame.columns):
+        return frame
+    import pandas as pd
+
+    return pd.DataFrame({c: frame[c] for c in keep}, copy=False)

@@ -105,9 +105,10 @@ def relation_name(text: str) -> str:
     return text.strip()
 
 
-def view_sql(source: str, cols: list[Column], dialect: Dialect) -> str:
-    """The SELECT of a source's view: its columns, BOOLEAN ones as 1.0/0.0."""
-    if not any(c.kind == BOOLEAN for c in cols):
+def view_sql(source: str, cols: list[Column], dialect: Dialect, every: bool = True) -> str:
+    """The SELECT of a source's view: its columns ``cols``, BOOLEAN ones as 1.0/0.0
+    (``every``: ``cols`` are all of the source's; else the SELECT names them)."""
+    if every and not any(c.kind == BOOLEAN for c in cols):
         return f"SELECT * FROM {source}"
     d = dialect
     sel = ", ".join(f"CASE WHEN {d.ident(c.name)} THEN 1.0 WHEN NOT {d.ident(c.name)} THEN 0.0 "

@@ -18,27 +18,74 @@ paths to Parquet files). A row table's rows are placed in periods by their ``dat
 for a monthly run, by the ``period`` column ``YYYY-MM`` the loader adds). Columns a table
 lacks are simply unavailable: KPIs that need them are reported as skipped, with the
 reason, never computed from blanks.
+
+The engine holds only the columns it reads (:func:`columns_read`): of each row table, the
+bound KPIs' inputs and conditions, the levels, dimensions and pairs it cuts by, what
+places a row in a period, the survey answers, what the period totals count and the row's
+identity (the checks list rows by it). It copies (or registers) no other column of a
+frame, and its view ``src_<table>`` of a Parquet file or a relation read in place names
+no other; :attr:`Engine.columns` are the columns it holds. A column it does not read
+changes nothing it computes or skips. The roster and the business figures (a row per
+agent, per month) are held whole. On the bench export (bench/README.md, "kpi-xl compute
+end to end") the loader's contacts have 25 columns, of which the engine holds 23 (not the
+loader's ``_source``, nor ``first_reply_at``, which the loader turned into
+``first_response_hours``); the export's free text never reaches the engine.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 from ..catalog import CATALOG
+from ..checks.embedded import survey_columns
 from ..errors import KpiError
+from ..frames import only_columns
 from ..periods import Period, as_period
 from ..render.sql import DIALECTS, Dialect
 from .backends import Backend, DuckDBBackend, same_number_text, typed_blanks, view_sql
 from .bindings import BINDINGS
 from .plan import Item, KpiChoice, make_plan, source_of
 from .quantiles import QuantilePolicy
-from .queries import LEVELS, Grouping, Queries, Window
+from .queries import LEVELS, PLACES, Grouping, Queries, Window
 from .results import Results, assemble, tidy_parts
-from .totals import NOT_LOADED, Totals, not_loaded
+from .totals import NOT_LOADED, READS, Totals, not_loaded
 
 ROW_TABLES = ("contacts", "surveys", "qa", "wfm")
-SURVEY_COLUMNS = ("nps", "csat", "ces")
+#: the tables whose rows hold survey answers (the view ``src_survey_rows``, in this order)
+SURVEY_SOURCES = ("surveys", "contacts")
+#: the survey answers: the columns the KPIs bound to the survey answers read
+SURVEY_COLUMNS = survey_columns()
+#: a row's identity: its position in its source (``_row``, added by the loader), and the
+#: table it comes from where a source holds several (``_table``); the checks list rows
+#: by them (:func:`kpi_xl.checks.check_sql`), the survey answers carry ``_row``
+IDENTITY = ("_row", "_table")
+
+
+def columns_read(table: str, keys: Sequence[str], grouping: Grouping) -> frozenset[str]:
+    """The columns of the row table ``table`` that some view, query or check of an engine
+    computing ``keys`` and cutting by ``grouping`` can read: the bindings' inputs and
+    conditions (``where``, ``only``) of the KPIs that read the table (those bound to the
+    survey answers read the surveys and the contacts) and the unit of a per-unit KPI
+    (:mod:`kpi_xl.bindings`, the catalog); the levels and pairs of ``grouping``; the
+    columns placing a row in a period (:data:`~.queries.PLACES`); the survey answers of
+    the survey sources; what the period totals count (:data:`~.totals.READS`); the row's
+    identity (:data:`IDENTITY`). Derived from those declarations, so a new binding's
+    column is read without being listed here."""
+    out = {*IDENTITY, *PLACES, *READS.get(table, ())}
+    out |= {lv for lv in grouping.levels if lv != "organisation"}
+    out |= {c for pair in grouping.pairs for c in pair}
+    if table in SURVEY_SOURCES:
+        out |= set(SURVEY_COLUMNS)
+    for key in keys:
+        b = BINDINGS.get(key)
+        if b is None or table not in (SURVEY_SOURCES if b.table == "surveys" else (b.table,)):
+            continue
+        out |= {*b.inputs.values(), *b.where, *b.only}
+        if CATALOG[key].per is not None:
+            out.add(CATALOG[key].per)
+    return frozenset(out)
 
 
 class Engine:
@@ -72,14 +119,22 @@ class Engine:
         self.dimensions = tuple(dimensions)
         self.pairs = tuple((str(a), str(b)) for a, b in pairs)
         self.fiscal_start = fiscal_start
+        #: table -> the columns the engine holds of it (:meth:`reads`): what the queries
+        #: read, what planning checks for (a KPI whose column the data lacks is skipped
+        #: with that reason; one the data has and no query reads is not held)
         self.columns: dict[str, set[str]] = {}
         self.kinds: dict[str, str] = {}        # column -> kind (kpi_xl.engine.backends)
-        self._sources: dict[str, list] = {}     # table -> its columns (Column)
-        # each source as ``in_<table>`` in the backend (a loaded table, or a relation read
-        # in place), and the view ``src_<table>`` the queries read over it
+        self._sources: dict[str, list] = {}     # table -> its columns held (Column)
+        self._every: dict[str, bool] = {}       # table -> whether that is all of in_<table>
+        # each source as ``in_<table>`` in the backend (a loaded table: of a frame, only
+        # the columns read; or a relation read in place), and the view ``src_<table>``
+        # the queries read over it (only the columns read)
         for name, data in tables.items():
             if data is None:
                 continue
+            keep = self.reads(name)
+            if keep is not None and not isinstance(data, (str, os.PathLike)):
+                data = only_columns(data, keep)
             self.backend.load(f"in_{name}", typed_blanks(name, data))
             self._source(name)
         for name, relation in (relations or {}).items():
@@ -87,8 +142,24 @@ class Engine:
             self._source(name)
         self._survey_view()
 
+    def reads(self, table: str) -> frozenset[str] | None:
+        """The columns of source ``table`` the engine holds, if present
+        (:func:`columns_read`); None for the roster and the business figures (held
+        whole)."""
+        if table not in ROW_TABLES:
+            return None
+        return columns_read(table, self.keys, self.grouping)
+
     def _source(self, name: str) -> None:
-        cols = self.backend.view(f"src_{name}", f"in_{name}")
+        """The view ``src_<name>`` over ``in_<name>``: the columns read (:meth:`reads`; a
+        source with none of them, whole), BOOLEAN ones as 1.0/0.0
+        (:func:`~.backends.view_sql`)."""
+        every = self.backend.columns(f"in_{name}")
+        keep = self.reads(name)
+        cols = [c for c in every if keep is None or c.name in keep] or every
+        self._every[name] = len(cols) == len(every)
+        self.backend.temp_view(f"src_{name}", view_sql(f"in_{name}", cols, self.dialect,
+                                                       self._every[name]))
         self._sources[name] = cols
         self.columns[name] = {c.name for c in cols}
         for c in cols:
@@ -100,7 +171,8 @@ class Engine:
         (BOOLEAN flags as 1.0/0.0) and the survey answers ``src_survey_rows``. With
         :meth:`sql`, everything the engine runs."""
         d = self.dialect if dialect is None else _dialect(dialect)
-        out = {f"src_{n}": view_sql(f"in_{n}", cols, d) for n, cols in self._sources.items()}
+        out = {f"src_{n}": view_sql(f"in_{n}", cols, d, self._every[n])
+               for n, cols in self._sources.items()}
         survey = self._survey_sql(d)
         if survey:
             out["src_survey_rows"] = survey
@@ -124,8 +196,8 @@ class Engine:
         if sql:
             # TEMPORARY: Spark refuses a persistent view over temporary ones
             self.backend.temp_view("src_survey_rows", sql)
-            places = [c for c in ("period", "date")
-                      if any(c in self.columns.get(n, set()) for n in ("surveys", "contacts"))]
+            places = [c for c in PLACES
+                      if any(c in self.columns.get(n, set()) for n in SURVEY_SOURCES)]
             cuts = ("team", "agent", "channel",
                     *(d for d in self.dimensions if d not in LEVELS))
             self.columns["survey_rows"] = {*places, "_table", "_row", *cuts, *SURVEY_COLUMNS}
@@ -133,9 +205,9 @@ class Engine:
     def _survey_sql(self, d: Dialect) -> str | None:
         parts = []
         cuts = ("team", "agent", "channel", *(x for x in self.dimensions if x not in LEVELS))
-        places = [c for c in ("period", "date")
-                  if any(c in self.columns.get(n, set()) for n in ("surveys", "contacts"))]
-        for name in ("surveys", "contacts"):
+        places = [c for c in PLACES
+                  if any(c in self.columns.get(n, set()) for n in SURVEY_SOURCES)]
+        for name in SURVEY_SOURCES:
             cols = self.columns.get(name, set())
             have = [c for c in SURVEY_COLUMNS if c in cols]
             if not have or not any(c in cols for c in places):
@@ -249,6 +321,13 @@ class Engine:
     def _grouping(self, levels: Sequence[str] | None) -> Grouping:
         if levels is None:
             return self.grouping
+        # the engine holds the columns of its own levels only (columns_read): another
+        # column would be no level at all, not an empty one
+        known = self.grouping.levels
+        other = [lv for lv in levels if lv not in known]
+        if other:
+            raise ValueError(f"levels: {', '.join(map(repr, other))} is not a level of this "
+                             f"engine ({', '.join(known)}); give it as one of its dimensions")
         return Grouping(tuple(levels), tuple(p for p in self.pairs if set(p) <= set(levels)))
 
     def compute(self, period: Period | str, count: int | None = None,

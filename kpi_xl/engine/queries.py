@@ -27,6 +27,10 @@ from .results import PAIR
 #: the built-in levels, in the order results list them
 LEVELS = ("organisation", "team", "agent", "channel")
 
+#: the columns that place a row in a period (:class:`Window`): the loader's month
+#: ``period`` (``YYYY-MM``, for a monthly run) and the row's ``date``
+PLACES = ("period", "date")
+
 
 @dataclass(frozen=True)
 class Grouping:

@@ -17,6 +17,18 @@ from kpi_xl.data.rejects import Rejects
 from kpi_xl.data.sources import parse_source
 
 
+@pytest.fixture(autouse=True, params=["distinct", "sql"])
+def typing(request, monkeypatch):
+    """Every test twice: as the loader types a column (once per distinct value where
+    values repeat, else the SQL path), and with the SQL path alone, so that each of
+    ``rawcols``' SQL shortcuts keeps being compared with its parser."""
+    if request.param == "sql":
+        import kpi_xl.data.convert as convert_module
+
+        monkeypatch.setattr(convert_module, "_parse_distinct", lambda *a: None)
+    return request.param
+
+
 def _both(tmp_path, text: str, mapping: dict, name="x.csv"):
     """(DuckDB path, Python path): each (RawTable or None, DataFrame, accounting, rejects)."""
     path = tmp_path / name
@@ -197,3 +209,40 @@ def test_the_whitespace_class_is_what_strip_removes():
 
     listed = {chr(int(h, 16)) for h in re.findall(r"\\x\{([0-9a-f]+)\}", rawcols.WHITESPACE)}
     assert listed == {c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace()}
+
+
+def test_repeated_values_are_parsed_once_each(tmp_path, typing, monkeypatch):
+    """Typing by distinct value: the parser reads each distinct value once, and every
+    row gets its value's result (codes applied, bad values reported on each row)."""
+    import kpi_xl.data.convert as convert_module
+
+    seen: list[int] = []
+    real = convert_module.parse_flag
+
+    def counting(values, m):
+        seen.append(len(values))
+        return real(values, m)
+
+    monkeypatch.setattr(convert_module, "parse_flag", counting)
+    rows = [(f"c{i}", "2026-10-01", "phone", "a", ["Y", "n", " yes", "maybe", "", "AGENT"][i % 6],
+             "1", "2", "3") for i in range(600)]
+    mapping = {**CONTACTS, "columns": {**CONTACTS["columns"], "answered": {
+        "column": "answered", "codes": {"agent": "yes"}}}}
+    fast, slow = _both(tmp_path, _csv(rows), mapping)
+    _same(fast, slow)
+    if typing == "distinct":
+        assert seen[0] == 6                   # the DuckDB path: six distinct values
+    assert sum(1 for r in fast[3] if r[1] == "answered") == 100     # each 'maybe' row
+
+
+def test_a_column_of_distinct_values_is_left_to_the_sql_path(tmp_path):
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t AS SELECT 'v' || (i % 50) AS few, 'id' || i AS many "
+                "FROM range(5000) r(i)")
+    few = rawcols.SqlColumn(con, "t", "few", 5000).distinct(1000)
+    assert few is not None and len(few[0]) == 50
+    assert [few[0][k] for k in few[1][:3]] == ["v0", "v1", "v2"]
+    assert rawcols.SqlColumn(con, "t", "many", 5000).distinct(1000) is None
+    assert rawcols.SqlColumn(con, "t", "few", 5000).distinct(49) is None

@@ -126,6 +126,45 @@ class SqlColumn(Sequence):
         return self._fetch(" WHERE _i IN (SELECT unnest($1::BIGINT[]))",
                            [np.asarray(idx, dtype=np.int64).tolist()])
 
+    def distinct(self, limit: int, sample: int = 20_000):
+        """(the column's distinct values as the column yields them, codes applied, in the
+        order they first appear; each row's place among them, as numpy), or None where
+        the column has more than ``limit`` distinct values. ``sample``: the first rows
+        are counted first, and where more than half of their values differ (an id, a
+        time) the column is left at once: grouping a million distinct values costs more
+        than typing them."""
+        c = self.ref
+        seen, filled = self.con.execute(
+            f"SELECT count(DISTINCT {c}), count(NULLIF({c}, '')) FROM (SELECT {c} FROM "
+            f"{self.table} LIMIT {int(sample)})").fetchone()
+        if seen > limit or (seen * 2 > filled and seen > 100):
+            return None
+        result = self.con.execute(f"SELECT coalesce({c}, '') AS v, rowid AS _i FROM "
+                                  f"{self.table}")
+        if arrow_text() is not None:
+            import pyarrow.compute as pc
+
+            table = (result.to_arrow_table() if hasattr(result, "to_arrow_table")
+                     else result.fetch_arrow_table())
+            at = table.column("_i").to_numpy()
+            if len(at) and not (at[:-1] < at[1:]).all():
+                table = table.take(pc.sort_indices(table.column("_i")))
+            coded = pc.dictionary_encode(table.column("v").combine_chunks())
+            if len(coded.dictionary) > limit:
+                return None
+            uniq, places = coded.dictionary.to_pylist(), coded.indices.to_numpy()
+        else:
+            import pandas as pd
+
+            got = result.fetchnumpy()
+            places, found = pd.factorize(_in_order(got, "v", object))
+            if len(found) > limit:
+                return None
+            uniq = list(found)
+        if self._codes:
+            uniq = self._recode(uniq, self._codes)
+        return uniq, np.asarray(places, dtype=np.intp)
+
     def typed(self, simple: str, value: str, empty, text: bool = False):
         """(value where ``simple`` holds, as numpy; the mask of those positions). An empty
         field is simple and yields ``empty``; a value whose codes are Python's is not.
@@ -237,6 +276,30 @@ def merge(col: SqlColumn, sql: tuple[str, str], empty, parse, dtype=None,
         if extra:
             more[hard] = got[2]
     return (typed, bad, more) if extra else (typed, bad)
+
+
+def expand(typed, places: np.ndarray, text: bool = False):
+    """Each row's value from the values of :meth:`SqlColumn.distinct` (``typed``, one per
+    distinct value) and the rows' places among them. ``text``: with pyarrow installed,
+    as pandas' Arrow-backed text, as :meth:`SqlColumn.typed` gives text."""
+    if text and arrow_text() is not None:
+        import pandas as pd
+        import pyarrow as pa
+
+        values = pa.array(np.asarray(typed, dtype=object), type=pa.string(), from_pandas=True)
+        return pd.array(values.take(pa.array(places)), dtype=arrow_text())
+    return np.asarray(typed)[places]
+
+
+def expand_reasons(bad: dict[int, str], places: np.ndarray, count: int) -> dict[int, str]:
+    """The reasons of :func:`expand`'s values, row by row (in row order): ``bad`` gives
+    them by distinct value, ``count`` values in all."""
+    if not bad:
+        return {}
+    hit = np.zeros(count, bool)
+    hit[np.fromiter(bad, dtype=np.intp)] = True
+    rows = np.flatnonzero(hit[places])
+    return {int(i): bad[int(k)] for i, k in zip(rows, places[rows])}
 
 
 def number(col: SqlColumn) -> tuple[str, str]:

@@ -52,10 +52,15 @@ def literal(text: str) -> str:
 
 class SqlColumn(Sequence):
     """One raw text column of a table in DuckDB (``rowid`` = position); with ``codes``,
-    the column as the mapping's codes make it (see :meth:`coded`)."""
+    the column as the mapping's codes make it (see :meth:`coded`). ``held``: the table is
+    an Arrow table registered under that name (``readers`` reads the file into Arrow where
+    pyarrow is installed), held in this list (shared by the file's columns, emptied by
+    :meth:`close`), with the position in its column ``_i``."""
 
-    def __init__(self, con, table: str, name: str, n: int):
+    def __init__(self, con, table: str, name: str, n: int, held: list | None = None):
         self.con, self.table, self.name, self.n = con, table, name, n
+        self.held = held
+        self.pos = "_i" if held is not None else "rowid"
         self._values: list | None = None
         self._codes: dict[str, str] | None = None
         self._recode = None
@@ -65,7 +70,7 @@ class SqlColumn(Sequence):
         trimmed and lower-cased, to its meaning. SQL applies them to printable ASCII
         values with no space around them (where trim and lower are the same as Python's);
         ``recode`` (convert's own rule) applies them to the others."""
-        out = SqlColumn(self.con, self.table, self.name, self.n)
+        out = SqlColumn(self.con, self.table, self.name, self.n, self.held)
         out._codes, out._recode = codes, recode
         return out
 
@@ -79,10 +84,10 @@ class SqlColumn(Sequence):
         this value are Python's to apply)."""
         c = self.ref
         if not self._codes:
-            return f"(SELECT rowid AS _i, {c}, false AS _py FROM {self.table})"
+            return f"(SELECT {self.pos} AS _i, {c}, false AS _py FROM {self.table})"
         plain = f"(NOT {unstripped(c)} AND {_match(c, '[ -~]*')})"
         cases = " ".join(f"WHEN {literal(k)} THEN {literal(v)}" for k, v in self._codes.items())
-        return (f"(SELECT rowid AS _i, CASE WHEN {plain} THEN coalesce(CASE lower({c}) "
+        return (f"(SELECT {self.pos} AS _i, CASE WHEN {plain} THEN coalesce(CASE lower({c}) "
                 f"{cases} END, {c}) ELSE {c} END AS {c}, {c} <> '' AND NOT {plain} AS _py "
                 f"FROM {self.table})")
 
@@ -115,8 +120,10 @@ class SqlColumn(Sequence):
     __hash__ = None
 
     def close(self) -> None:
-        """Let DuckDB's copy of the file go (the values read so far stay)."""
+        """Let DuckDB's (or Arrow's) copy of the file go (the values read so far stay)."""
         self.con.close()
+        if self.held is not None:
+            self.held.clear()
 
     def take(self, idx: np.ndarray) -> list:
         """The values at these positions, ascending (as the Python parsers take them)."""
@@ -134,29 +141,44 @@ class SqlColumn(Sequence):
         time) the column is left at once: grouping a million distinct values costs more
         than typing them."""
         c = self.ref
-        seen, filled = self.con.execute(
-            f"SELECT count(DISTINCT {c}), count(NULLIF({c}, '')) FROM (SELECT {c} FROM "
-            f"{self.table} LIMIT {int(sample)})").fetchone()
-        if seen > limit or (seen * 2 > filled and seen > 100):
-            return None
-        result = self.con.execute(f"SELECT coalesce({c}, '') AS v, rowid AS _i FROM "
-                                  f"{self.table}")
-        if arrow_text() is not None:
+        if self.held:                     # the file in Arrow: its column, as it is
             import pyarrow.compute as pc
 
+            column = self.held[0].column(self.name)
+            head = column.slice(0, sample)
+            seen = pc.count_distinct(head).as_py()
+            filled = len(head) - (pc.sum(pc.or_kleene(pc.is_null(head), pc.equal(
+                head, ""))).as_py() or 0)
+        else:
+            seen, filled = self.con.execute(
+                f"SELECT count(DISTINCT {c}), count(NULLIF({c}, '')) FROM (SELECT {c} FROM "
+                f"{self.table} LIMIT {int(sample)})").fetchone()
+        if seen > limit or (seen * 2 > filled and seen > 100):
+            return None
+        if self.held:
+            coded = pc.dictionary_encode(column.fill_null("").combine_chunks())
+        elif arrow_text() is not None:
+            import pyarrow.compute as pc
+
+            result = self.con.execute(f"SELECT coalesce({c}, '') AS v, rowid AS _i FROM "
+                                      f"{self.table}")
             table = (result.to_arrow_table() if hasattr(result, "to_arrow_table")
                      else result.fetch_arrow_table())
             at = table.column("_i").to_numpy()
             if len(at) and not (at[:-1] < at[1:]).all():
                 table = table.take(pc.sort_indices(table.column("_i")))
             coded = pc.dictionary_encode(table.column("v").combine_chunks())
+        else:
+            coded = None
+        if coded is not None:
             if len(coded.dictionary) > limit:
                 return None
             uniq, places = coded.dictionary.to_pylist(), coded.indices.to_numpy()
         else:
             import pandas as pd
 
-            got = result.fetchnumpy()
+            got = self.con.execute(f"SELECT coalesce({c}, '') AS v, rowid AS _i FROM "
+                                   f"{self.table}").fetchnumpy()
             places, found = pd.factorize(_in_order(got, "v", object))
             if len(found) > limit:
                 return None

@@ -167,6 +167,25 @@ def test_codes_as_the_python_path_applies_them(tmp_path):
     assert fast[3]
 
 
+@pytest.mark.parametrize("kinds", [3, 3000])
+def test_a_code_for_a_blank_value_codes_nothing_as_in_the_python_path(tmp_path, kinds):
+    """A code whose export value is blank ("" or " ", trimmed) never matches: the Python
+    path codes no blank field. SQL coded the empty fields with it (a blank 'answered'
+    became "no"), on the SQL path alone: a column of many values (``kinds``) or typing
+    by SQL."""
+    rows = [(f"k{i}", ["Y", "", "N"][i % 3], f"agent-{i % kinds}" if i % 2 else "",
+             ["phone", ""][i % 2]) for i in range(6000)]
+    text = _csv(rows, header=("id", "outcome", "agent", "source"))
+    mapping = {"table": "contacts", "columns": {
+        "id": "id", "date": {"value": "2026-10-01"},
+        "answered": {"column": "outcome", "codes": {"": "no", "Y": "yes"}},
+        "agent": {"column": "agent", "codes": {" ": "nobody", "agent-1": "a1"}},
+        "channel": {"column": "source", "codes": {"": "chat", "PHONE": "phone"}}}}
+    fast, slow = _both(tmp_path, text, mapping)
+    _same(fast, slow)
+    assert np.isnan(slow[1]["answered"].to_numpy()[1])       # the Python path: blank
+
+
 def test_exclusions_as_the_python_path_applies_them(tmp_path):
     rows = [("1", "AGENT", "0:00:00"), ("2", "HANG", "0:00:00"), ("3", "HANG", "9:01:02"),
             ("4", "PHANTOM", "0:00:00"), ("5", "hang ", " 0:00:00 "), ("6", "Phantom", ""),

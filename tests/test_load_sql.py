@@ -132,6 +132,10 @@ def test_formats_and_hours_as_the_python_parsers(tmp_path):
     _csv(ODD[:2]) + 'c13,"2026-10-01" ,phone,a,Y,1,1,1\n',          # space after a quote
     _csv(ODD[:2]) + 'c14, "2026-10-01",phone,a,Y,1,1,1\n',          # space before a quote
     _csv(ODD[:2]).encode("utf-8") + b"c15,2026-10-01,ph\xe9ne,a,Y,1,1,1\n",   # not UTF-8
+    # a field of U+0001 alone: DuckDB's NULL text (readers._NULL), which it read as blank
+    # (the channel used blank, where the csv module's reader names the unknown channel)
+    _csv(ODD[:2]) + "c16,2026-10-01,\x01,a,Y,1,1,1\n",
+    _csv(ODD[:2]) + 'c17,2026-10-01,"\x01",a,Y,1,1,1\n',
 ])
 def test_files_duckdb_would_read_otherwise_go_to_the_csv_module(tmp_path, text):
     path = tmp_path / "x.csv"

@@ -132,6 +132,10 @@ def test_formats_and_hours_as_the_python_parsers(tmp_path):
     _csv(ODD[:2]) + 'c13,"2026-10-01" ,phone,a,Y,1,1,1\n',          # space after a quote
     _csv(ODD[:2]) + 'c14, "2026-10-01",phone,a,Y,1,1,1\n',          # space before a quote
     _csv(ODD[:2]).encode("utf-8") + b"c15,2026-10-01,ph\xe9ne,a,Y,1,1,1\n",   # not UTF-8
+    # a field of U+0001 alone: DuckDB's NULL text (readers._NULL), which it read as blank
+    # (the channel used blank, where the csv module's reader names the unknown channel)
+    _csv(ODD[:2]) + "c16,2026-10-01,\x01,a,Y,1,1,1\n",
+    _csv(ODD[:2]) + 'c17,2026-10-01,"\x01",a,Y,1,1,1\n',
 ])
 def test_files_duckdb_would_read_otherwise_go_to_the_csv_module(tmp_path, text):
     path = tmp_path / "x.csv"
@@ -165,6 +169,25 @@ def test_codes_as_the_python_path_applies_them(tmp_path):
     fast, slow = _both(tmp_path, text, mapping)
     _same(fast, slow)
     assert fast[3]
+
+
+@pytest.mark.parametrize("kinds", [3, 3000])
+def test_a_code_for_a_blank_value_codes_nothing_as_in_the_python_path(tmp_path, kinds):
+    """A code whose export value is blank ("" or " ", trimmed) never matches: the Python
+    path codes no blank field. SQL coded the empty fields with it (a blank 'answered'
+    became "no"), on the SQL path alone: a column of many values (``kinds``) or typing
+    by SQL."""
+    rows = [(f"k{i}", ["Y", "", "N"][i % 3], f"agent-{i % kinds}" if i % 2 else "",
+             ["phone", ""][i % 2]) for i in range(6000)]
+    text = _csv(rows, header=("id", "outcome", "agent", "source"))
+    mapping = {"table": "contacts", "columns": {
+        "id": "id", "date": {"value": "2026-10-01"},
+        "answered": {"column": "outcome", "codes": {"": "no", "Y": "yes"}},
+        "agent": {"column": "agent", "codes": {" ": "nobody", "agent-1": "a1"}},
+        "channel": {"column": "source", "codes": {"": "chat", "PHONE": "phone"}}}}
+    fast, slow = _both(tmp_path, text, mapping)
+    _same(fast, slow)
+    assert np.isnan(slow[1]["answered"].to_numpy()[1])       # the Python path: blank
 
 
 def test_exclusions_as_the_python_path_applies_them(tmp_path):

@@ -83,10 +83,13 @@ class SqlColumn(Sequence):
         """The rows, as SQL: ``_i`` (position), the column (coded), ``_py`` (the codes of
         this value are Python's to apply)."""
         c = self.ref
-        if not self._codes:
+        # a code for a blank value ('' once trimmed) matches nothing: the Python path
+        # (``recode``) codes no blank field, and SQL's CASE would code every empty one
+        codes = {k: v for k, v in (self._codes or {}).items() if k}
+        if not codes:
             return f"(SELECT {self.pos} AS _i, {c}, false AS _py FROM {self.table})"
         plain = f"(NOT {unstripped(c)} AND {_match(c, '[ -~]*')})"
-        cases = " ".join(f"WHEN {literal(k)} THEN {literal(v)}" for k, v in self._codes.items())
+        cases = " ".join(f"WHEN {literal(k)} THEN {literal(v)}" for k, v in codes.items())
         return (f"(SELECT {self.pos} AS _i, CASE WHEN {plain} THEN coalesce(CASE lower({c}) "
                 f"{cases} END, {c}) ELSE {c} END AS {c}, {c} <> '' AND NOT {plain} AS _py "
                 f"FROM {self.table})")

@@ -204,6 +204,10 @@ def _read_csv_duckdb(source: Source, on_read: Reading | None = None) -> RawTable
                                                             .rstrip(b"\r\n")))
             # (a search for one byte is a memchr: the two-byte ones only where it hits)
             cr = mm.find(b"\r") >= 0
+            # a field of DuckDB's NULL text alone would be read as blank, where the csv
+            # module reads the character (a memchr: ~6 ms on the 90 MB bench export)
+            if mm.find(_NULL.encode()) >= 0:
+                return None
             if any(mm.find(b, 0, end) >= 0 for b in
                    ((b"\n\n", b"\n\r\n", b"\r\r") if cr else (b"\n\n",))):
                 return None

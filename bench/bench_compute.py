@@ -10,7 +10,8 @@ The file is ``bench_load.py``'s 19-column contacts export (calls and tickets mix
 times, hold, wrap-up, flags, two scores, a free-text column), one month (2026-10). Each
 side runs in its own process, started from here (so its time includes Python's start and
 imports, as a person typing the command waits for them); wall time from start to exit,
-peak memory the child's maximum resident set (``os.wait4``). The sides are interleaved,
+peak memory the child's maximum resident set and CPU time its user + system time, all
+threads (``os.wait4``). The sides are interleaved,
 ``--repeat`` rounds; medians of time, largest peak.
 
 * ``compute``: ``kpi-xl compute --source generic-contacts=<file> --month 2026-10`` (read,
@@ -169,7 +170,8 @@ def run(side: str, path: Path, no_pyarrow: bool, env: dict, profile: str | None 
         if p.returncode:
             raise SystemExit(f"side {side} failed ({p.returncode}):\n{err[-3000:]}")
         got = json.loads(res.read_text())
-    got.update(seconds=seconds, peak_mb=usage.ru_maxrss / 1024)
+    got.update(seconds=seconds, peak_mb=usage.ru_maxrss / 1024,
+               cpu=usage.ru_utime + usage.ru_stime)
     return got
 
 
@@ -264,8 +266,10 @@ def main() -> None:
             peak = {s: max(r["peak_mb"] for r in got[s]) for s in sides}
             for side in sides:
                 times = ", ".join(f"{r['seconds']:.2f}" for r in got[side])
+                cpu = statistics.median(r["cpu"] for r in got[side])
                 print(f"  {side:8s} {med[side]:7.2f} s {peak[side]:7.0f} MB  "
-                      f"{got[side][0]['rows_out']:>7,} rows out  (runs: {times})")
+                      f"{got[side][0]['rows_out']:>7,} rows out  (runs: {times}; "
+                      f"CPU median {cpu:.2f} s)")
             h, c = got["hand"][0]["sample"], got["compute"][0]["sample"]
             diff = [k for k in KPIS if k not in c or abs(h[k] - c[k]) > 1e-9 * max(1, abs(h[k]))]
             print(f"  ratio    {med['compute'] / med['hand']:7.2f} x {peak['compute'] / peak['hand']:7.2f} x"

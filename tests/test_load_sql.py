@@ -17,6 +17,18 @@ from kpi_xl.data.rejects import Rejects
 from kpi_xl.data.sources import parse_source
 
 
+@pytest.fixture(autouse=True, params=["distinct", "sql"])
+def typing(request, monkeypatch):
+    """Every test twice: as the loader types a column (once per distinct value where
+    values repeat, else the SQL path), and with the SQL path alone, so that each of
+    ``rawcols``' SQL shortcuts keeps being compared with its parser."""
+    if request.param == "sql":
+        import kpi_xl.data.convert as convert_module
+
+        monkeypatch.setattr(convert_module, "_parse_distinct", lambda *a: None)
+    return request.param
+
+
 def _both(tmp_path, text: str, mapping: dict, name="x.csv"):
     """(DuckDB path, Python path): each (RawTable or None, DataFrame, accounting, rejects)."""
     path = tmp_path / name
@@ -69,7 +81,10 @@ def _same(fast, slow):
     raw_f, df_f, acc_f, rej_f = fast
     raw_s, df_s, acc_s, rej_s = slow
     assert raw_f is not None, "DuckDB should read this file"
-    assert isinstance(next(iter(raw_f.columns.values())), rawcols.SqlColumn)
+    column = next(iter(raw_f.columns.values()))
+    assert isinstance(column, rawcols.SqlColumn)
+    # the file's text is held in Arrow where pyarrow is installed, else in a DuckDB table
+    assert (column.held is not None) == (rawcols.arrow_text() is not None)
     assert list(raw_f.rows) == list(raw_s.rows) and raw_f.read == raw_s.read
     assert raw_f.header == raw_s.header
     assert acc_f.line() == acc_s.line()
@@ -117,6 +132,10 @@ def test_formats_and_hours_as_the_python_parsers(tmp_path):
     _csv(ODD[:2]) + 'c13,"2026-10-01" ,phone,a,Y,1,1,1\n',          # space after a quote
     _csv(ODD[:2]) + 'c14, "2026-10-01",phone,a,Y,1,1,1\n',          # space before a quote
     _csv(ODD[:2]).encode("utf-8") + b"c15,2026-10-01,ph\xe9ne,a,Y,1,1,1\n",   # not UTF-8
+    # a field of U+0001 alone: DuckDB's NULL text (readers._NULL), which it read as blank
+    # (the channel used blank, where the csv module's reader names the unknown channel)
+    _csv(ODD[:2]) + "c16,2026-10-01,\x01,a,Y,1,1,1\n",
+    _csv(ODD[:2]) + 'c17,2026-10-01,"\x01",a,Y,1,1,1\n',
 ])
 def test_files_duckdb_would_read_otherwise_go_to_the_csv_module(tmp_path, text):
     path = tmp_path / "x.csv"
@@ -150,6 +169,25 @@ def test_codes_as_the_python_path_applies_them(tmp_path):
     fast, slow = _both(tmp_path, text, mapping)
     _same(fast, slow)
     assert fast[3]
+
+
+@pytest.mark.parametrize("kinds", [3, 3000])
+def test_a_code_for_a_blank_value_codes_nothing_as_in_the_python_path(tmp_path, kinds):
+    """A code whose export value is blank ("" or " ", trimmed) never matches: the Python
+    path codes no blank field. SQL coded the empty fields with it (a blank 'answered'
+    became "no"), on the SQL path alone: a column of many values (``kinds``) or typing
+    by SQL."""
+    rows = [(f"k{i}", ["Y", "", "N"][i % 3], f"agent-{i % kinds}" if i % 2 else "",
+             ["phone", ""][i % 2]) for i in range(6000)]
+    text = _csv(rows, header=("id", "outcome", "agent", "source"))
+    mapping = {"table": "contacts", "columns": {
+        "id": "id", "date": {"value": "2026-10-01"},
+        "answered": {"column": "outcome", "codes": {"": "no", "Y": "yes"}},
+        "agent": {"column": "agent", "codes": {" ": "nobody", "agent-1": "a1"}},
+        "channel": {"column": "source", "codes": {"": "chat", "PHONE": "phone"}}}}
+    fast, slow = _both(tmp_path, text, mapping)
+    _same(fast, slow)
+    assert np.isnan(slow[1]["answered"].to_numpy()[1])       # the Python path: blank
 
 
 def test_exclusions_as_the_python_path_applies_them(tmp_path):
@@ -197,3 +235,40 @@ def test_the_whitespace_class_is_what_strip_removes():
 
     listed = {chr(int(h, 16)) for h in re.findall(r"\\x\{([0-9a-f]+)\}", rawcols.WHITESPACE)}
     assert listed == {c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace()}
+
+
+def test_repeated_values_are_parsed_once_each(tmp_path, typing, monkeypatch):
+    """Typing by distinct value: the parser reads each distinct value once, and every
+    row gets its value's result (codes applied, bad values reported on each row)."""
+    import kpi_xl.data.convert as convert_module
+
+    seen: list[int] = []
+    real = convert_module.parse_flag
+
+    def counting(values, m):
+        seen.append(len(values))
+        return real(values, m)
+
+    monkeypatch.setattr(convert_module, "parse_flag", counting)
+    rows = [(f"c{i}", "2026-10-01", "phone", "a", ["Y", "n", " yes", "maybe", "", "AGENT"][i % 6],
+             "1", "2", "3") for i in range(600)]
+    mapping = {**CONTACTS, "columns": {**CONTACTS["columns"], "answered": {
+        "column": "answered", "codes": {"agent": "yes"}}}}
+    fast, slow = _both(tmp_path, _csv(rows), mapping)
+    _same(fast, slow)
+    if typing == "distinct":
+        assert seen[0] == 6                   # the DuckDB path: six distinct values
+    assert sum(1 for r in fast[3] if r[1] == "answered") == 100     # each 'maybe' row
+
+
+def test_a_column_of_distinct_values_is_left_to_the_sql_path(tmp_path):
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t AS SELECT 'v' || (i % 50) AS few, 'id' || i AS many "
+                "FROM range(5000) r(i)")
+    few = rawcols.SqlColumn(con, "t", "few", 5000).distinct(1000)
+    assert few is not None and len(few[0]) == 50
+    assert [few[0][k] for k in few[1][:3]] == ["v0", "v1", "v2"]
+    assert rawcols.SqlColumn(con, "t", "many", 5000).distinct(1000) is None
+    assert rawcols.SqlColumn(con, "t", "few", 5000).distinct(49) is None

@@ -165,8 +165,7 @@ class SqlColumn(Sequence):
 
             result = self.con.execute(f"SELECT coalesce({c}, '') AS v, rowid AS _i FROM "
                                       f"{self.table}")
-            table = (result.to_arrow_table() if hasattr(result, "to_arrow_table")
-                     else result.fetch_arrow_table())
+            table = arrow_table(result)
             at = table.column("_i").to_numpy()
             if len(at) and not (at[:-1] < at[1:]).all():
                 table = table.take(pc.sort_indices(table.column("_i")))
@@ -242,14 +241,20 @@ def arrow_text():
     return dtype if pd.Series(["x"]).dtype == dtype else None
 
 
+def arrow_table(result):
+    """A DuckDB query's result as an Arrow table (``to_arrow_table`` where this DuckDB has
+    it, ``fetch_arrow_table`` in the older releases the project supports)."""
+    return (result.to_arrow_table() if hasattr(result, "to_arrow_table")
+            else result.fetch_arrow_table())
+
+
 def _arrow_in_order(result):
     """(the text column ``v`` as pandas' Arrow text, the mask ``s`` as numpy), in the
     order of ``_i`` (see :func:`_in_order`)."""
     import pandas as pd
     import pyarrow.compute as pc
 
-    table = (result.to_arrow_table() if hasattr(result, "to_arrow_table")
-             else result.fetch_arrow_table())
+    table = arrow_table(result)
     at = table.column("_i").to_numpy()
     if len(at) and not (at[:-1] < at[1:]).all():
         table = table.take(pc.sort_indices(table.column("_i")))

@@ -256,6 +256,8 @@ def _read_csv_duckdb(source: Source, on_read: Reading | None = None) -> RawTable
     # AND itself, so a NULL field gives what it gave before
     empty = ("CASE " + " ".join(f"WHEN NOT {b} THEN false " for b in blank)
              + "ELSE " + " AND ".join(blank) + " END")
+    from .rawcols import arrow_table
+
     held = _arrow_held()
     for parallel in ("true", "false"):
         try:
@@ -270,7 +272,7 @@ def _read_csv_duckdb(source: Source, on_read: Reading | None = None) -> RawTable
                 f"columns = {cols})")
             with watching():
                 if held is not None:
-                    held.append(con.execute(select).to_arrow_table())
+                    held.append(arrow_table(con.execute(select)))
                 else:
                     con.execute("CREATE OR REPLACE TABLE raw AS " + select)
             break

@@ -141,10 +141,17 @@ def test_parquet_and_relations_are_read_through_views_of_the_columns_read(tmp_pa
     """A Parquet file and a relation read in place are not copied: their view
     ``src_<table>`` names the columns read (the others are not read by any scan), and the
     results are those of the same rows given as a frame."""
+    import duckdb
+
     t = wide_tables()
     contacts = t["contacts"]
     path = tmp_path / "contacts.parquet"
-    contacts.to_parquet(path)
+    # written by DuckDB: pandas' to_parquet needs pyarrow, which README's test command
+    # does not install
+    writer = duckdb.connect()
+    writer.register("f", contacts)
+    writer.execute(f"COPY f TO '{path.as_posix()}' (FORMAT parquet)")
+    writer.close()
     kw = dict(dimensions=DIMENSIONS, pairs=PAIRS)
     frame = Engine({"contacts": contacts}, **kw)
     expected = frame.compute("2026-10", 2)
@@ -153,8 +160,6 @@ def test_parquet_and_relations_are_read_through_views_of_the_columns_read(tmp_pa
     view = from_file.views_sql()["src_contacts"]
     assert '"notes"' not in view and '"wait"' in view
     assert_same(expected, from_file.compute("2026-10", 2), "parquet")
-
-    import duckdb
 
     con = duckdb.connect()
     con.execute("CREATE SCHEMA support")

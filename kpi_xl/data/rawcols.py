@@ -160,23 +160,10 @@ class SqlColumn(Sequence):
             return None
         if self.held:
             coded = pc.dictionary_encode(column.fill_null("").combine_chunks())
-        elif arrow_text() is not None:
-            import pyarrow.compute as pc
-
-            result = self.con.execute(f"SELECT coalesce({c}, '') AS v, rowid AS _i FROM "
-                                      f"{self.table}")
-            table = arrow_table(result)
-            at = table.column("_i").to_numpy()
-            if len(at) and not (at[:-1] < at[1:]).all():
-                table = table.take(pc.sort_indices(table.column("_i")))
-            coded = pc.dictionary_encode(table.column("v").combine_chunks())
-        else:
-            coded = None
-        if coded is not None:
             if len(coded.dictionary) > limit:
                 return None
             uniq, places = coded.dictionary.to_pylist(), coded.indices.to_numpy()
-        else:
+        else:                             # a DuckDB table (readers: no pyarrow)
             import pandas as pd
 
             got = self.con.execute(f"SELECT coalesce({c}, '') AS v, rowid AS _i FROM "

@@ -256,9 +256,14 @@ def _read_csv_duckdb(source: Source, on_read: Reading | None = None) -> RawTable
     # AND itself, so a NULL field gives what it gave before
     empty = ("CASE " + " ".join(f"WHEN NOT {b} THEN false " for b in blank)
              + "ELSE " + " AND ".join(blank) + " END")
-    from .rawcols import arrow_table
+    from .rawcols import arrow_table, arrow_text
 
-    held = _arrow_held()
+    # where pyarrow is installed the file is read into an Arrow table (held in this list,
+    # which the columns share and empty when done), not copied into a DuckDB table: its
+    # text takes less memory and CPU (the 2 M-row bench export, the read alone: peak
+    # 544-556 MB against 690-695 MB, CPU 3.4-4.2 s against 4.7-5.1 s), and the columns
+    # typed once per distinct value are encoded from it without a query
+    held = [] if arrow_text() is not None else None
     for parallel in ("true", "false"):
         try:
             select = (
@@ -304,19 +309,6 @@ def _read_csv_duckdb(source: Source, on_read: Reading | None = None) -> RawTable
     return RawTable(header, columns, rows, n, source)
 
 
-def _arrow_held() -> list | None:
-    """An empty list to hold the file as an Arrow table, where pyarrow is installed (else
-    None: DuckDB holds it as a table). Read into Arrow, the file's text takes less than
-    half the memory of DuckDB's table of it, and less time (the 1 M-row bench export's 18
-    columns: 132 MB, 1.3-1.6 s CPU, against ~310 MB and 1.9-2.2 s), and the columns typed
-    once per distinct value are encoded from it without a query."""
-    try:
-        import pyarrow  # noqa: F401
-    except ImportError:
-        return None
-    return []
-
-
 def _arrow_raw(con, held: list, header, wanted: dict, first: int, source: Source):
     """The RawTable of a file read into Arrow (``held[0]``): its rows of blank fields left
     out, each row's position as ``_i``, registered in ``con`` as ``raw``."""
@@ -330,8 +322,7 @@ def _arrow_raw(con, held: list, header, wanted: dict, first: int, source: Source
         con.close()
         held.clear()
         return None
-    empty = table.column("_empty").to_numpy(zero_copy_only=False)
-    empty = np.asarray(empty, dtype=bool) if len(empty) else np.zeros(0, bool)
+    empty = np.asarray(table.column("_empty").to_numpy(zero_copy_only=False), dtype=bool)
     table = table.drop_columns(["_ragged", "_empty"])
     if empty.any():
         kept = np.flatnonzero(~empty)

@@ -77,14 +77,6 @@ class Backend:
         """The answer of ``sql`` as a pandas DataFrame (NULL as NaN / None)."""
         raise NotImplementedError
 
-    def view(self, name: str, source: str) -> list[Column]:
-        """The TEMPORARY view ``name`` over ``source`` with BOOLEAN columns as 1.0/0.0
-        (DOUBLE), so flag tests (``answered = 1.0``) read BOOLEAN and 0/1 columns alike.
-        Returns the source's columns."""
-        cols = self.columns(source)
-        self.temp_view(name, view_sql(source, cols, self.dialect))
-        return cols
-
     def temp_view(self, name: str, sql: str) -> None:
         self.execute(f"CREATE OR REPLACE TEMPORARY VIEW {name} AS {sql}")
 
@@ -107,7 +99,8 @@ def relation_name(text: str) -> str:
 
 def view_sql(source: str, cols: list[Column], dialect: Dialect, every: bool = True) -> str:
     """The SELECT of a source's view: its columns ``cols``, BOOLEAN ones as 1.0/0.0
-    (``every``: ``cols`` are all of the source's; else the SELECT names them)."""
+    (DOUBLE, so flag tests such as ``answered = 1.0`` read BOOLEAN and 0/1 columns alike;
+    ``every``: ``cols`` are all of the source's; else the SELECT names them)."""
     if every and not any(c.kind == BOOLEAN for c in cols):
         return f"SELECT * FROM {source}"
     d = dialect

@@ -10,7 +10,15 @@ Given the same frame as a pyarrow Table instead, DuckDB scans the Arrow buffers 
 ``pyarrow.Table.from_pandas`` takes pandas' Arrow text columns without a copy and numeric
 columns from their numpy buffers (NaN becomes NULL, as DuckDB reads NaN in a pandas frame).
 
+The table comes in record batches of :data:`BATCH_ROWS` rows: DuckDB's scan of a
+registered Arrow table reads one batch per thread, so a table of one 2 M-row chunk was
+read on one thread.
+
 Without pyarrow (or for a frame with no Arrow-backed column) the frame is given as it is.
+
+The engine, which scans its sources several times, copies a frame's text columns into
+DuckDB and reads its other columns where they are (:class:`kpi_xl.engine.backends.
+DuckDBBackend`).
 """
 
 from __future__ import annotations
@@ -28,7 +36,8 @@ def has_arrow_columns(frame) -> bool:
 
 def for_duckdb(frame) -> Any:
     """What to ``register`` with DuckDB for ``frame``: a pyarrow Table of the same columns
-    when the frame holds Arrow-backed columns, else the frame. A frame that pyarrow cannot
+    when the frame holds Arrow-backed columns (in batches of :data:`BATCH_ROWS` rows),
+    else the frame. A frame that pyarrow cannot
     take as it is (an object column mixing numbers and text) stays a frame: DuckDB reads
     those by value, as before."""
     if not has_arrow_columns(frame):
@@ -36,9 +45,24 @@ def for_duckdb(frame) -> Any:
     import pyarrow as pa
 
     try:
-        return pa.Table.from_pandas(frame, preserve_index=False)
+        table = pa.Table.from_pandas(frame, preserve_index=False)
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
         return frame
+    return pa.Table.from_batches(table.to_batches(max_chunksize=BATCH_ROWS), table.schema)
+
+
+#: rows per record batch of a table given to DuckDB (:func:`for_duckdb`): its Arrow scan
+#: reads one batch per thread; DuckDB's own row groups are this size
+BATCH_ROWS = 122_880
+
+
+def is_text(t) -> bool:
+    """Arrow type ``t`` is text DuckDB converts to its own strings at each scan (``string``,
+    ``large_string``, or either in a dictionary)."""
+    import pyarrow as pa
+
+    return pa.types.is_string(t) or pa.types.is_large_string(t) or \
+        (pa.types.is_dictionary(t) and is_text(t.value_type))
 
 
 def only_columns(frame, names) -> Any:

@@ -23,6 +23,7 @@ from test_engine import PERIODS, canonical_tables  # noqa: E402
 
 from kpi_xl.data.load import _month_labels  # noqa: E402
 from kpi_xl.engine import Engine  # noqa: E402
+from kpi_xl import frames  # noqa: E402
 from kpi_xl.frames import for_duckdb, has_arrow_columns  # noqa: E402
 
 
@@ -41,38 +42,58 @@ def _arrow_text(df):
                       if df[c].dtype == object or pd.api.types.is_string_dtype(df[c])})
 
 
-def test_the_engine_reads_arrow_text_as_arrow():
-    """Before: ``DuckDBBackend.load`` registered the frame itself, a PANDAS_SCAN that
-    converts every Arrow text column at each of the engine's scans. Now the frame is read
-    once, as Arrow (:func:`for_duckdb`, checked below), into a DuckDB table that every
-    query scans (before this, each query scanned the registered Arrow table and converted
-    its text again: 1 M contacts, queries 2.4-3.7 -> 1.3 s CPU, bench/README.md)."""
+def test_the_engine_copies_the_text_of_a_frame_and_reads_the_rest_where_it_is():
+    """A source frame with Arrow text: its text columns are copied once into a DuckDB
+    table (DuckDB converts Arrow text at each scan, and the engine scans its sources
+    several times), its other columns are read from the frame's own buffers, the two
+    joined row by row. Failed before: ``in_contacts`` was a table of every column it
+    reads, the numbers and times held twice (2 M contacts: peak 1,245 -> 950 MB,
+    bench/README.md). Rows, columns, order and types are the frame's as DuckDB reads it;
+    filters on either side select the right rows."""
     pytest.importorskip("pyarrow")
     t = canonical_tables()
     contacts = _arrow_text(t["contacts"])
     assert has_arrow_columns(contacts)
-    assert _scans(_registered(for_duckdb(contacts)), "SELECT count(*) FROM f") == ["ARROW_SCAN"]
     eng = Engine({"contacts": contacts})
-    assert _scans(eng.con, "SELECT count(*) FROM in_contacts") == ["SEQ_SCAN"]
-
-
-def test_the_engine_copies_a_frame_with_arrow_text_into_a_duckdb_table_once():
-    """A source frame with Arrow text is a temporary DuckDB table of the same rows,
-    columns and types as DuckDB read the frame (failed before: ``in_contacts`` was the
-    frame registered, not a table), and nothing else stays registered."""
-    pytest.importorskip("pyarrow")
-    t = canonical_tables()
-    contacts = _arrow_text(t["contacts"])
-    eng = Engine({"contacts": contacts})
+    held = eng.columns["contacts"]
+    text = {c for c in held if pd.api.types.is_string_dtype(contacts[c])}
+    assert text and held - text
     tables = eng.con.execute("SELECT table_name, temporary FROM duckdb_tables()").fetchall()
-    assert ("in_contacts", True) in tables
-    assert not any(n.endswith("__frame") for (n,) in
-                   eng.con.execute("SELECT view_name FROM duckdb_views()").fetchall())
-    direct = _registered(for_duckdb(contacts))
+    assert tables == [("in_contacts__text", True)]
+    copied = {r[0] for r in eng.con.execute("DESCRIBE in_contacts__text").fetchall()}
+    assert copied == text
+    assert sorted(_scans(eng.con, "SELECT * FROM in_contacts")) == \
+        ["ARROW_SCAN", "POSITIONAL_SCAN", "SEQ_SCAN"]
+    direct = _registered(for_duckdb(contacts[[c for c in contacts.columns if c in held]]))
     assert eng.con.execute("DESCRIBE in_contacts").fetchall() == \
         direct.execute("DESCRIBE f").fetchall()
     assert eng.con.execute("SELECT * FROM in_contacts").fetchall() == \
         direct.execute("SELECT * FROM f").fetchall()
+    agent = contacts["agent"].dropna().iloc[0]
+    sql = "SELECT count(*), sum(_row) FROM {} WHERE agent IN (?, 'nobody') AND wait > 10"
+    assert eng.con.execute(sql.format("in_contacts"), [agent]).fetchone() == \
+        direct.execute(sql.format("f"), [agent]).fetchone()
+    mask = (contacts["agent"] == agent) & (contacts["wait"] > 10)
+    assert eng.con.execute(sql.format("in_contacts"), [agent]).fetchone()[0] == mask.sum() > 0
+
+
+def test_for_duckdb_gives_batches():
+    """DuckDB reads a registered Arrow table one record batch per thread. Failed before:
+    one batch of every row, read on one thread. The values are the frame's, NULL where
+    it has none."""
+    pytest.importorskip("pyarrow")
+    n = 2 * frames.BATCH_ROWS + 7
+    frame = pd.DataFrame({
+        "agent": pd.array(np.where(np.arange(n) % 5 == 0, None, "ana"), dtype="string[pyarrow]"),
+        "note": pd.array(["a longer text than twelve characters %d" % i for i in range(n)],
+                         dtype="string[pyarrow]"),
+        "wait": np.where(np.arange(n) % 3 == 0, np.nan, 1.5)})
+    table = for_duckdb(frame)
+    assert [b.num_rows for b in table.to_batches()] == \
+        [frames.BATCH_ROWS, frames.BATCH_ROWS, 7]
+    want = (n - len(range(0, n, 5)), n - len(range(0, n, 3)), max(frame["note"]), n)
+    sql = "SELECT count(agent), count(wait), max(note), count(*) FROM f"
+    assert _registered(table).execute(sql).fetchone() == want
 
 
 def test_a_frame_of_python_text_stays_registered():

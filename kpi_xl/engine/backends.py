@@ -180,26 +180,42 @@ class DuckDBBackend(Backend):
             self.con.execute(f"CREATE OR REPLACE TEMPORARY VIEW {name} AS SELECT * FROM "
                              f"read_parquet({quote_text(os.fspath(data))})")
         else:
-            from ..frames import for_duckdb
+            from ..frames import for_duckdb, is_text
 
             arrow = for_duckdb(data)
             if arrow is data:                  # no Arrow text: the frame, registered
                 self.con.register(name, data)
                 return
-            # Arrow (a frame with Arrow text): copied once into a DuckDB table. The queries
-            # scan each source several times (views, survey answers, one query per table)
-            # and every scan of a registered Arrow table converts its text again: 1 M
-            # contacts, queries 2.4-3.7 -> 1.3-1.4 s CPU for a 1.0 s copy, peak 1052 ->
-            # 820 MB. A frame of Python-object text stays registered: copying it cost more
-            # (11.6 -> 14.4 s, 792 -> 992 MB) than the scans, which read only the columns
-            # a query needs
+            # A frame with Arrow text. DuckDB converts Arrow text at every scan of a
+            # registered table, and the queries scan each source several times (views,
+            # survey answers, one query per table), so the text columns are copied once
+            # into a DuckDB table (1 M contacts, queries 2.4-3.7 -> 1.3-1.4 s CPU). The
+            # other columns (numbers, times, flags) are read where they are, the Arrow
+            # table's buffers being the frame's own: a copy of them would hold them
+            # twice (2 M contacts: peak 1,245 -> 950 MB, bench/README.md). The two sides
+            # are joined row by row (POSITIONAL JOIN), in the frame's column order.
+            # A frame of Python-object text stays registered: copying it cost more
+            # (11.6 -> 14.4 s, 792 -> 992 MB) than the scans, which read only the
+            # columns a query needs.
+            names = arrow.column_names
+            text = [c for c, t in zip(names, arrow.schema.types, strict=True) if is_text(t)]
+            rest = [c for c in names if c not in text]
+            if not text:
+                self.con.register(name, arrow)
+                return
+            held = f"{name}__text" if rest else name
             frame = f"{name}__frame"
-            self.con.register(frame, arrow)
+            self.con.register(frame, arrow.select(text))
             try:
-                self.con.execute(f"CREATE OR REPLACE TEMPORARY TABLE {name} AS "
+                self.con.execute(f"CREATE OR REPLACE TEMPORARY TABLE {held} AS "
                                  f"SELECT * FROM {frame}")
             finally:
                 self.con.unregister(frame)
+            if rest:
+                self.con.register(f"{name}__other", arrow.select(rest))
+                cols = ", ".join(self.dialect.ident(c) for c in names)
+                self.con.execute(f"CREATE OR REPLACE TEMPORARY VIEW {name} AS SELECT {cols} "
+                                 f"FROM {held} POSITIONAL JOIN {name}__other")
 
     def columns(self, name: str) -> list[Column]:
         return [Column(r[0], _duck_kind(r[1]))

@@ -77,6 +77,27 @@ def test_the_engine_copies_the_text_of_a_frame_and_reads_the_rest_where_it_is():
     assert eng.con.execute(sql.format("in_contacts"), [agent]).fetchone()[0] == mask.sum() > 0
 
 
+def test_a_connection_that_does_not_keep_row_order_gets_a_copy_of_every_column():
+    """Joined row by row, the text table must be in the frame's order: on a connection
+    set not to keep insertion order, DuckDB inserts the batches in any order, so the
+    frame is copied whole (no join: failed before the check, ``in_contacts`` was the
+    join's view) and the results are the same."""
+    pytest.importorskip("pyarrow")
+    import duckdb
+
+    from kpi_xl.engine.backends import DuckDBBackend
+
+    t = canonical_tables()
+    tables = {k: _arrow_text(v) for k, v in t.items() if v is not None}
+    con = duckdb.connect()
+    con.execute("SET preserve_insertion_order = false")
+    eng = Engine(tables, backend=DuckDBBackend(con))
+    assert ("in_contacts", True) in \
+        eng.con.execute("SELECT table_name, temporary FROM duckdb_tables()").fetchall()
+    pd.testing.assert_frame_equal(eng.compute(PERIODS[-1], len(PERIODS) - 1).table,
+                                  Engine(tables).compute(PERIODS[-1], len(PERIODS) - 1).table)
+
+
 def test_for_duckdb_gives_batches():
     """DuckDB reads a registered Arrow table one record batch per thread. Failed before:
     one batch of every row, read on one thread. The values are the frame's, NULL where

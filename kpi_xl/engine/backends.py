@@ -197,9 +197,15 @@ class DuckDBBackend(Backend):
             # A frame of Python-object text stays registered: copying it cost more
             # (11.6 -> 14.4 s, 792 -> 992 MB) than the scans, which read only the
             # columns a query needs.
+            # The join needs the text table in the frame's row order: DuckDB keeps it
+            # (BATCH_CREATE_TABLE_AS) unless told not to (preserve_insertion_order, a
+            # connection given to the backend), and then every column is copied.
             names = arrow.column_names
             text = [c for c, t in zip(names, arrow.schema.types, strict=True) if is_text(t)]
             rest = [c for c in names if c not in text]
+            if not self.con.execute(
+                    "SELECT current_setting('preserve_insertion_order')").fetchone()[0]:
+                text, rest = names, []
             if not text:
                 self.con.register(name, arrow)
                 return

@@ -245,6 +245,29 @@ def test_text_xml_does_not_allow_is_shown_as_a_question_mark(tmp_path):
         "Non?char", "Non?char", "Bad?surrogate", "Ctl?bell"]
 
 
+def test_text_of_a_str_subclass_is_cell_text_too(tmp_path):
+    """numpy's text scalars (``numpy.str_``, what a value taken from a numpy array of text
+    is) are a subclass of str: ``put`` gave them to openpyxl as they were, so a control
+    character raised IllegalCharacterError (the run stopped with a traceback) and text
+    past Excel's limit was not cut. Now they are written as text like any str, never as
+    a formula."""
+    import numpy as np
+    from openpyxl import Workbook
+
+    from kpi_xl.scorecard.template import put
+
+    wb = Workbook()
+    put(wb.active["A1"], np.str_("Ctl\x01bell"))
+    put(wb.active["A2"], np.str_("=1+1"))
+    put(wb.active["A3"], np.str_("x" * 40_000))
+    wb.save(tmp_path / "n.xlsx")
+    a1, a2, a3 = (wb.active[c] for c in ("A1", "A2", "A3"))
+    assert (a1.value, a1.data_type) == ("Ctl?bell", "s")
+    assert (a2.value, a2.data_type) == ("=1+1", "s")
+    assert len(a3.value) == 32_767 and "cut: 40,000 characters" in a3.value
+    assert all(type(c.value) is str for c in (a1, a2, a3))
+
+
 def test_both_csv_escapes_cover_full_width_formula_starts():
     from kpi_xl.data.rejects import _safe
     from kpi_xl.text import csv_safe as _safe_text

@@ -310,10 +310,10 @@ def put(cell, value: Any) -> None:
             cell._value, cell.data_type = value, "n"
     elif value is None or isinstance(value, _Empty):
         cell._value = None
+    elif isinstance(value, str):        # a subclass (numpy.str_): as text, like any str
+        cell._value, cell.data_type = cell_text(str(value)), "s"
     else:
         cell.value = value
-        if isinstance(value, str):
-            cell.data_type = "s"
 
 
 _COMPILED: dict[tuple[str, str], Any] = {}

@@ -601,3 +601,28 @@ def test_a_rejected_row_is_not_also_listed_as_used_without_a_value(tmp_path):
     assert [(r.row, r.column, r.action) for r in ds.rejects.items] == [(3, "id", ROW_REJECTED)]
     (acc,) = ds.accounting
     assert (acc.used, acc.rejected, acc.values_ignored) == (1, 1, 0)
+
+
+def test_repeated_ids_are_found_as_the_check_finds_them_on_every_row():
+    """The loader runs the duplicate check (kpi_xl.checks.embedded.duplicates) only on the
+    rows whose key's hash another row shares: the same rows and first rows as the check
+    over every row, blanks (None and NaN alike) repeating blanks, text or not."""
+    from kpi_xl.checks.embedded import duplicates
+    from kpi_xl.data.load import _repeats
+
+    values = ["a", "b", "a", None, "c", np.nan, "b", "a", "A", "x\x00y", "x", "x\x00y"]
+    kinds = [pd.Series(values, dtype=str), pd.Series(values, dtype=object),
+             pd.Series(values, dtype=str).iloc[:0], pd.Series(["u", "v", None], dtype=str)]
+    for key in kinds:
+        n = len(key)
+        df = pd.DataFrame({"_source": ["s"] * n, "_row": np.arange(2, n + 2)})
+        dup, seen = _repeats(df, key, {"s": "f.csv"})
+        again, first = duplicates(key)
+        assert np.flatnonzero(dup).tolist() == again.tolist()
+        assert seen == [f"f.csv row {f + 2}" for f in first]
+    dup, seen = _repeats(pd.DataFrame({"_source": ["s"] * len(values),
+                                       "_row": np.arange(2, len(values) + 2)}),
+                         pd.Series(values, dtype=str), {"s": "f.csv"})
+    assert np.flatnonzero(dup).tolist() == [2, 5, 6, 7, 11]       # by hand
+    assert seen == ["f.csv row 2", "f.csv row 5", "f.csv row 3", "f.csv row 2",
+                    "f.csv row 11"]

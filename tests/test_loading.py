@@ -611,8 +611,11 @@ def test_repeated_ids_are_found_as_the_check_finds_them_on_every_row():
     from kpi_xl.data.load import _repeats
 
     values = ["a", "b", "a", None, "c", np.nan, "b", "a", "A", "x\x00y", "x", "x\x00y"]
+    many = np.array([f"id{i}" for i in range(5 * 122_880)], dtype=object)
+    many[::40_009] = "id7"                  # repeats across DuckDB's batches (threads)
     kinds = [pd.Series(values, dtype=str), pd.Series(values, dtype=object),
-             pd.Series(values, dtype=str).iloc[:0], pd.Series(["u", "v", None], dtype=str)]
+             pd.Series(values, dtype=str).iloc[:0], pd.Series(["u", "v", None], dtype=str),
+             pd.Series(many, dtype=str)]
     for key in kinds:
         n = len(key)
         df = pd.DataFrame({"_source": ["s"] * n, "_row": np.arange(2, n + 2)})

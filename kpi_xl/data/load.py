@@ -531,14 +531,18 @@ def _maybe_repeated(key):
         return None
     con = duckdb.connect()
     try:
-        con.execute("SET preserve_insertion_order = true")     # the default: row order
-        con.register("keyed", for_duckdb(pd.DataFrame({"key": key.reset_index(drop=True)})))
-        hashes = np.asarray(con.execute('SELECT hash("key") AS h FROM keyed')
-                            .fetchnumpy()["h"], dtype="uint64")
+        # each hash with its row's position: DuckDB reads the table in parallel and
+        # does not give rows back in order in every plan (see rawcols._in_order)
+        con.register("keyed", for_duckdb(pd.DataFrame({
+            "key": key.reset_index(drop=True), "_pos": np.arange(len(key), dtype="int64")})))
+        got = con.execute('SELECT _pos, hash("key") AS h FROM keyed').fetchnumpy()
     finally:
         con.close()
-    if len(hashes) != len(key):
-        raise RuntimeError(f"DuckDB hashed {len(hashes)} of {len(key)} keys")
+    pos = np.asarray(got["_pos"], dtype="int64")
+    if len(pos) != len(key):
+        raise RuntimeError(f"DuckDB hashed {len(pos)} of {len(key)} keys")
+    hashes = np.empty(len(key), dtype="uint64")
+    hashes[pos] = np.asarray(got["h"], dtype="uint64")
     ordered = np.sort(hashes)
     shared = ordered[1:][ordered[1:] == ordered[:-1]]
     if not len(shared):

@@ -317,3 +317,20 @@ def test_a_column_of_distinct_values_is_left_to_the_sql_path(tmp_path):
     assert [few[0][k] for k in few[1][:3]] == ["v0", "v1", "v2"]
     assert rawcols.SqlColumn(con, "t", "many", 5000).distinct(1000) is None
     assert rawcols.SqlColumn(con, "t", "few", 5000).distinct(49) is None
+
+
+def test_a_column_in_batches_is_encoded_as_the_whole_column():
+    """Typing by distinct value encodes the text batch by batch (no copy of the column
+    into one piece): the same distinct values, in the order they first appear, and the
+    same place for every row as encoding the whole column at once."""
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.compute as pc
+
+    values = [["b", "a", "", "b"], ["c", "a"], [], ["d", "", "c", "e", "b"], ["a"]]
+    column = pa.chunked_array(values, type=pa.string())
+    whole = pc.dictionary_encode(column.combine_chunks())
+    got, places = rawcols._dictionary_encoded(column)
+    assert got.to_pylist() == whole.dictionary.to_pylist() == ["b", "a", "", "c", "d", "e"]
+    assert places.tolist() == whole.indices.to_numpy().tolist()
+    empty = rawcols._dictionary_encoded(pa.chunked_array([], type=pa.string()))
+    assert empty[0].to_pylist() == [] and len(empty[1]) == 0

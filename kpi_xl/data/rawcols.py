@@ -238,11 +238,12 @@ def arrow_table(result):
 def _dictionary_encoded(column):
     """(the distinct values of an Arrow text column in the order they first appear, as
     Arrow; each row's place among them, as numpy). Encoded batch by batch, without first
-    copying the column into one piece (``combine_chunks``: 0.07-0.12 s a text column of
-    the 2 M-row bench export): Arrow encodes the batches of a column with one table of
-    the values seen so far, so each batch's dictionary is the start of the last one's and
-    a place means the same value in every batch. That is checked (a few hundred values),
-    and where it does not hold the column is copied into one piece and encoded."""
+    copying the column's text into one piece (``combine_chunks``; read and convert of the
+    2 M-row bench export: peak 924 -> 904 MB, CPU the same): Arrow encodes the batches of
+    a column with one table of the values seen so far, so each batch's dictionary is the
+    start of the longest one and a place means the same value in every batch. That is
+    checked (a few hundred values), and where it does not hold the column is copied into
+    one piece and encoded."""
     import pyarrow.compute as pc
 
     chunks = pc.dictionary_encode(column).chunks
@@ -334,7 +335,7 @@ def expand(typed, places: np.ndarray, text: bool = False):
         import pyarrow as pa
 
         # as large_string, the type of pandas' Arrow text: pd.array would otherwise cast
-        # the 2 M rows taken from string to it (a copy of the text)
+        # the rows taken from string to it
         values = pa.array(np.asarray(typed, dtype=object), type=pa.large_string(),
                           from_pandas=True)
         return pd.array(values.take(pa.array(places)), dtype=arrow_text())

@@ -229,6 +229,51 @@ def test_a_large_file_keeps_every_value_in_its_row(tmp_path):
     assert len(fast[3]) > 10_000           # bad values and rows, compared one by one
 
 
+def test_the_text_in_arrow_is_registered_in_batches_duckdb_scans_in_parallel(tmp_path):
+    """Where pyarrow holds the file's text, the table registered in DuckDB as ``raw`` is
+    in record batches of at most ``RAW_BATCH_ROWS`` rows: DuckDB scans a registered Arrow
+    table in parallel only over its batches, and its own result comes in batches of a
+    million rows (one thread for every typing query of a 1 M-row export). Without
+    pyarrow the text is a DuckDB table, as before."""
+    import duckdb
+
+    from kpi_xl.data import readers
+
+    path = tmp_path / "big.csv"
+    duckdb.sql(f"""COPY (SELECT 'c' || i AS id, TIMESTAMP '2026-10-01' + INTERVAL (i) SECOND
+        AS date, 'phone' AS channel, 'a' AS agent, 'Y' AS answered, '1' AS wait, '2' AS talk,
+        '3' AS nps FROM range(300000) t(i)) TO '{path.as_posix()}' (HEADER, DELIMITER ',')""")
+    raw = _read_csv_duckdb(parse_source({"name": "s", "path": str(path), **CONTACTS}))
+    column = raw.columns["id"]
+    if rawcols.arrow_text() is None:
+        assert column.held is None
+        assert column.con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = "
+                                  "'raw'").fetchone() == (1,)
+        return
+    table = column.held[0]
+    sizes = [b.num_rows for b in table.to_batches()]
+    assert sum(sizes) == 300_000 and max(sizes) <= readers.RAW_BATCH_ROWS and len(sizes) >= 3
+    # each column of a batch is one piece (the text and ``_i`` sliced alike)
+    assert all(len(table.column(c).chunks) == len(sizes) for c in table.column_names)
+    # the table DuckDB reads as ``raw`` is this one: the same rows, positions in order
+    assert column.con.execute("SELECT count(*), min(_i), max(_i) FROM raw").fetchone() == (
+        300_000, 0, 299_999)
+    column.close()
+
+
+def test_values_typed_across_batches_as_the_python_parsers(tmp_path, monkeypatch):
+    """Typed over many small batches (rows of blank fields dropped between them), every
+    value is what the Python path gives, in its row."""
+    from kpi_xl.data import readers
+
+    monkeypatch.setattr(readers, "RAW_BATCH_ROWS", 3)
+    text = (_csv(ODD[:5]) + ",,,,,,,\n" + _csv(ODD[5:], header=()).lstrip("\n")
+            + " , ,,,,,,\n" + _csv(ODD, header=()).lstrip("\n"))
+    fast, slow = _both(tmp_path, text, CONTACTS)
+    _same(fast, slow)
+    assert len(fast[0].rows) == 2 * len(ODD)
+
+
 def test_the_whitespace_class_is_what_strip_removes():
     import re
     import sys
@@ -272,3 +317,20 @@ def test_a_column_of_distinct_values_is_left_to_the_sql_path(tmp_path):
     assert [few[0][k] for k in few[1][:3]] == ["v0", "v1", "v2"]
     assert rawcols.SqlColumn(con, "t", "many", 5000).distinct(1000) is None
     assert rawcols.SqlColumn(con, "t", "few", 5000).distinct(49) is None
+
+
+def test_a_column_in_batches_is_encoded_as_the_whole_column():
+    """Typing by distinct value encodes the text batch by batch (no copy of the column
+    into one piece): the same distinct values, in the order they first appear, and the
+    same place for every row as encoding the whole column at once."""
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.compute as pc
+
+    values = [["b", "a", "", "b"], ["c", "a"], [], ["d", "", "c", "e", "b"], ["a"]]
+    column = pa.chunked_array(values, type=pa.string())
+    whole = pc.dictionary_encode(column.combine_chunks())
+    got, places = rawcols._dictionary_encoded(column)
+    assert got.to_pylist() == whole.dictionary.to_pylist() == ["b", "a", "", "c", "d", "e"]
+    assert places.tolist() == whole.indices.to_numpy().tolist()
+    empty = rawcols._dictionary_encoded(pa.chunked_array([], type=pa.string()))
+    assert empty[0].to_pylist() == [] and len(empty[1]) == 0

@@ -48,12 +48,20 @@ def for_duckdb(frame) -> Any:
         table = pa.Table.from_pandas(frame, preserve_index=False)
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
         return frame
-    return pa.Table.from_batches(table.to_batches(max_chunksize=BATCH_ROWS), table.schema)
+    return in_batches(table)
 
 
-#: rows per record batch of a table given to DuckDB (:func:`for_duckdb`): its Arrow scan
-#: reads one batch per thread; DuckDB's own row groups are this size
+#: rows per record batch of an Arrow table given to DuckDB (:func:`in_batches`): its Arrow
+#: scan reads one batch per thread; DuckDB's own row groups are this size
 BATCH_ROWS = 122_880
+
+
+def in_batches(table):
+    """The pyarrow Table ``table`` in record batches of :data:`BATCH_ROWS` rows (slices of
+    its own buffers, no copy), for DuckDB to scan in parallel."""
+    import pyarrow as pa
+
+    return pa.Table.from_batches(table.to_batches(max_chunksize=BATCH_ROWS), table.schema)
 
 
 def is_text(t) -> bool:

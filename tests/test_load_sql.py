@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from kpi_xl import frames
 from kpi_xl.data import rawcols
 from kpi_xl.data.convert import Options, convert
 from kpi_xl.data.readers import _read_csv_duckdb, _read_csv_python
@@ -231,13 +232,11 @@ def test_a_large_file_keeps_every_value_in_its_row(tmp_path):
 
 def test_the_text_in_arrow_is_registered_in_batches_duckdb_scans_in_parallel(tmp_path):
     """Where pyarrow holds the file's text, the table registered in DuckDB as ``raw`` is
-    in record batches of at most ``RAW_BATCH_ROWS`` rows: DuckDB scans a registered Arrow
-    table in parallel only over its batches, and its own result comes in batches of a
+    in record batches of at most ``kpi_xl.frames.BATCH_ROWS`` rows: DuckDB scans a
+    registered Arrow table in parallel only over its batches, and its own result comes in batches of a
     million rows (one thread for every typing query of a 1 M-row export). Without
     pyarrow the text is a DuckDB table, as before."""
     import duckdb
-
-    from kpi_xl.data import readers
 
     path = tmp_path / "big.csv"
     duckdb.sql(f"""COPY (SELECT 'c' || i AS id, TIMESTAMP '2026-10-01' + INTERVAL (i) SECOND
@@ -252,7 +251,7 @@ def test_the_text_in_arrow_is_registered_in_batches_duckdb_scans_in_parallel(tmp
         return
     table = column.held[0]
     sizes = [b.num_rows for b in table.to_batches()]
-    assert sum(sizes) == 300_000 and max(sizes) <= readers.RAW_BATCH_ROWS and len(sizes) >= 3
+    assert sum(sizes) == 300_000 and max(sizes) <= frames.BATCH_ROWS and len(sizes) >= 3
     # each column of a batch is one piece (the text and ``_i`` sliced alike)
     assert all(len(table.column(c).chunks) == len(sizes) for c in table.column_names)
     # the table DuckDB reads as ``raw`` is this one: the same rows, positions in order
@@ -264,9 +263,7 @@ def test_the_text_in_arrow_is_registered_in_batches_duckdb_scans_in_parallel(tmp
 def test_values_typed_across_batches_as_the_python_parsers(tmp_path, monkeypatch):
     """Typed over many small batches (rows of blank fields dropped between them), every
     value is what the Python path gives, in its row."""
-    from kpi_xl.data import readers
-
-    monkeypatch.setattr(readers, "RAW_BATCH_ROWS", 3)
+    monkeypatch.setattr(frames, "BATCH_ROWS", 3)
     text = (_csv(ODD[:5]) + ",,,,,,,\n" + _csv(ODD[5:], header=()).lstrip("\n")
             + " , ,,,,,,\n" + _csv(ODD, header=()).lstrip("\n"))
     fast, slow = _both(tmp_path, text, CONTACTS)

@@ -309,17 +309,13 @@ def _read_csv_duckdb(source: Source, on_read: Reading | None = None) -> RawTable
     return RawTable(header, columns, rows, n, source)
 
 
-#: rows per record batch of the file's text in Arrow as DuckDB scans it (DuckDB's own row
-#: group size)
-RAW_BATCH_ROWS = 122_880
-
-
 def _arrow_raw(con, held: list, header, wanted: dict, first: int, source: Source):
     """The RawTable of a file read into Arrow (``held[0]``): its rows of blank fields left
     out, each row's position as ``_i``, registered in ``con`` as ``raw``."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    from ..frames import in_batches
     from .rawcols import SqlColumn
 
     table = held[0]
@@ -336,12 +332,11 @@ def _arrow_raw(con, held: list, header, wanted: dict, first: int, source: Source
         kept = np.arange(table.num_rows, dtype=np.int64)
     n = table.num_rows
     table = table.append_column("_i", pa.array(np.arange(n, dtype=np.int64)))
-    # registered in record batches of RAW_BATCH_ROWS (slices, no copy): DuckDB scans a
-    # registered Arrow table in parallel over its batches only, one thread a batch, and
-    # DuckDB's result comes in batches of a million rows (the 1 M-row export: one batch,
-    # so each typing query ran on one thread)
-    table = pa.Table.from_batches(table.to_batches(max_chunksize=RAW_BATCH_ROWS),
-                                  schema=table.schema)
+    # registered in record batches (kpi_xl.frames.in_batches: slices, no copy): DuckDB
+    # scans a registered Arrow table in parallel over its batches only, one thread a
+    # batch, and DuckDB's result comes in batches of a million rows (the 1 M-row export:
+    # one batch, so each typing query ran on one thread)
+    table = in_batches(table)
     held[0] = table
     con.register("raw", table)
     columns = {name: SqlColumn(con, "raw", f"c{i}", n, held) for name, i in wanted.items()}

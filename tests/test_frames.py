@@ -228,3 +228,66 @@ def test_text_read_by_duckdb_reaches_pandas_as_arrow(tmp_path):
     assert df["channel"].tolist() == ["phone", "email"]
     assert df["agent"].tolist()[0] == "ana" and pd.isna(df["agent"].iloc[1])
     assert [(r.row, r.value) for r in rejects.items] == [(3, "FAX")]
+
+
+def _as_duckdb_reads_it(frame):
+    """``frame`` as DuckDB reads it registered directly (kpi_xl.frames.for_duckdb): the
+    columns (DuckDB's names and types) and the rows."""
+    direct = _registered(for_duckdb(frame))
+    return direct.execute("DESCRIBE f").fetchall(), direct.execute("SELECT * FROM f").fetchall()
+
+
+@pytest.mark.parametrize("columns", [
+    {"agent": "text", "Wait": "number", "wait": "number"},   # the numbers' side
+    {"Team": "text", "team": "text", "wait": "number"},      # the text's side
+    {"Team": "text", "team": "number"},                      # one name on each side
+    {"": "text", "wait": "number"},                          # no name
+])
+def test_a_source_whose_column_names_duckdb_cannot_tell_apart_is_read_as_it_is(columns):
+    """DuckDB's names are case-insensitive: registered, a frame's ``Wait`` and ``wait``
+    are read as ``Wait`` and ``wait_1``, each with its own values. Failed on h-view,
+    whose view named the frame's columns again over the text and the other columns
+    joined row by row: ``wait`` and ``Team`` were bound to ``Wait`` and ``team``, so one
+    column's values were read as another's (no error), or the view was refused
+    (ambiguous ``Team``; a zero-length name). The engine holds the roster and the
+    business figures whole, whatever columns they have."""
+    pytest.importorskip("pyarrow")
+    from kpi_xl.engine.backends import DuckDBBackend
+
+    n = 3
+    frame = pd.DataFrame({
+        name: (pd.array([f"{name}{i}" for i in range(n)], dtype="string[pyarrow]")
+               if kind == "text" else np.arange(n, dtype=float) + 10 * k)
+        for k, (name, kind) in enumerate(columns.items())})
+    backend = DuckDBBackend()
+    backend.load("in_roster", frame)
+    described, rows = _as_duckdb_reads_it(frame)
+    assert backend.con.execute("DESCRIBE in_roster").fetchall() == described
+    assert backend.con.execute("SELECT * FROM in_roster").fetchall() == rows
+
+
+def test_a_source_loaded_again_under_the_same_name_replaces_the_first():
+    """``DuckDBBackend.load`` replaces what a name held (``CREATE OR REPLACE``), whatever
+    the two frames are: text and other columns (a view over a table and the frame), only
+    text (a table), no Arrow text (the frame registered). Failed on h-view: DuckDB
+    refused to replace a view by a table or a table by a view (Catalog Error), and the
+    first frame's other columns stayed registered."""
+    pytest.importorskip("pyarrow")
+    from kpi_xl.engine.backends import DuckDBBackend
+
+    both = pd.DataFrame({"agent": pd.array(["ana", "ben"], dtype="string[pyarrow]"),
+                         "wait": [1.5, 2.5]})
+    text = pd.DataFrame({"agent": pd.array(["cy"], dtype="string[pyarrow]"),
+                         "team": pd.array(["North"], dtype="string[pyarrow]")})
+    numbers = pd.DataFrame({"wait": pd.array([4, None], dtype="int64[pyarrow]")})
+    plain = pd.DataFrame({"wait": [7.0]})
+    frames_ = [both, text, both, numbers, both, plain, text, numbers, text, plain, both]
+    backend = DuckDBBackend()
+    for frame in frames_:
+        backend.load("in_contacts", frame)
+        assert backend.con.execute("SELECT * FROM in_contacts").fetchall() == \
+            _as_duckdb_reads_it(frame)[1]
+        held = backend.con.execute("SELECT table_name FROM duckdb_tables() UNION ALL "
+                                   "SELECT view_name FROM duckdb_views() WHERE NOT internal")
+        parts = ["in_contacts__other", "in_contacts__text"] if frame is both else []
+        assert sorted(r[0] for r in held.fetchall()) == ["in_contacts", *parts]

@@ -206,6 +206,13 @@ class DuckDBBackend(Backend):
             if not self.con.execute(
                     "SELECT current_setting('preserve_insertion_order')").fetchone()[0]:
                 text, rest = names, []
+            # The view names the frame's columns again, and DuckDB's names are
+            # case-insensitive: of ``Wait`` and ``wait`` it would read ``Wait`` twice
+            # (registered, the frame's columns are ``Wait`` and ``wait_1``, each its
+            # own), and a zero-length name cannot be written; such a frame is copied
+            # whole, as DuckDB names its columns.
+            if len({c.lower() for c in names}) < len(names) or "" in names:
+                text, rest = names, []
             if not text:
                 self.con.register(name, arrow)
                 return

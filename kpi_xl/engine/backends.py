@@ -176,6 +176,7 @@ class DuckDBBackend(Backend):
             self.con.execute(f"SET threads = {int(threads)}")
 
     def load(self, name: str, data: Any) -> None:
+        self._forget(name)
         if isinstance(data, (str, os.PathLike)):
             self.con.execute(f"CREATE OR REPLACE TEMPORARY VIEW {name} AS SELECT * FROM "
                              f"read_parquet({quote_text(os.fspath(data))})")
@@ -229,6 +230,19 @@ class DuckDBBackend(Backend):
                 cols = ", ".join(self.dialect.ident(c) for c in names)
                 self.con.execute(f"CREATE OR REPLACE TEMPORARY VIEW {name} AS SELECT {cols} "
                                  f"FROM {held} POSITIONAL JOIN {name}__other")
+
+    def _forget(self, name: str) -> None:
+        """What ``name`` held, dropped (a frame or Arrow table registered, a temporary
+        table or view, and a frame's text table and other columns): a source loaded
+        again under its name replaces it, whichever of them each is."""
+        for held in (name, f"{name}__other", f"{name}__text"):
+            self.con.unregister(held)          # a registered frame (drops nothing else)
+            kinds = self.con.execute(
+                "SELECT 'TABLE' FROM duckdb_tables() WHERE temporary AND table_name = $n "
+                "UNION ALL SELECT 'VIEW' FROM duckdb_views() WHERE temporary AND "
+                "view_name = $n", {"n": held}).fetchall()
+            for (kind,) in kinds:
+                self.con.execute(f"DROP {kind} {held}")
 
     def columns(self, name: str) -> list[Column]:
         return [Column(r[0], _duck_kind(r[1]))

@@ -59,8 +59,8 @@ def test_the_engine_copies_the_text_of_a_frame_and_reads_the_rest_where_it_is():
     text = {c for c in held if pd.api.types.is_string_dtype(contacts[c])}
     assert text and held - text
     tables = eng.con.execute("SELECT table_name, temporary FROM duckdb_tables()").fetchall()
-    assert tables == [("in_contacts__text", True)]
-    copied = {r[0] for r in eng.con.execute("DESCRIBE in_contacts__text").fetchall()}
+    assert tables == [("in_contacts__text0", True)]
+    copied = {r[0] for r in eng.con.execute("DESCRIBE in_contacts__text0").fetchall()}
     assert copied == text
     assert sorted(_scans(eng.con, "SELECT * FROM in_contacts")) == \
         ["ARROW_SCAN", "POSITIONAL_SCAN", "SEQ_SCAN"]
@@ -75,6 +75,36 @@ def test_the_engine_copies_the_text_of_a_frame_and_reads_the_rest_where_it_is():
         direct.execute(sql.format("f"), [agent]).fetchone()
     mask = (contacts["agent"] == agent) & (contacts["wait"] > 10)
     assert eng.con.execute(sql.format("in_contacts"), [agent]).fetchone()[0] == mask.sum() > 0
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_a_large_frame_is_joined_in_parts_one_a_thread(threads):
+    """A POSITIONAL JOIN runs on one thread: a frame of more rows than a batch is cut
+    into as many contiguous parts as DuckDB has threads (each at least a batch), joined
+    part by part, UNION ALL. Failed before: one join, one thread for every query. Each
+    row's text stays with its own numbers in every part (the text says the number)."""
+    pytest.importorskip("pyarrow")
+    import duckdb
+
+    from kpi_xl.engine.backends import DuckDBBackend
+
+    n = 2 * frames.BATCH_ROWS + 1_001
+    at = np.arange(n)
+    frame = pd.DataFrame({"agent": pd.array([f"a{i}" for i in at], dtype="string[pyarrow]"),
+                          "wait": at.astype(float),
+                          "team": pd.array(np.where(at % 3 == 0, "x", "y"),
+                                           dtype="string[pyarrow]")})
+    con = duckdb.connect()
+    con.execute(f"SET threads = {threads}")
+    backend = DuckDBBackend(con)
+    backend.load("in_contacts", frame)
+    scans = _scans(con, "SELECT max(agent), sum(wait) FROM in_contacts")
+    assert scans.count("POSITIONAL_SCAN") == threads
+    assert con.execute("SELECT count(*), count(*) FILTER (agent <> 'a' || CAST(wait AS "
+                       "BIGINT)), count(*) FILTER (team <> CASE WHEN wait % 3 = 0 THEN "
+                       "'x' ELSE 'y' END) FROM in_contacts").fetchone() == (n, 0, 0)
+    assert con.execute("SELECT sum(wait) FROM in_contacts WHERE team = 'x'").fetchone()[0] \
+        == float(at[at % 3 == 0].sum())
 
 
 def test_a_connection_that_does_not_keep_row_order_gets_a_copy_of_every_column():
@@ -289,5 +319,5 @@ def test_a_source_loaded_again_under_the_same_name_replaces_the_first():
             _as_duckdb_reads_it(frame)[1]
         held = backend.con.execute("SELECT table_name FROM duckdb_tables() UNION ALL "
                                    "SELECT view_name FROM duckdb_views() WHERE NOT internal")
-        parts = ["in_contacts__other", "in_contacts__text"] if frame is both else []
+        parts = ["in_contacts__other0", "in_contacts__text0"] if frame is both else []
         assert sorted(r[0] for r in held.fetchall()) == ["in_contacts", *parts]

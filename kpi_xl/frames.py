@@ -37,9 +37,8 @@ def has_arrow_columns(frame) -> bool:
 def for_duckdb(frame) -> Any:
     """What to ``register`` with DuckDB for ``frame``: a pyarrow Table of the same columns
     when the frame holds Arrow-backed columns (in batches of :data:`BATCH_ROWS` rows),
-    else the frame. A frame that pyarrow cannot
-    take as it is (an object column mixing numbers and text) stays a frame: DuckDB reads
-    those by value, as before."""
+    else the frame. A frame that pyarrow cannot take as it is (an object column mixing
+    numbers and text) stays a frame: DuckDB reads those by value, as before."""
     if not has_arrow_columns(frame):
         return frame
     import pyarrow as pa

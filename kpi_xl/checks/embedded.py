@@ -109,8 +109,8 @@ class Checks:
 
     Each table is given to DuckDB once, as the columns its rules read plus positions:
     by default that frame (as :func:`kpi_xl.frames.for_duckdb` gives it) is registered
-    and read by the one query (no copy); with
-    ``copy`` (class attribute) it is first copied into a DuckDB table. Measured on 1 M
+    and read by the one query (no copy); with ``copy`` (class attribute) it is first
+    copied into a DuckDB table. Measured on 1 M
     contacts (bench/bench_checks.py, bench/README.md), the copy cost more than the one
     scan of the frame it replaces, with or without pyarrow, so frames are read in place;
     the copy stays for that comparison."""
@@ -145,10 +145,9 @@ class Checks:
         # copy=False: the table's own columns, not copied into one block per type
         frame = pd.DataFrame({c: df[c] for c in reads}, copy=False)
         frame["_row"] = np.arange(len(df), dtype="int64")
-        # with Arrow text: an Arrow table in batches, text as string views
-        # (kpi_xl.frames), which DuckDB reads in parallel without converting it (a pandas
-        # frame of Arrow text was read on one thread, each text value made a Python
-        # string: 2 M contacts, 1.05-1.15 -> 0.5-0.8 s)
+        # with Arrow text: an Arrow table in batches (kpi_xl.frames), which DuckDB reads
+        # in parallel (a pandas frame of Arrow text was read on one thread, each text
+        # value made a Python string: 2 M contacts, _apply_rules 1.05-1.15 -> 0.5-0.8 s)
         frame = for_duckdb(frame)
         if self.copy:
             self.con.register("_checked_frame", frame)

@@ -192,29 +192,25 @@ class DuckDBBackend(Backend):
             # A frame with Arrow text. DuckDB converts Arrow text at every scan of a
             # registered table, and the queries scan each source several times (views,
             # survey answers, one query per table), so the text columns are copied once
-            # into a DuckDB table (1 M contacts, queries 2.4-3.7 -> 1.3-1.4 s CPU). The
-            # other columns (numbers, times, flags) are read where they are, the Arrow
-            # table's buffers being the frame's own: a copy of them would hold them
-            # twice (2 M contacts: peak 1,245 -> 950 MB, bench/README.md). The two sides
-            # are joined row by row (POSITIONAL JOIN), in the frame's column order.
-            # A frame of Python-object text stays registered: copying it cost more
-            # (11.6 -> 14.4 s, 792 -> 992 MB) than the scans, which read only the
-            # columns a query needs.
-            # The join needs the text table in the frame's row order: DuckDB keeps it
-            # (BATCH_CREATE_TABLE_AS) unless told not to (preserve_insertion_order, a
-            # connection given to the backend), and then every column is copied.
+            # into DuckDB (1 M contacts, queries 2.4-3.7 -> 1.3-1.4 s CPU); the other
+            # columns (numbers, times, flags) are read where they are, from the frame's
+            # own buffers (:meth:`_text_and_rest`): a copy would hold them twice (2 M
+            # contacts: peak 1,272 -> 930 MB, bench/README.md). A frame of
+            # Python-object text stays registered (above): copying it cost more (11.6 ->
+            # 14.4 s, 792 -> 992 MB) than the scans, which read only the columns a query
+            # needs. Every column is copied where the two sides could not be joined row
+            # by row: on a connection that does not keep insertion order (the text table
+            # would not be in the frame's order), and where DuckDB cannot tell the
+            # frame's column names apart (the view names them again; names are
+            # case-insensitive: of ``Wait`` and ``wait`` it would read ``Wait`` twice,
+            # where registered they are ``Wait`` and ``wait_1``; a zero-length name
+            # cannot be written).
             names = arrow.column_names
             text = [c for c, t in zip(names, arrow.schema.types, strict=True) if is_text(t)]
             rest = [c for c in names if c not in text]
-            if not self.con.execute(
-                    "SELECT current_setting('preserve_insertion_order')").fetchone()[0]:
-                text, rest = names, []
-            # The view names the frame's columns again, and DuckDB's names are
-            # case-insensitive: of ``Wait`` and ``wait`` it would read ``Wait`` twice
-            # (registered, the frame's columns are ``Wait`` and ``wait_1``, each its
-            # own), and a zero-length name cannot be written; such a frame is copied
-            # whole, as DuckDB names its columns.
-            if len({c.lower() for c in names}) < len(names) or "" in names:
+            ordered = self.con.execute(
+                "SELECT current_setting('preserve_insertion_order')").fetchone()[0]
+            if not ordered or len({c.lower() for c in names}) < len(names) or "" in names:
                 text, rest = names, []
             if not text:
                 self.con.register(name, arrow)
@@ -238,8 +234,10 @@ class DuckDBBackend(Backend):
         into DuckDB and the others (``rest``) read where they are, joined row by row. A
         POSITIONAL JOIN runs on one thread, so the rows are cut into as many parts as
         DuckDB has threads (contiguous, of a batch at least), each part's join read by
-        one, UNION ALL: at 2 M contacts the queries took about twice main's wall time on
-        2 threads as one join."""
+        one, UNION ALL (2 M contacts, 2 threads: as one join, the queries took about
+        twice the wall time they take on a copy). The view reads the frame's buffers as
+        they are when queried: the frame must not change while the engine holds it (the
+        loader's do not)."""
         from ..frames import BATCH_ROWS
 
         threads = int(self.con.execute("SELECT current_setting('threads')").fetchone()[0])
@@ -252,7 +250,7 @@ class DuckDBBackend(Backend):
             part = arrow.slice(j * step, step) if parts > 1 else arrow
             words, other = f"{name}__text{j}", f"{name}__other{j}"
             held += [words, other]
-            self._held[name] = held
+            self._held[name] = held           # so far: what a failed load made is dropped
             self._copy(words, part.select(text))
             self.con.register(other, part.select(rest))
             selects.append(f"SELECT {cols} FROM {words} POSITIONAL JOIN {other}")

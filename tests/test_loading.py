@@ -604,9 +604,10 @@ def test_a_rejected_row_is_not_also_listed_as_used_without_a_value(tmp_path):
 
 
 def test_repeated_ids_are_found_as_the_check_finds_them_on_every_row():
-    """The loader runs the duplicate check (kpi_xl.checks.embedded.duplicates) only on the
+    """The duplicate check (kpi_xl.checks.embedded.duplicates) runs on text only on the
     rows whose key's hash another row shares: the same rows and first rows as the check
-    over every row, blanks (None and NaN alike) repeating blanks, text or not."""
+    over every row (an object column takes that path), blanks (None and NaN alike)
+    repeating blanks, text or not."""
     from kpi_xl.checks.embedded import duplicates
     from kpi_xl.data.load import _repeats
 
@@ -620,7 +621,7 @@ def test_repeated_ids_are_found_as_the_check_finds_them_on_every_row():
         n = len(key)
         df = pd.DataFrame({"_source": ["s"] * n, "_row": np.arange(2, n + 2)})
         dup, seen = _repeats(df, key, {"s": "f.csv"})
-        again, first = duplicates(key)
+        again, first = duplicates(key.astype(object))      # every row, no hash
         assert np.flatnonzero(dup).tolist() == again.tolist()
         assert seen == [f"f.csv row {f + 2}" for f in first]
     dup, seen = _repeats(pd.DataFrame({"_source": ["s"] * len(values),

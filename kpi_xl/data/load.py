@@ -495,59 +495,14 @@ def _repeats(df, key, files: dict[str, str]) -> tuple[Any, list[str]]:
     """(a mask of the rows of ``df`` whose ``key`` an earlier row holds, where that
     earlier row is for each: ``<file> row <n>``), in row order. The check is
     :func:`kpi_xl.checks.embedded.duplicates` (SQL on DuckDB), for ids and agent-days
-    alike, run on the rows :func:`_maybe_repeated` leaves (all of them when the key is not
-    text): every row of a repeated key is among those, so the positions are the same."""
+    alike."""
     from ..checks.embedded import duplicates
 
+    again, first = duplicates(key)
     dup = np.zeros(len(df), bool)
-    maybe = _maybe_repeated(key)
-    if maybe is None:
-        again, first = duplicates(key)
-    elif len(maybe):
-        again, first = duplicates(key.iloc[maybe])
-        again, first = maybe[again], maybe[first]
-    else:
-        return dup, []
     dup[again] = True
     names, lines = df["_source"].iloc[first].tolist(), df["_row"].to_numpy()[first]
     return dup, [f"{files.get(n, '?')} row {line}" for n, line in zip(names, lines)]
-
-
-def _maybe_repeated(key):
-    """The positions of the values of the text Series ``key`` whose hash (DuckDB's
-    ``hash``, of the column as :func:`kpi_xl.checks.embedded.duplicates` gives it to
-    DuckDB) another value shares, in order; None when ``key`` is not text (DuckDB infers an
-    object column's type from its values, so a subset could read otherwise). Equal values,
-    blanks included, hash alike, so every repeated value is there; a value hashed alike by
-    chance is there too, and the check itself tells. Hashing 2 M ids and sorting the
-    hashes cost ~0.13 s of CPU, the check's hash aggregate over all of them ~0.8 s; ids
-    that never repeat (the usual export) skip it."""
-    import duckdb
-    import pandas as pd
-
-    from ..frames import for_duckdb
-
-    if not isinstance(key.dtype, pd.StringDtype):
-        return None
-    con = duckdb.connect()
-    try:
-        # each hash with its row's position: DuckDB reads the table in parallel and
-        # does not give rows back in order in every plan (see rawcols._in_order)
-        con.register("keyed", for_duckdb(pd.DataFrame({
-            "key": key.reset_index(drop=True), "_pos": np.arange(len(key), dtype="int64")})))
-        got = con.execute('SELECT _pos, hash("key") AS h FROM keyed').fetchnumpy()
-    finally:
-        con.close()
-    pos = np.asarray(got["_pos"], dtype="int64")
-    if len(pos) != len(key):
-        raise RuntimeError(f"DuckDB hashed {len(pos)} of {len(key)} keys")
-    hashes = np.empty(len(key), dtype="uint64")
-    hashes[pos] = np.asarray(got["h"], dtype="uint64")
-    ordered = np.sort(hashes)
-    shared = ordered[1:][ordered[1:] == ordered[:-1]]
-    if not len(shared):
-        return np.zeros(0, dtype="int64")
-    return np.flatnonzero(np.isin(hashes, np.unique(shared))).astype("int64")
 
 
 def _one_row_per_agent_day(ds: Dataset, df, files: dict[str, str],

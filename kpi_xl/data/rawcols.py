@@ -164,17 +164,32 @@ class SqlColumn(Sequence):
                 return None
             uniq = dictionary.to_pylist()
         else:                             # a DuckDB table (readers: no pyarrow)
-            import pandas as pd
-
-            got = self.con.execute(f"SELECT coalesce({c}, '') AS v, rowid AS _i FROM "
-                                   f"{self.table}").fetchnumpy()
-            places, found = pd.factorize(_in_order(got, "v", object))
-            if len(found) > limit:
+            got = self._encoded(limit)
+            if got is None:
                 return None
-            uniq = list(found)
+            uniq, places = got
         if self._codes:
             uniq = self._recode(uniq, self._codes)
         return uniq, np.asarray(places, dtype=np.intp)
+
+    def _encoded(self, limit: int):
+        """:meth:`distinct` of a DuckDB table, encoded by DuckDB: each row's place is
+        found by a join to the distinct values, numbered in the order they first appear
+        (as ``pandas.factorize`` numbers them), so no row's text becomes a Python string
+        (which had fetched every row's text: 2 M-row bench export without pyarrow, a
+        peak of compute 1,067 -> 1,005 MB, its CPU time the same)."""
+        c = self.ref
+        groups = (f"(SELECT coalesce({c}, '') AS v, min(rowid) AS f FROM {self.table} "
+                  "GROUP BY ALL)")
+        uniq = [v for v, in self.con.execute(
+            f"SELECT v FROM {groups} ORDER BY f LIMIT {int(limit) + 1}").fetchall()]
+        if len(uniq) > limit:
+            return None
+        got = self.con.execute(
+            f"WITH d AS (SELECT v, (row_number() OVER (ORDER BY f) - 1)::INTEGER AS p "
+            f"FROM {groups}) SELECT d.p AS v, t.rowid AS _i FROM {self.table} AS t "
+            f"JOIN d ON coalesce(t.{c}, '') = d.v").fetchnumpy()
+        return uniq, _in_order(got, "v", np.intp)
 
     def typed(self, simple: str, value: str, empty, text: bool = False,
               shape: str | None = None):

@@ -14,7 +14,8 @@ The table comes in record batches of :data:`BATCH_ROWS` rows: DuckDB's scan of a
 registered Arrow table reads one batch per thread, so a table of one 2 M-row chunk was
 read on one thread.
 
-Without pyarrow (or for a frame with no Arrow-backed column) the frame is given as it is.
+Without pyarrow (or for a frame with no Arrow-backed column) the frame is given as it is
+(a copy where its rows are held in reverse, which DuckDB cannot scan: :func:`readable`).
 
 The engine, which scans its sources several times, copies a frame's text columns into
 DuckDB and reads its other columns where they are (:class:`kpi_xl.engine.backends.
@@ -40,14 +41,31 @@ def for_duckdb(frame) -> Any:
     else the frame. A frame that pyarrow cannot take as it is (an object column mixing
     numbers and text) stays a frame: DuckDB reads those by value, as before."""
     if not has_arrow_columns(frame):
-        return frame
+        return readable(frame)
     import pyarrow as pa
 
     try:
         table = pa.Table.from_pandas(frame, preserve_index=False)
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
-        return frame
+        return readable(frame)
     return in_batches(table)
+
+
+def readable(frame) -> Any:
+    """``frame`` as DuckDB's pandas scan can read it: a copy where a column's values are
+    held in reverse (negative strides: ``df.iloc[::-1]``, a view, which the scan refuses
+    at ``register``, "Unable to cast Python instance of type int"); else ``frame``."""
+    import numpy as np
+
+    for _, column in frame.items():
+        values = column.array
+        # the numpy array behind the column: its own (numpy dtypes), or an extension
+        # array's values (pandas' masked numbers and its numpy-backed arrays)
+        held = column.to_numpy(copy=False) if isinstance(column.dtype, np.dtype) else \
+            getattr(values, "_data", getattr(values, "_ndarray", None))
+        if isinstance(held, np.ndarray) and held.ndim and held.strides[0] < 0:
+            return frame.copy()
+    return frame
 
 
 #: rows per record batch of an Arrow table given to DuckDB (:func:`in_batches`): its Arrow

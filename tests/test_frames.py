@@ -321,3 +321,28 @@ def test_a_source_loaded_again_under_the_same_name_replaces_the_first():
                                    "SELECT view_name FROM duckdb_views() WHERE NOT internal")
         parts = ["in_contacts__other0", "in_contacts__text0"] if frame is both else []
         assert sorted(r[0] for r in held.fetchall()) == ["in_contacts", *parts]
+
+
+def test_a_frame_in_reverse_order_is_read_as_it_is():
+    """``df.iloc[::-1]`` (rows in reverse, a view) holds its columns with negative
+    strides, which DuckDB's pandas scan cannot read ("Unable to cast Python instance of
+    type int", at ``register``): such a frame is given as a copy in its own order, to the
+    engine and to the rule checks alike, with or without Arrow text."""
+    import duckdb
+
+    frame = pd.DataFrame({"wait": np.arange(6.0), "n": np.arange(6),
+                          "at": pd.to_datetime(["2026-10-01"] * 6),
+                          "score": pd.array([1, None, 3, 4, 5, 6], dtype="Int64"),
+                          "agent": pd.Series(list("abcdef"), dtype=object)})
+    import importlib.util
+
+    arrow = importlib.util.find_spec("pyarrow") is not None
+    for f in (frame, _arrow_text(frame)) if arrow else (frame,):
+        backwards = f.iloc[::-1]
+        con = duckdb.connect()
+        con.register("t", for_duckdb(backwards))
+        got = con.execute("SELECT wait, n, score, agent FROM t").fetchall()
+        assert got == [(5.0, 5, 6, "f"), (4.0, 4, 5, "e"), (3.0, 3, 4, "d"),
+                       (2.0, 2, 3, "c"), (1.0, 1, None, "b"), (0.0, 0, 1, "a")]
+    forwards = pd.DataFrame({"wait": np.arange(6.0)})
+    assert for_duckdb(forwards) is forwards          # no copy where none is needed

@@ -72,9 +72,8 @@ def test_engine_results_do_not_depend_on_the_order_of_the_rows():
     from kpi_xl.engine import Engine, KpiChoice
 
     tables = sample_tables(teams=2, agents_per_team=4, contacts_per_month=1200)
-    # take() copies the rows (DuckDB cannot read the reversed view iloc[::-1] gives)
-    backwards = {k: (v.take(np.arange(len(v))[::-1]).reset_index(drop=True)
-                     if isinstance(v, pd.DataFrame) else v)
+    # the reversed view itself (negative strides; kpi_xl.frames.for_duckdb copies it)
+    backwards = {k: (v.iloc[::-1] if isinstance(v, pd.DataFrame) else v)
                  for k, v in tables.items()}
     choices = {"qa_score": KpiChoice(params={"max_score": MAX_SCORE})}
     keys = ["kpi", "level", "key", "period"]

@@ -186,8 +186,8 @@ class DuckDBBackend(Backend):
             from ..frames import for_duckdb, is_text
 
             arrow = for_duckdb(data)
-            if arrow is data:                  # no Arrow text: the frame, registered
-                self.con.register(name, data)
+            if not hasattr(arrow, "schema"):   # no Arrow text: the frame, registered
+                self.con.register(name, arrow)
                 return
             # A frame with Arrow text. DuckDB converts Arrow text at every scan of a
             # registered table, and the queries scan each source several times (views,

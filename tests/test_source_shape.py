@@ -309,3 +309,31 @@ def test_a_monthly_run_reads_the_months_files_named_by_month(tmp_path, capsys):
     assert main(["compute", "-c", str(cfg), "--month", "2026-11",
                  "--out", str(tmp_path / "out")]) == 1
     assert "no file for 2026-11" in capsys.readouterr().err
+
+
+def test_an_unpivot_lets_duckdbs_copy_of_the_file_go(tmp_path):
+    """The unpivoted table holds the file's values as lists, so DuckDB's copy of the file
+    (its connection, and the Arrow table where pyarrow is installed) is closed once they
+    are taken, as convert closes it for a source read as it is: it stayed open until the
+    garbage collector found it."""
+    import duckdb
+
+    from kpi_xl.data.readers import _read_csv_duckdb
+    from kpi_xl.data.rawcols import SqlColumn
+    from kpi_xl.data.shape import UNPIVOT_SCORE, unpivot_table
+
+    path = tmp_path / "qa-wide.csv"
+    path.write_text(WIDE, encoding="utf-8")
+    src = parse_source({"name": "qa", "table": "qa", "path": str(path), "header_row": 2,
+                        "decimal": ",", "unpivot": {"columns": "Q *"},
+                        "columns": {"evaluation": "Evaluation", "date": "Date",
+                                    "agent": "Agent", "comment": "Comment"}})
+    raw = _read_csv_duckdb(src)
+    read = [c for c in raw.columns.values() if isinstance(c, SqlColumn)]
+    assert read
+    wide = unpivot_table(raw)
+    assert wide.columns[UNPIVOT_SCORE][:3] == ["1", "0,5", "1"]     # e1's three items
+    for c in read:
+        with pytest.raises(duckdb.ConnectionException):
+            c.con.execute("SELECT 1")
+        assert not c.held

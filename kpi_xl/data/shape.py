@@ -269,6 +269,7 @@ def unpivot_table(raw):
     broken records stay one row each (in ``read``)."""
     import numpy as np
 
+    from .rawcols import SqlColumn
     from .readers import RawTable
     from .sources import ColumnMap
 
@@ -281,6 +282,9 @@ def unpivot_table(raw):
     columns[UNPIVOT_CRITERION] = list(crit) * n
     cells = [raw.columns[c] for c in crit]
     columns[UNPIVOT_SCORE] = [cells[j][i] for i in range(n) for j in range(k)]
+    for values in raw.columns.values():     # taken as lists: DuckDB's copy is done with
+        if isinstance(values, SqlColumn):
+            values.close()
     source = dataclasses.replace(src, columns=src.columns + (
         ColumnMap("criterion", column=UNPIVOT_CRITERION),
         ColumnMap("score", column=UNPIVOT_SCORE)))

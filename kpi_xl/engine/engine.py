@@ -196,17 +196,20 @@ class Engine:
         if sql:
             # TEMPORARY: Spark refuses a persistent view over temporary ones
             self.backend.temp_view("src_survey_rows", sql)
-            places = [c for c in PLACES
-                      if any(c in self.columns.get(n, set()) for n in SURVEY_SOURCES)]
-            cuts = ("team", "agent", "channel",
-                    *(d for d in self.dimensions if d not in LEVELS))
+            places, cuts = self._survey_places_and_cuts()
             self.columns["survey_rows"] = {*places, "_table", "_row", *cuts, *SURVEY_COLUMNS}
+
+    def _survey_places_and_cuts(self) -> tuple[list[str], tuple[str, ...]]:
+        """The survey view's columns that place an answer (period, date: those some
+        survey source has) and that cut it (the levels and the dimensions)."""
+        places = [c for c in PLACES
+                  if any(c in self.columns.get(n, set()) for n in SURVEY_SOURCES)]
+        cuts = ("team", "agent", "channel", *(x for x in self.dimensions if x not in LEVELS))
+        return places, cuts
 
     def _survey_sql(self, d: Dialect) -> str | None:
         parts = []
-        cuts = ("team", "agent", "channel", *(x for x in self.dimensions if x not in LEVELS))
-        places = [c for c in PLACES
-                  if any(c in self.columns.get(n, set()) for n in SURVEY_SOURCES)]
+        places, cuts = self._survey_places_and_cuts()
         for name in SURVEY_SOURCES:
             cols = self.columns.get(name, set())
             have = [c for c in SURVEY_COLUMNS if c in cols]

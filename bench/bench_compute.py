@@ -179,7 +179,7 @@ def run(side: str, path: Path, no_pyarrow: bool, env: dict, profile: str | None 
 STAGES = (
     ("read (DuckDB read_csv into text columns)", [("data/readers.py", "_read_csv")]),
     ("convert (type every value, rejects)", [("data/convert.py", "convert")]),
-    ("derived columns (per source)", [("data/load.py", "_finish_source")]),
+    ("derived columns (per source)", [("data/derive.py", "finish_source")]),
     ("cross-row checks (dates, duplicates, roster)", [("data/load.py", "_finish_tables")]),
     ("rule checks (kpi_xl.checks)", [("data/load.py", "_apply_rules")]),
     ("guards", [("run/guards.py", "check")]),

@@ -73,7 +73,7 @@ def typed_sql(path: Path, channels=("phone", "email", "chat", "social")) -> str:
         leftover.append(f"CASE WHEN NOT {blank} AND NOT coalesce({simple}, false) "
                         f"THEN {1 << k} ELSE 0 END")
     known = ", ".join(literal(c) for c in channels)
-    # the loader's timestamp-order rules, in its order (load._finish_source): a first
+    # the loader's timestamp-order rules, in its order (derive.finish_source): a first
     # reply before the created time, then a solved time before the created time or before
     # the first reply left (each left out)
     reply = "CASE WHEN first_reply_at < created THEN NULL ELSE first_reply_at END"

@@ -14,8 +14,8 @@ from kpi_xl.catalog.spec import Formula, Input, Kpi, Variant
 from kpi_xl.errors import KpiError
 from kpi_xl.render import arrays
 from kpi_xl.render.arrays import compute
-from kpi_xl.render.cells import (_LABELS_PIECE, _factorise, _parse_category, _two_nuls,
-                                 parse_column)
+from kpi_xl.render.cells import (_LABELS_PIECE, _factorise, _parse_category, _plain_labels,
+                                 _two_nuls, parse_column)
 
 
 def test_a_repeated_call_walks_no_formula_tree(monkeypatch):
@@ -186,6 +186,7 @@ _PIECE_ROWS = [1, 2, _LABELS_PIECE - 1, _LABELS_PIECE, _LABELS_PIECE + 1,
 def test_the_bulk_check_in_pieces_finds_a_bad_cell_at_any_row(row):
     n = 2 * _LABELS_PIECE + 7
     ids = [f"T{i}" for i in range(n)]
+    assert _plain_labels(ids) and _plain_labels(np.array(ids, object))   # checked in bulk
     for cell, message in (("#N/A", "holds the Excel error #N/A"),
                           (True, "holds TRUE/FALSE, but a label is expected")):
         ids[row - 1] = cell
@@ -194,6 +195,7 @@ def test_the_bulk_check_in_pieces_finds_a_bad_cell_at_any_row(row):
                 compute("ticket_volume", ids=data)
     for cell in ("", " ", None, "x\0", "a b", " T1"):   # blanks and labels, not plain
         ids[row - 1] = cell
+        assert not _plain_labels(ids)
         expected = n - 1 if cell in ("", " ", None) else n
         for data in (ids, np.array(ids, object)):
             assert compute("ticket_volume", ids=data).value == expected

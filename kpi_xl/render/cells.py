@@ -616,6 +616,10 @@ def _category_label(kpi: str, name: str, v: Any, row: int) -> str | None:
 _ASCII_SPACE = tuple(c for c in map(chr, range(128)) if c.isspace())
 
 
+#: cells per piece of :func:`_plain_labels`' check of many cells
+_LABELS_PIECE = 16384
+
+
 def _plain_labels(seq: Sequence[Any]) -> bool:
     """Whether every cell is text that the full parser takes as its own label, unchanged:
     no blank, no padding, no error value (nothing that begins with #), no TRUE/FALSE or
@@ -652,10 +656,6 @@ def _plain_labels(seq: Sequence[Any]) -> bool:
         if not text.isascii() or any(c in text for c in _ASCII_SPACE) or _two_nuls(text):
             return False
     return True
-
-
-#: cells per piece of :func:`_plain_labels`' check of many cells
-_LABELS_PIECE = 16384
 
 
 def _two_nuls(text: str) -> bool:

@@ -14,7 +14,8 @@ from kpi_xl.catalog.spec import Formula, Input, Kpi, Variant
 from kpi_xl.errors import KpiError
 from kpi_xl.render import arrays
 from kpi_xl.render.arrays import compute
-from kpi_xl.render.cells import _factorise, _parse_category, parse_column
+from kpi_xl.render.cells import (_LABELS_PIECE, _factorise, _parse_category, _plain_labels,
+                                 _two_nuls, parse_column)
 
 
 def test_a_repeated_call_walks_no_formula_tree(monkeypatch):
@@ -166,6 +167,41 @@ def test_an_empty_cell_among_many_ids_is_a_blank_wherever_it_falls(row):
         assert compute("ticket_volume", ids=data).value == 1199
     ids[row - 1] = "x\0"            # a NUL inside a cell: the full parser takes it as a label
     assert compute("ticket_volume", ids=ids).value == 1200
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(alphabet="\0ab", max_size=40))
+def test_two_nuls_in_a_row_are_found_at_even_and_odd_offsets(text):
+    # the 16-bit words of the text's bytes at both offsets against str's own search
+    assert _two_nuls(text) == ("\0\0" in text)
+
+
+# ids in three pieces of the bulk check (_LABELS_PIECE cells each, the last one short):
+# rows at both ends of the range and of each piece
+_PIECE_ROWS = [1, 2, _LABELS_PIECE - 1, _LABELS_PIECE, _LABELS_PIECE + 1,
+               2 * _LABELS_PIECE, 2 * _LABELS_PIECE + 1, 2 * _LABELS_PIECE + 7]
+
+
+@pytest.mark.parametrize("row", _PIECE_ROWS)
+def test_the_bulk_check_in_pieces_finds_a_bad_cell_at_any_row(row):
+    n = 2 * _LABELS_PIECE + 7
+    ids = [f"T{i}" for i in range(n)]
+    assert _plain_labels(ids) and _plain_labels(np.array(ids, object))   # checked in bulk
+    for cell, message in (("#N/A", "holds the Excel error #N/A"),
+                          (True, "holds TRUE/FALSE, but a label is expected")):
+        ids[row - 1] = cell
+        for data in (ids, np.array(ids, object)):
+            with pytest.raises(KpiError, match=rf"{message}.*\(cell {row} of the range\)"):
+                compute("ticket_volume", ids=data)
+    for cell in ("", " ", None, "x\0", "a b", " T1"):   # blanks and labels, not plain
+        ids[row - 1] = cell
+        assert not _plain_labels(ids)
+        expected = n - 1 if cell in ("", " ", None) else n
+        for data in (ids, np.array(ids, object)):
+            assert compute("ticket_volume", ids=data).value == expected
+        assert _category(ids, _parse_category) == _category(ids, _factorise)
+    ids[row - 1] = "T"
+    assert compute("ticket_volume", ids=np.array(ids)).value == n   # a text array
 
 
 def test_a_lookup_reads_plain_labels_parsed_on_demand():

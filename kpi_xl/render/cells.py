@@ -616,39 +616,71 @@ def _category_label(kpi: str, name: str, v: Any, row: int) -> str | None:
 _ASCII_SPACE = tuple(c for c in map(chr, range(128)) if c.isspace())
 
 
+#: cells per piece of :func:`_plain_labels`' check of many cells
+_LABELS_PIECE = 16384
+
+
 def _plain_labels(seq: Sequence[Any]) -> bool:
     """Whether every cell is text that the full parser takes as its own label, unchanged:
     no blank, no padding, no error value (nothing that begins with #), no TRUE/FALSE or
     number. Checked on the cells joined into one string (a join refuses anything that is
     not text), so a million distinct ids cost a few scans instead of a dict of a million
-    entries. A column this refuses goes to the full parser, which says why."""
-    if not seq:
+    entries. A column this refuses goes to the full parser, which says why. ``seq`` is a
+    list, or an object or text array (converted to lists piece by piece)."""
+    n = len(seq)
+    if not n:
         return False
-    try:
-        text = "\0".join(seq)
-    except TypeError:
-        return False
-    if "#" in text or text[:1] in ("", "\0") or text[-1:] == "\0":
-        return False
-    if len(seq) < 1000:   # no whitespace (str.split's is str.strip's), no empty cell
+    if n < 1000:
+        cells = seq if type(seq) is list else seq.tolist()
+        try:
+            text = "\0".join(cells)
+        except TypeError:
+            return False
+        if "#" in text or text[:1] in ("", "\0") or text[-1:] == "\0":
+            return False
+        # no whitespace (str.split's is str.strip's), no empty cell
         return len(text.split(None, 1)) == 1 and not text[0].isspace() \
             and not text[-1].isspace() and "\0\0" not in text
-    if not text.isascii() or any(c in text for c in _ASCII_SPACE):
-        return False
-    # an empty cell: the list's own search compares lengths, one pass over the cells
-    # (it was two separators in a row found by numpy in the text encoded: two passes
-    # over 9 MB and two masks of that size, 30 % of a call over a million ids)
-    return "" not in seq
+    # in pieces: a piece's text (about 150 kB of ids) stays in the cache and reuses the
+    # memory of the one before, where the text of a million ids (9 MB) took fresh pages
+    # from the kernel on every call and was read again by each check
+    for i in range(0, n, _LABELS_PIECE):
+        cells = seq[i:i + _LABELS_PIECE]
+        try:
+            text = "\0".join(cells if type(cells) is list else cells.tolist())
+        except TypeError:
+            return False
+        # a piece's first or last cell empty, an error value
+        if "#" in text or text[:1] in ("", "\0") or text[-1:] == "\0":
+            return False
+        if not text.isascii() or any(c in text for c in _ASCII_SPACE) or _two_nuls(text):
+            return False
+    return True
+
+
+def _two_nuls(text: str) -> bool:
+    """Whether an ASCII text holds two NULs in a row: in the joined cells of
+    :func:`_plain_labels` (neither first nor last character NUL), an empty cell or a cell
+    with a NUL at one end (which the full parser then takes as it is). The text's bytes
+    read as 16-bit words at even and at odd offsets: a pair of NULs is a word of zero
+    bits in one of the two, so the least word of each says it, two reductions without a
+    mask (was: the list's own search for "", which compares every cell with it)."""
+    b = text.encode("ascii")
+    n = len(b)
+    if n < 4:
+        return "\0\0" in text
+    return bool(_minimum(np.frombuffer(b, np.uint16, n // 2)) == 0
+                or _minimum(np.frombuffer(b, np.uint16, (n - 1) // 2, 1)) == 0)
 
 
 def _parse_category(kpi: str, name: str, seq: Sequence[Any]) -> Column:
     """A category column: plain labels (:func:`_plain_labels`) are checked in bulk and
     parsed only when a formula reads them; anything else is parsed cell by cell."""
-    cells = seq.tolist() if isinstance(seq, np.ndarray) and seq.dtype.kind in "OU" else seq
-    if type(cells) is list and _plain_labels(cells):
-        col = Column(None, np.zeros(len(cells), bool))
+    text_array = isinstance(seq, np.ndarray) and seq.dtype.kind in "OU"
+    if (type(seq) is list or text_array) and _plain_labels(seq):
+        col = Column(None, np.zeros(len(seq), bool))
         col.cache["nblank"] = 0
-        col.parse = lambda: _factorise(kpi, name, cells)
+        col.parse = lambda: _factorise(kpi, name, seq.tolist() if text_array else seq)
         return col
     return _factorise(kpi, name, seq)
 

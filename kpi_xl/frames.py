@@ -1,4 +1,4 @@
-"""A pandas DataFrame as DuckDB reads it fastest.
+"""pandas DataFrames as DuckDB reads them fastest, and rows dropped without a second table.
 
 With pyarrow installed, pandas 3 keeps text columns as Arrow arrays (``str`` dtype). DuckDB
 scans a registered pandas frame column by column through numpy, so every scan of such a
@@ -17,6 +17,9 @@ read on one thread.
 Without pyarrow (or for a frame with no Arrow-backed column) the frame is given as it is
 (a copy where its rows are held in reverse, which DuckDB cannot scan: :func:`readable`).
 
+:func:`keep_rows` drops rows from a frame column by column, so that a few rejected rows
+never hold the table twice.
+
 The engine, which scans its sources several times, copies a frame's text columns into
 DuckDB and reads its other columns where they are (:class:`kpi_xl.engine.backends.
 DuckDBBackend`).
@@ -25,6 +28,8 @@ DuckDBBackend`).
 from __future__ import annotations
 
 from typing import Any
+
+import numpy as np
 
 
 def has_arrow_columns(frame) -> bool:
@@ -55,8 +60,6 @@ def readable(frame) -> Any:
     """``frame`` as DuckDB's pandas scan can read it: a copy where a column's values are
     held in reverse (negative strides: ``df.iloc[::-1]``, a view, which the scan refuses
     at ``register``, "Unable to cast Python instance of type int"); else ``frame``."""
-    import numpy as np
-
     for _, column in frame.items():
         values = column.array
         # the numpy array behind the column: its own (numpy dtypes), or an extension
@@ -101,3 +104,20 @@ def only_columns(frame, names) -> Any:
     import pandas as pd
 
     return pd.DataFrame({c: frame[c] for c in keep}, copy=False)
+
+
+def keep_rows(frame, keep) -> Any:
+    """The rows of ``frame`` where the mask ``keep`` holds, as a new frame (index 0 to
+    n-1), made column by column, each of ``frame``'s columns dropped from it once taken:
+    the two tables are never held whole side by side (a 2 M-row export with 0.17 % of its
+    rows rejected peaked at 1,230 MB against 912 MB without them: each step that dropped
+    rows made the table again beside the old one). ``frame`` is left without columns:
+    the caller replaces it with the result."""
+    import pandas as pd
+
+    keep = np.asarray(keep, dtype=bool)
+    out = {}
+    for name in list(frame.columns):
+        out[name] = frame[name].array[keep]
+        del frame[name]
+    return pd.DataFrame(out, copy=False)

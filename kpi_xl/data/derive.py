@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..frames import keep_rows
 from ..text import clock
 from .hours import business_seconds, calendar_seconds
 from .rejects import LEFT_OUT, ROW_PLACED, ROW_REJECTED, VALUE_IGNORED
@@ -34,7 +35,9 @@ if TYPE_CHECKING:
 
 def reject_rows(ds: "Dataset", df, mask, files: dict[str, str], column, values, reasons):
     """Drop rows of ``df`` where mask holds, writing each to the rejects report (column,
-    values and reasons: one for all, or one per rejected row)."""
+    values and reasons: one for all, or one per rejected row). The rows kept are a new
+    frame, made column by column from ``df``, which is left without columns
+    (:func:`kpi_xl.frames.keep_rows`): the caller replaces it with the result."""
     idx = np.flatnonzero(np.asarray(mask, bool))
     # each column read once for the rejected rows, not looked up again per row
     names, lines = df["_source"].iloc[idx].tolist(), df["_row"].to_numpy()[idx]
@@ -45,7 +48,7 @@ def reject_rows(ds: "Dataset", df, mask, files: dict[str, str], column, values, 
                        values[j] if values is not None else "",
                        reasons if isinstance(reasons, str) else reasons[j], ROW_REJECTED,
                        period=month if isinstance(month, str) else "")
-    return df[~np.asarray(mask, bool)].reset_index(drop=True)
+    return keep_rows(df, ~np.asarray(mask, bool))
 
 
 def ignore_values(ds: "Dataset", df, mask, file: str, column: str, target: str, values, reason):

@@ -77,7 +77,7 @@ from openpyxl.formatting.formatting import ConditionalFormattingList
 from openpyxl.worksheet.cell_range import MultiCellRange
 
 from ..errors import KpiXlError
-from ..text import cell_text, printable
+from ..text import cell_text, ooxml_text, printable, shown_text
 from ..names import SheetTitles
 from .refs import Block, Mapper, map_formula, map_ranges, quote_sheet, retitle
 from .widths import fit_columns
@@ -299,10 +299,11 @@ class _Where:
 
 
 def put(cell, value: Any) -> None:
-    """Write a value from data: text stays text even when it looks like a formula."""
+    """Write a value from data: text stays text even when it looks like a formula, and is
+    shown as it is (``_x0041_`` stored ``_x005F_x0041_``: :func:`~kpi_xl.text.ooxml_text`)."""
     t = type(value)
     if t is str:
-        cell._value, cell.data_type = cell_text(value), "s"
+        cell._value, cell.data_type = ooxml_text(cell_text(value)), "s"
     elif t is float or t is int:
         if value != value:
             cell._value = None
@@ -311,7 +312,7 @@ def put(cell, value: Any) -> None:
     elif value is None or isinstance(value, _Empty):
         cell._value = None
     elif isinstance(value, str):        # a subclass (numpy.str_): as text, like any str
-        cell._value, cell.data_type = cell_text(str(value)), "s"
+        cell._value, cell.data_type = ooxml_text(cell_text(str(value))), "s"
     else:
         cell.value = value
 
@@ -379,8 +380,14 @@ def _compiled(kind: str, text: str):
 
 def render_value(raw: Any, ctx: Mapping[str, Any], where: _Where, coord: str
                  ) -> tuple[Any, bool, str | None]:
-    """(value, is_formula, number format asked for) of a template cell in ``ctx``."""
+    """(value, is_formula, number format asked for) of a template cell in ``ctx``.
+
+    A template's text (not its formulas) is read as Excel shows it (openpyxl reads it as
+    stored: ``_x005F_x0041_`` for ``_x0041_``), so that :func:`put` stores it again as the
+    template had it, with the data it now holds."""
     if not isinstance(raw, str) or ("{{" not in raw and "{%" not in raw):
+        if isinstance(raw, str) and not raw.startswith("="):
+            return shown_text(raw), False, None
         return raw, isinstance(raw, str) and raw.startswith("="), None
     _FORMATS.clear()
     try:
@@ -393,7 +400,7 @@ def render_value(raw: Any, ctx: Mapping[str, Any], where: _Where, coord: str
                 v = _lookup(expr, ctx)
                 out = (v if v is not _MISS else _compiled("expr", expr)(ctx)), False
             else:
-                out = _compiled("text", raw)(ctx), False
+                out = _compiled("text", shown_text(raw))(ctx), False
         if isinstance(out[0], Undefined):
             str(out[0])                      # StrictUndefined: raises, naming the name
         return out[0], out[1], (_FORMATS[-1] if _FORMATS else None)

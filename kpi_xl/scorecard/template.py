@@ -94,6 +94,20 @@ class TemplateError(KpiXlError, ValueError):
     """A template cannot be filled; the message names the file, sheet and cell."""
 
 
+#: Excel's longest formula, in characters (its '=' counted): Excel "repairs" a workbook
+#: holding a longer one and drops the formula
+EXCEL_FORMULA_MAX = 8_192
+
+
+def _too_long(formula: Any) -> str | None:
+    """Why ``formula`` (a cell's formula text, with its '=') cannot be written, or None."""
+    if type(formula) is not str or len(formula) <= EXCEL_FORMULA_MAX:
+        return None
+    return (f"the formula is {len(formula):,} characters long, longer than Excel's limit of "
+            f"{EXCEL_FORMULA_MAX:,} (Excel would drop it when opening the workbook); "
+            "shorten it, for instance by splitting it over helper cells")
+
+
 class SheetRef(str):
     """A sheet name to be written into a formula, quoted."""
 
@@ -403,10 +417,12 @@ def render_value(raw: Any, ctx: Mapping[str, Any], where: _Where, coord: str
                 out = _compiled("text", shown_text(raw))(ctx), False
         if isinstance(out[0], Undefined):
             str(out[0])                      # StrictUndefined: raises, naming the name
-        return out[0], out[1], (_FORMATS[-1] if _FORMATS else None)
     except (JinjaError, TypeError, ValueError, AttributeError, KeyError, IndexError,
             ZeroDivisionError) as e:
         raise where.error(coord, f"{type(e).__name__}: {e}") from None
+    if out[1] and (why := _too_long(out[0])):
+        raise where.error(coord, why)
+    return out[0], out[1], (_FORMATS[-1] if _FORMATS else None)
 
 
 def _evaluate(expr: str, ctx: Mapping[str, Any], where: _Where, coord: str) -> Any:
@@ -447,7 +463,7 @@ def fill_workbook(wb, context: Mapping[str, Any], file: str) -> Filled:
     mappers: dict[str, Mapper] = {}
     for ws in wb.worksheets:
         mappers[ws.title] = _fill_sheet(ws, contexts.get(ws.title, dict(context)), file)
-    _finish_sheets(wb, mappers, wb.worksheets)
+    _finish_sheets(wb, mappers, wb.worksheets, file)
     wb.calculation.fullCalcOnLoad = True        # Excel recalculates on open
     return Filled(wb, mappers)
 
@@ -469,12 +485,17 @@ def _fill_sheet(ws, ctx: dict, file: str) -> Mapper:
     return mapper
 
 
-def _finish_sheets(wb, mappers: dict[str, Mapper], sheets) -> None:
+def _finish_sheets(wb, mappers: dict[str, Mapper], sheets, file: str) -> None:
     """``sheets``, filled: their references to other sheets moved with those sheets' rows
     (``mappers``: the sheets filled so far), then their columns widened where a value
-    would be cut by its neighbour."""
+    would be cut by its neighbour. A formula its references made longer than Excel takes
+    (a row number with more digits, a longer sheet name) is refused here, where each
+    formula is final (``file``: the template's name, for the message)."""
     _cross_sheet(wb, mappers, sheets)
     for ws in sheets:
+        for c in ws._cells.values():
+            if c.data_type == "f" and (why := _too_long(c._value)):
+                raise _Where(file, ws.title).error(c.coordinate, why)
         fit_columns(ws)
 
 

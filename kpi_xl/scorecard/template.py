@@ -317,7 +317,9 @@ def put(cell, value: Any) -> None:
     shown as it is (``_x0041_`` stored ``_x005F_x0041_``: :func:`~kpi_xl.text.ooxml_text`)."""
     t = type(value)
     if t is str:
-        cell._value, cell.data_type = ooxml_text(cell_text(value)), "s"
+        text = cell_text(value)
+        cell._value = ooxml_text(text) if "_x" in text else text     # (the test: a call less)
+        cell.data_type = "s"
     elif t is float or t is int:
         if value != value:
             cell._value = None

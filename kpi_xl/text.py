@@ -9,9 +9,10 @@
 * :func:`printable`: control characters (which XML 1.0, hence .xlsx, cannot hold) replaced by
   a visible ``?``.
 * :func:`ooxml_text`: data text as an .xlsx must store it to be shown as it is. Cell text
-  (and a sheet's header and footer) is OOXML's ``ST_Xstring``, where ``_xHHHH_`` (H a hex
-  digit, lower-case ``x``) stands for the character HHHH: Excel and LibreOffice show a cell
-  holding ``Bob_x0041_`` as "BobA". The underscore that starts such a sequence is written
+  is OOXML's ``ST_Xstring``, where ``_xHHHH_`` (H a hex digit, lower-case ``x``) stands for
+  the character HHHH: Excel and LibreOffice show a cell holding ``Bob_x0041_`` as "BobA"
+  (sheet names too: :mod:`kpi_xl.names` keeps such an underscore out of them; LibreOffice
+  25.2 does not decode page headers and footers, which are left as they are). The underscore that starts such a sequence is written
   ``_x005F_`` (itself an escaped underscore). openpyxl neither writes nor reads this
   escape, so it is applied once, where data text is finally put in a cell
   (``scorecard.template.put``, the intraday sheet), never by :func:`cell_text` (which a

@@ -48,7 +48,7 @@ from typing import Any, Mapping, Sequence
 
 from .errors import KpiError, KpiXlError
 from .periods import Period, as_period
-from .text import cell_text, csv_safe
+from .text import cell_text, csv_safe, ooxml_text
 
 #: ``weekdays`` names, in Python's weekday() order (Monday = 0)
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -560,12 +560,13 @@ def write_sheet(workbook, result: Intraday, title: str = "Intraday", centre: str
     from openpyxl.worksheet.pagebreak import Break
 
     ws = workbook.create_sheet(title)
-    ws["A1"] = cell_text(f"{centre + ': ' if centre else ''}Intraday staffing, "
-                         f"{result.period.title()}")
+    # data text: shown as it is (kpi_xl.text.ooxml_text), as put() writes it
+    ws["A1"] = ooxml_text(cell_text(f"{centre + ': ' if centre else ''}Intraday staffing, "
+                                    f"{result.period.title()}"))
     ws["A1"].font = Font(name="Calibri", bold=True, size=14)
     lines = result.lines()
     for i, line in enumerate(lines, 2):
-        ws.cell(i, 1, cell_text(line))
+        ws.cell(i, 1, ooxml_text(cell_text(line)))
     head = len(lines) + 3
     cols = _columns(result)
     fill = PatternFill("solid", fgColor="1F4E78")
@@ -581,7 +582,7 @@ def write_sheet(workbook, result: Intraday, title: str = "Intraday", centre: str
             if isinstance(v, float) and math.isnan(v):
                 v = None
             elif isinstance(v, str):
-                v = cell_text(v)
+                v = ooxml_text(cell_text(v))
             c = ws.cell(i, j, v)
             c.number_format = fmt if fmt != "@" else "General"
             if col == "note":

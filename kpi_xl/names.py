@@ -8,6 +8,8 @@ import re
 import unicodedata
 from pathlib import Path
 
+from .text import XSTRING_START
+
 _SHEET_BAD = re.compile(r"[\[\]:*?/\\]")
 _FILE_BAD = re.compile(r"[^\w.\- ]+", re.UNICODE)
 _RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)),
@@ -43,7 +45,9 @@ def _folds(title: str) -> tuple[str, str]:
 def sheet_title(name: str, taken=frozenset()) -> str:
     """A valid Excel sheet title for ``name``, not one of ``taken``: at most 31 UTF-16
     units, none of ``[]:*?/\\``, control characters nor characters XML does not allow
-    (each becomes ``-``),
+    (each becomes ``-``), no underscore starting ``_xHHHH_`` (it becomes ``-``: Excel and
+    LibreOffice read a sheet named ``Bob_x0041_`` as "BobA", and a formula naming
+    ``'Bob_x0041_'!A1`` gives #NAME?; see kpi_xl.text.ooxml_text),
     no apostrophe first or last, not 'History' (Excel keeps it), and unique compared as
     Excel compares titles (ignoring case): ``ann`` after ``ANN`` is ``ann (2)``."""
     return SheetTitles(taken).add(name)
@@ -70,6 +74,7 @@ class SheetTitles:
     def add(self, name: str) -> str:
         """The title for ``name`` (valid, and none of the titles given before), kept."""
         t = _CONTROL.sub("-", _SHEET_BAD.sub("-", " ".join(str(name).split())))
+        t = XSTRING_START.sub("-", t)
         t = _cut(t.strip("' "), SHEET_TITLE_MAX) or "Sheet"
         if t.lower() == "history":
             t = "History (data)"

@@ -8,6 +8,18 @@
   note saying so (Excel refuses a longer cell, and openpyxl would write a file Excel repairs).
 * :func:`printable`: control characters (which XML 1.0, hence .xlsx, cannot hold) replaced by
   a visible ``?``.
+* :func:`ooxml_text`: data text as an .xlsx must store it to be shown as it is. Cell text
+  is OOXML's ``ST_Xstring``, where ``_xHHHH_`` (H a hex digit, lower-case ``x``) stands for
+  the character HHHH: Excel and LibreOffice show a cell holding ``Bob_x0041_`` as "BobA"
+  (sheet names too: :mod:`kpi_xl.names` keeps such an underscore out of them; LibreOffice
+  25.2 does not decode page headers and footers, which are left as they are). The underscore that starts such a sequence is written
+  ``_x005F_`` (itself an escaped underscore). openpyxl neither writes nor reads this
+  escape, so it is applied once, where data text is finally put in a cell
+  (``scorecard.template.put``, the intraday sheet), never by :func:`cell_text` (which a
+  value may pass twice). Formula text is not ``ST_Xstring``: LibreOffice shows
+  ``="Bob_x0041_"`` as ``Bob_x0041_``, so text inside a formula is left as it is.
+* :func:`shown_text`: the reverse, what Excel shows for text stored in a cell (for code
+  reading our own cells back: the formula evaluator, the mail's reading of workbooks).
 """
 
 from __future__ import annotations
@@ -31,6 +43,29 @@ def csv_safe(text: str) -> str:
 def printable(text: str) -> str:
     """``text`` with control characters an .xlsx cannot hold replaced by ``?``."""
     return _CONTROL.sub("?", text)
+
+
+# an underscore that starts OOXML's escape _xHHHH_ (overlapping ones too: the lookahead
+# leaves the next sequence's underscore to be found on its own)
+XSTRING_START = re.compile("_(?=x[0-9A-Fa-f]{4}_)")
+_XSTRING = re.compile("_x([0-9A-Fa-f]{4})_")
+
+
+def ooxml_text(text: str) -> str:
+    """``text`` as an .xlsx cell stores it so that Excel and LibreOffice show ``text``:
+    each underscore that starts ``_xHHHH_`` written ``_x005F_``."""
+    return XSTRING_START.sub("_x005F_", text) if "_x" in text else text
+
+
+def shown_text(text: str) -> str:
+    """What Excel and LibreOffice show for ``text`` stored in an .xlsx cell: each
+    ``_xHHHH_`` decoded, left to right (a UTF-16 surrogate pair to its one character)."""
+    if "_x" not in text:
+        return text
+    out = _XSTRING.sub(lambda m: chr(int(m.group(1), 16)), text)
+    if any("\ud800" <= ch <= "\udfff" for ch in out):
+        out = out.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return out
 
 
 def cell_text(text: str) -> str:

@@ -639,3 +639,39 @@ def test_a_failed_fatal_item_stays_in_the_fatal_totals(tmp_path_factory):
     total = next(r for r in range(agent_row, team.max_row + 1) if team.cell(r, 1).value == "Team")
     got = after[("Team", f"F{total}")]
     assert got in (None, "") or got >= 1, got
+
+
+def test_a_formula_longer_than_excels_limit_is_refused(tmp_path):
+    """Excel refuses a formula longer than 8,192 characters (it "repairs" the file and
+    drops the formula): a template whose formula is longer once filled is refused, with
+    the template, sheet, cell, the formula's length and the limit, before anything is
+    written. Here data text compared in the formula (written as "..."&"..." pieces)."""
+    p = _one_cell(tmp_path, '=IF(A1={{ label }},1,0)')
+    with pytest.raises(TemplateError) as e:
+        fill(p, {"label": "x" * 9_000})
+    assert re.fullmatch(r"template t\.xlsx, sheet 'Sheet', cell H1: the formula is 9,\d{3} "
+                        r"characters long, longer than Excel's limit of 8,192 .*", str(e.value)), \
+        str(e.value)
+    # within the limit: written
+    assert 8_000 < len(fill(p, {"label": "x" * 7_900}).workbook.active["H1"].value) <= 8_192
+
+
+def test_a_formula_made_too_long_by_a_loop_moving_its_references_is_refused(tmp_path):
+    """A formula within the limit in the template can grow when a loop above it moves the
+    rows it reads (A20 becomes A117): checked again once the sheet is filled, naming the
+    cell where the filled sheet has it."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws["A1"], ws["A2"], ws["A3"] = "{% for x in xs %}", "{{ x }}", "{% endfor %}"
+    ws["A20"] = 1
+    ws["B10"] = "=" + "+".join(["A20"] * 2_000)          # 8,000 characters
+    p = tmp_path / "grow.xlsx"
+    wb.save(p)
+    # one item: the loop's two marker rows go, A20 is A18 (and B10 is B8)
+    assert fill(p, {"xs": [1]}).workbook.active["B8"].value == ws["B10"].value.replace(
+        "A20", "A18")
+    with pytest.raises(TemplateError) as e:
+        fill(p, {"xs": list(range(100))})
+    assert re.fullmatch(r"template grow\.xlsx, sheet 'Sheet', cell B107: the formula is "
+                        r"10,000 characters long, longer than Excel's limit of 8,192 .*",
+                        str(e.value)), str(e.value)

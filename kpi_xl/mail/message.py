@@ -46,6 +46,7 @@ from ..changes import between, describe, level_text, rank, spikes
 from ..periods import Period, as_period
 from ..scorecard.build import partial_banner, sparkline
 from ..scorecard.layout import SCORE_FORMAT, score_status
+from ..text import shown_text
 from .chart import trend_png
 from .send import MailError
 from .stakeholders import HEADLINE, Delivery, scope_rows
@@ -245,10 +246,12 @@ def _names(path: str, inode: int, mtime_ns: int, size: int) -> dict[str, tuple[A
 
 
 def _named_text(delivery: Delivery, name: str) -> str | None:
+    """The text of a named cell holding data text (the partial-data banner), as the
+    workbook shows it (stored with its ``_xHHHH_`` escaped: kpi_xl.text.ooxml_text)."""
     for r in delivery.reports:
         got = _named(r.path, name)
         if got and isinstance(got[0], str) and got[0].strip():
-            return got[0].strip()
+            return shown_text(got[0]).strip()
     return None
 
 

@@ -19,6 +19,7 @@ from ..periods import Period, as_period
 from ..files import check_workbook, workbook_digest
 from ..scorecard.build import agent_workbook
 from ..names import distinct_stems, inside
+from ..text import shown_text
 from .message import build, environment, summary
 from .send import MailError, Outcome, SmtpSettings, output_lock, run_delivery, sender_of
 from .stakeholders import Delivery, Stakeholder, plan
@@ -36,6 +37,7 @@ def _read_team_file(path: Path) -> tuple[str | None, list[str]]:
             a1 = a1[0] if a1 else None
             if not (isinstance(a1, str) and a1.startswith("QA: ")):
                 continue
+            a1 = shown_text(a1)          # as stored: data text's _xHHHH_ escaped (put())
             if ws.title == "Team" and team is None:
                 team = a1[4:]
             else:

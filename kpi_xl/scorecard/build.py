@@ -31,7 +31,7 @@ from ..periods import Period
 from .cached import save_with_values
 from ..files import Claims, replacing
 from .layout import AGENT_KPIS, DEFAULT, Layout, kpi_score, weighted
-from ..text import cell_text, printable
+from ..text import cell_text, printable, shown_text
 from ..names import SheetTitles, distinct_stems, inside
 from .dimensions import dimension_contexts, scorecard_book
 from .streamed import save_filled
@@ -493,7 +493,7 @@ def _shown(workbook, banner: str | None, template: str):
 
 def _sheet_shows(ws, banner: str, template: str) -> None:
     """Refuse a sheet that does not show the partial-data banner in its first rows."""
-    if not any(isinstance(c.value, str) and banner in c.value
+    if not any(isinstance(c.value, str) and banner in shown_text(c.value)
                for row in ws.iter_rows(min_row=1, max_row=6) for c in row):
         raise TemplateError(
             f"template {template}, sheet '{ws.title}': the data is partial but the "
@@ -507,7 +507,8 @@ def agent_workbook(team_file: str | Path, agent: str, out: str | Path) -> Path:
     from openpyxl import load_workbook
 
     wb = load_workbook(team_file)
-    mine = [ws for ws in wb.worksheets if ws["A1"].value == cell_text(f"QA: {agent}")]
+    mine = [ws for ws in wb.worksheets if isinstance(ws["A1"].value, str)
+            and shown_text(ws["A1"].value) == cell_text(f"QA: {agent}")]
     if len(mine) != 1:
         raise ValueError(f"{Path(team_file).name} has no single QA sheet for {agent!r}")
     for ws in list(wb.worksheets):

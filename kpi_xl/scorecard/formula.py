@@ -45,6 +45,7 @@ from openpyxl.formula.tokenizer import Token, Tokenizer, TokenizerError
 from openpyxl.utils import column_index_from_string
 from openpyxl.utils import get_column_letter as _letter
 
+from ..text import shown_text
 from .refs import quote_sheet, unquote_sheet
 
 
@@ -814,6 +815,8 @@ class Evaluator:
             return (v - _EPOCH).total_seconds() / 86400
         if isinstance(v, int) and not isinstance(v, bool):
             return float(v)
+        if type(v) is str and "_x" in v:
+            return shown_text(v)            # the text Excel shows (put() stores it escaped)
         return v
 
     def formula(self, text: str, sheet: str) -> Any:

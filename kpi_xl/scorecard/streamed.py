@@ -128,13 +128,13 @@ class _Stream:
         with tempfile.TemporaryFile(dir=path.parent) as scratch:
             for new, title, ctx in sheets:      # each made once the one before is written
                 mappers[title] = _fill_sheet(new, ctx, self.file)
-                _finish_sheets(wb, mappers, [new])
+                _finish_sheets(wb, mappers, [new], self.file)
                 if self.check is not None:
                     self.check(new)
                 keep = _cells_read(reads.get(title, ()), title, mappers[title])
                 ready[id(new)] = self._write_one(new, ev, keep, scratch)
             wb.remove(ws)
-            _finish_sheets(wb, mappers, before)
+            _finish_sheets(wb, mappers, before, self.file)
             values = CachedValues()
             for s in before:
                 for cell, value in ev.sheet_values(s):

@@ -77,7 +77,7 @@ from openpyxl.formatting.formatting import ConditionalFormattingList
 from openpyxl.worksheet.cell_range import MultiCellRange
 
 from ..errors import KpiXlError
-from ..text import cell_text, printable
+from ..text import cell_text, ooxml_text, printable, shown_text
 from ..names import SheetTitles
 from .refs import Block, Mapper, map_formula, map_ranges, quote_sheet, retitle
 from .widths import fit_columns
@@ -92,6 +92,20 @@ ONE = re.compile(r"^\{\{(.+?)\}\}$", re.S)
 
 class TemplateError(KpiXlError, ValueError):
     """A template cannot be filled; the message names the file, sheet and cell."""
+
+
+#: Excel's longest formula, in characters (its '=' counted): Excel "repairs" a workbook
+#: holding a longer one and drops the formula
+EXCEL_FORMULA_MAX = 8_192
+
+
+def _too_long(formula: Any) -> str | None:
+    """Why ``formula`` (a cell's formula text, with its '=') cannot be written, or None."""
+    if type(formula) is not str or len(formula) <= EXCEL_FORMULA_MAX:
+        return None
+    return (f"the formula is {len(formula):,} characters long, longer than Excel's limit of "
+            f"{EXCEL_FORMULA_MAX:,} (Excel would drop it when opening the workbook); "
+            "shorten it, for instance by splitting it over helper cells")
 
 
 class SheetRef(str):
@@ -299,10 +313,13 @@ class _Where:
 
 
 def put(cell, value: Any) -> None:
-    """Write a value from data: text stays text even when it looks like a formula."""
+    """Write a value from data: text stays text even when it looks like a formula, and is
+    shown as it is (``_x0041_`` stored ``_x005F_x0041_``: :func:`~kpi_xl.text.ooxml_text`)."""
     t = type(value)
     if t is str:
-        cell._value, cell.data_type = cell_text(value), "s"
+        text = cell_text(value)
+        cell._value = ooxml_text(text) if "_x" in text else text     # (the test: a call less)
+        cell.data_type = "s"
     elif t is float or t is int:
         if value != value:
             cell._value = None
@@ -311,7 +328,7 @@ def put(cell, value: Any) -> None:
     elif value is None or isinstance(value, _Empty):
         cell._value = None
     elif isinstance(value, str):        # a subclass (numpy.str_): as text, like any str
-        cell._value, cell.data_type = cell_text(str(value)), "s"
+        cell._value, cell.data_type = ooxml_text(cell_text(str(value))), "s"
     else:
         cell.value = value
 
@@ -379,8 +396,14 @@ def _compiled(kind: str, text: str):
 
 def render_value(raw: Any, ctx: Mapping[str, Any], where: _Where, coord: str
                  ) -> tuple[Any, bool, str | None]:
-    """(value, is_formula, number format asked for) of a template cell in ``ctx``."""
+    """(value, is_formula, number format asked for) of a template cell in ``ctx``.
+
+    A template's text (not its formulas) is read as Excel shows it (openpyxl reads it as
+    stored: ``_x005F_x0041_`` for ``_x0041_``), so that :func:`put` stores it again as the
+    template had it, with the data it now holds."""
     if not isinstance(raw, str) or ("{{" not in raw and "{%" not in raw):
+        if isinstance(raw, str) and not raw.startswith("="):
+            return shown_text(raw), False, None
         return raw, isinstance(raw, str) and raw.startswith("="), None
     _FORMATS.clear()
     try:
@@ -393,13 +416,15 @@ def render_value(raw: Any, ctx: Mapping[str, Any], where: _Where, coord: str
                 v = _lookup(expr, ctx)
                 out = (v if v is not _MISS else _compiled("expr", expr)(ctx)), False
             else:
-                out = _compiled("text", raw)(ctx), False
+                out = _compiled("text", shown_text(raw))(ctx), False
         if isinstance(out[0], Undefined):
             str(out[0])                      # StrictUndefined: raises, naming the name
-        return out[0], out[1], (_FORMATS[-1] if _FORMATS else None)
     except (JinjaError, TypeError, ValueError, AttributeError, KeyError, IndexError,
             ZeroDivisionError) as e:
         raise where.error(coord, f"{type(e).__name__}: {e}") from None
+    if out[1] and (why := _too_long(out[0])):
+        raise where.error(coord, why)
+    return out[0], out[1], (_FORMATS[-1] if _FORMATS else None)
 
 
 def _evaluate(expr: str, ctx: Mapping[str, Any], where: _Where, coord: str) -> Any:
@@ -440,7 +465,7 @@ def fill_workbook(wb, context: Mapping[str, Any], file: str) -> Filled:
     mappers: dict[str, Mapper] = {}
     for ws in wb.worksheets:
         mappers[ws.title] = _fill_sheet(ws, contexts.get(ws.title, dict(context)), file)
-    _finish_sheets(wb, mappers, wb.worksheets)
+    _finish_sheets(wb, mappers, wb.worksheets, file)
     wb.calculation.fullCalcOnLoad = True        # Excel recalculates on open
     return Filled(wb, mappers)
 
@@ -462,12 +487,17 @@ def _fill_sheet(ws, ctx: dict, file: str) -> Mapper:
     return mapper
 
 
-def _finish_sheets(wb, mappers: dict[str, Mapper], sheets) -> None:
+def _finish_sheets(wb, mappers: dict[str, Mapper], sheets, file: str) -> None:
     """``sheets``, filled: their references to other sheets moved with those sheets' rows
     (``mappers``: the sheets filled so far), then their columns widened where a value
-    would be cut by its neighbour."""
+    would be cut by its neighbour. A formula its references made longer than Excel takes
+    (a row number with more digits, a longer sheet name) is refused here, where each
+    formula is final (``file``: the template's name, for the message)."""
     _cross_sheet(wb, mappers, sheets)
     for ws in sheets:
+        for c in ws._cells.values():
+            if c.data_type == "f" and (why := _too_long(c._value)):
+                raise _Where(file, ws.title).error(c.coordinate, why)
         fit_columns(ws)
 
 

@@ -43,9 +43,12 @@ The template language, for people who restyle the shipped templates in Excel:
     ``where={range: cell or number, ...}`` keeps the rows whose ranges equal them (one
     evaluation's items; its fatal items: ``'$E$34:$E$34': 1``). The value is #N/A where
     a row breaks one of the KPI's input rules; a measure where a row it reads breaks a
-    rule of an input it reads (``kpi_xl.catalog.rules.rules_read``): wrap it in
-    IFERROR(...,"") as the value, so SUM and AVERAGE over its cells take the rest. Only cell
-    references are accepted as arguments, so data cannot become formula code.
+    rule of an input it reads (``kpi_xl.catalog.rules.rules_read``), and where a cell it
+    reads holds what it cannot read (text in a number or score other than N/A, a fatal
+    flag not 0 or 1: a pasted value, which data validation never judges);
+    ``refused='check item row'`` makes it that text and the first such row's number
+    instead ("check item row 37"). Only cell references are accepted as arguments, so
+    data cannot become formula code.
 
 The page header and footer take ``{{ }}`` like a cell (a value's ``&`` is doubled, so it
 prints as ``&``, not as a header code), and print titles below a loop follow their rows.

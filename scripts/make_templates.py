@@ -612,7 +612,10 @@ def agent_qa() -> Workbook:
                                '""')
     ws["F34"].alignment = RIGHT                # N/A beside the numbers
     # what a QA lead may type in an item row: what the formulas above read as meant ("Y"
-    # in the fatal column would make the item silently not fatal, text in a weight 0)
+    # in the fatal column would make the item silently not fatal, text in a weight 0).
+    # The bounds restate the catalog's input rules for qa_score deliberately (a validation
+    # is Excel's own dialog, typed-in values only); tests/test_qa_pasted_values.py holds
+    # them to the catalog. Pasted values are caught by the marks below and the formulas.
     for ref, dv in (
             ("D34", DataValidation(type="decimal", operator="greaterThanOrEqual",
                                    formula1="0", error="A weight is a number, 0 or more "

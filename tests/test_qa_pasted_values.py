@@ -198,3 +198,22 @@ def test_the_item_tables_marks_are_the_catalogs_rules():
              for rng, rules in ws.conditional_formatting._cf_rules.items()}
     for name, cell in (("weights", "D34"), ("fatal", "E34"), ("scores", "F34")):
         assert [want[name]] in marks.get(cell, []), (name, marks.get(cell))
+
+
+def test_the_item_tables_validations_are_the_catalogs_bounds():
+    """The validations (what Excel's dialog refuses as it is typed) restate the catalog's
+    input rules for qa_score deliberately (make_templates.py says so): held to them."""
+    from kpi_xl.catalog import CATALOG
+    from kpi_xl.scorecard.build import TEMPLATES
+
+    kpi = CATALOG["qa_score"]
+    weights, scores, fatal = (kpi.input(n) for n in ("weights", "scores", "fatal"))
+    ws = openpyxl.load_workbook(TEMPLATES / "agent-qa.xlsx")["Agent"]
+    dv = {str(d.sqref): d for d in ws.data_validations.dataValidation}
+    assert weights.hi is None and dv["D34"].type == "decimal"
+    assert (dv["D34"].operator, dv["D34"].formula1) == ("greaterThanOrEqual", f"{weights.lo:g}")
+    assert fatal.kind == "flag" and dv["E34"].type == "whole"
+    assert (dv["E34"].formula1, dv["E34"].formula2) == ("0", "1")
+    assert scores.kind == "score" and scores.hi == "max_score" and ws["B4"].value == \
+        "{{ max_score }}"
+    assert dv["F34"].formula1 == f'OR(F34="N/A",AND(ISNUMBER(F34),F34>={scores.lo:g},F34<=$B$4))'

@@ -75,6 +75,7 @@ def test_kpi_formula_is_the_renderers_formula(tmp_path):
     ("'first_response_time', variant='median', hours='$A$1:$A$5'", "needs an array formula"),
     ("'qa_score', weights='$B$1:$B$5', scores='$C$1:$C$5', where={'$A$1:$A$5': name}",
      "where must be a cell or range reference"),
+    ("'qa_score', weights='$B$1:$B$5', scores='$C$1:$C$5', refused=1", "refused= takes a text"),
 ])
 def test_kpi_formula_refuses_what_it_cannot_write_safely(tmp_path, args, message):
     """Arguments are references only: text from data (``name``) never becomes formula

@@ -21,6 +21,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATES = ROOT / "kpi_xl" / "templates"
+sys.path.insert(0, str(ROOT))       # the catalog's renderer writes the item table's marks
 
 NAVY, INK, GREY, LIGHT = "1F3A5F", "222222", "6B7280", "EEF2F7"
 GREEN, AMBER, RED = "C6EFCE", "FFEB9C", "FFC7CE"
@@ -50,6 +51,36 @@ def status_colours(ws, rng: str) -> None:
             operator="equal", formula=[f'"{text}"'],
             fill=PatternFill("solid", start_color=fill, end_color=fill),
             font=Font(color=font, bold=True)))
+
+
+#: what an evaluation's QA score, compliance, fatal fails and a section's score say where an
+#: item row holds what the catalog's formula cannot use (a score pasted as text, 7 out
+#: of 5): "check item row 37" (kpi_formula's refused=)
+REFUSED = "check item row"
+
+
+def first_refused(rng: str, where: str = "") -> str:
+    """The sheet row of the first cell of ``rng`` that holds text (a refused evaluation's
+    "check item row 37"; a blank result is text too, and left out), 1E9 where none does;
+    ``where`` an Excel 0/1 array over the same rows narrowing the search."""
+    cond = f'ISTEXT({rng})*({rng}<>"")' + (f"*{where}" if where else "")
+    return f"SUMPRODUCT(MIN(ROW({rng})+1E9*(({cond})*1=0)))"   # Excel: FALSE=0 is FALSE
+
+
+def unless_refused(rng: str, first: str, otherwise: str, label: str = "",
+                   where: str = "") -> str:
+    """``otherwise`` (a mean over ``rng``), or, where a cell of ``rng`` holds a refusal,
+    that refusal; with ``label`` (a range beside it: the agents), "check " and the
+    label's cell on that row, the agent whose sheet says which row: a mean is never
+    taken around an evaluation its rubric refuses."""
+    k = first_refused(rng, where)
+    at = f"{k}-ROW({first})+1"
+    said = f'"check "&INDEX({label},{at})' if label else f"INDEX({rng},{at})"
+    return f"IF({k}<1E9,{said},{otherwise})"
+
+
+#: a refusal is longer than the figure the cell holds otherwise: shrunk to the column
+FIT = Alignment(horizontal="right", vertical="center", shrink_to_fit=True)
 
 
 def name_cell(wb, name: str, ws, cell: str) -> None:
@@ -349,11 +380,13 @@ def agent_qa() -> Workbook:
     team["B7"] = "={{ agent.sheet | sheetref }}!$B$7"
     team["C7"] = "={{ agent.sheet | sheetref }}!$B$5"
     team["D7"] = "={{ agent.sheet | sheetref }}!$B$6"
-    team["E7"] = "=IF(ISNUMBER(C7),RANK(C7,$C$7:$C$7),\"no evaluations\")"
+    team["E7"] = ('=IF(ISNUMBER(C7),RANK(C7,$C$7:$C$7),IF(C7="","no evaluations",'
+                  '"not ranked"))')
     team["F7"] = "={{ agent.sheet | sheetref }}!$B$8"
     for col in "ABCDEF":
         team[f"{col}7"].font, team[f"{col}7"].border = BODY, BOX
     team["C7"].number_format = team["D7"].number_format = "0.0%"
+    team["C7"].alignment = team["D7"].alignment = team["F7"].alignment = FIT
     team.conditional_formatting.add("C7:C7", FormulaRule(
         formula=["AND(ISNUMBER(C7),C7<$B$3)"],
         fill=PatternFill("solid", start_color=RED, end_color=RED), font=Font(color=RED_T)))
@@ -362,24 +395,33 @@ def agent_qa() -> Workbook:
     team["B9"] = "=SUM(B7:B7)"
     # the team's QA score: the mean of its evaluations (the catalog's per-evaluation
     # rule, as the engine computes it), not the mean of the agents' means
-    team["C9"] = "=IFERROR(AVERAGE($D$20:$D$20),\"\")"
-    team["D9"] = "=IFERROR(AVERAGE(D7:D7),\"\")"
+    # where an evaluation is refused (an item row its rubric cannot use), the team's
+    # figures name it (the agent and the row to check), never a mean of the others
+    team_mean = ("=IFERROR(" + unless_refused("$D$20:$D$20", "$D$20", "AVERAGE($D$20:$D$20)",
+                                              label="$C$20:$C$20") + ",\"\")")
+    team["C9"] = team_mean
+    team["D9"] = ("=IFERROR(" + unless_refused("D7:D7", "D7", "AVERAGE(D7:D7)", label="A7:A7")
+                  + ",\"\")")
     team["F9"] = '=IF(COUNT(F7:F7)<COUNTA(A7:A7),"",SUM(F7:F7))'
     for col in "ABCDF":
         team[f"{col}9"].font, team[f"{col}9"].fill = BOLD, BAND
     team["C9"].number_format = team["D9"].number_format = "0.0%"
+    team["C9"].alignment = team["D9"].alignment = FIT
     team["A11"] = "Evaluator calibration: each evaluator's mean score against the team's"
     team["A11"].font = BOLD
     header(team, 12, ["Evaluator", "Evaluations", "Mean given", "Team mean", "Difference"])
     marker(team, 13, "{% for e in evaluators %}")
     team["A14"] = "{{ e.name }}"
     team["B14"] = "=COUNTIFS($B$20:$B$20,A14)"
-    team["C14"] = "=IFERROR(AVERAGEIFS($D$20:$D$20,$B$20:$B$20,A14),\"\")"
-    team["D14"] = "=IFERROR(AVERAGE($D$20:$D$20),\"\")"
+    team["C14"] = ("=IFERROR(" + unless_refused(
+        "$D$20:$D$20", "$D$20", "AVERAGEIFS($D$20:$D$20,$B$20:$B$20,A14)",
+        label="$C$20:$C$20", where="($B$20:$B$20=A14)") + ",\"\")")
+    team["D14"] = team_mean
     team["E14"] = "=IF(AND(ISNUMBER(C14),ISNUMBER(D14)),C14-D14,\"\")"
     for col in "ABCDE":
         team[f"{col}14"].font, team[f"{col}14"].border = BODY, BOX
     team["C14"].number_format = team["D14"].number_format = "0.0%"
+    team["C14"].alignment = team["D14"].alignment = FIT
     team["E14"].number_format = '+0.0%;-0.0%;0.0%'
     marker(team, 15, "{% endfor %}")
     team["A17"] = "Every evaluation of the {{ noun }} (the calibration's data)"
@@ -411,7 +453,8 @@ def agent_qa() -> Workbook:
 
     ws = wb.create_sheet("Agent")
     ws.sheet_view.showGridLines = False
-    for col, w in zip("ABCDEFGHIJ", (30, 14, 22, 16, 10, 12, 10, 10, 30, 10)):
+    # E: wide enough for a refused evaluation's "check item row 137"
+    for col, w in zip("ABCDEFGHIJ", (30, 14, 22, 16, 16, 12, 10, 10, 30, 10)):
         ws.column_dimensions[col].width = w
     ws["J1"] = "{% sheet for agent in agents named agent.sheet %}"
     ws["A1"] = "QA: {{ agent.name }}"
@@ -428,18 +471,22 @@ def agent_qa() -> Workbook:
     for ref, text in labels:
         ws[ref] = text
         ws[ref].font = BOLD
-    ws["B5"] = "=IFERROR(AVERAGE(E13:E13),\"\")"
-    ws["B6"] = "=IFERROR(AVERAGE(F13:F13),\"\")"
+    # a mean is not taken around a refused evaluation: it shows the first one's refusal
+    ws["B5"] = "=IFERROR(" + unless_refused("E13:E13", "E13", "AVERAGE(E13:E13)") + ",\"\")"
+    ws["B6"] = "=IFERROR(" + unless_refused("F13:F13", "F13", "AVERAGE(F13:F13)") + ",\"\")"
     ws["B7"] = "=COUNT(E13:E13)"
     # a total, unlike a mean, is wrong without every evaluation: blank (refused) when one
     # evaluation's fatal fails are (a score its rubric refuses), not a count short of it
-    ws["B8"] = '=IF(COUNT(G13:G13)<COUNTA(A13:A13),"",SUM(G13:G13))'
+    ws["B8"] = ("=" + unless_refused("G13:G13", "G13",
+                                     'IF(COUNT(G13:G13)<COUNTA(A13:A13),"",SUM(G13:G13))'))
     ws["B5"].number_format = ws["B6"].number_format = "0.0%"
     ws["B5"].font = Font(name="Calibri", size=14, bold=True, color=NAVY)
+    ws["B5"].alignment = ws["B6"].alignment = ws["B8"].alignment = FIT
     ws["A9"], ws["B9"] = "QA target", "{{ qa_target }}"
     ws["A9"].font = ws["B9"].font = SMALL
     ws["B9"].number_format = "0%"
-    ws["C5"] = "=IF(ISNUMBER(B5),IF(B5>=$B$9,\"on target\",\"off target\"),\"no evaluations\")"
+    ws["C5"] = ('=IF(ISNUMBER(B5),IF(B5>=$B$9,"on target","off target"),'
+                'IF(B5="","no evaluations","not scored"))')
     ws["C5"].alignment = CENTER
     status_colours(ws, "C5")
     ws["A10"] = "Evaluations"
@@ -458,21 +505,25 @@ def agent_qa() -> Workbook:
     items = "'$A$34:$A$34'"
     inputs = ("'qa_score', weights='$D$34:$D$34', scores='$F$34:$F$34', "
               "fatal='$E$34:$E$34', max_score='$B$4'")
+    # an item row the formulas cannot use (text pasted into a score or weight, which
+    # data validation does not judge; a score above the maximum) makes the cell say which:
+    # "check item row 37" (never a number computed as if the item were N/A or 0)
+    inputs += f", refused='{REFUSED}'"
     qa = f"{inputs}, where={{{items}: 'A13'}}"
     ws["E13"] = f"=IFERROR({{{{ kpi_formula({qa}) }}}},\"\")"
     # compliance: the points share of the evaluation's fatal (compliance) items
     ws["F13"] = (f"=IFERROR({{{{ kpi_formula({inputs}, measure='points share', "
                  f"where={{{items}: 'A13', '$E$34:$E$34': 1}}) }}}},\"\")")
-    # failed fatal items: blank, as the QA score beside it, where a fatal item's score
-    # breaks a rule (its guard reads the fatal items' scores only); the agent's total
-    # (B8, SUM) and the team's then add up the other evaluations, as B5 averages their
-    # QA scores, instead of turning #N/A
+    # failed fatal items: "check item row 37", as the QA score beside it, where a fatal
+    # item's score breaks a rule (its guard reads the fatal items' scores only); the
+    # agent's total (B8) and the team's are then refused too, as B5 and the team's means
     ws["G13"] = f"=IFERROR({{{{ kpi_formula({qa}, measure='fatal items failed') }}}},\"\")"
     for col in "ABCDEFG":
         ws[f"{col}13"].font, ws[f"{col}13"].border = BODY, BOX
     ws["B13"].number_format = "yyyy-mm-dd"
     ws["B13"].alignment = CENTER               # apart from the evaluator beside it
     ws["E13"].number_format = ws["F13"].number_format = "0.0%"
+    ws["E13"].alignment = ws["F13"].alignment = ws["G13"].alignment = FIT
     # a blank (refused) count is text, which Excel and LibreOffice rank above any number
     ws.conditional_formatting.add("G13:G13", FormulaRule(
         formula=["AND(ISNUMBER(G13),G13>0)"],
@@ -488,6 +539,7 @@ def agent_qa() -> Workbook:
     ws["B19"] = (f"=IFERROR({{{{ kpi_formula({inputs}, measure='points share', "
                  "where={'$B$34:$B$34': 'A19'}) }},\"\")")
     ws["B19"].number_format = "0%"
+    ws["B19"].alignment = FIT
     ws["A19"].font = ws["B19"].font = BODY
     marker(ws, 20, "{% endfor %}")
     chart = BarChart()
@@ -560,7 +612,10 @@ def agent_qa() -> Workbook:
                                '""')
     ws["F34"].alignment = RIGHT                # N/A beside the numbers
     # what a QA lead may type in an item row: what the formulas above read as meant ("Y"
-    # in the fatal column would make the item silently not fatal, text in a weight 0)
+    # in the fatal column would make the item silently not fatal, text in a weight 0).
+    # The bounds restate the catalog's input rules for qa_score deliberately (a validation
+    # is Excel's own dialog, typed-in values only); tests/test_qa_pasted_values.py holds
+    # them to the catalog. Pasted values are caught by the marks below and the formulas.
     for ref, dv in (
             ("D34", DataValidation(type="decimal", operator="greaterThanOrEqual",
                                    formula1="0", error="A weight is a number, 0 or more "
@@ -578,6 +633,20 @@ def agent_qa() -> Workbook:
         dv.errorTitle = "Scores per item"
         ws.add_data_validation(dv)
         dv.add(ref)
+    # and, as data validation judges only what is typed, a mark (red) on a weight, fatal
+    # flag or score pasted in that the formulas refuse: the catalog's Excel renderer's
+    # condition for that cell (its input rules, and what it cannot read), not a restatement
+    from kpi_xl.catalog import CATALOG
+    from kpi_xl.render.excel import ExcelRenderer
+
+    qa_kpi = CATALOG["qa_score"]
+    marks = ExcelRenderer(qa_kpi, qa_kpi.variant(None), ranges={
+        "weights": "D34", "fatal": "E34", "scores": "F34"},
+        params={"max_score": "$B$4"}).cell_checks()
+    for name, ref in (("weights", "D34"), ("fatal", "E34"), ("scores", "F34")):
+        ws.conditional_formatting.add(ref, FormulaRule(
+            formula=[marks[name]], fill=PatternFill("solid", start_color=RED, end_color=RED),
+            font=Font(color=RED_T, bold=True)))
     ws["I34"] = "{{ i.comment }}"
     ws["I34"].alignment = Alignment(indent=1)  # apart from the numbers beside it
     for col in "GHI":

@@ -171,6 +171,8 @@ REFUSED = [
     # a position past 2^31 - 1: LibreOffice #VALUE!, the evaluator gave #REF!
     ("=INDEX(B1:B6,2147483648)", "2,147,483,647"),
     ("=INDEX(C1:E1,1,1E+20)", "2,147,483,647"),
+    ("=ROW(B1:B3)", "spill"),                                  # Excel 365 spills it
+    ("=SUMPRODUCT(ROW(B1:C2))", "several columns"),
 ]
 
 
@@ -214,6 +216,20 @@ COMPUTED = [
     ("=INDEX(A1:B3,1,3)", "#REF!"),
     ("=IFERROR(INDEX(B1:B6,7),\"none\")", "none"),
     ("=COUNT(INDEX(B1:B6,1),INDEX(E1:E3,1))", 1.0),
+    # ISTEXT, LOWER, TRIM and ROW: the QA score's check for a pasted score, and the
+    # agent's and the team's figures naming the first refused evaluation's row
+    ("=ISTEXT(E1)", True),                        # a formula's "" is text
+    ("=ISTEXT(E3)", False),
+    ("=SUMPRODUCT(ISTEXT(A1:A6)*(A1:A6<>\"\"))", 4.0),
+    ('=LOWER(TRIM("  Not   Applicable "))', "not applicable"),
+    ("=LOWER(B1)&TRIM(E3)", "1"),
+    ('=SUMPRODUCT((LOWER(TRIM(A1:A6))="apple")*1)', 1.0),
+    ("=ROW(B4)", 4.0),
+    ("=ROW(B2:B2)", 2.0),
+    ("=SUMPRODUCT(MIN(ROW(A1:A6)+1E9*((ISTEXT(A1:A6)*(A1:A6=\"banana\"))=0)))", 3.0),
+    ("=SUMPRODUCT(MIN(ROW(A1:A6)+1E9*((A1:A6=\"none\")*1=0)))", 1000000001.0),
+    # (times 1: Excel compares a boolean with a number by type, FALSE=0 is FALSE, where
+    # LibreOffice, whose booleans are numbers, says TRUE)
 ]
 
 

@@ -172,9 +172,10 @@ def test_sheet_per_item_keeps_charts_formats_and_validations(generated):
     template = openpyxl.load_workbook(TEMPLATES / "agent-qa.xlsx")["Agent"]
     want = (len(template._charts), len(list(template.conditional_formatting)),
             len(template.data_validations.dataValidation))
-    # a chart; three conditional formats; the follow-up status and the item table's
-    # weight, fatal flag and score validations
-    assert want == (1, 3, 4)
+    # a chart; six conditional formats (the status, the fatal fails, the KPIs' status and
+    # the item table's marks on a weight, fatal flag and score its formulas refuse); the
+    # follow-up status and the item table's weight, fatal flag and score validations
+    assert want == (1, 6, 4)
     for path in paths[1:]:
         wb = openpyxl.load_workbook(path)
         agents = [ws for ws in wb.worksheets if ws.title != "Team"]

@@ -55,9 +55,7 @@ def test_kpi_formula_is_the_renderers_formula(tmp_path):
         assert got == render_excel(
             kpi, kpi.default_variant,
             ranges={"weights": "$B$1:$B$5", "scores": "$C$1:$C$5", "fatal": "$D$1:$D$5"},
-            params={"max_score": 5}).text.replace(
-            "((ISNUMBER($B$1:$B$5)+ISNUMBER($C$1:$C$5)+ISNUMBER($D$1:$D$5))>0)",
-            "((ISNUMBER($B$1:$B$5)+ISNUMBER($C$1:$C$5)+ISNUMBER($D$1:$D$5))>0)*($A$1:$A$5=G1)")
+            params={"max_score": 5}, rows="($A$1:$A$5=G1)").text
         values = save_with_values(wb, tmp_path / "o.xlsx")
         assert values[("Sheet", "H1")] == pytest.approx(want, rel=1e-12)
         sel = [r for r in rows if r[0] == eid]
@@ -77,6 +75,7 @@ def test_kpi_formula_is_the_renderers_formula(tmp_path):
     ("'first_response_time', variant='median', hours='$A$1:$A$5'", "needs an array formula"),
     ("'qa_score', weights='$B$1:$B$5', scores='$C$1:$C$5', where={'$A$1:$A$5': name}",
      "where must be a cell or range reference"),
+    ("'qa_score', weights='$B$1:$B$5', scores='$C$1:$C$5', refused=1", "refused= takes a text"),
 ])
 def test_kpi_formula_refuses_what_it_cannot_write_safely(tmp_path, args, message):
     """Arguments are references only: text from data (``name``) never becomes formula
@@ -101,6 +100,8 @@ def test_generated_evaluation_formulas_are_the_catalogs(tmp_path_factory):
     formula over that sheet's item rows, filtered to the evaluation."""
     from scorecard_data import month
 
+    from kpi_xl.render.excel import ExcelRenderer
+
     _t, _res, paths = month(str(tmp_path_factory.mktemp("wb")))
     wb = openpyxl.load_workbook(paths[1])
     ws = wb.worksheets[1]
@@ -110,12 +111,12 @@ def test_generated_evaluation_formulas_are_the_catalogs(tmp_path_factory):
     first = next(r for r in range(30, ws.max_row + 1) if ws.cell(r, 1).value == "Evaluation") + 1
     rng = lambda c: f"${c}${first}:${c}${last}"  # noqa: E731
     kpi = CATALOG["qa_score"]
-    text = render_excel(kpi, kpi.default_variant,
-                        ranges={"weights": rng("D"), "scores": rng("F"), "fatal": rng("E")},
-                        params={"max_score": "$B$4"}).text[1:]
-    domain = f"((ISNUMBER({rng('D')})+ISNUMBER({rng('F')})+ISNUMBER({rng('E')}))>0)"
     for r in (12, 13):
-        want = "=IFERROR(" + text.replace(domain, f"{domain}*({rng('A')}=A{r})") + ',"")'
+        text = ExcelRenderer(kpi, kpi.default_variant, ranges={
+            "weights": rng("D"), "scores": rng("F"), "fatal": rng("E")},
+            params={"max_score": "$B$4"}, rows=f"({rng('A')}=A{r})").render(
+                refused="check item row").text[1:]
+        want = "=IFERROR(" + text + ',"")'
         assert ws.cell(r, 5).value == want
 
 
@@ -468,17 +469,18 @@ def _qa_sheet_cells(ws):
 @pytest.mark.skipif(not __import__("shutil").which("soffice"), reason="LibreOffice not installed")
 @pytest.mark.parametrize("edit", ["fatal item above the maximum", "non-fatal score cleared",
                                   "fatal item's score cleared"])
-def test_one_bad_score_blanks_its_evaluation_and_no_total(tmp_path_factory, edit):
+def test_one_bad_score_names_its_row_on_every_figure_built_on_it(tmp_path_factory, edit):
     """The real thing: a generated QA workbook, one score edited by a user (openpyxl),
-    recalculated by LibreOffice. The edited evaluation's QA score is blank (the value's
-    guard); its compliance and fatal fails are blank where they read the bad score (a
-    fatal item's) and unchanged where they do not (a non-fatal item's); the agent's and
-    the team's fatal totals stay numbers, summed over the other evaluations as the QA
-    score's mean is taken over them; every other formula cell of the workbook is as
-    before. Before: a score of 7 out of 5 on a compliance item showed a compliance of
-    120 % beside the blank QA score, and a cleared compliance score a compliance and a
-    fatal count as if the item were N/A; with the value's whole guard on every measure
-    (03fefa3) the fatal totals turned #N/A."""
+    recalculated by LibreOffice. The edited evaluation's QA score says which item row to
+    check (the value's guard); its compliance and fatal fails say so where they read the
+    bad score (a fatal item's) and are unchanged where they do not (a non-fatal item's);
+    the agent's QA score, the team's, the evaluator calibration (and, for a fatal item,
+    the agent's compliance and fatal total) name the row too instead of taking the mean
+    or the sum of the other evaluations; every other formula cell of the workbook is as
+    before. Before h-guard2: a score of 7 out of 5 on a compliance item showed a
+    compliance of 120 % beside a blank QA score; before h-qa: the QA score was blank and
+    the agent's and the team's QA scores the mean of the other evaluations, with nothing
+    saying one was left out."""
     from scorecard_data import month, same_cell
     from kpi_xl.scorecard.libreoffice import recalculated_values
 
@@ -504,29 +506,28 @@ def test_one_bad_score_blanks_its_evaluation_and_no_total(tmp_path_factory, edit
     before, after = recalculated_values(base), recalculated_values(edited)
 
     a, t = ws.title, "Team"
-    blank = lambda v: v in (None, "")  # noqa: E731
-    # the edited evaluation: QA score blank; compliance and fatal fails blank where they
-    # read the edited score (its compliance is of the fatal items), else unchanged
-    assert isinstance(before[(a, f"E{row}")], float) and blank(after[(a, f"E{row}")])
+    say, by = f"check item row {item}", f"check {team.cell(agent_row, 1).value}"
+    # the edited evaluation: its QA score names the row; compliance and fatal fails too
+    # where they read the edited score (its compliance is of the fatal items), else unchanged
+    assert isinstance(before[(a, f"E{row}")], float) and after[(a, f"E{row}")] == say
     for col in "FG":
         if fatal:
-            assert blank(after[(a, f"{col}{row}")]), (edit, col, after[(a, f"{col}{row}")])
+            assert after[(a, f"{col}{row}")] == say, (edit, col, after[(a, f"{col}{row}")])
         else:
             assert same_cell(after[(a, f"{col}{row}")], before[(a, f"{col}{row}")]), (edit, col)
-    # the section of the edited item reads its score: blank, as the QA score
-    assert blank(after[(a, f"B{section}")])
-    # the agent's figures: over the other evaluations
-    others = [r for r in evals if r != row]
-    mean = lambda col: sum(after[(a, f"{col}{r}")] for r in others) / len(others)  # noqa: E731
-    assert after[(a, "B5")] == pytest.approx(mean("E"), rel=1e-12)
-    assert after[(a, "B7")] == before[(a, "B7")] - 1
+    # the section of the edited item reads its score
+    assert after[(a, f"B{section}")] == say
+    # the agent's figures: the QA score names the row, never the mean of the others
+    assert after[(a, "B5")] == say and after[(a, "C5")] == "not scored"
+    assert after[(a, "B7")] == before[(a, "B7")] - 1           # the scored evaluations
+    assert after[(t, f"C{agent_row}")] == say and after[(t, f"E{agent_row}")] == "not ranked"
     if fatal:
-        assert after[(a, "B6")] == pytest.approx(mean("F"), rel=1e-12)
-        # a total is wrong without every evaluation (review of h-guard2: SUM dropped the
-        # refused evaluation's failed fatal items): the agent's and the team's fatal
-        # totals are refused with it, blank, never a count short of the truth
-        assert blank(after[(a, "B8")]) and blank(after[(t, f"F{agent_row}")])
-        assert blank(after[(t, f"F{total_row}")])
+        # compliance and the fatal total name it too (a total is wrong without every
+        # evaluation: review of h-guard2); the team's fatal total is refused (blank)
+        assert after[(a, "B6")] == say and after[(a, "B8")] == say
+        assert after[(t, f"D{agent_row}")] == say and after[(t, f"F{agent_row}")] == say
+        assert after[(t, f"D{total_row}")] == by
+        assert after[(t, f"F{total_row}")] in (None, "")
     else:
         # the edited score is not a fatal item's: the fatal fails stand, and so do totals
         fails = sum(after[(a, f"G{r}")] for r in evals)
@@ -538,6 +539,23 @@ def test_one_bad_score_blanks_its_evaluation_and_no_total(tmp_path_factory, edit
     # the evaluations counted, by the agent and the team: one fewer (the QA score's count)
     assert after[(t, f"B{total_row}")] == before[(t, f"B{total_row}")] - 1
     assert not [k for k, v in after.items() if isinstance(v, str) and v.startswith("#")]
+    # the Team sheet reads each evaluation's QA score from its agent's sheet: the edited
+    # one's row of its table names the row, and so do the team's QA score, the team mean
+    # of the calibration and the edited evaluation's evaluator's mean
+    table = next(r for r in range(total_row, team.max_row + 1)
+                 if team.cell(r, 1).value == "Evaluation" and team.cell(r, 2).value == "Evaluator")
+    listed = next(r for r in range(table + 1, team.max_row + 1)
+                  if team.cell(r, 1).value == ws.cell(row, 1).value)
+    assert after[(t, f"D{listed}")] == say
+    assert after[(t, f"C{total_row}")] == by
+    calibration = [r for r in range(total_row + 1, table) if team.cell(r, 1).value
+                   and str(team.cell(r, 2).value or "").startswith("=")]
+    assert calibration
+    for r in calibration:
+        assert after[(t, f"D{r}")] == by and after[(t, f"E{r}")] in (None, "")
+        mine = team.cell(r, 1).value == team.cell(listed, 2).value
+        assert (after[(t, f"C{r}")] == by) if mine else \
+            same_cell(after[(t, f"C{r}")], before[(t, f"C{r}")]), (r, after[(t, f"C{r}")])
     # nothing else changed: the item's own points, the agent's figures and the team's
     # row of the agent (and the ranks, which read the agent's QA score) aside
     moved = {(a, f"{c}{row}") for c in "EFG"} | {(a, f"B{section}"), (a, f"G{item}"),
@@ -546,15 +564,6 @@ def test_one_bad_score_blanks_its_evaluation_and_no_total(tmp_path_factory, edit
     moved |= {(t, f"{c}{agent_row}") for c in "BCDF"} | {(t, f"{c}{total_row}") for c in "BDF"}
     moved |= {k for k in before if k[0] == t and k[1][0] == "E" and k[1][1:].isdigit()
               and int(k[1][1:]) < total_row}
-    # the Team sheet reads each evaluation's QA score from its agent's sheet: the edited
-    # one's row of its table (blank, as there), so the team's QA score and the evaluator
-    # calibration (each evaluator's mean and the team mean beside it) move too
-    table = next(r for r in range(total_row, team.max_row + 1)
-                 if team.cell(r, 1).value == "Evaluation" and team.cell(r, 2).value == "Evaluator")
-    listed = next(r for r in range(table + 1, team.max_row + 1)
-                  if team.cell(r, 1).value == ws.cell(row, 1).value)
-    assert blank(after[(t, f"D{listed}")])
-    calibration = range(total_row + 1, table)
     moved |= {(t, f"C{total_row}"), (t, f"D{listed}")}
     moved |= {(t, f"{c}{r}") for r in calibration for c in "CDE"}
     changed = {k for k in before if k not in moved and not same_cell(before[k], after[k])}
@@ -634,8 +643,8 @@ def test_a_failed_fatal_item_stays_in_the_fatal_totals(tmp_path_factory):
     # refused (blank) with the evaluation, or at least 1: never fewer than the items
     # failed in plain sight (the fix: a total over a refused evaluation is refused too)
     for key in ((ws.title, "B8"), ("Team", f"F{agent_row}")):
-        got = after[key]
-        assert got in (None, "") or got >= 1, (key, got)
+        got = after[key]      # refused: blank, or which item row to check (h-qa)
+        assert got in (None, "", f"check item row {cleared}") or got >= 1, (key, got)
     total = next(r for r in range(agent_row, team.max_row + 1) if team.cell(r, 1).value == "Team")
     got = after[("Team", f"F{total}")]
     assert got in (None, "") or got >= 1, got

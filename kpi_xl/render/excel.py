@@ -20,9 +20,11 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from ..catalog import rules
-from ..catalog.expr import (And, BinOp, Blank, Call, Cmp, Col, Count, Div, If, Known, Lit, Lookup,
-                            Node, Not, Or, Param, Present, Quantile, Scalar, Sum)
+from ..catalog.expr import (DOMAIN, And, BinOp, Blank, Call, Cmp, Col, Count, Div, If, Known,
+                            Lit, Lookup, Node, Not, Or, Param, Present, Quantile, Scalar, Sum,
+                            columns, reads)
 from ..catalog.spec import Kpi, Variant
+from .cells import NA_WORDS
 from .sql import NotRenderable
 
 TEXT_KINDS = ("category",)
@@ -51,13 +53,21 @@ class ExcelRenderer:
     inputs to cell references, ``params`` resolved options to values (numbers, or cell
     references as text). ``rows``, an Excel 0/1 array over the same rows (``($A$2:$A$99=A5)``),
     restricts the KPI to those rows, as a criterion of COUNTIFS would: one QA evaluation's
-    items among the month's."""
+    items among the month's. ``scope``, another such array (default: ``rows``), is where
+    the ``checked`` inputs' cells the formula cannot read are looked for
+    (:meth:`unreadable`): the inputs ``rows`` itself compares (an evaluation's fatal
+    items: ``rows`` would leave out a fatal flag typed "Y"); other inputs are looked at
+    on ``rows``."""
 
     def __init__(self, kpi: Kpi, variant: Variant, *, ranges: Mapping[str, str],
                  cells: Mapping[str, str] | None = None, params: Mapping[str, Any] | None = None,
-                 rows: str | None = None):
+                 rows: str | None = None, scope: str | None = None,
+                 checked: tuple[str, ...] = ()):
         self.kpi, self.variant = kpi, variant
         self.ranges, self.cells = dict(ranges), dict(cells or {})
+        self.rows = rows
+        self.scope = scope if scope is not None else rows
+        self.checked = tuple(checked)
         self.params = {**rules.resolve_params(kpi, variant, {}), **dict(params or {})}
         self.array = False
         present = [self._present(i.name) for i in kpi.column_inputs if i.name in self.ranges]
@@ -65,7 +75,7 @@ class ExcelRenderer:
         if rows:
             self.domain = f"{self.domain}*{rows}" if self.domain else rows
 
-    def render(self, node: Node | None = None) -> ExcelFormula:
+    def render(self, node: Node | None = None, refused: str | None = None) -> ExcelFormula:
         """The formula of ``node`` (default: the KPI's value; else one of its measures or
         its n). It is #N/A when a domain row (or scalar cell) breaks one of the catalog's
         input rules (:func:`kpi_xl.catalog.rules.rules`): the value on any rule, as the
@@ -73,13 +83,91 @@ class ExcelRenderer:
         it reads, on the rows where it reads them (:func:`kpi_xl.catalog.rules.rules_read`):
         the QA sheet's compliance is refused by a score above the maximum on a compliance
         item (a figure past 100 % otherwise), its fatal-fails count by a fatal item's bad
-        score but not by another item's."""
+        score but not by another item's. A cell the formula cannot read (:meth:`unreadable`:
+        text pasted into a score, which the formula would take for N/A) refuses it as a
+        broken rule does. With ``refused`` (a text), a broken row makes the formula that
+        text and the row's number, "check item row 37", instead of #N/A (the first such
+        row of the sheet; a broken scalar cell still gives #N/A)."""
         text = self.scalar(node if node is not None else self.variant.formula.value)
-        broken = [f"SUMPRODUCT({self._mask(r.broken)})>0" if r.row else self.scalar(r.broken)
-                  for r in self.rules(node)]
+        found = self.rules(node)
+        masks = [self._mask(r.broken) for r in found if r.row] + self.unreadable(node)
+        scalars = [self.scalar(r.broken) for r in found if not r.row]
+        if refused is not None and masks:
+            first = (f"SUMPRODUCT(MIN(ROW({next(iter(self.ranges.values()))})"
+                     f"+1E9*(({'+'.join(masks)})*1=0)))")     # Excel: FALSE=0 is FALSE
+            if scalars:
+                text = f"IF(OR({','.join(scalars)}),NA(),{text})"
+            text = f"IF({first}<1E9,{quote_text(refused + ' ')}&{first},{text})"
+            return ExcelFormula("=" + text, self.array)
+        broken = [f"SUMPRODUCT({m})>0" for m in masks] + scalars
         if broken:
             text = f"IF(OR({','.join(broken)}),NA(),{text})"
         return ExcelFormula("=" + text, self.array)
+
+    def _unreadable_cell(self, name: str) -> str | None:
+        """Excel's 0/1 array over ``name``'s range: 1 where a cell holds what the formula
+        cannot read as the catalog means it (:func:`kpi_xl.render.cells.parse_column`, the
+        Excel function, refuses it): text in a number (``"5 "``, ``"five"``), in a score
+        text other than N/A, in a fatal flag anything but the number 1 or 0 (the formula
+        reads a flag as a number: "Y" or TRUE would make the item silently not fatal).
+        Otherwise a number column reads text as not there (a score: N/A), and a weight
+        as 0. None for labels (a category is text)."""
+        kind = self._kind(name)
+        if kind in TEXT_KINDS:
+            return None
+        r = self.ranges[name]
+        if kind == "flag":
+            # a sum of two products, each 0 or 1 and never both: a number, as SUMPRODUCT
+            # needs (Excel counts a TRUE there as 0)
+            return f'(({r}<>"")*(1-ISNUMBER({r}))+ISNUMBER({r})*({r}<>0)*({r}<>1))'
+        bad = f'({r}<>"")*(1-ISNUMBER({r}))'
+        if kind == "score":
+            words = "+".join(f"(LOWER(TRIM({r}))={quote_text(w)})" for w in sorted(NA_WORDS))
+            bad += f"*(1-(({words})>0))"
+        return f"({bad})"
+
+    def unreadable(self, node: Node | None = None) -> list[str]:
+        """Per input the node reads (the value: every given column input), a 0/1 array
+        of the rows (``rows``) where its cell is unreadable (:meth:`_unreadable_cell`)
+        and the node reads it (:func:`kpi_xl.catalog.expr.reads`; the inputs that decide
+        where are trusted only where they are readable themselves, as
+        :func:`kpi_xl.catalog.rules.rules_read` trusts them only where they keep their
+        rules), and the ``checked`` inputs on every row of the scope."""
+        read = None if node is None else reads(node)
+        out = []
+        for name in self.ranges:
+            cell = self._unreadable_cell(name)
+            if cell is None:
+                continue
+            if name in self.checked:
+                out.append("*".join(p for p in (self.scope, cell) if p))
+                continue
+            if read is None or DOMAIN in read or read.get(name) is True:
+                where = None
+            elif name in read:
+                others = [self._unreadable_cell(c) for c in columns(read[name])
+                          if c != name and c in self.ranges]
+                where = f"(({'+'.join([self.row(read[name]), *filter(None, others)])})>0)"
+            else:
+                continue
+            parts = [p for p in (self.rows, cell, where) if p]
+            out.append("*".join(parts))
+        return out
+
+    def cell_checks(self) -> dict[str, str]:
+        """Per given column input, an Excel condition over the ranges (one cell each, for
+        a conditional format of a table's first row) that is not 0 where that input's cell
+        breaks one of the value's rules (:func:`kpi_xl.catalog.rules.rules`) or is
+        unreadable: what the value's guard refuses, cell by cell."""
+        out = {}
+        for name in self.ranges:
+            parts = [self._mask(r.broken) for r in self.rules() if r.row and r.input == name]
+            cell = self._unreadable_cell(name)
+            if cell is not None:
+                parts.append(cell)
+            if parts:
+                out[name] = parts[0] if len(parts) == 1 else f"(({'+'.join(parts)})>0)"
+        return out
 
     def rules(self, node: Node | None = None) -> list[rules.Rule]:
         """The catalog's input rules over the inputs that have ranges or cells: all of them

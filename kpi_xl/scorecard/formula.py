@@ -12,7 +12,8 @@ comparison (blank is 0 or "", text compares case-insensitively, numbers sort bef
 ``&`` (numbers joined to text as Excel writes them: 15 significant digits), ``%``, ranges
 and cross-sheet references, array arithmetic inside SUMPRODUCT, and SUM, SUMPRODUCT, SUMIFS,
 COUNTIFS, AVERAGEIFS, AVERAGE, COUNT, COUNTA, MIN, MAX, IF, IFERROR, AND, OR, NOT, ISNUMBER,
-ISBLANK, ROUND, ABS, REPT, RANK, INDEX (of a range, by position), TEXT-free.
+ISBLANK, ISTEXT, LOWER, TRIM, ROW (of a cell, or of a column's cells inside SUMPRODUCT), ROUND,
+ABS, REPT, RANK, INDEX (of a range, by position), TEXT-free.
 
 What it cannot compute exactly as Excel does, it refuses: it raises :class:`Unsupported`,
 whose message names the formula (and the cell, when evaluating a workbook) and what is not
@@ -572,7 +573,8 @@ ARITY = {"IF": (1, 3), "IFERROR": (2, 2), "ISNUMBER": (1, 1), "ISBLANK": (1, 1),
          "COUNT": (1, _MANY), "COUNTA": (1, _MANY), "SUMPRODUCT": (1, _MANY),
          "SUMIFS": (3, _MANY), "COUNTIFS": (2, _MANY), "AVERAGEIFS": (3, _MANY),
          "AND": (1, _MANY), "OR": (1, _MANY), "NOT": (1, 1), "ABS": (1, 1), "ROUND": (2, 2),
-         "REPT": (2, 2), "RANK": (2, 3), "RANK.EQ": (2, 3), "NA": (0, 0), "INDEX": (2, 3)}
+         "REPT": (2, 2), "RANK": (2, 3), "RANK.EQ": (2, 3), "NA": (0, 0), "INDEX": (2, 3),
+         "ISTEXT": (1, 1), "LOWER": (1, 1), "TRIM": (1, 1), "ROW": (1, 1)}
 KNOWN = set(ARITY)
 
 
@@ -621,6 +623,10 @@ def _fn(name: str, args: list, ev, array: bool) -> Any:
                             vals[0], array=array)
     if name == "ISBLANK":
         return _elementwise(lambda v: v is None, vals[0], array=array)
+    if name == "ISTEXT":            # a formula's "" is text too
+        return _elementwise(lambda v: isinstance(v, str), vals[0], array=array)
+    if name in ("LOWER", "TRIM"):
+        return _elementwise(_lower if name == "LOWER" else _trim, vals[0], array=array)
     if name in ("SUM", "AVERAGE", "MIN", "MAX", "COUNT"):
         nums = _values(vals)
         err = _first_error(nums)
@@ -696,6 +702,27 @@ def _fn(name: str, args: list, ev, array: bool) -> Any:
     if name == "NA":
         return NA
     raise Unsupported(f"the function {name}")
+
+
+def _lower(v: Any) -> Any:
+    """Excel's LOWER: a number or blank as its text first. Refused where Python's
+    lower case of a letter is not one character (Excel keeps the length)."""
+    t = _text(v)
+    if isinstance(t, XlError):
+        return t
+    out = t.lower()
+    if len(out) != len(t):
+        raise Unsupported(f"LOWER of {t!r} (a letter whose lower case is longer)")
+    return out
+
+
+def _trim(v: Any) -> Any:
+    """Excel's TRIM: spaces (only the character 32) cut at both ends and runs of them
+    inside made one."""
+    t = _text(v)
+    if isinstance(t, XlError):
+        return t
+    return " ".join(w for w in t.split(" ") if w)
 
 
 def _index(vals: list) -> Any:
@@ -883,9 +910,28 @@ class Evaluator:
             a, b = self._eval(node[2], sheet, array), self._eval(node[3], sheet, array)
             return _elementwise(_BINARY.get(node[1]) or (lambda x, y: _arith(node[1], x, y)),
                                 a, b, array=array)
+        if kind == "fn" and node[1] == "ROW":
+            return self._row(node[2], array)
         if kind == "fn":
             return _fn(node[1], node[2], lambda n, arr: self._eval(n, sheet, arr), array)
         raise Unsupported(str(node))
+
+    def _row(self, args, array: bool) -> Any:
+        """ROW(reference): the sheet row of a cell; of each cell of a one-column range
+        inside SUMPRODUCT (elsewhere Excel would spill it)."""
+        if len(args) != 1 or args[0][0] != "ref":
+            raise Unsupported("ROW of something that is not one reference")
+        ref = args[0][1]
+        parsed = self.coords.get(ref)
+        if parsed is None:
+            parsed = self.coords[ref] = _parse_ref(ref)
+        _other, single, c1, r1, c2, r2 = parsed
+        if single or r1 == r2 and not array:
+            return float(r1)
+        if c1 != c2 or not array:
+            raise Unsupported(f"ROW({ref}): of several columns, or outside SUMPRODUCT (Excel "
+                              "would spill it)")
+        return Array([[float(r)] for r in range(min(r1, r2), max(r1, r2) + 1)])
 
     def sheet_values(self, ws):
         """(cell, value) for every formula cell of ``ws``, computed alone (what was kept for

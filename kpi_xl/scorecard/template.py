@@ -43,9 +43,12 @@ The template language, for people who restyle the shipped templates in Excel:
     ``where={range: cell or number, ...}`` keeps the rows whose ranges equal them (one
     evaluation's items; its fatal items: ``'$E$34:$E$34': 1``). The value is #N/A where
     a row breaks one of the KPI's input rules; a measure where a row it reads breaks a
-    rule of an input it reads (``kpi_xl.catalog.rules.rules_read``): wrap it in
-    IFERROR(...,"") as the value, so SUM and AVERAGE over its cells take the rest. Only cell
-    references are accepted as arguments, so data cannot become formula code.
+    rule of an input it reads (``kpi_xl.catalog.rules.rules_read``), and where a cell it
+    reads holds what it cannot read (text in a number or score other than N/A, a fatal
+    flag not 0 or 1: a pasted value, which data validation never judges);
+    ``refused='check item row'`` makes it that text and the first such row's number
+    instead ("check item row 37"). Only cell references are accepted as arguments, so
+    data cannot become formula code.
 
 The page header and footer take ``{{ }}`` like a cell (a value's ``&`` is doubled, so it
 prints as ``&``, not as a header code), and print titles below a loop follow their rows.
@@ -213,14 +216,15 @@ _KPI_FORMULAS: dict = {}
 
 
 def kpi_formula(key: str, variant: str | None = None, measure: str | None = None,
-                where: Mapping[str, Any] | None = None, **args: Any) -> _Code:
+                where: Mapping[str, Any] | None = None, refused: str | None = None,
+                **args: Any) -> _Code:
     """A catalog KPI rendered as a worksheet formula over the given cells (without the
     leading ``=``): see the module's docstring."""
     from ..catalog import CATALOG
     from ..render.arrays import resolve_params
     from ..render.excel import ExcelRenderer
 
-    memo = (key, variant, measure, tuple(sorted((where or {}).items())),
+    memo = (key, variant, measure, tuple(sorted((where or {}).items())), refused,
             tuple(sorted(args.items())))
     hit = _KPI_FORMULAS.get(memo)
     if hit is not None:
@@ -255,7 +259,19 @@ def kpi_formula(key: str, variant: str | None = None, measure: str | None = None
             number = isinstance(v, (int, float)) and not isinstance(v, bool)
             return _num_text(v) if number else _reference("where", v)
         rows = "*".join(f"({_reference('where', r)}={equals(v)})" for r, v in where.items())
-    renderer = ExcelRenderer(kpi, var, ranges=ranges, cells=cells, params=resolved, rows=rows)
+    # cells the formula cannot read are looked for on the rows the where-ranges that are
+    # not inputs pick (one evaluation's items), and an input the where compares (its
+    # fatal items: fatal = 1) on all of them: "Y" typed as a fatal flag must not take the
+    # item silently out of the evaluation's compliance
+    compared = {_reference("where", r) for r in (where or {})}
+    checked = tuple(n for n, r in ranges.items() if r in compared)
+    scope = "*".join(f"({_reference('where', r)}={equals(v)})" for r, v in (where or {}).items()
+                     if _reference("where", r) not in ranges.values()) or None
+    if refused is not None and not isinstance(refused, str):
+        raise ValueError("kpi_formula: refused= takes a text (what the cell says where a row "
+                         "breaks a rule, before the row's number)")
+    renderer = ExcelRenderer(kpi, var, ranges=ranges, cells=cells, params=resolved, rows=rows,
+                             scope=scope, checked=checked)
     known = {**({"n": var.formula.n} if var.formula.n is not None else {}),
              **var.formula.measures}
     if measure is None:
@@ -265,7 +281,7 @@ def kpi_formula(key: str, variant: str | None = None, measure: str | None = None
     else:       # 'n' of a KPI without one (a formula on period totals) included
         raise ValueError(f"kpi_formula: {key} has no measure {measure!r} (measures: "
                          f"{', '.join(known) or 'none'})")
-    f = renderer.render(node)
+    f = renderer.render(node, refused)
     if f.array:
         raise ValueError(f"kpi_formula: {key} needs an array formula (a quantile), which "
                          "templates cannot hold yet")

@@ -15,7 +15,8 @@ registered Arrow table reads one batch per thread, so a table of one 2 M-row chu
 read on one thread.
 
 Without pyarrow (or for a frame with no Arrow-backed column) the frame is given as it is
-(a copy where its rows are held in reverse, which DuckDB cannot scan: :func:`readable`).
+(a copy where its rows are held in reverse, or its nullable columns' blanks with a step,
+which DuckDB cannot scan as they are: :func:`readable`).
 
 :func:`keep_rows` drops rows from a frame column by column, so that a few rejected rows
 never hold the table twice.
@@ -59,7 +60,10 @@ def for_duckdb(frame) -> Any:
 def readable(frame) -> Any:
     """``frame`` as DuckDB's pandas scan can read it: a copy where a column's values are
     held in reverse (negative strides: ``df.iloc[::-1]``, a view, which the scan refuses
-    at ``register``, "Unable to cast Python instance of type int"); else ``frame``."""
+    at ``register``, "Unable to cast Python instance of type int"), or where the blanks
+    of pandas' nullable numbers and flags are held with a step (``df[::2]``: the scan
+    reads their values with the step and their blanks without it, so blanks land on the
+    wrong rows, with no error); else ``frame``."""
     for _, column in frame.items():
         values = column.array
         # the numpy array behind the column: its own (numpy dtypes), or an extension
@@ -67,6 +71,9 @@ def readable(frame) -> Any:
         held = column.to_numpy(copy=False) if isinstance(column.dtype, np.dtype) else \
             getattr(values, "_data", getattr(values, "_ndarray", None))
         if isinstance(held, np.ndarray) and held.ndim and held.strides[0] < 0:
+            return frame.copy()
+        mask = getattr(values, "_mask", None)
+        if isinstance(mask, np.ndarray) and mask.ndim and mask.strides[0] != mask.itemsize:
             return frame.copy()
     return frame
 

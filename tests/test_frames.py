@@ -346,3 +346,55 @@ def test_a_frame_in_reverse_order_is_read_as_it_is():
                        (2.0, 2, 3, "c"), (1.0, 1, None, "b"), (0.0, 0, 1, "a")]
     forwards = pd.DataFrame({"wait": np.arange(6.0)})
     assert for_duckdb(forwards) is forwards          # no copy where none is needed
+
+
+def test_a_frame_of_every_other_row_keeps_its_blanks_in_place():
+    """``df[::2]`` (every other row, a view) holds pandas' nullable numbers and flags
+    (Int64, Float64, boolean) with a step: DuckDB's pandas scan reads their values with
+    the step but their blanks without it, so values came back blank and blanks as values,
+    with no error (CSAT of every other contact: other results than the same rows copied).
+    Such a frame is given as a copy, to the engine and to the rule checks alike."""
+    import duckdb
+
+    from kpi_xl.engine import compute
+
+    frame = pd.DataFrame({k: pd.array([1, None, 3, 4, 5, None, 7, 8], dtype=k)
+                          for k in ("Int64", "Float64", "UInt8")})
+    frame["boolean"] = pd.array([True, None, False, False, True, True, None, True],
+                                dtype="boolean")
+    for step in (2, 3):
+        view = frame[::step]
+        con = duckdb.connect()
+        con.register("t", for_duckdb(view))
+        got = con.execute("SELECT * FROM t").fetchall()
+        assert got == [tuple(None if pd.isna(v) else v for v in row)
+                       for row in view.itertuples(index=False)], step
+    t = canonical_tables()
+    contacts = t["contacts"].assign(csat=pd.array(t["contacts"]["csat"], dtype="Float64"))
+    every_other = contacts[::2]
+    got = compute({**t, "contacts": every_other}, PERIODS[-1], kpis=["csat"]).frame()
+    want = compute({**t, "contacts": every_other.copy()}, PERIODS[-1], kpis=["csat"]).frame()
+    pd.testing.assert_frame_equal(got, want)
+
+
+def test_a_frame_with_a_column_named_schema_is_registered():
+    """The engine tells an Arrow table from a frame it registers as it is; a frame with a
+    column named ``schema`` (a dimension of that name) was taken for an Arrow table:
+    "'DataFrame' object has no attribute 'column_names'" from kpi_xl.engine.compute."""
+    from kpi_xl.engine import compute
+    from kpi_xl.engine.backends import DuckDBBackend
+
+    frame = pd.DataFrame({"schema": ["a", "b"], "wait": [1.0, 2.0]}).astype(
+        {"schema": object})
+    backend = DuckDBBackend()
+    backend.load("t", frame)
+    assert backend.con.execute("SELECT * FROM t").fetchall() == [("a", 1.0), ("b", 2.0)]
+    t = canonical_tables()
+    contacts = t["contacts"]
+    contacts = contacts.astype({c: object for c in contacts.columns
+                                if not pd.api.types.is_numeric_dtype(contacts[c])
+                                and not pd.api.types.is_datetime64_any_dtype(contacts[c])})
+    contacts["schema"] = np.where(np.arange(len(contacts)) % 2, "x", "y").astype(object)
+    got = compute({**t, "contacts": contacts}, PERIODS[-1], kpis=["csat"],
+                  dimensions=("schema",)).frame()
+    assert set(got[got["level"] == "schema"]["key"]) == {"x", "y"}

@@ -186,7 +186,8 @@ class DuckDBBackend(Backend):
             from ..frames import for_duckdb, is_text
 
             arrow = for_duckdb(data)
-            if not hasattr(arrow, "schema"):   # no Arrow text: the frame, registered
+            if isinstance(arrow, type(data)):  # no Arrow text: the frame, registered
+                # (not "has a schema": a frame's column named schema is an attribute)
                 self.con.register(name, arrow)
                 return
             # A frame with Arrow text. DuckDB converts Arrow text at every scan of a

@@ -115,8 +115,9 @@ def resolve_params(kpi: Kpi, variant: Variant, given: Mapping[str, Any]) -> dict
 # given column inputs and the options' values (see _Plan).
 
 class _Compiler:
-    """Python source for one program: ``def run(C, S, P, D)`` with C the parsed columns,
-    S the scalars, P the options and D the domain mask (None where it is every row). Rules
+    """Python source for one program: ``def run(C, S, P, D, OFF)`` with C the parsed
+    columns, S the scalars, P the options, D the domain mask (None where it is every row)
+    and OFF how many rows are off the domain (see _domain). Rules
     are checked in order, then the formula's value, n, margin (only where n > 1) and
     measures are returned."""
 
@@ -136,6 +137,10 @@ class _Compiler:
         self.squares: list[tuple[int, str]] = []
         #: row arithmetic's results (var -> line), fresh arrays: see _reuse_temporaries
         self.fresh: dict[str, int] = {}
+        #: given columns whose blank-value rule (blank on the domain) is checked before
+        #: the formula: past the checks, such a column is present on the domain's rows
+        #: (see selected)
+        self.required: set[str] = set()
 
     # -- emitting ----------------------------------------------------------------
     def emit(self, line: str) -> None:
@@ -245,7 +250,18 @@ class _Compiler:
                 self.squares.append((len(self.lines) - 1, a))
             elif isinstance(where, Present) and self.in_domain(where):
                 c = self.col(where.col.name)
-                name = self.var(f"_sel_present({self(node)}, {c})")
+                if where.col.name in self.required:
+                    # a column required on the domain is present on exactly its rows
+                    name = self.var(f"_sel_domain({self(node)}, D)")
+                else:
+                    name = self.var(f"_sel_present({self(node)}, {c})")
+                self.selections[name] = self(node)
+            elif isinstance(where, Cmp) and where.op == "=" and isinstance(where.a, Col) \
+                    and isinstance(where.b, Lit) and self.in_domain(where):
+                # the mask is the column's own (Column.equals), its count noted by a flag's
+                # parse (Column.count_eq): not counted again
+                c, k = self.col(where.a.name), self.const(where.b.value)
+                name = self.var(f"_sel_eq({self(node)}, {c}, {k})")
                 self.selections[name] = self(node)
             else:
                 name = self.var(f"_sel({self(node)}, {self._mask(where)})")
@@ -372,7 +388,7 @@ class _Compiler:
             # column is), so its blanks on the domain are its blanks less the rows off it
             # (counted only where the column has blanks: a few cells' call pays nothing)
             c = self.col(broken.col.name)
-            return f"{c}.nblank and {c}.nblank > (0 if D is None else D.shape[0] - _cnz(D))"
+            return f"{c}.nblank and {c}.nblank > OFF"
         if isinstance(broken, Blank):
             return f"{self.col(broken.col.name)}.nblank"
         if isinstance(broken, And) and isinstance(broken.b, Blank):
@@ -433,6 +449,9 @@ class _Compiler:
 
     # -- a whole program -----------------------------------------------------------
     def program(self, formula: Formula, checks: list[rules.Rule]):
+        self.required = {r.broken.col.name for r in checks
+                         if r.row and isinstance(r.broken, Blank)
+                         and self.given.get(r.broken.col.name) in _NO_NA}
         for i, rule in enumerate(checks):
             if not rule.row:
                 self.emit(f"if {self(rule.broken)}:")
@@ -470,7 +489,7 @@ class _Compiler:
         self.emit(f"return {value}, {n}, {margin}, {{{measures}}}")
         self._square_in_place()
         self._reuse_temporaries()
-        head = ["def run(C, S, P, D):"]
+        head = ["def run(C, S, P, D, OFF):"]
         head += [f"    {c} = C[{name!r}]" for name, c in self.cols.items()]
         source = "\n".join(head + self.lines) + "\n"
         scope = dict(_RUNTIME, K=tuple(self.consts), R=tuple(checks), KPI=self.kpi.key)
@@ -490,6 +509,8 @@ def _is_row(n: Node) -> bool:
 
 
 _UFUNC = {"+": "_add", "-": "_subtract", "*": "_multiply"}
+#: kinds of input whose Column has no N/A (``na`` is None): present is not blank
+_NO_NA = frozenset({"number", "duration", "flag", "category"})
 #: which of a column's extremes (least, greatest) breaks each comparison, if any value does
 _EXTREME = {"<": 0, "<=": 0, ">": 1, ">=": 1}
 
@@ -522,6 +543,21 @@ def _square_in_place(s: np.ndarray, full: np.ndarray) -> np.ndarray:
     warning would only add a line on stderr (an Excel function's log)."""
     with np.errstate(over="ignore"):
         return _multiply_ufunc(s, s) if s is full else _multiply_ufunc(s, s, out=s)
+
+
+def _sel_eq(x: np.ndarray, col: Column, value: np.ndarray) -> np.ndarray:
+    """``x[col.equals(value)]``, without the copy where every row equals ``value``; the
+    rows that do are counted once per call (Column.count_eq; a flag's parse counts its
+    1s and 0s), not again for the selection."""
+    return x if col.count_eq(value) == x.shape[0] else x[col.equals(value)]
+
+
+def _sel_domain(x: np.ndarray, domain: np.ndarray | None) -> np.ndarray:
+    """``x[col.present]`` for a given column whose blank-value rule has passed: such a
+    column is present on exactly the domain's rows (off the domain every given column is
+    blank; on it, this one is not), and is every row where the domain is None. No mask
+    of its own is made (``~blank``) and none is counted."""
+    return x if domain is None else x[domain]
 
 
 def _sel_present(x: np.ndarray, col: Column) -> np.ndarray:
@@ -584,7 +620,7 @@ def _fail(key: str, rule: rules.Rule, broken: Any, domain: np.ndarray | None,
 
 
 _RUNTIME = {"_cnz": _count, "_sum": np.add.reduce, "_sel": _sel,
-            "_sel_present": _sel_present, "_square_in_place": _square_in_place,
+            "_sel_present": _sel_present, "_sel_eq": _sel_eq, "_sel_domain": _sel_domain, "_square_in_place": _square_in_place,
             "_into": _into, "_add": np.add,
             "_subtract": np.subtract, "_multiply": np.multiply, "_quantile": _quantile,
             "_lookup": _lookup, "_known": _known, "_call": _call, "_fail": _fail,
@@ -766,20 +802,21 @@ def _run_given(plan: _Plan, shape: _Shape, unit: str | None, inputs: Mapping[str
         else:
             scalars[name] = parse_scalar(key, name, data)
     given = shape.given
-    domain = _domain(key, cols, given)
+    domain, off = _domain(key, cols, given)
     run = shape.run
     if run is None:
         run = shape.run = plan.program(given, plan.defaults, None)
-    return run(cols, scalars, plan.defaults, domain)
+    return run(cols, scalars, plan.defaults, domain, off)
 
 
 def _domain(key: str, cols: Mapping[str, Column], given: tuple[str, ...] | list[str]):
     """Rows where at least one of the given inputs holds something (blank rows are
-    ignored); None where that is every row (or nothing is given). With two or more, first
-    the ranges' lengths are checked."""
+    ignored), None where that is every row (or nothing is given), and how many rows are
+    off it (a program's blank-value rules read that count: counted here once). With two
+    or more, first the ranges' lengths are checked."""
     if len(given) <= 1:
         col = cols[given[0]] if given else None
-        return col.not_blank if col is not None and col.nblank else None
+        return (col.not_blank, col.nblank) if col is not None and col.nblank else (None, 0)
     given_cols = [cols[g] for g in given]
     size = given_cols[0].blank.shape[0]
     for col in given_cols:
@@ -788,12 +825,13 @@ def _domain(key: str, cols: Mapping[str, Column], given: tuple[str, ...] | list[
                            ", ".join(f"'{g}' has {len(cols[g])}" for g in given))
     for col in given_cols:
         if not col.nblank:
-            return None
+            return None, 0
     # the rows blank in every given input, then the rest: one mask, written in place
     off = given_cols[0].blank & given_cols[1].blank
     for col in given_cols[2:]:
         np.logical_and(off, col.blank, out=off)
-    return None if not _count(off) else np.logical_not(off, out=off)
+    n_off = int(_count(off))
+    return (None, 0) if not n_off else (np.logical_not(off, out=off), n_off)
 
 
 def _run_general(plan: _Plan, unit: str | None, inputs: Mapping[str, Any]):
@@ -824,7 +862,7 @@ def _run_general(plan: _Plan, unit: str | None, inputs: Mapping[str, Any]):
             continue
         cols[name] = parse_column(key, name, kind, data, time_unit=time_unit, unit=unit)
         given.append(name)
-    domain = _domain(key, cols, given)
+    domain, off = _domain(key, cols, given)
     size = cols[given[0]].blank.shape[0] if given else 0
     if not used.issubset(cols):
         for inp in kpi.column_inputs:
@@ -838,7 +876,7 @@ def _run_general(plan: _Plan, unit: str | None, inputs: Mapping[str, Any]):
                 cols[inp.name] = Column(np.full(size, inp.default_value), np.zeros(size, bool))
     given_key = tuple(given)
     run = plan.programs.get((given_key, pkey)) or plan.program(given_key, params, pkey)
-    return run(cols, scalars, params, domain)
+    return run(cols, scalars, params, domain, off)
 
 
 __all__ = ["KpiResult", "compute", "evaluate", "resolve_params", "flatten"]

@@ -538,3 +538,29 @@ def test_a_mean_of_scores_keeps_its_own_present_rows():
     assert "score" not in arrays._NO_NA
     assert {k.kind for k in COLUMN_KPIS for k in k.column_inputs} - {"score"} <= arrays._NO_NA
 
+
+@pytest.mark.parametrize("size", [255, 256, 257, 1000])
+@pytest.mark.parametrize("kind", ["number", "duration", "flag", "score"])
+@pytest.mark.parametrize("as_list", [False, True])
+def test_a_column_without_blanks_has_a_shared_all_false_mask(size, kind, as_list):
+    """Where a parse finds no blank its mask of blanks (and a score's of N/A) is all False,
+    read-only and not allocated per call (_all_false): one False byte seen ``size``
+    times over 256 rows. It reads as any mask would, and nothing can write into it. (A
+    list of flags over 256 cells is the exception: its parse makes the mask of blanks to
+    count them, and keeps it.)"""
+    values = np.tile([1.0, 0.0, 1.0], size)[:size]
+    col = parse_column("k", "x", kind, values.tolist() if as_list else values,
+                       time_unit="seconds" if kind == "duration" else None)
+    masks = [col.blank] + ([col.na] if kind == "score" else [])
+    made = as_list and kind == "flag" and size > 256
+    for m in masks:
+        assert m.shape == (size,) and m.dtype == bool and m.flags.writeable == made
+        if made:
+            continue
+        assert not m.any() and m.tolist() == [False] * size
+        if size > 256 and not as_list:
+            assert m.strides == (0,)
+        with pytest.raises(ValueError):
+            m[0] = True
+    assert col.nblank == 0 and col.npresent == size and col.present.all()
+    assert (~col.blank).all() and values[~col.blank].tolist() == values.tolist()

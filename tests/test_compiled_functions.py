@@ -564,3 +564,55 @@ def test_a_column_without_blanks_has_a_shared_all_false_mask(size, kind, as_list
             m[0] = True
     assert col.nblank == 0 and col.npresent == size and col.present.all()
     assert (~col.blank).all() and values[~col.blank].tolist() == values.tolist()
+
+
+@pytest.mark.parametrize("piece", [1, 2, 7, 64, 299, 300])
+@pytest.mark.parametrize("off", [[], [0], [299], [0, 1, 2], [150, 151], list(range(0, 300, 2)),
+                                 list(range(1, 300))])
+def test_a_selection_over_the_programs_own_rows_gives_the_same_bits(fresh_programs,
+                                                                    monkeypatch, piece, off):
+    """AHT's ``talk + hold + acw`` is the program's own array, read no more once its
+    domain rows are selected: they are written over its first rows piece by piece
+    (_take). Pieces from 1 row to the whole range, domain rows missing at either end, in
+    runs, every other one, all but one: the same bits as the long way."""
+    monkeypatch.setattr(arrays, "_PIECE", piece)
+    rng = np.random.default_rng(len(off) * 1000 + piece)
+    talk, hold, acw = rng.uniform(30, 900, 300), rng.exponential(20, 300), rng.uniform(0, 60, 300)
+    for x in (talk, hold, acw):
+        x[off] = np.nan
+    inputs = {"talk": talk, "hold": hold, "acw": acw}
+    kept = [x.copy() for x in (talk, hold, acw)]
+    fast = _result("aht", None, inputs)
+    assert "_sel_domain(" in _source("aht") and ", True)" in _source("aht")
+    assert all(x.tobytes() == k.tobytes() for x, k in zip((talk, hold, acw), kept))
+    monkeypatch.undo()
+    assert fast == _the_long_way("aht", None, inputs)
+
+
+def test_a_selection_is_written_over_no_array_read_after_it():
+    """Only a selection whose full rows are row arithmetic's fresh result, read by nothing
+    after it (the square's check whether it is that result aside), is written over them:
+    ASA selects the caller's waits and AHT its own sum of three columns."""
+    arrays._PLANS.clear()
+    compute("asa", wait=np.arange(300.0), answered=np.tile([1.0, 0.0], 150))
+    compute("aht", talk=np.full(300, 100.0), hold=np.zeros(300), acw=np.ones(300))
+    assert ", True)" not in _source("asa") and "_sel_domain(v15, D, True)" in _source("aht")
+    arrays._PLANS.clear()
+
+
+def test_aht_over_a_million_rows_selects_over_its_own_sum():
+    """At the size the pieces are for: the same value and margin as numpy's own
+    selection of the summed rows."""
+    rng = np.random.default_rng(5)
+    n = 1_000_003
+    talk, hold, acw = rng.lognormal(5.4, 0.4, n), rng.exponential(20, n), rng.uniform(10, 60, n)
+    off = rng.random(n) < 0.07
+    off[[0, n - 1]] = True
+    for x in (talk, hold, acw):
+        x[off] = np.nan
+    r = compute("aht", talk=talk, hold=hold, acw=acw)
+    s = (talk + hold + acw)[~off]
+    mean = float(np.add.reduce(s)) / s.size
+    assert r.value == mean and r.n == s.size
+    var = (float(np.add.reduce(s * s)) - s.size * mean * mean) / (s.size - 1) / s.size
+    assert r.margin == 1.96 * math.sqrt(var)

@@ -422,6 +422,22 @@ class _Compiler:
             self.lines[i] = self.lines[i].replace(f"_multiply({a}, {a})",
                                                   f"_square_in_place({a}, {full})")
 
+    def _select_over_own(self) -> None:
+        """A selection from row arithmetic's fresh result that nothing reads after it
+        (but the square of the selection, which only asks whether it is that result
+        itself) is written over that result (see _take)."""
+        for name, full in self.selections.items():
+            if full not in self.fresh:
+                continue
+            word = re.compile(rf"\b{full}\b")
+            i = next(i for i, line in enumerate(self.lines)
+                     if line.lstrip().startswith(f"{name} = "))
+            if any(word.search(line) and "_square_in_place(" not in line
+                   for line in self.lines[i + 1:]):
+                continue
+            assert self.lines[i].endswith(")")
+            self.lines[i] = self.lines[i][:-1] + ", True)"
+
     def _reuse_temporaries(self) -> None:
         """Row arithmetic on the result of earlier row arithmetic that nothing reads
         after (talk + hold, then + acw) writes into that result instead of a fresh array
@@ -488,6 +504,7 @@ class _Compiler:
                              for k, v in formula.measures.items())
         self.emit(f"return {value}, {n}, {margin}, {{{measures}}}")
         self._square_in_place()
+        self._select_over_own()
         self._reuse_temporaries()
         head = ["def run(C, S, P, D, OFF):"]
         head += [f"    {c} = C[{name!r}]" for name, c in self.cols.items()]
@@ -522,9 +539,33 @@ def broken_col(n: Node) -> Col:
     return n
 
 
-def _sel(x: np.ndarray, m: np.ndarray) -> np.ndarray:
-    """``x[m]``, without the copy where ``m`` holds every row."""
-    return x if _count(m) == m.shape[0] else x[m]
+def _sel(x: np.ndarray, m: np.ndarray, own: bool = False) -> np.ndarray:
+    """``x[m]``, without the copy where ``m`` holds every row (``own``: see _take)."""
+    return x if _count(m) == m.shape[0] else _take(x, m, own)
+
+
+#: rows per piece of a selection written over its own rows (_take): 512 kB of floats
+_PIECE = 65536
+
+
+def _take(x: np.ndarray, m: np.ndarray, own: bool) -> np.ndarray:
+    """``x[m]``. Where ``own`` (x is a fresh array of the program's own that it reads no
+    more: ``talk + hold + acw``) and x is longer than a piece, the selected rows are
+    written over x's first rows piece by piece and that part of x is returned: the same
+    values in the same order without a second array of x's size. (Each piece is selected
+    into a small array first, and the rows written end at or before the piece's end,
+    so no row is overwritten before it is read.) A call over a million rows then keeps
+    to memory it already holds: a fresh array of 7.5 MB costs more in fresh pages than
+    the copy of the pieces."""
+    n = x.shape[0]
+    if not own or n <= _PIECE:
+        return x[m]
+    k = 0
+    for lo in range(0, n, _PIECE):
+        part = x[lo:lo + _PIECE][m[lo:lo + _PIECE]]
+        x[k:k + part.shape[0]] = part
+        k += part.shape[0]
+    return x[:k]
 
 
 def _into(ufunc: np.ufunc, a: Any, b: Any, out: np.ndarray) -> np.ndarray:
@@ -545,24 +586,26 @@ def _square_in_place(s: np.ndarray, full: np.ndarray) -> np.ndarray:
         return _multiply_ufunc(s, s) if s is full else _multiply_ufunc(s, s, out=s)
 
 
-def _sel_eq(x: np.ndarray, col: Column, value: np.ndarray) -> np.ndarray:
+def _sel_eq(x: np.ndarray, col: Column, value: np.ndarray, own: bool = False
+            ) -> np.ndarray:
     """``x[col.equals(value)]``, without the copy where every row equals ``value``; the
     rows that do are counted once per call (Column.count_eq; a flag's parse counts its
     1s and 0s), not again for the selection."""
-    return x if col.count_eq(value) == x.shape[0] else x[col.equals(value)]
+    return x if col.count_eq(value) == x.shape[0] else _take(x, col.equals(value), own)
 
 
-def _sel_domain(x: np.ndarray, domain: np.ndarray | None) -> np.ndarray:
+def _sel_domain(x: np.ndarray, domain: np.ndarray | None, own: bool = False
+                ) -> np.ndarray:
     """``x[col.present]`` for a given column whose blank-value rule has passed: such a
     column is present on exactly the domain's rows (off the domain every given column is
     blank; on it, this one is not), and is every row where the domain is None. No mask
     of its own is made (``~blank``) and none is counted."""
-    return x if domain is None else x[domain]
+    return x if domain is None else _take(x, domain, own)
 
 
-def _sel_present(x: np.ndarray, col: Column) -> np.ndarray:
+def _sel_present(x: np.ndarray, col: Column, own: bool = False) -> np.ndarray:
     """``x[col.present]``, without the copy (or the mask) where every row is present."""
-    return x if col.npresent == x.shape[0] else x[col.present]
+    return x if col.npresent == x.shape[0] else _take(x, col.present, own)
 
 
 def _quantile(x: np.ndarray, q: float) -> float:

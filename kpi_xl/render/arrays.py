@@ -386,7 +386,7 @@ class _Compiler:
         if isinstance(broken, Blank) and broken.col.name in self.given:
             # a given column is blank on every row off the domain (there every given
             # column is), so its blanks on the domain are its blanks less the rows off it
-            # (counted only where the column has blanks: a few cells' call pays nothing)
+            # (OFF: counted once per call by _domain, which needs the count anyway)
             c = self.col(broken.col.name)
             return f"{c}.nblank and {c}.nblank > OFF"
         if isinstance(broken, Blank):

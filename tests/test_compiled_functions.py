@@ -300,6 +300,11 @@ def test_shortcuts_give_what_the_long_ways_give(data):
         now = inputs[k]
         assert (now.tobytes() == v.tobytes()) if isinstance(v, np.ndarray) else \
             repr(now) == repr(v), k
+    assert _the_long_way(kpi.key, variant, inputs) == fast
+
+
+def _the_long_way(key, variant, inputs):
+    """:func:`_result` through the general path with none of the compiler's shortcuts."""
     arrays._PLANS.clear()
     try:
         with pytest.MonkeyPatch.context() as mp:
@@ -311,10 +316,9 @@ def test_shortcuts_give_what_the_long_ways_give(data):
             # every rule checked row by row: no precheck (Column.may, counts of blanks)
             mp.setattr(arrays._Compiler, "_precheck", lambda self, broken: None)
             mp.setattr(arrays._Compiler, "zero_side", lambda self, where: None)
-            slow = _result(kpi.key, variant, inputs)
+            return _result(key, variant, inputs)
     finally:
         arrays._PLANS.clear()   # no program made without the shortcuts outlives the test
-    assert slow == fast
 
 
 def test_excel_leaves_options_none_and_still_takes_the_shortcut(fresh_programs):
@@ -460,3 +464,155 @@ def test_a_blank_required_input_on_one_domain_row_is_named():
     with pytest.raises(KpiError, match=r"'talk' must not be blank while other inputs on "
                                        r"that row are filled \(cell 150 of the range\)"):
         compute("aht", talk=talk, hold=hold, acw=acw)
+
+
+# -- selections that reuse what the call already knows (issue 14 §2, 1 M cells) ---------------
+def _source(key):
+    """The compiled program of ``key``'s default variant as the last call ran it."""
+    return "".join(s.run.source for s in arrays._PLANS[(key, None)].shapes.values() if s)
+
+
+@pytest.mark.parametrize("size", [1, 2, 256, 257, 300])
+@pytest.mark.parametrize("answered_at", ["every row", "row 1 only", "all but row 1",
+                                         "all but the last row", "the last row only"])
+@pytest.mark.parametrize("as_list", [False, True])
+def test_asa_selects_answered_rows_by_the_flags_own_count(fresh_programs, size, answered_at,
+                                                          as_list):
+    """ASA's sum selects the waits where answered = 1 by the count of 1s the flag's parse
+    made (_sel_eq), not by counting the mask again; where every row is answered it reads
+    the caller's waits themselves, and the margin's square must then not be written over
+    them. The same bits or sentence as the long way, at both ends of the range."""
+    answered = {"every row": [1.0] * size, "row 1 only": [1.0] + [0.0] * (size - 1),
+                "all but row 1": [0.0] + [1.0] * (size - 1),
+                "all but the last row": [1.0] * (size - 1) + [0.0],
+                "the last row only": [0.0] * (size - 1) + [1.0]}[answered_at]
+    wait = np.arange(size, dtype=float) * 1.5 + 0.25
+    inputs = {"wait": wait.tolist() if as_list else wait,
+              "answered": answered if as_list else np.array(answered)}
+    kept = wait.copy()
+    fast = _result("asa", None, inputs)
+    assert "_sel_eq(" in _source("asa")
+    assert wait.tobytes() == kept.tobytes()   # nothing squared over the caller's waits
+    assert fast == _the_long_way("asa", None, inputs)
+
+
+@pytest.mark.parametrize("size", [3, 256, 257, 300])
+@pytest.mark.parametrize("case", ["no blank", "row 1 off the domain", "last row off",
+                                  "both ends off", "hold blank on row 1",
+                                  "acw blank on the last row", "talk blank on row 2"])
+def test_aht_selects_the_domains_rows_for_a_required_column(fresh_programs, size, case):
+    """AHT's sum is over rows where talk is present; talk must not be blank where hold or
+    acw is filled, so once that rule has passed those rows are the domain's (_sel_domain:
+    no mask of talk's own), and where no row is off the domain every row is read. The
+    rows off the domain are counted once, by the domain, for the three blank-value rules.
+    The same bits or sentence as the long way, at both ends of the range."""
+    talk = np.linspace(60.0, 400.0, size)
+    hold, acw = np.linspace(0.0, 30.0, size), np.full(size, 12.5)
+    off = {"row 1 off the domain": [0], "last row off": [size - 1],
+           "both ends off": [0, size - 1]}.get(case, [])
+    for x in (talk, hold, acw):
+        x[off] = np.nan
+    if case == "hold blank on row 1":
+        hold[0] = np.nan
+    if case == "acw blank on the last row":
+        acw[-1] = np.nan
+    if case == "talk blank on row 2":
+        talk[1] = np.nan
+    inputs = {"talk": talk, "hold": hold, "acw": acw}
+    kept = [x.copy() for x in (talk, hold, acw)]
+    fast = _result("aht", None, inputs)
+    assert "_sel_domain(" in _source("aht")
+    assert all(x.tobytes() == k.tobytes() for x, k in zip((talk, hold, acw), kept))
+    assert fast == _the_long_way("aht", None, inputs)
+    if "blank on" in case:
+        row = {"hold blank on row 1": 1, "acw blank on the last row": size,
+               "talk blank on row 2": 2}[case]
+        assert isinstance(fast, str) and f"(cell {row} of the range)" in fast
+    else:
+        assert isinstance(fast, tuple)
+
+
+def test_a_mean_of_scores_keeps_its_own_present_rows():
+    """A score column's present rows leave out N/A as well as blanks, which no blank-value
+    rule covers: its selection is never taken to be the domain's rows."""
+    assert "score" not in arrays._NO_NA
+    assert {k.kind for k in COLUMN_KPIS for k in k.column_inputs} - {"score"} <= arrays._NO_NA
+
+
+@pytest.mark.parametrize("size", [255, 256, 257, 1000])
+@pytest.mark.parametrize("kind", ["number", "duration", "flag", "score"])
+@pytest.mark.parametrize("as_list", [False, True])
+def test_a_column_without_blanks_has_a_shared_all_false_mask(size, kind, as_list):
+    """Where a parse finds no blank its mask of blanks (and a score's of N/A) is all False,
+    read-only and not allocated per call (_all_false): one False byte seen ``size``
+    times over 256 rows. It reads as any mask would, and nothing can write into it. (A
+    list of flags over 256 cells is the exception: its parse makes the mask of blanks to
+    count them, and keeps it.)"""
+    values = np.tile([1.0, 0.0, 1.0], size)[:size]
+    col = parse_column("k", "x", kind, values.tolist() if as_list else values,
+                       time_unit="seconds" if kind == "duration" else None)
+    masks = [col.blank] + ([col.na] if kind == "score" else [])
+    made = as_list and kind == "flag" and size > 256
+    for m in masks:
+        assert m.shape == (size,) and m.dtype == bool and m.flags.writeable == made
+        if made:
+            continue
+        assert not m.any() and m.tolist() == [False] * size
+        if size > 256 and not as_list:
+            assert m.strides == (0,)
+        with pytest.raises(ValueError):
+            m[0] = True
+    assert col.nblank == 0 and col.npresent == size and col.present.all()
+    assert (~col.blank).all() and values[~col.blank].tolist() == values.tolist()
+
+
+@pytest.mark.parametrize("piece", [1, 2, 7, 64, 299, 300])
+@pytest.mark.parametrize("off", [[], [0], [299], [0, 1, 2], [150, 151], list(range(0, 300, 2)),
+                                 list(range(1, 300))])
+def test_a_selection_over_the_programs_own_rows_gives_the_same_bits(fresh_programs,
+                                                                    monkeypatch, piece, off):
+    """AHT's ``talk + hold + acw`` is the program's own array, read no more once its
+    domain rows are selected: they are written over its first rows piece by piece
+    (_take). Pieces from 1 row to the whole range, domain rows missing at either end, in
+    runs, every other one, all but one: the same bits as the long way."""
+    monkeypatch.setattr(arrays, "_PIECE", piece)
+    rng = np.random.default_rng(len(off) * 1000 + piece)
+    talk, hold, acw = rng.uniform(30, 900, 300), rng.exponential(20, 300), rng.uniform(0, 60, 300)
+    for x in (talk, hold, acw):
+        x[off] = np.nan
+    inputs = {"talk": talk, "hold": hold, "acw": acw}
+    kept = [x.copy() for x in (talk, hold, acw)]
+    fast = _result("aht", None, inputs)
+    assert "_sel_domain(" in _source("aht") and ", True)" in _source("aht")
+    assert all(x.tobytes() == k.tobytes() for x, k in zip((talk, hold, acw), kept))
+    monkeypatch.undo()
+    assert fast == _the_long_way("aht", None, inputs)
+
+
+def test_a_selection_is_written_over_no_array_read_after_it():
+    """Only a selection whose full rows are row arithmetic's fresh result, read by nothing
+    after it (the square's check whether it is that result aside), is written over them:
+    ASA selects the caller's waits and AHT its own sum of three columns."""
+    arrays._PLANS.clear()
+    compute("asa", wait=np.arange(300.0), answered=np.tile([1.0, 0.0], 150))
+    compute("aht", talk=np.full(300, 100.0), hold=np.zeros(300), acw=np.ones(300))
+    assert ", True)" not in _source("asa") and "_sel_domain(v15, D, True)" in _source("aht")
+    arrays._PLANS.clear()
+
+
+def test_aht_over_a_million_rows_selects_over_its_own_sum():
+    """At the size the pieces are for: the same value and margin as numpy's own
+    selection of the summed rows."""
+    rng = np.random.default_rng(5)
+    n = 1_000_003
+    talk, hold, acw = rng.lognormal(5.4, 0.4, n), rng.exponential(20, n), rng.uniform(10, 60, n)
+    off = rng.random(n) < 0.07
+    off[[0, n - 1]] = True
+    for x in (talk, hold, acw):
+        x[off] = np.nan
+    r = compute("aht", talk=talk, hold=hold, acw=acw)
+    s = (talk + hold + acw)[~off]
+    mean = float(np.add.reduce(s)) / s.size
+    assert r.value == mean and r.n == s.size
+    var = (float(np.add.reduce(s * s)) - s.size * mean * mean) / (s.size - 1) / s.size
+    assert r.margin == 1.96 * math.sqrt(var)

@@ -115,8 +115,9 @@ def resolve_params(kpi: Kpi, variant: Variant, given: Mapping[str, Any]) -> dict
 # given column inputs and the options' values (see _Plan).
 
 class _Compiler:
-    """Python source for one program: ``def run(C, S, P, D)`` with C the parsed columns,
-    S the scalars, P the options and D the domain mask (None where it is every row). Rules
+    """Python source for one program: ``def run(C, S, P, D, OFF)`` with C the parsed
+    columns, S the scalars, P the options, D the domain mask (None where it is every row)
+    and OFF how many rows are off the domain (see _domain). Rules
     are checked in order, then the formula's value, n, margin (only where n > 1) and
     measures are returned."""
 
@@ -136,6 +137,10 @@ class _Compiler:
         self.squares: list[tuple[int, str]] = []
         #: row arithmetic's results (var -> line), fresh arrays: see _reuse_temporaries
         self.fresh: dict[str, int] = {}
+        #: given columns whose blank-value rule (blank on the domain) is checked before
+        #: the formula: past the checks, such a column is present on the domain's rows
+        #: (see selected)
+        self.required: set[str] = set()
 
     # -- emitting ----------------------------------------------------------------
     def emit(self, line: str) -> None:
@@ -245,7 +250,18 @@ class _Compiler:
                 self.squares.append((len(self.lines) - 1, a))
             elif isinstance(where, Present) and self.in_domain(where):
                 c = self.col(where.col.name)
-                name = self.var(f"_sel_present({self(node)}, {c})")
+                if where.col.name in self.required:
+                    # a column required on the domain is present on exactly its rows
+                    name = self.var(f"_sel_domain({self(node)}, D)")
+                else:
+                    name = self.var(f"_sel_present({self(node)}, {c})")
+                self.selections[name] = self(node)
+            elif isinstance(where, Cmp) and where.op == "=" and isinstance(where.a, Col) \
+                    and isinstance(where.b, Lit) and self.in_domain(where):
+                # the mask is the column's own (Column.equals), its count noted by a flag's
+                # parse (Column.count_eq): not counted again
+                c, k = self.col(where.a.name), self.const(where.b.value)
+                name = self.var(f"_sel_eq({self(node)}, {c}, {k})")
                 self.selections[name] = self(node)
             else:
                 name = self.var(f"_sel({self(node)}, {self._mask(where)})")
@@ -370,9 +386,9 @@ class _Compiler:
         if isinstance(broken, Blank) and broken.col.name in self.given:
             # a given column is blank on every row off the domain (there every given
             # column is), so its blanks on the domain are its blanks less the rows off it
-            # (counted only where the column has blanks: a few cells' call pays nothing)
+            # (OFF: counted once per call by _domain, which needs the count anyway)
             c = self.col(broken.col.name)
-            return f"{c}.nblank and {c}.nblank > (0 if D is None else D.shape[0] - _cnz(D))"
+            return f"{c}.nblank and {c}.nblank > OFF"
         if isinstance(broken, Blank):
             return f"{self.col(broken.col.name)}.nblank"
         if isinstance(broken, And) and isinstance(broken.b, Blank):
@@ -406,6 +422,22 @@ class _Compiler:
             self.lines[i] = self.lines[i].replace(f"_multiply({a}, {a})",
                                                   f"_square_in_place({a}, {full})")
 
+    def _select_over_own(self) -> None:
+        """A selection from row arithmetic's fresh result that nothing reads after it
+        (but the square of the selection, which only asks whether it is that result
+        itself) is written over that result (see _take)."""
+        for name, full in self.selections.items():
+            if full not in self.fresh:
+                continue
+            word = re.compile(rf"\b{full}\b")
+            i = next(i for i, line in enumerate(self.lines)
+                     if line.lstrip().startswith(f"{name} = "))
+            if any(word.search(line) and "_square_in_place(" not in line
+                   for line in self.lines[i + 1:]):
+                continue
+            assert self.lines[i].endswith(")")
+            self.lines[i] = self.lines[i][:-1] + ", True)"
+
     def _reuse_temporaries(self) -> None:
         """Row arithmetic on the result of earlier row arithmetic that nothing reads
         after (talk + hold, then + acw) writes into that result instead of a fresh array
@@ -433,6 +465,9 @@ class _Compiler:
 
     # -- a whole program -----------------------------------------------------------
     def program(self, formula: Formula, checks: list[rules.Rule]):
+        self.required = {r.broken.col.name for r in checks
+                         if r.row and isinstance(r.broken, Blank)
+                         and self.given.get(r.broken.col.name) in _NO_NA}
         for i, rule in enumerate(checks):
             if not rule.row:
                 self.emit(f"if {self(rule.broken)}:")
@@ -469,8 +504,9 @@ class _Compiler:
                              for k, v in formula.measures.items())
         self.emit(f"return {value}, {n}, {margin}, {{{measures}}}")
         self._square_in_place()
+        self._select_over_own()
         self._reuse_temporaries()
-        head = ["def run(C, S, P, D):"]
+        head = ["def run(C, S, P, D, OFF):"]
         head += [f"    {c} = C[{name!r}]" for name, c in self.cols.items()]
         source = "\n".join(head + self.lines) + "\n"
         scope = dict(_RUNTIME, K=tuple(self.consts), R=tuple(checks), KPI=self.kpi.key)
@@ -490,6 +526,8 @@ def _is_row(n: Node) -> bool:
 
 
 _UFUNC = {"+": "_add", "-": "_subtract", "*": "_multiply"}
+#: kinds of input whose Column has no N/A (``na`` is None): present is not blank
+_NO_NA = frozenset({"number", "duration", "flag", "category"})
 #: which of a column's extremes (least, greatest) breaks each comparison, if any value does
 _EXTREME = {"<": 0, "<=": 0, ">": 1, ">=": 1}
 
@@ -501,9 +539,33 @@ def broken_col(n: Node) -> Col:
     return n
 
 
-def _sel(x: np.ndarray, m: np.ndarray) -> np.ndarray:
-    """``x[m]``, without the copy where ``m`` holds every row."""
-    return x if _count(m) == m.shape[0] else x[m]
+def _sel(x: np.ndarray, m: np.ndarray, own: bool = False) -> np.ndarray:
+    """``x[m]``, without the copy where ``m`` holds every row (``own``: see _take)."""
+    return x if _count(m) == m.shape[0] else _take(x, m, own)
+
+
+#: rows per piece of a selection written over its own rows (_take): 512 kB of floats
+_PIECE = 65536
+
+
+def _take(x: np.ndarray, m: np.ndarray, own: bool) -> np.ndarray:
+    """``x[m]``. Where ``own`` (x is a fresh array of the program's own that it reads no
+    more: ``talk + hold + acw``) and x is longer than a piece, the selected rows are
+    written over x's first rows piece by piece and that part of x is returned: the same
+    values in the same order without a second array of x's size. (Each piece is selected
+    into a small array first, and the rows written end at or before the piece's end,
+    so no row is overwritten before it is read.) A call over a million rows then keeps
+    to memory it already holds: a fresh array of 7.5 MB costs more in fresh pages than
+    the copy of the pieces."""
+    n = x.shape[0]
+    if not own or n <= _PIECE:
+        return x[m]
+    k = 0
+    for lo in range(0, n, _PIECE):
+        part = x[lo:lo + _PIECE][m[lo:lo + _PIECE]]
+        x[k:k + part.shape[0]] = part
+        k += part.shape[0]
+    return x[:k]
 
 
 def _into(ufunc: np.ufunc, a: Any, b: Any, out: np.ndarray) -> np.ndarray:
@@ -524,9 +586,26 @@ def _square_in_place(s: np.ndarray, full: np.ndarray) -> np.ndarray:
         return _multiply_ufunc(s, s) if s is full else _multiply_ufunc(s, s, out=s)
 
 
-def _sel_present(x: np.ndarray, col: Column) -> np.ndarray:
+def _sel_eq(x: np.ndarray, col: Column, value: np.ndarray, own: bool = False
+            ) -> np.ndarray:
+    """``x[col.equals(value)]``, without the copy where every row equals ``value``; the
+    rows that do are counted once per call (Column.count_eq; a flag's parse counts its
+    1s and 0s), not again for the selection."""
+    return x if col.count_eq(value) == x.shape[0] else _take(x, col.equals(value), own)
+
+
+def _sel_domain(x: np.ndarray, domain: np.ndarray | None, own: bool = False
+                ) -> np.ndarray:
+    """``x[col.present]`` for a given column whose blank-value rule has passed: such a
+    column is present on exactly the domain's rows (off the domain every given column is
+    blank; on it, this one is not), and is every row where the domain is None. No mask
+    of its own is made (``~blank``) and none is counted."""
+    return x if domain is None else _take(x, domain, own)
+
+
+def _sel_present(x: np.ndarray, col: Column, own: bool = False) -> np.ndarray:
     """``x[col.present]``, without the copy (or the mask) where every row is present."""
-    return x if col.npresent == x.shape[0] else x[col.present]
+    return x if col.npresent == x.shape[0] else _take(x, col.present, own)
 
 
 def _quantile(x: np.ndarray, q: float) -> float:
@@ -584,7 +663,7 @@ def _fail(key: str, rule: rules.Rule, broken: Any, domain: np.ndarray | None,
 
 
 _RUNTIME = {"_cnz": _count, "_sum": np.add.reduce, "_sel": _sel,
-            "_sel_present": _sel_present, "_square_in_place": _square_in_place,
+            "_sel_present": _sel_present, "_sel_eq": _sel_eq, "_sel_domain": _sel_domain, "_square_in_place": _square_in_place,
             "_into": _into, "_add": np.add,
             "_subtract": np.subtract, "_multiply": np.multiply, "_quantile": _quantile,
             "_lookup": _lookup, "_known": _known, "_call": _call, "_fail": _fail,
@@ -766,20 +845,21 @@ def _run_given(plan: _Plan, shape: _Shape, unit: str | None, inputs: Mapping[str
         else:
             scalars[name] = parse_scalar(key, name, data)
     given = shape.given
-    domain = _domain(key, cols, given)
+    domain, off = _domain(key, cols, given)
     run = shape.run
     if run is None:
         run = shape.run = plan.program(given, plan.defaults, None)
-    return run(cols, scalars, plan.defaults, domain)
+    return run(cols, scalars, plan.defaults, domain, off)
 
 
 def _domain(key: str, cols: Mapping[str, Column], given: tuple[str, ...] | list[str]):
     """Rows where at least one of the given inputs holds something (blank rows are
-    ignored); None where that is every row (or nothing is given). With two or more, first
-    the ranges' lengths are checked."""
+    ignored), None where that is every row (or nothing is given), and how many rows are
+    off it (a program's blank-value rules read that count: counted here once). With two
+    or more, first the ranges' lengths are checked."""
     if len(given) <= 1:
         col = cols[given[0]] if given else None
-        return col.not_blank if col is not None and col.nblank else None
+        return (col.not_blank, col.nblank) if col is not None and col.nblank else (None, 0)
     given_cols = [cols[g] for g in given]
     size = given_cols[0].blank.shape[0]
     for col in given_cols:
@@ -788,12 +868,13 @@ def _domain(key: str, cols: Mapping[str, Column], given: tuple[str, ...] | list[
                            ", ".join(f"'{g}' has {len(cols[g])}" for g in given))
     for col in given_cols:
         if not col.nblank:
-            return None
+            return None, 0
     # the rows blank in every given input, then the rest: one mask, written in place
     off = given_cols[0].blank & given_cols[1].blank
     for col in given_cols[2:]:
         np.logical_and(off, col.blank, out=off)
-    return None if not _count(off) else np.logical_not(off, out=off)
+    n_off = int(_count(off))
+    return (None, 0) if not n_off else (np.logical_not(off, out=off), n_off)
 
 
 def _run_general(plan: _Plan, unit: str | None, inputs: Mapping[str, Any]):
@@ -824,7 +905,7 @@ def _run_general(plan: _Plan, unit: str | None, inputs: Mapping[str, Any]):
             continue
         cols[name] = parse_column(key, name, kind, data, time_unit=time_unit, unit=unit)
         given.append(name)
-    domain = _domain(key, cols, given)
+    domain, off = _domain(key, cols, given)
     size = cols[given[0]].blank.shape[0] if given else 0
     if not used.issubset(cols):
         for inp in kpi.column_inputs:
@@ -838,7 +919,7 @@ def _run_general(plan: _Plan, unit: str | None, inputs: Mapping[str, Any]):
                 cols[inp.name] = Column(np.full(size, inp.default_value), np.zeros(size, bool))
     given_key = tuple(given)
     run = plan.programs.get((given_key, pkey)) or plan.program(given_key, params, pkey)
-    return run(cols, scalars, params, domain)
+    return run(cols, scalars, params, domain, off)
 
 
 __all__ = ["KpiResult", "compute", "evaluate", "resolve_params", "flatten"]

@@ -293,8 +293,8 @@ def parse_column(kpi: str, name: str, kind: str, data: Any, *,
             # negative: no blank, no infinity and the greatest value in one pass.
             top = _maximum(values.view(np.uint64))
             if top < _INF_BITS:
-                col = Column(values, np.zeros(n, bool),
-                             np.zeros(n, bool) if kind == "score" else None)
+                col = Column(values, _all_false(n),
+                             _all_false(n) if kind == "score" else None)
                 col.cache.update({"nblank": 0, "npresent": n, "nonneg": True,
                                   "hi": top.view(np.float64)})
                 if kind == "score":   # no N/A in an array: present is not blank
@@ -309,8 +309,8 @@ def parse_column(kpi: str, name: str, kind: str, data: Any, *,
             # rules read (Column.extremes)
             lo, hi = _minimum(values), _maximum(values)
             if -math.inf < lo and hi < math.inf:
-                col = Column(values, np.zeros(n, bool),
-                             np.zeros(n, bool) if kind == "score" else None)
+                col = Column(values, _all_false(n),
+                             _all_false(n) if kind == "score" else None)
                 col.cache.update({"nblank": 0, "npresent": n, "extremes": (lo, hi)})
                 if kind == "score":   # no N/A in an array: present is not blank
                     col.cache["no N/A"] = True
@@ -322,7 +322,7 @@ def parse_column(kpi: str, name: str, kind: str, data: Any, *,
         if extremes and (extremes[0] == -math.inf or extremes[1] == math.inf):
             i = int(np.flatnonzero(np.isinf(values))[0])
             raise KpiError(kpi, name, "must be a finite number", float(values[i]), row=i + 1)
-        col = Column(values, blank, np.zeros(n, bool) if kind == "score" else None)
+        col = Column(values, blank, _all_false(n) if kind == "score" else None)
         if extremes:
             col.cache["extremes"] = extremes
         nblank = col.nblank
@@ -388,7 +388,7 @@ def _flag_array(kpi: str, name: str, values: np.ndarray) -> Column:
     eq1, eq0 = values == zero_d(1.0), values == zero_d(0.0)
     ones, zeros = int(_count(eq1)), int(_count(eq0))
     if ones + zeros == n:   # valid, neither blank nor infinite
-        col = Column(values, np.zeros(n, bool))
+        col = Column(values, _all_false(n))
         col.cache.update({("=", 1.0): eq1, ("=", 0.0): eq0, "nblank": 0,
                           ("#", 1.0): ones, ("#", 0.0): zeros})
         return col
@@ -434,7 +434,7 @@ def _nonneg_with_blanks(kpi: str, name: str, kind: str, values: np.ndarray) -> C
     if hi == math.inf:   # the first infinity, as the general path names it
         i = int(np.flatnonzero(np.isinf(values))[0])
         raise KpiError(kpi, name, "must be a finite number", float(values[i]), row=i + 1)
-    col = Column(values, blank, np.zeros(n, bool) if kind == "score" else None)
+    col = Column(values, blank, _all_false(n) if kind == "score" else None)
     col.cache.update({"nonneg": True, "hi": hi})
     nblank = col.nblank
     if kind == "score":   # no N/A in an array: present is not blank
@@ -455,6 +455,20 @@ def _shared(n: int, value: bool) -> np.ndarray:
         m.flags.writeable = False
         _SHARED[value][n] = m
     return m
+
+
+_FALSE = np.zeros(1, bool)
+_FALSE.flags.writeable = False
+
+
+def _all_false(n: int) -> np.ndarray:
+    """A read-only mask of ``n`` rows all False: a column's blanks (or N/A) where the parse
+    found none. Shared for a few cells (see _shared); over more, one False byte seen ``n``
+    times (stride 0) instead of ``n`` bytes allocated and zeroed per call, which nothing
+    reads row by row where the column's count of blanks is 0."""
+    if n <= 256:
+        return _shared(n, False)
+    return np.ndarray((n,), bool, _FALSE, 0, (0,))
 
 
 _ZERO_D: dict[float, np.ndarray] = {}
@@ -553,8 +567,8 @@ def _parse_plain_numbers(kpi: str, name: str, kind: str, seq: list, factor: floa
         # no blank and no infinity (see parse_column's arrays), and the extremes
         lo, hi = _minimum(values), _maximum(values)
         if -math.inf < lo and hi < math.inf:
-            col = Column(values, np.zeros(n, bool),
-                         np.zeros(n, bool) if kind == "score" else None)
+            col = Column(values, _all_false(n),
+                         _all_false(n) if kind == "score" else None)
             col.cache.update({"nblank": 0, "npresent": n, "extremes": (lo, hi)})
             if kind == "score":   # no N/A here: present is not blank
                 col.cache["no N/A"] = True
@@ -579,7 +593,7 @@ def _parse_plain_numbers(kpi: str, name: str, kind: str, seq: list, factor: floa
     if _count(inf):
         i = int(np.flatnonzero(inf)[0])
         raise KpiError(kpi, name, "must be a finite number", float(values[i]), row=i + 1)
-    col = Column(values, blank, np.zeros(n, bool) if kind == "score" else None)
+    col = Column(values, blank, _all_false(n) if kind == "score" else None)
     col.cache["nblank"] = nblank
     if kind == "score":   # no N/A here: present is not blank
         col.cache["no N/A"] = True

@@ -663,7 +663,8 @@ def _fail(key: str, rule: rules.Rule, broken: Any, domain: np.ndarray | None,
 
 
 _RUNTIME = {"_cnz": _count, "_sum": np.add.reduce, "_sel": _sel,
-            "_sel_present": _sel_present, "_sel_eq": _sel_eq, "_sel_domain": _sel_domain, "_square_in_place": _square_in_place,
+            "_sel_present": _sel_present, "_sel_eq": _sel_eq, "_sel_domain": _sel_domain,
+            "_square_in_place": _square_in_place,
             "_into": _into, "_add": np.add,
             "_subtract": np.subtract, "_multiply": np.multiply, "_quantile": _quantile,
             "_lookup": _lookup, "_known": _known, "_call": _call, "_fail": _fail,

@@ -235,3 +235,39 @@ def test_cached_values_of_formulas_reading_such_text_are_libreoffices(tmp_path):
     assert [cached[c].value for c in ("B1", "B2", "B3")] == [True, 2, 1]
     shown = _ods_text(convert(out, "ods", tmp_path / "lo"))["S"]
     assert (shown[(1, 1)], shown[(2, 1)]) == (AGENT, "fixed text")
+
+
+def _headers(path) -> dict[str, list[str]]:
+    """Sheet title -> its page header and footer texts as stored in the .xlsx."""
+    from kpi_xl.scorecard.cached import _sheet_files
+
+    out = {}
+    with zipfile.ZipFile(path) as z:
+        for title, part in _sheet_files(z).items():
+            root = lxml_etree.fromstring(z.read(part))
+            out[title] = [e.text or "" for e in root.iter()
+                          if lxml_etree.QName(e).localname.endswith(("Header", "Footer"))]
+    return out
+
+
+def test_an_agents_own_workbook_keeps_the_page_header_of_the_team_workbook(qa_book, tmp_path):
+    """The agent's workbook is cut from the team workbook with openpyxl, which decodes
+    _xHHHH_ in page headers and footers as it reads them: Ops_x0042_ team's header became
+    "OpsB team" (LibreOffice, which shows the team workbook's header as stored, printed
+    "QA: Bob... · OpsB team · ..."). The header is kept as the team workbook stores it."""
+    from kpi_xl.scorecard.build import agent_workbook
+
+    team = _headers(qa_book)
+    (title,) = [t for t in team if t != "Team" and any(AGENT in h for h in team[t])]
+    assert any(TEAM in h for h in team[title]), team[title]
+    cut = _headers(agent_workbook(qa_book, AGENT, tmp_path / "bob.xlsx"))
+    assert cut[title] == team[title]
+
+
+def test_the_print_ready_copy_keeps_the_page_headers(qa_book, tmp_path):
+    """The PDF's copy of a workbook (pdf.print_ready, openpyxl again) keeps each sheet's
+    header and footer text as stored."""
+    from kpi_xl.scorecard.pdf import print_ready
+
+    print_ready(qa_book, tmp_path / "print.xlsx")
+    assert _headers(tmp_path / "print.xlsx") == _headers(qa_book)

@@ -28,7 +28,7 @@ from ..catalog.change import DEFAULT_LEVEL
 from ..changes import between, spike_of, wording
 from ..engine.results import Results
 from ..periods import Period
-from .cached import save_with_values
+from .cached import load_as_stored, save_with_values
 from ..files import Claims, replacing
 from .layout import AGENT_KPIS, DEFAULT, Layout, kpi_score, weighted
 from ..text import cell_text, printable, shown_text
@@ -504,9 +504,7 @@ def _sheet_shows(ws, banner: str, template: str) -> None:
 def agent_workbook(team_file: str | Path, agent: str, out: str | Path) -> Path:
     """The team's QA workbook cut down to one agent's sheet (for that agent alone): every
     other sheet, the Team summary included, is removed; the values are re-cached."""
-    from openpyxl import load_workbook
-
-    wb = load_workbook(team_file)
+    wb = load_as_stored(team_file)          # its page headers as the team's workbook has them
     mine = [ws for ws in wb.worksheets if isinstance(ws["A1"].value, str)
             and shown_text(ws["A1"].value) == cell_text(f"QA: {agent}")]
     if len(mine) != 1:

@@ -87,6 +87,38 @@ def _sheet_files(z: zipfile.ZipFile) -> dict[str, str]:
     return out
 
 
+def load_as_stored(path):
+    """The workbook at ``path`` (openpyxl), each sheet's page header and footer text as
+    the file stores it. openpyxl decodes OOXML's ``_xHHHH_`` in headers and footers as it
+    reads them (and escapes only control characters as it writes them), so a workbook of
+    ours read and saved again would print a team named ``Ops_x0042_ team`` as "OpsB team"
+    (kpi_xl.text: headers are written as the data's text, which LibreOffice prints as it
+    is). The stored text is read again here and given to openpyxl escaped
+    (:func:`kpi_xl.text.ooxml_text`), so that its decoding gives back the stored text."""
+    from openpyxl import load_workbook
+    from openpyxl.worksheet.header_footer import HeaderFooter
+    from openpyxl.xml.constants import SHEET_MAIN_NS
+    from openpyxl.xml.functions import fromstring
+
+    from ..text import ooxml_text
+
+    wb = load_workbook(path)
+    with zipfile.ZipFile(path) as z:
+        parts = _sheet_files(z)
+        for ws in wb.worksheets:
+            xml = z.read(parts[ws.title])
+            if b"headerFooter" not in xml:
+                continue
+            node = fromstring(xml).find(f"{{{SHEET_MAIN_NS}}}headerFooter")
+            if node is None:
+                continue
+            for part in node:
+                if part.text:
+                    part.text = ooxml_text(part.text)
+            ws.HeaderFooter = HeaderFooter.from_tree(node)
+    return wb
+
+
 def save_with_values(workbook, path, stamp: str | None = None, *,
                      release: bool = False) -> CachedValues:
     """Save ``workbook`` to ``path`` with every formula's value cached; return the values

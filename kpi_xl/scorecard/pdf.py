@@ -122,10 +122,11 @@ def plan(ws, digit: float | None = None) -> PagePlan:
 def print_ready(src: str | Path, dst: str | Path) -> dict[str, PagePlan]:
     """A copy of workbook ``src`` at ``dst`` with every sheet's page set up by
     :func:`plan`; returns each sheet's plan."""
-    from openpyxl import load_workbook
     from openpyxl.worksheet.properties import PageSetupProperties
 
-    wb = load_workbook(src)
+    from .cached import load_as_stored
+
+    wb = load_as_stored(src)                # its page headers as stored (not decoded)
     plans = {}
     digit = digit_px()
     for ws in wb.worksheets:

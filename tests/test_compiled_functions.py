@@ -9,11 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kpi_xl.catalog.expr import Blank, Col, Count, Node, Present
+from kpi_xl.catalog.expr import BinOp, Blank, Cmp, Col, Count, Lit, Node, Present, Sum
 from kpi_xl.catalog.spec import Formula, Input, Kpi, Variant
 from kpi_xl.errors import KpiError
 from kpi_xl.render import arrays
-from kpi_xl.render.arrays import compute
+from kpi_xl.render.arrays import compute, evaluate
 from kpi_xl.render.cells import (_LABELS_PIECE, _factorise, _parse_category, _plain_labels,
                                  _two_nuls, parse_column)
 
@@ -682,3 +682,20 @@ def test_calls_with_other_blanks_in_between_give_fresh_results(fresh_programs):
     assert [_result("aht", None, inputs) for inputs in calls] == alone
     assert "'talk' must not be blank" in alone[2] and "(cell 1 " in alone[2]
     assert isinstance(alone[0], tuple) and isinstance(alone[1], tuple)
+
+
+def test_a_selection_of_every_row_is_not_overwritten_by_another_over_the_same_array():
+    """Where every row is selected a selection is the full rows themselves: AHT's value
+    sums all of ``talk + hold + acw`` (no blank), a second sum selects the rows where talk
+    is over 100 and a sum of squares then reads the first selection again. The second
+    must not be written over that array (_take), or the squares are of rows moved up:
+    past a piece (65,536 rows) the sum of squares is numpy's own."""
+    n = 70_000
+    rng = np.random.default_rng(1)
+    talk, hold, acw = rng.uniform(30, 900, n), rng.uniform(0, 60, n), rng.uniform(0, 60, n)
+    value = arrays.CATALOG["aht"].variant(None).formula.value
+    rows, domain = value.a.expr, value.a.where
+    nodes = [Sum(rows, Cmp(">", Col("talk"), Lit(100.0))), Sum(BinOp("*", rows, rows), domain)]
+    _, got = evaluate("aht", None, nodes, talk=talk, hold=hold, acw=acw)
+    s = talk + hold + acw
+    assert got == [float(np.add.reduce(s[talk > 100])), float(np.add.reduce(s * s))]

@@ -9,11 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kpi_xl.catalog.expr import Blank, Col, Count, Node, Present
+from kpi_xl.catalog.expr import BinOp, Blank, Cmp, Col, Count, Lit, Node, Present, Sum
 from kpi_xl.catalog.spec import Formula, Input, Kpi, Variant
 from kpi_xl.errors import KpiError
 from kpi_xl.render import arrays
-from kpi_xl.render.arrays import compute
+from kpi_xl.render.arrays import compute, evaluate
 from kpi_xl.render.cells import (_LABELS_PIECE, _factorise, _parse_category, _plain_labels,
                                  _two_nuls, parse_column)
 
@@ -616,3 +616,86 @@ def test_aht_over_a_million_rows_selects_over_its_own_sum():
     assert r.value == mean and r.n == s.size
     var = (float(np.add.reduce(s * s)) - s.size * mean * mean) / (s.size - 1) / s.size
     assert r.margin == 1.96 * math.sqrt(var)
+
+
+def _own_inputs(key, n, rng):
+    """Inputs whose program selects over its own row arithmetic (see _select_over_own),
+    with blanks (and a score's N/A) on some rows: the QA score's weights x scores, the
+    SERVQUAL gap's perception - expectation, AHT's talk + hold + acw (the defaults of the
+    inputs left out) from talk alone."""
+    gaps = rng.random(n) < 0.2
+    gaps[[0, n - 1]] = True
+    if key == "qa_score":
+        weights = rng.integers(1, 4, n).astype(float)
+        scores = rng.choice([0.0, 0.5, 1.0], n).astype(object)
+        scores[gaps] = "N/A"
+        scores[rng.random(n) < 0.1] = None
+        weights[np.equal(scores, None)] = np.nan   # blank together: rows off the domain
+        return {"weights": weights, "scores": scores}
+    if key == "servqual_gap":
+        e, p = rng.integers(1, 8, n).astype(float), rng.integers(1, 8, n).astype(float)
+        e[gaps], p[gaps] = np.nan, np.nan
+        return {"expectation": e, "perception": p}
+    talk = rng.uniform(30, 900, n)
+    talk[gaps] = np.nan
+    return {"talk": talk}
+
+
+@pytest.mark.parametrize("piece", [1, 7, 300])
+@pytest.mark.parametrize("key", ["qa_score", "servqual_gap", "aht"])
+def test_each_selection_over_its_own_rows_gives_the_same_bits(fresh_programs, monkeypatch,
+                                                              key, piece):
+    """Every program that writes a selection over its own array (``, True)``), not AHT's
+    with all three columns only: the QA score's (a score's present rows leave out N/A),
+    the SERVQUAL gap's (a mask of two columns) and AHT's from talk alone. Pieces of 1 row
+    to the whole range: the same bits as the long way; the caller's arrays unchanged."""
+    monkeypatch.setattr(arrays, "_PIECE", piece)
+    inputs = _own_inputs(key, 300, np.random.default_rng(piece))
+    kept = {k: v.copy() for k, v in inputs.items()}
+    fast = _result(key, None, inputs)
+    plan = arrays._PLANS[(key, None)]
+    assert any(", True)" in run.source for run in
+               [*plan.programs.values(), *(s.run for s in plan.shapes.values() if s)])
+    assert all(np.array_equal(inputs[k], kept[k], equal_nan=kept[k].dtype != object)
+               for k in kept)
+    monkeypatch.undo()
+    assert fast == _the_long_way(key, None, inputs)
+
+
+def test_calls_with_other_blanks_in_between_give_fresh_results(fresh_programs):
+    """The compiled programs are kept per variant and inputs named: a call without blanks,
+    one with blanks in other rows of each column (and a required one blank on a row of the
+    domain: its message), then the first again, past a piece's 65,536 rows, give each what
+    it gives in a process of its own (every cache cleared first)."""
+    n = 65_537
+    rng = np.random.default_rng(3)
+    clean = {k: rng.uniform(0, 300, n) for k in ("talk", "hold", "acw")}
+    idx = np.arange(n)
+    gappy = {k: np.where(idx % 3 == j, np.nan, v) for j, (k, v) in enumerate(clean.items())}
+    off = {k: np.where(idx % 2 == 1, np.nan, v) for k, v in clean.items()}
+    calls = [clean, off, gappy, clean, off, clean]
+    alone = []
+    for inputs in calls:
+        arrays._PLANS.clear()
+        alone.append(_result("aht", None, inputs))
+    arrays._PLANS.clear()
+    assert [_result("aht", None, inputs) for inputs in calls] == alone
+    assert "'talk' must not be blank" in alone[2] and "(cell 1 " in alone[2]
+    assert isinstance(alone[0], tuple) and isinstance(alone[1], tuple)
+
+
+def test_a_selection_of_every_row_is_not_overwritten_by_another_over_the_same_array():
+    """Where every row is selected a selection is the full rows themselves: AHT's value
+    sums all of ``talk + hold + acw`` (no blank), a second sum selects the rows where talk
+    is over 100 and a sum of squares then reads the first selection again. The second
+    must not be written over that array (_take), or the squares are of rows moved up:
+    past a piece (65,536 rows) the sum of squares is numpy's own."""
+    n = 70_000
+    rng = np.random.default_rng(1)
+    talk, hold, acw = rng.uniform(30, 900, n), rng.uniform(0, 60, n), rng.uniform(0, 60, n)
+    value = arrays.CATALOG["aht"].variant(None).formula.value
+    rows, domain = value.a.expr, value.a.where
+    nodes = [Sum(rows, Cmp(">", Col("talk"), Lit(100.0))), Sum(BinOp("*", rows, rows), domain)]
+    _, got = evaluate("aht", None, nodes, talk=talk, hold=hold, acw=acw)
+    s = talk + hold + acw
+    assert got == [float(np.add.reduce(s[talk > 100])), float(np.add.reduce(s * s))]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
@@ -425,9 +426,12 @@ class _Compiler:
     def _select_over_own(self) -> None:
         """A selection from row arithmetic's fresh result that nothing reads after it
         (but the square of the selection, which only asks whether it is that result
-        itself) is written over that result (see _take)."""
+        itself) is written over that result (see _take). Only the one selection of that
+        result: another of every row is the result itself, read after under its own
+        name (a sum of squares of it, evaluate's sums over other rows)."""
+        counts = Counter(self.selections.values())
         for name, full in self.selections.items():
-            if full not in self.fresh:
+            if full not in self.fresh or counts[full] > 1:
                 continue
             word = re.compile(rf"\b{full}\b")
             i = next(i for i, line in enumerate(self.lines)

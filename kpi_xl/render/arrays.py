@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
@@ -429,9 +428,9 @@ class _Compiler:
         itself) is written over that result (see _take). Only the one selection of that
         result: another of every row is the result itself, read after under its own
         name (a sum of squares of it, evaluate's sums over other rows)."""
-        counts = Counter(self.selections.values())
+        sources = list(self.selections.values())
         for name, full in self.selections.items():
-            if full not in self.fresh or counts[full] > 1:
+            if full not in self.fresh or sources.count(full) > 1:
                 continue
             word = re.compile(rf"\b{full}\b")
             i = next(i for i, line in enumerate(self.lines)

@@ -438,8 +438,6 @@ def render_value(raw: Any, ctx: Mapping[str, Any], where: _Where, coord: str
     except (JinjaError, TypeError, ValueError, AttributeError, KeyError, IndexError,
             ZeroDivisionError) as e:
         raise where.error(coord, f"{type(e).__name__}: {e}") from None
-    if out[1] and (why := _too_long(out[0])):
-        raise where.error(coord, why)
     return out[0], out[1], (_FORMATS[-1] if _FORMATS else None)
 
 
@@ -506,9 +504,10 @@ def _fill_sheet(ws, ctx: dict, file: str) -> Mapper:
 def _finish_sheets(wb, mappers: dict[str, Mapper], sheets, file: str) -> None:
     """``sheets``, filled: their references to other sheets moved with those sheets' rows
     (``mappers``: the sheets filled so far), then their columns widened where a value
-    would be cut by its neighbour. A formula its references made longer than Excel takes
-    (a row number with more digits, a longer sheet name) is refused here, where each
-    formula is final (``file``: the template's name, for the message)."""
+    would be cut by its neighbour. A formula longer than Excel takes (as rendered, or made
+    so by its references: a row number with more digits, a longer sheet name) is refused
+    here, the one place where each formula is final (``file``: the template's name, for
+    the message)."""
     _cross_sheet(wb, mappers, sheets)
     for ws in sheets:
         for c in ws._cells.values():

@@ -230,6 +230,15 @@ COMPUTED = [
     ("=SUMPRODUCT(MIN(ROW(A1:A6)+1E9*((A1:A6=\"none\")*1=0)))", 1000000001.0),
     # (times 1: Excel compares a boolean with a number by type, FALSE=0 is FALSE, where
     # LibreOffice, whose booleans are numbers, says TRUE)
+    # array arithmetic's quick paths (booleans as 1 and 0, text compared ignoring case,
+    # the first error by position), equal to the general rules they skip
+    ('=SUMPRODUCT((A1:A6="APPLE")+(A1:A6<>"Banana"))', 6.0),
+    ("=SUMPRODUCT((B1:B6>2)*(B1:B6<5)*B1:B6)", 7.0),
+    ("=SUMPRODUCT((B1:B6>2)+(B1:B6>4))", 6.0),
+    ("=SUMPRODUCT((B1:B6>2)*(B1:B6>4))", 2.0),
+    ("=SUMPRODUCT(ISNUMBER(A1:A6)*1,B1:B6)", 4.0),
+    ("=SUMPRODUCT(B1:B6/(B1:B6-3),A1:A6*1)", "#VALUE!"),   # row 1 before row 3
+    ("=SUMPRODUCT(B1:B6*A1:A6)", "#VALUE!"),
 ]
 
 

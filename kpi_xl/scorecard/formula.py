@@ -35,6 +35,8 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import functools
+import itertools
 import math
 import operator
 import re
@@ -79,18 +81,21 @@ _EPOCH = dt.datetime(1899, 12, 30)
 
 
 class Array:
-    """A 2-D block of values (a range, or the result of array arithmetic)."""
+    """A 2-D block of values (a range, or the result of array arithmetic): ``values``
+    row by row in one list, and its ``shape`` (rows, columns). One list, not a list per
+    row: most arrays are one column of a table, and array arithmetic walks them cell by
+    cell (the QA workbook's guards: ~2.4 M one-cell rows at 200 agents)."""
 
-    def __init__(self, rows: list[list[Any]]):
-        self.rows = rows
+    def __init__(self, values: list, shape: tuple[int, int]):
+        self.values = values
+        self.shape = shape
 
-    def flat(self):
-        for r in self.rows:
-            yield from r
+    @classmethod
+    def one(cls, value: Any) -> "Array":
+        return cls([value], (1, 1))
 
-    @property
-    def shape(self):
-        return len(self.rows), len(self.rows[0]) if self.rows else 0
+    def flat(self) -> list:
+        return self.values
 
 
 _CELL = re.compile(r"^\$?([A-Z]{1,3})\$?(\d+)$")
@@ -399,21 +404,36 @@ def _arith(op: str, a: Any, b: Any) -> Any:
     raise Unsupported(f"the operator {op}")
 
 
+_NUMBER_OR_BOOL = (float, bool)
+
+
 def _times(a: Any, b: Any) -> Any:
-    return a * b if type(a) is float and type(b) is float else _arith("*", a, b)
+    # a number or a boolean (TRUE is 1: what _arith makes of it) on both sides, first
+    if type(a) in _NUMBER_OR_BOOL and type(b) in _NUMBER_OR_BOOL:
+        return float(a) * b
+    return _arith("*", a, b)
 
 
 def _plus(a: Any, b: Any) -> Any:
-    if type(a) is float and type(b) is float:
-        out = a + b
+    if type(a) in _NUMBER_OR_BOOL and type(b) in _NUMBER_OR_BOOL:
+        out = float(a) + b
         if out == 0 or abs(out) > 1e-13 * max(abs(a), abs(b)):
             return out
     return _arith("+", a, b)
 
 
+def _equal(op: str, a: Any, b: Any) -> Any:
+    """``=`` or ``<>``, with a path for two texts (Excel compares them ignoring case, as
+    _compare does)."""
+    if type(a) is str and type(b) is str:
+        return (a.lower() == b.lower()) == (op == "=")
+    return _compare(op, a, b)
+
+
 #: the operators of array arithmetic with a path for two numbers (the rest: _arith)
 _BINARY = {"*": _times, "+": _plus,
-           **{op: (lambda op: lambda a, b: _compare(op, a, b))(op) for op in _ORDER}}
+           **{op: functools.partial(_equal if op in ("=", "<>") else _compare, op)
+              for op in _ORDER}}
 
 
 def _shape(v: Any) -> tuple[int, int]:
@@ -422,7 +442,7 @@ def _shape(v: Any) -> tuple[int, int]:
 
 def _one(v: Any) -> Any:
     """A 1×1 array as its value; anything else unchanged."""
-    return v.rows[0][0] if isinstance(v, Array) and v.shape == (1, 1) else v
+    return v.values[0] if isinstance(v, Array) and v.shape == (1, 1) else v
 
 
 def _elementwise(fn: Callable, *args, array: bool):
@@ -440,24 +460,16 @@ def _elementwise(fn: Callable, *args, array: bool):
         if a.shape != (h, w):
             raise Unsupported(f"arrays of different shapes ({h}×{w} and {a.shape[0]}×"
                               f"{a.shape[1]}): Excel repeats or pads them")
-    if len(args) == 1:
-        return Array([[fn(v) for v in row] for row in args[0].rows])
-    if len(args) == 2:
-        a, b = args
-        ra = a.rows if isinstance(a, Array) else [[a] * w] * h
-        rb = b.rows if isinstance(b, Array) else [[b] * w] * h
-        return Array([[fn(x, y) for x, y in zip(xs, ys)] for xs, ys in zip(ra, rb)])
-    rows = []
-    for i in range(h):
-        rows.append([fn(*[(a.rows[i][j] if isinstance(a, Array) else a) for a in args])
-                     for j in range(w)])
-    return Array(rows)
+    n = h * w
+    # cell by cell in row order, each argument's cells (one value: repeated)
+    cells = [a.values if isinstance(a, Array) else itertools.repeat(a, n) for a in args]
+    return Array(list(map(fn, *cells)), (h, w))
 
 
 def _scalar(v: Any, what: str = "a value") -> Any:
     if isinstance(v, Array):
         if v.shape == (1, 1):
-            return v.rows[0][0]
+            return v.values[0]
         raise Unsupported(f"a range or array as {what} (Excel would take one cell of it by "
                           "implicit intersection, or spill it)")
     return v
@@ -602,20 +614,31 @@ def _fn(name: str, args: list, ev, array: bool) -> Any:
         return _scalar(ev(args[1], array), "IFERROR's result") if isinstance(v, XlError) else v
     if name == "SUMPRODUCT":
         vals = [ev(a, True) for a in args]
-        arrays = [a if isinstance(a, Array) else Array([[a]]) for a in vals]
+        arrays = [a if isinstance(a, Array) else Array.one(a) for a in vals]
         shape = arrays[0].shape
         if any(a.shape != shape for a in arrays):
             raise Unsupported("SUMPRODUCT over arrays of different shapes ("
                               + ", ".join(f"{a.shape[0]}×{a.shape[1]}" for a in arrays) + ")")
+        columns = [a.values for a in arrays]
+        if any(isinstance(v, XlError) for c in columns for v in c):
+            for cells in zip(*columns):     # the first error, position by position
+                for v in cells:
+                    if isinstance(v, XlError):
+                        return v
+        # each cell as its number (0 unless it is one: a boolean, text, a blank), the
+        # products left to right from 1.0, added in order from 0.0, as Excel's loop
+        factors = [[v if type(v) is float else float(v) if isinstance(v, (int, float))
+                    and not isinstance(v, bool) else 0.0 for v in c] for c in columns]
         total = 0.0
-        for cells in zip(*(list(a.flat()) for a in arrays)):
-            for v in cells:
-                if isinstance(v, XlError):
-                    return v
-            prod = 1.0
-            for v in cells:
-                prod *= float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else 0.0
-            total += prod
+        if len(factors) == 1:
+            for p in factors[0]:
+                total += p
+        else:
+            products = factors[0]
+            for f in factors[1:]:
+                products = list(map(operator.mul, products, f))
+            for p in products:
+                total += p
         return total
     vals = [ev(a, array) for a in args]
     if name == "ISNUMBER":
@@ -762,7 +785,7 @@ def _index(vals: list) -> Any:
     r, c = at
     if r > rows or c > cols:
         return REF
-    return Array([[area.rows[r - 1][c - 1]]])
+    return Array.one(area.values[(r - 1) * cols + (c - 1)])
 
 
 # ------------------------------------------------------------------ workbook
@@ -884,8 +907,10 @@ class Evaluator:
         sheet = other or sheet
         if single:
             return self.cell(sheet, r1, c1)
-        return Array([[self.cell(sheet, r, c) for c in range(min(c1, c2), max(c1, c2) + 1)]
-                      for r in range(min(r1, r2), max(r1, r2) + 1)])
+        cols = range(min(c1, c2), max(c1, c2) + 1)
+        rows = range(min(r1, r2), max(r1, r2) + 1)
+        return Array([self.cell(sheet, r, c) for r in rows for c in cols],
+                     (len(rows), len(cols)))
 
     def _eval(self, node, sheet: str, array: bool) -> Any:
         kind = node[0]
@@ -931,7 +956,8 @@ class Evaluator:
         if c1 != c2 or not array:
             raise Unsupported(f"ROW({ref}): of several columns, or outside SUMPRODUCT (Excel "
                               "would spill it)")
-        return Array([[float(r)] for r in range(min(r1, r2), max(r1, r2) + 1)])
+        rows = range(min(r1, r2), max(r1, r2) + 1)
+        return Array([float(r) for r in rows], (len(rows), 1))
 
     def sheet_values(self, ws):
         """(cell, value) for every formula cell of ``ws``, computed alone (what was kept for

@@ -86,9 +86,11 @@ class Array:
     row: most arrays are one column of a table, and array arithmetic walks them cell by
     cell (the QA workbook's guards: ~2.4 M one-cell rows at 200 agents)."""
 
-    def __init__(self, values: list, shape: tuple[int, int]):
+    def __init__(self, values: list, shape: tuple[int, int], numbers: list | None = None):
         self.values = values
         self.shape = shape
+        self._numbers = numbers if numbers is not None else _MISSING
+        self._nonneg: bool | None = None
 
     @classmethod
     def one(cls, value: Any) -> "Array":
@@ -97,9 +99,26 @@ class Array:
     def flat(self) -> list:
         return self.values
 
+    def numbers(self) -> list | None:
+        """The cells as numbers where each is a number or a boolean (TRUE 1.0, FALSE 0.0:
+        what ``*`` and ``+`` make of them), else None. Found once per array."""
+        if self._numbers is _MISSING:
+            v = self.values
+            self._numbers = (list(map(float, v)) if all(type(x) in _NUMBER_OR_BOOL for x in v)
+                             else None)
+        return self._numbers
+
+    def nonneg(self) -> bool:
+        """Every cell a number ≥ 0 (or a boolean): a sum of two such never cancels."""
+        if self._nonneg is None:
+            nums = self.numbers()
+            self._nonneg = nums is not None and (not nums or min(nums) >= 0)
+        return self._nonneg
+
 
 _CELL = re.compile(r"^\$?([A-Z]{1,3})\$?(\d+)$")
 _MISSING = object()
+_NUMBER_OR_BOOL = (float, bool)
 
 
 # ------------------------------------------------------------------ parsing
@@ -404,9 +423,6 @@ def _arith(op: str, a: Any, b: Any) -> Any:
     raise Unsupported(f"the operator {op}")
 
 
-_NUMBER_OR_BOOL = (float, bool)
-
-
 def _times(a: Any, b: Any) -> Any:
     # a number or a boolean (TRUE is 1: what _arith makes of it) on both sides, first
     if type(a) in _NUMBER_OR_BOOL and type(b) in _NUMBER_OR_BOOL:
@@ -461,9 +477,32 @@ def _elementwise(fn: Callable, *args, array: bool):
             raise Unsupported(f"arrays of different shapes ({h}×{w} and {a.shape[0]}×"
                               f"{a.shape[1]}): Excel repeats or pads them")
     n = h * w
+    if fn is _times or fn is _plus:
+        quick = _sum_or_product(fn, args, n)
+        if quick is not None:
+            return Array(quick, (h, w), quick)
     # cell by cell in row order, each argument's cells (one value: repeated)
     cells = [a.values if isinstance(a, Array) else itertools.repeat(a, n) for a in args]
     return Array(list(map(fn, *cells)), (h, w))
+
+
+def _sum_or_product(fn: Callable, args: tuple, n: int) -> list | None:
+    """``a * b`` or ``a + b`` cell by cell where every cell of both is a number or a
+    boolean, without a call per cell: what _times and _plus give there (a product of two
+    such is ``float(a) * b``; a sum, ``float(a) + b``, can cancel to a tiny remainder only
+    where a cell is negative, so a sum takes this path where none is). None otherwise."""
+    nums = []
+    for a in args:
+        if isinstance(a, Array):
+            x = a.numbers()
+            if x is None or (fn is _plus and not a.nonneg()):
+                return None
+            nums.append(x)
+        elif type(a) in _NUMBER_OR_BOOL and (fn is _times or a >= 0):
+            nums.append(itertools.repeat(float(a), n))
+        else:
+            return None
+    return list(map(operator.mul if fn is _times else operator.add, *nums))
 
 
 def _scalar(v: Any, what: str = "a value") -> Any:

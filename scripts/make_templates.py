@@ -474,7 +474,9 @@ def agent_qa() -> Workbook:
     # a mean is not taken around a refused evaluation: it shows the first one's refusal
     ws["B5"] = "=IFERROR(" + unless_refused("E13:E13", "E13", "AVERAGE(E13:E13)") + ",\"\")"
     ws["B6"] = "=IFERROR(" + unless_refused("F13:F13", "F13", "AVERAGE(F13:F13)") + ",\"\")"
-    ws["B7"] = "=COUNT(E13:E13)"
+    # every evaluation listed, a refused one too: its QA score (B5) says which item row
+    # to check; a count of the scored ones read "3" beside four evaluations
+    ws["B7"] = "=COUNTA(A13:A13)"
     # a total, unlike a mean, is wrong without every evaluation: blank (refused) when one
     # evaluation's fatal fails are (a score its rubric refuses), not a count short of it
     ws["B8"] = ("=" + unless_refused("G13:G13", "G13",
@@ -603,15 +605,25 @@ def agent_qa() -> Workbook:
                                  "{{ i.weight }}", "{{ i.fatal }}", "{{ i.score }}")):
         ws[f"{col}34"] = v
         ws[f"{col}34"].font = SMALL
-    ws["G34"] = '=IF(ISNUMBER(F34),D34*F34,"")'
-    ws["H34"] = '=IF(ISNUMBER(F34),D34*$B$4,"")'
+    # blank where the weight or the score is no number (N/A, or a value the formulas
+    # refuse: an error value pasted as a weight showed that error here)
+    ws["G34"] = '=IF(AND(ISNUMBER(D34),ISNUMBER(F34)),D34*F34,"")'
+    ws["H34"] = '=IF(AND(ISNUMBER(D34),ISNUMBER(F34)),D34*$B$4,"")'
     # the weight and the catalog's fatal flag (1 fatal, 0 not) stay numbers for the
     # formulas above, shown in words: "3×", "Fatal — fails the evaluation" (blank when not)
     ws["D34"].number_format = 'General"×"'
     ws["E34"].number_format = ('"Fatal — fails the evaluation";"Fatal — fails the evaluation";'
                                '""')
     ws["F34"].alignment = RIGHT                # N/A beside the numbers
+    from kpi_xl.render.cells import NA_WORDS
+    from kpi_xl.render.excel import score_validation
+
+    # "N/A, NA or not applicable": the words, any case, as a QA lead would write them
+    words = sorted((w.upper() if len(w) <= 3 else w for w in NA_WORDS),
+                   key=lambda w: (w != "N/A", len(w)))
+    na_words = ", ".join(words[:-1]) + " or " + words[-1]
     # what a QA lead may type in an item row: what the formulas above read as meant ("Y"
+
     # in the fatal column would make the item silently not fatal, text in a weight 0).
     # The bounds restate the catalog's input rules for qa_score deliberately (a validation
     # is Excel's own dialog, typed-in values only); tests/test_qa_pasted_values.py holds
@@ -624,11 +636,11 @@ def agent_qa() -> Workbook:
                                    formula2="1", error="1 for a fatal (compliance) item, "
                                    "which fails the evaluation when scored 0; 0 for the "
                                    "others.")),
+            # the words for N/A are the formulas' (the renderer's NA_WORDS), not restated
             ("F34", DataValidation(type="custom",
-                                   formula1='OR(F34="N/A",AND(ISNUMBER(F34),F34>=0,'
-                                            'F34<=$B$4))',
+                                   formula1=score_validation("F34", lo=0, hi="$B$4"),
                                    error="A score from 0 to the maximum per item (B4), or "
-                                         "N/A where the item does not apply."))):
+                                         f"{na_words} where the item does not apply."))):
         dv.allow_blank, dv.showErrorMessage, dv.errorStyle = True, True, "stop"
         dv.errorTitle = "Scores per item"
         ws.add_data_validation(dv)

@@ -126,6 +126,7 @@ def _sheet():
         ws.cell(r, 2, b)
     ws["C1"], ws["D1"], ws["D2"], ws["D3"] = 1, 0.1, "10%", "x"
     ws["E1"], ws["E2"] = '=""', 7
+    ws["F1"] = "#DIV/0!"                # an error value pasted in (openpyxl: an error cell)
     return wb
 
 
@@ -173,6 +174,9 @@ REFUSED = [
     ("=INDEX(C1:E1,1,1E+20)", "2,147,483,647"),
     ("=ROW(B1:B3)", "spill"),                                  # Excel 365 spills it
     ("=SUMPRODUCT(ROW(B1:C2))", "several columns"),
+    ("=_xlfn.FORMULATEXT(E1)", "FORMULATEXT of a formula"),   # its text is Excel's to write
+    ('=FIND("","banana")', "empty text"),       # Excel: 1 (documented); LibreOffice: #VALUE!
+    ("=SUMPRODUCT(ISNUMBER(FIND(\"x\",_xlfn.FORMULATEXT(E1:E2)))*1)", "FORMULATEXT of a formula"),
 ]
 
 
@@ -239,6 +243,20 @@ COMPUTED = [
     ("=SUMPRODUCT(ISNUMBER(A1:A6)*1,B1:B6)", 4.0),
     ("=SUMPRODUCT(B1:B6/(B1:B6-3),A1:A6*1)", "#VALUE!"),   # row 1 before row 3
     ("=SUMPRODUCT(B1:B6*A1:A6)", "#VALUE!"),
+    # ISERROR, FIND and FORMULATEXT: the QA score's checks for an error value and a TRUE
+    # or FALSE pasted into an item row (kpi_xl.render.excel)
+    ("=ISERROR(F1)", True),
+    ("=ISERROR(1/0)", True),
+    ("=ISERROR(A1)", False),
+    ("=SUMPRODUCT(ISERROR(F1:F3)*1)", 1.0),
+    ("=SUMPRODUCT(ISERROR(B1:B3/(B1:B3-2))*ROW(B1:B3))", 2.0),
+    ('=FIND("an","banana")', 2.0),
+    ('=FIND("A","banana")', "#VALUE!"),           # case-sensitive
+    ('=FIND(5,A4)', 1.0),                         # numbers as their text
+    ("=FIND(F1,\"x\")", "#DIV/0!"),
+    ('=SUMPRODUCT(ISNUMBER(FIND(LOWER(A1:A5),"apple pie"))*1)', 1.0),
+    ('=IFERROR(_xlfn.FORMULATEXT(B1),"none")', "none"),   # a constant: #N/A
+    ('=SUMPRODUCT(ISNUMBER(FIND(_xlfn.FORMULATEXT(A1:B6),"=TRUE()=FALSE()"))*1)', 0.0),
 ]
 
 

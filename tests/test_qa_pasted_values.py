@@ -68,6 +68,35 @@ def test_a_pasted_cell_the_formula_cannot_read_refuses_the_evaluation(tmp_path, 
 
 
 @needs_lo
+@pytest.mark.parametrize("col,value", [("F", "#DIV/0!"), ("D", "#N/A"), ("E", "#VALUE!"),
+                                       ("F", True), ("F", False), ("D", True), ("E", True),
+                                       ("E", False)])
+def test_an_error_value_or_a_boolean_pasted_refuses_the_evaluation(tmp_path, col, value):
+    """An Excel error value pasted into row 3 (copied from a sheet that showed #DIV/0!)
+    made the QA score an error, which the sheet's IFERROR showed as a blank and the means
+    above then left out; TRUE/FALSE is a number to LibreOffice (TRUE scored 1 point,
+    or made the item fatal) and not to Excel, which refused it: both now say which row
+    to check, in LibreOffice as the formula reads Excel's (ISNUMBER(TRUE) is FALSE)."""
+    from kpi_xl.scorecard.libreoffice import recalculated_values
+
+    path, title = _small_book(tmp_path, col, value)
+    got = recalculated_values(path)
+    assert got[(title, "H1")] == "check item row 3", (col, value, got[(title, "H1")])
+    assert got[(title, "H2")] == "check item row 3", (col, value, got[(title, "H2")])
+
+
+@needs_lo
+def test_an_error_in_the_evaluation_column_names_its_row(tmp_path):
+    """An item whose evaluation id is an error value belongs to no known evaluation: the
+    QA score says which row to check instead of an error (or a blank) there."""
+    from kpi_xl.scorecard.libreoffice import recalculated_values
+
+    path, title = _small_book(tmp_path, "A", "#N/A", row=5)
+    got = recalculated_values(path)
+    assert [got[(title, c)] for c in ("H1", "H2", "H3")] == ["check item row 5"] * 3
+
+
+@needs_lo
 @pytest.mark.parametrize("value", ["five", 7])
 def test_a_measure_is_refused_only_by_what_it_reads(tmp_path, value):
     """Row 2 is a non-fatal item: a bad score there refuses the QA score, not the
@@ -120,9 +149,14 @@ def _first_evaluation_items(ws):
 
 
 #: per agent sheet of the first team: the item (fatal or not) and what is pasted where
+#: (an Excel error value, as a paste from a sheet showing one brings it; TRUE/FALSE, a
+#: number to LibreOffice, not to Excel; an error in the evaluation column, which puts
+#: the item in no evaluation, names its row on every evaluation of the sheet)
 PASTES = {
     "text": [(0, "F", "five"), (0, "F", "4.5"), (0, "F", 7), (0, "D", "2")],
     "fatal": [(1, "E", "Y"), (1, "F", -1), (0, "E", 2), (0, "F", "3 ")],
+    "errors": [(0, "F", "#DIV/0!"), (0, "D", "#N/A"), (1, "E", "#VALUE!"), (0, "A", "#REF!")],
+    "booleans": [(0, "F", True), (1, "F", False), (0, "D", True), (0, "E", True)],
 }
 
 
@@ -139,13 +173,15 @@ def test_a_pasted_value_is_named_on_the_agents_and_the_teams_figures(tmp_path_fa
     _t, _res, paths = month(str(tmp_path_factory.mktemp("wb")))
     wb = openpyxl.load_workbook(paths[1])
     team = wb["Team"]
-    edited = {}
+    edited, ws_rows = {}, {}
     for ws, (fatal, col, value) in zip(wb.worksheets[1:], PASTES[group]):
         row, items = _first_evaluation_items(ws)
         item = next(r for r in items if ws.cell(r, 5).value == fatal
                     and isinstance(ws.cell(r, 6).value, (int, float)) and ws.cell(r, 6).value > 0)
         ws[f"{col}{item}"] = value
         edited[ws.title] = (row, item, ws.cell(row, 1).value, fatal and col == "E")
+        ws_rows[ws.title] = next(r for r in range(row, ws.max_row + 1)
+                                 if ws.cell(r, 1).value in (None, "Section"))
     assert len(edited) == len(PASTES[group])
     path = tmp_path_factory.mktemp("lo") / "pasted.xlsx"
     wb.save(path)
@@ -159,6 +195,13 @@ def test_a_pasted_value_is_named_on_the_agents_and_the_teams_figures(tmp_path_fa
             assert got[(a, f"F{row}")] == say, (a, got[(a, f"F{row}")])
         assert got[(a, "B5")] == say, (a, got[(a, "B5")])
         assert got[(a, "C5")] == "not scored"
+        # the evaluations listed, the refused one with them (it says which row to check)
+        listed_here = sum(1 for r in range(row, ws_rows[a]) if wb[a].cell(r, 1).value)
+        assert got[(a, "B7")] == listed_here, (a, got[(a, "B7")], listed_here)
+        # no evaluation of the sheet goes blank (an error value in one item's cell made
+        # every formula over its column an error, shown blank by IFERROR)
+        for r in range(row, ws_rows[a]):
+            assert got[(a, f"E{r}")] not in (None, ""), (a, r)
         agent_row = next(r for r in range(6, total) if team.cell(r, 1).value == a)
         assert got[(t, f"C{agent_row}")] == say
         assert got[(t, f"E{agent_row}")] == "not ranked"
@@ -216,4 +259,46 @@ def test_the_item_tables_validations_are_the_catalogs_bounds():
     assert (dv["E34"].formula1, dv["E34"].formula2) == ("0", "1")
     assert scores.kind == "score" and scores.hi == "max_score" and ws["B4"].value == \
         "{{ max_score }}"
-    assert dv["F34"].formula1 == f'OR(F34="N/A",AND(ISNUMBER(F34),F34>={scores.lo:g},F34<=$B$4))'
+    from kpi_xl.render.excel import score_validation
+    assert dv["F34"].formula1 == score_validation("F34", lo=scores.lo, hi="$B$4")
+
+
+#: what a QA lead may type for an item that does not apply, and texts that are not that
+NA_CANDIDATES = ["N/A", "n/a", " NA ", "not applicable", "Not Applicable", "N.A.", "none",
+                 "-", "x"]
+
+
+@needs_lo
+@pytest.mark.parametrize("value", NA_CANDIDATES)
+def test_the_score_validation_and_the_formulas_agree_on_na(tmp_path, value):
+    """The score cell's data validation (what Excel's dialog lets a QA lead type) accepts
+    a text exactly where the QA score reads it as N/A (the renderer's NA_WORDS): the
+    validation let through "N/A" only, the formulas every word of NA_WORDS (" NA " was
+    refused as typed, read as N/A when pasted). The validation's formula, as a cell's
+    formula over the same cell, recalculated by LibreOffice beside the QA score."""
+    from kpi_xl.scorecard.build import TEMPLATES
+    from kpi_xl.scorecard.libreoffice import recalculated_values
+
+    rule = {str(d.sqref): d.formula1 for d in openpyxl.load_workbook(
+        TEMPLATES / "agent-qa.xlsx")["Agent"].data_validations.dataValidation}["F34"]
+    path, title = _small_book(tmp_path, "F", value)
+    wb = openpyxl.load_workbook(path)
+    wb[title]["H5"] = "=AND(" + rule.replace("F34", "F3").replace("$B$4", "$B$1") + ")"
+    wb.save(path)
+    got = recalculated_values(path)
+    read_as_na = got[(title, "H1")] == pytest.approx(5 / 5)
+    assert read_as_na or got[(title, "H1")] == "check item row 3", got[(title, "H1")]
+    assert bool(got[(title, "H5")]) is read_as_na, (value, got[(title, "H5")], got[(title, "H1")])
+
+
+def test_the_score_validation_is_rendered_from_na_words():
+    """One definition: the validation's formula is the renderer's, and names every word
+    of NA_WORDS."""
+    from kpi_xl.render.cells import NA_WORDS
+    from kpi_xl.render.excel import score_validation
+    from kpi_xl.scorecard.build import TEMPLATES
+
+    dv = {str(d.sqref): d for d in openpyxl.load_workbook(
+        TEMPLATES / "agent-qa.xlsx")["Agent"].data_validations.dataValidation}["F34"]
+    assert dv.formula1 == score_validation("F34", lo=0, hi="$B$4")
+    assert all(f'"{w}"' in dv.formula1 for w in NA_WORDS)

@@ -114,7 +114,8 @@ def test_generated_evaluation_formulas_are_the_catalogs(tmp_path_factory):
     for r in (12, 13):
         text = ExcelRenderer(kpi, kpi.default_variant, ranges={
             "weights": rng("D"), "scores": rng("F"), "fatal": rng("E")},
-            params={"max_score": "$B$4"}, rows=f"({rng('A')}=A{r})").render(
+            params={"max_score": "$B$4"}, rows=f"({rng('A')}=A{r})",
+            keys=(rng("A"),)).render(
                 refused="check item row").text[1:]
         want = "=IFERROR(" + text + ',"")'
         assert ws.cell(r, 5).value == want
@@ -519,7 +520,9 @@ def test_one_bad_score_names_its_row_on_every_figure_built_on_it(tmp_path_factor
     assert after[(a, f"B{section}")] == say
     # the agent's figures: the QA score names the row, never the mean of the others
     assert after[(a, "B5")] == say and after[(a, "C5")] == "not scored"
-    assert after[(a, "B7")] == before[(a, "B7")] - 1           # the scored evaluations
+    # the evaluations listed, the refused one with them (h-qa2: it was one fewer, the
+    # scored ones, beside every evaluation listed)
+    assert after[(a, "B7")] == before[(a, "B7")] == len(evals)
     assert after[(t, f"C{agent_row}")] == say and after[(t, f"E{agent_row}")] == "not ranked"
     if fatal:
         # compliance and the fatal total name it too (a total is wrong without every
@@ -536,8 +539,8 @@ def test_one_bad_score_names_its_row_on_every_figure_built_on_it(tmp_path_factor
         assert isinstance(after[(t, f"F{total_row}")], (int, float))
         assert after[(t, f"F{total_row}")] == before[(t, f"F{total_row}")] \
             - before[(t, f"F{agent_row}")] + fails
-    # the evaluations counted, by the agent and the team: one fewer (the QA score's count)
-    assert after[(t, f"B{total_row}")] == before[(t, f"B{total_row}")] - 1
+    # the evaluations counted, by the agent and the team: every one listed, as before
+    assert after[(t, f"B{total_row}")] == before[(t, f"B{total_row}")]
     assert not [k for k, v in after.items() if isinstance(v, str) and v.startswith("#")]
     # the Team sheet reads each evaluation's QA score from its agent's sheet: the edited
     # one's row of its table names the row, and so do the team's QA score, the team mean

@@ -41,6 +41,34 @@ def quote_text(text: str) -> str:
     return '"' + text.replace('"', '""') + '"'
 
 
+def not_applicable(ref: str) -> str:
+    """Excel's test (0/1, over a cell or cell by cell over a range) that ``ref`` holds one
+    of the catalog's words for a score that does not apply (:data:`NA_WORDS`: "N/A",
+    "NA", "not applicable"; any case, spaces around): the formulas' reading of it, and
+    the score cell's data validation (:func:`score_validation`)."""
+    words = "+".join(f"(LOWER(TRIM({ref}))={quote_text(w)})" for w in sorted(NA_WORDS))
+    return f"(({words})>0)"
+
+
+def score_validation(ref: str, lo: float, hi: str) -> str:
+    """The data validation's formula of a score cell ``ref``: a word of
+    :func:`not_applicable`, or a number (TRUE/FALSE is not one, which LibreOffice's
+    ISNUMBER would let through and Excel's does not) from ``lo`` to ``hi`` (the cell of
+    the rubric's maximum): what the formulas read as meant, typed."""
+    return (f"OR({not_applicable(ref)},AND(ISNUMBER({ref}),NOT(ISLOGICAL({ref})),"
+            f"{ref}>={_num(lo)},{ref}<={hi}))")
+
+
+def _boolean(ref: str) -> str:
+    """Excel's 0/1 test, cell by cell over a range, of a TRUE/FALSE LibreOffice reads as
+    a number: it opens a TRUE or FALSE of an .xlsx (pasted in Excel) as the formula
+    =TRUE() or =FALSE(), whose value ISNUMBER takes for a number (1 point, a fatal flag
+    of 1), where Excel's ISNUMBER(TRUE) is FALSE and its FORMULATEXT of a constant #N/A
+    (so this is 0 in Excel, which refuses the cell as text already). ISLOGICAL, which
+    both read, is not evaluated cell by cell over a range by LibreOffice."""
+    return f'ISNUMBER(FIND(_xlfn.FORMULATEXT({ref}),"=TRUE()=FALSE()"))'
+
+
 def _num(x: float) -> str:
     x = float(x)
     if not math.isfinite(x):
@@ -57,17 +85,19 @@ class ExcelRenderer:
     the ``checked`` inputs' cells the formula cannot read are looked for
     (:meth:`unreadable`): the inputs ``rows`` itself compares (an evaluation's fatal
     items: ``rows`` would leave out a fatal flag typed "Y"); other inputs are looked at
-    on ``rows``."""
+    on ``rows``. ``keys``, the ranges ``rows`` compares that are no input (the evaluation
+    column), are looked at for Excel error values as the inputs are (:meth:`errors`)."""
 
     def __init__(self, kpi: Kpi, variant: Variant, *, ranges: Mapping[str, str],
                  cells: Mapping[str, str] | None = None, params: Mapping[str, Any] | None = None,
                  rows: str | None = None, scope: str | None = None,
-                 checked: tuple[str, ...] = ()):
+                 checked: tuple[str, ...] = (), keys: tuple[str, ...] = ()):
         self.kpi, self.variant = kpi, variant
         self.ranges, self.cells = dict(ranges), dict(cells or {})
         self.rows = rows
         self.scope = scope if scope is not None else rows
         self.checked = tuple(checked)
+        self.keys = tuple(keys)
         self.params = {**rules.resolve_params(kpi, variant, {}), **dict(params or {})}
         self.array = False
         present = [self._present(i.name) for i in kpi.column_inputs if i.name in self.ranges]
@@ -87,44 +117,76 @@ class ExcelRenderer:
         text pasted into a score, which the formula would take for N/A) refuses it as a
         broken rule does. With ``refused`` (a text), a broken row makes the formula that
         text and the row's number, "check item row 37", instead of #N/A (the first such
-        row of the sheet; a broken scalar cell still gives #N/A)."""
+        row of the sheet; a broken scalar cell still gives #N/A), and so does an Excel
+        error value (#DIV/0! pasted from another sheet) where it would otherwise make the
+        formula that error (:meth:`errors`)."""
         text = self.scalar(node if node is not None else self.variant.formula.value)
         found = self.rules(node)
         masks = [self._mask(r.broken) for r in found if r.row] + self.unreadable(node)
         scalars = [self.scalar(r.broken) for r in found if not r.row]
-        if refused is not None and masks:
-            first = (f"SUMPRODUCT(MIN(ROW({next(iter(self.ranges.values()))})"
-                     f"+1E9*(({'+'.join(masks)})*1=0)))")     # Excel: FALSE=0 is FALSE
-            if scalars:
-                text = f"IF(OR({','.join(scalars)}),NA(),{text})"
-            text = f"IF({first}<1E9,{quote_text(refused + ' ')}&{first},{text})"
+        if refused is not None:
+            say = quote_text(refused + " ")
+            if masks:
+                first = self._first_row(masks)
+                if scalars:
+                    text = f"IF(OR({','.join(scalars)}),NA(),{text})"
+                text = f"IF({first}<1E9,{say}&{first},{text})"
+            # the error values before anything that reads them (IF reads one branch)
+            errors = self.errors(node)
+            if errors:
+                first = self._first_row(errors)
+                text = f"IF({first}<1E9,{say}&{first},{text})"
             return ExcelFormula("=" + text, self.array)
         broken = [f"SUMPRODUCT({m})>0" for m in masks] + scalars
         if broken:
             text = f"IF(OR({','.join(broken)}),NA(),{text})"
         return ExcelFormula("=" + text, self.array)
 
+    def _first_row(self, masks: list[str]) -> str:
+        """The sheet row of the first row where one of ``masks`` (0/1 arrays) is not 0,
+        1E9 where none is."""
+        return (f"SUMPRODUCT(MIN(ROW({next(iter(self.ranges.values()))})"
+                f"+1E9*(({'+'.join(masks)})*1=0)))")     # Excel: FALSE=0 is FALSE
+
+    def errors(self, node: Node | None = None) -> list[str]:
+        """A 0/1 array of the rows holding an Excel error value in the ``keys`` or in an
+        input the node reads, on any row: Excel and LibreOffice evaluate a range whole,
+        and an error value makes every comparison and product over it that error, even
+        on a row ``rows`` leaves out (error × 0 is the error). An error in another
+        evaluation's item refuses this one too, naming that row, where the formula would
+        otherwise be the error (ISERROR alone is read safely over every row)."""
+        read = None if node is None else reads(node)
+        names = [n for n in self.ranges if read is None or DOMAIN in read or n in read
+                 or n in self.checked]
+        refs = [*self.keys, *(self.ranges[n] for n in names)]
+        return ["(" + "+".join(f"ISERROR({r})" for r in refs) + ")"] if refs else []
+
     def _unreadable_cell(self, name: str) -> str | None:
         """Excel's 0/1 array over ``name``'s range: 1 where a cell holds what the formula
         cannot read as the catalog means it (:func:`kpi_xl.render.cells.parse_column`, the
         Excel function, refuses it): text in a number (``"5 "``, ``"five"``), in a score
         text other than N/A, in a fatal flag anything but the number 1 or 0 (the formula
-        reads a flag as a number: "Y" or TRUE would make the item silently not fatal).
+        reads a flag as a number: "Y" or TRUE would make the item silently not fatal),
+        and TRUE/FALSE in any of them in either application (:func:`_boolean`).
         Otherwise a number column reads text as not there (a score: N/A), and a weight
-        as 0. None for labels (a category is text)."""
+        as 0. None for labels (a category is text). Not caught: a date, which both
+        applications hold as a number (its serial, 46300 for 2026-10-05) formatted as a
+        date; no function tells the format cell by cell over a range (CELL does for one
+        cell in Excel; LibreOffice's CELL("format") gave "G" for a date), so a date
+        pasted as a weight weighs its serial. Error values: :meth:`errors`."""
         kind = self._kind(name)
         if kind in TEXT_KINDS:
             return None
         r = self.ranges[name]
         if kind == "flag":
-            # a sum of two products, each 0 or 1 and never both: a number, as SUMPRODUCT
-            # needs (Excel counts a TRUE there as 0)
-            return f'(({r}<>"")*(1-ISNUMBER({r}))+ISNUMBER({r})*({r}<>0)*({r}<>1))'
+            # a sum of products, each 0 or 1: a number, as SUMPRODUCT needs (Excel counts
+            # a TRUE there as 0)
+            return (f'(({r}<>"")*(1-ISNUMBER({r}))+ISNUMBER({r})*({r}<>0)*({r}<>1)'
+                    f'+{_boolean(r)})')
         bad = f'({r}<>"")*(1-ISNUMBER({r}))'
         if kind == "score":
-            words = "+".join(f"(LOWER(TRIM({r}))={quote_text(w)})" for w in sorted(NA_WORDS))
-            bad += f"*(1-(({words})>0))"
-        return f"({bad})"
+            bad += f"*(1-{not_applicable(r)})"
+        return f"({bad}+{_boolean(r)})"
 
     def unreadable(self, node: Node | None = None) -> list[str]:
         """Per input the node reads (the value: every given column input), a 0/1 array
@@ -166,8 +228,13 @@ class ExcelRenderer:
             if cell is not None:
                 parts.append(cell)
             if parts:
-                out[name] = parts[0] if len(parts) == 1 else f"(({'+'.join(parts)})>0)"
+                cond = parts[0] if len(parts) == 1 else f"(({'+'.join(parts)})>0)"
+                # one cell: an error value, or TRUE/FALSE as either application holds it
+                # (LibreOffice's ISLOGICAL reads a cell's TRUE, not a range's)
+                r = self.ranges[name]
+                out[name] = f"IF(OR(ISERROR({r}),ISLOGICAL({r})),1,{cond})"
         return out
+
 
     def rules(self, node: Node | None = None) -> list[rules.Rule]:
         """The catalog's input rules over the inputs that have ranges or cells: all of them

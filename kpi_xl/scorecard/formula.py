@@ -12,7 +12,8 @@ comparison (blank is 0 or "", text compares case-insensitively, numbers sort bef
 ``&`` (numbers joined to text as Excel writes them: 15 significant digits), ``%``, ranges
 and cross-sheet references, array arithmetic inside SUMPRODUCT, and SUM, SUMPRODUCT, SUMIFS,
 COUNTIFS, AVERAGEIFS, AVERAGE, COUNT, COUNTA, MIN, MAX, IF, IFERROR, AND, OR, NOT, ISNUMBER,
-ISBLANK, ISTEXT, LOWER, TRIM, ROW (of a cell, or of a column's cells inside SUMPRODUCT), ROUND,
+ISBLANK, ISTEXT, ISERROR, LOWER, TRIM, FIND, FORMULATEXT (of cells holding no formula), ROW
+(of a cell, or of a column's cells inside SUMPRODUCT), ROUND,
 ABS, REPT, RANK, INDEX (of a range, by position), TEXT-free.
 
 What it cannot compute exactly as Excel does, it refuses: it raises :class:`Unsupported`,
@@ -625,7 +626,8 @@ ARITY = {"IF": (1, 3), "IFERROR": (2, 2), "ISNUMBER": (1, 1), "ISBLANK": (1, 1),
          "SUMIFS": (3, _MANY), "COUNTIFS": (2, _MANY), "AVERAGEIFS": (3, _MANY),
          "AND": (1, _MANY), "OR": (1, _MANY), "NOT": (1, 1), "ABS": (1, 1), "ROUND": (2, 2),
          "REPT": (2, 2), "RANK": (2, 3), "RANK.EQ": (2, 3), "NA": (0, 0), "INDEX": (2, 3),
-         "ISTEXT": (1, 1), "LOWER": (1, 1), "TRIM": (1, 1), "ROW": (1, 1)}
+         "ISTEXT": (1, 1), "LOWER": (1, 1), "TRIM": (1, 1), "ROW": (1, 1),
+         "ISERROR": (1, 1), "FIND": (2, 2), "FORMULATEXT": (1, 1)}
 KNOWN = set(ARITY)
 
 
@@ -687,6 +689,10 @@ def _fn(name: str, args: list, ev, array: bool) -> Any:
         return _elementwise(lambda v: v is None, vals[0], array=array)
     if name == "ISTEXT":            # a formula's "" is text too
         return _elementwise(lambda v: isinstance(v, str), vals[0], array=array)
+    if name == "ISERROR":
+        return _elementwise(lambda v: isinstance(v, XlError), vals[0], array=array)
+    if name == "FIND":
+        return _elementwise(_find, vals[0], vals[1], array=array)
     if name in ("LOWER", "TRIM"):
         return _elementwise(_lower if name == "LOWER" else _trim, vals[0], array=array)
     if name in ("SUM", "AVERAGE", "MIN", "MAX", "COUNT"):
@@ -776,6 +782,21 @@ def _lower(v: Any) -> Any:
     if len(out) != len(t):
         raise Unsupported(f"LOWER of {t!r} (a letter whose lower case is longer)")
     return out
+
+
+def _find(what: Any, within: Any) -> Any:
+    """Excel's FIND (from the first character): where ``what`` begins in ``within``,
+    case-sensitive and without wildcards, counted from 1; #VALUE! where it does not."""
+    a, b = _text(what), _text(within)
+    for t in (a, b):
+        if isinstance(t, XlError):
+            return t
+    if a == "":
+        raise Unsupported("FIND of empty text (Excel finds it at 1, LibreOffice gives #VALUE!)")
+    if any(ord(ch) > 0xFFFF for ch in a + b):     # Excel counts UTF-16 units
+        raise Unsupported("FIND over a character outside the Basic Multilingual Plane")
+    at = b.find(a)
+    return VALUE if at < 0 else float(at + 1)
 
 
 def _trim(v: Any) -> Any:
@@ -899,6 +920,8 @@ class Evaluator:
                 self.busy.discard(key)
             self.memo[key] = out
             return out
+        if c.data_type == "e" and isinstance(v, str):
+            return XlError(v)               # an error value typed or pasted in
         if isinstance(v, (dt.datetime, dt.date)):
             v = v if isinstance(v, dt.datetime) else dt.datetime(v.year, v.month, v.day)
             return (v - _EPOCH).total_seconds() / 86400
@@ -976,6 +999,8 @@ class Evaluator:
                                 a, b, array=array)
         if kind == "fn" and node[1] == "ROW":
             return self._row(node[2], array)
+        if kind == "fn" and node[1] == "FORMULATEXT":
+            return self._formulatext(node[2], sheet, array)
         if kind == "fn":
             return _fn(node[1], node[2], lambda n, arr: self._eval(n, sheet, arr), array)
         raise Unsupported(str(node))
@@ -997,6 +1022,33 @@ class Evaluator:
                               "would spill it)")
         rows = range(min(r1, r2), max(r1, r2) + 1)
         return Array([float(r) for r in rows], (len(rows), 1))
+
+    def _formulatext(self, args, sheet: str, array: bool) -> Any:
+        """FORMULATEXT(reference) of cells that hold no formula: #N/A each (of each cell of
+        a range inside SUMPRODUCT). The text Excel gives a formula is not reproduced: a
+        formula cell there is refused."""
+        if len(args) != 1 or args[0][0] != "ref":
+            raise Unsupported("FORMULATEXT of something that is not one reference")
+        ref = args[0][1]
+        parsed = self.coords.get(ref)
+        if parsed is None:
+            parsed = self.coords[ref] = _parse_ref(ref)
+        other, single, c1, r1, c2, r2 = parsed
+        sheet = other or sheet
+        ws = self.sheets.get(sheet)
+        if ws is None or sheet in self.gone:
+            raise Unsupported(f"FORMULATEXT({ref}) of a sheet not at hand")
+        if not single and not array:
+            raise Unsupported(f"FORMULATEXT({ref}) of a range outside SUMPRODUCT (Excel "
+                              "would spill it)")
+        rows = range(min(r1, r2), max(r1, r2) + 1)
+        cols = range(min(c1, c2), max(c1, c2) + 1)
+        for r in rows:
+            for c in cols:
+                cell = ws._cells.get((r, c))
+                if cell is not None and cell.data_type == "f":
+                    raise Unsupported(f"FORMULATEXT of a formula ({_letter(c)}{r})")
+        return NA if single else Array([NA] * (len(rows) * len(cols)), (len(rows), len(cols)))
 
     def sheet_values(self, ws):
         """(cell, value) for every formula cell of ``ws``, computed alone (what was kept for

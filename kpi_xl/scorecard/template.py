@@ -270,8 +270,12 @@ def kpi_formula(key: str, variant: str | None = None, measure: str | None = None
     if refused is not None and not isinstance(refused, str):
         raise ValueError("kpi_formula: refused= takes a text (what the cell says where a row "
                          "breaks a rule, before the row's number)")
+    # an Excel error value in a where-range that is no input (the evaluation column):
+    # the row is in no evaluation anyone can tell, so it refuses the formula on any row
+    keys = tuple(dict.fromkeys(_reference("where", r) for r in (where or {})
+                               if _reference("where", r) not in ranges.values()))
     renderer = ExcelRenderer(kpi, var, ranges=ranges, cells=cells, params=resolved, rows=rows,
-                             scope=scope, checked=checked)
+                             scope=scope, checked=checked, keys=keys)
     known = {**({"n": var.formula.n} if var.formula.n is not None else {}),
              **var.formula.measures}
     if measure is None:

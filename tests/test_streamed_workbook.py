@@ -112,3 +112,36 @@ def test_a_cell_let_go_is_never_read_as_blank():
     assert values["A1"] == 9.0
     assert isinstance(values["A2"], Unsupported)
     assert "let go" in str(values["A2"])
+
+
+def test_writing_a_big_centres_qa_workbooks_says_how_far_it_is(tmp_path, monkeypatch):
+    """At 2,000 agents the QA workbook takes over a minute, and ``kpi-xl run`` said only
+    "writing the workbooks". Now each agent sheet written is counted, with the pace and
+    the time left, and the step's last line says how many sheets in how many workbooks
+    (a meter that speaks at once here: the real one waits a second between lines)."""
+    from kpi_xl import progress
+    from kpi_xl.data.load import RubricItem
+    from kpi_xl.demo_data import MAX_SCORE, RUBRIC, sample_tables
+    from kpi_xl.engine import Engine, KpiChoice
+    from kpi_xl.scorecard import build
+
+    class Eager(progress.Meter):
+        def __init__(self, *a, **kw):
+            super().__init__(*a, **{**kw, "interval": 0.0})
+
+    monkeypatch.setattr(build, "Meter", Eager)
+    tables = sample_tables(teams=2, agents_per_team=3, contacts_per_month=600)
+    res = Engine(tables, choices={"qa_score": KpiChoice(params={"max_score": MAX_SCORE})}
+                 ).compute("2026-10")
+    rubric = tuple(RubricItem(i.criterion, i.weight, i.fatal, i.section) for i in RUBRIC)
+    said = []
+    build.write_month(res, tables, tmp_path, centre="Acme", max_score=MAX_SCORE,
+                      rubric=rubric, progress=said.append)
+    partial = [s for s in said if isinstance(s, progress.Partial)]
+    counts = [int(s.split(": ")[1].split()[0]) for s in partial]
+    assert counts == list(range(1, 7)), said          # each agent sheet, as it is written
+    assert all(s.startswith("writing the QA workbooks: ") for s in said), said
+    assert "left" in partial[0], partial[0]
+    last = said[-1]
+    assert not isinstance(last, progress.Partial)
+    assert last.startswith("writing the QA workbooks: 6 agent sheets (2 workbooks) in "), last

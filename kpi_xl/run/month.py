@@ -254,6 +254,7 @@ def _write_and_send(cfg, run: MonthRun, step: str, period: Period, history: int,
                                 layout=cfg.layout or DEFAULT, max_score=cfg.max_score,
                                 rubric=cfg.load.rubric, partial=run.partial,
                                 dimensions=cfg.dimensions, significance=cfg.significance,
+                                progress=reporter.progress,
                                 **({"templates": cfg.templates} if cfg.templates else {}))
         run.books += member_books(cfg, res, out, run.partial)
         reporter.workbooks(run.books)

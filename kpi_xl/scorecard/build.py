@@ -21,13 +21,14 @@ import weakref
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from ..catalog import CATALOG
 from ..catalog.change import DEFAULT_LEVEL
 from ..changes import between, spike_of, wording
 from ..engine.results import Results
 from ..periods import Period
+from ..progress import Meter
 from .cached import load_as_stored, save_with_values
 from ..files import Claims, replacing
 from .layout import AGENT_KPIS, DEFAULT, Layout, kpi_score, weighted
@@ -440,7 +441,8 @@ def write_month(results: Results, tables: Mapping[str, Any], out: str | Path, *,
                 centre: str = "Contact centre", layout: Layout = DEFAULT,
                 max_score: float = 1.0, rubric=(), templates: str | Path = TEMPLATES,
                 partial: str | None = None, dimensions=(),
-                significance: float = DEFAULT_LEVEL) -> list[Path]:
+                significance: float = DEFAULT_LEVEL,
+                progress: Callable[[str], None] | None = None) -> list[Path]:
     """Write the month's scorecard and QA workbooks; return their paths.
 
     ``partial``: a note saying the month's data is incomplete (``partial data: contacts
@@ -448,12 +450,14 @@ def write_month(results: Results, tables: Mapping[str, Any], out: str | Path, *,
     templates' ``{{ partial }}`` cell); a template that would not show it is refused.
     ``dimensions``: the config's (kpi_xl.dimensions.Dimension); each with ``sheet`` gets a
     "By <title>" sheet in the scorecard (kpi_xl.scorecard.dimensions). ``significance``:
-    the confidence at which a KPI's note calls its change larger than chance."""
+    the confidence at which a KPI's note calls its change larger than chance.
+    ``progress(message)`` hears how far the QA workbooks are, in agent sheets, with the
+    pace and the time left (kpi_xl.progress.Meter), on a big centre's long step."""
     period = results.period                           # refuses a label that is no period
     inside(out, period.label)                         # and one that is no folder name
     folder = Path(out) / results.month
     folder.mkdir(parents=True, exist_ok=True)
-    written = []
+    books = []
     stamp = f"{period.end.isoformat()}T00:00:00Z"     # 'as of' the period's end
     ctx = scorecard_context(results, centre, layout, partial, significance)
     ctx["dimensions"] = dimension_contexts(results, ctx, dimensions)
@@ -464,12 +468,18 @@ def write_month(results: Results, tables: Mapping[str, Any], out: str | Path, *,
                               TEMPLATES / "balanced-scorecard.xlsx", ctx)
         save_with_values(_shown(book, ctx["partial"], "balanced-scorecard.xlsx"), tmp, stamp,
                          release=True)
-    written.append(target)
+    books.append(target)
     qa = tables.get("qa")
     teams = {team: tctx for team, tctx in qa_contexts(
         results, qa, centre, max_score=max_score, roster=tables.get("roster"),
         rubric=rubric, partial=partial).items() if tctx["agents"]}
     stems = distinct_stems(teams)                     # a/b and a-b: two files
+    meter = Meter("writing the QA workbooks", progress,
+                  total=sum(len(t["agents"]) for t in teams.values()), unit="agent sheets")
+
+    def written() -> None:
+        meter.update(meter.count + 1)
+
     for team, tctx in teams.items():
         target = claims.claim(inside(folder, f"qa-{stems[team]}-{results.month}.xlsx"),
                               f"team {team!r}")
@@ -477,9 +487,11 @@ def write_month(results: Results, tables: Mapping[str, Any], out: str | Path, *,
         with replacing(target) as tmp:               # one agent sheet in memory at a time
             save_filled(Path(templates) / "agent-qa.xlsx", tctx, tmp, stamp,
                         check=(lambda ws, b=banner: _sheet_shows(ws, b, "agent-qa.xlsx"))
-                        if banner else None)
-        written.append(target)
-    return written
+                        if banner else None, written=written)
+        books.append(target)
+    if meter.last is not None:                    # a step long enough to have said so
+        meter.finish(meter.total, f" ({len(teams):,} workbook{'s' if len(teams) != 1 else ''})")
+    return books
 
 
 def _shown(workbook, banner: str | None, template: str):

@@ -47,11 +47,13 @@ from .template import (
 
 
 def save_filled(template: str | Path, context: Mapping[str, Any], path: str | Path,
-                stamp: str | None = None, check: Callable[[Any], None] | None = None) -> None:
+                stamp: str | None = None, check: Callable[[Any], None] | None = None,
+                written: Callable[[], None] | None = None) -> None:
     """``fill(template, context)`` saved to ``path`` with every formula's value cached
     (``save_with_values(..., stamp, release=True)``): the same bytes, one loop sheet held
     at a time. ``check(ws)`` is called on every sheet once filled (before it is written),
-    in the workbook's order; it may raise to refuse the workbook.""" 
+    in the workbook's order; it may raise to refuse the workbook. ``written()`` is called
+    as each loop sheet (an agent's) is done (progress on a big centre's workbook).""" 
     template = Path(template)
     wb = open_template(template)
     loop = _streamable(wb)
@@ -63,8 +65,8 @@ def save_filled(template: str | Path, context: Mapping[str, Any], path: str | Pa
         save_with_values(filled, path, stamp, release=True)
         return
     with _fewer_collections():
-        _Stream(wb, loop, with_loop_sheets(context), template.name, check).save(Path(path),
-                                                                               stamp)
+        _Stream(wb, loop, with_loop_sheets(context), template.name, check,
+                written).save(Path(path), stamp)
 
 
 @contextlib.contextmanager
@@ -99,8 +101,9 @@ def _streamable(wb):
 
 
 class _Stream:
-    def __init__(self, wb, loop, context: dict, file: str, check):
+    def __init__(self, wb, loop, context: dict, file: str, check, written=None):
         self.wb, self.context, self.file, self.check = wb, context, file, check
+        self.written = written
         self.ws, self.marker, self.match = loop
 
     def save(self, path: Path, stamp: str | None) -> None:
@@ -133,6 +136,8 @@ class _Stream:
                     self.check(new)
                 keep = _cells_read(reads.get(title, ()), title, mappers[title])
                 ready[id(new)] = self._write_one(new, ev, keep, scratch)
+                if self.written is not None:
+                    self.written()
             wb.remove(ws)
             _finish_sheets(wb, mappers, before, self.file)
             values = CachedValues()

@@ -909,6 +909,7 @@ def _write_expanded(ws, loops, mapper: Mapper, ctx: dict, where: _Where, moves: 
                     ) -> None:
     from openpyxl.cell.cell import Cell
     from openpyxl.styles.cell_style import StyleArray
+    from openpyxl.utils import get_column_letter
 
     own = ws.title
     first = loops[0][0]
@@ -933,6 +934,8 @@ def _write_expanded(ws, loops, mapper: Mapper, ctx: dict, where: _Where, moves: 
 
     outside = moves.mover(mapper, own)
     insides: dict[tuple[int, int], Any] = {}       # (loop, copy) -> its formulas' mover
+    contexts = [[{**ctx, var: items[j] if items else EMPTY} for j in range(b.copies)]
+                for (_s, _e, var, items), b in zip(loops, mapper.blocks)]   # each copy's
     # formulas above the first loop: only their references move
     for (r, _c), cell in ws._cells.items():
         if r < first and cell.data_type == "f" and isinstance(cell.value, str):
@@ -968,11 +971,10 @@ def _write_expanded(ws, loops, mapper: Mapper, ctx: dict, where: _Where, moves: 
             if comment is not None:
                 cell.comment = copy.copy(comment)
             continue
-        start, end, var, items = loops[k]
-        for j in range(mapper.blocks[k].copies):
-            local = {**ctx, var: items[j] if items else EMPTY}
+        coord = f"{get_column_letter(col)}{r}"     # the template's cell, for messages
+        for j, local in enumerate(contexts[k]):
             cell = place(final(r, within=(k, j), relative=True), col, style)
-            value, is_formula, fmt = render_value(val, local, where, f"{cell.column_letter}{r}")
+            value, is_formula, fmt = render_value(val, local, where, coord)
             if is_formula or dtype == "f":
                 inside = insides.get((k, j))
                 if inside is None:

@@ -70,10 +70,21 @@ class Mapper:
     def __init__(self) -> None:
         self.blocks: list[Block] = []
 
-    def row(self, row: int, *, last: bool = False) -> int:
-        for b in self.blocks:
-            row = b.outside(row, last=last)
+    def row(self, row: int, *, last: bool = False, within: tuple[int, int] | None = None,
+            relative: bool = False) -> int:
+        """Where template ``row`` ends up (``last``: as the end of a range); ``within`` =
+        (loop, copy) for a reference written in that loop's body, which follows the copy
+        when relative and inside the body."""
+        for k, b in enumerate(self.blocks):
+            if within is not None and within[0] == k and relative and b.start < row < b.end:
+                row = b.inside(row, within[1])
+            else:
+                row = b.outside(row, last=last)
         return row
+
+    def shape(self) -> tuple:
+        """What :meth:`row` depends on: two mappers of the same shape move rows alike."""
+        return tuple((b.start, b.end, b.copies) for b in self.blocks)
 
 
 def _parse(ref: str):
@@ -126,17 +137,70 @@ def _token_values(formula: str) -> list[tuple[bool, str]]:
     return out
 
 
-def map_formula(formula: str, own: str, fn) -> str:
-    """Every range operand of a formula rewritten with :func:`map_ref`."""
+def map_formula(formula: str, own: str, fn, refs: dict[str, str] | None = None) -> str:
+    """Every range operand of a formula rewritten with :func:`map_ref`; ``refs``: the
+    references already rewritten with this ``own`` and ``fn``, by their text (added to)."""
     parts = []
     changed = False
     for is_ref, text in _token_values(formula):
         if is_ref:
-            new = map_ref(text, own, fn)
+            if refs is None:
+                new = map_ref(text, own, fn)
+            else:
+                new = refs.get(text)
+                if new is None:
+                    new = refs[text] = map_ref(text, own, fn)
             changed |= new != text
             text = new
         parts.append(text)
     return "=" + "".join(parts) if changed else formula
+
+
+class Moves:
+    """Formulas with their references moved by their sheet's loops, remembered while one
+    workbook is filled (make one per workbook: nothing is shared between workbooks).
+
+    A QA workbook's agent sheets hold the same formulas (3,000-4,000 characters, hundreds
+    of references each), and every agent with as many evaluations has loops of the same
+    sizes: each formula is moved once per loop shape, copy and formula text, not once per
+    sheet. What a moved formula depends on is in its key: the formula's text, the shape of
+    the sheet's loops (:meth:`Mapper.shape`), which copy of which loop it is written in,
+    and, when it names a sheet, the title of its own (a reference naming its own sheet
+    moves, one naming another does not)."""
+
+    #: characters held (formulas and their moved texts) before everything is forgotten
+    LIMIT = 8_000_000
+
+    def __init__(self) -> None:
+        self._done: dict[tuple, str] = {}
+        self._shapes: dict[tuple, int] = {}     # (loops' shape, copy): its number, kept
+        self._chars = 0
+
+    def mover(self, mapper: Mapper, own: str, within: tuple[int, int] | None = None):
+        """A function from a formula written on sheet ``own`` (in copy ``within`` =
+        (loop, copy) of a loop's body; None: outside the loops) to that formula with its
+        references to ``own``'s rows moved as ``mapper``'s loops moved them."""
+        shape = self._shapes.setdefault((mapper.shape(), within), len(self._shapes))
+        refs: dict[str, str] = {}              # this sheet's, this copy's references
+
+        def fn(sheet, row, relative, last):
+            if sheet != own:
+                return None
+            return mapper.row(row, last=last, within=within, relative=relative)
+
+        def move(formula: str) -> str:
+            key = (formula, shape, own if "!" in formula else None)
+            out = self._done.get(key)
+            if out is None:
+                out = map_formula(formula, own, fn, refs)
+                self._chars += len(formula) + len(out)
+                if self._chars > self.LIMIT:
+                    self._done.clear()
+                    self._chars = len(formula) + len(out)
+                self._done[key] = out
+            return out
+
+        return move
 
 
 def retitle(formula: str, old: str, new: str) -> str:

@@ -33,7 +33,7 @@ from openpyxl.styles.differential import DifferentialStyle
 
 from .cached import CachedValues, _Archive, _SheetWriter, _Writer, save_with_values
 from .formula import Evaluator, Unsupported, _parse_ref
-from .refs import Mapper, _parse, _token_values, map_ref
+from .refs import Mapper, Moves, _parse, _token_values, map_ref
 from .template import (
     SHEET,
     _fill_sheet,
@@ -115,8 +115,9 @@ class _Stream:
         # the sheets before the loop's, filled as fill() fills them
         before = wb.worksheets[:wb.worksheets.index(ws)]
         mappers: dict[str, Mapper] = {}
+        moves = Moves()                         # the formulas moved, for every sheet
         for s in before:
-            mappers[s.title] = _fill_sheet(s, dict(self.context), self.file)
+            mappers[s.title] = _fill_sheet(s, dict(self.context), self.file, moves)
             if self.check is not None:
                 self.check(s)
         reads = _references(before)
@@ -130,7 +131,7 @@ class _Stream:
         ready: dict[int, tuple[int, int, Any]] = {}
         with tempfile.TemporaryFile(dir=path.parent) as scratch:
             for new, title, ctx in sheets:      # each made once the one before is written
-                mappers[title] = _fill_sheet(new, ctx, self.file)
+                mappers[title] = _fill_sheet(new, ctx, self.file, moves)
                 _finish_sheets(wb, mappers, [new], self.file)
                 if self.check is not None:
                     self.check(new)

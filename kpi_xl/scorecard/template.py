@@ -82,7 +82,7 @@ from openpyxl.worksheet.cell_range import MultiCellRange
 from ..errors import KpiXlError
 from ..text import cell_text, ooxml_text, printable, shown_text
 from ..names import SheetTitles
-from .refs import Block, Mapper, map_formula, map_ranges, quote_sheet, retitle
+from .refs import Block, Mapper, Moves, map_formula, map_ranges, quote_sheet, retitle
 from .widths import fit_columns
 
 FOR = re.compile(r"^\{%-?\s*for\s+(\w+)\s+in\s+(.+?)\s*-?%\}$")
@@ -481,8 +481,9 @@ def fill_workbook(wb, context: Mapping[str, Any], file: str) -> Filled:
     for ws in list(wb.worksheets):
         _sheet_loop(wb, ws, dict(context), contexts, file)
     mappers: dict[str, Mapper] = {}
+    moves = Moves()
     for ws in wb.worksheets:
-        mappers[ws.title] = _fill_sheet(ws, contexts.get(ws.title, dict(context)), file)
+        mappers[ws.title] = _fill_sheet(ws, contexts.get(ws.title, dict(context)), file, moves)
     _finish_sheets(wb, mappers, wb.worksheets, file)
     wb.calculation.fullCalcOnLoad = True        # Excel recalculates on open
     return Filled(wb, mappers)
@@ -494,13 +495,14 @@ def with_loop_sheets(context: Mapping[str, Any]) -> dict:
     return {**context, LOOP_SHEETS: {}}
 
 
-def _fill_sheet(ws, ctx: dict, file: str) -> Mapper:
+def _fill_sheet(ws, ctx: dict, file: str, moves: Moves | None = None) -> Mapper:
     """One sheet filled in ``ctx``: its column loop, its cells and row loops, its page
     header and footer; how its rows moved (for the other sheets' references to it).
-    :func:`fill` and the streamed writer (:mod:`.streamed`) fill every sheet this way."""
+    :func:`fill` and the streamed writer (:mod:`.streamed`) fill every sheet this way,
+    with one ``moves`` for the workbook's sheets (the formulas moved so far)."""
     where = _Where(file, ws.title)
     ctx = _column_loop(ws, ctx, where)
-    mapper = _expand_sheet(ws, ctx, where)
+    mapper = _expand_sheet(ws, ctx, where, Moves() if moves is None else moves)
     _running_heads(ws, ctx, where)
     return mapper
 
@@ -846,7 +848,7 @@ def _retarget_chart(chart, fn) -> None:
 
 
 # ------------------------------------------------------------------ one sheet
-def _expand_sheet(ws, ctx: dict, where: _Where) -> Mapper:
+def _expand_sheet(ws, ctx: dict, where: _Where, moves: Moves) -> Mapper:
     """Render the sheet's cells and expand all of its loops in one pass: every cell is
     written once, at the row the loops ahead of it send it to."""
     found = _find_blocks(ws)
@@ -871,7 +873,7 @@ def _expand_sheet(ws, ctx: dict, where: _Where) -> Mapper:
         loops.append((start, end, var, items))
     for start, end, _var, items in loops:   # each block in the rows left by those before it
         mapper.blocks.append(Block(mapper.row(start), mapper.row(end), max(len(items), 1)))
-    _write_expanded(ws, loops, mapper, ctx, where)
+    _write_expanded(ws, loops, mapper, ctx, where, moves)
     return mapper
 
 
@@ -907,21 +909,11 @@ def _loop_header(ws, start: int, ctx: dict, where: _Where):
     raise AssertionError("loop row without its marker")
 
 
-def _final(mapper: Mapper, row: int, last: bool = False, within: tuple[int, int] | None = None,
-           relative: bool = False) -> int:
-    """Where template ``row`` ends up; ``within`` = (loop, copy) for a reference written in
-    that loop's body, which follows the copy when relative and inside the body."""
-    for k, b in enumerate(mapper.blocks):
-        if within is not None and within[0] == k and relative and b.start < row < b.end:
-            row = b.inside(row, within[1])
-        else:
-            row = b.outside(row, last=last)
-    return row
-
-
-def _write_expanded(ws, loops, mapper: Mapper, ctx: dict, where: _Where) -> None:
+def _write_expanded(ws, loops, mapper: Mapper, ctx: dict, where: _Where, moves: Moves
+                    ) -> None:
     from openpyxl.cell.cell import Cell
     from openpyxl.styles.cell_style import StyleArray
+    from openpyxl.utils import get_column_letter
 
     own = ws.title
     first = loops[0][0]
@@ -941,16 +933,17 @@ def _write_expanded(ws, loops, mapper: Mapper, ctx: dict, where: _Where) -> None
         key = (row, last, within, relative)
         hit = memo.get(key)
         if hit is None:
-            hit = memo[key] = _final(mapper, row, last, within, relative)
+            hit = memo[key] = mapper.row(row, last=last, within=within, relative=relative)
         return hit
 
-    def outside(sheet, row, relative, last):
-        return final(row, last) if sheet == own else None
-
+    outside = moves.mover(mapper, own)
+    insides: dict[tuple[int, int], Any] = {}       # (loop, copy) -> its formulas' mover
+    contexts = [[{**ctx, var: items[j] if items else EMPTY} for j in range(b.copies)]
+                for (_s, _e, var, items), b in zip(loops, mapper.blocks)]   # each copy's
     # formulas above the first loop: only their references move
     for (r, _c), cell in ws._cells.items():
         if r < first and cell.data_type == "f" and isinstance(cell.value, str):
-            cell.value = map_formula(cell.value, own, outside)
+            cell.value = outside(cell.value)
     snapshot = []
     for (r, col), c in list(ws._cells.items()):
         if r >= first:
@@ -976,25 +969,21 @@ def _write_expanded(ws, loops, mapper: Mapper, ctx: dict, where: _Where) -> None
         if k is None:                              # after (or between) loops: moved
             cell = place(final(r), col, style)
             if dtype == "f":
-                cell.value = map_formula(val, own, outside)
+                cell.value = outside(val)
             else:
                 cell._value, cell.data_type = val, dtype
             if comment is not None:
                 cell.comment = copy.copy(comment)
             continue
-        start, end, var, items = loops[k]
-        for j in range(mapper.blocks[k].copies):
-            local = {**ctx, var: items[j] if items else EMPTY}
-
-            def inside(sheet, row, relative, last, j=j, k=k):
-                if sheet != own:
-                    return None
-                return final(row, last, (k, j), relative)
-
+        coord = f"{get_column_letter(col)}{r}"     # the template's cell, for messages
+        for j, local in enumerate(contexts[k]):
             cell = place(final(r, within=(k, j), relative=True), col, style)
-            value, is_formula, fmt = render_value(val, local, where, f"{cell.column_letter}{r}")
+            value, is_formula, fmt = render_value(val, local, where, coord)
             if is_formula or dtype == "f":
-                cell._value = map_formula(value if is_formula else val, own, inside)
+                inside = insides.get((k, j))
+                if inside is None:
+                    inside = insides[(k, j)] = moves.mover(mapper, own, (k, j))
+                cell._value = inside(value if is_formula else val)
                 cell.data_type = "f"
             else:
                 put(cell, value)
@@ -1017,12 +1006,13 @@ def _write_expanded(ws, loops, mapper: Mapper, ctx: dict, where: _Where) -> None
         if k is not None and body_of.get(rows[-1]) == k:
             for j in range(mapper.blocks[k].copies):
                 ws.merge_cells(map_ranges(m, lambda r, last, j=j, k=k:
-                                          _final(mapper, r, last, (k, j), True)))
+                                          mapper.row(r, last=last, within=(k, j),
+                                                     relative=True)))
         else:
-            ranged = map_ranges(m, lambda r, last: _final(mapper, r, last))
+            ranged = map_ranges(m, lambda r, last: mapper.row(r, last=last))
             if ranged:
                 ws.merge_cells(ranged)
-    _move_formats(ws, lambda r, last: _final(mapper, r, last))
+    _move_formats(ws, lambda r, last: mapper.row(r, last=last))
     _move_charts(ws, mapper, own)
 
 
@@ -1093,14 +1083,14 @@ _MOVED: dict[tuple, list[str]] = {}     # rules' formulas moved, by (formulas, f
 
 def _move_charts(ws, mapper: Mapper, own: str) -> None:
     def fn(sheet, row, relative, last):
-        return _final(mapper, row, last) if sheet == own else None
+        return mapper.row(row, last=last) if sheet == own else None
 
     for chart in ws._charts:
         _retarget_chart(chart, lambda f: map_formula("=" + f, own, fn)[1:])
         anchor = chart.anchor
         for point in (getattr(anchor, "_from", None), getattr(anchor, "to", None)):
             if point is not None:
-                point.row = _final(mapper, point.row + 1) - 1
+                point.row = mapper.row(point.row + 1) - 1
 
 
 def _cross_sheet(wb, mappers: dict[str, Mapper], sheets=None) -> None:

@@ -69,7 +69,8 @@ class Meter:
         if elapsed > 0 and count:
             parts.append(f"{_rate(count / elapsed)} {self.unit}/s")
         if self.total and 0 < done < self.total and elapsed > 0:
-            parts.append(f"about {duration(elapsed * (self.total - done) / done)} left")
+            left = duration(elapsed * (self.total - done) / done)
+            parts.append(f"{left} left" if left.startswith("<") else f"about {left} left")
         return f"{self.step}: " + ", ".join(parts)
 
     def update(self, count: float, done: float | None = None) -> None:

@@ -226,3 +226,12 @@ def test_poll_stops_with_its_block_and_keeps_an_error():
         with Poll(lambda: 0.1, heard.append, every=0.001):
             raise KeyError("x")
     assert _no_poller()
+
+
+def test_under_a_second_left_is_not_about():
+    """'about <1 s left' read oddly at the end of a step (the QA workbooks, the mail)."""
+    clock, said = Clock(), []
+    m = Meter("sending", said.append, total=10, unit="recipients", clock=clock)
+    clock.t += 2.0
+    m.update(9)                     # 9 in 2 s: 0.2 s to go
+    assert said == ["sending: 9 recipients, 4.5 recipients/s, <1 s left"]

@@ -177,6 +177,10 @@ REFUSED = [
     ("=_xlfn.FORMULATEXT(E1)", "FORMULATEXT of a formula"),   # its text is Excel's to write
     ('=FIND("","banana")', "empty text"),       # Excel: 1 (documented); LibreOffice: #VALUE!
     ("=SUMPRODUCT(ISNUMBER(FIND(\"x\",_xlfn.FORMULATEXT(E1:E2)))*1)", "FORMULATEXT of a formula"),
+    # a sum past the largest number (Excel and LibreOffice: #NUM!) is refused as a scalar
+    # sum is; array arithmetic's quick sum of numbers >= 0 gave inf (review h-rev4)
+    ("=SUMPRODUCT(B1:B6*1E+308+1E+308)", "inf"),
+    ("=SUMPRODUCT((B1:B6>0)+1.7976931348623157E+308*B1:B6)", "inf"),
 ]
 
 

@@ -491,7 +491,8 @@ def _sum_or_product(fn: Callable, args: tuple, n: int) -> list | None:
     """``a * b`` or ``a + b`` cell by cell where every cell of both is a number or a
     boolean, without a call per cell: what _times and _plus give there (a product of two
     such is ``float(a) * b``; a sum, ``float(a) + b``, can cancel to a tiny remainder only
-    where a cell is negative, so a sum takes this path where none is). None otherwise."""
+    where a cell is negative, so a sum takes this path where none is; one past the largest
+    number, inf, is left to _plus, which refuses it). None otherwise."""
     nums = []
     for a in args:
         if isinstance(a, Array):
@@ -503,7 +504,10 @@ def _sum_or_product(fn: Callable, args: tuple, n: int) -> list | None:
             nums.append(itertools.repeat(float(a), n))
         else:
             return None
-    return list(map(operator.mul if fn is _times else operator.add, *nums))
+    if fn is _times:
+        return list(map(operator.mul, *nums))
+    out = list(map(operator.add, *nums))
+    return None if math.inf in out else out
 
 
 def _scalar(v: Any, what: str = "a value") -> Any:

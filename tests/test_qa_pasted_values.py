@@ -97,6 +97,18 @@ def test_an_error_in_the_evaluation_column_names_its_row(tmp_path):
 
 
 @needs_lo
+def test_an_item_row_without_its_evaluation_id_names_its_row(tmp_path):
+    """An item row whose evaluation id is blank (cleared, or a row added without one) is
+    in no evaluation: the loader rejects such a row (the id is required); the QA score left
+    it out of e1 silently ((5 + 8) / 15 became 8 / 10). Now every measure says which row."""
+    from kpi_xl.scorecard.libreoffice import recalculated_values
+
+    path, title = _small_book(tmp_path, "A", None, row=2)
+    got = recalculated_values(path)
+    assert [got[(title, c)] for c in ("H1", "H2", "H3")] == ["check item row 2"] * 3
+
+
+@needs_lo
 @pytest.mark.parametrize("value", ["five", 7])
 def test_a_measure_is_refused_only_by_what_it_reads(tmp_path, value):
     """Row 2 is a non-fatal item: a bad score there refuses the QA score, not the
@@ -157,6 +169,9 @@ PASTES = {
     "fatal": [(1, "E", "Y"), (1, "F", -1), (0, "E", 2), (0, "F", "3 ")],
     "errors": [(0, "F", "#DIV/0!"), (0, "D", "#N/A"), (1, "E", "#VALUE!"), (0, "A", "#REF!")],
     "booleans": [(0, "F", True), (1, "F", False), (0, "D", True), (0, "E", True)],
+    # an item row whose evaluation id was cleared: in no evaluation (the loader rejects
+    # such a row: the id is required), it was left out of its evaluation's score silently
+    "blank ids": [(0, "A", None), (1, "A", None)],
 }
 
 

@@ -40,12 +40,13 @@ def _small_book(tmp_path, col: str, value, row: int = 3):
     for i, (e, w, f, s) in enumerate(ROWS, 2):
         ws[f"A{i}"], ws[f"D{i}"], ws[f"E{i}"], ws[f"F{i}"] = e, w, f, s
     ws[f"{col}{row}"] = value
-    one = {"$A$2:$A$7": "G1"}
-    ws["H1"] = "=" + str(kpi_formula("qa_score", where=one, refused="check item row", **ARGS))
+    one, ids = {"$A$2:$A$7": "G1"}, ["$A$2:$A$7"]       # every item row holds its id
+    ws["H1"] = "=" + str(kpi_formula("qa_score", where=one, refused="check item row",
+                                     filled=ids, **ARGS))
     ws["H2"] = "=" + str(kpi_formula("qa_score", measure="points share", refused="check item row",
-                                     where={**one, "$E$2:$E$7": 1}, **ARGS))
+                                     where={**one, "$E$2:$E$7": 1}, filled=ids, **ARGS))
     ws["H3"] = "=" + str(kpi_formula("qa_score", measure="fatal items failed", where=one,
-                                     refused="check item row", **ARGS))
+                                     refused="check item row", filled=ids, **ARGS))
     path = tmp_path / "items.xlsx"
     wb.save(path)
     return path, ws.title
@@ -106,6 +107,27 @@ def test_an_item_row_without_its_evaluation_id_names_its_row(tmp_path):
     path, title = _small_book(tmp_path, "A", None, row=2)
     got = recalculated_values(path)
     assert [got[(title, c)] for c in ("H1", "H2", "H3")] == ["check item row 2"] * 3
+
+
+@needs_lo
+def test_an_item_of_no_section_leaves_the_section_scores_alone(tmp_path):
+    """A rubric item may have no section (RubricItem.section ""): its blank section cell is
+    no row to check, where an item without its evaluation id is; a section's score is
+    its items' points share (rows 2 and 5 here: (5 + 3) / 10)."""
+    from kpi_xl.scorecard.libreoffice import recalculated_values
+    from kpi_xl.scorecard.template import kpi_formula
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws["B1"], ws["G1"] = 5, "S1"
+    for i, (e, w, f, s) in enumerate(ROWS, 2):
+        ws[f"A{i}"], ws[f"D{i}"], ws[f"E{i}"], ws[f"F{i}"] = e, w, f, s
+        ws[f"B{i}"] = "S1" if i in (2, 5) else "S2" if i != 3 else None
+    ws["H1"] = "=" + str(kpi_formula("qa_score", measure="points share", refused="check item row",
+                                     where={"$B$2:$B$7": "G1"}, **ARGS))
+    path = tmp_path / "sections.xlsx"
+    wb.save(path)
+    assert recalculated_values(path)[(ws.title, "H1")] == pytest.approx(8 / 10)
 
 
 @needs_lo

@@ -511,11 +511,12 @@ def agent_qa() -> Workbook:
     # data validation does not judge; a score above the maximum) makes the cell say which:
     # "check item row 37" (never a number computed as if the item were N/A or 0)
     inputs += f", refused='{REFUSED}'"
-    qa = f"{inputs}, where={{{items}: 'A13'}}"
+    # an item row without its evaluation id (the loader rejects one) names its row too
+    qa = f"{inputs}, where={{{items}: 'A13'}}, filled=[{items}]"
     ws["E13"] = f"=IFERROR({{{{ kpi_formula({qa}) }}}},\"\")"
     # compliance: the points share of the evaluation's fatal (compliance) items
     ws["F13"] = (f"=IFERROR({{{{ kpi_formula({inputs}, measure='points share', "
-                 f"where={{{items}: 'A13', '$E$34:$E$34': 1}}) }}}},\"\")")
+                 f"where={{{items}: 'A13', '$E$34:$E$34': 1}}, filled=[{items}]) }}}},\"\")")
     # failed fatal items: "check item row 37", as the QA score beside it, where a fatal
     # item's score breaks a rule (its guard reads the fatal items' scores only); the
     # agent's total (B8) and the team's are then refused too, as B5 and the team's means

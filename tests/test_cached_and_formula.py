@@ -255,6 +255,21 @@ COMPUTED = [
     ('=FIND(5,A4)', 1.0),                         # numbers as their text
     ("=FIND(F1,\"x\")", "#DIV/0!"),
     ('=SUMPRODUCT(ISNUMBER(FIND(LOWER(A1:A5),"apple pie"))*1)', 1.0),
+    # a product or quotient past the largest number: #NUM! in Excel and LibreOffice (the
+    # evaluator stored inf, and NaN for inf × 0) (review h-rev4)
+    ("=1E+308*10", "#NUM!"),
+    ("=1E+308/1E-10", "#NUM!"),
+    ('=IFERROR(1E+308*10,"too big")', "too big"),
+    ("=SUMPRODUCT(B1:B6*1E+308)", "#NUM!"),
+    ("=SUMPRODUCT(B1:B6*1E+308*10*0)", "#NUM!"),
+    ("=SUMPRODUCT(B1:B6*1E+308,B1:B6)", "#NUM!"),
+    ("=1E+308+1E+308", "#NUM!"),                             # was inf
+    ("=-1E+308-1E+308", "#NUM!"),
+    # array arithmetic's quick sum of numbers >= 0 gave inf, its general path refused it
+    ("=SUMPRODUCT(B1:B6/B1:B6*1E+308+1E+308)", "#NUM!"),
+    ("=SUMPRODUCT(B1:B6*1E+308+1E+308)", "#NUM!"),          # the product first
+    ("=SUMPRODUCT((B1:B6>0)+1.7976931348623157E+308*B1:B6)", "#NUM!"),
+    ("=SUMPRODUCT(B1:B6*1E+200,B1:B6*1E+200)", "#NUM!"),    # SUMPRODUCT's own product
     ('=IFERROR(_xlfn.FORMULATEXT(B1),"none")', "none"),   # a constant: #N/A
     ('=SUMPRODUCT(ISNUMBER(FIND(_xlfn.FORMULATEXT(A1:B6),"=TRUE()=FALSE()"))*1)', 0.0),
 ]

@@ -40,12 +40,13 @@ def _small_book(tmp_path, col: str, value, row: int = 3):
     for i, (e, w, f, s) in enumerate(ROWS, 2):
         ws[f"A{i}"], ws[f"D{i}"], ws[f"E{i}"], ws[f"F{i}"] = e, w, f, s
     ws[f"{col}{row}"] = value
-    one = {"$A$2:$A$7": "G1"}
-    ws["H1"] = "=" + str(kpi_formula("qa_score", where=one, refused="check item row", **ARGS))
+    one, ids = {"$A$2:$A$7": "G1"}, ["$A$2:$A$7"]       # every item row holds its id
+    ws["H1"] = "=" + str(kpi_formula("qa_score", where=one, refused="check item row",
+                                     filled=ids, **ARGS))
     ws["H2"] = "=" + str(kpi_formula("qa_score", measure="points share", refused="check item row",
-                                     where={**one, "$E$2:$E$7": 1}, **ARGS))
+                                     where={**one, "$E$2:$E$7": 1}, filled=ids, **ARGS))
     ws["H3"] = "=" + str(kpi_formula("qa_score", measure="fatal items failed", where=one,
-                                     refused="check item row", **ARGS))
+                                     refused="check item row", filled=ids, **ARGS))
     path = tmp_path / "items.xlsx"
     wb.save(path)
     return path, ws.title
@@ -94,6 +95,39 @@ def test_an_error_in_the_evaluation_column_names_its_row(tmp_path):
     path, title = _small_book(tmp_path, "A", "#N/A", row=5)
     got = recalculated_values(path)
     assert [got[(title, c)] for c in ("H1", "H2", "H3")] == ["check item row 5"] * 3
+
+
+@needs_lo
+def test_an_item_row_without_its_evaluation_id_names_its_row(tmp_path):
+    """An item row whose evaluation id is blank (cleared, or a row added without one) is
+    in no evaluation: the loader rejects such a row (the id is required); the QA score left
+    it out of e1 silently ((5 + 8) / 15 became 8 / 10). Now every measure says which row."""
+    from kpi_xl.scorecard.libreoffice import recalculated_values
+
+    path, title = _small_book(tmp_path, "A", None, row=2)
+    got = recalculated_values(path)
+    assert [got[(title, c)] for c in ("H1", "H2", "H3")] == ["check item row 2"] * 3
+
+
+@needs_lo
+def test_an_item_of_no_section_leaves_the_section_scores_alone(tmp_path):
+    """A rubric item may have no section (RubricItem.section ""): its blank section cell is
+    no row to check, where an item without its evaluation id is; a section's score is
+    its items' points share (rows 2 and 5 here: (5 + 3) / 10)."""
+    from kpi_xl.scorecard.libreoffice import recalculated_values
+    from kpi_xl.scorecard.template import kpi_formula
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws["B1"], ws["G1"] = 5, "S1"
+    for i, (e, w, f, s) in enumerate(ROWS, 2):
+        ws[f"A{i}"], ws[f"D{i}"], ws[f"E{i}"], ws[f"F{i}"] = e, w, f, s
+        ws[f"B{i}"] = "S1" if i in (2, 5) else "S2" if i != 3 else None
+    ws["H1"] = "=" + str(kpi_formula("qa_score", measure="points share", refused="check item row",
+                                     where={"$B$2:$B$7": "G1"}, **ARGS))
+    path = tmp_path / "sections.xlsx"
+    wb.save(path)
+    assert recalculated_values(path)[(ws.title, "H1")] == pytest.approx(8 / 10)
 
 
 @needs_lo
@@ -157,6 +191,9 @@ PASTES = {
     "fatal": [(1, "E", "Y"), (1, "F", -1), (0, "E", 2), (0, "F", "3 ")],
     "errors": [(0, "F", "#DIV/0!"), (0, "D", "#N/A"), (1, "E", "#VALUE!"), (0, "A", "#REF!")],
     "booleans": [(0, "F", True), (1, "F", False), (0, "D", True), (0, "E", True)],
+    # an item row whose evaluation id was cleared: in no evaluation (the loader rejects
+    # such a row: the id is required), it was left out of its evaluation's score silently
+    "blank ids": [(0, "A", None), (1, "A", None)],
 }
 
 

@@ -115,7 +115,7 @@ def test_generated_evaluation_formulas_are_the_catalogs(tmp_path_factory):
         text = ExcelRenderer(kpi, kpi.default_variant, ranges={
             "weights": rng("D"), "scores": rng("F"), "fatal": rng("E")},
             params={"max_score": "$B$4"}, rows=f"({rng('A')}=A{r})",
-            keys=(rng("A"),)).render(
+            keys=(rng("A"),), filled=(rng("A"),)).render(
                 refused="check item row").text[1:]
         want = "=IFERROR(" + text + ',"")'
         assert ws.cell(r, 5).value == want

@@ -91,13 +91,15 @@ class ExcelRenderer:
     def __init__(self, kpi: Kpi, variant: Variant, *, ranges: Mapping[str, str],
                  cells: Mapping[str, str] | None = None, params: Mapping[str, Any] | None = None,
                  rows: str | None = None, scope: str | None = None,
-                 checked: tuple[str, ...] = (), keys: tuple[str, ...] = ()):
+                 checked: tuple[str, ...] = (), keys: tuple[str, ...] = (),
+                 filled: tuple[str, ...] = ()):
         self.kpi, self.variant = kpi, variant
         self.ranges, self.cells = dict(ranges), dict(cells or {})
         self.rows = rows
         self.scope = scope if scope is not None else rows
         self.checked = tuple(checked)
         self.keys = tuple(keys)
+        self.filled = tuple(filled)
         self.params = {**rules.resolve_params(kpi, variant, {}), **dict(params or {})}
         self.array = False
         present = [self._present(i.name) for i in kpi.column_inputs if i.name in self.ranges]
@@ -154,12 +156,34 @@ class ExcelRenderer:
         and an error value makes every comparison and product over it that error, even
         on a row ``rows`` leaves out (error × 0 is the error). An error in another
         evaluation's item refuses this one too, naming that row, where the formula would
-        otherwise be the error (ISERROR alone is read safely over every row)."""
-        read = None if node is None else reads(node)
-        names = [n for n in self.ranges if read is None or DOMAIN in read or n in read
-                 or n in self.checked]
+        otherwise be the error (ISERROR alone is read safely over every row). A row whose
+        ``filled`` cell (a key every row holds) is empty where an input's is not is looked
+        for with them (:meth:`_unkeyed`)."""
+        names = self._read_names(node)
         refs = [*self.keys, *(self.ranges[n] for n in names)]
-        return ["(" + "+".join(f"ISERROR({r})" for r in refs) + ")"] if refs else []
+        out = "+".join(f"ISERROR({r})" for r in refs)
+        unkeyed = self._unkeyed(names)
+        if unkeyed:
+            out += "+" + unkeyed
+        return [f"({out})"] if refs else []
+
+    def _read_names(self, node: Node | None) -> list[str]:
+        """The inputs with ranges that ``node`` reads (all for the value), and the
+        ``checked`` ones."""
+        read = None if node is None else reads(node)
+        return [n for n in self.ranges if read is None or DOMAIN in read or n in read
+                or n in self.checked]
+
+    def _unkeyed(self, names: list[str]) -> str | None:
+        """A 0/1 array of the rows whose ``filled`` cell is empty where one of ``names``'s
+        cells is not (an item row whose evaluation id was cleared): in no evaluation anyone
+        can tell (the loader rejects such a row, the id being required), which a where over
+        the key would leave out silently. Not a key a row may leave empty (an item of no
+        rubric section). ISBLANK reads an error value safely, as ISERROR."""
+        if not self.filled or not names:
+            return None
+        empty = "*".join(f"ISBLANK({self.ranges[n]})" for n in names)
+        return "+".join(f"ISBLANK({k})*(({empty})=0)" for k in self.filled)
 
     def _unreadable_cell(self, name: str) -> str | None:
         """Excel's 0/1 array over ``name``'s range: 1 where a cell holds what the formula

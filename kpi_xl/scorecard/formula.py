@@ -385,10 +385,16 @@ _ORDER = {"=": operator.eq, "<>": operator.ne, "<": operator.lt, ">": operator.g
           "<=": operator.le, ">=": operator.ge}
 
 
+def _finite(x: float) -> Any:
+    """An arithmetic result: #NUM! past the largest number (Excel's and LibreOffice's
+    error there), not Python's inf (or NaN, inf × 0)."""
+    return x if math.isfinite(x) else NUM
+
+
 def _arith(op: str, a: Any, b: Any) -> Any:
     if type(a) is float and type(b) is float:          # the common case, first
         if op == "*":
-            return a * b
+            return _finite(a * b)
         if op in _ORDER:
             return _compare(op, a, b)
     if op == "&":
@@ -406,11 +412,11 @@ def _arith(op: str, a: Any, b: Any) -> Any:
         if out != 0 and abs(out) <= 1e-13 * max(abs(a), abs(b)):
             raise Unsupported(f"{a!r} {op} {b!r} cancels to {out!r}: Excel and LibreOffice "
                               "may snap such a result to 0")
-        return out
+        return _finite(out)
     if op == "*":
-        return a * b
+        return _finite(a * b)
     if op == "/":
-        return DIV0 if b == 0 else a / b
+        return DIV0 if b == 0 else _finite(a / b)
     if op == "^":
         if a == 0 and b <= 0:
             raise Unsupported(f"{a!r}^{b!r} (0 to a power ≤ 0)")
@@ -427,7 +433,7 @@ def _arith(op: str, a: Any, b: Any) -> Any:
 def _times(a: Any, b: Any) -> Any:
     # a number or a boolean (TRUE is 1: what _arith makes of it) on both sides, first
     if type(a) in _NUMBER_OR_BOOL and type(b) in _NUMBER_OR_BOOL:
-        return float(a) * b
+        return _finite(float(a) * b)
     return _arith("*", a, b)
 
 
@@ -435,7 +441,7 @@ def _plus(a: Any, b: Any) -> Any:
     if type(a) in _NUMBER_OR_BOOL and type(b) in _NUMBER_OR_BOOL:
         out = float(a) + b
         if out == 0 or abs(out) > 1e-13 * max(abs(a), abs(b)):
-            return out
+            return _finite(out)
     return _arith("+", a, b)
 
 
@@ -491,7 +497,8 @@ def _sum_or_product(fn: Callable, args: tuple, n: int) -> list | None:
     """``a * b`` or ``a + b`` cell by cell where every cell of both is a number or a
     boolean, without a call per cell: what _times and _plus give there (a product of two
     such is ``float(a) * b``; a sum, ``float(a) + b``, can cancel to a tiny remainder only
-    where a cell is negative, so a sum takes this path where none is). None otherwise."""
+    where a cell is negative, so a sum takes this path where none is; one past the largest
+    number, inf, is left to _plus: #NUM!). None otherwise."""
     nums = []
     for a in args:
         if isinstance(a, Array):
@@ -503,7 +510,11 @@ def _sum_or_product(fn: Callable, args: tuple, n: int) -> list | None:
             nums.append(itertools.repeat(float(a), n))
         else:
             return None
-    return list(map(operator.mul if fn is _times else operator.add, *nums))
+    if fn is _times:                # past the largest number: _times's #NUM! per cell
+        out = list(map(operator.mul, *nums))
+        return out if math.isfinite(sum(out)) else None
+    out = list(map(operator.add, *nums))
+    return None if math.inf in out else out
 
 
 def _scalar(v: Any, what: str = "a value") -> Any:
@@ -680,7 +691,7 @@ def _fn(name: str, args: list, ev, array: bool) -> Any:
                 products = list(map(operator.mul, products, f))
             for p in products:
                 total += p
-        return total
+        return _finite(total)          # a product or the sum past the largest number
     vals = [ev(a, array) for a in args]
     if name == "ISNUMBER":
         return _elementwise(lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),

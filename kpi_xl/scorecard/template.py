@@ -217,7 +217,7 @@ _KPI_FORMULAS: dict = {}
 
 def kpi_formula(key: str, variant: str | None = None, measure: str | None = None,
                 where: Mapping[str, Any] | None = None, refused: str | None = None,
-                **args: Any) -> _Code:
+                filled: tuple[str, ...] | list[str] = (), **args: Any) -> _Code:
     """A catalog KPI rendered as a worksheet formula over the given cells (without the
     leading ``=``): see the module's docstring."""
     from ..catalog import CATALOG
@@ -225,7 +225,7 @@ def kpi_formula(key: str, variant: str | None = None, measure: str | None = None
     from ..render.excel import ExcelRenderer
 
     memo = (key, variant, measure, tuple(sorted((where or {}).items())), refused,
-            tuple(sorted(args.items())))
+            tuple(filled), tuple(sorted(args.items())))
     hit = _KPI_FORMULAS.get(memo)
     if hit is not None:
         return hit
@@ -274,8 +274,13 @@ def kpi_formula(key: str, variant: str | None = None, measure: str | None = None
     # the row is in no evaluation anyone can tell, so it refuses the formula on any row
     keys = tuple(dict.fromkeys(_reference("where", r) for r in (where or {})
                                if _reference("where", r) not in ranges.values()))
+    # a where-range that holds a value on every row of the table (the evaluation id: the
+    # loader rejects a row without one): a row with inputs but none there refuses too
+    filled = tuple(_reference("filled", r) for r in filled)
+    if any(r not in keys for r in filled):
+        raise ValueError("kpi_formula: filled= names where-ranges that are no input")
     renderer = ExcelRenderer(kpi, var, ranges=ranges, cells=cells, params=resolved, rows=rows,
-                             scope=scope, checked=checked, keys=keys)
+                             scope=scope, checked=checked, keys=keys, filled=filled)
     known = {**({"n": var.formula.n} if var.formula.n is not None else {}),
              **var.formula.measures}
     if measure is None:

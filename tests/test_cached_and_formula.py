@@ -132,6 +132,7 @@ def _sheet():
 
 # (formula, what the refusal names). Each was a silently wrong or crashing value before.
 REFUSED = [
+    ("=AVERAGE(1E+308,1E+308)", "passes the largest number"),   # was inf, stored as such
     ('=COUNTIFS(A1:A6,"ap*")', "wildcard"),           # was 0; Excel and LibreOffice: 2
     ('=COUNTIFS(A1:A6,"b?nana")', "wildcard"),
     ('=COUNTIFS(A1:A6,"~*")', "wildcard"),
@@ -243,6 +244,8 @@ COMPUTED = [
     ("=SUMPRODUCT(ISNUMBER(A1:A6)*1,B1:B6)", 4.0),
     ("=SUMPRODUCT(B1:B6/(B1:B6-3),A1:A6*1)", "#VALUE!"),   # row 1 before row 3
     ("=SUMPRODUCT(B1:B6*A1:A6)", "#VALUE!"),
+    # past the largest number: #NUM!, as a product or a quotient is (not Python's inf)
+    ("=SUM(1E+308,1E+308)", "#NUM!"),
     # ISERROR, FIND and FORMULATEXT: the QA score's checks for an error value and a TRUE
     # or FALSE pasted into an item row (kpi_xl.render.excel)
     ("=ISERROR(F1)", True),

@@ -391,6 +391,17 @@ def _finite(x: float) -> Any:
     return x if math.isfinite(x) else NUM
 
 
+def _average(nums: list, name: str) -> Any:
+    """The mean of ``nums`` (#DIV/0! of none). Refused where their sum passes the largest
+    number: the mean may not, and how Excel and LibreOffice add them there is not known."""
+    if not nums:
+        return DIV0
+    total = sum(nums)
+    if not math.isfinite(total):
+        raise Unsupported(f"{name} of numbers whose sum passes the largest number")
+    return total / len(nums)
+
+
 def _arith(op: str, a: Any, b: Any) -> Any:
     if type(a) is float and type(b) is float:          # the common case, first
         if op == "*":
@@ -626,8 +637,8 @@ def _ifs(args, kind: str):
         return err
     nums = [float(v) for v in picked if isinstance(v, (int, float)) and not isinstance(v, bool)]
     if kind == "SUMIFS":
-        return float(sum(nums))
-    return sum(nums) / len(nums) if nums else DIV0
+        return _finite(float(sum(nums)))
+    return _average(nums, kind)
 
 
 _MANY = 255
@@ -714,9 +725,9 @@ def _fn(name: str, args: list, ev, array: bool) -> Any:
         if err is not None:
             return err
         if name == "SUM":
-            return float(sum(nums))
+            return _finite(float(sum(nums)))
         if name == "AVERAGE":
-            return sum(nums) / len(nums) if nums else DIV0
+            return _average(nums, name)
         return (min if name == "MIN" else max)(nums) if nums else 0.0
     if name == "COUNTA":        # Excel counts every cell that is not empty, "" results too
         return float(sum(1 for a in vals for v in (a.flat() if isinstance(a, Array) else [a])

@@ -110,3 +110,50 @@ def test_rank_next_to_a_near_tie_is_left_to_the_spreadsheet(tmp_path):
     values = save_with_values(wb, tmp_path / "rank.xlsx")
     assert ("Sheet", "A1") in values.refused and ("Sheet", "A3") in values.refused
     assert values[("Sheet", "A2")] == 3.0
+
+
+def _formatted():
+    """Three sheets whose conditional formats' styles are shared objects, equal objects
+    and different ones, as a QA workbook's agent sheets share their template's."""
+    from openpyxl.formatting.rule import FormulaRule
+    from openpyxl.styles import PatternFill
+    from openpyxl.styles.differential import DifferentialStyle
+
+    wb = openpyxl.Workbook()
+    red = DifferentialStyle(fill=PatternFill(bgColor="FFC7CE", fill_type="solid"))
+    styles = [                              # (sheet, its rules' styles)
+        ("One", [red, DifferentialStyle(font=Font(bold=True))]),
+        ("Two", [red, DifferentialStyle(fill=PatternFill(bgColor="C6EFCE",
+                                                         fill_type="solid")), None]),
+        ("Three", [DifferentialStyle(fill=PatternFill(bgColor="FFC7CE", fill_type="solid")),
+                   DifferentialStyle(), red,
+                   DifferentialStyle(font=Font(italic=True))]),
+    ]
+    for k, (title, dxfs) in enumerate(styles):
+        ws = wb.active if k == 0 else wb.create_sheet()
+        ws.title = title
+        for j, dxf in enumerate(dxfs):
+            rule = FormulaRule(formula=[f"A{j + 1}>1"])
+            rule.dxf = dxf
+            ws.conditional_formatting.add(f"A{j + 1}:B{j + 1}", rule)
+    return wb
+
+
+def test_conditional_formats_styles_are_numbered_as_openpyxl_numbers_them(tmp_path):
+    """The writer numbers each style object once (cached.Dxfs: by the object, held);
+    numbering by anything less than the object (its type, say) gives Two's green the
+    number of One's red. The sheets' XML and the styles are openpyxl's own."""
+    ours = tmp_path / "ours.xlsx"
+    save_with_values(_formatted(), ours)
+    buf = io.BytesIO()
+    _formatted().save(buf)
+    with zipfile.ZipFile(buf) as before, zipfile.ZipFile(ours) as now:
+        assert canonicalize(now.read("xl/styles.xml").decode()) == \
+            canonicalize(before.read("xl/styles.xml").decode())
+        for title, part in _sheet_files(before).items():
+            assert canonicalize(now.read(part).decode()) == \
+                canonicalize(before.read(part).decode()), title
+    back = openpyxl.load_workbook(ours)
+    ids = {ws.title: [rule.dxfId for cf in ws.conditional_formatting for rule in cf.rules]
+           for ws in back.worksheets}
+    assert ids == {"One": [0, 1], "Two": [0, 2, None], "Three": [0, None, 0, 3]}

@@ -66,6 +66,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import functools
+import io
 import pickle
 import re
 from dataclasses import dataclass
@@ -77,6 +78,7 @@ from jinja2 import TemplateError as JinjaError
 from jinja2.sandbox import SandboxedEnvironment
 from openpyxl import load_workbook
 from openpyxl.formatting.formatting import ConditionalFormattingList
+from openpyxl.styles.differential import DifferentialStyle
 from openpyxl.worksheet.cell_range import MultiCellRange
 
 from ..errors import KpiXlError
@@ -776,24 +778,47 @@ def _column_loop(ws, ctx: dict, where: _Where) -> dict:
     return ctx
 
 
-def _extras(src) -> bytes:
+def _extras(src) -> tuple[bytes, list]:
     """What :func:`_copy_extras` copies from ``src`` that openpyxl's objects hold, pickled
     once: each copy is one ``pickle.loads`` (openpyxl's own copies go through XML and
-    back, 8× slower, once per agent sheet)."""
-    return pickle.dumps(([(str(cf.sqref), rule) for cf in src.conditional_formatting
-                          for rule in cf.rules],
-                         list(src.data_validations.dataValidation), list(src._charts),
-                         src.HeaderFooter, src.sheet_properties.pageSetUpPr),
-                        protocol=pickle.HIGHEST_PROTOCOL)
+    back, 8× slower, once per agent sheet). The conditional formats' styles (font, fill,
+    border: nothing changes them) are not copied but shared by every copy, so that the
+    writer numbers each once per workbook (:class:`.cached.Dxfs`); (the pickle, the
+    styles it leaves out)."""
+    shared: list = []
+    buf = io.BytesIO()
+    pickler = pickle.Pickler(buf, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def persistent_id(obj):
+        if type(obj) is DifferentialStyle:
+            shared.append(obj)
+            return len(shared) - 1
+        return None
+
+    pickler.persistent_id = persistent_id
+    pickler.dump(([(str(cf.sqref), rule) for cf in src.conditional_formatting
+                   for rule in cf.rules],
+                  list(src.data_validations.dataValidation), list(src._charts),
+                  src.HeaderFooter, src.sheet_properties.pageSetUpPr))
+    return buf.getvalue(), shared
 
 
-def _copy_extras(src, dst, extras: bytes | None = None, title: str | None = None) -> None:
+def _copied_extras(extras: tuple[bytes, list]):
+    """:func:`_extras`' objects, a new copy of them (the styles it left out shared)."""
+    data, shared = extras
+    unpickler = pickle.Unpickler(io.BytesIO(data))
+    unpickler.persistent_load = shared.__getitem__
+    return unpickler.load()
+
+
+def _copy_extras(src, dst, extras: tuple[bytes, list] | None = None,
+                 title: str | None = None) -> None:
     """What openpyxl's copy_worksheet leaves behind: conditional formats and validations
     (their references to ``src`` pointed at the copy), charts (pointed at the copy),
     freeze panes, view, print titles, header and footer.
     ``extras``: :func:`_extras` of ``src``, when it was made already; ``title``: the title
     ``src``'s charts name it by (its own when None)."""
-    rules, validations, charts, header, page = pickle.loads(extras or _extras(src))
+    rules, validations, charts, header, page = _copied_extras(extras or _extras(src))
     title = src.title if title is None else title
     for sqref, rule in rules:
         if rule.formula:
@@ -1052,7 +1077,10 @@ def _rule_moved(rule, old: str, new: str):
     formula = _formulas_moved(rule.formula, old, new)
     if formula is None:
         return rule
-    moved = pickle.loads(pickle.dumps(rule))        # openpyxl's copy goes through XML
+    # a copy sharing all but its formulas (openpyxl's copy goes through XML and drops the
+    # rule's style): its style stays the one the writer numbered once (cached.Dxfs)
+    moved = object.__new__(type(rule))
+    moved.__dict__.update(rule.__dict__)
     moved.formula = list(formula)
     return moved
 

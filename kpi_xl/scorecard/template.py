@@ -73,7 +73,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from jinja2 import StrictUndefined, Undefined, pass_context
+from jinja2 import StrictUndefined, Undefined, nodes, pass_context
 from jinja2 import TemplateError as JinjaError
 from jinja2.sandbox import SandboxedEnvironment
 from openpyxl import load_workbook
@@ -416,6 +416,63 @@ def _compiled(kind: str, text: str):
     return fn
 
 
+#: the template's globals whose result depends on their arguments alone (kpi_formula: the
+#: catalog's formula over the cells named), so that a formula calling them on constants
+#: renders to the same text in every context
+_PURE_GLOBALS = frozenset({"kpi_formula"})
+#: what such a formula may hold: text, constants (in dicts, lists and tuples) and calls of
+#: those globals; anything else (a name from the context, an attribute, a filter: sheetref
+#: reads the loops' sheets, numfmt notes a number format) may differ between contexts
+_CONSTANT_NODES = frozenset({nodes.Output, nodes.TemplateData, nodes.Const, nodes.Keyword,
+                             nodes.Dict, nodes.Pair, nodes.List, nodes.Tuple, nodes.Call,
+                             nodes.Name})
+_CONSTANT: dict[str, frozenset | None] = {}
+_RENDERED: dict[str, str] = {}      # such formulas rendered, by their text
+
+
+def _context_free(text: str) -> frozenset | None:
+    """The names formula ``text`` reads, when it reads nothing but :data:`_PURE_GLOBALS`
+    (called on constants: the QA sheets' ``kpi_formula`` cells, a 3,300-character formula
+    rendered on every row of every agent's evaluations); None when it may read anything
+    else, or cannot be parsed (rendering it says why)."""
+    hit = _CONSTANT.get(text, _MISS)
+    if hit is _MISS:
+        try:
+            tree = FORMULA_ENV.parse(text)
+        except JinjaError:
+            tree = None
+        names: set[str] | None = None if tree is None else set()
+        for n in () if tree is None else tree.find_all(nodes.Node):
+            kind = type(n)
+            if (kind not in _CONSTANT_NODES
+                    or (kind is nodes.Name and (n.ctx != "load" or n.name not in _PURE_GLOBALS))
+                    or (kind is nodes.Call and type(n.node) is not nodes.Name)):
+                names = None
+                break
+            if kind is nodes.Name:
+                names.add(n.name)
+        hit = None if names is None else frozenset(names)
+        if len(_CONSTANT) > 20_000:
+            _CONSTANT.clear()
+        _CONSTANT[text] = hit
+    return hit
+
+
+def _render_formula(raw: str, ctx: Mapping[str, Any]) -> str:
+    """Formula ``raw`` rendered in ``ctx``; once per text where it reads nothing from the
+    context (:func:`_context_free`, its names not taken by the context)."""
+    pure = _context_free(raw)
+    if pure is None or any(name in ctx for name in pure):
+        return _compiled("formula", raw)(ctx)
+    text = _RENDERED.get(raw)
+    if text is None:
+        text = _compiled("formula", raw)(ctx)
+        if len(_RENDERED) > 5_000:
+            _RENDERED.clear()
+        _RENDERED[raw] = text
+    return text
+
+
 def render_value(raw: Any, ctx: Mapping[str, Any], where: _Where, coord: str
                  ) -> tuple[Any, bool, str | None]:
     """(value, is_formula, number format asked for) of a template cell in ``ctx``.
@@ -430,7 +487,7 @@ def render_value(raw: Any, ctx: Mapping[str, Any], where: _Where, coord: str
     _FORMATS.clear()
     try:
         if raw.startswith("="):
-            out = _compiled("formula", raw)(ctx), True
+            out = _render_formula(raw, ctx), True
         else:
             m = ONE.match(raw.strip())
             if m and "{{" not in m.group(1):

@@ -157,3 +157,40 @@ def test_conditional_formats_styles_are_numbered_as_openpyxl_numbers_them(tmp_pa
     ids = {ws.title: [rule.dxfId for cf in ws.conditional_formatting for rule in cf.rules]
            for ws in back.worksheets}
     assert ids == {"One": [0, 1], "Two": [0, 2, None], "Three": [0, None, 0, 3]}
+
+
+def _styled():
+    """Cells whose styles differ in one part each (font, fill, border, number format,
+    protection, alignment), on two sheets, the second's in another order."""
+    from openpyxl.styles import Alignment, Border, PatternFill, Protection, Side
+
+    wb = openpyxl.Workbook()
+    parts = [("font", Font(bold=True)), ("fill", PatternFill("solid", fgColor="FFFF00")),
+             ("border", Border(left=Side(style="thin"))), ("number_format", "0.0%"),
+             ("protection", Protection(locked=False)),
+             ("alignment", Alignment(wrap_text=True))]
+    for k, title in enumerate(("One", "Two")):
+        ws = wb.active if k == 0 else wb.create_sheet()
+        ws.title = title
+        for r, (attr, value) in enumerate(parts[::1 if k == 0 else -1], 1):
+            for c in (1, 2):
+                cell = ws.cell(r, c, r * c)
+                setattr(cell, attr, value)
+    return wb
+
+
+def test_each_cells_style_number_is_openpyxls(tmp_path):
+    """sheet_data numbers each distinct style once per sheet (cached._attributes, by all
+    of the style's numbers); a key missing one of them (the alignment, the protection)
+    gives two styles one number."""
+    ours = tmp_path / "ours.xlsx"
+    save_with_values(_styled(), ours)
+    buf = io.BytesIO()
+    _styled().save(buf)
+    with zipfile.ZipFile(buf) as before, zipfile.ZipFile(ours) as now:
+        assert now.read("xl/styles.xml") == before.read("xl/styles.xml")
+        for title, part in _sheet_files(before).items():
+            assert canonicalize(now.read(part).decode()) == \
+                canonicalize(before.read(part).decode()), title
+    back = openpyxl.load_workbook(ours)
+    assert back["Two"]["A1"].alignment.wrap_text and back["One"]["A5"].protection.locked is False

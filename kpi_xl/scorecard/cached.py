@@ -31,6 +31,7 @@ from openpyxl.comments.comment_sheet import CommentRecord
 from openpyxl.compat import safe_string
 from openpyxl.drawing.spreadsheet_drawing import SpreadsheetDrawing
 from openpyxl.styles.differential import DifferentialStyle
+from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._writer import WorksheetWriter
 from openpyxl.writer.excel import ExcelWriter
 
@@ -286,6 +287,7 @@ def sheet_data(ws, values) -> bytes:
     ``<v>``: a formula cell without one has no ``<v>``."""
 
     title = ws.title
+    styles, ids = ws.parent._cell_styles, {}
     rows: dict[int, list] = {}
     for (r, _c), cell in sorted(ws._cells.items()):
         rows.setdefault(r, []).append(cell)
@@ -306,7 +308,7 @@ def sheet_data(ws, values) -> bytes:
                     comments.append(CommentRecord.from_cell(cell))
                 if cell._value is None and not cell.has_style and not cell._comment:
                     continue
-                value, a = _set_attributes(cell, cell.has_style)
+                value, a = _attributes(cell, cell.has_style, styles, ids)
                 kind = cell.data_type
                 if value is None or (type(value) is str and value == ""):
                     out.append("<c" + _attrs(a) + "/>")
@@ -339,6 +341,29 @@ def sheet_data(ws, values) -> bytes:
     ws._comments.extend(comments)
     out.append("</sheetData>")
     return "".join(out).encode("utf-8")
+
+
+def _attributes(cell, styled: bool, styles, ids: dict) -> tuple:
+    """openpyxl's ``_set_attributes(cell, styled)`` (the cell's value, and its reference,
+    style number and type), each style numbered once per sheet: ``ids`` holds the numbers
+    ``styles`` (the workbook's cell styles) gave, by the style's own numbers (openpyxl
+    hashes each cell's style twice to look its number up). Dates and hyperlinks go
+    through openpyxl's."""
+    kind = cell.data_type
+    if kind == "d" or cell.hyperlink:
+        return _set_attributes(cell, styled)
+    attrs = {"r": f"{get_column_letter(cell.column)}{cell.row}"}
+    if styled:
+        key = tuple(cell._style)
+        n = ids.get(key)
+        if n is None:
+            n = ids[key] = styles.add(cell._style)
+        attrs["s"] = f"{n}"
+    if kind == "s":
+        attrs["t"] = "inlineStr"
+    elif kind != "f":
+        attrs["t"] = kind
+    return cell._value, attrs
 
 
 def _attrs(attrs: dict) -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 import zipfile
 from xml.etree.ElementTree import canonicalize
 
@@ -194,3 +195,31 @@ def test_each_cells_style_number_is_openpyxls(tmp_path):
                 canonicalize(before.read(part).decode()), title
     back = openpyxl.load_workbook(ours)
     assert back["Two"]["A1"].alignment.wrap_text and back["One"]["A5"].protection.locked is False
+
+
+def test_agent_sheets_share_their_template_sheets_conditional_format_styles():
+    """Each agent sheet's conditional formats are copies of the template sheet's
+    (template._extras), their styles the template's own objects, so that the writer
+    numbers each once per workbook (Dxfs); a rule a loop moves is a new rule with the
+    same style, the template's rule unchanged."""
+    from pathlib import Path
+
+    from kpi_xl.scorecard.template import _copied_extras, _extras, _rule_moved
+
+    path = Path(__file__).resolve().parents[1] / "kpi_xl" / "templates" / "agent-qa.xlsx"
+    ws = openpyxl.load_workbook(path)["Agent"]
+    styles = [rule.dxf for cf in ws.conditional_formatting for rule in cf.rules]
+    assert styles and all(s is not None for s in styles)
+    extras = _extras(ws)
+    one, two = _copied_extras(extras)[0], _copied_extras(extras)[0]
+    for (_s1, a), (_s2, b), style in zip(one, two, styles, strict=True):
+        assert a is not b and a.dxf is style and b.dxf is style
+    from openpyxl.utils.cell import coordinate_from_string
+
+    sqref, rule = next((s, r) for s, r in one        # a rule reading a cell of its row
+                       if r.formula and re.search(r"(?<![$\w])[A-Z]+\d", r.formula[0]))
+    before = list(rule.formula)
+    col, row = coordinate_from_string(sqref.split()[0].split(":")[0])
+    moved = _rule_moved(rule, sqref, f"{col}{row + 3}")
+    assert moved is not rule and moved.dxf is rule.dxf and rule.formula == before
+    assert moved.formula != before and moved.priority == rule.priority

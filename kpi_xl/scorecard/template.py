@@ -843,14 +843,17 @@ def _extras(src) -> tuple[bytes, list]:
     writer numbers each once per workbook (:class:`.cached.Dxfs`); (the pickle, the
     styles it leaves out)."""
     shared: list = []
+    numbers: dict[int, int] = {}                # id(style) -> its place in shared
     buf = io.BytesIO()
     pickler = pickle.Pickler(buf, protocol=pickle.HIGHEST_PROTOCOL)
 
     def persistent_id(obj):
-        if type(obj) is DifferentialStyle:
+        if type(obj) is not DifferentialStyle:
+            return None
+        if id(obj) not in numbers:
+            numbers[id(obj)] = len(shared)
             shared.append(obj)
-            return len(shared) - 1
-        return None
+        return numbers[id(obj)]
 
     pickler.persistent_id = persistent_id
     pickler.dump(([(str(cf.sqref), rule) for cf in src.conditional_formatting

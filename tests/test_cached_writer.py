@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 import zipfile
 from xml.etree.ElementTree import canonicalize
 
@@ -110,3 +111,115 @@ def test_rank_next_to_a_near_tie_is_left_to_the_spreadsheet(tmp_path):
     values = save_with_values(wb, tmp_path / "rank.xlsx")
     assert ("Sheet", "A1") in values.refused and ("Sheet", "A3") in values.refused
     assert values[("Sheet", "A2")] == 3.0
+
+
+def _formatted():
+    """Three sheets whose conditional formats' styles are shared objects, equal objects
+    and different ones, as a QA workbook's agent sheets share their template's."""
+    from openpyxl.formatting.rule import FormulaRule
+    from openpyxl.styles import PatternFill
+    from openpyxl.styles.differential import DifferentialStyle
+
+    wb = openpyxl.Workbook()
+    red = DifferentialStyle(fill=PatternFill(bgColor="FFC7CE", fill_type="solid"))
+    styles = [                              # (sheet, its rules' styles)
+        ("One", [red, DifferentialStyle(font=Font(bold=True))]),
+        ("Two", [red, DifferentialStyle(fill=PatternFill(bgColor="C6EFCE",
+                                                         fill_type="solid")), None]),
+        ("Three", [DifferentialStyle(fill=PatternFill(bgColor="FFC7CE", fill_type="solid")),
+                   DifferentialStyle(), red,
+                   DifferentialStyle(font=Font(italic=True))]),
+    ]
+    for k, (title, dxfs) in enumerate(styles):
+        ws = wb.active if k == 0 else wb.create_sheet()
+        ws.title = title
+        for j, dxf in enumerate(dxfs):
+            rule = FormulaRule(formula=[f"A{j + 1}>1"])
+            rule.dxf = dxf
+            ws.conditional_formatting.add(f"A{j + 1}:B{j + 1}", rule)
+    return wb
+
+
+def test_conditional_formats_styles_are_numbered_as_openpyxl_numbers_them(tmp_path):
+    """The writer numbers each style object once (cached.Dxfs: by the object, held);
+    numbering by anything less than the object (its type, say) gives Two's green the
+    number of One's red. The sheets' XML and the styles are openpyxl's own."""
+    ours = tmp_path / "ours.xlsx"
+    save_with_values(_formatted(), ours)
+    buf = io.BytesIO()
+    _formatted().save(buf)
+    with zipfile.ZipFile(buf) as before, zipfile.ZipFile(ours) as now:
+        assert canonicalize(now.read("xl/styles.xml").decode()) == \
+            canonicalize(before.read("xl/styles.xml").decode())
+        for title, part in _sheet_files(before).items():
+            assert canonicalize(now.read(part).decode()) == \
+                canonicalize(before.read(part).decode()), title
+    back = openpyxl.load_workbook(ours)
+    ids = {ws.title: [rule.dxfId for cf in ws.conditional_formatting for rule in cf.rules]
+           for ws in back.worksheets}
+    assert ids == {"One": [0, 1], "Two": [0, 2, None], "Three": [0, None, 0, 3]}
+
+
+def _styled():
+    """Cells whose styles differ in one part each (font, fill, border, number format,
+    protection, alignment), on two sheets, the second's in another order."""
+    from openpyxl.styles import Alignment, Border, PatternFill, Protection, Side
+
+    wb = openpyxl.Workbook()
+    parts = [("font", Font(bold=True)), ("fill", PatternFill("solid", fgColor="FFFF00")),
+             ("border", Border(left=Side(style="thin"))), ("number_format", "0.0%"),
+             ("protection", Protection(locked=False)),
+             ("alignment", Alignment(wrap_text=True))]
+    for k, title in enumerate(("One", "Two")):
+        ws = wb.active if k == 0 else wb.create_sheet()
+        ws.title = title
+        for r, (attr, value) in enumerate(parts[::1 if k == 0 else -1], 1):
+            for c in (1, 2):
+                cell = ws.cell(r, c, r * c)
+                setattr(cell, attr, value)
+    return wb
+
+
+def test_each_cells_style_number_is_openpyxls(tmp_path):
+    """sheet_data numbers each distinct style once per sheet (cached._attributes, by all
+    of the style's numbers); a key missing one of them (the alignment, the protection)
+    gives two styles one number."""
+    ours = tmp_path / "ours.xlsx"
+    save_with_values(_styled(), ours)
+    buf = io.BytesIO()
+    _styled().save(buf)
+    with zipfile.ZipFile(buf) as before, zipfile.ZipFile(ours) as now:
+        assert now.read("xl/styles.xml") == before.read("xl/styles.xml")
+        for title, part in _sheet_files(before).items():
+            assert canonicalize(now.read(part).decode()) == \
+                canonicalize(before.read(part).decode()), title
+    back = openpyxl.load_workbook(ours)
+    assert back["Two"]["A1"].alignment.wrap_text and back["One"]["A5"].protection.locked is False
+
+
+def test_agent_sheets_share_their_template_sheets_conditional_format_styles():
+    """Each agent sheet's conditional formats are copies of the template sheet's
+    (template._extras), their styles the template's own objects, so that the writer
+    numbers each once per workbook (Dxfs); a rule a loop moves is a new rule with the
+    same style, the template's rule unchanged."""
+    from pathlib import Path
+
+    from kpi_xl.scorecard.template import _copied_extras, _extras, _rule_moved
+
+    path = Path(__file__).resolve().parents[1] / "kpi_xl" / "templates" / "agent-qa.xlsx"
+    ws = openpyxl.load_workbook(path)["Agent"]
+    styles = [rule.dxf for cf in ws.conditional_formatting for rule in cf.rules]
+    assert styles and all(s is not None for s in styles)
+    extras = _extras(ws)
+    one, two = _copied_extras(extras)[0], _copied_extras(extras)[0]
+    for (_s1, a), (_s2, b), style in zip(one, two, styles, strict=True):
+        assert a is not b and a.dxf is style and b.dxf is style
+    from openpyxl.utils.cell import coordinate_from_string
+
+    sqref, rule = next((s, r) for s, r in one        # a rule reading a cell of its row
+                       if r.formula and re.search(r"(?<![$\w])[A-Z]+\d", r.formula[0]))
+    before = list(rule.formula)
+    col, row = coordinate_from_string(sqref.split()[0].split(":")[0])
+    moved = _rule_moved(rule, sqref, f"{col}{row + 3}")
+    assert moved is not rule and moved.dxf is rule.dxf and rule.formula == before
+    assert moved.formula != before and moved.priority == rule.priority

@@ -687,3 +687,35 @@ def test_a_formula_made_too_long_by_a_loop_moving_its_references_is_refused(tmp_
     assert re.fullmatch(r"template grow\.xlsx, sheet 'Sheet', cell B107: the formula is "
                         r"10,000 characters long, longer than Excel's limit of 8,192 .*",
                         str(e.value)), str(e.value)
+
+
+def test_a_formula_reading_nothing_from_the_context_is_rendered_once_per_text():
+    """A kpi_formula cell on constants (the QA sheets' evaluation scores, 3,300 characters
+    on every evaluation's row) renders to the same text in any context: it is rendered
+    once per text, kept by its whole text (two that differ only in their last cell stay
+    two). A formula that reads the context is rendered in each: a name, a filter
+    (sheetref reads the loops' sheets), a context that replaces kpi_formula."""
+    from kpi_xl.scorecard import template as t
+
+    where = t._Where("t.xlsx", "Agent")
+
+    def render(raw, ctx):
+        value, is_formula, fmt = t.render_value(raw, ctx, where, "E13")
+        assert is_formula and fmt is None
+        return value
+
+    base = ("=IFERROR({{ kpi_formula('qa_score', weights='$D$34:$D$34', "
+            "scores='$F$34:$F$34', fatal='$E$34:$E$34', max_score='$B$4', "
+            "where={'$A$34:$A$34': %s}) }},\"\")")
+    a13, a14 = base % "'A13'", base % "'A14'"
+    first = render(a13, {"agent": {"name": "Ann"}})
+    assert "=A13)" in first and "=A14)" in render(a14, {}) and "A13" not in render(a14, {})
+    assert t._RENDERED.get(a13) == first == render(a13, {"agent": {"name": "Bob"}})
+    named = base % "cell"                                   # a name from the context
+    assert render(named, {"cell": "A13"}) == first
+    assert "=A14)" in render(named, {"cell": "A14"}) and named not in t._RENDERED
+    sheet = "={{ 'Ann' | sheetref }}!$B$7"                  # a filter reading the loops
+    assert render(sheet, {t.LOOP_SHEETS: {"Ann": "Ann"}}) == "='Ann'!$B$7"
+    assert render(sheet, {t.LOOP_SHEETS: {"Ann": "Ann (2)"}}) == "='Ann (2)'!$B$7"
+    own = {"kpi_formula": lambda *a, **k: "mine"}          # a context replacing the global
+    assert render(a13, own) == '=IFERROR("mine","")' and render(a13, {}) == first

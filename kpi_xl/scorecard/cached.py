@@ -30,6 +30,8 @@ from openpyxl.cell._writer import _set_attributes
 from openpyxl.comments.comment_sheet import CommentRecord
 from openpyxl.compat import safe_string
 from openpyxl.drawing.spreadsheet_drawing import SpreadsheetDrawing
+from openpyxl.styles.differential import DifferentialStyle
+from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._writer import WorksheetWriter
 from openpyxl.writer.excel import ExcelWriter
 
@@ -173,12 +175,49 @@ class _Archive(zipfile.ZipFile):
             self.writestr(arcname or str(filename), f.read())
 
 
-class _SheetWriter(WorksheetWriter):
-    """openpyxl's sheet writer, the cells written by :func:`sheet_data`."""
+class Dxfs:
+    """A workbook's differential styles (a conditional format's font, fill and border),
+    numbered as openpyxl's writer numbers them (``wb._differential_styles.add``: the number
+    of the first equal style, found by comparing the style with each one numbered so far),
+    but once per style object: the agent sheets of a QA workbook share their template
+    sheet's styles (:func:`.template._extras`), so each is numbered once per workbook, not
+    once per rule of every sheet (about 10 % of writing an agent sheet)."""
 
-    def __init__(self, ws, values):
+    def __init__(self, wb):
+        self.wb = wb
+        self.seen: dict[int, tuple] = {}        # id(style) -> (the style, its number)
+
+    def number(self, dxf) -> int | None:
+        """``dxf``'s number; None for no style (or an empty one), which openpyxl leaves
+        unnumbered."""
+        hit = self.seen.get(id(dxf))
+        if hit is not None and hit[0] is dxf:   # held: its id is no other object's
+            return hit[1]
+        n = (self.wb._differential_styles.add(dxf)
+             if dxf and dxf != DifferentialStyle() else None)
+        if len(self.seen) > 10_000:
+            self.seen.clear()
+        self.seen[id(dxf)] = (dxf, n)
+        return n
+
+
+class _SheetWriter(WorksheetWriter):
+    """openpyxl's sheet writer, the cells written by :func:`sheet_data`; ``dxfs``: the
+    workbook's :class:`Dxfs` (one for every sheet of the workbook)."""
+
+    def __init__(self, ws, values, dxfs: Dxfs | None = None):
         super().__init__(ws, out=io.BytesIO())    # in memory: no temporary file per sheet
         self.values, self.cells = values, None
+        self.dxfs = Dxfs(ws.parent) if dxfs is None else dxfs
+
+    def write_formatting(self):
+        """openpyxl's, each rule's style numbered through :class:`Dxfs`."""
+        for cf in self.ws.conditional_formatting:
+            for rule in cf.rules:
+                n = self.dxfs.number(rule.dxf)
+                if n is not None:
+                    rule.dxfId = n
+            self.xf.send(cf.to_tree())
 
     def cleanup(self):
         """Nothing to remove: the sheet was written in memory."""
@@ -204,9 +243,11 @@ class _SheetWriter(WorksheetWriter):
 class _Writer(ExcelWriter):
     """openpyxl's workbook writer, each sheet written by :class:`_SheetWriter`."""
 
-    def __init__(self, workbook, archive, values, release: bool = False, ready=None):
+    def __init__(self, workbook, archive, values, release: bool = False, ready=None,
+                 dxfs: Dxfs | None = None):
         super().__init__(workbook, archive)
         self.values, self.release = values, release
+        self.dxfs = Dxfs(workbook) if dxfs is None else dxfs
         #: sheets whose XML was written ahead (kpi_xl.scorecard.streamed): ready.get(ws)
         #: gives (its XML, its relationships) or None
         self.ready = ready
@@ -221,7 +262,7 @@ class _Writer(ExcelWriter):
             self._archive.writestr(ws.path[1:], xml)
             self.manifest.append(ws)
             return
-        writer = _SheetWriter(ws, self.values)
+        writer = _SheetWriter(ws, self.values, self.dxfs)
         writer.write()
         ws._rels = writer._rels
         self._archive.writestr(ws.path[1:], writer.xml())
@@ -246,6 +287,7 @@ def sheet_data(ws, values) -> bytes:
     ``<v>``: a formula cell without one has no ``<v>``."""
 
     title = ws.title
+    styles, ids = ws.parent._cell_styles, {}
     rows: dict[int, list] = {}
     for (r, _c), cell in sorted(ws._cells.items()):
         rows.setdefault(r, []).append(cell)
@@ -266,7 +308,7 @@ def sheet_data(ws, values) -> bytes:
                     comments.append(CommentRecord.from_cell(cell))
                 if cell._value is None and not cell.has_style and not cell._comment:
                     continue
-                value, a = _set_attributes(cell, cell.has_style)
+                value, a = _attributes(cell, cell.has_style, styles, ids)
                 kind = cell.data_type
                 if value is None or (type(value) is str and value == ""):
                     out.append("<c" + _attrs(a) + "/>")
@@ -299,6 +341,29 @@ def sheet_data(ws, values) -> bytes:
     ws._comments.extend(comments)
     out.append("</sheetData>")
     return "".join(out).encode("utf-8")
+
+
+def _attributes(cell, styled: bool, styles, ids: dict) -> tuple:
+    """openpyxl's ``_set_attributes(cell, styled)`` (the cell's value, and its reference,
+    style number and type), each style numbered once per sheet: ``ids`` holds the numbers
+    ``styles`` (the workbook's cell styles) gave, by the style's own numbers (openpyxl
+    hashes each cell's style twice to look its number up). Dates and hyperlinks go
+    through openpyxl's."""
+    kind = cell.data_type
+    if kind == "d" or cell.hyperlink:
+        return _set_attributes(cell, styled)
+    attrs = {"r": f"{get_column_letter(cell.column)}{cell.row}"}
+    if styled:
+        key = tuple(cell._style)
+        n = ids.get(key)
+        if n is None:
+            n = ids[key] = styles.add(cell._style)
+        attrs["s"] = f"{n}"
+    if kind == "s":
+        attrs["t"] = "inlineStr"
+    elif kind != "f":
+        attrs["t"] = kind
+    return cell._value, attrs
 
 
 def _attrs(attrs: dict) -> str:

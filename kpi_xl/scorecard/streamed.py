@@ -29,9 +29,8 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from openpyxl.drawing.spreadsheet_drawing import SpreadsheetDrawing
-from openpyxl.styles.differential import DifferentialStyle
 
-from .cached import CachedValues, _Archive, _SheetWriter, _Writer, save_with_values
+from .cached import CachedValues, Dxfs, _Archive, _SheetWriter, _Writer, save_with_values
 from .formula import Evaluator, Unsupported, _parse_ref
 from .refs import Mapper, Moves, _parse, _token_values, map_ref
 from .template import (
@@ -122,11 +121,13 @@ class _Stream:
                 self.check(s)
         reads = _references(before)
         # their conditional formats' styles numbered first, as writing them first would
+        self.dxfs = Dxfs(wb)
         for s in before:
             for cf in s.conditional_formatting:
                 for rule in cf.rules:
-                    if rule.dxf and rule.dxf != DifferentialStyle():
-                        rule.dxfId = wb._differential_styles.add(rule.dxf)
+                    n = self.dxfs.number(rule.dxf)
+                    if n is not None:
+                        rule.dxfId = n
         ev = Evaluator(wb)
         ready: dict[int, tuple[int, int, Any]] = {}
         with tempfile.TemporaryFile(dir=path.parent) as scratch:
@@ -152,7 +153,7 @@ class _Stream:
             wb.calculation.fullCalcOnLoad = True
             wb.properties.modified = dt.datetime.now(tz=dt.timezone.utc).replace(tzinfo=None)
             _Writer(wb, _Archive(path, stamp), values, release=True,
-                    ready=_Ready(ready, scratch)).save()
+                    ready=_Ready(ready, scratch), dxfs=self.dxfs).save()
 
     def _write_one(self, ws, ev: Evaluator, keep, scratch) -> tuple[int, int, Any]:
         """Evaluate ``ws``, write its XML to ``scratch`` and let its cells go; (offset,
@@ -165,7 +166,7 @@ class _Stream:
         ws._drawing = SpreadsheetDrawing()
         ws._drawing.charts = ws._charts
         ws._drawing.images = ws._images
-        writer = _SheetWriter(ws, values)
+        writer = _SheetWriter(ws, values, self.dxfs)
         writer.write()
         xml = writer.xml()
         writer.cleanup()

@@ -66,17 +66,19 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import functools
+import io
 import pickle
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from jinja2 import StrictUndefined, Undefined, pass_context
+from jinja2 import StrictUndefined, Undefined, nodes, pass_context
 from jinja2 import TemplateError as JinjaError
 from jinja2.sandbox import SandboxedEnvironment
 from openpyxl import load_workbook
 from openpyxl.formatting.formatting import ConditionalFormattingList
+from openpyxl.styles.differential import DifferentialStyle
 from openpyxl.worksheet.cell_range import MultiCellRange
 
 from ..errors import KpiXlError
@@ -419,6 +421,63 @@ def _compiled(kind: str, text: str):
     return fn
 
 
+#: the template's globals whose result depends on their arguments alone (kpi_formula: the
+#: catalog's formula over the cells named), so that a formula calling them on constants
+#: renders to the same text in every context
+_PURE_GLOBALS = frozenset({"kpi_formula"})
+#: what such a formula may hold: text, constants (in dicts, lists and tuples) and calls of
+#: those globals; anything else (a name from the context, an attribute, a filter: sheetref
+#: reads the loops' sheets, numfmt notes a number format) may differ between contexts
+_CONSTANT_NODES = frozenset({nodes.Output, nodes.TemplateData, nodes.Const, nodes.Keyword,
+                             nodes.Dict, nodes.Pair, nodes.List, nodes.Tuple, nodes.Call,
+                             nodes.Name})
+_CONSTANT: dict[str, frozenset | None] = {}
+_RENDERED: dict[str, str] = {}      # such formulas rendered, by their text
+
+
+def _context_free(text: str) -> frozenset | None:
+    """The names formula ``text`` reads, when it reads nothing but :data:`_PURE_GLOBALS`
+    (called on constants: the QA sheets' ``kpi_formula`` cells, a 3,300-character formula
+    rendered on every row of every agent's evaluations); None when it may read anything
+    else, or cannot be parsed (rendering it says why)."""
+    hit = _CONSTANT.get(text, _MISS)
+    if hit is _MISS:
+        try:
+            tree = FORMULA_ENV.parse(text)
+        except JinjaError:
+            tree = None
+        names: set[str] | None = None if tree is None else set()
+        for n in () if tree is None else tree.find_all(nodes.Node):
+            kind = type(n)
+            if (kind not in _CONSTANT_NODES
+                    or (kind is nodes.Name and (n.ctx != "load" or n.name not in _PURE_GLOBALS))
+                    or (kind is nodes.Call and type(n.node) is not nodes.Name)):
+                names = None
+                break
+            if kind is nodes.Name:
+                names.add(n.name)
+        hit = None if names is None else frozenset(names)
+        if len(_CONSTANT) > 20_000:
+            _CONSTANT.clear()
+        _CONSTANT[text] = hit
+    return hit
+
+
+def _render_formula(raw: str, ctx: Mapping[str, Any]) -> str:
+    """Formula ``raw`` rendered in ``ctx``; once per text where it reads nothing from the
+    context (:func:`_context_free`, its names not taken by the context)."""
+    pure = _context_free(raw)
+    if pure is None or any(name in ctx for name in pure):
+        return _compiled("formula", raw)(ctx)
+    text = _RENDERED.get(raw)
+    if text is None:
+        text = _compiled("formula", raw)(ctx)
+        if len(_RENDERED) > 5_000:
+            _RENDERED.clear()
+        _RENDERED[raw] = text
+    return text
+
+
 def render_value(raw: Any, ctx: Mapping[str, Any], where: _Where, coord: str
                  ) -> tuple[Any, bool, str | None]:
     """(value, is_formula, number format asked for) of a template cell in ``ctx``.
@@ -433,7 +492,7 @@ def render_value(raw: Any, ctx: Mapping[str, Any], where: _Where, coord: str
     _FORMATS.clear()
     try:
         if raw.startswith("="):
-            out = _compiled("formula", raw)(ctx), True
+            out = _render_formula(raw, ctx), True
         else:
             m = ONE.match(raw.strip())
             if m and "{{" not in m.group(1):
@@ -781,24 +840,50 @@ def _column_loop(ws, ctx: dict, where: _Where) -> dict:
     return ctx
 
 
-def _extras(src) -> bytes:
+def _extras(src) -> tuple[bytes, list]:
     """What :func:`_copy_extras` copies from ``src`` that openpyxl's objects hold, pickled
     once: each copy is one ``pickle.loads`` (openpyxl's own copies go through XML and
-    back, 8× slower, once per agent sheet)."""
-    return pickle.dumps(([(str(cf.sqref), rule) for cf in src.conditional_formatting
-                          for rule in cf.rules],
-                         list(src.data_validations.dataValidation), list(src._charts),
-                         src.HeaderFooter, src.sheet_properties.pageSetUpPr),
-                        protocol=pickle.HIGHEST_PROTOCOL)
+    back, 8× slower, once per agent sheet). The conditional formats' styles (font, fill,
+    border: nothing changes them) are not copied but shared by every copy, so that the
+    writer numbers each once per workbook (:class:`.cached.Dxfs`); (the pickle, the
+    styles it leaves out)."""
+    shared: list = []
+    numbers: dict[int, int] = {}                # id(style) -> its place in shared
+    buf = io.BytesIO()
+    pickler = pickle.Pickler(buf, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def persistent_id(obj):
+        if type(obj) is not DifferentialStyle:
+            return None
+        if id(obj) not in numbers:
+            numbers[id(obj)] = len(shared)
+            shared.append(obj)
+        return numbers[id(obj)]
+
+    pickler.persistent_id = persistent_id
+    pickler.dump(([(str(cf.sqref), rule) for cf in src.conditional_formatting
+                   for rule in cf.rules],
+                  list(src.data_validations.dataValidation), list(src._charts),
+                  src.HeaderFooter, src.sheet_properties.pageSetUpPr))
+    return buf.getvalue(), shared
 
 
-def _copy_extras(src, dst, extras: bytes | None = None, title: str | None = None) -> None:
+def _copied_extras(extras: tuple[bytes, list]):
+    """:func:`_extras`' objects, a new copy of them (the styles it left out shared)."""
+    data, shared = extras
+    unpickler = pickle.Unpickler(io.BytesIO(data))
+    unpickler.persistent_load = shared.__getitem__
+    return unpickler.load()
+
+
+def _copy_extras(src, dst, extras: tuple[bytes, list] | None = None,
+                 title: str | None = None) -> None:
     """What openpyxl's copy_worksheet leaves behind: conditional formats and validations
     (their references to ``src`` pointed at the copy), charts (pointed at the copy),
     freeze panes, view, print titles, header and footer.
     ``extras``: :func:`_extras` of ``src``, when it was made already; ``title``: the title
     ``src``'s charts name it by (its own when None)."""
-    rules, validations, charts, header, page = pickle.loads(extras or _extras(src))
+    rules, validations, charts, header, page = _copied_extras(extras or _extras(src))
     title = src.title if title is None else title
     for sqref, rule in rules:
         if rule.formula:
@@ -1057,7 +1142,10 @@ def _rule_moved(rule, old: str, new: str):
     formula = _formulas_moved(rule.formula, old, new)
     if formula is None:
         return rule
-    moved = pickle.loads(pickle.dumps(rule))        # openpyxl's copy goes through XML
+    # a copy sharing all but its formulas (openpyxl's copy goes through XML and drops the
+    # rule's style): its style stays the one the writer numbered once (cached.Dxfs)
+    moved = object.__new__(type(rule))
+    moved.__dict__.update(rule.__dict__)
     moved.formula = list(formula)
     return moved
 

@@ -1027,16 +1027,21 @@ class Evaluator:
             return _fn(node[1], node[2], lambda n, arr: self._eval(n, sheet, arr), array)
         raise Unsupported(str(node))
 
-    def _row(self, args, array: bool) -> Any:
-        """ROW(reference): the sheet row of a cell; of each cell of a one-column range
-        inside SUMPRODUCT (elsewhere Excel would spill it)."""
+    def _reference(self, name: str, args) -> tuple[str, tuple]:
+        """(the text, :func:`_parse_ref`'s parts) of the one reference a function of
+        references (ROW, FORMULATEXT) takes as its argument."""
         if len(args) != 1 or args[0][0] != "ref":
-            raise Unsupported("ROW of something that is not one reference")
+            raise Unsupported(f"{name} of something that is not one reference")
         ref = args[0][1]
         parsed = self.coords.get(ref)
         if parsed is None:
             parsed = self.coords[ref] = _parse_ref(ref)
-        _other, single, c1, r1, c2, r2 = parsed
+        return ref, parsed
+
+    def _row(self, args, array: bool) -> Any:
+        """ROW(reference): the sheet row of a cell; of each cell of a one-column range
+        inside SUMPRODUCT (elsewhere Excel would spill it)."""
+        ref, (_other, single, c1, r1, c2, r2) = self._reference("ROW", args)
         if single or r1 == r2 and not array:
             return float(r1)
         if c1 != c2 or not array:
@@ -1049,13 +1054,7 @@ class Evaluator:
         """FORMULATEXT(reference) of cells that hold no formula: #N/A each (of each cell of
         a range inside SUMPRODUCT). The text Excel gives a formula is not reproduced: a
         formula cell there is refused."""
-        if len(args) != 1 or args[0][0] != "ref":
-            raise Unsupported("FORMULATEXT of something that is not one reference")
-        ref = args[0][1]
-        parsed = self.coords.get(ref)
-        if parsed is None:
-            parsed = self.coords[ref] = _parse_ref(ref)
-        other, single, c1, r1, c2, r2 = parsed
+        ref, (other, single, c1, r1, c2, r2) = self._reference("FORMULATEXT", args)
         sheet = other or sheet
         ws = self.sheets.get(sheet)
         if ws is None or sheet in self.gone:

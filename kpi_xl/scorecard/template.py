@@ -226,8 +226,11 @@ def kpi_formula(key: str, variant: str | None = None, measure: str | None = None
     from ..render.arrays import resolve_params
     from ..render.excel import ExcelRenderer
 
-    memo = (key, variant, measure, tuple(sorted((where or {}).items())), refused,
-            tuple(filled), tuple(sorted(args.items())))
+    # each value with its type: True == 1 and False == 0, but True is refused as a
+    # reference where 1 is a number
+    memo = (key, variant, measure,
+            tuple(sorted((k, type(v), v) for k, v in (where or {}).items())), refused,
+            tuple(filled), tuple(sorted((k, type(v), v) for k, v in args.items())))
     hit = _KPI_FORMULAS.get(memo)
     if hit is not None:
         return hit

@@ -204,6 +204,7 @@ def test_agent_sheets_share_their_template_sheets_conditional_format_styles():
     same style, the template's rule unchanged."""
     from pathlib import Path
 
+    from kpi_xl.scorecard.refs import Block, Mapper, Moves
     from kpi_xl.scorecard.template import _copied_extras, _extras, _rule_moved
 
     path = Path(__file__).resolve().parents[1] / "kpi_xl" / "templates" / "agent-qa.xlsx"
@@ -220,6 +221,9 @@ def test_agent_sheets_share_their_template_sheets_conditional_format_styles():
                        if r.formula and re.search(r"(?<![$\w])[A-Z]+\d", r.formula[0]))
     before = list(rule.formula)
     col, row = coordinate_from_string(sqref.split()[0].split(":")[0])
-    moved = _rule_moved(rule, sqref, f"{col}{row + 3}")
+    assert row > 3
+    loop = Mapper()
+    loop.blocks.append(Block(1, 3, 6))          # rows below row 3 move down 3
+    moved = _rule_moved(rule, Moves().mover(loop, "Agent"))
     assert moved is not rule and moved.dxf is rule.dxf and rule.formula == before
     assert moved.formula != before and moved.priority == rule.priority

@@ -719,3 +719,21 @@ def test_a_formula_reading_nothing_from_the_context_is_rendered_once_per_text():
     assert render(sheet, {t.LOOP_SHEETS: {"Ann": "Ann (2)"}}) == "='Ann (2)'!$B$7"
     own = {"kpi_formula": lambda *a, **k: "mine"}          # a context replacing the global
     assert render(a13, own) == '=IFERROR("mine","")' and render(a13, {}) == first
+
+
+def test_a_true_or_false_is_refused_even_after_the_same_call_with_1_or_0():
+    """kpi_formula's memo tells True from 1 and False from 0 (Python finds them equal): a
+    where-value or an option given as True is refused as a reference, whatever the
+    process rendered before (h-rev5: after a call with 1, the call with True gave the
+    formula for 1, so one workbook's template error depended on the workbooks written
+    before it)."""
+    from kpi_xl.scorecard.template import _KPI_FORMULAS, kpi_formula
+
+    _KPI_FORMULAS.clear()
+    args = dict(weights="$B$1:$B$5", scores="$C$1:$C$5", fatal="$D$1:$D$5")
+    assert "=1)" in str(kpi_formula("qa_score", where={"$A$1:$A$5": 1}, max_score=5, **args))
+    with pytest.raises(ValueError, match="where must be a cell or range reference"):
+        kpi_formula("qa_score", where={"$A$1:$A$5": True}, max_score=5, **args)
+    str(kpi_formula("qa_score", where={"$A$1:$A$5": 0}, max_score=1, **args))
+    with pytest.raises(ValueError, match="max_score"):
+        kpi_formula("qa_score", where={"$A$1:$A$5": 0}, max_score=True, **args)

@@ -107,3 +107,49 @@ def test_sheets_with_other_loop_sizes_in_one_workbook(tmp_path):
     assert p["A5"].value == "='P'!A4+'P'!A4"
     assert q["A6"].value == "='Q'!A5+'P'!A4"
     assert r["A5"].value == "='R'!A4+'P'!A4"
+
+
+def test_conditional_formats_and_validations_read_the_rows_the_loops_moved(tmp_path):
+    """A conditional format's or a validation's references to rows a loop moved follow
+    them, as a cell's formula's do (as Excel moves them on inserting rows): the total
+    below a loop written 5 times is two rows lower, and a rule on the loop's rows that
+    compares each with the total, or a validation capped by it, reads it there, not the
+    row the template had it on (h-rev5: they were only shifted with the range's first
+    cell, so $A$5 stayed $A$5 and A$9 stayed A$9, cells the loops had filled with other
+    rows or left blank)."""
+    from openpyxl.formatting.rule import Rule
+    from openpyxl.styles import Font
+    from openpyxl.styles.differential import DifferentialStyle
+    from openpyxl.worksheet.datavalidation import DataValidation
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "S"
+    ws["A2"] = "{% for x in xs %}"
+    ws["A3"] = "{{ x }}"
+    ws["A4"] = "{% endfor %}"
+    ws["A5"] = "=SUM(A3:A3)"
+    ws["A6"] = "{% for y in ys %}"
+    ws["A7"] = "{{ y }}"
+    ws["A8"] = "{% endfor %}"
+    ws["A9"] = "=SUM(A7:A7)"
+    bold = DifferentialStyle(font=Font(bold=True))
+    ws.conditional_formatting.add("A3", Rule(type="expression", formula=["A3>$A$5/2"],
+                                             dxf=bold))
+    ws.conditional_formatting.add("A7", Rule(type="expression", formula=["A7>A$9+'S'!A3"],
+                                             dxf=bold))
+    ws.conditional_formatting.add("A9", Rule(type="expression",
+                                             formula=["A9>SUM(A$3:A3)"], dxf=bold))
+    dv = DataValidation(type="whole", operator="between", formula1="0", formula2="$A$5")
+    ws.add_data_validation(dv)
+    dv.add("A3")
+    p = tmp_path / "t.xlsx"
+    wb.save(p)
+    s = fill(p, {"xs": [1, 2, 3, 4, 5], "ys": [1, 2]}).workbook["S"]
+    # rows: xs 2-6, total 7, ys 8-9, total 10
+    assert [s["A7"].value, s["A10"].value] == ["=SUM(A2:A6)", "=SUM(A8:A9)"]
+    rules = {str(cf.sqref): [r.formula for r in cf.rules] for cf in s.conditional_formatting}
+    assert rules == {"A2:A6": [["A2>$A$7/2"]], "A8:A9": [["A8>A$10+'S'!A2"]],
+                     "A10": [["A10>SUM(A$2:A6)"]]}
+    (moved,) = s.data_validations.dataValidation
+    assert (str(moved.sqref), moved.formula2) == ("A2:A6", "$A$7")

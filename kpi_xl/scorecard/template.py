@@ -226,8 +226,11 @@ def kpi_formula(key: str, variant: str | None = None, measure: str | None = None
     from ..render.arrays import resolve_params
     from ..render.excel import ExcelRenderer
 
-    memo = (key, variant, measure, tuple(sorted((where or {}).items())), refused,
-            tuple(filled), tuple(sorted(args.items())))
+    # each value with its type: True == 1 and False == 0, but True is refused as a
+    # reference where 1 is a number
+    memo = (key, variant, measure,
+            tuple(sorted((k, type(v), v) for k, v in (where or {}).items())), refused,
+            tuple(filled), tuple(sorted((k, type(v), v) for k, v in args.items())))
     hit = _KPI_FORMULAS.get(memo)
     if hit is not None:
         return hit
@@ -1102,18 +1105,33 @@ def _write_expanded(ws, loops, mapper: Mapper, ctx: dict, where: _Where, moves: 
             ranged = map_ranges(m, lambda r, last: mapper.row(r, last=last))
             if ranged:
                 ws.merge_cells(ranged)
-    _move_formats(ws, lambda r, last: mapper.row(r, last=last))
+    def rules_mover(row: int):
+        """How a conditional format's or a validation's formulas move, read (as Excel
+        reads them) from their range's first cell, on template ``row``: as a formula
+        written there (in a loop's body: its first copy, where the range now starts)."""
+        k = body_of.get(row)
+        if k is None:
+            return outside
+        inside = insides.get((k, 0))
+        if inside is None:
+            inside = insides[(k, 0)] = moves.mover(mapper, own, (k, 0))
+        return inside
+
+    _move_formats(ws, lambda r, last: mapper.row(r, last=last), rules_mover)
     _move_charts(ws, mapper, own)
 
 
-def _move_formats(ws, fn) -> None:
+def _move_formats(ws, fn, movers) -> None:
+    """The sheet's conditional formats and validations, their ranges' rows moved by
+    ``fn(row, last)`` and their formulas' references by ``movers(row)`` (:func:`_write_expanded`:
+    how a formula written on template row ``row``, the range's first, moves)."""
     old = ws.conditional_formatting
     new = ConditionalFormattingList()
     for cf in old:
         sqref = map_ranges(str(cf.sqref), fn)
         for rule in cf.rules:
             if sqref:
-                new.add(sqref, _rule_moved(rule, str(cf.sqref), sqref))
+                new.add(sqref, _rule_moved(rule, _formulas_mover(str(cf.sqref), movers)))
     ws.conditional_formatting = new
     for dv in ws.data_validations.dataValidation:
         was = str(dv.sqref)
@@ -1121,11 +1139,11 @@ def _move_formats(ws, fn) -> None:
         dv.sqref = MultiCellRange(sq) if sq else MultiCellRange()
         # like a conditional format's rule, a validation's formula is read from the
         # range's top-left cell (a score's own cell, F34, is F40 once the rows moved)
+        move = _formulas_mover(was, movers)
         for attr in ("formula1", "formula2"):
             f = getattr(dv, attr)
-            moved = _formulas_moved([f], was, sq) if f else None
-            if moved is not None:
-                setattr(dv, attr, moved[0])
+            if f and move is not None:
+                setattr(dv, attr, move("=" + f)[1:])
     if ws.print_area:
         areas = ws.print_area if isinstance(ws.print_area, list) else str(ws.print_area).split(",")
         ws.print_area = [map_ranges(str(a).split("!")[-1].replace("$", ""), fn) for a in areas]
@@ -1134,44 +1152,29 @@ def _move_formats(ws, fn) -> None:
         ws.print_title_rows = f"{fn(int(titles[1]), False)}:{fn(int(titles[2]), True)}"
 
 
-def _rule_moved(rule, old: str, new: str):
-    """A conditional format's rule for its moved range: Excel reads the rule's relative
-    references from the range's top-left cell, so when a loop's marker row goes and the
-    range starts a row higher, the references move with it (a rule on loop row 7 that
-    said C7 says C6 when the body lands on row 6), as Excel does on deleting a row."""
-    formula = _formulas_moved(rule.formula, old, new)
-    if formula is None:
+def _formulas_mover(sqref: str, movers):
+    """``movers`` of range list ``sqref``'s first cell's row (None: no range)."""
+    top = re.match(r"\$?[A-Z]{1,3}\$?(\d+)", sqref.split()[0]) if sqref.strip() else None
+    return None if top is None else movers(int(top[1]))
+
+
+def _rule_moved(rule, move):
+    """A conditional format's rule with its formulas' references moved by ``move`` (a
+    formula read from the range's top-left cell, as Excel reads the rule's: a rule on
+    loop row 7 that said C7 says C6 when the body lands on row 6, and one reading the
+    total below the loop reads the total's new row), as Excel moves them on inserting
+    or deleting rows; the rule itself where nothing moves."""
+    if not rule.formula or move is None:
+        return rule
+    formula = [move("=" + f)[1:] for f in rule.formula]
+    if formula == list(rule.formula):
         return rule
     # a copy sharing all but its formulas (openpyxl's copy goes through XML and drops the
     # rule's style): its style stays the one the writer numbered once (cached.Dxfs)
     moved = object.__new__(type(rule))
     moved.__dict__.update(rule.__dict__)
-    moved.formula = list(formula)
+    moved.formula = formula
     return moved
-
-
-def _formulas_moved(formulas, old: str, new: str) -> list[str] | None:
-    """``formulas`` (a conditional format's or a validation's, read from the top-left
-    cell of range ``old``) read from the top-left cell of ``new`` instead; None where
-    nothing moves."""
-    from openpyxl.formula.translate import Translator
-
-    top = re.match(r"\$?([A-Z]{1,3})\$?(\d+)", old.split()[0]) if old else None
-    to = re.match(r"\$?([A-Z]{1,3})\$?(\d+)", new.split()[0]) if new else None
-    if not formulas or top is None or to is None or top.groups() == to.groups():
-        return None
-    key = (tuple(formulas), "".join(top.groups()), "".join(to.groups()))
-    formula = _MOVED.get(key)
-    if formula is None:
-        formula = [Translator("=" + f, origin=key[1]).translate_formula(key[2])[1:]
-                   for f in formulas]
-        if len(_MOVED) > 5_000:
-            _MOVED.clear()
-        _MOVED[key] = formula
-    return formula
-
-
-_MOVED: dict[tuple, list[str]] = {}     # rules' formulas moved, by (formulas, from, to)
 
 
 def _move_charts(ws, mapper: Mapper, own: str) -> None:

@@ -737,3 +737,19 @@ def test_a_true_or_false_is_refused_even_after_the_same_call_with_1_or_0():
     str(kpi_formula("qa_score", where={"$A$1:$A$5": 0}, max_score=1, **args))
     with pytest.raises(ValueError, match="max_score"):
         kpi_formula("qa_score", where={"$A$1:$A$5": 0}, max_score=True, **args)
+
+
+def test_kpi_formula_written_without_being_called_is_refused_naming_the_cell(tmp_path):
+    """``={{ kpi_formula }}`` wrote the function's text, with a memory address, into the
+    workbook as the cell's value (review h-rev5); now the cell is refused, saying how."""
+    import openpyxl
+
+
+    wb = openpyxl.Workbook()
+    wb.active.title = "S"
+    wb.active["B2"] = "={{ kpi_formula }}"
+    wb.save(tmp_path / "t.xlsx")
+    with pytest.raises(TemplateError) as e:
+        fill(tmp_path / "t.xlsx", {})
+    assert "B2" in str(e.value) and "without being called" in str(e.value), str(e.value)
+    assert "0x" not in str(e.value)

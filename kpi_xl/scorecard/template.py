@@ -174,6 +174,10 @@ def _formula_literal(value: Any) -> str:
         return repr(float(value)) if isinstance(value, float) else str(value)
     if value is None or isinstance(value, _Empty):
         return '""'
+    if callable(value):             # {{ kpi_formula }}: its text, an address, in the cell
+        raise ValueError(f"{getattr(value, '__name__', 'a function')} is written without "
+                         "being called: write it with its arguments, "
+                         "{{ kpi_formula('qa_score', ...) }}")
     # data text as a formula's string: printable, and in pieces of at most 255 characters
     # (Excel's limit for one text constant in a formula) joined with &
     text = printable(str(value)).replace('"', '""')

@@ -744,7 +744,6 @@ def test_kpi_formula_written_without_being_called_is_refused_naming_the_cell(tmp
     workbook as the cell's value (review h-rev5); now the cell is refused, saying how."""
     import openpyxl
 
-
     wb = openpyxl.Workbook()
     wb.active.title = "S"
     wb.active["B2"] = "={{ kpi_formula }}"

@@ -200,6 +200,14 @@ class Dxfs:
         self.seen[id(dxf)] = (dxf, n)
         return n
 
+    def number_formats(self, ws) -> None:
+        """Every conditional-format rule of ``ws`` given its style's number (``dxfId``)."""
+        for cf in ws.conditional_formatting:
+            for rule in cf.rules:
+                n = self.number(rule.dxf)
+                if n is not None:
+                    rule.dxfId = n
+
 
 class _SheetWriter(WorksheetWriter):
     """openpyxl's sheet writer, the cells written by :func:`sheet_data`; ``dxfs``: the
@@ -212,11 +220,8 @@ class _SheetWriter(WorksheetWriter):
 
     def write_formatting(self):
         """openpyxl's, each rule's style numbered through :class:`Dxfs`."""
+        self.dxfs.number_formats(self.ws)
         for cf in self.ws.conditional_formatting:
-            for rule in cf.rules:
-                n = self.dxfs.number(rule.dxf)
-                if n is not None:
-                    rule.dxfId = n
             self.xf.send(cf.to_tree())
 
     def cleanup(self):

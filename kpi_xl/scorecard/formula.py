@@ -983,11 +983,15 @@ class Evaluator:
             self.ranges[key] = out
         return out
 
-    def _read_ref(self, ref: str, sheet: str) -> Any:
+    def _coords(self, ref: str) -> tuple:
+        """:func:`_parse_ref` of ``ref``, parsed once per evaluator."""
         parsed = self.coords.get(ref)
         if parsed is None:
             parsed = self.coords[ref] = _parse_ref(ref)
-        other, single, c1, r1, c2, r2 = parsed
+        return parsed
+
+    def _read_ref(self, ref: str, sheet: str) -> Any:
+        other, single, c1, r1, c2, r2 = self._coords(ref)
         sheet = other or sheet
         if single:
             return self.cell(sheet, r1, c1)
@@ -1033,10 +1037,7 @@ class Evaluator:
         if len(args) != 1 or args[0][0] != "ref":
             raise Unsupported(f"{name} of something that is not one reference")
         ref = args[0][1]
-        parsed = self.coords.get(ref)
-        if parsed is None:
-            parsed = self.coords[ref] = _parse_ref(ref)
-        return ref, parsed
+        return ref, self._coords(ref)
 
     def _row(self, args, array: bool) -> Any:
         """ROW(reference): the sheet row of a cell; of each cell of a one-column range

@@ -123,11 +123,7 @@ class _Stream:
         # their conditional formats' styles numbered first, as writing them first would
         self.dxfs = Dxfs(wb)
         for s in before:
-            for cf in s.conditional_formatting:
-                for rule in cf.rules:
-                    n = self.dxfs.number(rule.dxf)
-                    if n is not None:
-                        rule.dxfId = n
+            self.dxfs.number_formats(s)
         ev = Evaluator(wb)
         ready: dict[int, tuple[int, int, Any]] = {}
         with tempfile.TemporaryFile(dir=path.parent) as scratch:

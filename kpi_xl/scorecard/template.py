@@ -1035,6 +1035,14 @@ def _write_expanded(ws, loops, mapper: Mapper, ctx: dict, where: _Where, moves: 
 
     outside = moves.mover(mapper, own)
     insides: dict[tuple[int, int], Any] = {}       # (loop, copy) -> its formulas' mover
+
+    def inside_of(k: int, j: int):
+        """How a formula written in copy ``j`` of loop ``k``'s body moves."""
+        inside = insides.get((k, j))
+        if inside is None:
+            inside = insides[(k, j)] = moves.mover(mapper, own, (k, j))
+        return inside
+
     contexts = [[{**ctx, var: items[j] if items else EMPTY} for j in range(b.copies)]
                 for (_s, _e, var, items), b in zip(loops, mapper.blocks)]   # each copy's
     # formulas above the first loop: only their references move
@@ -1077,10 +1085,7 @@ def _write_expanded(ws, loops, mapper: Mapper, ctx: dict, where: _Where, moves: 
             cell = place(final(r, within=(k, j), relative=True), col, style)
             value, is_formula, fmt = render_value(val, local, where, coord)
             if is_formula or dtype == "f":
-                inside = insides.get((k, j))
-                if inside is None:
-                    inside = insides[(k, j)] = moves.mover(mapper, own, (k, j))
-                cell._value = inside(value if is_formula else val)
+                cell._value = inside_of(k, j)(value if is_formula else val)
                 cell.data_type = "f"
             else:
                 put(cell, value)
@@ -1109,17 +1114,13 @@ def _write_expanded(ws, loops, mapper: Mapper, ctx: dict, where: _Where, moves: 
             ranged = map_ranges(m, lambda r, last: mapper.row(r, last=last))
             if ranged:
                 ws.merge_cells(ranged)
+
     def rules_mover(row: int):
         """How a conditional format's or a validation's formulas move, read (as Excel
         reads them) from their range's first cell, on template ``row``: as a formula
         written there (in a loop's body: its first copy, where the range now starts)."""
         k = body_of.get(row)
-        if k is None:
-            return outside
-        inside = insides.get((k, 0))
-        if inside is None:
-            inside = insides[(k, 0)] = moves.mover(mapper, own, (k, 0))
-        return inside
+        return outside if k is None else inside_of(k, 0)
 
     _move_formats(ws, lambda r, last: mapper.row(r, last=last), rules_mover)
     _move_charts(ws, mapper, own)
